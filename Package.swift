@@ -1,0 +1,48 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "rotor",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "rotor", targets: ["rotor"]),
+        .library(name: "RotorCore", targets: ["RotorCore"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+    ],
+    targets: [
+        // The system libyaml (Debian: libyaml-dev), used through its event API only.
+        .systemLibrary(
+            name: "CYAML",
+            pkgConfig: "yaml-0.1",
+            providers: [.apt(["libyaml-dev"]), .brew(["libyaml"])]
+        ),
+        // Everything testable: YAML loading, configuration, planning, targets, commands.
+        .target(
+            name: "RotorCore",
+            dependencies: [
+                "CYAML",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        // The thin executable: turns flags into options and calls RotorCore.
+        .executableTarget(
+            name: "rotor",
+            dependencies: [
+                "RotorCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(
+            name: "RotorCoreTests",
+            dependencies: ["RotorCore"],
+            resources: [.copy("Fixtures")]
+        ),
+        .testTarget(
+            name: "RotorEndToEndTests",
+            dependencies: ["rotor", "RotorCore"]
+        ),
+    ]
+)

@@ -1,0 +1,24 @@
+/// Everything rotor read from the configuration files of one run, after validation.
+public struct Configuration: Sendable {
+    public var providers: [ProviderSpec] = []
+    public var keys: [KeyPolicy] = []
+    public var consumers: [ConsumerSpec] = []
+    /// The files read, as displayed.
+    public var files: [String] = []
+
+    public init() {}
+
+    public func provider(named name: String) -> ProviderSpec? {
+        providers.first { $0.name.value == name }
+    }
+
+    public func key(named name: String) -> KeyPolicy? {
+        keys.first { $0.name.value == name }
+    }
+
+    public func consumers(of key: String) -> [ConsumerSpec] {
+        consumers.filter { $0.uses.value == key }
+    }
+
+    public var targetCount: Int { consumers.reduce(0) { $0 + $1.targets.count } }
+}

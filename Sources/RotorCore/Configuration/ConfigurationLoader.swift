@@ -1,0 +1,225 @@
+import Foundation
+
+/// The outcome of loading configuration: the model (complete only without errors),
+/// every diagnostic of every file, and the sources to quote in them.
+public struct ConfigurationLoadResult: Sendable {
+    public var configuration: Configuration
+    public var diagnostics: Diagnostics
+    public var sources: SourceFiles
+}
+
+/// Finds the configuration files, loads each strictly, and checks what spans files:
+/// duplicate names, unknown keys and providers, targets written by two keys.
+public struct ConfigurationLoader: Sendable {
+    public var limits: YAMLLoadLimits
+    /// Paths are shown relative to this folder when they are inside it.
+    public var workingDirectory: String
+
+    public static let documentKinds = ["RotationPolicy", "ConsumerManifest"]
+
+    public init(workingDirectory: String = FileManager.default.currentDirectoryPath, limits: YAMLLoadLimits = .default) {
+        self.workingDirectory = URL(fileURLWithPath: workingDirectory).standardizedFileURL.path
+        self.limits = limits
+    }
+
+    /// Loads every `*.yaml`/`*.yml` under `paths` (files or folders); with no paths,
+    /// `policies/` and `consumers/` under the working directory.
+    public func load(paths: [String]) -> ConfigurationLoadResult {
+        var diagnostics = Diagnostics()
+        var sources = SourceFiles()
+        var configuration = Configuration()
+        for file in discover(paths: paths, diagnostics: &diagnostics) {
+            let display = displayPath(file)
+            configuration.files.append(display)
+            guard let bytes = read(file, display: display, diagnostics: &diagnostics) else { continue }
+            sources.add(bytes, for: display)
+            let loaded = YAMLLoader.load(bytes, limits: limits)
+            for error in loaded.allErrors {
+                diagnostics.error(error.message, at: SourceLocation(file: display, mark: error.mark))
+            }
+            let context = DecodingContext(file: display, directory: (file as NSString).deletingLastPathComponent)
+            for document in loaded.documents {
+                decode(document, into: &configuration, context: context)
+            }
+            diagnostics.append(contentsOf: context.diagnostics)
+        }
+        crossCheck(configuration, diagnostics: &diagnostics)
+        return ConfigurationLoadResult(configuration: configuration, diagnostics: diagnostics, sources: sources)
+    }
+
+    // MARK: Discovery
+
+    func discover(paths: [String], diagnostics: inout Diagnostics) -> [String] {
+        let fileManager = FileManager.default
+        var roots = paths.map { absolute($0) }
+        if paths.isEmpty {
+            roots = ["policies", "consumers"].map { absolute($0) }.filter { fileManager.fileExists(atPath: $0) }
+            if roots.isEmpty {
+                diagnostics.error(
+                    "no configuration found: there is no policies/ or consumers/ folder in \(workingDirectory); pass --config PATH (a file or folder)",
+                    at: nil)
+                return []
+            }
+        }
+        var files: [String] = []
+        for root in roots {
+            var isDirectory: ObjCBool = false
+            guard fileManager.fileExists(atPath: root, isDirectory: &isDirectory) else {
+                diagnostics.error("--config \(displayPath(root)): no such file or folder", at: nil)
+                continue
+            }
+            guard isDirectory.boolValue else {
+                files.append(root)
+                continue
+            }
+            let found = yamlFiles(under: root)
+            if found.isEmpty { diagnostics.warning("\(displayPath(root)) holds no *.yaml or *.yml file", at: nil) }
+            files.append(contentsOf: found)
+        }
+        var seen = Set<String>()
+        return files.filter { seen.insert($0).inserted }
+    }
+
+    private func yamlFiles(under folder: String) -> [String] {
+        guard let enumerator = FileManager.default.enumerator(
+            at: URL(fileURLWithPath: folder), includingPropertiesForKeys: [.isRegularFileKey], options: [.skipsHiddenFiles])
+        else { return [] }
+        var files: [String] = []
+        for case let url as URL in enumerator where ["yaml", "yml"].contains(url.pathExtension.lowercased()) {
+            if (try? url.resourceValues(forKeys: [.isRegularFileKey]).isRegularFile) == true {
+                files.append(url.standardizedFileURL.path)
+            }
+        }
+        return files.sorted()
+    }
+
+    /// Reads a file after checking its size, so a huge file costs nothing.
+    private func read(_ path: String, display: String, diagnostics: inout Diagnostics) -> [UInt8]? {
+        let start = SourceLocation(file: display, line: 1, column: 1)
+        guard let attributes = try? FileManager.default.attributesOfItem(atPath: path),
+              let size = (attributes[.size] as? NSNumber)?.intValue
+        else {
+            diagnostics.error("cannot read \(display): permission denied or not a file", at: nil)
+            return nil
+        }
+        guard size <= limits.maxBytes else {
+            diagnostics.error("file is \(size) bytes; rotor reads configuration files of at most \(limits.maxBytes) bytes", at: start)
+            return nil
+        }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            diagnostics.error("cannot read \(display)", at: nil)
+            return nil
+        }
+        return [UInt8](data)
+    }
+
+    func absolute(_ path: String) -> String {
+        let url = path.hasPrefix("/") ? URL(fileURLWithPath: path) : URL(fileURLWithPath: workingDirectory).appendingPathComponent(path)
+        return url.standardizedFileURL.path
+    }
+
+    /// `path` relative to the working directory when inside it, else absolute.
+    public func displayPath(_ path: String) -> String {
+        let prefix = workingDirectory.hasSuffix("/") ? workingDirectory : workingDirectory + "/"
+        return path.hasPrefix(prefix) ? String(path.dropFirst(prefix.count)) : path
+    }
+
+    // MARK: Documents
+
+    private func decode(_ document: YAMLDocument, into configuration: inout Configuration, context: DecodingContext) {
+        guard let root = document.root else { return }
+        guard let reader = MappingReader(root, context, subject: "a configuration document") else { return }
+        guard let kind = reader.string("kind", required: true) else { return }
+        switch kind.value {
+        case "RotationPolicy":
+            let (providers, keys) = PolicyDecoder(context: context).decode(reader)
+            configuration.providers += providers
+            configuration.keys += keys
+        case "ConsumerManifest":
+            configuration.consumers += ManifestDecoder(context: context).decode(reader)
+        default:
+            context.diagnostics.error(
+                "unknown kind '\(kind.value)'\(Suggestion.didYouMean(kind.value, in: Self.documentKinds)); kinds are RotationPolicy and ConsumerManifest",
+                at: kind.location)
+        }
+    }
+
+    // MARK: Across files
+
+    private func crossCheck(_ configuration: Configuration, diagnostics: inout Diagnostics) {
+        reportDuplicates(configuration.providers.map(\.name), what: "provider", diagnostics: &diagnostics)
+        reportDuplicates(configuration.keys.map(\.name), what: "key", diagnostics: &diagnostics)
+        reportDuplicates(configuration.consumers.map(\.name), what: "consumer", diagnostics: &diagnostics)
+
+        let providerNames = Set(configuration.providers.map(\.name.value))
+        let providersByName = Dictionary(configuration.providers.map { ($0.name.value, $0) }, uniquingKeysWith: { first, _ in first })
+        for key in configuration.keys {
+            guard providerNames.contains(key.provider.value) else {
+                diagnostics.error(
+                    "key '\(key.name.value)' uses unknown provider '\(key.provider.value)'\(Suggestion.didYouMean(key.provider.value, in: providerNames))",
+                    at: key.provider.location)
+                continue
+            }
+            if key.deleteWhenUnusedFor != nil, let provider = providersByName[key.provider.value], !provider.reportsLastUse {
+                diagnostics.error(
+                    "key '\(key.name.value)' sets delete_when_unused_for, but provider '\(provider.name.value)' reports no last-used time; give it a 'list' with 'last_used'",
+                    at: key.name.location)
+            }
+        }
+        let keyNames = Set(configuration.keys.map(\.name.value))
+        var consumersByKey: [String: Int] = [:]
+        for consumer in configuration.consumers {
+            consumersByKey[consumer.uses.value, default: 0] += 1
+            if !keyNames.contains(consumer.uses.value) {
+                diagnostics.error(
+                    "consumer '\(consumer.name.value)' uses unknown key '\(consumer.uses.value)'\(Suggestion.didYouMean(consumer.uses.value, in: keyNames))",
+                    at: consumer.uses.location)
+            }
+        }
+        for key in configuration.keys where consumersByKey[key.name.value] == nil {
+            diagnostics.warning("key '\(key.name.value)' has no consumers: a rotation would update nothing", at: key.name.location)
+        }
+        reportSharedTargets(configuration, diagnostics: &diagnostics)
+    }
+
+    private func reportDuplicates(_ names: [Located<String>], what: String, diagnostics: inout Diagnostics) {
+        var first: [String: SourceLocation] = [:]
+        for name in names {
+            if let original = first[name.value] {
+                diagnostics.error("duplicate \(what) name '\(name.value)'", at: name.location,
+                                  notes: [.note("'\(name.value)' is first defined here", at: original)])
+            } else {
+                first[name.value] = name.location
+            }
+        }
+    }
+
+    /// One place written by two different keys would flip between them on every rotation.
+    private func reportSharedTargets(_ configuration: Configuration, diagnostics: inout Diagnostics) {
+        var owners: [String: (key: String, consumer: String, location: SourceLocation)] = [:]
+        for consumer in configuration.consumers {
+            for target in consumer.targets {
+                guard let path = target.filePath else { continue }
+                let place = "\(target.typeName)\u{0}\(path)\u{0}\(target.selector)"
+                if let owner = owners[place], owner.key != consumer.uses.value {
+                    diagnostics.error(
+                        "\(target.selector) in \(displayPath(path)) is written by key '\(consumer.uses.value)' (consumer '\(consumer.name.value)') and by key '\(owner.key)' (consumer '\(owner.consumer)'); one place can hold only one key",
+                        at: target.location, notes: [.note("the other target is here", at: owner.location)])
+                } else if owners[place] == nil {
+                    owners[place] = (consumer.uses.value, consumer.name.value, target.location)
+                }
+            }
+        }
+    }
+}
+
+extension ProviderSpec {
+    /// Whether the provider's list reports when a generation was last used.
+    var reportsLastUse: Bool {
+        switch kind {
+        case .http(let http): http.list?.fields.lastUsed != nil
+        case .exec(let exec): exec.list?.fields.lastUsed != nil
+        case .manual, .generate: false
+        }
+    }
+}

@@ -1,0 +1,109 @@
+/// Decodes a `kind: ConsumerManifest` document: consumers and their targets.
+struct ManifestDecoder {
+    let context: DecodingContext
+
+    static let targetTypes = ["env_file", "json_file", "yaml_file", "ini_file", "exec"]
+
+    func decode(_ document: MappingReader) -> [ConsumerSpec] {
+        guard document.has("consumers") else {
+            context.error("a ConsumerManifest needs 'consumers'", at: document.node)
+            document.finish()
+            return []
+        }
+        let consumers = (document.namedEntries("consumers") ?? []).compactMap { consumer(named: $0.name, $0.value) }
+        document.finish()
+        return consumers
+    }
+
+    private func consumer(named name: Located<String>, _ node: Node) -> ConsumerSpec? {
+        let subject = "consumer '\(name.value)'"
+        guard let reader = MappingReader(node, context, subject: subject) else { return nil }
+        defer { reader.finish() }
+        let uses = reader.string("uses", required: true)
+        let targets = reader.list("targets", required: true) { item, index in
+            target(item, subject: "target \(index + 1) of \(subject)")
+        }
+        if let targetsNode = reader.node("targets"), case .sequence(let items) = targetsNode.content, items.isEmpty {
+            context.error("\(subject) has no targets; list the places that hold the secret", at: targetsNode)
+        }
+        let reload = reader.has("reload")
+            ? reader.node("reload").flatMap { node -> CommandSpec? in
+                context.argv(node, field: "'reload' of \(subject)").map { CommandSpec(argv: $0, timeout: RotorDuration(seconds: 120), location: context.location(of: node)) }
+            }
+            : nil
+        let health = reader.node("health").flatMap {
+            context.check($0, subject: "'health' of \(subject)", secretRole: .healthCheck, defaultRetries: 3)
+        }
+        _ = reader.string("description")
+        guard let uses, let targets else { return nil }
+        return ConsumerSpec(name: name, uses: uses, targets: targets, reload: reload, health: health)
+    }
+
+    private func target(_ node: Node, subject: String) -> TargetSpec? {
+        guard let reader = MappingReader(node, context, subject: subject) else { return nil }
+        defer { reader.finish() }
+        let present = Self.targetTypes.filter { reader.has($0) }
+        guard present.count == 1, let type = present.first else {
+            let found = present.isEmpty ? "none" : present.joined(separator: " and ")
+            context.error("\(subject) needs exactly one of \(Self.targetTypes.joined(separator: ", ")); found \(found)", at: node)
+            return nil
+        }
+        let value = reader.template("value", role: .secretDestination) ?? Template(parts: [.placeholder(.secret)], source: "{secret}")
+        if value.placeholders.isDisjoint(with: [.secret, .id]), let valueNode = reader.node("value") {
+            context.error("'value' of \(subject) must name {secret} (or {id}); a fixed value would write the same text on every rotation", at: valueNode)
+        }
+        let create = reader.bool("create") ?? false
+        let kind: TargetSpec.Kind?
+        switch type {
+        case "env_file":
+            let path = filePath(reader, field: type)
+            let variable = reader.string("var", required: true)
+            if let variable, !EnvironmentName.isValid(variable.value) {
+                context.diagnostics.error(
+                    "'\(variable.value)' is not a variable name every dotenv reader accepts; use letters, digits and '_', not starting with a digit",
+                    at: variable.location)
+            }
+            kind = path.flatMap { path in variable.map { .envFile(path: path, variable: $0.value) } }
+        case "json_file":
+            let path = filePath(reader, field: type)
+            let pointer = reader.pointer("pointer", required: true)
+            if let pointer, pointer.tokens.isEmpty, let pointerNode = reader.node("pointer") {
+                context.error("'pointer' of \(subject) must name a value inside the document, e.g. /skytells/apiKey", at: pointerNode)
+            }
+            kind = path.flatMap { path in pointer.map { .jsonFile(path: path, pointer: $0) } }
+        case "yaml_file":
+            let path = filePath(reader, field: type)
+            let keyPath = reader.string("path", required: true)
+            let components = keyPath.map { $0.value.split(separator: ".", omittingEmptySubsequences: false).map(String.init) }
+            if let keyPath, let components, components.contains(where: \.isEmpty) {
+                context.diagnostics.error("'path' of \(subject) is not a dotted path: '\(keyPath.value)'; write e.g. skytells.apiKey", at: keyPath.location)
+            }
+            kind = path.flatMap { path in components.map { .yamlFile(path: path, keyPath: $0) } }
+        case "ini_file":
+            let path = filePath(reader, field: type)
+            let section = reader.string("section", required: true)
+            let key = reader.string("key", required: true)
+            kind = path.flatMap { path in section.flatMap { section in key.map { .iniFile(path: path, section: section.value, key: $0.value) } } }
+        default:
+            let write = context.command(in: reader, field: "exec", role: .argv, inputRole: .secretDestination, defaultTimeout: RotorDuration(seconds: 60))
+            let read = reader.node("read").flatMap { node in
+                context.argv(node, field: "'read' of \(subject)").map { CommandSpec(argv: $0, location: context.location(of: node)) }
+            }
+            if let write, write.stdin == nil, !write.environment.values.contains(where: \.usesSecret) {
+                context.error("\(subject) never hands the secret to its command; add stdin: \"{secret}\" or an env variable set to \"{secret}\"", at: node)
+            }
+            kind = write.map { .exec(write: $0, read: read) }
+        }
+        guard let kind else { return nil }
+        return TargetSpec(kind: kind, value: value, create: create, location: context.location(of: node))
+    }
+
+    private func filePath(_ reader: MappingReader, field: String) -> String? {
+        guard let path = reader.string(field) else { return nil }
+        guard !path.value.isEmpty else {
+            context.diagnostics.error("'\(field)' of \(reader.subject) is empty; name the file", at: path.location)
+            return nil
+        }
+        return context.resolvePath(path.value)
+    }
+}

@@ -1,0 +1,217 @@
+/// Reads one YAML mapping against a schema, field by field.
+///
+/// Every field the schema asks for is remembered, so `finish()` can report the fields
+/// nobody asked for as unknown, with a did-you-mean among those that exist. Scalars are
+/// typed by the schema: a string field given `NO` gets the string `NO`; a boolean field
+/// accepts only `true` and `false`.
+final class MappingReader {
+    let node: Node
+    let context: DecodingContext
+    /// What this mapping is, for messages: "key 'skytells-prod'".
+    let subject: String
+    private var entries: [(name: String, entry: MappingEntry)] = []
+    private var index: [String: Int] = [:]
+    private var known: [String] = []
+
+    /// nil (and an error) when `node` is not a mapping.
+    init?(_ node: Node, _ context: DecodingContext, subject: String) {
+        self.node = node
+        self.context = context
+        self.subject = subject
+        guard case .mapping(let pairs) = node.content else {
+            context.error("\(subject) must be a mapping, not \(node.kindDescription)", at: node)
+            return nil
+        }
+        for pair in pairs {
+            guard let name = pair.key.scalarText else { continue }  // the loader reported it
+            if index[name] == nil { index[name] = entries.count }
+            entries.append((name, pair))
+        }
+    }
+
+    var location: SourceLocation { context.location(of: node) }
+
+    /// The names present in the mapping, in order.
+    var presentNames: [String] { entries.map(\.name) }
+
+    func has(_ field: String) -> Bool {
+        remember(field)
+        return index[field].map { !entries[$0].entry.value.isNull } ?? false
+    }
+
+    /// The raw node of a field (null counts as absent).
+    func node(_ field: String, required: Bool = false) -> Node? {
+        remember(field)
+        guard let position = index[field], !entries[position].entry.value.isNull else {
+            if required { context.error("\(subject) is missing the required field '\(field)'", at: node) }
+            return nil
+        }
+        return entries[position].entry.value
+    }
+
+    func keyNode(_ field: String) -> Node? { index[field].map { entries[$0].entry.key } }
+
+    func string(_ field: String, required: Bool = false) -> Located<String>? {
+        guard let value = node(field, required: required) else { return nil }
+        return Self.string(value, context, field: "'\(field)' of \(subject)")
+    }
+
+    func int(_ field: String, range: ClosedRange<Int>? = nil) -> Int? {
+        guard let value = node(field) else { return nil }
+        return Self.int(value, context, field: "'\(field)' of \(subject)", range: range)
+    }
+
+    func bool(_ field: String) -> Bool? {
+        guard let value = node(field) else { return nil }
+        guard case .scalar(let text, let style) = value.content,
+              style == .plain, value.tag == nil || value.tag == .bool, text == "true" || text == "false"
+        else {
+            context.error("'\(field)' of \(subject) must be true or false, not \(value.kindDescription)", at: value)
+            return nil
+        }
+        return text == "true"
+    }
+
+    func duration(_ field: String) -> RotorDuration? {
+        guard let text = string(field) else { return nil }
+        guard let duration = RotorDuration(parsing: text.value) else {
+            context.diagnostics.error(
+                "'\(field)' of \(subject) is not a duration: '\(text.value)'; write e.g. 90d, 12h, 30m, 45s or 0s",
+                at: text.location)
+            return nil
+        }
+        return duration
+    }
+
+    func template(_ field: String, role: TemplateRole, required: Bool = false) -> Template? {
+        guard let value = node(field, required: required) else { return nil }
+        return Self.template(value, context, field: "'\(field)' of \(subject)", role: role)
+    }
+
+    func pointer(_ field: String, required: Bool = false) -> JSONPointer? {
+        guard let text = string(field, required: required) else { return nil }
+        guard let pointer = JSONPointer(text.value) else {
+            context.diagnostics.error(
+                "'\(field)' of \(subject) is not a JSON pointer: '\(text.value)'; a pointer starts with '/', e.g. /api_key",
+                at: text.location)
+            return nil
+        }
+        return pointer
+    }
+
+    /// A sequence field, each item handed to `decode`.
+    func list<T>(_ field: String, required: Bool = false, _ decode: (Node, Int) -> T?) -> [T]? {
+        guard let value = node(field, required: required) else { return nil }
+        guard case .sequence(let items) = value.content else {
+            context.error("'\(field)' of \(subject) must be a list, not \(value.kindDescription)", at: value)
+            return nil
+        }
+        return items.enumerated().compactMap { decode($1, $0) }
+    }
+
+    /// A mapping field whose entries are user-chosen names (providers, keys, consumers).
+    func namedEntries(_ field: String) -> [(name: Located<String>, value: Node)]? {
+        guard let value = node(field) else { return nil }
+        guard case .mapping(let pairs) = value.content else {
+            context.error("'\(field)' must be a mapping of names, not \(value.kindDescription)", at: value)
+            return nil
+        }
+        return pairs.compactMap { pair in
+            guard let name = pair.key.scalarText else { return nil }
+            return (Located(name, at: context.location(of: pair.key)), pair.value)
+        }
+    }
+
+    /// Reports every field the schema did not ask for. `hints` gives a message for
+    /// names that deserve more than a did-you-mean (e.g. a literal `token`).
+    func finish(hints: [String: String] = [:]) {
+        let knownSet = Set(known)
+        for (name, entry) in entries where !knownSet.contains(name) {
+            if let hint = hints[name] {
+                context.error("unknown field '\(name)' in \(subject): \(hint)", at: entry.key)
+                continue
+            }
+            let suggestion = Suggestion.didYouMean(name, in: known)
+            let list = suggestion.isEmpty && !known.isEmpty ? "; expected one of: \(known.joined(separator: ", "))" : ""
+            context.error("unknown field '\(name)' in \(subject)\(suggestion)\(list)", at: entry.key)
+        }
+    }
+
+    private func remember(_ field: String) {
+        if !known.contains(field) { known.append(field) }
+    }
+}
+
+// MARK: - Scalars typed by the schema
+
+extension MappingReader {
+    static func string(_ value: Node, _ context: DecodingContext, field: String) -> Located<String>? {
+        guard case .scalar(let text, _) = value.content else {
+            context.error("\(field) must be a string, not \(value.kindDescription)", at: value)
+            return nil
+        }
+        if let tag = value.tag, tag != .str, tag != .nonSpecific {
+            context.error("\(field) must be a string, but it is tagged !!\(tag.rawValue)", at: value)
+            return nil
+        }
+        return Located(text, at: context.location(of: value))
+    }
+
+    static func int(_ value: Node, _ context: DecodingContext, field: String, range: ClosedRange<Int>?) -> Int? {
+        guard case .scalar(let text, let style) = value.content, style == .plain,
+              value.tag == nil || value.tag == .int, let number = Int(text)
+        else {
+            context.error("\(field) must be a whole number, not \(value.kindDescription)", at: value)
+            return nil
+        }
+        if let range, !range.contains(number) {
+            context.error("\(field) must be between \(range.lowerBound) and \(range.upperBound), not \(number)", at: value)
+            return nil
+        }
+        return number
+    }
+
+    /// A template, checked for unknown placeholders, for placeholders its role forbids
+    /// (above all `{secret}` where no secret belongs) and for literal credentials.
+    static func template(_ value: Node, _ context: DecodingContext, field: String, role: TemplateRole) -> Template? {
+        guard let text = string(value, context, field: field) else { return nil }
+        switch Template.parse(text.value) {
+        case .failure(.unknownPlaceholder(let name, let offset)):
+            let suggestion = Suggestion.didYouMean(name, in: Placeholder.allCases.map(\.rawValue)) { "'{\($0)}'" }
+            context.diagnostics.error(
+                "unknown placeholder '{\(name)}' in \(field)\(suggestion); placeholders are "
+                    + Placeholder.allCases.map { "{\($0.rawValue)}" }.joined(separator: ", "),
+                at: placeholderLocation(value, offset: offset, context))
+            return nil
+        case .failure(.unclosedBrace(let offset)):
+            context.diagnostics.error(
+                "'{' without a closing '}' in \(field); write '{{' for a literal brace",
+                at: placeholderLocation(value, offset: offset, context))
+            return nil
+        case .success(let template):
+            for placeholder in template.placeholders.subtracting(role.allowed).sorted(by: { $0.rawValue < $1.rawValue }) {
+                let offset = text.value.range(of: "{\(placeholder.rawValue)}").map { text.value.distance(from: text.value.startIndex, to: $0.lowerBound) } ?? 0
+                let message = placeholder == .secret
+                    ? "'{secret}' is not allowed in \(field) (\(role.description)): the secret may appear only in a target's value, a command's stdin or environment, or the headers and body of the policy's own verify request, so a configuration cannot send it anywhere else"
+                    : "'{\(placeholder.rawValue)}' is not available in \(field) (\(role.description)); available here: "
+                        + role.allowed.map { "{\($0.rawValue)}" }.sorted().joined(separator: ", ")
+                context.diagnostics.error(message, at: placeholderLocation(value, offset: offset, context))
+            }
+            if !template.usesSecret, let reason = CredentialDetector.reason(text.value) {
+                context.error(
+                    "\(field) holds what looks like a literal credential (\(reason)); rotor refuses secrets written into configuration: keep tokens in the environment or a file",
+                    at: value)
+                return nil
+            }
+            return template
+        }
+    }
+
+    /// The place of a character in a single-line scalar (after the opening quote).
+    private static func placeholderLocation(_ value: Node, offset: Int, _ context: DecodingContext) -> SourceLocation {
+        var location = context.location(of: value)
+        guard value.start.line == value.end.line, case .scalar(_, let style) = value.content else { return location }
+        location.column += offset + (style == .singleQuoted || style == .doubleQuoted ? 1 : 0)
+        return location
+    }
+}

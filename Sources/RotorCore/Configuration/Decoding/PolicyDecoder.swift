@@ -1,0 +1,215 @@
+/// Decodes a `kind: RotationPolicy` document: its providers and keys.
+struct PolicyDecoder {
+    let context: DecodingContext
+
+    /// Hints for fields that look like someone tried to write a secret in.
+    static let literalSecretHint = "a literal secret is refused in a policy; rotor obtains secrets from the provider, and tokens from the environment or a file"
+
+    func decode(_ document: MappingReader) -> (providers: [ProviderSpec], keys: [KeyPolicy]) {
+        let policyNotify = document.node("notify").map { context.webhooks($0, subject: "this policy") } ?? []
+        let providers = (document.namedEntries("providers") ?? []).compactMap { provider(named: $0.name, $0.value) }
+        let keys = (document.namedEntries("keys") ?? []).compactMap { key(named: $0.name, $0.value, policyNotify: policyNotify) }
+        if !document.has("providers") && !document.has("keys") {
+            context.error("a RotationPolicy needs 'providers' or 'keys'", at: document.node)
+        }
+        document.finish(hints: ["secret": Self.literalSecretHint, "token": Self.literalSecretHint])
+        return (providers, keys)
+    }
+
+    // MARK: Providers
+
+    private func provider(named name: Located<String>, _ node: Node) -> ProviderSpec? {
+        let subject = "provider '\(name.value)'"
+        guard let reader = MappingReader(node, context, subject: subject) else { return nil }
+        defer {
+            reader.finish(hints: ["token": Self.literalSecretHint, "api_key": Self.literalSecretHint, "password": Self.literalSecretHint])
+        }
+        guard let type = reader.string("type", required: true) else { return nil }
+        let kind: ProviderSpec.Kind?
+        switch type.value {
+        case "manual": kind = manual(reader)
+        case "generate": kind = generate(reader)
+        case "exec": kind = exec(reader)
+        case "http": kind = http(reader)
+        default:
+            context.diagnostics.error(
+                "unknown provider type '\(type.value)'\(Suggestion.didYouMean(type.value, in: ProviderSpec.typeNames)); types are manual, generate, exec and http",
+                at: type.location)
+            kind = nil
+        }
+        return kind.map { ProviderSpec(name: name, kind: $0) }
+    }
+
+    private func manual(_ reader: MappingReader) -> ProviderSpec.Kind? {
+        guard let instructions = reader.string("instructions", required: true) else { return nil }
+        return .manual(ManualProviderSpec(instructions: instructions.value, deleteInstructions: reader.string("delete_instructions")?.value))
+    }
+
+    private func generate(_ reader: MappingReader) -> ProviderSpec.Kind? {
+        var format = GenerateProviderSpec(prefix: "", bytes: 32, encoding: .base64url)
+        if let formatNode = reader.node("format"), let formatReader = MappingReader(formatNode, context, subject: "'format' of \(reader.subject)") {
+            format.prefix = formatReader.string("prefix")?.value ?? ""
+            format.bytes = formatReader.int("bytes", range: 16...1024) ?? 32
+            if let encoding = formatReader.string("encoding") {
+                if let value = GenerateProviderSpec.Encoding(rawValue: encoding.value) {
+                    format.encoding = value
+                } else {
+                    let names = GenerateProviderSpec.Encoding.allCases.map(\.rawValue)
+                    context.diagnostics.error(
+                        "unknown encoding '\(encoding.value)'\(Suggestion.didYouMean(encoding.value, in: names)); encodings are \(names.joined(separator: ", "))",
+                        at: encoding.location)
+                }
+            }
+            formatReader.finish()
+        }
+        return .generate(format)
+    }
+
+    private func exec(_ reader: MappingReader) -> ProviderSpec.Kind? {
+        let create = context.command(in: reader, field: "create", role: .providerCreate, inputRole: nil, defaultTimeout: RotorDuration(seconds: 60))
+        let id = reader.pointer("id", required: true)
+        let secret = reader.pointer("secret", required: true)
+        let delete = reader.has("delete")
+            ? context.command(in: reader, field: "delete", role: .providerRequest, inputRole: nil, defaultTimeout: RotorDuration(seconds: 60))
+            : nil
+        var list: ExecListSpec?
+        if let listNode = reader.node("list"), let listReader = MappingReader(listNode, context, subject: "'list' of \(reader.subject)") {
+            let command = context.command(in: listReader, field: "command", role: .providerRequest, inputRole: nil, defaultTimeout: RotorDuration(seconds: 60))
+            let fields = listFields(listReader)
+            listReader.finish()
+            if let command, let fields { list = ExecListSpec(command: command, fields: fields) }
+        }
+        guard let create, let id, let secret else { return nil }
+        return .exec(ExecProviderSpec(create: create, idPointer: id, secretPointer: secret, delete: delete, list: list))
+    }
+
+    private func http(_ reader: MappingReader) -> ProviderSpec.Kind? {
+        let baseURL = reader.template("base_url", role: TemplateRole(description: "a base URL", allowed: []), required: true)
+        if let baseURL, let node = reader.node("base_url") {
+            context.checkURL(baseURL, at: node, field: "'base_url' of \(reader.subject)", allowPlainHTTP: false)
+        }
+        let auth = reader.node("auth", required: true).flatMap { authSpec($0, subject: "'auth' of \(reader.subject)") }
+        var idPointer: JSONPointer?, secretPointer: JSONPointer?
+        var create: HTTPRequestSpec?
+        if let node = reader.node("create", required: true), let createReader = MappingReader(node, context, subject: "'create' of \(reader.subject)") {
+            create = request(createReader, defaultMethod: "POST", role: .providerCreate)
+            idPointer = createReader.pointer("id", required: true)
+            secretPointer = createReader.pointer("secret", required: true)
+            createReader.finish()
+        }
+        var delete: HTTPRequestSpec?
+        if let node = reader.node("delete"), let deleteReader = MappingReader(node, context, subject: "'delete' of \(reader.subject)") {
+            delete = request(deleteReader, defaultMethod: "DELETE", role: .providerRequest)
+            deleteReader.finish()
+        }
+        var list: HTTPListSpec?
+        if let node = reader.node("list"), let listReader = MappingReader(node, context, subject: "'list' of \(reader.subject)") {
+            let request = request(listReader, defaultMethod: "GET", role: .providerRequest)
+            let fields = listFields(listReader)
+            listReader.finish()
+            if let request, let fields { list = HTTPListSpec(request: request, fields: fields) }
+        }
+        let timeout = reader.duration("timeout") ?? RotorDuration(seconds: 30)
+        let retries = reader.int("retries", range: 0...20) ?? 3
+        guard let baseURL, let auth, let create, let idPointer, let secretPointer else { return nil }
+        return .http(HTTPProviderSpec(baseURL: baseURL.source, auth: auth, create: create, idPointer: idPointer, secretPointer: secretPointer,
+                                      delete: delete, list: list, timeout: timeout, retries: retries))
+    }
+
+    private func request(_ reader: MappingReader, defaultMethod: String, role: TemplateRole) -> HTTPRequestSpec? {
+        let method = reader.string("method")?.value.uppercased() ?? defaultMethod
+        let path = reader.template("path", role: role, required: true)
+        let body = reader.node("body").flatMap { jsonTemplate($0, field: "'body' of \(reader.subject)", role: role) }
+        guard let path else { return nil }
+        return HTTPRequestSpec(method: method, path: path, body: body, location: reader.location)
+    }
+
+    private func listFields(_ reader: MappingReader) -> ListFields? {
+        let items = reader.pointer("items") ?? JSONPointer("")!
+        let id = reader.pointer("id", required: true)
+        guard let id else { return nil }
+        return ListFields(items: items, id: id, name: reader.pointer("name"), created: reader.pointer("created"), lastUsed: reader.pointer("last_used"))
+    }
+
+    private func authSpec(_ node: Node, subject: String) -> HTTPAuthSpec? {
+        guard let reader = MappingReader(node, context, subject: subject) else { return nil }
+        let hint = "a literal token is refused in a policy; name an environment variable (bearer_env, value_env) or a file (bearer_file, value_file)"
+        defer { reader.finish(hints: ["token": hint, "bearer": hint, "value": hint, "password": hint, "secret": hint]) }
+        var sources: [(HTTPAuthSpec.Source, isBearer: Bool)] = []
+        if let name = reader.string("bearer_env") { sources.append((.environment(name.value), true)) }
+        if let path = reader.string("bearer_file") { sources.append((.file(context.resolvePath(path.value)), true)) }
+        if let name = reader.string("value_env") { sources.append((.environment(name.value), false)) }
+        if let path = reader.string("value_file") { sources.append((.file(context.resolvePath(path.value)), false)) }
+        let header = reader.string("header")
+        guard sources.count == 1, let (source, isBearer) = sources.first else {
+            context.error("\(subject) needs exactly one of bearer_env, bearer_file, value_env (with header) or value_file (with header)", at: node)
+            return nil
+        }
+        if case .environment(let name) = source, !EnvironmentName.isValid(name) {
+            context.error("'\(name)' in \(subject) is not a valid environment variable name", at: node)
+            return nil
+        }
+        if !isBearer && header == nil {
+            context.error("\(subject) uses value_env/value_file, so it needs 'header' (e.g. X-Api-Key)", at: node)
+            return nil
+        }
+        return HTTPAuthSpec(header: header?.value ?? "Authorization", prefix: isBearer ? "Bearer " : "", source: source, location: context.location(of: node))
+    }
+
+    private func jsonTemplate(_ node: Node, field: String, role: TemplateRole) -> JSONTemplate? {
+        switch node.content {
+        case .mapping(let pairs):
+            var members: [(String, JSONTemplate)] = []
+            for pair in pairs {
+                guard let name = pair.key.scalarText, let value = jsonTemplate(pair.value, field: "'\(name)' in \(field)", role: role) else { return nil }
+                members.append((name, value))
+            }
+            return .object(members)
+        case .sequence(let items):
+            let values = items.compactMap { jsonTemplate($0, field: field, role: role) }
+            return values.count == items.count ? .array(values) : nil
+        case .scalar(let text, let style):
+            if node.isNull { return .null }
+            if style == .plain, node.tag == nil || node.tag == .bool, text == "true" || text == "false" { return .bool(text == "true") }
+            if style == .plain, node.tag == nil || node.tag == .int || node.tag == .float, Double(text) != nil { return .number(text) }
+            return MappingReader.template(node, context, field: field, role: role).map(JSONTemplate.string)
+        }
+    }
+
+    // MARK: Keys
+
+    private func key(named name: Located<String>, _ node: Node, policyNotify: [WebhookSpec]) -> KeyPolicy? {
+        let subject = "key '\(name.value)'"
+        guard let reader = MappingReader(node, context, subject: subject) else { return nil }
+        defer {
+            reader.finish(hints: ["secret": Self.literalSecretHint, "value": Self.literalSecretHint, "api_key": Self.literalSecretHint, "token": Self.literalSecretHint])
+        }
+        let provider = reader.string("provider", required: true)
+        let every = reader.duration("every")
+        if let every, every.seconds == 0, let node = reader.node("every") {
+            context.error("'every' of \(subject) must be longer than 0s; leave it out to rotate only on demand", at: node)
+        }
+        let grace = reader.duration("grace") ?? .zero
+        let generationName = reader.template("name", role: .generationName) ?? Template.parse("{key}-{date}").successValue!
+        let verify = reader.list("verify") { item, index in
+            context.check(item, subject: "verify check \(index + 1) of \(subject)", secretRole: .secretDestination, defaultRetries: 0)
+        } ?? []
+        var window: RotationWindow?
+        if let text = reader.string("window") {
+            switch RotationWindow.parse(text.value) {
+            case .success(let parsed): window = parsed
+            case .failure(let error): context.diagnostics.error("'window' of \(subject): \(error.message)", at: text.location)
+            }
+        }
+        let notify = reader.node("notify").map { context.webhooks($0, subject: subject) } ?? policyNotify
+        let deleteWhenUnused = reader.duration("delete_when_unused_for")
+        let description = reader.string("description")?.value
+        guard let provider else { return nil }
+        return KeyPolicy(name: name, provider: provider, every: every, grace: grace, generationName: generationName, verify: verify,
+                         window: window, notify: notify, deleteWhenUnusedFor: deleteWhenUnused, description: description)
+    }
+}
+
+extension Result {
+    var successValue: Success? { try? get() }
+}

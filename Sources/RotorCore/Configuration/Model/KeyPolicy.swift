@@ -1,0 +1,19 @@
+/// One credential managed by rotor, as its policy declares it.
+public struct KeyPolicy: Hashable, Sendable {
+    public var name: Located<String>
+    public var provider: Located<String>
+    /// Due when the current generation is this old; nil = only on demand.
+    public var every: RotorDuration?
+    /// How long the old generation stays after every consumer verified the new one.
+    public var grace: RotorDuration
+    /// Name of new generations at the provider.
+    public var generationName: Template
+    /// Checks that a new generation works at the provider, before any consumer is touched.
+    public var verify: [CheckSpec]
+    /// Scheduled rotation happens only inside this window.
+    public var window: RotationWindow?
+    public var notify: [WebhookSpec]
+    /// Providers that report last use: delete the old generation only once unused this long.
+    public var deleteWhenUnusedFor: RotorDuration?
+    public var description: String?
+}

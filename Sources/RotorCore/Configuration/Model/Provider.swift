@@ -1,0 +1,156 @@
+/// Where generations of a key are created, checked and deleted.
+public struct ProviderSpec: Hashable, Sendable {
+    public var name: Located<String>
+    public var kind: Kind
+
+    public enum Kind: Hashable, Sendable {
+        case manual(ManualProviderSpec)
+        case generate(GenerateProviderSpec)
+        case exec(ExecProviderSpec)
+        case http(HTTPProviderSpec)
+    }
+
+    public var typeName: String {
+        switch kind {
+        case .manual: "manual"
+        case .generate: "generate"
+        case .exec: "exec"
+        case .http: "http"
+        }
+    }
+
+    public static let typeNames = ["manual", "generate", "exec", "http"]
+}
+
+/// A console-only issuer: a person creates the key and hands rotor the secret.
+public struct ManualProviderSpec: Hashable, Sendable {
+    /// Where to click, e.g. "Skytells Console > Settings > API Keys > Generate New API Key".
+    public var instructions: String
+    /// How to delete the old key; defaults to a sentence built from `instructions`.
+    public var deleteInstructions: String?
+}
+
+/// rotor mints the secret itself.
+public struct GenerateProviderSpec: Hashable, Sendable {
+    public enum Encoding: String, Hashable, Sendable, CaseIterable {
+        case base64url, base64, hex, alphanumeric
+    }
+
+    public var prefix: String
+    public var bytes: Int
+    public var encoding: Encoding
+}
+
+/// A JSON pointer (RFC 6901), e.g. `/AccessKey/SecretAccessKey`.
+public struct JSONPointer: Hashable, Sendable, CustomStringConvertible {
+    public var tokens: [String]
+    public var source: String
+
+    public var description: String { source }
+
+    /// nil when the text is not a pointer (it must be empty or start with `/`).
+    public init?(_ text: String) {
+        guard text.isEmpty || text.hasPrefix("/") else { return nil }
+        source = text
+        tokens = text.isEmpty ? [] : text.dropFirst().split(separator: "/", omittingEmptySubsequences: false).map {
+            $0.replacingOccurrences(of: "~1", with: "/").replacingOccurrences(of: "~0", with: "~")
+        }
+    }
+}
+
+/// Any vendor CLI: argv arrays with JSON on stdout.
+public struct ExecProviderSpec: Hashable, Sendable {
+    public var create: CommandSpec
+    public var idPointer: JSONPointer
+    public var secretPointer: JSONPointer
+    public var delete: CommandSpec?
+    public var list: ExecListSpec?
+}
+
+public struct ExecListSpec: Hashable, Sendable {
+    public var command: CommandSpec
+    public var fields: ListFields
+}
+
+/// Where a list response keeps its items and their fields.
+public struct ListFields: Hashable, Sendable {
+    public var items: JSONPointer
+    public var id: JSONPointer
+    public var name: JSONPointer?
+    public var created: JSONPointer?
+    public var lastUsed: JSONPointer?
+}
+
+/// How rotor authenticates to a key-management API: an account-level token from the
+/// environment or a file, never the key being rotated and never a literal.
+public struct HTTPAuthSpec: Hashable, Sendable {
+    public enum Source: Hashable, Sendable {
+        case environment(String)
+        case file(String)
+    }
+
+    /// The header carrying the token; `Authorization` with a `Bearer ` prefix by default.
+    public var header: String
+    public var prefix: String
+    public var source: Source
+    public var location: SourceLocation
+}
+
+public struct HTTPRequestSpec: Hashable, Sendable {
+    public var method: String
+    public var path: Template
+    /// A JSON body whose string leaves are templates.
+    public var body: JSONTemplate?
+    public var location: SourceLocation
+}
+
+/// A JSON value whose strings are templates (a request body).
+public indirect enum JSONTemplate: Hashable, Sendable {
+    case string(Template)
+    case number(String)
+    case bool(Bool)
+    case null
+    case array([JSONTemplate])
+    case object([(String, JSONTemplate)])
+
+    public static func == (lhs: JSONTemplate, rhs: JSONTemplate) -> Bool {
+        switch (lhs, rhs) {
+        case (.string(let l), .string(let r)): l == r
+        case (.number(let l), .number(let r)): l == r
+        case (.bool(let l), .bool(let r)): l == r
+        case (.null, .null): true
+        case (.array(let l), .array(let r)): l == r
+        case (.object(let l), .object(let r)): l.map(\.0) == r.map(\.0) && l.map(\.1) == r.map(\.1)
+        default: false
+        }
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        switch self {
+        case .string(let t): hasher.combine(t)
+        case .number(let n): hasher.combine(n)
+        case .bool(let b): hasher.combine(b)
+        case .null: hasher.combine(0)
+        case .array(let a): hasher.combine(a)
+        case .object(let o): for (k, v) in o { hasher.combine(k); hasher.combine(v) }
+        }
+    }
+}
+
+/// An HTTP key-management API.
+public struct HTTPProviderSpec: Hashable, Sendable {
+    public var baseURL: String
+    public var auth: HTTPAuthSpec
+    public var create: HTTPRequestSpec
+    public var idPointer: JSONPointer
+    public var secretPointer: JSONPointer
+    public var delete: HTTPRequestSpec?
+    public var list: HTTPListSpec?
+    public var timeout: RotorDuration
+    public var retries: Int
+}
+
+public struct HTTPListSpec: Hashable, Sendable {
+    public var request: HTTPRequestSpec
+    public var fields: ListFields
+}

@@ -1,0 +1,94 @@
+/// The placeholders a template may name.
+public enum Placeholder: String, Sendable, CaseIterable, Hashable {
+    case key, name, id, secret, date, timestamp
+}
+
+/// A string with `{placeholder}`s, parsed and checked at load time.
+///
+/// Where a template stands decides which placeholders it may use: `{secret}` only where a
+/// secret belongs (a target's value, a command's stdin or environment, the headers or body
+/// of the policy's own verify request), so a configuration cannot send a secret anywhere
+/// it does not declare.
+public struct Template: Hashable, Sendable, CustomStringConvertible {
+    public enum Part: Hashable, Sendable {
+        case literal(String)
+        case placeholder(Placeholder)
+    }
+
+    public var parts: [Part]
+    /// The text as written.
+    public var source: String
+
+    public init(parts: [Part], source: String) {
+        self.parts = parts
+        self.source = source
+    }
+
+    /// A template with no placeholders.
+    public init(literal: String) {
+        self.init(parts: literal.isEmpty ? [] : [.literal(literal)], source: literal)
+    }
+
+    public var description: String { source }
+
+    public var placeholders: Set<Placeholder> {
+        Set(parts.compactMap { if case .placeholder(let p) = $0 { p } else { nil } })
+    }
+
+    public var usesSecret: Bool { placeholders.contains(.secret) }
+
+    /// Fills the template. Placeholders without a value are kept as written.
+    public func render(_ values: [Placeholder: String]) -> String {
+        parts.map { part in
+            switch part {
+            case .literal(let text): text
+            case .placeholder(let placeholder): values[placeholder] ?? "{\(placeholder.rawValue)}"
+            }
+        }.joined()
+    }
+
+    public enum ParseError: Error, Equatable {
+        /// An unknown `{name}`, with its 0-based character offset in the text.
+        case unknownPlaceholder(String, offset: Int)
+        case unclosedBrace(offset: Int)
+    }
+
+    /// Parses `text`. `{{` and `}}` stand for literal braces.
+    public static func parse(_ text: String) -> Result<Template, ParseError> {
+        var parts: [Part] = []
+        var literal = ""
+        let characters = Array(text)
+        var index = 0
+        while index < characters.count {
+            let character = characters[index]
+            if character == "{" {
+                if index + 1 < characters.count, characters[index + 1] == "{" {
+                    literal.append("{")
+                    index += 2
+                    continue
+                }
+                guard let close = characters[(index + 1)...].firstIndex(of: "}") else {
+                    return .failure(.unclosedBrace(offset: index))
+                }
+                let name = String(characters[(index + 1)..<close])
+                guard let placeholder = Placeholder(rawValue: name) else {
+                    return .failure(.unknownPlaceholder(name, offset: index))
+                }
+                if !literal.isEmpty { parts.append(.literal(literal)) }
+                literal = ""
+                parts.append(.placeholder(placeholder))
+                index = close + 1
+                continue
+            }
+            if character == "}", index + 1 < characters.count, characters[index + 1] == "}" {
+                literal.append("}")
+                index += 2
+                continue
+            }
+            literal.append(character)
+            index += 1
+        }
+        if !literal.isEmpty { parts.append(.literal(literal)) }
+        return .success(Template(parts: parts, source: text))
+    }
+}

@@ -1,0 +1,47 @@
+/// Renders diagnostics as `path:line:column: error: message`, then the source line and a
+/// caret under the column. Colors only when asked (the caller decides: a terminal, and
+/// neither `NO_COLOR` nor `--no-color`).
+public struct DiagnosticRenderer: Sendable {
+    public var sources: SourceFiles
+    public var colored: Bool
+
+    public init(sources: SourceFiles, colored: Bool) {
+        self.sources = sources
+        self.colored = colored
+    }
+
+    public func render(_ diagnostic: Diagnostic) -> String {
+        var lines = [headline(diagnostic)]
+        if let location = diagnostic.location, let source = sources.line(location.line, of: location.file) {
+            lines.append(source)
+            lines.append(caretLine(under: source, column: location.column))
+        }
+        for note in diagnostic.notes {
+            lines.append(render(note))
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    public func render(_ diagnostics: [Diagnostic]) -> String {
+        diagnostics.map { render($0) + "\n" }.joined()
+    }
+
+    private func headline(_ diagnostic: Diagnostic) -> String {
+        let place = diagnostic.location.map { "\($0): " } ?? ""
+        let label = "\(diagnostic.severity.rawValue):"
+        guard colored else { return "\(place)\(label) \(diagnostic.message)" }
+        let color = switch diagnostic.severity {
+        case .error: "\u{1B}[1;31m"
+        case .warning: "\u{1B}[1;33m"
+        case .note: "\u{1B}[1;36m"
+        }
+        return "\u{1B}[1m\(place)\u{1B}[0m\(color)\(label)\u{1B}[0m \u{1B}[1m\(diagnostic.message)\u{1B}[0m"
+    }
+
+    /// Spaces (tabs kept, so the caret lines up) up to the column, then `^`.
+    private func caretLine(under source: String, column: Int) -> String {
+        let prefix = source.unicodeScalars.prefix(max(column - 1, 0)).map { $0 == "\t" ? "\t" : " " }.joined()
+        let caret = colored ? "\u{1B}[1;32m^\u{1B}[0m" : "^"
+        return prefix + caret
+    }
+}

@@ -1,0 +1,103 @@
+internal import CYAML
+
+/// Owns one libyaml parser and pulls events from it.
+///
+/// The parser and a private copy of the input live in memory this class allocates and
+/// frees; no C type is visible outside this file.
+final class YAMLEventParser {
+    private let parser: UnsafeMutablePointer<yaml_parser_t>
+    private let input: UnsafeMutableBufferPointer<UInt8>
+    private var finished = false
+
+    init(bytes: some Collection<UInt8>) {
+        parser = .allocate(capacity: 1)
+        input = .allocate(capacity: max(bytes.count, 1))
+        _ = input.initialize(from: bytes)
+        yaml_parser_initialize(parser)
+        yaml_parser_set_input_string(parser, input.baseAddress, bytes.count)
+    }
+
+    deinit {
+        yaml_parser_delete(parser)
+        parser.deallocate()
+        input.deallocate()
+    }
+
+    /// The next event; `.streamEnd` once the input is exhausted (and again after that).
+    func next() throws(YAMLError) -> YAMLEvent {
+        if finished { return .streamEnd }
+        var event = yaml_event_t()
+        guard yaml_parser_parse(parser, &event) == 1 else {
+            finished = true
+            throw parserError()
+        }
+        defer { yaml_event_delete(&event) }
+        let start = Mark(event.start_mark)
+        switch event.type {
+        case YAML_STREAM_START_EVENT:
+            return .streamStart
+        case YAML_STREAM_END_EVENT:
+            finished = true
+            return .streamEnd
+        case YAML_DOCUMENT_START_EVENT:
+            return .documentStart(start, implicit: event.data.document_start.implicit != 0)
+        case YAML_DOCUMENT_END_EVENT:
+            return .documentEnd(start, implicit: event.data.document_end.implicit != 0)
+        case YAML_MAPPING_START_EVENT:
+            let data = event.data.mapping_start
+            return .mappingStart(
+                anchor: Self.string(data.anchor), tag: Self.string(data.tag),
+                flow: data.style == YAML_FLOW_MAPPING_STYLE, mark: start)
+        case YAML_MAPPING_END_EVENT:
+            return .mappingEnd(start)
+        case YAML_SEQUENCE_START_EVENT:
+            let data = event.data.sequence_start
+            return .sequenceStart(
+                anchor: Self.string(data.anchor), tag: Self.string(data.tag),
+                flow: data.style == YAML_FLOW_SEQUENCE_STYLE, mark: start)
+        case YAML_SEQUENCE_END_EVENT:
+            return .sequenceEnd(start)
+        case YAML_SCALAR_EVENT:
+            let data = event.data.scalar
+            let value = String(decoding: UnsafeBufferPointer(start: data.value, count: data.length), as: UTF8.self)
+            return .scalar(
+                value: value, anchor: Self.string(data.anchor), tag: Self.string(data.tag),
+                style: Self.style(data.style), start: start, end: Mark(event.end_mark))
+        case YAML_ALIAS_EVENT:
+            return .alias(anchor: Self.string(event.data.alias.anchor) ?? "", mark: start)
+        default:
+            finished = true
+            throw YAMLError("unexpected YAML event", at: start)
+        }
+    }
+
+    private func parserError() -> YAMLError {
+        let problem = parser.pointee.problem.map { String(cString: $0) } ?? "invalid YAML"
+        var message = problem
+        if let context = parser.pointee.context.map({ String(cString: $0) }) {
+            message = "\(problem) \(context)"
+        }
+        // libyaml sets problem_mark for scanner/parser errors; reader errors only have an offset.
+        var mark = Mark(parser.pointee.problem_mark)
+        if parser.pointee.error == YAML_READER_ERROR {
+            mark = Mark(parser.pointee.mark)
+            message = "\(problem) (byte offset \(parser.pointee.problem_offset))"
+        }
+        return YAMLError(message, at: mark)
+    }
+
+    private static func string(_ pointer: UnsafeMutablePointer<yaml_char_t>?) -> String? {
+        guard let pointer else { return nil }
+        return String(cString: pointer)
+    }
+
+    private static func style(_ style: yaml_scalar_style_t) -> ScalarStyle {
+        switch style {
+        case YAML_SINGLE_QUOTED_SCALAR_STYLE: .singleQuoted
+        case YAML_DOUBLE_QUOTED_SCALAR_STYLE: .doubleQuoted
+        case YAML_LITERAL_SCALAR_STYLE: .literal
+        case YAML_FOLDED_SCALAR_STYLE: .folded
+        default: .plain
+        }
+    }
+}

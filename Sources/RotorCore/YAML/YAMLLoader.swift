@@ -1,0 +1,205 @@
+/// What a hostile or broken file may cost the loader. Each bound ends loading with a
+/// clear error instead of unbounded time or memory.
+public struct YAMLLoadLimits: Sendable {
+    /// Largest file read at all; checked before parsing.
+    public var maxBytes: Int
+    /// Deepest nesting of mappings and sequences. libyaml has no limit of its own and its
+    /// parse time grows quadratically with depth, so the loader stops pulling events here.
+    public var maxDepth: Int
+    /// Most nodes that aliases may add to a file (a billion-laughs file needs ~10⁹).
+    public var maxAliasedNodes: Int
+
+    public init(maxBytes: Int = 32 << 20, maxDepth: Int = 64, maxAliasedNodes: Int = 100_000) {
+        self.maxBytes = maxBytes
+        self.maxDepth = maxDepth
+        self.maxAliasedNodes = maxAliasedNodes
+    }
+
+    public static let `default` = YAMLLoadLimits()
+}
+
+public struct YAMLDocument: Sendable {
+    /// nil for an empty document.
+    public var root: Node?
+    public var start: Mark
+}
+
+/// The outcome of loading one file: its documents, every non-fatal problem
+/// (duplicate keys, refused tags, merge keys) and at most one fatal error that stopped
+/// the parse (syntax error or a broken limit).
+public struct YAMLLoadResult: Sendable {
+    public var documents: [YAMLDocument] = []
+    public var problems: [YAMLError] = []
+    public var fatal: YAMLError?
+
+    public var allErrors: [YAMLError] { problems + (fatal.map { [$0] } ?? []) }
+}
+
+/// Builds nodes from libyaml events, enforcing rotor's loading rules.
+public enum YAMLLoader {
+    public static func load(_ bytes: [UInt8], limits: YAMLLoadLimits = .default) -> YAMLLoadResult {
+        var result = YAMLLoadResult()
+        guard bytes.count <= limits.maxBytes else {
+            result.fatal = YAMLError(
+                "file is \(bytes.count) bytes; rotor reads configuration files of at most \(limits.maxBytes) bytes",
+                at: Mark(line: 1, column: 1))
+            return result
+        }
+        var builder = TreeBuilder(limits: limits)
+        let parser = YAMLEventParser(bytes: bytes)
+        do {
+            while true {
+                let event = try parser.next()
+                if case .streamEnd = event { break }
+                try builder.consume(event)
+            }
+        } catch {
+            result.fatal = error
+        }
+        result.documents = builder.documents
+        result.problems = builder.problems
+        return result
+    }
+
+    public static func load(_ text: String, limits: YAMLLoadLimits = .default) -> YAMLLoadResult {
+        load(Array(text.utf8), limits: limits)
+    }
+}
+
+/// The event-to-node state machine behind `YAMLLoader`.
+private struct TreeBuilder {
+    private struct Frame {
+        var isMapping: Bool
+        var anchor: String?
+        var tag: StandardTag?
+        var start: Mark
+        var items: [Node] = []
+        var entries: [MappingEntry] = []
+        var pendingKey: Node?
+        /// Keys seen so far, built once a mapping outgrows a linear scan.
+        var keyIndex: [String: Mark]?
+        /// Nodes in this subtree with aliases expanded, for the alias bound.
+        var expandedSize = 1
+    }
+
+    let limits: YAMLLoadLimits
+    var documents: [YAMLDocument] = []
+    var problems: [YAMLError] = []
+    private var stack: [Frame] = []
+    private var documentStart = Mark(line: 1, column: 1)
+    private var documentRoot: Node?
+    /// Anchored nodes of the current document with their expanded sizes.
+    private var anchors: [String: (node: Node, size: Int)] = [:]
+    private var aliasedNodes = 0
+
+    init(limits: YAMLLoadLimits) { self.limits = limits }
+
+    mutating func consume(_ event: YAMLEvent) throws(YAMLError) {
+        switch event {
+        case .streamStart, .streamEnd:
+            break
+        case .documentStart(let mark, _):
+            documentStart = mark
+            documentRoot = nil
+            anchors.removeAll(keepingCapacity: true)
+        case .documentEnd:
+            documents.append(YAMLDocument(root: documentRoot, start: documentStart))
+        case .mappingStart(let anchor, let tag, _, let mark), .sequenceStart(let anchor, let tag, _, let mark):
+            guard stack.count < limits.maxDepth else {
+                throw YAMLError("nesting is deeper than \(limits.maxDepth) levels; rotor refuses such files", at: mark)
+            }
+            var isMapping = false
+            if case .mappingStart = event { isMapping = true }
+            let resolved = resolveTag(tag, at: mark, expected: isMapping ? .map : .seq)
+            stack.append(Frame(isMapping: isMapping, anchor: anchor, tag: resolved, start: mark))
+        case .mappingEnd(let mark), .sequenceEnd(let mark):
+            let frame = stack.removeLast()
+            let content: Node.Content = frame.isMapping ? .mapping(frame.entries) : .sequence(frame.items)
+            // Yams-style marks: a collection ends where its closing event starts.
+            let node = Node(content, tag: frame.tag, start: frame.start, end: mark)
+            try complete(node, anchor: frame.anchor, size: frame.expandedSize)
+        case .scalar(let value, let anchor, let tag, let style, let start, let end):
+            let resolved = resolveTag(tag, at: start, expected: nil)
+            let node = Node(.scalar(value, style), tag: resolved, start: start, end: end)
+            try complete(node, anchor: anchor, size: 1)
+        case .alias(let name, let mark):
+            guard let anchored = anchors[name] else {
+                throw YAMLError("unknown alias '*\(name)': no anchor '&\(name)' before it in this document", at: mark)
+            }
+            aliasedNodes += anchored.size
+            guard aliasedNodes <= limits.maxAliasedNodes else {
+                throw YAMLError(
+                    "aliases expand to more than \(limits.maxAliasedNodes) nodes (a 'billion laughs' file?); rotor refuses it",
+                    at: mark)
+            }
+            var node = anchored.node
+            node.start = mark
+            try complete(node, anchor: nil, size: anchored.size)
+        }
+    }
+
+    /// Attaches a finished node to its parent (or makes it the document root).
+    private mutating func complete(_ node: Node, anchor: String?, size: Int) throws(YAMLError) {
+        if let anchor { anchors[anchor] = (node, size) }
+        guard !stack.isEmpty else {
+            documentRoot = node
+            return
+        }
+        let top = stack.count - 1
+        stack[top].expandedSize += size
+        guard stack[top].isMapping else {
+            stack[top].items.append(node)
+            return
+        }
+        guard let key = stack[top].pendingKey else {
+            if let problem = Self.checkKey(node, in: &stack[top]) { problems.append(problem) }
+            stack[top].pendingKey = node
+            return
+        }
+        stack[top].pendingKey = nil
+        stack[top].entries.append(MappingEntry(key: key, value: node))
+    }
+
+    /// The problem with a new mapping key, if any: not a scalar, a merge key, or a duplicate.
+    private static func checkKey(_ key: Node, in frame: inout Frame) -> YAMLError? {
+        guard case .scalar(let text, let style) = key.content else {
+            return YAMLError("a mapping key must be a scalar, not \(key.kindDescription)", at: key.start)
+        }
+        if text == "<<" && style == .plain {
+            return YAMLError("merge keys ('<<') are not supported; write the fields out in full", at: key.start)
+        }
+        let first: Mark?
+        if frame.keyIndex == nil, frame.entries.count < 16 {
+            first = frame.entries.first(where: { $0.key.scalarText == text })?.key.start
+        } else {
+            if frame.keyIndex == nil {
+                frame.keyIndex = Dictionary(
+                    frame.entries.compactMap { entry in entry.key.scalarText.map { ($0, entry.key.start) } },
+                    uniquingKeysWith: { first, _ in first })
+            }
+            first = frame.keyIndex?[text]
+            if first == nil { frame.keyIndex?[text] = key.start }
+        }
+        guard let first else { return nil }
+        return YAMLError(
+            "duplicate key '\(text)' (first defined at line \(first.line), column \(first.column))",
+            at: key.start)
+    }
+
+    private mutating func resolveTag(_ tag: String?, at mark: Mark, expected: StandardTag?) -> StandardTag? {
+        guard let tag else { return nil }
+        guard let standard = StandardTag(libyamlTag: tag) else {
+            problems.append(YAMLError(
+                "tag '\(StandardTag.shortForm(tag))' is not allowed; rotor accepts only the standard tags !!str, !!int, !!float, !!bool, !!null, !!map and !!seq",
+                at: mark))
+            return nil
+        }
+        let isCollectionTag = standard == .map || standard == .seq
+        if let expected, standard != expected, standard != .nonSpecific {
+            problems.append(YAMLError("tag '!!\(standard.rawValue)' cannot be used on a \(expected == .map ? "mapping" : "sequence")", at: mark))
+        } else if expected == nil, isCollectionTag {
+            problems.append(YAMLError("tag '!!\(standard.rawValue)' cannot be used on a scalar", at: mark))
+        }
+        return standard
+    }
+}
