@@ -1,0 +1,42 @@
+import Foundation
+
+/// Options every command shares (`--config`, `--state`, `--quiet`…), as plain values.
+public struct GlobalOptions: Sendable {
+    public var configPaths: [String]
+    /// `--state URL`, else `ROTOR_STATE`, else `sqlite:.rotor/state.db`.
+    public var stateURL: String?
+    public var quiet: Bool
+    public var verbose: Bool
+    public var workingDirectory: String
+
+    public init(configPaths: [String] = [], stateURL: String? = nil, quiet: Bool = false, verbose: Bool = false,
+                workingDirectory: String = FileManager.default.currentDirectoryPath) {
+        self.configPaths = configPaths
+        self.stateURL = stateURL
+        self.quiet = quiet
+        self.verbose = verbose
+        self.workingDirectory = workingDirectory
+    }
+}
+
+/// Loads the configuration for a command and reports its diagnostics; nil when invalid.
+struct ConfigurationStep {
+    let options: GlobalOptions
+    let console: Console
+
+    var loader: ConfigurationLoader { ConfigurationLoader(workingDirectory: options.workingDirectory) }
+
+    func load() -> (Configuration, ConfigurationLoadResult)? {
+        let result = loader.load(paths: options.configPaths)
+        let renderer = DiagnosticRenderer(sources: result.sources, colored: console.colorErr)
+        let shown = result.diagnostics.sorted.filter { $0.severity == .error || !options.quiet }
+        if !shown.isEmpty { console.writeErr(renderer.render(shown)) }
+        guard !result.diagnostics.hasErrors else {
+            let errors = result.diagnostics.errors.count
+            let files = Set(result.diagnostics.errors.compactMap(\.location?.file)).count
+            console.err("\(errors) error\(errors == 1 ? "" : "s")\(files > 0 ? " in \(files) file\(files == 1 ? "" : "s")" : ""); nothing was changed")
+            return nil
+        }
+        return (result.configuration, result)
+    }
+}

@@ -1,0 +1,53 @@
+import Foundation
+
+/// `rotor plan [KEY...] [--json] [--detailed-exitcode]`: what rotor would do, changing nothing.
+public enum PlanCommand {
+    public struct Options: Sendable {
+        public var keys: [String]
+        public var json: Bool
+        public var detailedExitCode: Bool
+        public var now: Date
+
+        public init(keys: [String] = [], json: Bool = false, detailedExitCode: Bool = false, now: Date = Date()) {
+            self.keys = keys
+            self.json = json
+            self.detailedExitCode = detailedExitCode
+            self.now = now
+        }
+    }
+
+    public static func run(_ options: Options, global: GlobalOptions, console: Console) -> ExitStatus {
+        let step = ConfigurationStep(options: global, console: console)
+        guard let (configuration, _) = step.load() else { return .failure }
+        let known = configuration.keys.map(\.name.value)
+        for name in options.keys where !known.contains(name) {
+            console.err("error: unknown key '\(name)'\(Suggestion.didYouMean(name, in: known)); keys are: \(known.joined(separator: ", "))")
+            return .usage
+        }
+        let loader = step.loader
+        let plan = Planner.plan(PlanningInput(
+            configuration: configuration,
+            states: [:],
+            observations: observe(configuration, keys: options.keys),
+            now: options.now,
+            selectedKeys: options.keys,
+            displayPath: { loader.displayPath($0) }))
+        console.writeOut(options.json ? PlanJSONRenderer.render(plan) : PlanTextRenderer(colored: console.colorOut).render(plan))
+        let summary = PlanSummary(plan)
+        if summary.blockers > 0 { return .failure }
+        return options.detailedExitCode && summary.due > 0 ? .pending : .success
+    }
+
+    /// Reads every target of the selected keys, read-only.
+    static func observe(_ configuration: Configuration, keys: [String]) -> [TargetID: TargetObservation] {
+        let selected = Set(keys)
+        let inspector = TargetInspector()
+        var observations: [TargetID: TargetObservation] = [:]
+        for consumer in configuration.consumers where selected.isEmpty || selected.contains(consumer.uses.value) {
+            for (index, target) in consumer.targets.enumerated() {
+                observations[TargetID(consumer: consumer.name.value, index: index)] = inspector.observe(target)
+            }
+        }
+        return observations
+    }
+}

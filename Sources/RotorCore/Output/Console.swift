@@ -1,0 +1,56 @@
+import Foundation
+
+/// Where a command writes: results to stdout, progress and diagnostics to stderr.
+/// Injected, so tests can capture both.
+public struct Console: Sendable {
+    public var writeOut: @Sendable (String) -> Void
+    public var writeErr: @Sendable (String) -> Void
+    /// Color on stderr (diagnostics, progress) — a terminal, no NO_COLOR, no --no-color.
+    public var colorErr: Bool
+    public var colorOut: Bool
+
+    public init(writeOut: @escaping @Sendable (String) -> Void, writeErr: @escaping @Sendable (String) -> Void,
+                colorOut: Bool = false, colorErr: Bool = false) {
+        self.writeOut = writeOut
+        self.writeErr = writeErr
+        self.colorOut = colorOut
+        self.colorErr = colorErr
+    }
+
+    /// The process's own streams, colored only on a terminal when allowed.
+    public static func standard(noColor: Bool) -> Console {
+        let environment = ProcessInfo.processInfo.environment
+        let allowed = !noColor && environment["NO_COLOR"] == nil && environment["TERM"] != "dumb"
+        return Console(
+            writeOut: { FileHandle.standardOutput.write(Data($0.utf8)) },
+            writeErr: { FileHandle.standardError.write(Data($0.utf8)) },
+            colorOut: allowed && isatty(STDOUT_FILENO) == 1,
+            colorErr: allowed && isatty(STDERR_FILENO) == 1)
+    }
+
+    public func out(_ line: String) { writeOut(line + "\n") }
+    public func err(_ line: String) { writeErr(line + "\n") }
+}
+
+/// rotor's exit codes, as the SPEC fixes them.
+public enum ExitStatus: Int32, Sendable {
+    /// Success, or nothing to do.
+    case success = 0
+    /// A failure that was rolled back cleanly, or invalid configuration.
+    case failure = 1
+    /// Something is waiting: rotations pending (`plan --detailed-exitcode`), drift or an overdue key (`status`).
+    case pending = 2
+    /// A person is needed: a rollback or deletion could not complete.
+    case needsPerson = 3
+    /// The command line was wrong.
+    case usage = 64
+}
+
+/// Escape sequences, applied only when the stream is colored.
+enum Style {
+    static func bold(_ text: String, _ on: Bool) -> String { on ? "\u{1B}[1m\(text)\u{1B}[0m" : text }
+    static func dim(_ text: String, _ on: Bool) -> String { on ? "\u{1B}[2m\(text)\u{1B}[0m" : text }
+    static func green(_ text: String, _ on: Bool) -> String { on ? "\u{1B}[32m\(text)\u{1B}[0m" : text }
+    static func yellow(_ text: String, _ on: Bool) -> String { on ? "\u{1B}[33m\(text)\u{1B}[0m" : text }
+    static func red(_ text: String, _ on: Bool) -> String { on ? "\u{1B}[31m\(text)\u{1B}[0m" : text }
+}

@@ -1,0 +1,4 @@
+/// The version `rotor --version` prints.
+public enum RotorVersion {
+    public static let current = "0.1.0"
+}

@@ -1,0 +1,72 @@
+import Foundation
+
+/// The ordered steps rotor would take. `plan` and `--dry-run` show it and change nothing.
+public struct Plan: Sendable, Codable, Equatable {
+    public var version = 1
+    public var generatedAt: Date
+    public var keys: [KeyPlan]
+
+    enum CodingKeys: String, CodingKey {
+        case version, keys
+        case generatedAt = "generated_at"
+    }
+
+    public var dueKeys: [KeyPlan] { keys.filter(\.due) }
+}
+
+public struct KeyPlan: Sendable, Codable, Equatable {
+    public var key: String
+    public var provider: String
+    public var providerType: String
+    public var due: Bool
+    /// Why it is (or is not) due: "never rotated by rotor", "current generation is 95d old (every 90d)".
+    public var reason: String
+    public var emergency: Bool
+    public var current: GenerationRecord?
+    public var nextDue: Date?
+    /// What preflight will refuse, as far as a read-only look can tell.
+    public var blockers: [String]
+    public var steps: [PlanStep]
+
+    enum CodingKeys: String, CodingKey {
+        case key, provider, due, reason, emergency, current, blockers, steps
+        case providerType = "provider_type"
+        case nextDue = "next_due"
+    }
+}
+
+public struct PlanStep: Sendable, Codable, Equatable {
+    public enum Kind: String, Sendable, Codable {
+        case preflight, create
+        case verifyKey = "verify-key"
+        case update, reload, health, verify, delete
+    }
+
+    public var step: Kind
+    public var consumer: String?
+    /// `path:selector` of a file target, or the command of an exec target.
+    public var target: String?
+    public var targetType: String?
+    /// A fingerprint, or `missing` / `unreadable` / `not-read`.
+    public var current: String?
+    /// One line a person can review.
+    public var detail: String
+    /// Set after a run: ok, failed, skipped, rolled-back…
+    public var status: String?
+
+    public init(step: Kind, consumer: String? = nil, target: String? = nil, targetType: String? = nil,
+                current: String? = nil, detail: String, status: String? = nil) {
+        self.step = step
+        self.consumer = consumer
+        self.target = target
+        self.targetType = targetType
+        self.current = current
+        self.detail = detail
+        self.status = status
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case step, consumer, target, current, detail, status
+        case targetType = "target_type"
+    }
+}

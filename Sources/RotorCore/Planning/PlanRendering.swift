@@ -1,0 +1,114 @@
+import Foundation
+
+/// Totals a reviewer wants first: how many keys rotate, which files change.
+public struct PlanSummary: Sendable, Codable, Equatable {
+    public var keys: Int
+    public var due: Int
+    public var targets: Int
+    /// Every file that will change, as displayed.
+    public var files: [String]
+    public var consumers: Int
+    public var blockers: Int
+
+    public init(_ plan: Plan) {
+        keys = plan.keys.count
+        let due = plan.dueKeys
+        self.due = due.count
+        let updates = due.flatMap(\.steps).filter { $0.step == .update }
+        targets = updates.count
+        var seen = Set<String>()
+        files = updates.compactMap { step -> String? in
+            guard step.targetType != "exec", let target = step.target, let separator = target.lastIndex(of: ":") else { return nil }
+            let file = String(target[..<separator])
+            return seen.insert(file).inserted ? file : nil
+        }
+        consumers = Set(updates.compactMap(\.consumer)).count
+        blockers = due.reduce(0) { $0 + $1.blockers.count }
+    }
+}
+
+/// The plan for a person reviewing it at a glance.
+public struct PlanTextRenderer {
+    public var colored: Bool
+
+    public init(colored: Bool) { self.colored = colored }
+
+    public func render(_ plan: Plan) -> String {
+        var lines: [String] = []
+        for key in plan.keys {
+            if !key.due {
+                lines.append("\(Style.bold(key.key, colored))  \(Style.dim("not due: \(key.reason)", colored))")
+                continue
+            }
+            let marker = key.emergency ? Style.red("EMERGENCY rotation", colored) : Style.yellow("rotate", colored)
+            lines.append("\(Style.bold(key.key, colored))  \(marker): \(key.reason)")
+            lines.append("  provider \(key.provider) (\(key.providerType))" + (key.current.map { ", current generation \($0.id) \($0.fingerprint)" } ?? ""))
+            let width = String(key.steps.count).count
+            for (number, step) in key.steps.enumerated() {
+                let index = String(number + 1).leftPadded(to: width)
+                let name = step.step.rawValue.padding(toLength: 10, withPad: " ", startingAt: 0)
+                var text = step.detail
+                if let consumer = step.consumer { text = "\(consumer): \(text)" }
+                if let current = step.current { text += Style.dim("  (now \(current))", colored) }
+                lines.append("  \(index). \(name) \(text)")
+            }
+            for blocker in key.blockers {
+                lines.append("  " + Style.red("! preflight will refuse: \(blocker)", colored))
+            }
+            lines.append("")
+        }
+        let summary = PlanSummary(plan)
+        if summary.due == 0 {
+            lines.append("Plan: nothing to rotate (\(summary.keys) key\(summary.keys == 1 ? "" : "s") checked).")
+        } else {
+            lines.append("Plan: \(summary.due) of \(summary.keys) key\(summary.keys == 1 ? "" : "s") to rotate; "
+                + "\(summary.targets) target\(summary.targets == 1 ? "" : "s") of \(summary.consumers) consumer\(summary.consumers == 1 ? "" : "s") will change"
+                + (summary.files.isEmpty ? "." : ", in \(summary.files.count) file\(summary.files.count == 1 ? "" : "s"):"))
+            lines.append(contentsOf: summary.files.map { "  \($0)" })
+            if summary.blockers > 0 {
+                lines.append(Style.red("\(summary.blockers) problem\(summary.blockers == 1 ? "" : "s") would stop preflight; fix them before rotating.", colored))
+            }
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+}
+
+/// The plan as `--json`: `"version": 1`, the keys with their ordered steps, a summary.
+public enum PlanJSONRenderer {
+    struct Document: Encodable {
+        var version: Int
+        var generatedAt: Date
+        var keys: [KeyPlan]
+        var summary: PlanSummary
+
+        enum CodingKeys: String, CodingKey {
+            case version, keys, summary
+            case generatedAt = "generated_at"
+        }
+    }
+
+    public static func render(_ plan: Plan) -> String {
+        let document = Document(version: plan.version, generatedAt: plan.generatedAt, keys: plan.keys, summary: PlanSummary(plan))
+        return JSONOutput.encode(document)
+    }
+}
+
+/// The one JSON encoder configuration every `--json` output uses.
+public enum JSONOutput {
+    public static func encode(_ value: some Encodable) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .custom { date, encoder in
+            var container = encoder.singleValueContainer()
+            try container.encode(DateFormatting.iso8601(date))
+        }
+        guard let data = try? encoder.encode(value) else { return "{}\n" }
+        return String(decoding: data, as: UTF8.self) + "\n"
+    }
+}
+
+extension String {
+    func leftPadded(to width: Int) -> String {
+        count >= width ? self : String(repeating: " ", count: width - count) + self
+    }
+}

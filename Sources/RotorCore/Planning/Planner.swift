@@ -1,0 +1,187 @@
+import Foundation
+
+/// Everything the planner looks at. Reading files and the state store happens before,
+/// so planning itself is a pure function of this value.
+public struct PlanningInput: Sendable {
+    public var configuration: Configuration
+    public var states: [String: KeyState]
+    /// What each target holds now, by `TargetID`.
+    public var observations: [TargetID: TargetObservation]
+    public var now: Date
+    /// Only these keys (all when empty).
+    public var selectedKeys: [String]
+    /// Rotate the selected keys whether due or not (`rotor rotate`).
+    public var force: Bool
+    public var emergency: Bool
+    public var revokeFirst: Bool
+    /// Turns absolute paths into what the user should see.
+    public var displayPath: @Sendable (String) -> String
+
+    public init(configuration: Configuration, states: [String: KeyState] = [:], observations: [TargetID: TargetObservation] = [:],
+                now: Date, selectedKeys: [String] = [], force: Bool = false, emergency: Bool = false, revokeFirst: Bool = false,
+                displayPath: @escaping @Sendable (String) -> String = { $0 }) {
+        self.configuration = configuration
+        self.states = states
+        self.observations = observations
+        self.now = now
+        self.selectedKeys = selectedKeys
+        self.force = force
+        self.emergency = emergency
+        self.revokeFirst = revokeFirst
+        self.displayPath = displayPath
+    }
+}
+
+/// Identifies one target: its consumer and its position among the consumer's targets.
+public struct TargetID: Hashable, Sendable {
+    public var consumer: String
+    public var index: Int
+
+    public init(consumer: String, index: Int) {
+        self.consumer = consumer
+        self.index = index
+    }
+}
+
+/// (configuration, state, now) → plan.
+public enum Planner {
+    public static func plan(_ input: PlanningInput) -> Plan {
+        let selected = Set(input.selectedKeys)
+        let consumersByKey = Dictionary(grouping: input.configuration.consumers, by: \.uses.value)
+        let providers = Dictionary(input.configuration.providers.map { ($0.name.value, $0) }, uniquingKeysWith: { first, _ in first })
+        let keys = input.configuration.keys
+            .filter { selected.isEmpty || selected.contains($0.name.value) }
+            .compactMap { key -> KeyPlan? in
+                guard let provider = providers[key.provider.value] else { return nil }
+                return planKey(key, provider: provider, consumers: consumersByKey[key.name.value] ?? [], input: input)
+            }
+        return Plan(generatedAt: input.now, keys: keys)
+    }
+
+    static func planKey(_ key: KeyPolicy, provider: ProviderSpec, consumers: [ConsumerSpec], input: PlanningInput) -> KeyPlan {
+        let state = input.states[key.name.value] ?? KeyState()
+        let schedule = Schedule.evaluate(key, state: state, now: input.now, force: input.force, emergency: input.emergency)
+        var plan = KeyPlan(
+            key: key.name.value, provider: provider.name.value, providerType: provider.typeName,
+            due: schedule.due, reason: schedule.reason, emergency: input.emergency, current: state.current,
+            nextDue: schedule.nextDue, blockers: [], steps: [])
+        guard schedule.due else { return plan }
+        let generationName = key.generationName.render(TemplateValues.context(key: key.name.value, now: input.now))
+        var steps: [PlanStep] = []
+        var files = Set<String>()
+        var commands = 0
+        for consumer in consumers {
+            for target in consumer.targets { if let path = target.filePath { files.insert(path) } }
+            commands += (consumer.reload == nil ? 0 : 1) + (consumer.health.map { if case .exec = $0 { 1 } else { 0 } } ?? 0)
+        }
+        let targetCount = consumers.reduce(0) { $0 + $1.targets.count }
+        steps.append(PlanStep(step: .preflight, detail:
+            "check \(count(targetCount, "target")) in \(count(files.count, "file")), \(count(commands, "command")) and the provider's requirements; stop before anything is created if one fails"))
+        if input.revokeFirst, let current = state.current {
+            steps.append(PlanStep(step: .delete, detail: "REVOKE FIRST: delete the current generation \(current.id) (\(current.fingerprint)) before consumers are updated; consumers fail until updated, and rollback cannot restore it"))
+        }
+        steps.append(PlanStep(step: .create, detail: StepDescriptions.create(provider, generationName: generationName)))
+        if key.verify.isEmpty {
+            steps.append(PlanStep(step: .verifyKey, detail: "no verify checks in the policy: the new generation is not tried before consumers get it"))
+        } else {
+            for check in key.verify {
+                steps.append(PlanStep(step: .verifyKey, detail: StepDescriptions.check(check)))
+            }
+        }
+        for consumer in consumers {
+            for (index, target) in consumer.targets.enumerated() {
+                let observation = input.observations[TargetID(consumer: consumer.name.value, index: index)]
+                let label = StepDescriptions.targetLabel(target, displayPath: input.displayPath)
+                var detail = "write the new generation to \(target.typeName) \(label)"
+                if target.value.source != "{secret}" { detail += " as \"\(target.value.source)\"" }
+                if let observation, let blocker = blocker(for: target, observation: observation, label: label) {
+                    plan.blockers.append("\(consumer.name.value): \(blocker)")
+                }
+                steps.append(PlanStep(step: .update, consumer: consumer.name.value, target: label, targetType: target.typeName,
+                                      current: observation.map { $0.fingerprint ?? $0.state }, detail: detail))
+            }
+            if let reload = consumer.reload {
+                steps.append(PlanStep(step: .reload, consumer: consumer.name.value, detail: "run " + StepDescriptions.argv(reload)))
+            }
+            if let health = consumer.health {
+                steps.append(PlanStep(step: .health, consumer: consumer.name.value, detail: StepDescriptions.check(health)))
+            }
+        }
+        steps.append(PlanStep(step: .verify, detail: consumers.isEmpty
+            ? "no consumers use this key"
+            : "every target of \(count(consumers.count, "consumer")) reads back the new generation and every health check passes; otherwise all are rolled back"))
+        if !input.revokeFirst {
+            steps.append(PlanStep(step: .delete, detail: StepDescriptions.delete(key, provider: provider, state: state, emergency: input.emergency)))
+        }
+        plan.steps = steps
+        return plan
+    }
+
+    /// What preflight will refuse for this target, seen read-only now.
+    static func blocker(for target: TargetSpec, observation: TargetObservation, label: String) -> String? {
+        switch observation {
+        case .present, .notRead: return nil
+        case .unreadable(let reason): return "\(label) is unreadable: \(reason)"
+        case .missing(let reason):
+            if target.create, reason != "the file does not exist" { return nil }
+            return "\(label): \(reason)\(target.create ? "" : " (set create: true on the target to add it)")"
+        }
+    }
+
+    private static func count(_ n: Int, _ noun: String) -> String { "\(n) \(noun)\(n == 1 ? "" : "s")" }
+}
+
+/// The values templates are filled with that do not depend on the new generation.
+enum TemplateValues {
+    static func context(key: String, now: Date) -> [Placeholder: String] {
+        [.key: key, .date: DateFormatting.day(now), .timestamp: DateFormatting.compactTimestamp(now)]
+    }
+}
+
+/// Whether a key is due, and why.
+enum Schedule {
+    struct Evaluation {
+        var due: Bool
+        var reason: String
+        var nextDue: Date?
+    }
+
+    static func evaluate(_ key: KeyPolicy, state: KeyState, now: Date, force: Bool, emergency: Bool) -> Evaluation {
+        if emergency { return Evaluation(due: true, reason: "emergency rotation requested", nextDue: nil) }
+        guard let current = state.current else {
+            return Evaluation(due: true, reason: "never rotated by rotor", nextDue: nil)
+        }
+        let age = now.timeIntervalSince(current.created)
+        let ageText = DateFormatting.age(age)
+        guard let every = key.every else {
+            return force
+                ? Evaluation(due: true, reason: "rotation requested (current generation is \(ageText) old; no schedule)", nextDue: nil)
+                : Evaluation(due: false, reason: "rotated on demand only (no 'every'); current generation is \(ageText) old", nextDue: nil)
+        }
+        let nextDue = current.created.addingTimeInterval(every.timeInterval)
+        if nextDue <= now {
+            let reason = "current generation is \(ageText) old (every \(every))"
+            if !force, let window = key.window, !window.contains(now) {
+                let opens = window.nextOpening(after: now)
+                return Evaluation(due: false, reason: "\(reason), but outside its window '\(window)'; waits until \(opens.map(DateFormatting.iso8601) ?? "the window opens")", nextDue: opens)
+            }
+            return Evaluation(due: true, reason: reason, nextDue: nextDue)
+        }
+        if force {
+            return Evaluation(due: true, reason: "rotation requested (current generation is \(ageText) old; due \(DateFormatting.day(nextDue)))", nextDue: nextDue)
+        }
+        return Evaluation(due: false, reason: "current generation is \(ageText) old; due in \(DateFormatting.age(nextDue.timeIntervalSince(now))) (\(DateFormatting.day(nextDue)))", nextDue: nextDue)
+    }
+}
+
+extension RotationWindow {
+    /// The first minute at or after `date` inside the window (within 8 days).
+    func nextOpening(after date: Date) -> Date? {
+        let start = Date(timeIntervalSince1970: (date.timeIntervalSince1970 / 60).rounded(.up) * 60)
+        for minute in 0..<(8 * 24 * 60) {
+            let candidate = start.addingTimeInterval(Double(minute) * 60)
+            if contains(candidate) { return candidate }
+        }
+        return nil
+    }
+}

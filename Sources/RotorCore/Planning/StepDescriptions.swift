@@ -1,0 +1,77 @@
+/// One-line, secret-free descriptions of what a step will do, for plans and progress.
+enum StepDescriptions {
+    static func create(_ provider: ProviderSpec, generationName: String) -> String {
+        switch provider.kind {
+        case .manual(let manual):
+            return "a person creates a new key at: \(manual.instructions) — name it '\(generationName)'; rotor then reads the secret from --secret-env or stdin"
+        case .generate(let format):
+            let prefix = format.prefix.isEmpty ? "" : "'\(format.prefix)' + "
+            return "rotor generates a secret: \(prefix)\(format.bytes) random bytes, \(format.encoding.rawValue)"
+        case .exec(let exec):
+            return "run \(argv(exec.create)); id from \(exec.idPointer), secret from \(exec.secretPointer)"
+        case .http(let http):
+            return "\(http.create.method) \(http.baseURL)\(http.create.path.source) (auth: \(authDescription(http.auth))) as '\(generationName)'"
+        }
+    }
+
+    static func delete(_ key: KeyPolicy, provider: ProviderSpec, state: KeyState, emergency: Bool) -> String {
+        let when: String
+        if key.grace.seconds == 0 || emergency {
+            when = emergency && key.grace.seconds > 0 ? "at once (emergency: grace \(key.grace) ignored)" : "at once (grace 0s)"
+        } else {
+            when = "after the grace period of \(key.grace), by a later 'rotor run'"
+        }
+        let old = state.current.map { "the old generation \($0.id) (\($0.fingerprint))" } ?? "the old generation (unknown to rotor: never rotated by it)"
+        switch provider.kind {
+        case .manual(let manual):
+            let how = manual.deleteInstructions ?? "delete it at: \(manual.instructions.components(separatedBy: " > ").dropLast().joined(separator: " > "))"
+            return "\(old): a person confirms its deletion \(when) — \(how)"
+        case .generate:
+            return "\(old) is forgotten \(when); nothing to delete at a provider"
+        case .exec, .http:
+            guard state.current != nil else {
+                return "the old generation is unknown to rotor (it never rotated this key), so rotor will not delete it; delete it at the provider once every consumer runs on the new one"
+            }
+            if case .exec(let exec) = provider.kind {
+                guard let delete = exec.delete else { return "\(old) stays: the provider has no 'delete' command" }
+                return "delete \(old) \(when): run \(argv(delete))"
+            }
+            guard case .http(let http) = provider.kind, let delete = http.delete else { return "\(old) stays: the provider has no 'delete' request" }
+            return "delete \(old) \(when): \(delete.method) \(http.baseURL)\(delete.path.source)"
+        }
+    }
+
+    static func check(_ check: CheckSpec) -> String {
+        switch check {
+        case .http(let http):
+            let headers = http.headers.keys.sorted()
+            let headerText = headers.isEmpty ? "" : " with header\(headers.count == 1 ? "" : "s") \(headers.joined(separator: ", "))"
+            let expect = http.expect.map(String.init).joined(separator: " or ")
+            return "\(http.method) \(http.url.source)\(headerText) expects \(expect) (timeout \(http.timeout), \(http.retries) retr\(http.retries == 1 ? "y" : "ies"))"
+        case .exec(let command):
+            return "run \(argv(command)) (must exit 0)"
+        }
+    }
+
+    static func argv(_ command: CommandSpec) -> String {
+        "[" + command.argv.map(\.source).joined(separator: ", ") + "]"
+    }
+
+    static func authDescription(_ auth: HTTPAuthSpec) -> String {
+        switch auth.source {
+        case .environment(let name): "\(auth.header) from $\(name)"
+        case .file(let path): "\(auth.header) from file \(path)"
+        }
+    }
+
+    /// `deploy/app/.env:API_KEY`, `config.json:/a/b`, or the command of an exec target.
+    static func targetLabel(_ target: TargetSpec, displayPath: (String) -> String) -> String {
+        guard let path = target.filePath else { return argv(execCommand(target)) }
+        return "\(displayPath(path)):\(target.selector)"
+    }
+
+    private static func execCommand(_ target: TargetSpec) -> CommandSpec {
+        if case .exec(let write, _) = target.kind { return write }
+        preconditionFailure("not an exec target")
+    }
+}

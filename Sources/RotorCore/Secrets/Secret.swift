@@ -1,0 +1,39 @@
+import Crypto
+import Foundation
+
+/// A secret value. Its description is a mask, so printing one by accident shows
+/// `sk-…f3a9`, never the value; code that must use the value calls `reveal()`.
+public struct Secret: Sendable, Hashable, CustomStringConvertible, CustomDebugStringConvertible {
+    private let value: String
+
+    public init(_ value: String) { self.value = value }
+
+    /// The value itself, for the few places that deliver it (a target, a command's stdin).
+    public func reveal() -> String { value }
+
+    public var fingerprint: String { Fingerprint.of(value) }
+    public var mask: String { Fingerprint.mask(value) }
+    public var description: String { mask }
+    public var debugDescription: String { "Secret(\(mask), \(fingerprint))" }
+}
+
+/// The only forms in which rotor shows, logs or stores a secret.
+public enum Fingerprint {
+    /// `sha256:` + the first 12 hex digits of the SHA-256 of the value's UTF-8 bytes.
+    public static func of(_ value: String) -> String {
+        of(bytes: Array(value.utf8))
+    }
+
+    public static func of(bytes: [UInt8]) -> String {
+        let digest = SHA256.hash(data: bytes)
+        return "sha256:" + digest.prefix(6).map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// `sk-…f3a9`: up to 3 leading and 4 trailing characters of a long value; short values
+    /// show only `…` so that most of a secret is never visible.
+    public static func mask(_ value: String) -> String {
+        let characters = Array(value)
+        guard characters.count >= 16 else { return "…" }
+        return String(characters.prefix(3)) + "…" + String(characters.suffix(4))
+    }
+}

@@ -1,0 +1,96 @@
+import ArgumentParser
+import Foundation
+import RotorCore
+
+/// The `rotor` command line: flags become option values; RotorCore does the work.
+@main
+struct Rotor: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rotor",
+        abstract: "Rotate API keys and keep every consumer of a key in sync.",
+        discussion: """
+            rotor reads rotation policies (keys, who issues them, how old they may get) and consumer \
+            manifests (the env files, JSON/YAML/INI files and commands that hold each key), then runs \
+            preflight → create → verify → update → delete for each key, rolling back if anything fails.
+
+            Configuration: every *.yaml/*.yml under --config PATH (repeatable), or policies/ and \
+            consumers/ in the current folder.
+
+            Exit codes: 0 success or nothing to do; 1 failure rolled back or invalid configuration; \
+            2 something is waiting (plan --detailed-exitcode: rotations pending); 3 a person is needed; \
+            64 usage error.
+            """,
+        version: RotorVersion.current,
+        subcommands: [Validate.self, Plan.self]
+    )
+}
+
+/// Flags every subcommand shares.
+struct GlobalFlags: ParsableArguments {
+    @Option(name: .customLong("config"), help: ArgumentHelp("A configuration file or folder (repeatable).", valueName: "path"))
+    var configPaths: [String] = []
+
+    @Option(name: .customLong("state"), help: ArgumentHelp("State store URL (default sqlite:.rotor/state.db; env ROTOR_STATE).", valueName: "url"))
+    var stateURL: String?
+
+    @Flag(name: .customLong("no-color"), help: "Never color output (NO_COLOR is honoured too).")
+    var noColor = false
+
+    @Flag(name: .shortAndLong, help: "Print only errors.")
+    var quiet = false
+
+    @Flag(name: .shortAndLong, help: "Print more about each step.")
+    var verbose = false
+
+    var options: GlobalOptions {
+        GlobalOptions(configPaths: configPaths, stateURL: stateURL ?? ProcessInfo.processInfo.environment["ROTOR_STATE"],
+                      quiet: quiet, verbose: verbose)
+    }
+
+    var console: Console { .standard(noColor: noColor) }
+}
+
+/// Ends the process with one of rotor's exit codes.
+func finish(_ status: ExitStatus) throws {
+    if status != .success { throw ExitCode(status.rawValue) }
+}
+
+extension Rotor {
+    struct Validate: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Check every configuration file; print only problems and a summary line.",
+            discussion: "Every problem of every file is reported in one run, as path:line:column. Exit 0 when valid, 1 when not.")
+
+        @OptionGroup var global: GlobalFlags
+
+        func run() throws {
+            try finish(ValidateCommand.run(global.options, console: global.console))
+        }
+    }
+
+    struct Plan: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Show what rotor would do for each key, changing nothing.",
+            discussion: """
+                Reads every target read-only to show the fingerprint it holds now (never the value). \
+                Exit 0 when the plan is made (with --detailed-exitcode: 0 nothing due, 2 rotations pending), \
+                1 for invalid configuration or a target preflight would refuse.
+                """)
+
+        @Argument(help: ArgumentHelp("Only these keys (default: all).", valueName: "key"))
+        var keys: [String] = []
+
+        @Flag(help: "Print the plan as JSON (\"version\": 1) on stdout.")
+        var json = false
+
+        @Flag(name: .customLong("detailed-exitcode"), help: "Exit 2 when rotations are pending, 0 when nothing is due.")
+        var detailedExitCode = false
+
+        @OptionGroup var global: GlobalFlags
+
+        func run() throws {
+            let options = PlanCommand.Options(keys: keys, json: json, detailedExitCode: detailedExitCode)
+            try finish(PlanCommand.run(options, global: global.options, console: global.console))
+        }
+    }
+}
