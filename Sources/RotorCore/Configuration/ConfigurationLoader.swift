@@ -28,6 +28,7 @@ public struct ConfigurationLoader: Sendable {
         var diagnostics = Diagnostics()
         var sources = SourceFiles()
         var configuration = Configuration()
+        var declared = DeclaredNames()
         for file in discover(paths: paths, diagnostics: &diagnostics) {
             let display = displayPath(file)
             configuration.files.append(display)
@@ -39,11 +40,11 @@ public struct ConfigurationLoader: Sendable {
             }
             let context = DecodingContext(file: display, directory: (file as NSString).deletingLastPathComponent)
             for document in loaded.documents {
-                decode(document, into: &configuration, context: context)
+                decode(document, into: &configuration, declared: &declared, context: context)
             }
             diagnostics.append(contentsOf: context.diagnostics)
         }
-        crossCheck(configuration, diagnostics: &diagnostics)
+        crossCheck(configuration, declared: declared, diagnostics: &diagnostics)
         return ConfigurationLoadResult(configuration: configuration, diagnostics: diagnostics, sources: sources)
     }
 
@@ -126,15 +127,20 @@ public struct ConfigurationLoader: Sendable {
 
     // MARK: Documents
 
-    private func decode(_ document: YAMLDocument, into configuration: inout Configuration, context: DecodingContext) {
+    private func decode(_ document: YAMLDocument, into configuration: inout Configuration, declared: inout DeclaredNames, context: DecodingContext) {
         guard let root = document.root else { return }
         guard let reader = MappingReader(root, context, subject: "a configuration document") else { return }
-        guard let kind = reader.string("kind", required: true) else { return }
+        guard let kind = reader.string("kind", required: true) else {
+            reader.abandon()
+            return
+        }
         switch kind.value {
         case "RotationPolicy":
-            let (providers, keys) = PolicyDecoder(context: context).decode(reader)
+            let (providers, keys, names) = PolicyDecoder(context: context).decode(reader)
             configuration.providers += providers
             configuration.keys += keys
+            declared.providers.formUnion(names.providers)
+            declared.keys.formUnion(names.keys)
         case "ConsumerManifest":
             configuration.consumers += ManifestDecoder(context: context).decode(reader)
         default:
@@ -146,12 +152,13 @@ public struct ConfigurationLoader: Sendable {
 
     // MARK: Across files
 
-    private func crossCheck(_ configuration: Configuration, diagnostics: inout Diagnostics) {
+    private func crossCheck(_ configuration: Configuration, declared: DeclaredNames, diagnostics: inout Diagnostics) {
         reportDuplicates(configuration.providers.map(\.name), what: "provider", diagnostics: &diagnostics)
         reportDuplicates(configuration.keys.map(\.name), what: "key", diagnostics: &diagnostics)
         reportDuplicates(configuration.consumers.map(\.name), what: "consumer", diagnostics: &diagnostics)
 
-        let providerNames = Set(configuration.providers.map(\.name.value))
+        // Declared names, so a provider that failed to decode is not reported again as unknown.
+        let providerNames = declared.providers
         let providersByName = Dictionary(configuration.providers.map { ($0.name.value, $0) }, uniquingKeysWith: { first, _ in first })
         for key in configuration.keys {
             guard providerNames.contains(key.provider.value) else {
@@ -166,7 +173,7 @@ public struct ConfigurationLoader: Sendable {
                     at: key.name.location)
             }
         }
-        let keyNames = Set(configuration.keys.map(\.name.value))
+        let keyNames = declared.keys
         var consumersByKey: [String: Int] = [:]
         for consumer in configuration.consumers {
             consumersByKey[consumer.uses.value, default: 0] += 1
@@ -211,6 +218,12 @@ public struct ConfigurationLoader: Sendable {
             }
         }
     }
+}
+
+/// Every provider and key name written in the configuration, valid or not.
+struct DeclaredNames {
+    var providers: Set<String> = []
+    var keys: Set<String> = []
 }
 
 extension ProviderSpec {

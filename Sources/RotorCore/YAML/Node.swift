@@ -22,6 +22,12 @@ public struct Node: Sendable {
         self.end = end
     }
 
+    /// True for a scalar written without quotes or block indicators.
+    public var isPlain: Bool {
+        if case .scalar(_, .plain) = content { return true }
+        return false
+    }
+
     /// The scalar's text, or nil for a collection.
     public var scalarText: String? {
         if case .scalar(let text, _) = content { return text }

@@ -20,7 +20,7 @@ enum CredentialDetector {
         let trimmed = text.trimmingCharacters(in: .whitespaces)
         for scheme in ["Bearer ", "Basic ", "Token ", "token "] where trimmed.hasPrefix(scheme) {
             let value = trimmed.dropFirst(scheme.count).trimmingCharacters(in: .whitespaces)
-            if value.count >= 8, !value.contains("{") { return "an '\(scheme.trimmingCharacters(in: .whitespaces))' credential is written out literally" }
+            if value.count >= 8, !value.contains("{") { return "a '\(scheme.trimmingCharacters(in: .whitespaces))' credential is written out literally" }
         }
         if let schemeEnd = trimmed.range(of: "://") {
             let afterScheme = trimmed[schemeEnd.upperBound...]
@@ -47,7 +47,7 @@ enum CredentialDetector {
     private static func tokenReason(_ token: String) -> String? {
         for prefix in vendorPrefixes where token.hasPrefix(prefix) {
             let rest = token.dropFirst(prefix.count)
-            if rest.count >= 16, rest.allSatisfy(isTokenCharacter) { return "it starts like a '\(prefix)' API key or token" }
+            if rest.count >= 16, rest.allSatisfy(isTokenCharacter) { return "it starts with '\(prefix)', a known API key or token prefix" }
         }
         guard token.count >= 32, token.allSatisfy(isTokenCharacter) else { return nil }
         let hasDigit = token.contains(where: \.isNumber)

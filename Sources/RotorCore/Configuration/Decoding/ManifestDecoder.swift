@@ -41,13 +41,14 @@ struct ManifestDecoder {
 
     private func target(_ node: Node, subject: String) -> TargetSpec? {
         guard let reader = MappingReader(node, context, subject: subject) else { return nil }
-        defer { reader.finish() }
         let present = Self.targetTypes.filter { reader.has($0) }
         guard present.count == 1, let type = present.first else {
             let found = present.isEmpty ? "none" : present.joined(separator: " and ")
             context.error("\(subject) needs exactly one of \(Self.targetTypes.joined(separator: ", ")); found \(found)", at: node)
+            reader.abandon()  // which fields are right depends on the type
             return nil
         }
+        defer { reader.finish() }
         let value = reader.template("value", role: .secretDestination) ?? Template(parts: [.placeholder(.secret)], source: "{secret}")
         if value.placeholders.isDisjoint(with: [.secret, .id]), let valueNode = reader.node("value") {
             context.error("'value' of \(subject) must name {secret} (or {id}); a fixed value would write the same text on every rotation", at: valueNode)

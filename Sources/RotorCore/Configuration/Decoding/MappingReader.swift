@@ -12,6 +12,9 @@ final class MappingReader {
     private var entries: [(name: String, entry: MappingEntry)] = []
     private var index: [String: Int] = [:]
     private var known: [String] = []
+    /// Required fields that were absent; reported by `finish()` unless an unknown field
+    /// is their likely misspelling (then one "did you mean" error says it all).
+    private var missingRequired: [String] = []
 
     /// nil (and an error) when `node` is not a mapping.
     init?(_ node: Node, _ context: DecodingContext, subject: String) {
@@ -23,7 +26,8 @@ final class MappingReader {
             return nil
         }
         for pair in pairs {
-            guard let name = pair.key.scalarText else { continue }  // the loader reported it
+            // Non-scalar keys and merge keys were reported by the loader.
+            guard let name = pair.key.scalarText, !(name == "<<" && pair.key.isPlain) else { continue }
             if index[name] == nil { index[name] = entries.count }
             entries.append((name, pair))
         }
@@ -43,7 +47,7 @@ final class MappingReader {
     func node(_ field: String, required: Bool = false) -> Node? {
         remember(field)
         guard let position = index[field], !entries[position].entry.value.isNull else {
-            if required { context.error("\(subject) is missing the required field '\(field)'", at: node) }
+            if required, !missingRequired.contains(field) { missingRequired.append(field) }
             return nil
         }
         return entries[position].entry.value
@@ -126,15 +130,33 @@ final class MappingReader {
     /// names that deserve more than a did-you-mean (e.g. a literal `token`).
     func finish(hints: [String: String] = [:]) {
         let knownSet = Set(known)
+        var explained = Set<String>()
         for (name, entry) in entries where !knownSet.contains(name) {
             if let hint = hints[name] {
                 context.error("unknown field '\(name)' in \(subject): \(hint)", at: entry.key)
                 continue
             }
-            let suggestion = Suggestion.didYouMean(name, in: known)
-            let list = suggestion.isEmpty && !known.isEmpty ? "; expected one of: \(known.joined(separator: ", "))" : ""
+            let closest = Suggestion.closest(to: name, in: known)
+            if let closest { explained.insert(closest) }
+            let suggestion = closest.map { " (did you mean '\($0)'?)" } ?? ""
+            let list = closest == nil && !known.isEmpty ? "; expected one of: \(known.joined(separator: ", "))" : ""
             context.error("unknown field '\(name)' in \(subject)\(suggestion)\(list)", at: entry.key)
         }
+        reportMissingRequired(except: explained)
+    }
+
+    /// Reports the absent required fields, except those an unknown field already explains.
+    func reportMissingRequired(except explained: Set<String> = []) {
+        for field in missingRequired where !explained.contains(field) {
+            context.error("\(subject) is missing the required field '\(field)'", at: node)
+        }
+        missingRequired = []
+    }
+
+    /// Ends reading without judging unknown fields: for a mapping whose schema is
+    /// unknown because an earlier error (an unknown type) made it so.
+    func abandon() {
+        reportMissingRequired()
     }
 
     private func remember(_ field: String) {

@@ -5,15 +5,20 @@ struct PolicyDecoder {
     /// Hints for fields that look like someone tried to write a secret in.
     static let literalSecretHint = "a literal secret is refused in a policy; rotor obtains secrets from the provider, and tokens from the environment or a file"
 
-    func decode(_ document: MappingReader) -> (providers: [ProviderSpec], keys: [KeyPolicy]) {
+    /// The providers and keys decoded, plus every name declared (also those that failed
+    /// to decode), so that one broken provider is not reported again as unknown by its keys.
+    func decode(_ document: MappingReader) -> (providers: [ProviderSpec], keys: [KeyPolicy], declared: DeclaredNames) {
         let policyNotify = document.node("notify").map { context.webhooks($0, subject: "this policy") } ?? []
-        let providers = (document.namedEntries("providers") ?? []).compactMap { provider(named: $0.name, $0.value) }
-        let keys = (document.namedEntries("keys") ?? []).compactMap { key(named: $0.name, $0.value, policyNotify: policyNotify) }
+        let providerEntries = document.namedEntries("providers") ?? []
+        let keyEntries = document.namedEntries("keys") ?? []
+        let providers = providerEntries.compactMap { provider(named: $0.name, $0.value) }
+        let keys = keyEntries.compactMap { key(named: $0.name, $0.value, policyNotify: policyNotify) }
+        let declared = DeclaredNames(providers: Set(providerEntries.map(\.name.value)), keys: Set(keyEntries.map(\.name.value)))
         if !document.has("providers") && !document.has("keys") {
             context.error("a RotationPolicy needs 'providers' or 'keys'", at: document.node)
         }
         document.finish(hints: ["secret": Self.literalSecretHint, "token": Self.literalSecretHint])
-        return (providers, keys)
+        return (providers, keys, declared)
     }
 
     // MARK: Providers
@@ -21,10 +26,10 @@ struct PolicyDecoder {
     private func provider(named name: Located<String>, _ node: Node) -> ProviderSpec? {
         let subject = "provider '\(name.value)'"
         guard let reader = MappingReader(node, context, subject: subject) else { return nil }
-        defer {
-            reader.finish(hints: ["token": Self.literalSecretHint, "api_key": Self.literalSecretHint, "password": Self.literalSecretHint])
+        guard let type = reader.string("type", required: true) else {
+            reader.finish()
+            return nil
         }
-        guard let type = reader.string("type", required: true) else { return nil }
         let kind: ProviderSpec.Kind?
         switch type.value {
         case "manual": kind = manual(reader)
@@ -35,8 +40,10 @@ struct PolicyDecoder {
             context.diagnostics.error(
                 "unknown provider type '\(type.value)'\(Suggestion.didYouMean(type.value, in: ProviderSpec.typeNames)); types are manual, generate, exec and http",
                 at: type.location)
-            kind = nil
+            reader.abandon()  // which fields are right depends on the type
+            return nil
         }
+        reader.finish(hints: ["token": Self.literalSecretHint, "api_key": Self.literalSecretHint, "password": Self.literalSecretHint])
         return kind.map { ProviderSpec(name: name, kind: $0) }
     }
 
@@ -142,6 +149,8 @@ struct PolicyDecoder {
         if let path = reader.string("value_file") { sources.append((.file(context.resolvePath(path.value)), false)) }
         let header = reader.string("header")
         guard sources.count == 1, let (source, isBearer) = sources.first else {
+            // A literal `token:` is reported by finish() with a hint; one error is enough.
+            if sources.isEmpty, reader.presentNames.contains(where: { ["token", "bearer", "value", "password", "secret"].contains($0) }) { return nil }
             context.error("\(subject) needs exactly one of bearer_env, bearer_file, value_env (with header) or value_file (with header)", at: node)
             return nil
         }
