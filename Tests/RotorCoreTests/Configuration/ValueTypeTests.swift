@@ -1,0 +1,105 @@
+import Foundation
+import Testing
+@testable import RotorCore
+
+@Suite struct DurationTests {
+    @Test(arguments: [("90d", 7_776_000), ("12h", 43_200), ("30m", 1_800), ("45s", 45), ("0s", 0), ("1h30m", 5_400), ("1d12h", 129_600)])
+    func parses(_ text: String, _ seconds: Int64) {
+        #expect(RotorDuration(parsing: text)?.seconds == seconds)
+    }
+
+    @Test(arguments: ["", "90", "d", "90 days", "1w", "30m1h", "1h1h", "-5s", "1.5h", "9999999999s"])
+    func rejects(_ text: String) {
+        #expect(RotorDuration(parsing: text) == nil)
+    }
+
+    @Test func printsCompactly() {
+        #expect(RotorDuration(seconds: 5_400).description == "1h30m")
+        #expect(RotorDuration.zero.description == "0s")
+    }
+}
+
+@Suite struct TemplateTests {
+    @Test func parsesPlaceholdersAndLiterals() throws {
+        let template = try Template.parse("{key}-{date}.x").get()
+        #expect(template.parts == [.placeholder(.key), .literal("-"), .placeholder(.date), .literal(".x")])
+        #expect(template.render([.key: "k", .date: "2026-11-26"]) == "k-2026-11-26.x")
+    }
+
+    @Test func doubledBracesAreLiteral() throws {
+        #expect(try Template.parse("{{\"a\": 1}}").get().render([:]) == "{\"a\": 1}")
+    }
+
+    @Test func unknownPlaceholderIsAnErrorWithItsOffset() {
+        #expect(Template.parse("ab{sekret}") == .failure(.unknownPlaceholder("sekret", offset: 2)))
+        #expect(Template.parse("ab{key") == .failure(.unclosedBrace(offset: 2)))
+    }
+}
+
+@Suite struct RotationWindowTests {
+    func date(_ text: String) -> Date { ISO8601DateFormatter().date(from: text)! }
+
+    @Test func weekdayOfficeHours() throws {
+        let window = try RotationWindow.parse("Mon-Fri 09:00-17:00 UTC").get()
+        #expect(window.contains(date("2026-11-26T10:00:00Z")))       // Thursday
+        #expect(!window.contains(date("2026-11-26T17:00:00Z")))
+        #expect(!window.contains(date("2026-11-28T10:00:00Z")))      // Saturday
+        #expect(window.nextOpening(after: date("2026-11-27T18:00:00Z")) == date("2026-11-30T09:00:00Z"))
+    }
+
+    @Test func pastMidnightAndOtherZones() throws {
+        let night = try RotationWindow.parse("Sat 22:00-02:00").get()
+        #expect(night.contains(date("2026-11-28T23:00:00Z")))
+        #expect(night.contains(date("2026-11-29T01:00:00Z")))
+        #expect(!night.contains(date("2026-11-29T23:00:00Z")))
+        let berlin = try RotationWindow.parse("09:00-10:00 Europe/Berlin").get()
+        #expect(berlin.contains(date("2026-11-26T08:30:00Z")))
+    }
+
+    @Test(arguments: ["", "Mon-Fry 09:00-17:00", "9-17", "Mon 09:00-09:00", "Mon 25:00-26:00", "Mon 09:00-17:00 Mars/Base extra"])
+    func rejects(_ text: String) {
+        #expect((try? RotationWindow.parse(text).get()) == nil)
+    }
+}
+
+@Suite struct SuggestionTests {
+    @Test func suggestsCloseNames() {
+        #expect(Suggestion.closest(to: "evrey", in: ["every", "grace"]) == "every")
+        #expect(Suggestion.closest(to: "provder", in: ["provider", "name"]) == "provider")
+        #expect(Suggestion.closest(to: "zzz", in: ["every", "grace"]) == nil)
+    }
+}
+
+@Suite struct CredentialDetectorTests {
+    @Test(arguments: [
+        "Bearer abcdefgh12345678", "sk_live_51HqLyjWDarjtT1zdp7dc", "AKIAIOSFODNN7EXAMPLE1234",
+        "https://user:hunter2@example.com/", "https://api.example.com/v1?api_key=abc123", "ghp_16C7e42F292c6912E7710c838347Ae178B4a",
+        "Zx9Qm2Lp8Rt4Vw6Yb1Nc3Df5Gh7Jk0As2Qe4Tu",
+    ])
+    func spotsLiteralCredentials(_ text: String) {
+        #expect(CredentialDetector.reason(text) != nil)
+    }
+
+    @Test(arguments: [
+        "https://api.example.com/v1/models", "Bearer {secret}", "/AccessKey/SecretAccessKey", "arn:aws:iam::123456789012:user/deploy-bot",
+        "Skytells Console > Settings > API Keys > Generate New API Key", "/etc/ssl/certs/ca-certificates.crt", "data-pipeline-prod-{date}",
+        "whsec_", "create-access-key", "https://api.example.com/check?key={secret}", "application/json",
+    ])
+    func staysQuietOnOrdinaryValues(_ text: String) {
+        #expect(CredentialDetector.reason(text) == nil)
+    }
+}
+
+@Suite struct FingerprintTests {
+    @Test func fingerprintIsSha256Prefix() {
+        // sha256("hello") = 2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824
+        #expect(Fingerprint.of("hello") == "sha256:2cf24dba5fb0")
+    }
+
+    @Test func secretsDescribeThemselvesAsMasks() {
+        let secret = Secret("sk-live-0123456789abcdef-f3a9")
+        #expect("\(secret)" == "sk-…f3a9")
+        #expect(String(reflecting: secret) == "Secret(sk-…f3a9, \(secret.fingerprint))")
+        #expect(Secret("short").mask == "…")
+    }
+}

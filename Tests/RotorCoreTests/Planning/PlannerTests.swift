@@ -1,0 +1,102 @@
+import Foundation
+import Testing
+@testable import RotorCore
+
+@Suite struct PlannerTests {
+    let now = ISO8601DateFormatter().date(from: "2026-11-26T12:00:00Z")!  // a Thursday
+
+    func configuration(_ keyExtra: String = "") throws -> Configuration {
+        let folder = try TemporaryFolder()
+        try folder.write("p.yaml", """
+            kind: RotationPolicy
+            providers:
+              local: { type: generate, format: { prefix: "whsec_", bytes: 32 } }
+            keys:
+              hook:
+                provider: local
+                every: 30d
+                grace: 7d
+            \(keyExtra)
+            ---
+            kind: ConsumerManifest
+            consumers:
+              api:
+                uses: hook
+                targets:
+                  - env_file: api.env
+                    var: HOOK
+                  - json_file: api.json
+                    pointer: /hook
+                reload: [systemctl, restart, api]
+                health: { http: { url: "http://127.0.0.1:8080/health" } }
+            """)
+        let result = ConfigurationLoader(workingDirectory: folder.path).load(paths: ["p.yaml"])
+        #expect(!result.diagnostics.hasErrors, "\(result.diagnostics.all)")
+        return result.configuration
+    }
+
+    func generation(ageDays: Double) -> GenerationRecord {
+        GenerationRecord(id: "gen-1", fingerprint: "sha256:aaaaaaaaaaaa", created: now.addingTimeInterval(-ageDays * 86_400))
+    }
+
+    @Test func aKeyWithoutStateIsDueWithEveryStepInOrder() throws {
+        let plan = Planner.plan(PlanningInput(configuration: try configuration(), now: now))
+        let key = try #require(plan.keys.first)
+        #expect(key.due && key.reason == "never rotated by rotor")
+        #expect(key.steps.map(\.step) == [.preflight, .create, .verifyKey, .update, .update, .reload, .health, .verify, .delete])
+        #expect(key.steps.filter { $0.step == .update }.map(\.consumer) == ["api", "api"])
+        #expect(key.steps.last?.detail.contains("after the grace period of 7d") == true)
+    }
+
+    @Test func dueWhenOlderThanEvery() throws {
+        let configuration = try configuration()
+        let old = Planner.plan(PlanningInput(configuration: configuration, states: ["hook": KeyState(current: generation(ageDays: 31))], now: now))
+        #expect(old.keys[0].due && old.keys[0].reason == "current generation is 31d old (every 30d)")
+        let fresh = Planner.plan(PlanningInput(configuration: configuration, states: ["hook": KeyState(current: generation(ageDays: 10))], now: now))
+        #expect(!fresh.keys[0].due && fresh.keys[0].steps.isEmpty)
+        #expect(fresh.keys[0].reason == "current generation is 10d old; due in 20d (2026-12-16)")
+        let forced = Planner.plan(PlanningInput(configuration: configuration, states: ["hook": KeyState(current: generation(ageDays: 10))], now: now, force: true))
+        #expect(forced.keys[0].due)
+    }
+
+    @Test func aDueKeyOutsideItsWindowWaits() throws {
+        let configuration = try configuration("    window: \"Sat-Sun 00:00-06:00 UTC\"")
+        let plan = Planner.plan(PlanningInput(configuration: configuration, states: ["hook": KeyState(current: generation(ageDays: 40))], now: now))
+        #expect(!plan.keys[0].due)
+        #expect(plan.keys[0].reason == "current generation is 40d old (every 30d), but outside its window 'Sat-Sun 00:00-06:00 UTC'; waits until 2026-11-28T00:00:00Z")
+        let emergency = Planner.plan(PlanningInput(configuration: configuration, states: ["hook": KeyState(current: generation(ageDays: 40))], now: now, emergency: true))
+        #expect(emergency.keys[0].due && emergency.keys[0].steps.last?.detail.contains("emergency: grace 7d ignored") == true)
+    }
+
+    @Test func revokeFirstSaysRollbackCannotRestore() throws {
+        let plan = Planner.plan(PlanningInput(configuration: try configuration(), states: ["hook": KeyState(current: generation(ageDays: 1))],
+                                              now: now, force: true, emergency: true, revokeFirst: true))
+        #expect(plan.keys[0].steps.map(\.step).prefix(3) == [.preflight, .delete, .create])
+        #expect(plan.keys[0].steps[1].detail.contains("rollback cannot restore it"))
+    }
+
+    @Test func observationsBecomeCurrentFingerprintsAndBlockers() throws {
+        let observations: [TargetID: TargetObservation] = [
+            TargetID(consumer: "api", index: 0): .present(fingerprint: "sha256:0123456789ab"),
+            TargetID(consumer: "api", index: 1): .missing("the file does not exist"),
+        ]
+        let plan = Planner.plan(PlanningInput(configuration: try configuration(), observations: observations, now: now, displayPath: { URL(fileURLWithPath: $0).lastPathComponent }))
+        let updates = plan.keys[0].steps.filter { $0.step == .update }
+        #expect(updates.map(\.current) == ["sha256:0123456789ab", "missing"])
+        #expect(updates.map(\.target) == ["api.env:HOOK", "api.json:/hook"])
+        #expect(plan.keys[0].blockers == ["api: api.json:/hook: the file does not exist (set create: true on the target to add it)"])
+        #expect(PlanSummary(plan) == PlanSummary(keysForTest: 1, due: 1, targets: 2, files: ["api.env", "api.json"], consumers: 1, blockers: 1))
+    }
+}
+
+extension PlanSummary {
+    init(keysForTest keys: Int, due: Int, targets: Int, files: [String], consumers: Int, blockers: Int) {
+        self.init(Plan(generatedAt: Date(), keys: []))
+        self.keys = keys
+        self.due = due
+        self.targets = targets
+        self.files = files
+        self.consumers = consumers
+        self.blockers = blockers
+    }
+}

@@ -1,0 +1,88 @@
+import Foundation
+import Testing
+@testable import RotorCore
+
+@Suite struct EnvFileDocumentTests {
+    func value(_ text: String, _ name: String) -> String? {
+        EnvFileDocument(bytes: Array(text.utf8)).assignment(name)?.value
+    }
+
+    @Test func readsWhatDotenvReadersAgreeOn() {
+        let text = """
+            # comment
+            export A=plain # trailing comment
+            B='single # not a comment'
+            C="double \\"quoted\\" \\n line"
+            D=
+            E = spaced
+            F="multi
+            line"
+            G=a#b
+            A=last wins
+            """
+        #expect(value(text, "A") == "last wins")
+        #expect(value(text, "B") == "single # not a comment")
+        #expect(value(text, "C") == "double \"quoted\" \n line")
+        #expect(value(text, "D") == "")
+        #expect(value(text, "E") == "spaced")
+        #expect(value(text, "F") == "multi\nline")
+        #expect(value(text, "G") == "a#b")
+        #expect(value(text, "missing") == nil)
+    }
+
+    @Test func keepsByteRangesAndLineEndings() throws {
+        let text = "X=1\r\nexport KEY='abc' # note\r\n"
+        let document = EnvFileDocument(bytes: Array(text.utf8))
+        #expect(document.usesCRLF)
+        let key = try #require(document.assignment("KEY"))
+        #expect(key.hasExport && key.quote == .single && key.line == 2)
+        #expect(String(decoding: document.bytes[key.valueRange], as: UTF8.self) == "'abc'")
+    }
+}
+
+@Suite struct INIFileDocumentTests {
+    @Test func readsSectionsAndKeys() throws {
+        let text = "[default]\nregion = eu-west-1\n\n[deploy-bot]\naws_access_key_id = AKIAEXAMPLE\n; comment\naws_secret_access_key=abc \n"
+        let document = INIFileDocument(bytes: Array(text.utf8))
+        #expect(document.sections == ["default", "deploy-bot"])
+        let secret = try #require(document.entry(section: "deploy-bot", key: "aws_secret_access_key"))
+        #expect(secret.value == "abc" && secret.line == 7)
+        #expect(document.entry(section: "default", key: "aws_access_key_id") == nil)
+    }
+}
+
+@Suite struct TargetInspectorTests {
+    let location = SourceLocation(file: "t.yaml", line: 1, column: 1)
+
+    func target(_ kind: TargetSpec.Kind) -> TargetSpec {
+        TargetSpec(kind: kind, value: Template(parts: [.placeholder(.secret)], source: "{secret}"), create: false, location: location)
+    }
+
+    @Test func fingerprintsEachFileKindAndNeverReturnsTheValue() throws {
+        let folder = try TemporaryFolder()
+        let canary = "CANARY-7f3a9e1b-secret-value"
+        try folder.write(".env", "K=\(canary)\n")
+        try folder.write("c.json", #"{"a": {"b": "\#(canary)"}, "n": 3}"#)
+        try folder.write("v.yaml", "a:\n  b: \"\(canary)\" # note\n")
+        try folder.write("creds", "[s]\nk = \(canary)\n")
+        let inspector = TargetInspector()
+        let expected = TargetObservation.present(fingerprint: Fingerprint.of(canary))
+        #expect(inspector.observe(target(.envFile(path: folder.path + "/.env", variable: "K"))) == expected)
+        #expect(inspector.observe(target(.jsonFile(path: folder.path + "/c.json", pointer: JSONPointer("/a/b")!))) == expected)
+        #expect(inspector.observe(target(.yamlFile(path: folder.path + "/v.yaml", keyPath: ["a", "b"]))) == expected)
+        #expect(inspector.observe(target(.iniFile(path: folder.path + "/creds", section: "s", key: "k"))) == expected)
+        #expect(!"\(expected)".contains(canary))
+    }
+
+    @Test func saysWhatIsMissingOrUnreadable() throws {
+        let folder = try TemporaryFolder()
+        try folder.write("c.json", #"{"a": {"n": 3}}"#)
+        try folder.write("bad.json", "{nope")
+        let inspector = TargetInspector()
+        #expect(inspector.observe(target(.envFile(path: folder.path + "/none.env", variable: "K"))) == .missing("the file does not exist"))
+        #expect(inspector.observe(target(.jsonFile(path: folder.path + "/c.json", pointer: JSONPointer("/a/b")!))) == .missing("/a/b is not in the file"))
+        #expect(inspector.observe(target(.jsonFile(path: folder.path + "/c.json", pointer: JSONPointer("/a/n")!))) == .unreadable("/a/n holds a non-string value"))
+        #expect(inspector.observe(target(.jsonFile(path: folder.path + "/bad.json", pointer: JSONPointer("/a")!))) == .unreadable("not valid JSON"))
+        #expect(inspector.observe(target(.envFile(path: folder.path, variable: "K"))) == .unreadable("it is a folder, not a file"))
+    }
+}

@@ -1,0 +1,146 @@
+import Foundation
+import Testing
+@testable import RotorCore
+
+@Suite struct YAMLLoaderTests {
+    /// Loads `text` as `file.yaml` and renders every loader error exactly as rotor prints it.
+    func rendered(_ text: String, limits: YAMLLoadLimits = .default) -> String {
+        let result = YAMLLoader.load(text, limits: limits)
+        var sources = SourceFiles()
+        sources.add(Array(text.utf8), for: "file.yaml")
+        let diagnostics = result.allErrors.map { Diagnostic.error($0.message, at: SourceLocation(file: "file.yaml", mark: $0.mark)) }
+        return DiagnosticRenderer(sources: sources, colored: false).render(diagnostics)
+    }
+
+    @Test func marksAreOneBased() throws {
+        let result = YAMLLoader.load("a: 1\nbb:\n  - x\n")
+        let root = try #require(result.documents.first?.root)
+        guard case .mapping(let entries) = root.content else { Issue.record("not a mapping"); return }
+        #expect(entries[0].key.start == Mark(line: 1, column: 1, characterOffset: 0))
+        #expect(entries[1].key.start.line == 2)
+        guard case .sequence(let items) = entries[1].value.content else { Issue.record("not a sequence"); return }
+        #expect(items[0].start.line == 3 && items[0].start.column == 5)
+    }
+
+    @Test func scalarsKeepTheirTextAndStyle() throws {
+        let result = YAMLLoader.load("a: NO\nb: 'NO'\nc: !!str 123\nd: 0755\ne: ~\n")
+        let root = try #require(result.documents.first?.root)
+        guard case .mapping(let entries) = root.content else { Issue.record("not a mapping"); return }
+        #expect(entries.map(\.value.scalarText) == ["NO", "NO", "123", "0755", "~"])
+        #expect(entries[0].value.isPlain && !entries[1].value.isPlain)
+        #expect(entries[2].value.tag == .str)
+        #expect(entries[4].value.isNull && !entries[0].value.isNull)
+    }
+
+    @Test func duplicateKeysAreErrors() {
+        #expect(rendered("a: 1\nb: 2\na: 3\n") == """
+            file.yaml:3:1: error: duplicate key 'a' (first defined at line 1, column 1)
+            a: 3
+            ^
+
+            """)
+    }
+
+    @Test func duplicateKeysAreFoundInLargeMappings() {
+        let lines = (0..<100).map { "k\($0): v" } + ["k42: again"]
+        let result = YAMLLoader.load(lines.joined(separator: "\n"))
+        #expect(result.problems.map(\.message) == ["duplicate key 'k42' (first defined at line 43, column 1)"])
+        #expect(result.problems.first?.mark.line == 101)
+    }
+
+    @Test func mergeKeysAreErrors() {
+        #expect(rendered("base: &b {x: 1}\nother:\n  <<: *b\n") == """
+            file.yaml:3:3: error: merge keys ('<<') are not supported; write the fields out in full
+              <<: *b
+              ^
+
+            """)
+    }
+
+    @Test func nonStandardTagsAreErrors() {
+        #expect(rendered("a: !!python/object:os.system x\nb: !custom y\nc: !!str ok\n") == """
+            file.yaml:1:4: error: tag '!!python/object:os.system' is not allowed; rotor accepts only the standard tags !!str, !!int, !!float, !!bool, !!null, !!map and !!seq
+            a: !!python/object:os.system x
+               ^
+            file.yaml:2:4: error: tag '!custom' is not allowed; rotor accepts only the standard tags !!str, !!int, !!float, !!bool, !!null, !!map and !!seq
+            b: !custom y
+               ^
+
+            """)
+    }
+
+    @Test func syntaxErrorsNameTheirPlace() {
+        #expect(rendered("a: [1, 2\nb: 3\n") == """
+            file.yaml:2:2: error: did not find expected ',' or ']' while parsing a flow sequence
+            b: 3
+             ^
+
+            """)
+    }
+
+    @Test func complexKeysAreErrors() {
+        #expect(rendered("? [a, b]\n: c\n") == """
+            file.yaml:1:3: error: a mapping key must be a scalar, not a sequence
+            ? [a, b]
+              ^
+
+            """)
+    }
+
+    @Test func unknownAliasesAreErrors() {
+        #expect(rendered("a: *nope\n") == """
+            file.yaml:1:4: error: unknown alias '*nope': no anchor '&nope' before it in this document
+            a: *nope
+               ^
+
+            """)
+    }
+
+    // MARK: Hostile input: each ends in a clear error, fast, with bounded memory.
+
+    @Test func deepFlowNestingStopsAtTheLimit() {
+        let text = String(repeating: "[", count: 100_000) + String(repeating: "]", count: 100_000)
+        let result = YAMLLoader.load(text)
+        #expect(result.fatal?.message == "nesting is deeper than 64 levels; rotor refuses such files")
+        #expect(result.fatal?.mark == Mark(line: 1, column: 65, characterOffset: 64))
+    }
+
+    @Test func deepBlockNestingStopsAtTheLimit() {
+        let text = String(repeating: "- ", count: 100_000) + "x\n"
+        #expect(YAMLLoader.load(text).fatal?.message == "nesting is deeper than 64 levels; rotor refuses such files")
+        let mappings = (0..<100).map { String(repeating: " ", count: $0) + "k:" }.joined(separator: "\n")
+        let result = YAMLLoader.load(mappings)
+        #expect(result.fatal?.message == "nesting is deeper than 64 levels; rotor refuses such files")
+        #expect(result.fatal?.mark == Mark(line: 65, column: 65, characterOffset: result.fatal?.mark.characterOffset ?? 0))
+    }
+
+    @Test func billionLaughsIsRefused() {
+        var lines = ["a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
+        for (previous, name) in zip("abcdefgh", "bcdefghi") {
+            lines.append("\(name): &\(name) [" + Array(repeating: "*\(previous)", count: 9).joined(separator: ", ") + "]")
+        }
+        let result = YAMLLoader.load(lines.joined(separator: "\n"))
+        #expect(result.fatal?.message == "aliases expand to more than 100000 nodes (a 'billion laughs' file?); rotor refuses it")
+        #expect(result.fatal?.mark.line == 6)
+    }
+
+    @Test func aFewAliasesAreFine() throws {
+        let result = YAMLLoader.load("common: &c {every: 30d}\na: *c\nb: *c\n")
+        #expect(result.allErrors.isEmpty)
+        guard case .mapping(let entries) = try #require(result.documents.first?.root).content else { return }
+        #expect(entries[2].value.start.line == 3)
+    }
+
+    @Test func oversizedInputIsRefusedBeforeParsing() {
+        let limits = YAMLLoadLimits(maxBytes: 1_000)
+        let result = YAMLLoader.load(String(repeating: "a", count: 2_000), limits: limits)
+        #expect(result.fatal?.message == "file is 2000 bytes; rotor reads configuration files of at most 1000 bytes")
+    }
+
+    @Test func multipleDocuments() {
+        let result = YAMLLoader.load("a: 1\n---\nb: 2\n---\n")
+        #expect(result.documents.count == 3)
+        #expect(result.documents[1].start.line == 2)
+        #expect(result.documents[2].root == nil || result.documents[2].root?.isNull == true)
+    }
+}
