@@ -35,7 +35,8 @@ public struct DiagnosticRenderer: Sendable {
         case .warning: "\u{1B}[1;33m"
         case .note: "\u{1B}[1;36m"
         }
-        return "\u{1B}[1m\(place)\u{1B}[0m\(color)\(label)\u{1B}[0m \u{1B}[1m\(diagnostic.message)\u{1B}[0m"
+        let boldPlace = place.isEmpty ? "" : "\u{1B}[1m\(place)\u{1B}[0m"
+        return "\(boldPlace)\(color)\(label)\u{1B}[0m \u{1B}[1m\(diagnostic.message)\u{1B}[0m"
     }
 
     /// Spaces (tabs kept, so the caret lines up) up to the column, then `^`.

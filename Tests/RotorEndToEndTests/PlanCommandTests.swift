@@ -1,0 +1,135 @@
+import Foundation
+import Testing
+@testable import RotorCore
+
+@Suite struct PlanCommandTests {
+    struct PlanJSON: Decodable {
+        struct Key: Decodable {
+            var key: String
+            var provider: String
+            var provider_type: String
+            var due: Bool
+            var reason: String
+            var emergency: Bool
+            var blockers: [String]
+            var steps: [Step]
+        }
+
+        struct Step: Decodable {
+            var step: String
+            var consumer: String?
+            var target: String?
+            var target_type: String?
+            var current: String?
+            var detail: String
+        }
+
+        struct Summary: Decodable {
+            var keys: Int
+            var due: Int
+            var targets: Int
+            var files: [String]
+            var consumers: Int
+            var blockers: Int
+        }
+
+        var version: Int
+        var generated_at: String
+        var keys: [Key]
+        var summary: Summary
+    }
+
+    let initial = "whsec_quickstart-initial-secret-api"
+
+    @Test func jsonPlanOfTheQuickstartFieldByField() throws {
+        let scratch = try Scratch()
+        try scratch.copy("examples/quickstart")
+        let result = try RotorProcess.run(["plan", "--json"], in: scratch.url)
+        #expect(result.status == 0)
+        #expect(result.stderr == "")
+        let plan = try JSONDecoder().decode(PlanJSON.self, from: Data(result.stdout.utf8))
+        #expect(plan.version == 1)
+        #expect(ISO8601DateFormatter().date(from: plan.generated_at) != nil)
+        let key = try #require(plan.keys.first)
+        #expect(plan.keys.count == 1)
+        #expect(key.key == "webhook-signing" && key.provider == "local" && key.provider_type == "generate")
+        #expect(key.due && key.reason == "never rotated by rotor" && !key.emergency && key.blockers.isEmpty)
+        #expect(key.steps.map(\.step) == ["preflight", "create", "verify-key", "update", "update", "update", "verify", "delete"])
+        let updates = key.steps.filter { $0.step == "update" }
+        #expect(updates.map(\.consumer) == ["api", "worker", "dashboard"])
+        #expect(updates.map(\.target) == ["deploy/api/.env:WEBHOOK_SECRET", "deploy/worker/.env:WEBHOOK_SECRET", "deploy/dashboard/config.json:/webhooks/signingSecret"])
+        #expect(updates.map(\.target_type) == ["env_file", "env_file", "json_file"])
+        #expect(updates.map(\.current) == Array(repeating: Fingerprint.of(initial), count: 3))
+        #expect(plan.summary.due == 1 && plan.summary.targets == 3 && plan.summary.consumers == 3 && plan.summary.blockers == 0)
+        #expect(plan.summary.files == ["deploy/api/.env", "deploy/worker/.env", "deploy/dashboard/config.json"])
+    }
+
+    @Test func humanPlanNamesTheFilesThatChangeAndNeverTheSecret() throws {
+        let scratch = try Scratch()
+        try scratch.copy("examples/quickstart")
+        let result = try RotorProcess.run(["plan"], in: scratch.url)
+        #expect(result.status == 0)
+        #expect(result.stdout.contains("webhook-signing  rotate: never rotated by rotor"))
+        #expect(result.stdout.hasSuffix("""
+            Plan: 1 of 1 key to rotate; 3 targets of 3 consumers will change, in 3 files:
+              deploy/api/.env
+              deploy/worker/.env
+              deploy/dashboard/config.json
+
+            """))
+        #expect(!result.stdout.contains(initial) && !result.stderr.contains(initial))
+        #expect(!result.stdout.contains("quickstart-initial"))
+    }
+
+    @Test func planChangesNothing() throws {
+        let scratch = try Scratch()
+        try scratch.copy("examples/quickstart")
+        let files = ["deploy/api/.env", "deploy/worker/.env", "deploy/dashboard/config.json"]
+        let before = try files.map { try scratch.bytes($0) }
+        let listing = try FileManager.default.subpathsOfDirectory(atPath: scratch.url.path).sorted()
+        _ = try RotorProcess.run(["plan", "--json"], in: scratch.url)
+        #expect(try files.map { try scratch.bytes($0) } == before)
+        #expect(try FileManager.default.subpathsOfDirectory(atPath: scratch.url.path).sorted() == listing)
+    }
+
+    @Test func detailedExitCodeSaysRotationsArePending() throws {
+        let scratch = try Scratch()
+        try scratch.copy("examples/quickstart")
+        #expect(try RotorProcess.run(["plan", "--detailed-exitcode"], in: scratch.url).status == 2)
+        #expect(try RotorProcess.run(["plan"], in: scratch.url).status == 0)
+    }
+
+    @Test func aTargetPreflightWouldRefuseFailsThePlan() throws {
+        let scratch = try Scratch()
+        try scratch.copy("examples/quickstart")
+        try FileManager.default.removeItem(at: scratch.url.appendingPathComponent("deploy/worker/.env"))
+        try scratch.write("deploy/api/.env", "OTHER=1\n")
+        let result = try RotorProcess.run(["plan", "--no-color"], in: scratch.url)
+        #expect(result.status == 1)
+        #expect(result.stdout.contains("! preflight will refuse: api: deploy/api/.env:WEBHOOK_SECRET: WEBHOOK_SECRET is not set in the file (set create: true on the target to add it)"))
+        #expect(result.stdout.contains("! preflight will refuse: worker: deploy/worker/.env:WEBHOOK_SECRET: the file does not exist"))
+        #expect(result.stdout.contains("2 problems would stop preflight; fix them before rotating."))
+    }
+
+    @Test func unknownKeyIsAUsageError() throws {
+        let result = try RotorProcess.run(["plan", "skytells-prd"])
+        #expect(result.status == 64)
+        #expect(result.stderr == "error: unknown key 'skytells-prd' (did you mean 'skytells-prod'?); keys are: aws-deploy-bot, mailer-prod, skytells-prod\n")
+    }
+
+    @Test func selectedKeysOnly() throws {
+        let result = try RotorProcess.run(["plan", "skytells-prod", "--json"])
+        let plan = try JSONDecoder().decode(PlanJSON.self, from: Data(result.stdout.utf8))
+        #expect(plan.keys.map(\.key) == ["skytells-prod"])
+        #expect(plan.keys[0].steps.first { $0.step == "create" }?.detail.contains("Generate New API Key — name it 'data-pipeline-prod-") == true)
+    }
+
+    @Test func invalidConfigurationExits1WithNoPlan() throws {
+        let scratch = try Scratch()
+        try scratch.write("policies/p.yaml", "kind: RotationPolicy\nkeys:\n  k: { provider: nope }\n")
+        let result = try RotorProcess.run(["plan", "--json"], in: scratch.url)
+        #expect(result.status == 1 && result.stdout == "")
+        #expect(result.stderr.contains("policies/p.yaml:3:18: error: key 'k' uses unknown provider 'nope'\n"))
+        #expect(result.stderr.hasSuffix("1 error in 1 file; nothing was changed\n"))
+    }
+}

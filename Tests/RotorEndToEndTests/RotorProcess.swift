@@ -1,0 +1,89 @@
+import Foundation
+
+/// Runs the built `rotor` binary as a user would, capturing stdout, stderr and the exit code.
+struct RotorProcess {
+    struct Result {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+    }
+
+    /// `ROTOR_BINARY` if set; else `rotor` beside the test bundle (both are built into
+    /// the same products folder by `swift build --build-tests`).
+    static let binary: URL = {
+        if let path = ProcessInfo.processInfo.environment["ROTOR_BINARY"] { return URL(fileURLWithPath: path) }
+        let beside = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+        for folder in [beside, beside.deletingLastPathComponent(), beside.deletingLastPathComponent().deletingLastPathComponent()] {
+            let candidate = folder.appendingPathComponent("rotor")
+            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
+        }
+        return packageRoot.appendingPathComponent(".build/debug/rotor")
+    }()
+
+    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    /// Runs `rotor arguments…` in `directory`. Output goes through files, not pipes, so a
+    /// chatty process can never block on a full pipe.
+    /// `environment` adds to (and `unset` removes from) the test process's environment.
+    static func run(_ arguments: [String], in directory: URL = packageRoot, environment: [String: String] = [:],
+                    unset: [String] = [], stdin: String? = nil, executable: URL = binary) throws -> Result {
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("rotor-e2e-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let outURL = scratch.appendingPathComponent("stdout"), errURL = scratch.appendingPathComponent("stderr")
+        FileManager.default.createFile(atPath: outURL.path, contents: nil)
+        FileManager.default.createFile(atPath: errURL.path, contents: nil)
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = arguments
+        process.currentDirectoryURL = directory
+        var env = ProcessInfo.processInfo.environment
+        for name in unset + ["ROTOR_STATE"] { env.removeValue(forKey: name) }
+        for (name, value) in environment { env[name] = value }
+        process.environment = env
+        process.standardOutput = try FileHandle(forWritingTo: outURL)
+        process.standardError = try FileHandle(forWritingTo: errURL)
+        if let stdin {
+            let inURL = scratch.appendingPathComponent("stdin")
+            try Data(stdin.utf8).write(to: inURL)
+            process.standardInput = try FileHandle(forReadingFrom: inURL)
+        } else {
+            process.standardInput = FileHandle.nullDevice
+        }
+        try process.run()
+        process.waitUntilExit()
+        return Result(status: process.terminationStatus,
+                      stdout: try String(contentsOf: outURL, encoding: .utf8),
+                      stderr: try String(contentsOf: errURL, encoding: .utf8))
+    }
+}
+
+/// A scratch folder for one test, removed afterwards.
+final class Scratch {
+    let url: URL
+
+    init() throws {
+        url = FileManager.default.temporaryDirectory.appendingPathComponent("rotor-e2e-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    }
+
+    deinit { try? FileManager.default.removeItem(at: url) }
+
+    @discardableResult
+    func write(_ path: String, _ text: String) throws -> URL {
+        let file = url.appendingPathComponent(path)
+        try FileManager.default.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try Data(text.utf8).write(to: file)
+        return file
+    }
+
+    /// Copies a folder of the repository (e.g. `examples/quickstart`) into the scratch folder.
+    func copy(_ repositoryPath: String) throws {
+        let source = RotorProcess.packageRoot.appendingPathComponent(repositoryPath)
+        for item in try FileManager.default.contentsOfDirectory(atPath: source.path) {
+            try FileManager.default.copyItem(at: source.appendingPathComponent(item), to: url.appendingPathComponent(item))
+        }
+    }
+
+    func bytes(_ path: String) throws -> Data { try Data(contentsOf: url.appendingPathComponent(path)) }
+}
