@@ -35,6 +35,11 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // Benchmark driver for bench/run (release builds only; not shipped).
+        .executableTarget(
+            name: "rotor-bench",
+            dependencies: ["RotorCore"]
+        ),
         .testTarget(
             name: "RotorCoreTests",
             dependencies: ["RotorCore"],

@@ -67,32 +67,39 @@ public enum YAMLLoader {
 }
 
 /// The event-to-node state machine behind `YAMLLoader`.
+///
+/// Finished nodes wait on one work stack; when a collection closes, its children are
+/// copied once into an exactly-sized array. That keeps allocations to about one per
+/// collection instead of one per doubling.
 private struct TreeBuilder {
     private struct Frame {
         var isMapping: Bool
         var anchor: String?
         var tag: StandardTag?
         var start: Mark
-        var items: [Node] = []
-        var entries: [MappingEntry] = []
-        var pendingKey: Node?
-        /// Keys seen so far, built once a mapping outgrows a linear scan.
-        var keyIndex: [String: Mark]?
+        /// Where this collection's children begin on the work stack.
+        var firstChild: Int
         /// Nodes in this subtree with aliases expanded, for the alias bound.
         var expandedSize = 1
+        /// Keys seen so far, built once a mapping outgrows a linear scan.
+        var keyIndex: [String: Mark]?
     }
 
     let limits: YAMLLoadLimits
     var documents: [YAMLDocument] = []
     var problems: [YAMLError] = []
     private var stack: [Frame] = []
+    private var work: [Node] = []
     private var documentStart = Mark(line: 1, column: 1)
     private var documentRoot: Node?
     /// Anchored nodes of the current document with their expanded sizes.
     private var anchors: [String: (node: Node, size: Int)] = [:]
     private var aliasedNodes = 0
 
-    init(limits: YAMLLoadLimits) { self.limits = limits }
+    init(limits: YAMLLoadLimits) {
+        self.limits = limits
+        work.reserveCapacity(256)
+    }
 
     mutating func consume(_ event: YAMLEvent) throws(YAMLError) {
         switch event {
@@ -104,22 +111,31 @@ private struct TreeBuilder {
             anchors.removeAll(keepingCapacity: true)
         case .documentEnd:
             documents.append(YAMLDocument(root: documentRoot, start: documentStart))
-        case .mappingStart(let anchor, let tag, _, let mark), .sequenceStart(let anchor, let tag, _, let mark):
-            guard stack.count < limits.maxDepth else {
-                throw YAMLError("nesting is deeper than \(limits.maxDepth) levels; rotor refuses such files", at: mark)
-            }
-            var isMapping = false
-            if case .mappingStart = event { isMapping = true }
-            let resolved = resolveTag(tag, at: mark, expected: isMapping ? .map : .seq)
-            stack.append(Frame(isMapping: isMapping, anchor: anchor, tag: resolved, start: mark))
+        case .mappingStart(let anchor, let tag, _, let mark):
+            try open(isMapping: true, anchor: anchor, tag: tag, at: mark)
+        case .sequenceStart(let anchor, let tag, _, let mark):
+            try open(isMapping: false, anchor: anchor, tag: tag, at: mark)
         case .mappingEnd(let mark), .sequenceEnd(let mark):
             let frame = stack.removeLast()
-            let content: Node.Content = frame.isMapping ? .mapping(frame.entries) : .sequence(frame.items)
+            let content: Node.Content
+            if frame.isMapping {
+                var entries: [MappingEntry] = []
+                entries.reserveCapacity((work.count - frame.firstChild) / 2)
+                var index = frame.firstChild
+                while index + 1 < work.count {
+                    entries.append(MappingEntry(key: work[index], value: work[index + 1]))
+                    index += 2
+                }
+                content = .mapping(entries)
+            } else {
+                content = .sequence(Array(work[frame.firstChild...]))
+            }
+            work.removeSubrange(frame.firstChild...)
             // Yams-style marks: a collection ends where its closing event starts.
             let node = Node(content, tag: frame.tag, start: frame.start, end: mark)
             try complete(node, anchor: frame.anchor, size: frame.expandedSize)
         case .scalar(let value, let anchor, let tag, let style, let start, let end):
-            let resolved = resolveTag(tag, at: start, expected: nil)
+            let resolved = tag.flatMap { resolveTag($0, at: start, expected: nil) }
             let node = Node(.scalar(value, style), tag: resolved, start: start, end: end)
             try complete(node, anchor: anchor, size: 1)
         case .alias(let name, let mark):
@@ -138,7 +154,15 @@ private struct TreeBuilder {
         }
     }
 
-    /// Attaches a finished node to its parent (or makes it the document root).
+    private mutating func open(isMapping: Bool, anchor: String?, tag: String?, at mark: Mark) throws(YAMLError) {
+        guard stack.count < limits.maxDepth else {
+            throw YAMLError("nesting is deeper than \(limits.maxDepth) levels; rotor refuses such files", at: mark)
+        }
+        let resolved = tag.flatMap { resolveTag($0, at: mark, expected: isMapping ? .map : .seq) }
+        stack.append(Frame(isMapping: isMapping, anchor: anchor, tag: resolved, start: mark, firstChild: work.count))
+    }
+
+    /// Puts a finished node on the work stack of its parent (or makes it the document root).
     private mutating func complete(_ node: Node, anchor: String?, size: Int) throws(YAMLError) {
         if let anchor { anchors[anchor] = (node, size) }
         guard !stack.isEmpty else {
@@ -147,21 +171,17 @@ private struct TreeBuilder {
         }
         let top = stack.count - 1
         stack[top].expandedSize += size
-        guard stack[top].isMapping else {
-            stack[top].items.append(node)
-            return
+        // In a mapping, children alternate key, value: an even count before this one makes it a key.
+        if stack[top].isMapping, (work.count - stack[top].firstChild) % 2 == 0 {
+            if let problem = Self.checkKey(node, frame: &stack[top], siblings: work) { problems.append(problem) }
         }
-        guard let key = stack[top].pendingKey else {
-            if let problem = Self.checkKey(node, in: &stack[top]) { problems.append(problem) }
-            stack[top].pendingKey = node
-            return
-        }
-        stack[top].pendingKey = nil
-        stack[top].entries.append(MappingEntry(key: key, value: node))
+        work.append(node)
     }
 
     /// The problem with a new mapping key, if any: not a scalar, a merge key, or a duplicate.
-    private static func checkKey(_ key: Node, in frame: inout Frame) -> YAMLError? {
+    /// Static on purpose: a method reading `self` while `frame` is inout into `self.stack`
+    /// would make Swift copy `self`, and with it the key index, on every key.
+    private static func checkKey(_ key: Node, frame: inout Frame, siblings work: [Node]) -> YAMLError? {
         guard case .scalar(let text, let style) = key.content else {
             return YAMLError("a mapping key must be a scalar, not \(key.kindDescription)", at: key.start)
         }
@@ -169,13 +189,16 @@ private struct TreeBuilder {
             return YAMLError("merge keys ('<<') are not supported; write the fields out in full", at: key.start)
         }
         let first: Mark?
-        if frame.keyIndex == nil, frame.entries.count < 16 {
-            first = frame.entries.first(where: { $0.key.scalarText == text })?.key.start
+        let keyCount = (work.count - frame.firstChild) / 2
+        if frame.keyIndex == nil, keyCount < 16 {
+            first = stride(from: frame.firstChild, to: work.count, by: 2).first { work[$0].scalarText == text }.map { work[$0].start }
         } else {
             if frame.keyIndex == nil {
-                frame.keyIndex = Dictionary(
-                    frame.entries.compactMap { entry in entry.key.scalarText.map { ($0, entry.key.start) } },
-                    uniquingKeysWith: { first, _ in first })
+                var index: [String: Mark] = [:]
+                for position in stride(from: frame.firstChild, to: work.count, by: 2) {
+                    if let name = work[position].scalarText, index[name] == nil { index[name] = work[position].start }
+                }
+                frame.keyIndex = index
             }
             first = frame.keyIndex?[text]
             if first == nil { frame.keyIndex?[text] = key.start }
@@ -186,8 +209,7 @@ private struct TreeBuilder {
             at: key.start)
     }
 
-    private mutating func resolveTag(_ tag: String?, at mark: Mark, expected: StandardTag?) -> StandardTag? {
-        guard let tag else { return nil }
+    private mutating func resolveTag(_ tag: String, at mark: Mark, expected: StandardTag?) -> StandardTag? {
         guard let standard = StandardTag(libyamlTag: tag) else {
             problems.append(YAMLError(
                 "tag '\(StandardTag.shortForm(tag))' is not allowed; rotor accepts only the standard tags !!str, !!int, !!float, !!bool, !!null, !!map and !!seq",

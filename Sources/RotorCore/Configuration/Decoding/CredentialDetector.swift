@@ -17,6 +17,10 @@ enum CredentialDetector {
 
     /// Why `text` looks like a literal credential, or nil.
     static func reason(_ text: String) -> String? {
+        // Fast path (this runs on every template): the shortest credential these rules
+        // recognise is a 15-character `Bearer x…`; URLs are checked whatever their length.
+        let utf8 = text.utf8
+        if utf8.count < 15, !text.contains("://") { return nil }
         let trimmed = text.trimmingCharacters(in: .whitespaces)
         for scheme in ["Bearer ", "Basic ", "Token ", "token "] where trimmed.hasPrefix(scheme) {
             let value = trimmed.dropFirst(scheme.count).trimmingCharacters(in: .whitespaces)
@@ -45,11 +49,12 @@ enum CredentialDetector {
     }
 
     private static func tokenReason(_ token: String) -> String? {
+        guard token.utf8.count >= 16 else { return nil }
         for prefix in vendorPrefixes where token.hasPrefix(prefix) {
             let rest = token.dropFirst(prefix.count)
             if rest.count >= 16, rest.allSatisfy(isTokenCharacter) { return "it starts with '\(prefix)', a known API key or token prefix" }
         }
-        guard token.count >= 32, token.allSatisfy(isTokenCharacter) else { return nil }
+        guard token.utf8.count >= 32, token.allSatisfy(isTokenCharacter) else { return nil }
         let hasDigit = token.contains(where: \.isNumber)
         let hasUpper = token.contains(where: \.isUppercase)
         let hasLower = token.contains(where: \.isLowercase)

@@ -31,10 +31,23 @@ final class DecodingContext {
             let home = ProcessInfo.processInfo.environment["HOME"] ?? NSHomeDirectory()
             expanded = home + path.dropFirst()
         }
-        let url = expanded.hasPrefix("/")
-            ? URL(fileURLWithPath: expanded)
-            : URL(fileURLWithPath: directory).appendingPathComponent(expanded)
-        return url.standardizedFileURL.path
+        return PathNormalizer.normalize(expanded.hasPrefix("/") ? expanded : directory + "/" + expanded)
+    }
+}
+
+/// Lexical path clean-up (`a/./b/../c` → `a/c`), without touching the file system: the
+/// same answer as `URL.standardizedFileURL` for absolute paths, at a fraction of the cost.
+enum PathNormalizer {
+    static func normalize(_ absolutePath: String) -> String {
+        var components: [Substring] = []
+        for component in absolutePath.split(separator: "/", omittingEmptySubsequences: true) {
+            switch component {
+            case ".": continue
+            case "..": if !components.isEmpty { components.removeLast() }
+            default: components.append(component)
+            }
+        }
+        return "/" + components.joined(separator: "/")
     }
 }
 

@@ -10,7 +10,8 @@ final class MappingReader {
     /// What this mapping is, for messages: "key 'skytells-prod'".
     let subject: String
     private var entries: [(name: String, entry: MappingEntry)] = []
-    private var index: [String: Int] = [:]
+    /// Built only for large mappings; small ones are scanned.
+    private var index: [String: Int]?
     private var known: [String] = []
     /// Required fields that were absent; reported by `finish()` unless an unknown field
     /// is their likely misspelling (then one "did you mean" error says it all).
@@ -25,12 +26,20 @@ final class MappingReader {
             context.error("\(subject) must be a mapping, not \(node.kindDescription)", at: node)
             return nil
         }
+        entries.reserveCapacity(pairs.count)
         for pair in pairs {
             // Non-scalar keys and merge keys were reported by the loader.
             guard let name = pair.key.scalarText, !(name == "<<" && pair.key.isPlain) else { continue }
-            if index[name] == nil { index[name] = entries.count }
             entries.append((name, pair))
         }
+        if entries.count > 12 {
+            index = Dictionary(entries.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { first, _ in first })
+        }
+    }
+
+    private func position(of field: String) -> Int? {
+        if let index { return index[field] }
+        return entries.firstIndex { $0.name == field }
     }
 
     var location: SourceLocation { context.location(of: node) }
@@ -40,20 +49,20 @@ final class MappingReader {
 
     func has(_ field: String) -> Bool {
         remember(field)
-        return index[field].map { !entries[$0].entry.value.isNull } ?? false
+        return position(of: field).map { !entries[$0].entry.value.isNull } ?? false
     }
 
     /// The raw node of a field (null counts as absent).
     func node(_ field: String, required: Bool = false) -> Node? {
         remember(field)
-        guard let position = index[field], !entries[position].entry.value.isNull else {
+        guard let position = position(of: field), !entries[position].entry.value.isNull else {
             if required, !missingRequired.contains(field) { missingRequired.append(field) }
             return nil
         }
         return entries[position].entry.value
     }
 
-    func keyNode(_ field: String) -> Node? { index[field].map { entries[$0].entry.key } }
+    func keyNode(_ field: String) -> Node? { position(of: field).map { entries[$0].entry.key } }
 
     func string(_ field: String, required: Bool = false) -> Located<String>? {
         guard let value = node(field, required: required) else { return nil }

@@ -55,6 +55,9 @@ public struct Template: Hashable, Sendable, CustomStringConvertible {
 
     /// Parses `text`. `{{` and `}}` stand for literal braces.
     public static func parse(_ text: String) -> Result<Template, ParseError> {
+        if !text.utf8.contains(where: { $0 == UInt8(ascii: "{") || $0 == UInt8(ascii: "}") }) {
+            return .success(Template(literal: text))
+        }
         var parts: [Part] = []
         var literal = ""
         let characters = Array(text)

@@ -1,0 +1,34 @@
+import Foundation
+import RotorCore
+
+/// Benchmark driver, run by bench/run in a release build:
+///   rotor-bench load FILE   seconds to build YAML nodes, and to load the whole configuration
+///   rotor-bench nodes FILE  only the YAML nodes (for profiling the loader)
+/// Prints `name seconds` lines; bench/run takes the medians.
+let arguments = CommandLine.arguments.dropFirst()
+guard arguments.count == 2, ["load", "nodes"].contains(arguments.first), let path = arguments.last else {
+    FileHandle.standardError.write(Data("usage: rotor-bench load|nodes FILE\n".utf8))
+    exit(64)
+}
+let bytes = [UInt8](FileManager.default.contents(atPath: path) ?? Data())
+let limits = YAMLLoadLimits(maxBytes: 64 << 20)
+
+var clock = ContinuousClock()
+let nodesTime = clock.measure {
+    let result = YAMLLoader.load(bytes, limits: limits)
+    precondition(result.fatal == nil, "\(String(describing: result.fatal))")
+}
+if arguments.first == "nodes" {
+    print("nodes \(seconds(nodesTime))")
+    exit(0)
+}
+let configurationTime = clock.measure {
+    let folder = (path as NSString).deletingLastPathComponent
+    let result = ConfigurationLoader(workingDirectory: folder, limits: limits).load(paths: [path])
+    precondition(!result.diagnostics.hasErrors, "\(result.diagnostics.errors.prefix(3))")
+}
+func seconds(_ duration: Duration) -> Double {
+    Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+}
+print("nodes \(seconds(nodesTime))")
+print("configuration \(seconds(configurationTime))")
