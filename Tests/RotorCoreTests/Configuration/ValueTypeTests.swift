@@ -103,3 +103,10 @@ import Testing
         #expect(Secret("short").mask == "…")
     }
 }
+
+@Suite struct PathNormalizerTests {
+    @Test(arguments: ["/a/b/../c", "/a/./b//c/", "/../a", "/a/b/c/../../d", "/", "/a/..", "/a/b/.../c", "/a/.b/c"])
+    func agreesWithFoundation(_ path: String) {
+        #expect(PathNormalizer.normalize(path) == URL(fileURLWithPath: path).standardizedFileURL.path)
+    }
+}

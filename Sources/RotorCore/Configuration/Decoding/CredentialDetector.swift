@@ -19,8 +19,7 @@ enum CredentialDetector {
     static func reason(_ text: String) -> String? {
         // Fast path (this runs on every template): the shortest credential these rules
         // recognise is a 15-character `Bearer x…`; URLs are checked whatever their length.
-        let utf8 = text.utf8
-        if utf8.count < 15, !text.contains("://") { return nil }
+        if text.utf8.count < 15, !hasSchemeSeparator(text) { return nil }
         let trimmed = text.trimmingCharacters(in: .whitespaces)
         for scheme in ["Bearer ", "Basic ", "Token ", "token "] where trimmed.hasPrefix(scheme) {
             let value = trimmed.dropFirst(scheme.count).trimmingCharacters(in: .whitespaces)
@@ -46,6 +45,21 @@ enum CredentialDetector {
             if let reason = tokenReason(String(token)) { return reason }
         }
         return nil
+    }
+
+    /// Whether `text` contains `://`, scanned as bytes (Foundation's search is slow here).
+    private static func hasSchemeSeparator(_ text: String) -> Bool {
+        var matched = 0
+        for byte in text.utf8 {
+            switch (matched, byte) {
+            case (0, UInt8(ascii: ":")): matched = 1
+            case (1, UInt8(ascii: "/")): matched = 2
+            case (2, UInt8(ascii: "/")): return true
+            case (_, UInt8(ascii: ":")): matched = 1
+            default: matched = 0
+            }
+        }
+        return false
     }
 
     private static func tokenReason(_ token: String) -> String? {

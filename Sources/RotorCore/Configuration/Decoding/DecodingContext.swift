@@ -39,15 +39,26 @@ final class DecodingContext {
 /// same answer as `URL.standardizedFileURL` for absolute paths, at a fraction of the cost.
 enum PathNormalizer {
     static func normalize(_ absolutePath: String) -> String {
-        var components: [Substring] = []
-        for component in absolutePath.split(separator: "/", omittingEmptySubsequences: true) {
-            switch component {
-            case ".": continue
-            case "..": if !components.isEmpty { components.removeLast() }
-            default: components.append(component)
+        let slash = UInt8(ascii: "/"), dot = UInt8(ascii: ".")
+        var output: [UInt8] = []
+        output.reserveCapacity(absolutePath.utf8.count + 1)
+        var component: [UInt8] = []
+        func flush() {
+            defer { component.removeAll(keepingCapacity: true) }
+            if component.isEmpty || component == [dot] { return }
+            if component == [dot, dot] {
+                // Drop the last component written, if any.
+                while let last = output.popLast(), last != slash {}
+                return
             }
+            output.append(slash)
+            output.append(contentsOf: component)
         }
-        return "/" + components.joined(separator: "/")
+        for byte in absolutePath.utf8 {
+            if byte == slash { flush() } else { component.append(byte) }
+        }
+        flush()
+        return output.isEmpty ? "/" : String(decoding: output, as: UTF8.self)
     }
 }
 

@@ -52,8 +52,9 @@ public struct JSONPointer: Hashable, Sendable, CustomStringConvertible {
     public init?(_ text: String) {
         guard text.isEmpty || text.hasPrefix("/") else { return nil }
         source = text
-        tokens = text.isEmpty ? [] : text.dropFirst().split(separator: "/", omittingEmptySubsequences: false).map {
-            $0.replacingOccurrences(of: "~1", with: "/").replacingOccurrences(of: "~0", with: "~")
+        tokens = text.isEmpty ? [] : text.dropFirst().split(separator: "/", omittingEmptySubsequences: false).map { token in
+            guard token.utf8.contains(UInt8(ascii: "~")) else { return String(token) }
+            return token.replacingOccurrences(of: "~1", with: "/").replacingOccurrences(of: "~0", with: "~")
         }
     }
 }
