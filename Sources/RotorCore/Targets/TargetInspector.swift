@@ -38,78 +38,38 @@ public struct TargetInspector: Sendable {
     public init() {}
 
     public func observe(_ target: TargetSpec) -> TargetObservation {
-        switch target.kind {
-        case .exec(_, let read):
-            return .notRead(read == nil ? "an exec target with no 'read' command" : "plan runs no commands")
-        case .envFile(let path, let variable):
-            return withFile(path) { bytes in
-                guard let assignment = EnvFileDocument(bytes: bytes).assignment(variable) else {
-                    return .missing("\(variable) is not set in the file")
-                }
-                return .present(fingerprint: Fingerprint.of(assignment.value))
+        guard let path = target.filePath, let format = target.fileFormat else {
+            if case .exec(_, let read) = target.kind {
+                return .notRead(read == nil ? "an exec target with no 'read' command" : "plan runs no commands")
             }
-        case .jsonFile(let path, let pointer):
-            return withFile(path) { bytes in
-                guard let root = try? JSONSerialization.jsonObject(with: Data(bytes), options: [.fragmentsAllowed]) else {
-                    return .unreadable("not valid JSON")
-                }
-                switch JSONPointerLookup.value(at: pointer, in: root) {
-                case .found(let value as String): return .present(fingerprint: Fingerprint.of(value))
-                case .found: return .unreadable("\(pointer) holds a \(pointer.tokens.isEmpty ? "document" : "non-string value")")
-                case .missing(let reason): return .missing(reason)
-                }
-            }
-        case .yamlFile(let path, let keyPath):
-            return withFile(path) { bytes in
-                let loaded = YAMLLoader.load(bytes)
-                if let error = loaded.allErrors.first { return .unreadable("YAML error at \(error.mark): \(error.message)") }
-                guard let root = loaded.documents.first?.root else { return .missing("the file is empty") }
-                switch YAMLPathLookup.node(at: keyPath, in: root) {
-                case .success(let node):
-                    guard let text = node.scalarText else { return .unreadable("\(keyPath.joined(separator: ".")) is not a scalar") }
-                    return .present(fingerprint: Fingerprint.of(text))
-                case .failure(let missing): return .missing(missing.message)
-                }
-            }
-        case .iniFile(let path, let section, let key):
-            return withFile(path) { bytes in
-                let document = INIFileDocument(bytes: bytes)
-                guard document.sections.contains(section) || section.isEmpty else { return .missing("no [\(section)] section") }
-                guard let entry = document.entry(section: section, key: key) else { return .missing("no '\(key)' in [\(section)]") }
-                return .present(fingerprint: Fingerprint.of(entry.value))
+            return .notRead("not a file target")
+        }
+        switch FileTargetReader.read(path) {
+        case .failure(let problem): return Self.observation(problem)
+        case .success(let bytes):
+            switch format.read(bytes) {
+            case .success(let value): return .present(fingerprint: Fingerprint.of(value))
+            case .failure(let problem): return Self.observation(problem)
             }
         }
     }
 
-    private func withFile(_ path: String, _ inspect: ([UInt8]) -> TargetObservation) -> TargetObservation {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { return .missing("the file does not exist") }
-        guard !isDirectory.boolValue else { return .unreadable("it is a folder, not a file") }
-        guard let data = FileManager.default.contents(atPath: path) else { return .unreadable("permission denied") }
-        return inspect([UInt8](data))
+    static func observation(_ problem: TargetReadProblem) -> TargetObservation {
+        switch problem {
+        case .missing(let reason): .missing(reason)
+        case .unreadable(let reason): .unreadable(reason)
+        }
     }
 }
 
-/// Follows a JSON pointer through values decoded by JSONSerialization.
-enum JSONPointerLookup {
-    enum Outcome { case found(Any), missing(String) }
-
-    static func value(at pointer: JSONPointer, in root: Any) -> Outcome {
-        var current = root
-        var walked = ""
-        for token in pointer.tokens {
-            walked += "/" + token
-            if let object = current as? [String: Any] {
-                guard let next = object[token] else { return .missing("\(walked) is not in the file") }
-                current = next
-            } else if let array = current as? [Any] {
-                guard let position = Int(token), array.indices.contains(position) else { return .missing("\(walked) is not in the file") }
-                current = array[position]
-            } else {
-                return .missing("\(walked) is not in the file (its parent is not an object)")
-            }
-        }
-        return .found(current)
+/// Reads a target file's bytes, saying why it cannot.
+enum FileTargetReader {
+    static func read(_ path: String) -> Result<[UInt8], TargetReadProblem> {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { return .failure(.missing("the file does not exist")) }
+        guard !isDirectory.boolValue else { return .failure(.unreadable("it is a folder, not a file")) }
+        guard let data = FileManager.default.contents(atPath: path) else { return .failure(.unreadable("permission denied")) }
+        return .success([UInt8](data))
     }
 }
 

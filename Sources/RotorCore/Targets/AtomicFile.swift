@@ -1,0 +1,69 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Replaces a file's content atomically: a temporary file created exclusively in the same
+/// folder, written, fsync'd, given the original's mode and owner, renamed over the
+/// original, then the folder fsync'd. A reader sees the old bytes or the new ones,
+/// never a mix, and a crash leaves at most a stray `.rotor-tmp-*` file, never a
+/// half-written target.
+///
+/// A symlink is followed: the file it points to is replaced and the link stays.
+public enum AtomicFile {
+    public struct WriteError: Error, CustomStringConvertible {
+        public var path: String
+        public var reason: String
+        public var description: String { "cannot write \(path): \(reason)" }
+    }
+
+    /// Test hook, inert unless set: fail writes to paths ending with this suffix.
+    static let failingSuffix = ProcessInfo.processInfo.environment["ROTOR_TEST_FAIL_WRITE"]
+
+    public static func write(_ bytes: [UInt8], to path: String, newFileMode: mode_t = 0o600) throws(WriteError) {
+        let target = (try? FileManager.default.destinationOfSymbolicLink(atPath: path)).map { link in
+            link.hasPrefix("/") ? link : ((path as NSString).deletingLastPathComponent as NSString).appendingPathComponent(link)
+        } ?? path
+        if let suffix = failingSuffix, !suffix.isEmpty, target.hasSuffix(suffix) {
+            throw WriteError(path: path, reason: "write refused by ROTOR_TEST_FAIL_WRITE")
+        }
+        var original = stat()
+        let exists = stat(target, &original) == 0
+        let folder = (target as NSString).deletingLastPathComponent
+        let temporary = (folder as NSString).appendingPathComponent(".rotor-tmp-\(UUID().uuidString)")
+        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else { throw WriteError(path: path, reason: errnoText()) }
+        var renamed = false
+        defer {
+            if !renamed { unlink(temporary) }
+        }
+        do {
+            defer { close(descriptor) }
+            var offset = 0
+            while offset < bytes.count {
+                let written = bytes[offset...].withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress, $0.count) }
+                guard written > 0 else { throw WriteError(path: path, reason: errnoText()) }
+                offset += written
+            }
+            if exists {
+                guard fchmod(descriptor, original.st_mode & 0o7777) == 0 else { throw WriteError(path: path, reason: errnoText()) }
+                if original.st_uid != geteuid() || original.st_gid != getegid() {
+                    guard fchown(descriptor, original.st_uid, original.st_gid) == 0 else { throw WriteError(path: path, reason: errnoText()) }
+                }
+            } else {
+                guard fchmod(descriptor, newFileMode) == 0 else { throw WriteError(path: path, reason: errnoText()) }
+            }
+            guard fsync(descriptor) == 0 else { throw WriteError(path: path, reason: errnoText()) }
+        }
+        guard rename(temporary, target) == 0 else { throw WriteError(path: path, reason: errnoText()) }
+        renamed = true
+        let folderDescriptor = open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if folderDescriptor >= 0 {
+            fsync(folderDescriptor)
+            close(folderDescriptor)
+        }
+    }
+
+    static func errnoText() -> String { String(cString: strerror(errno)) }
+}

@@ -1,0 +1,51 @@
+/// Why a value could not be read from a file target.
+public enum TargetReadProblem: Error, Equatable, Sendable {
+    /// The variable, pointer, path or key is not there.
+    case missing(String)
+    /// The file cannot be parsed, or the place holds something that is not a value.
+    case unreadable(String)
+}
+
+/// One file format rotor edits surgically: it reads the value at the target's place and
+/// replaces it, leaving every other byte of the file as it was.
+protocol FileTargetFormat: Sendable {
+    /// The value at the target's place in `bytes`.
+    func read(_ bytes: [UInt8]) -> Result<String, TargetReadProblem>
+    /// `bytes` with the value replaced, or added when it is missing and `create` is set.
+    /// Fails with a message that says why (a preflight refusal).
+    func replace(in bytes: [UInt8], with value: String, create: Bool) -> Result<[UInt8], TargetEditError>
+}
+
+public struct TargetEditError: Error, Equatable, Sendable, CustomStringConvertible {
+    public var message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+extension TargetSpec {
+    /// The format of a file target; nil for exec targets.
+    var fileFormat: (any FileTargetFormat)? {
+        switch kind {
+        case .envFile(_, let variable): EnvFileFormat(variable: variable)
+        case .jsonFile(_, let pointer): JSONFileFormat(pointer: pointer)
+        case .yamlFile(_, let keyPath): YAMLFileFormat(keyPath: keyPath)
+        case .iniFile(_, let section, let key): INIFileFormat(section: section, key: key)
+        case .exec: nil
+        }
+    }
+}
+
+extension Array where Element == UInt8 {
+    /// The bytes with `range` replaced by `replacement`.
+    func replacing(_ range: Range<Int>, with replacement: some Collection<UInt8>) -> [UInt8] {
+        var result = self
+        result.replaceSubrange(range, with: replacement)
+        return result
+    }
+
+    /// `\r\n` when the file's first line ends so, else `\n`.
+    var lineEnding: String {
+        guard let newline = firstIndex(of: UInt8(ascii: "\n")) else { return "\n" }
+        return newline > 0 && self[newline - 1] == UInt8(ascii: "\r") ? "\r\n" : "\n"
+    }
+}

@@ -1,0 +1,147 @@
+import Foundation
+import Testing
+@testable import RotorCore
+
+@Suite struct EnvFileFormatTests {
+    let format = EnvFileFormat(variable: "KEY")
+
+    func replaced(_ text: String, _ value: String, create: Bool = false) throws -> String {
+        String(decoding: try format.replace(in: Array(text.utf8), with: value, create: create).get(), as: UTF8.self)
+    }
+
+    @Test func onlyTheValueChanges() throws {
+        let text = "# header\nexport KEY='old-value' # rotated by rotor\nOTHER=1\n"
+        #expect(try replaced(text, "new-value") == "# header\nexport KEY=new-value # rotated by rotor\nOTHER=1\n")
+        #expect(try replaced(text, "has space") == "# header\nexport KEY='has space' # rotated by rotor\nOTHER=1\n")
+        #expect(try replaced(text, "it's") == "# header\nexport KEY=\"it's\" # rotated by rotor\nOTHER=1\n")
+    }
+
+    @Test func crlfFilesStayCRLF() throws {
+        #expect(try replaced("A=1\r\nKEY=old\r\nB=2\r\n", "new") == "A=1\r\nKEY=new\r\nB=2\r\n")
+        #expect(try replaced("A=1\r\n", "new", create: true) == "A=1\r\nKEY=new\r\n")
+    }
+
+    @Test func missingVariableNeedsCreate() throws {
+        #expect(throws: TargetEditError.self) { try replaced("A=1\n", "x") }
+        #expect(try replaced("A=1", "x", create: true) == "A=1\nKEY=x\n")
+    }
+
+    @Test func refusedValuesSayWhyAndWhatToDo() {
+        guard case .failure(let refusal) = EnvValueEncoding.encode("it's \"quoted\"") else { Issue.record("accepted"); return }
+        #expect(refusal.description == "the value contains a single quote and a double quote; dotenv readers disagree on such values, so rotor will not write it into an env file — use a json_file, yaml_file or exec target for this key")
+    }
+}
+
+@Suite struct JSONFileFormatTests {
+    let text = """
+        {
+          "title": "Dashboard",
+          "nested": {"list": [1, {"key": "old\\u0041"}], "n": 3},
+          "empty": {}
+        }
+
+        """
+
+    func edit(_ pointer: String, _ value: String, create: Bool = false) -> Result<String, TargetEditError> {
+        JSONFileFormat(pointer: JSONPointer(pointer)!).replace(in: Array(text.utf8), with: value, create: create)
+            .map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    @Test func readsThroughObjectsAndArrays() {
+        #expect(JSONFileFormat(pointer: JSONPointer("/nested/list/1/key")!).read(Array(text.utf8)) == .success("oldA"))
+        #expect(JSONFileFormat(pointer: JSONPointer("/nested/n")!).read(Array(text.utf8)) == .failure(.unreadable("/nested/n holds a non-string value")))
+        #expect(JSONFileFormat(pointer: JSONPointer("/nope")!).read(Array(text.utf8)) == .failure(.missing("/nope is not in the file")))
+        #expect(JSONFileFormat(pointer: JSONPointer("/a")!).read(Array("{\"a\": 1,}".utf8)) == .failure(.unreadable("not valid JSON")))
+    }
+
+    @Test func onlyTheStringTokenChanges() throws {
+        let edited = try edit("/nested/list/1/key", "new \"value\"\n").get()
+        #expect(edited == text.replacingOccurrences(of: "\"old\\u0041\"", with: "\"new \\\"value\\\"\\n\""))
+        let parsed = try JSONSerialization.jsonObject(with: Data(edited.utf8)) as? [String: Any]
+        #expect(((parsed?["nested"] as? [String: Any])?["list"] as? [Any])?.count == 2)
+    }
+
+    @Test func createAddsAMember() throws {
+        #expect(try edit("/empty/k", "v", create: true).get().contains("\"empty\": {\"k\": \"v\"}"))
+        #expect(try edit("/nested/k", "v", create: true).get().contains("\"n\": 3, \"k\": \"v\"}"))
+        #expect((try? edit("/nested/k", "v").get()) == nil)
+    }
+}
+
+@Suite struct YAMLFileFormatTests {
+    let text = """
+        # chart values
+        replicas: 2
+        skytells:
+          apiKey: "sk-old-value"  # rotated by rotor
+          plain: oldplain
+          single: 'old'
+          model: base
+        """
+
+    func edit(_ path: String, _ value: String) -> Result<String, TargetEditError> {
+        YAMLFileFormat(keyPath: path.split(separator: ".").map(String.init)).replace(in: Array(text.utf8), with: value, create: false)
+            .map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    @Test func replacesTheScalarInPlaceKeepingStyle() throws {
+        #expect(try edit("skytells.apiKey", "sk-new").get() == text.replacingOccurrences(of: "\"sk-old-value\"", with: "\"sk-new\""))
+        #expect(try edit("skytells.plain", "newplain").get() == text.replacingOccurrences(of: "oldplain", with: "newplain"))
+        #expect(try edit("skytells.plain", "yes").get() == text.replacingOccurrences(of: "oldplain", with: "'yes'"))
+        #expect(try edit("skytells.single", "it's").get() == text.replacingOccurrences(of: "'old'", with: "'it''s'"))
+    }
+
+    @Test(arguments: ["plain", "with space", "it's", "quote\"d", "back\\slash", "new\nline", "tab\there", "ünïcødé", "#hash", ": colon", "- dash", "true", "0755"])
+    func everyValueReadsBackIdentically(_ value: String) throws {
+        for path in ["skytells.apiKey", "skytells.plain", "skytells.single"] {
+            let edited = try edit(path, value).get()
+            let read = YAMLFileFormat(keyPath: path.split(separator: ".").map(String.init)).read(Array(edited.utf8))
+            #expect(read == .success(value), "\(path) = \(value.debugDescription) → \(edited)")
+        }
+    }
+
+    @Test func multiByteCharactersBeforeTheScalar() throws {
+        let text = "ä: ö\nkey: old # ü\n"
+        let edited = YAMLFileFormat(keyPath: ["key"]).replace(in: Array(text.utf8), with: "new", create: false).map { String(decoding: $0, as: UTF8.self) }
+        #expect(edited == .success("ä: ö\nkey: new # ü\n"))
+    }
+}
+
+@Suite struct INIFileFormatTests {
+    let text = "[default]\nregion = eu-west-1\n\n[deploy-bot]\naws_access_key_id = AKIAOLD\naws_secret_access_key = oldsecret\n"
+
+    @Test func replacesOnlyTheValue() throws {
+        let edited = try INIFileFormat(section: "deploy-bot", key: "aws_secret_access_key").replace(in: Array(text.utf8), with: "newsecret", create: false).get()
+        #expect(String(decoding: edited, as: UTF8.self) == text.replacingOccurrences(of: "oldsecret", with: "newsecret"))
+    }
+
+    @Test func createAddsToTheSectionOrANewOne() throws {
+        let inSection = try INIFileFormat(section: "default", key: "output").replace(in: Array(text.utf8), with: "json", create: true).get()
+        #expect(String(decoding: inSection, as: UTF8.self).hasPrefix("[default]\nregion = eu-west-1\noutput = json\n\n[deploy-bot]"))
+        let newSection = try INIFileFormat(section: "other", key: "k").replace(in: Array(text.utf8), with: "v", create: true).get()
+        #expect(String(decoding: newSection, as: UTF8.self).hasSuffix("oldsecret\n\n[other]\nk = v\n"))
+    }
+}
+
+@Suite struct AtomicFileTests {
+    @Test func keepsModeAndLeavesNoTemporaryFile() throws {
+        let folder = try TemporaryFolder()
+        let file = try folder.write("target.env", "A=1\n")
+        chmod(file.path, 0o640)
+        try AtomicFile.write(Array("A=2\n".utf8), to: file.path)
+        #expect(try folder.read("target.env") == "A=2\n")
+        var info = stat()
+        stat(file.path, &info)
+        #expect(info.st_mode & 0o777 == 0o640)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: folder.path) == ["target.env"])
+    }
+
+    @Test func followsSymlinksAndKeepsTheLink() throws {
+        let folder = try TemporaryFolder()
+        try folder.write("real.env", "A=1\n")
+        try FileManager.default.createSymbolicLink(atPath: folder.path + "/link.env", withDestinationPath: "real.env")
+        try AtomicFile.write(Array("A=2\n".utf8), to: folder.path + "/link.env")
+        #expect(try folder.read("real.env") == "A=2\n")
+        #expect(try FileManager.default.destinationOfSymbolicLink(atPath: folder.path + "/link.env") == "real.env")
+    }
+}
