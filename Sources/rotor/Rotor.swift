@@ -4,7 +4,7 @@ import RotorCore
 
 /// The `rotor` command line: flags become option values; RotorCore does the work.
 @main
-struct Rotor: ParsableCommand {
+struct Rotor: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "rotor",
         abstract: "Rotate API keys and keep every consumer of a key in sync.",
@@ -16,12 +16,15 @@ struct Rotor: ParsableCommand {
             Configuration: every *.yaml/*.yml under --config PATH (repeatable), or policies/ and \
             consumers/ in the current folder.
 
+            State: every run and its journal are kept in the state store (--state, default \
+            sqlite:.rotor/state.db); interrupted runs are recovered before every rotation.
+
             Exit codes: 0 success or nothing to do; 1 failure rolled back or invalid configuration; \
             2 something is waiting (plan --detailed-exitcode: rotations pending); 3 a person is needed; \
             64 usage error.
             """,
         version: RotorVersion.current,
-        subcommands: [Validate.self, Plan.self]
+        subcommands: [Validate.self, Plan.self, Rotate.self, Recover.self]
     )
 }
 
@@ -91,6 +94,70 @@ extension Rotor {
         func run() throws {
             let options = PlanCommand.Options(keys: keys, json: json, detailedExitCode: detailedExitCode)
             try finish(PlanCommand.run(options, global: global.options, console: global.console))
+        }
+    }
+}
+
+extension Rotor {
+    struct Rotate: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Rotate keys now, whatever their schedule.",
+            discussion: """
+                For each key: preflight, create a new generation, verify it, update every consumer \
+                (backup, write, read back, reload, health), then delete the old generation (at once, or \
+                after its grace period via 'rotor run'). Any failure while updating rolls every consumer \
+                back and deletes the new generation. Interrupted runs are recovered first.
+                Exit 0 rotated; 1 failed or rolled back cleanly; 3 a person is needed (see 'left to do').
+                """)
+
+        @Argument(help: ArgumentHelp("The keys to rotate.", valueName: "key"))
+        var keys: [String]
+
+        @Flag(help: "Rotate at once, ignoring schedule and grace: the old generation is deleted as soon as every consumer switched.")
+        var emergency = false
+
+        @Flag(name: .customLong("revoke-first"), help: "With --emergency: delete the old generation before updating consumers (cuts a leaked key off at once; rollback cannot restore it).")
+        var revokeFirst = false
+
+        @Flag(name: .customLong("dry-run"), help: "Print the plan and change nothing.")
+        var dryRun = false
+
+        @Option(help: ArgumentHelp("Consumers updated at once.", valueName: "n"))
+        var parallel = 8
+
+        @Flag(help: "Print the reports as JSON (\"version\": 1) on stdout.")
+        var json = false
+
+        @OptionGroup var global: GlobalFlags
+
+        func validate() throws {
+            guard !keys.isEmpty else { throw ValidationError("name at least one key to rotate") }
+            guard parallel >= 1 else { throw ValidationError("--parallel must be at least 1") }
+            guard !revokeFirst || emergency else { throw ValidationError("--revoke-first is for emergencies: add --emergency") }
+        }
+
+        func run() async throws {
+            let options = RotateCommand.Options(keys: keys, emergency: emergency, revokeFirst: revokeFirst, dryRun: dryRun, parallel: parallel, json: json)
+            try finish(await RotateCommand.run(options, global: global.options, console: global.console))
+        }
+    }
+
+    struct Recover: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Finish or undo interrupted runs.",
+            discussion: """
+                A run interrupted at any instant (kill -9, power loss) is rolled forward when every \
+                consumer had verified the new generation, else rolled back: targets restored from their \
+                backups, the new generation deleted. 'rotate' and 'run' do this first on their own.
+                """)
+
+        @Flag(help: "Print the reports as JSON on stdout.")
+        var json = false
+
+        @OptionGroup var global: GlobalFlags
+
+        func run() async throws {
+            try finish(await RecoverCommand.run(global: global.options, json: json, console: global.console))
         }
     }
 }

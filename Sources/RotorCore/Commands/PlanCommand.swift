@@ -25,9 +25,16 @@ public enum PlanCommand {
             return .usage
         }
         let loader = step.loader
+        let states: [String: KeyState]
+        do {
+            states = try StateStoreURL.open(global.stateURL, workingDirectory: global.workingDirectory, createIfMissing: false)?.store.keyStates() ?? [:]
+        } catch {
+            console.err("error: \(error)")
+            return .failure
+        }
         let plan = Planner.plan(PlanningInput(
             configuration: configuration,
-            states: [:],
+            states: states,
             observations: observe(configuration, keys: options.keys),
             now: options.now,
             selectedKeys: options.keys,

@@ -11,7 +11,10 @@ import Testing
 
     @Test func onlyTheValueChanges() throws {
         let text = "# header\nexport KEY='old-value' # rotated by rotor\nOTHER=1\n"
-        #expect(try replaced(text, "new-value") == "# header\nexport KEY=new-value # rotated by rotor\nOTHER=1\n")
+        #expect(try replaced(text, "new-value") == "# header\nexport KEY='new-value' # rotated by rotor\nOTHER=1\n")
+        #expect(try replaced("KEY=old\n", "new-value") == "KEY=new-value\n")
+        #expect(try replaced("KEY=\"old\"\n", "new value") == "KEY=\"new value\"\n")
+        #expect(try replaced("KEY=\"old\"\n", "new$value") == "KEY='new$value'\n")
         #expect(try replaced(text, "has space") == "# header\nexport KEY='has space' # rotated by rotor\nOTHER=1\n")
         #expect(try replaced(text, "it's") == "# header\nexport KEY=\"it's\" # rotated by rotor\nOTHER=1\n")
     }

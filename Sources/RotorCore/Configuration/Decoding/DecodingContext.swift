@@ -9,7 +9,7 @@ final class DecodingContext {
 
     init(file: String, directory: String) {
         self.file = file
-        self.directory = directory
+        self.directory = PathNormalizer.normalize(directory)
     }
 
     func location(_ mark: Mark) -> SourceLocation { SourceLocation(file: file, mark: mark) }

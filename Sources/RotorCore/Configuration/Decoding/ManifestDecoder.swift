@@ -36,7 +36,7 @@ struct ManifestDecoder {
         }
         _ = reader.string("description")
         guard let uses, let targets else { return nil }
-        return ConsumerSpec(name: name, uses: uses, targets: targets, reload: reload, health: health)
+        return ConsumerSpec(name: name, uses: uses, targets: targets, reload: reload, health: health, directory: context.directory)
     }
 
     private func target(_ node: Node, subject: String) -> TargetSpec? {

@@ -44,7 +44,7 @@ struct PolicyDecoder {
             return nil
         }
         reader.finish(hints: ["token": Self.literalSecretHint, "api_key": Self.literalSecretHint, "password": Self.literalSecretHint])
-        return kind.map { ProviderSpec(name: name, kind: $0) }
+        return kind.map { ProviderSpec(name: name, kind: $0, directory: context.directory) }
     }
 
     private func manual(_ reader: MappingReader) -> ProviderSpec.Kind? {
@@ -215,7 +215,8 @@ struct PolicyDecoder {
         let description = reader.string("description")?.value
         guard let provider else { return nil }
         return KeyPolicy(name: name, provider: provider, every: every, grace: grace, generationName: generationName, verify: verify,
-                         window: window, notify: notify, deleteWhenUnusedFor: deleteWhenUnused, description: description)
+                         window: window, notify: notify, deleteWhenUnusedFor: deleteWhenUnused, description: description,
+                         directory: context.directory)
     }
 }
 

@@ -5,6 +5,8 @@ public struct ConsumerSpec: Hashable, Sendable {
     public var targets: [TargetSpec]
     public var reload: CommandSpec?
     public var health: CheckSpec?
+    /// The folder of the manifest that declares it: its commands run there.
+    public var directory: String
 }
 
 /// One place that holds the secret.

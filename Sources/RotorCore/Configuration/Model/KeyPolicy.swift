@@ -16,4 +16,6 @@ public struct KeyPolicy: Hashable, Sendable {
     /// Providers that report last use: delete the old generation only once unused this long.
     public var deleteWhenUnusedFor: RotorDuration?
     public var description: String?
+    /// The folder of the policy that declares it: its verify commands run there.
+    public var directory: String
 }

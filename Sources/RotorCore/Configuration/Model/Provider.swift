@@ -2,6 +2,8 @@
 public struct ProviderSpec: Hashable, Sendable {
     public var name: Located<String>
     public var kind: Kind
+    /// The folder of the policy that declares it: its commands run there.
+    public var directory: String
 
     public enum Kind: Hashable, Sendable {
         case manual(ManualProviderSpec)

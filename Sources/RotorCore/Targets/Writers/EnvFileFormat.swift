@@ -11,12 +11,12 @@ struct EnvFileFormat: FileTargetFormat {
     }
 
     func replace(in bytes: [UInt8], with value: String, create: Bool) -> Result<[UInt8], TargetEditError> {
+        let document = EnvFileDocument(bytes: bytes)
         let encoded: String
-        switch EnvValueEncoding.encode(value) {
+        switch EnvValueEncoding.encode(value, preferring: document.assignment(variable)?.quote ?? .none) {
         case .success(let text): encoded = text
         case .failure(let refusal): return .failure(TargetEditError(refusal.description))
         }
-        let document = EnvFileDocument(bytes: bytes)
         if let assignment = document.assignment(variable) {
             return .success(bytes.replacing(assignment.valueRange, with: encoded.utf8))
         }

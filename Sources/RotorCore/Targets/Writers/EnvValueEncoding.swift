@@ -9,17 +9,20 @@ public enum EnvValueEncoding {
         }
     }
 
-    /// The text to put after `NAME=`, or why no text is safe.
-    public static func encode(_ value: String) -> Result<String, Refusal> {
+    /// The text to put after `NAME=`, or why no text is safe. The line's existing quoting
+    /// style is kept whenever the value is safe in it; otherwise the rule's order decides.
+    public static func encode(_ value: String, preferring existing: EnvFileDocument.Quote = .none) -> Result<String, Refusal> {
         let bytes = Array(value.utf8)
+        switch existing {
+        case .single where isSafeSingleQuoted(value, bytes: bytes): return .success("'\(value)'")
+        case .double where isSafeDoubleQuoted(bytes): return .success("\"\(value)\"")
+        default: break
+        }
         // 1. Unquoted: [A-Za-z0-9._+/=:@%,^-]+
         if !bytes.isEmpty, bytes.allSatisfy(isUnquotedByte) { return .success(value) }
-        let hasControl = bytes.contains { ($0 < 0x20 && $0 != 0x09 && $0 != 0x0A) || $0 == 0x7F }
+        let hasControl = bytes.contains(where: isControlOtherThanTabOrNewline)
         // 2. Single quotes: no ', no \\, no trailing \, no ${, no control character but tab and newline.
-        if !bytes.contains(UInt8(ascii: "'")), !value.contains("\\\\"), bytes.last != UInt8(ascii: "\\"),
-           !value.contains("${"), !hasControl {
-            return .success("'\(value)'")
-        }
+        if isSafeSingleQuoted(value, bytes: bytes) { return .success("'\(value)'") }
         // 3. Double quotes: has a ' but none of ", \, $, backtick, newline.
         if bytes.contains(UInt8(ascii: "'")),
            !bytes.contains(where: { [UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "$"), UInt8(ascii: "`"), 0x0A].contains($0) }),
@@ -41,6 +44,22 @@ public enum EnvValueEncoding {
         if single && bytes.contains(UInt8(ascii: "`")) { found.append("a backtick") }
         if single && bytes.contains(0x0A) { found.append("a newline") }
         return "the value contains " + (found.isEmpty ? "characters no quoting style keeps intact" : found.joined(separator: " and "))
+    }
+
+    private static func isSafeSingleQuoted(_ value: String, bytes: [UInt8]) -> Bool {
+        !bytes.contains(UInt8(ascii: "'")) && !value.contains("\\\\") && bytes.last != UInt8(ascii: "\\")
+            && !value.contains("${") && !bytes.contains(where: isControlOtherThanTabOrNewline)
+    }
+
+    /// Inside double quotes with none of ", \, $, backtick or newline, every reader agrees.
+    private static func isSafeDoubleQuoted(_ bytes: [UInt8]) -> Bool {
+        !bytes.contains { [UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "$"), UInt8(ascii: "`"), 0x0A].contains($0) }
+            && !bytes.contains(where: isControlOtherThanTabOrNewline)
+    }
+
+    private static func isControlOtherThanTabOrNewline(_ byte: UInt8) -> Bool {
+        let isControl: Bool = byte < 0x20 || byte == 0x7F
+        return isControl && byte != 0x09 && byte != 0x0A
     }
 
     private static func isUnquotedByte(_ byte: UInt8) -> Bool {

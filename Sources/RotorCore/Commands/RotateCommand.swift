@@ -1,0 +1,124 @@
+import Foundation
+
+/// `rotor rotate KEY... [--emergency] [--revoke-first] [--dry-run] [--parallel N] [--json]`:
+/// rotate now, whatever the schedule. Recovers interrupted runs first.
+public enum RotateCommand {
+    public struct Options: Sendable {
+        public var keys: [String]
+        public var emergency: Bool
+        public var revokeFirst: Bool
+        public var dryRun: Bool
+        public var parallel: Int
+        public var json: Bool
+
+        public init(keys: [String], emergency: Bool = false, revokeFirst: Bool = false, dryRun: Bool = false, parallel: Int = 8, json: Bool = false) {
+            self.keys = keys
+            self.emergency = emergency
+            self.revokeFirst = revokeFirst
+            self.dryRun = dryRun
+            self.parallel = parallel
+            self.json = json
+        }
+    }
+
+    public static func run(_ options: Options, global: GlobalOptions, console: Console) async -> ExitStatus {
+        let step = ConfigurationStep(options: global, console: console)
+        guard let (configuration, _) = step.load() else { return .failure }
+        let known = configuration.keys.map(\.name.value)
+        for name in options.keys where !known.contains(name) {
+            console.err("error: unknown key '\(name)'\(Suggestion.didYouMean(name, in: known)); keys are: \(known.joined(separator: ", "))")
+            return .usage
+        }
+        let loader = step.loader
+        if options.dryRun {
+            let states = (try? StateStoreURL.open(global.stateURL, workingDirectory: global.workingDirectory, createIfMissing: false)?.store.keyStates()) ?? [:]
+            let plan = Planner.plan(PlanningInput(
+                configuration: configuration, states: states,
+                observations: PlanCommand.observe(configuration, keys: options.keys), now: Date(), selectedKeys: options.keys,
+                force: true, emergency: options.emergency, revokeFirst: options.revokeFirst, displayPath: { loader.displayPath($0) }))
+            console.writeOut(options.json ? PlanJSONRenderer.render(plan) : PlanTextRenderer(colored: console.colorOut).render(plan))
+            return PlanSummary(plan).blockers > 0 ? .failure : .success
+        }
+        guard let engine = EngineSetup.make(configuration, global: global, console: console, loader: loader) else { return .failure }
+        var status = EngineSetup.report(await engine.recover(), console: console, json: false, quiet: global.quiet)
+        var reports: [RotationReport] = []
+        for key in options.keys {
+            let report = await engine.rotate(key, options: RotationOptions(emergency: options.emergency, revokeFirst: options.revokeFirst, parallel: options.parallel))
+            reports.append(report)
+        }
+        status = max(status, EngineSetup.report(reports, console: console, json: options.json, quiet: global.quiet))
+        return status
+    }
+}
+
+/// `rotor recover`: finish or undo interrupted runs.
+public enum RecoverCommand {
+    public static func run(global: GlobalOptions, json: Bool, console: Console) async -> ExitStatus {
+        let step = ConfigurationStep(options: global, console: console)
+        guard let (configuration, _) = step.load() else { return .failure }
+        guard let engine = EngineSetup.make(configuration, global: global, console: console, loader: step.loader) else { return .failure }
+        let reports = await engine.recover()
+        if reports.isEmpty, !json {
+            if !global.quiet { console.out("nothing to recover") }
+            return .success
+        }
+        return EngineSetup.report(reports, console: console, json: json, quiet: global.quiet)
+    }
+}
+
+/// Builds the engine for a command, and prints its reports.
+enum EngineSetup {
+    static func make(_ configuration: Configuration, global: GlobalOptions, console: Console, loader: ConfigurationLoader) -> RotationEngine? {
+        let opened: StateStoreURL.Opened
+        do {
+            guard let store = try StateStoreURL.open(global.stateURL, workingDirectory: global.workingDirectory) else { return nil }
+            opened = store
+        } catch {
+            console.err("error: \(error)")
+            return nil
+        }
+        let quiet = global.quiet
+        return RotationEngine(configuration: configuration, store: opened.store, backupsRoot: opened.stateFolder + "/backups",
+                              progress: { line in if !quiet { console.err(line) } },
+                              displayPath: { loader.displayPath($0) })
+    }
+
+    /// Prints reports (a line each, or JSON) and returns the exit status they call for.
+    static func report(_ reports: [RotationReport], console: Console, json: Bool, quiet: Bool) -> ExitStatus {
+        if json {
+            console.writeOut(JSONOutput.encode(ReportDocument(version: 1, keys: reports)))
+        } else {
+            for report in reports {
+                let word = switch report.outcome {
+                case .completed: Style.green("completed", console.colorOut)
+                case .rolledBack: Style.yellow("rolled back", console.colorOut)
+                case .failed: Style.red("failed", console.colorOut)
+                case .needsPerson: Style.red("NEEDS A PERSON", console.colorOut)
+                }
+                console.out("\(report.key): \(word) — \(report.message)")
+                for item in report.left { console.out("  left to do: \(item)") }
+            }
+        }
+        return reports.map(\.exitStatus).max() ?? .success
+    }
+
+    struct ReportDocument: Encodable {
+        var version: Int
+        var keys: [RotationReport]
+    }
+}
+
+extension ExitStatus: Comparable {
+    /// Severity, for combining the outcomes of several keys: needs-person > failure > pending > success.
+    private var severity: Int {
+        switch self {
+        case .success: 0
+        case .pending: 1
+        case .failure: 2
+        case .needsPerson: 3
+        case .usage: 4
+        }
+    }
+
+    public static func < (lhs: ExitStatus, rhs: ExitStatus) -> Bool { lhs.severity < rhs.severity }
+}

@@ -1,0 +1,41 @@
+import Foundation
+
+/// Writes a run's journal through the state store and, for tests only, stops the process
+/// dead at a named point.
+///
+/// `ROTOR_TEST_CRASH_AT=STEP.PHASE[#N]` (e.g. `update.done#3`) makes rotor SIGKILL itself
+/// right after the Nth journal entry of that step and phase is committed. Inert unless set.
+final class Journal: @unchecked Sendable {
+    let store: any StateStore
+    let runID: String
+    private let clock: @Sendable () -> Date
+    private let crashPoint: (label: String, occurrence: Int)?
+    private let lock = NSLock()
+    private var counts: [String: Int] = [:]
+
+    init(store: any StateStore, runID: String, clock: @escaping @Sendable () -> Date) {
+        self.store = store
+        self.runID = runID
+        self.clock = clock
+        if let text = ProcessInfo.processInfo.environment["ROTOR_TEST_CRASH_AT"], !text.isEmpty {
+            let parts = text.split(separator: "#")
+            crashPoint = (String(parts[0]), parts.count > 1 ? Int(parts[1]) ?? 1 : 1)
+        } else {
+            crashPoint = nil
+        }
+    }
+
+    func record(_ step: String, _ phase: JournalEntry.Phase, consumer: String? = nil, target: String? = nil,
+                _ detail: String, data: [String: String] = [:]) throws {
+        try store.append(JournalEntry(at: clock(), step: step, phase: phase, consumer: consumer, target: target, detail: detail, data: data), to: runID)
+        guard let crashPoint else { return }
+        let label = "\(step).\(phase.rawValue)"
+        lock.lock()
+        counts[label, default: 0] += 1
+        let count = counts[label] ?? 0
+        lock.unlock()
+        if label == crashPoint.label, count == crashPoint.occurrence {
+            kill(getpid(), SIGKILL)
+        }
+    }
+}

@@ -1,0 +1,315 @@
+import Foundation
+
+/// Runs the workflow for a key: preflight → create → verify-key → update (backup, write,
+/// read back, reload, health) → verify → delete, with a write-ahead journal, rollback on
+/// any failure in update or verify, and the old generation deleted only once every
+/// consumer verified the new one.
+public final class RotationEngine: Sendable {
+    let configuration: Configuration
+    let store: any StateStore
+    /// Backups live in `<backupsRoot>/<run>/`, mode 0700, files 0600.
+    let backupsRoot: String
+    let runner: CommandRunner
+    let progress: @Sendable (String) -> Void
+    let clock: @Sendable () -> Date
+    let displayPath: @Sendable (String) -> String
+
+    public init(configuration: Configuration, store: any StateStore, backupsRoot: String,
+                progress: @escaping @Sendable (String) -> Void = { _ in },
+                clock: @escaping @Sendable () -> Date = { Date() },
+                displayPath: @escaping @Sendable (String) -> String = { $0 }) {
+        self.configuration = configuration
+        self.store = store
+        self.backupsRoot = backupsRoot
+        self.runner = CommandRunner(withheldVariables: Self.tokenVariables(configuration))
+        self.progress = progress
+        self.clock = clock
+        self.displayPath = displayPath
+    }
+
+    /// Provider token variables, kept out of every command's environment.
+    static func tokenVariables(_ configuration: Configuration) -> Set<String> {
+        Set(configuration.providers.compactMap { provider in
+            if case .http(let http) = provider.kind, case .environment(let name) = http.auth.source { return name }
+            return nil
+        })
+    }
+
+    // MARK: Rotate
+
+    public func rotate(_ keyName: String, options: RotationOptions) async -> RotationReport {
+        var report = RotationReport(key: keyName, runID: nil, outcome: .failed, emergency: options.emergency, message: "",
+                                    newGeneration: nil, oldGeneration: nil, steps: [], left: [])
+        guard let key = configuration.key(named: keyName), let providerSpec = configuration.provider(named: key.provider.value) else {
+            report.message = "unknown key '\(keyName)'"
+            return report
+        }
+        guard let provider = providerSpec.makeProvider(runner: runner) else {
+            report.message = "provider '\(providerSpec.name.value)' is of type \(providerSpec.typeName), which this build cannot rotate yet; nothing was created or changed"
+            return report
+        }
+        let runID = Self.makeRunID(clock())
+        report.runID = runID
+        let owner = LockOwner.current(runID: runID)
+        if let refusal = await acquireLock(keyName, owner: owner, options: options) {
+            report.message = refusal
+            return report
+        }
+        defer { try? store.releaseLock(key: keyName, owner: owner) }
+        do {
+            return try await rotateLocked(key, provider: provider, providerSpec: providerSpec, runID: runID, options: options, report: report)
+        } catch {
+            report.outcome = .needsPerson
+            report.message = "the state store failed during the run (\(error)); run 'rotor recover' once it is back"
+            return report
+        }
+    }
+
+    private func rotateLocked(_ key: KeyPolicy, provider: any KeyProvider, providerSpec: ProviderSpec, runID: String,
+                              options: RotationOptions, report initial: RotationReport) async throws -> RotationReport {
+        var report = initial
+        let keyName = key.name.value
+        let now = clock()
+        let old = try store.keyStates()[keyName]?.current
+        report.oldGeneration = old
+        let consumers = configuration.consumers(of: keyName)
+        let operations = consumers.flatMap { consumer in
+            consumer.targets.enumerated().map { index, target in
+                TargetOperation(consumer: consumer, index: index, spec: target,
+                                label: StepDescriptions.targetLabel(target, displayPath: displayPath), runner: runner)
+            }
+        }
+        try store.createRun(RunRecord(id: runID, key: keyName, started: now, emergency: options.emergency,
+                                      user: ProcessInfo.processInfo.environment["USER"] ?? "unknown", host: ProcessInfo.processInfo.hostName))
+        let journal = Journal(store: store, runID: runID, clock: clock)
+        var startData = ["emergency": String(options.emergency)]
+        if let old { startData.merge(Self.data(old, prefix: "old"), uniquingKeysWith: { $1 }) }
+        try journal.record("start", .info, "rotation of \(keyName)\(options.emergency ? " (EMERGENCY)" : "")", data: startData)
+
+        func finish(_ outcome: RunOutcome, _ message: String) throws -> RotationReport {
+            try store.finishRun(runID, outcome: outcome, at: clock())
+            report.outcome = outcome
+            report.message = message
+            progress("\(keyName): \(message)")
+            return report
+        }
+
+        // 0. Preflight: nothing is created or touched if any of this fails.
+        var problems = provider.preflight(directory: providerSpec.directory)
+        problems += operations.compactMap { $0.preflight() }
+        problems += commandProblems(key: key, consumers: consumers)
+        if !problems.isEmpty {
+            try journal.record("preflight", .failed, problems.joined(separator: "; "))
+            report.steps.append(PlanStep(step: .preflight, detail: problems.joined(separator: "; "), status: "failed"))
+            return try finish(.failed, "preflight failed: " + problems.joined(separator: "; ") + "; nothing was created or changed")
+        }
+        try journal.record("preflight", .done, "\(operations.count) targets ready")
+        report.steps.append(PlanStep(step: .preflight, detail: "\(operations.count) targets ready", status: "ok"))
+        progress("\(keyName): preflight ok (\(operations.count) targets)")
+
+        var values = TemplateValues.context(key: keyName, now: now)
+        let providerValues = values
+
+        // Emergency --revoke-first: cut the old generation off before anything else.
+        if options.revokeFirst, let old {
+            try journal.record("revoke", .intent, "delete the old generation first", data: Self.data(old, prefix: "old"))
+            do throws(ProviderError) {
+                try await provider.delete(id: old.id, values: providerValues, directory: providerSpec.directory)
+            } catch {
+                try journal.record("revoke", .failed, error.message)
+                return try finish(.failed, "revoking the old generation failed: \(error.message); nothing else was done")
+            }
+            try journal.record("revoke", .done, "old generation \(old.id) deleted")
+            report.steps.append(PlanStep(step: .delete, detail: "revoked old generation \(old.id) first", status: "ok"))
+            progress("\(keyName): revoked old generation \(old.id)")
+        }
+
+        // 1. Create the new generation. Its id is journalled as soon as the provider returns it.
+        let name = key.generationName.render(values)
+        try journal.record("create", .intent, "create generation '\(name)'", data: ["name": name])
+        let generation: NewGeneration
+        do throws(ProviderError) {
+            generation = try await provider.create(name: name, values: providerValues, directory: providerSpec.directory)
+        } catch {
+            try journal.record("create", .failed, error.message, data: ["name": name, "may_have_created": String(error.mayHaveCreated)])
+            report.steps.append(PlanStep(step: .create, detail: error.message, status: "failed"))
+            if error.mayHaveCreated {
+                report.left.append("a generation named '\(name)' may exist at provider '\(providerSpec.name.value)': delete it there")
+                return try finish(.needsPerson, "create failed: \(error.message); no consumer was touched")
+            }
+            return try finish(.failed, "create failed: \(error.message); nothing was created or changed")
+        }
+        let redactor = Redactor([generation.secret])
+        let newRecord = GenerationRecord(id: generation.id, fingerprint: generation.secret.fingerprint, created: now)
+        report.newGeneration = newRecord
+        try journal.record("create", .done, "created \(generation.id) (\(newRecord.fingerprint))", data: Self.data(newRecord, prefix: "new").merging(["name": name], uniquingKeysWith: { $1 }))
+        report.steps.append(PlanStep(step: .create, detail: "created \(generation.id) (\(newRecord.fingerprint))", status: "ok"))
+        progress("\(keyName): created \(generation.id) (\(newRecord.fingerprint))")
+        values[.name] = name
+        values[.id] = generation.id
+
+        // 2. verify-key: the new generation must work before any consumer gets it.
+        for check in key.verify {
+            if let problem = await CheckRunner(runner: runner).run(check, values: values, secret: generation.secret, directory: key.directory) {
+                let message = redactor.redact(problem)
+                try journal.record("verify-key", .failed, message)
+                report.steps.append(PlanStep(step: .verifyKey, detail: message, status: "failed"))
+                return try await abandon(generation, because: "verify-key failed: \(message)", provider: provider, providerSpec: providerSpec,
+                                         values: providerValues, journal: journal, report: &report, finish: finish)
+            }
+        }
+        if !key.verify.isEmpty {
+            try journal.record("verify-key", .done, "\(key.verify.count) checks passed")
+            report.steps.append(PlanStep(step: .verifyKey, detail: "\(key.verify.count) checks passed", status: "ok"))
+        }
+        // Every target must accept the value before any is touched (the env-file rule, INI limits…).
+        let refusals = operations.compactMap { $0.refusal(of: $0.spec.value.render(values.merging([.secret: generation.secret.reveal()], uniquingKeysWith: { $1 }))) }
+        if !refusals.isEmpty {
+            let message = redactor.redact(refusals.joined(separator: "; "))
+            try journal.record("preflight", .failed, message)
+            return try await abandon(generation, because: "preflight refused the new value: \(message)", provider: provider,
+                                     providerSpec: providerSpec, values: providerValues, journal: journal, report: &report, finish: finish)
+        }
+
+        // 3. Update every consumer, up to `parallel` at once.
+        let updates = await updateConsumers(consumers, operations: operations, runID: runID, values: values, secret: generation.secret,
+                                            parallel: options.parallel, journal: journal)
+        report.steps += updates.steps
+        if let failure = updates.failures.first {
+            let message = redactor.redact(failure)
+            progress("\(keyName): \(message); rolling back")
+            let left = await rollBack(updates.touched, consumers: updates.touchedConsumers, journal: journal)
+            report.steps += left.steps
+            report.left += left.left
+            try? journal.record("rollback", left.left.isEmpty ? .done : .failed, left.left.isEmpty ? "every touched target restored" : left.left.joined(separator: "; "))
+            return try await abandon(generation, because: "\(message); every consumer was rolled back to the old generation", provider: provider,
+                                     providerSpec: providerSpec, values: providerValues, journal: journal, report: &report, finish: finish,
+                                     outcome: left.left.isEmpty ? .rolledBack : .needsPerson)
+        }
+
+        // 4. Verified: the point of no return. Recovery rolls forward from here.
+        try journal.record("verify", .done, "all \(consumers.count) consumers run on \(generation.id)")
+        report.steps.append(PlanStep(step: .verify, detail: "all \(consumers.count) consumers verified", status: "ok"))
+        let deleteNow = key.grace.seconds == 0 || options.emergency
+        var previous = old.map { record -> GenerationRecord in
+            var pending = record
+            pending.pendingDeletionAt = now.addingTimeInterval(options.emergency ? 0 : key.grace.timeInterval)
+            return pending
+        }
+        if options.revokeFirst { previous = nil }
+        try store.saveKeyState(KeyState(current: newRecord, previous: previous), for: keyName)
+        try journal.record("commit", .done, "state: current \(generation.id)")
+
+        // 5. Delete the old generation (at once, or later by `rotor run`).
+        guard let old, !options.revokeFirst else {
+            removeBackups(runID)
+            return try finish(.completed, "rotated to \(generation.id) (\(newRecord.fingerprint)); \(old == nil ? "no previous generation known to rotor" : "old generation revoked first")")
+        }
+        guard deleteNow else {
+            return try finish(.completed, "rotated to \(generation.id) (\(newRecord.fingerprint)); old generation \(old.id) kept until \(DateFormatting.iso8601(previous?.pendingDeletionAt ?? now)) (grace \(key.grace))")
+        }
+        try journal.record("delete", .intent, "delete old generation \(old.id)", data: Self.data(old, prefix: "old"))
+        do throws(ProviderError) {
+            try await provider.delete(id: old.id, values: providerValues, directory: providerSpec.directory)
+        } catch {
+            let message = redactor.redact(error.message)
+            try journal.record("delete", .failed, message)
+            report.steps.append(PlanStep(step: .delete, detail: message, status: "failed"))
+            report.left.append("old generation \(old.id) is still at the provider; 'rotor run' retries its deletion")
+            removeBackups(runID)
+            return try finish(.needsPerson, "rotated to \(generation.id), but deleting the old generation failed: \(message)")
+        }
+        try journal.record("delete", .done, "old generation \(old.id) deleted")
+        try store.saveKeyState(KeyState(current: newRecord, previous: nil), for: keyName)
+        report.steps.append(PlanStep(step: .delete, detail: "old generation \(old.id) deleted", status: "ok"))
+        removeBackups(runID)
+        return try finish(.completed, "rotated to \(generation.id) (\(newRecord.fingerprint)); old generation \(old.id) deleted")
+    }
+
+    /// Deletes a new generation no consumer kept, and ends the run.
+    private func abandon(_ generation: NewGeneration, because reason: String, provider: any KeyProvider, providerSpec: ProviderSpec,
+                         values: [Placeholder: String], journal: Journal, report: inout RotationReport,
+                         finish: (RunOutcome, String) throws -> RotationReport, outcome: RunOutcome = .failed) async throws -> RotationReport {
+        try journal.record("delete-new", .intent, "delete the new generation \(generation.id)", data: ["new_id": generation.id])
+        do throws(ProviderError) {
+            try await provider.delete(id: generation.id, values: values, directory: providerSpec.directory)
+        } catch {
+            try journal.record("delete-new", .failed, error.message)
+            report.left.append("delete the new generation \(generation.id) at provider '\(providerSpec.name.value)': \(error.message)")
+            report.steps.append(PlanStep(step: .delete, detail: "deleting new generation \(generation.id) failed", status: "failed"))
+            removeBackups(report.runID ?? "")
+            return try finish(.needsPerson, reason)
+        }
+        try journal.record("delete-new", .done, "new generation \(generation.id) deleted")
+        report.steps.append(PlanStep(step: .delete, detail: "new generation \(generation.id) deleted", status: "ok"))
+        if outcome != .needsPerson { removeBackups(report.runID ?? "") }
+        return try finish(outcome, reason)
+    }
+
+    /// Commands that must exist: reload, exec health checks, exec verify checks.
+    private func commandProblems(key: KeyPolicy, consumers: [ConsumerSpec]) -> [String] {
+        var problems: [String] = []
+        for check in key.verify {
+            if case .exec(let command) = check, CommandRunner.locate(command.program, in: key.directory) == nil {
+                problems.append("verify command '\(command.program)' is not installed or not on PATH")
+            }
+        }
+        for consumer in consumers {
+            if let reload = consumer.reload, CommandRunner.locate(reload.program, in: consumer.directory) == nil {
+                problems.append("\(consumer.name.value): reload command '\(reload.program)' is not installed or not on PATH")
+            }
+            if case .exec(let command)? = consumer.health, CommandRunner.locate(command.program, in: consumer.directory) == nil {
+                problems.append("\(consumer.name.value): health command '\(command.program)' is not installed or not on PATH")
+            }
+        }
+        return problems
+    }
+
+    // MARK: Locks
+
+    /// nil when the lock is ours; else why not. A live holder is waited for briefly.
+    func acquireLock(_ key: String, owner: LockOwner, options: RotationOptions) async -> String? {
+        let deadline = Date().addingTimeInterval(options.lockWait)
+        while true {
+            let attempt: LockAttempt
+            do {
+                attempt = try store.acquireLock(key: key, owner: owner, lease: options.lease, now: clock(), canTakeOver: Self.ownerIsGone)
+            } catch {
+                return "cannot take the lock of '\(key)': \(error)"
+            }
+            guard case .heldBy(let holder) = attempt else { return nil }
+            if Date() >= deadline {
+                return "key '\(key)' is being rotated by run \(holder.owner.runID) (pid \(holder.owner.pid) on \(holder.owner.host)); try again when it has finished"
+            }
+            try? await Task.sleep(nanoseconds: 200_000_000)
+        }
+    }
+
+    /// A lock's owner is gone when it ran on this host and its process no longer exists.
+    @Sendable static func ownerIsGone(_ holder: LockHolder) -> Bool {
+        holder.owner.host == ProcessInfo.processInfo.hostName && kill(holder.owner.pid, 0) != 0 && errno == ESRCH
+    }
+
+    // MARK: Helpers
+
+    static func makeRunID(_ date: Date) -> String {
+        var generator = SystemRandomNumberGenerator()
+        return DateFormatting.compactTimestamp(date) + "-" + String(UInt32.random(in: 0x100000...0xFFFFFF, using: &generator), radix: 16)
+    }
+
+    static func data(_ record: GenerationRecord, prefix: String) -> [String: String] {
+        ["\(prefix)_id": record.id, "\(prefix)_fingerprint": record.fingerprint, "\(prefix)_created": String(record.created.timeIntervalSince1970)]
+    }
+
+    static func record(from data: [String: String], prefix: String) -> GenerationRecord? {
+        guard let id = data["\(prefix)_id"], let fingerprint = data["\(prefix)_fingerprint"] else { return nil }
+        return GenerationRecord(id: id, fingerprint: fingerprint, created: Date(timeIntervalSince1970: Double(data["\(prefix)_created"] ?? "") ?? 0))
+    }
+
+    func backupFolder(_ runID: String) -> String { backupsRoot + "/" + runID }
+
+    func removeBackups(_ runID: String) {
+        guard !runID.isEmpty else { return }
+        try? FileManager.default.removeItem(atPath: backupFolder(runID))
+    }
+}

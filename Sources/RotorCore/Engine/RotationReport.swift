@@ -1,0 +1,51 @@
+import Foundation
+
+/// How a rotation (or a recovery, or a rollback) ended, for people and for `--json`.
+public struct RotationReport: Sendable, Codable, Equatable {
+    public var key: String
+    public var runID: String?
+    public var outcome: RunOutcome
+    public var emergency: Bool
+    /// One line saying what happened and, when something failed, what to do.
+    public var message: String
+    public var newGeneration: GenerationRecord?
+    public var oldGeneration: GenerationRecord?
+    /// The steps taken, each with its status.
+    public var steps: [PlanStep]
+    /// What a person still has to do (outcome needs-person).
+    public var left: [String]
+
+    enum CodingKeys: String, CodingKey {
+        case key, outcome, emergency, message, steps, left
+        case runID = "run"
+        case newGeneration = "new_generation"
+        case oldGeneration = "old_generation"
+    }
+
+    public var exitStatus: ExitStatus {
+        switch outcome {
+        case .completed: .success
+        case .failed, .rolledBack: .failure
+        case .needsPerson: .needsPerson
+        }
+    }
+}
+
+/// Options of one rotation.
+public struct RotationOptions: Sendable {
+    public var emergency: Bool
+    public var revokeFirst: Bool
+    /// Consumers updated at once.
+    public var parallel: Int
+    /// How long to wait for a key locked by another live run before refusing.
+    public var lockWait: TimeInterval
+    public var lease: TimeInterval
+
+    public init(emergency: Bool = false, revokeFirst: Bool = false, parallel: Int = 8, lockWait: TimeInterval = 5, lease: TimeInterval = 900) {
+        self.emergency = emergency
+        self.revokeFirst = revokeFirst
+        self.parallel = max(1, parallel)
+        self.lockWait = lockWait
+        self.lease = lease
+    }
+}

@@ -1,0 +1,137 @@
+import Foundation
+
+/// Everything the engine does to one target: preflight, back up, write, read back and
+/// restore. Backups that hold an old secret are files of mode 0600 in the run's backup
+/// folder (mode 0700), removed when the run is finished.
+struct TargetOperation: Sendable {
+    let consumer: ConsumerSpec
+    let index: Int
+    let spec: TargetSpec
+    let label: String
+    let runner: CommandRunner
+
+    var id: TargetID { TargetID(consumer: consumer.name.value, index: index) }
+
+    /// Why the target cannot be written, or nil. Nothing is changed.
+    func preflight() -> String? {
+        if case .exec(let write, let read) = spec.kind {
+            for command in [write, read].compactMap({ $0 }) where CommandRunner.locate(command.program, in: consumer.directory) == nil {
+                return "\(label): command '\(command.program)' is not installed or not on PATH"
+            }
+            return nil
+        }
+        guard let path = spec.filePath, let format = spec.fileFormat else { return nil }
+        let bytes: [UInt8]
+        switch FileTargetReader.read(path) {
+        case .success(let read): bytes = read
+        case .failure(.missing(let reason)), .failure(.unreadable(let reason)): return "\(label): \(reason)"
+        }
+        guard access(path, W_OK) == 0 else { return "\(label): the file is not writable (permission denied)" }
+        let folder = (path as NSString).deletingLastPathComponent
+        guard access(folder, W_OK) == 0 else { return "\(label): its folder is not writable, so it cannot be replaced atomically" }
+        switch format.read(bytes) {
+        case .success: break
+        case .failure(.unreadable(let reason)): return "\(label): \(reason)"
+        case .failure(.missing(let reason)):
+            if !spec.create { return "\(label): \(reason) (set create: true on the target to add it)" }
+        }
+        if case .failure(let error) = format.replace(in: bytes, with: "rotor-preflight-sample", create: spec.create) {
+            return "\(label): \(error.message)"
+        }
+        return nil
+    }
+
+    /// Why `value` cannot be written here (e.g. the env-file rule refuses it), or nil.
+    func refusal(of value: String) -> String? {
+        guard let path = spec.filePath, let format = spec.fileFormat, case .success(let bytes) = FileTargetReader.read(path) else { return nil }
+        if case .failure(let error) = format.replace(in: bytes, with: value, create: spec.create) { return "\(label): \(error.message)" }
+        return nil
+    }
+
+    /// Saves what the target holds now, so that it can be restored byte for byte.
+    /// Returns false when no backup is possible (an exec target without `read`).
+    func backup(to backupPath: String) async throws -> Bool {
+        if let path = spec.filePath {
+            guard let data = FileManager.default.contents(atPath: path) else { throw TargetEditError("\(label): cannot read the file to back it up") }
+            try writeBackup([UInt8](data), to: backupPath)
+            return true
+        }
+        guard case .exec(_, let read?) = spec.kind else { return false }
+        guard let current = await readExec(read) else { throw TargetEditError("\(label): its read command failed, so it cannot be backed up") }
+        try writeBackup(Array(current.utf8), to: backupPath)
+        return true
+    }
+
+    private func writeBackup(_ bytes: [UInt8], to path: String) throws {
+        do {
+            try AtomicFile.write(bytes, to: path, newFileMode: 0o600)
+        } catch {
+            throw TargetEditError("cannot write the backup of \(label): \(error.reason)")
+        }
+    }
+
+    /// Writes `value` into the target.
+    func write(_ value: String) async throws {
+        if let path = spec.filePath, let format = spec.fileFormat {
+            switch FileTargetReader.read(path) {
+            case .failure(.missing(let reason)), .failure(.unreadable(let reason)): throw TargetEditError("\(label): \(reason)")
+            case .success(let bytes):
+                switch format.replace(in: bytes, with: value, create: spec.create) {
+                case .failure(let error): throw TargetEditError("\(label): \(error.message)")
+                case .success(let edited):
+                    do { try AtomicFile.write(edited, to: path) } catch { throw TargetEditError("\(label): \(error.reason)") }
+                }
+            }
+            return
+        }
+        guard case .exec(let command, _) = spec.kind else { return }
+        try await runWrite(command, value: value)
+    }
+
+    private func runWrite(_ command: CommandSpec, value: String) async throws {
+        let values: [Placeholder: String] = [.secret: value]
+        let result = await runner.run(command.argv.map { $0.render([:]) }, stdin: command.stdin.map { Data($0.render(values).utf8) },
+                                      environment: command.environment.mapValues { $0.render(values) },
+                                      directory: consumer.directory, timeout: command.timeout.timeInterval)
+        guard result.succeeded else {
+            throw TargetEditError("\(label): \(command.program) " + (result.timedOut ? "timed out after \(command.timeout)" : "exited \(result.status)"))
+        }
+    }
+
+    /// What the target holds now, or nil when it cannot be read (an exec target without `read`).
+    func readBack() async -> String? {
+        if let path = spec.filePath, let format = spec.fileFormat {
+            guard case .success(let bytes) = FileTargetReader.read(path), case .success(let value) = format.read(bytes) else { return nil }
+            return value
+        }
+        guard case .exec(_, let read?) = spec.kind else { return nil }
+        return await readExec(read)
+    }
+
+    var canReadBack: Bool {
+        if case .exec(_, let read) = spec.kind { return read != nil }
+        return true
+    }
+
+    private func readExec(_ read: CommandSpec) async -> String? {
+        let result = await runner.run(read.argv.map { $0.render([:]) }, directory: consumer.directory, timeout: read.timeout.timeInterval)
+        guard result.succeeded else { return nil }
+        var text = String(decoding: result.stdout, as: UTF8.self)
+        if text.hasSuffix("\n") { text.removeLast() }
+        return text
+    }
+
+    /// Puts the backed-up content back: the file byte for byte, or the old value through
+    /// the exec target's command.
+    func restore(from backupPath: String) async throws {
+        guard let data = FileManager.default.contents(atPath: backupPath) else {
+            throw TargetEditError("\(label): its backup \(backupPath) is missing")
+        }
+        if let path = spec.filePath {
+            do { try AtomicFile.write([UInt8](data), to: path) } catch { throw TargetEditError("\(label): \(error.reason)") }
+            return
+        }
+        guard case .exec(let command, _) = spec.kind else { return }
+        try await runWrite(command, value: String(decoding: data, as: UTF8.self))
+    }
+}

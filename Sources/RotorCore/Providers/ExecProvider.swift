@@ -1,0 +1,111 @@
+import Foundation
+
+/// Any vendor CLI: `create` prints JSON holding the new generation's id and secret;
+/// `delete` takes `{id}`; `list` prints the generations.
+struct ExecProvider: KeyProvider {
+    var spec: ExecProviderSpec
+    var runner: CommandRunner
+
+    func preflight(directory: String) -> [String] {
+        [spec.create, spec.delete, spec.list?.command].compactMap { $0 }.compactMap { command in
+            CommandRunner.locate(command.program, in: directory) == nil
+                ? "the provider's command '\(command.program)' is not installed or not on PATH"
+                : nil
+        }
+    }
+
+    func create(name: String, values: [Placeholder: String], directory: String) async throws(ProviderError) -> NewGeneration {
+        var values = values
+        values[.name] = name
+        let result = await run(spec.create, values: values, directory: directory)
+        guard result.succeeded else {
+            throw ProviderError("create " + Self.failure(result, command: spec.create), mayHaveCreated: result.timedOut)
+        }
+        guard let json = try? JSONSerialization.jsonObject(with: result.stdout, options: [.fragmentsAllowed]) else {
+            throw ProviderError("create exited 0 but printed no JSON; a generation may have been created: check the provider", mayHaveCreated: true)
+        }
+        guard let id = Self.string(spec.idPointer.resolve(in: json)) else {
+            throw ProviderError("create's output has no id at \(spec.idPointer); a generation may have been created: check the provider", mayHaveCreated: true)
+        }
+        guard let secret = spec.secretPointer.resolve(in: json) as? String, !secret.isEmpty else {
+            throw ProviderError("create's output has no secret at \(spec.secretPointer) (generation \(id))", mayHaveCreated: true)
+        }
+        return NewGeneration(id: id, name: name, secret: Secret(secret))
+    }
+
+    func delete(id: String, values: [Placeholder: String], directory: String) async throws(ProviderError) {
+        guard let delete = spec.delete else { throw ProviderError("the provider has no 'delete' command: delete generation \(id) by hand") }
+        var values = values
+        values[.id] = id
+        let result = await run(delete, values: values, directory: directory)
+        guard result.succeeded else { throw ProviderError("delete of \(id) " + Self.failure(result, command: delete)) }
+    }
+
+    func list(values: [Placeholder: String], directory: String) async throws(ProviderError) -> [ListedGeneration]? {
+        guard let list = spec.list else { return nil }
+        let result = await run(list.command, values: values, directory: directory)
+        guard result.succeeded, let json = try? JSONSerialization.jsonObject(with: result.stdout, options: [.fragmentsAllowed]) else {
+            throw ProviderError("list " + Self.failure(result, command: list.command))
+        }
+        guard let items = list.fields.items.resolve(in: json) as? [Any] else { throw ProviderError("list's output has no array at \(list.fields.items)") }
+        return items.compactMap { item in
+            guard let id = Self.string(list.fields.id.resolve(in: item)) else { return nil }
+            return ListedGeneration(id: id, name: list.fields.name.flatMap { Self.string($0.resolve(in: item)) },
+                                    created: list.fields.created.flatMap { Self.date($0.resolve(in: item)) },
+                                    lastUsed: list.fields.lastUsed.flatMap { Self.date($0.resolve(in: item)) })
+        }
+    }
+
+    private func run(_ command: CommandSpec, values: [Placeholder: String], directory: String) async -> CommandResult {
+        await runner.run(command.argv.map { $0.render(values) }, environment: command.environment.mapValues { $0.render(values) },
+                         directory: directory, timeout: command.timeout.timeInterval)
+    }
+
+    /// "failed (exit 2): <stderr>" — the caller redacts before showing it anywhere.
+    static func failure(_ result: CommandResult, command: CommandSpec) -> String {
+        if result.timedOut { return "timed out after \(command.timeout) (\(command.program))" }
+        let stderr = String(decoding: result.stderr, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        return "failed (\(command.program) exited \(result.status))" + (stderr.isEmpty ? "" : ": \(stderr)")
+    }
+
+    static func string(_ value: Any?) -> String? {
+        switch value {
+        case let text as String: text
+        case let number as NSNumber: number.stringValue
+        default: nil
+        }
+    }
+
+    static func date(_ value: Any?) -> Date? {
+        switch value {
+        case let text as String: ISO8601DateFormatter().date(from: text) ?? ISO8601DateFormatter.withFractions.date(from: text)
+        case let number as NSNumber: Date(timeIntervalSince1970: number.doubleValue)
+        default: nil
+        }
+    }
+}
+
+extension ISO8601DateFormatter {
+    static var withFractions: ISO8601DateFormatter {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return formatter
+    }
+}
+
+extension JSONPointer {
+    /// The value this pointer names in a JSONSerialization tree, or nil.
+    func resolve(in root: Any) -> Any? {
+        var current: Any = root
+        for token in tokens {
+            if let object = current as? [String: Any], let next = object[token] {
+                current = next
+            } else if let array = current as? [Any], let index = Int(token), array.indices.contains(index) {
+                current = array[index]
+            } else {
+                return nil
+            }
+        }
+        return current
+    }
+}

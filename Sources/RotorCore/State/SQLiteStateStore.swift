@@ -1,0 +1,172 @@
+import Foundation
+import GRDB
+
+/// The embedded state store: one SQLite file (WAL mode) in a folder of mode 0700, the
+/// file itself 0600.
+public final class SQLiteStateStore: StateStore {
+    private let pool: DatabasePool
+    public let path: String
+
+    public init(path: String) throws {
+        self.path = path
+        let folder = (path as NSString).deletingLastPathComponent
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        chmod(folder, 0o700)
+        var configuration = GRDB.Configuration()
+        configuration.busyMode = .timeout(10)
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+        }
+        let previousMask = umask(0o077)
+        defer { umask(previousMask) }
+        pool = try DatabasePool(path: path, configuration: configuration)
+        try Self.migrator.migrate(pool)
+        for file in [path, path + "-wal", path + "-shm"] where FileManager.default.fileExists(atPath: file) {
+            chmod(file, 0o600)
+        }
+    }
+
+    private static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            try db.execute(sql: """
+                CREATE TABLE keys (
+                    name TEXT PRIMARY KEY,
+                    current TEXT,      -- JSON GenerationRecord
+                    previous TEXT
+                );
+                CREATE TABLE runs (
+                    id TEXT PRIMARY KEY,
+                    key TEXT NOT NULL,
+                    started REAL NOT NULL,
+                    finished REAL,
+                    outcome TEXT,
+                    emergency INTEGER NOT NULL,
+                    user TEXT NOT NULL,
+                    host TEXT NOT NULL
+                );
+                CREATE TABLE journal (
+                    run_id TEXT NOT NULL REFERENCES runs(id),
+                    sequence INTEGER NOT NULL,
+                    at REAL NOT NULL,
+                    step TEXT NOT NULL,
+                    phase TEXT NOT NULL,
+                    consumer TEXT,
+                    target TEXT,
+                    detail TEXT NOT NULL,
+                    data TEXT NOT NULL,
+                    PRIMARY KEY (run_id, sequence)
+                );
+                CREATE TABLE locks (
+                    key TEXT PRIMARY KEY,
+                    host TEXT NOT NULL,
+                    pid INTEGER NOT NULL,
+                    run_id TEXT NOT NULL,
+                    expires REAL NOT NULL
+                );
+                """)
+        }
+        return migrator
+    }
+
+    public func keyStates() throws -> [String: KeyState] {
+        try pool.read { db in
+            var states: [String: KeyState] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT name, current, previous FROM keys") {
+                states[row["name"]] = KeyState(current: Self.decode(row["current"]), previous: Self.decode(row["previous"]))
+            }
+            return states
+        }
+    }
+
+    public func saveKeyState(_ state: KeyState, for key: String) throws {
+        try pool.write { db in
+            try db.execute(sql: "INSERT INTO keys (name, current, previous) VALUES (?, ?, ?) ON CONFLICT(name) DO UPDATE SET current = excluded.current, previous = excluded.previous",
+                           arguments: [key, Self.encode(state.current), Self.encode(state.previous)])
+        }
+    }
+
+    public func acquireLock(key: String, owner: LockOwner, lease: TimeInterval, now: Date,
+                            canTakeOver: (LockHolder) -> Bool) throws -> LockAttempt {
+        try pool.write { db in
+            if let row = try Row.fetchOne(db, sql: "SELECT host, pid, run_id, expires FROM locks WHERE key = ?", arguments: [key]) {
+                let holder = LockHolder(owner: LockOwner(host: row["host"], pid: row["pid"], runID: row["run_id"]),
+                                        expires: Date(timeIntervalSince1970: row["expires"]))
+                if holder.owner != owner, holder.expires > now, !canTakeOver(holder) { return .heldBy(holder) }
+            }
+            try db.execute(sql: "INSERT INTO locks (key, host, pid, run_id, expires) VALUES (?, ?, ?, ?, ?) ON CONFLICT(key) DO UPDATE SET host = excluded.host, pid = excluded.pid, run_id = excluded.run_id, expires = excluded.expires",
+                           arguments: [key, owner.host, owner.pid, owner.runID, now.addingTimeInterval(lease).timeIntervalSince1970])
+            return .acquired
+        }
+    }
+
+    public func releaseLock(key: String, owner: LockOwner) throws {
+        try pool.write { db in
+            try db.execute(sql: "DELETE FROM locks WHERE key = ? AND host = ? AND pid = ? AND run_id = ?",
+                           arguments: [key, owner.host, owner.pid, owner.runID])
+        }
+    }
+
+    public func createRun(_ run: RunRecord) throws {
+        try pool.write { db in
+            try db.execute(sql: "INSERT INTO runs (id, key, started, finished, outcome, emergency, user, host) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                           arguments: [run.id, run.key, run.started.timeIntervalSince1970, run.finished?.timeIntervalSince1970,
+                                       run.outcome?.rawValue, run.emergency, run.user, run.host])
+        }
+    }
+
+    public func append(_ entry: JournalEntry, to runID: String) throws {
+        try pool.write { db in
+            let next = try Int.fetchOne(db, sql: "SELECT COALESCE(MAX(sequence), 0) + 1 FROM journal WHERE run_id = ?", arguments: [runID]) ?? 1
+            try db.execute(sql: "INSERT INTO journal (run_id, sequence, at, step, phase, consumer, target, detail, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                           arguments: [runID, next, entry.at.timeIntervalSince1970, entry.step, entry.phase.rawValue, entry.consumer, entry.target,
+                                       entry.detail, Self.encode(entry.data)])
+        }
+    }
+
+    public func journal(of runID: String) throws -> [JournalEntry] {
+        try pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM journal WHERE run_id = ? ORDER BY sequence", arguments: [runID]).map { row in
+                JournalEntry(sequence: row["sequence"], at: Date(timeIntervalSince1970: row["at"]), step: row["step"],
+                             phase: JournalEntry.Phase(rawValue: row["phase"]) ?? .info, consumer: row["consumer"], target: row["target"],
+                             detail: row["detail"], data: Self.decode(row["data"]) ?? [:])
+            }
+        }
+    }
+
+    public func finishRun(_ runID: String, outcome: RunOutcome, at date: Date) throws {
+        try pool.write { db in
+            try db.execute(sql: "UPDATE runs SET finished = ?, outcome = ? WHERE id = ?", arguments: [date.timeIntervalSince1970, outcome.rawValue, runID])
+        }
+    }
+
+    public func run(_ id: String) throws -> RunRecord? {
+        try pool.read { db in try Row.fetchOne(db, sql: "SELECT * FROM runs WHERE id = ?", arguments: [id]).map(Self.runRecord) }
+    }
+
+    public func runs() throws -> [RunRecord] {
+        try pool.read { db in try Row.fetchAll(db, sql: "SELECT * FROM runs ORDER BY started, id").map(Self.runRecord) }
+    }
+
+    private static func runRecord(_ row: Row) -> RunRecord {
+        RunRecord(id: row["id"], key: row["key"], started: Date(timeIntervalSince1970: row["started"]),
+                  finished: (row["finished"] as Double?).map(Date.init(timeIntervalSince1970:)),
+                  outcome: (row["outcome"] as String?).flatMap(RunOutcome.init(rawValue:)),
+                  emergency: row["emergency"], user: row["user"], host: row["host"])
+    }
+
+    private static func encode<T: Encodable>(_ value: T?) -> String? {
+        guard let value else { return nil }
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .secondsSince1970
+        encoder.outputFormatting = .sortedKeys
+        return (try? encoder.encode(value)).map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    private static func decode<T: Decodable>(_ text: String?) -> T? {
+        guard let text else { return nil }
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .secondsSince1970
+        return try? decoder.decode(T.self, from: Data(text.utf8))
+    }
+}

@@ -1,0 +1,153 @@
+import Foundation
+
+/// Where rotor keeps what it knows between runs: each key's current and previous
+/// generation (ids and fingerprints, never secrets), every run with its write-ahead
+/// journal, and per-key locks. SQLite is the embedded default; PostgreSQL comes next,
+/// so nothing here is specific to one database.
+public protocol StateStore: AnyObject, Sendable {
+    func keyStates() throws -> [String: KeyState]
+    func saveKeyState(_ state: KeyState, for key: String) throws
+
+    /// Takes the key's lock for `lease` seconds, or reports who holds it. A held lock is
+    /// taken over when it has expired or when `canTakeOver` says its owner is gone.
+    func acquireLock(key: String, owner: LockOwner, lease: TimeInterval, now: Date,
+                     canTakeOver: (LockHolder) -> Bool) throws -> LockAttempt
+    func releaseLock(key: String, owner: LockOwner) throws
+
+    func createRun(_ run: RunRecord) throws
+    /// Appends to a run's journal; committed (durable) when this returns.
+    func append(_ entry: JournalEntry, to runID: String) throws
+    func journal(of runID: String) throws -> [JournalEntry]
+    func finishRun(_ runID: String, outcome: RunOutcome, at date: Date) throws
+    func run(_ id: String) throws -> RunRecord?
+    func runs() throws -> [RunRecord]
+}
+
+/// Who holds a lock: a process on a host.
+public struct LockOwner: Sendable, Equatable, Codable {
+    public var host: String
+    public var pid: Int32
+    public var runID: String
+
+    public init(host: String, pid: Int32, runID: String) {
+        self.host = host
+        self.pid = pid
+        self.runID = runID
+    }
+
+    public static func current(runID: String) -> LockOwner {
+        LockOwner(host: ProcessInfo.processInfo.hostName, pid: ProcessInfo.processInfo.processIdentifier, runID: runID)
+    }
+}
+
+public struct LockHolder: Sendable, Equatable {
+    public var owner: LockOwner
+    public var expires: Date
+}
+
+public enum LockAttempt: Sendable, Equatable {
+    case acquired
+    case heldBy(LockHolder)
+}
+
+public enum RunOutcome: String, Sendable, Codable {
+    /// Every consumer switched; the old generation deleted or pending deletion.
+    case completed
+    /// A failure undone: every consumer back on the old generation, the new one deleted.
+    case rolledBack = "rolled-back"
+    /// Nothing was created or touched (preflight, provider create or verify-key failed).
+    case failed
+    /// Something could not be undone or finished: the journal says what is left.
+    case needsPerson = "needs-person"
+}
+
+/// One run of the workflow for one key.
+public struct RunRecord: Sendable, Equatable, Codable {
+    public var id: String
+    public var key: String
+    public var started: Date
+    public var finished: Date?
+    public var outcome: RunOutcome?
+    public var emergency: Bool
+    public var user: String
+    public var host: String
+
+    public init(id: String, key: String, started: Date, finished: Date? = nil, outcome: RunOutcome? = nil,
+                emergency: Bool, user: String, host: String) {
+        self.id = id
+        self.key = key
+        self.started = started
+        self.finished = finished
+        self.outcome = outcome
+        self.emergency = emergency
+        self.user = user
+        self.host = host
+    }
+}
+
+/// One line of a run's write-ahead journal. The intent of a side effect is committed
+/// before it happens and its result after, so that after a crash at any instant rotor
+/// knows what may have happened. Never holds a secret: ids, fingerprints, paths.
+public struct JournalEntry: Sendable, Equatable, Codable {
+    public enum Phase: String, Sendable, Codable {
+        case intent, done, failed, info
+    }
+
+    public var sequence: Int
+    public var at: Date
+    public var step: String
+    public var phase: Phase
+    public var consumer: String?
+    public var target: String?
+    public var detail: String
+    /// Small facts recovery needs: generation ids and fingerprints, target index, backup file.
+    public var data: [String: String]
+
+    public init(sequence: Int = 0, at: Date, step: String, phase: Phase, consumer: String? = nil, target: String? = nil,
+                detail: String, data: [String: String] = [:]) {
+        self.sequence = sequence
+        self.at = at
+        self.step = step
+        self.phase = phase
+        self.consumer = consumer
+        self.target = target
+        self.detail = detail
+        self.data = data
+    }
+}
+
+/// Opens the store a `--state` URL names.
+public enum StateStoreURL {
+    public struct Problem: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    /// A store and the local folder for run backups (beside an SQLite file; `.rotor/` otherwise).
+    public struct Opened {
+        public var store: any StateStore
+        public var stateFolder: String
+    }
+
+    /// `sqlite:PATH` (relative to `workingDirectory`); the default is `sqlite:.rotor/state.db`.
+    /// With `createIfMissing` false, a missing SQLite file gives nil (nothing recorded yet)
+    /// instead of creating one: `plan` and `status` must change nothing.
+    public static func open(_ url: String?, workingDirectory: String, createIfMissing: Bool = true) throws -> Opened? {
+        let text = url ?? "sqlite:.rotor/state.db"
+        if text.hasPrefix("sqlite:") {
+            var path = String(text.dropFirst("sqlite:".count))
+            if path.hasPrefix("//") { path = String(path.dropFirst(2)) }
+            guard !path.isEmpty else { throw Problem(description: "--state \(text): name a file, e.g. sqlite:.rotor/state.db") }
+            let absolute = PathNormalizer.normalize(path.hasPrefix("/") ? path : workingDirectory + "/" + path)
+            if !createIfMissing, !FileManager.default.fileExists(atPath: absolute) { return nil }
+            do {
+                return Opened(store: try SQLiteStateStore(path: absolute), stateFolder: (absolute as NSString).deletingLastPathComponent)
+            } catch {
+                throw Problem(description: "--state \(text): cannot open the state database: \(error)")
+            }
+        }
+        if text.hasPrefix("postgres://") || text.hasPrefix("postgresql://") {
+            throw Problem(description: "--state: PostgreSQL state is not available in this build yet; use sqlite:PATH")
+        }
+        throw Problem(description: "--state \(text): unknown kind of store; use sqlite:PATH")
+    }
+}
