@@ -120,6 +120,7 @@ extension RotationEngine {
     private func restore(_ entry: JournalEntry, backup: String) async throws {
         if let path = entry.data["path"] {
             guard let data = FileManager.default.contents(atPath: backup) else { throw TargetEditError("its backup \(backup) is missing") }
+            if FileManager.default.contents(atPath: path) == data { return }
             do { try AtomicFile.write([UInt8](data), to: path) } catch { throw TargetEditError(error.reason) }
             return
         }
@@ -153,7 +154,9 @@ extension RotationEngine {
                     report.left.append("rotor died while creating '\(name)' at provider '\(spec.name.value)' and the provider cannot list: delete that generation there if it exists")
                     return
                 }
-                guard let orphan = listed.first(where: { $0.name == name }) else { return }
+                // Never a generation the state knows (a same-named older one stays untouched).
+                let known = Set([report.oldGeneration?.id].compactMap { $0 } + ((try? store.keyStates()[run.key]).map { [$0.current?.id, $0.previous?.id].compactMap { $0 } } ?? []))
+                guard let orphan = listed.last(where: { $0.name == name && !known.contains($0.id) }) else { return }
                 id = orphan.id
                 try? journal.record("create", .info, "found the unrecorded generation \(orphan.id) named '\(name)'", data: ["new_id": orphan.id])
             } catch {

@@ -86,12 +86,28 @@ public final class RotationEngine: Sendable {
         if let old { startData.merge(Self.data(old, prefix: "old"), uniquingKeysWith: { $1 }) }
         try journal.record("start", .info, "rotation of \(keyName)\(options.emergency ? " (EMERGENCY)" : "")", data: startData)
 
+        var values = TemplateValues.context(key: keyName, now: now)
+        let providerValues = values
+
         func finish(_ outcome: RunOutcome, _ message: String) throws -> RotationReport {
             try store.finishRun(runID, outcome: outcome, at: clock())
             report.outcome = outcome
             report.message = message
             progress("\(keyName): \(message)")
             return report
+        }
+
+        /// Deletes the new generation no consumer kept, and ends the run. Backups are kept
+        /// only when something is left for a person to restore.
+        func abandon(_ generation: NewGeneration, because reason: String, outcome: RunOutcome = .failed) async throws -> RotationReport {
+            let deletion = try await deleteNew(generation, provider: provider, providerSpec: providerSpec, values: providerValues, journal: journal)
+            report.steps.append(deletion.step)
+            if let left = deletion.left { report.left.append(left) }
+            let final: RunOutcome = report.left.isEmpty ? outcome : .needsPerson
+            if final != .needsPerson || report.left.allSatisfy({ !$0.contains("restore") && !$0.contains("could not be restored") }) {
+                removeBackups(runID)
+            }
+            return try finish(final, reason)
         }
 
         // 0. Preflight: nothing is created or touched if any of this fails.
@@ -107,8 +123,6 @@ public final class RotationEngine: Sendable {
         report.steps.append(PlanStep(step: .preflight, detail: "\(operations.count) targets ready", status: "ok"))
         progress("\(keyName): preflight ok (\(operations.count) targets)")
 
-        var values = TemplateValues.context(key: keyName, now: now)
-        let providerValues = values
 
         // Emergency --revoke-first: cut the old generation off before anything else.
         if options.revokeFirst, let old {
@@ -154,8 +168,7 @@ public final class RotationEngine: Sendable {
                 let message = redactor.redact(problem)
                 try journal.record("verify-key", .failed, message)
                 report.steps.append(PlanStep(step: .verifyKey, detail: message, status: "failed"))
-                return try await abandon(generation, because: "verify-key failed: \(message)", provider: provider, providerSpec: providerSpec,
-                                         values: providerValues, journal: journal, report: &report, finish: finish)
+                return try await abandon(generation, because: "verify-key failed: \(message)")
             }
         }
         if !key.verify.isEmpty {
@@ -167,8 +180,7 @@ public final class RotationEngine: Sendable {
         if !refusals.isEmpty {
             let message = redactor.redact(refusals.joined(separator: "; "))
             try journal.record("preflight", .failed, message)
-            return try await abandon(generation, because: "preflight refused the new value: \(message)", provider: provider,
-                                     providerSpec: providerSpec, values: providerValues, journal: journal, report: &report, finish: finish)
+            return try await abandon(generation, because: "preflight refused the new value: \(message)")
         }
 
         // 3. Update every consumer, up to `parallel` at once.
@@ -182,8 +194,7 @@ public final class RotationEngine: Sendable {
             report.steps += left.steps
             report.left += left.left
             try? journal.record("rollback", left.left.isEmpty ? .done : .failed, left.left.isEmpty ? "every touched target restored" : left.left.joined(separator: "; "))
-            return try await abandon(generation, because: "\(message); every consumer was rolled back to the old generation", provider: provider,
-                                     providerSpec: providerSpec, values: providerValues, journal: journal, report: &report, finish: finish,
+            return try await abandon(generation, because: "\(message); every consumer was rolled back to the old generation",
                                      outcome: left.left.isEmpty ? .rolledBack : .needsPerson)
         }
 
@@ -226,24 +237,20 @@ public final class RotationEngine: Sendable {
         return try finish(.completed, "rotated to \(generation.id) (\(newRecord.fingerprint)); old generation \(old.id) deleted")
     }
 
-    /// Deletes a new generation no consumer kept, and ends the run.
-    private func abandon(_ generation: NewGeneration, because reason: String, provider: any KeyProvider, providerSpec: ProviderSpec,
-                         values: [Placeholder: String], journal: Journal, report: inout RotationReport,
-                         finish: (RunOutcome, String) throws -> RotationReport, outcome: RunOutcome = .failed) async throws -> RotationReport {
+    /// Deletes a new generation no consumer kept. Returns the step taken and, if the
+    /// deletion failed, what a person must do.
+    private func deleteNew(_ generation: NewGeneration, provider: any KeyProvider, providerSpec: ProviderSpec,
+                           values: [Placeholder: String], journal: Journal) async throws -> (step: PlanStep, left: String?) {
         try journal.record("delete-new", .intent, "delete the new generation \(generation.id)", data: ["new_id": generation.id])
         do throws(ProviderError) {
             try await provider.delete(id: generation.id, values: values, directory: providerSpec.directory)
         } catch {
             try journal.record("delete-new", .failed, error.message)
-            report.left.append("delete the new generation \(generation.id) at provider '\(providerSpec.name.value)': \(error.message)")
-            report.steps.append(PlanStep(step: .delete, detail: "deleting new generation \(generation.id) failed", status: "failed"))
-            removeBackups(report.runID ?? "")
-            return try finish(.needsPerson, reason)
+            return (PlanStep(step: .delete, detail: "deleting new generation \(generation.id) failed", status: "failed"),
+                    "delete the new generation \(generation.id) at provider '\(providerSpec.name.value)': \(error.message)")
         }
         try journal.record("delete-new", .done, "new generation \(generation.id) deleted")
-        report.steps.append(PlanStep(step: .delete, detail: "new generation \(generation.id) deleted", status: "ok"))
-        if outcome != .needsPerson { removeBackups(report.runID ?? "") }
-        return try finish(outcome, reason)
+        return (PlanStep(step: .delete, detail: "new generation \(generation.id) deleted", status: "ok"), nil)
     }
 
     /// Commands that must exist: reload, exec health checks, exec verify checks.

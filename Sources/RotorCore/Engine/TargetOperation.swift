@@ -128,6 +128,8 @@ struct TargetOperation: Sendable {
             throw TargetEditError("\(label): its backup \(backupPath) is missing")
         }
         if let path = spec.filePath {
+            // A write that failed left the file as it was (writes are atomic): nothing to undo.
+            if FileManager.default.contents(atPath: path) == data { return }
             do { try AtomicFile.write([UInt8](data), to: path) } catch { throw TargetEditError("\(label): \(error.reason)") }
             return
         }

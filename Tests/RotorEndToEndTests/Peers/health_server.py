@@ -1,0 +1,51 @@
+#!/usr/bin/env python3
+"""A loopback HTTP server for rotor's health and verify checks.
+
+  health_server.py PORT_FILE LOG_FILE
+
+Binds 127.0.0.1 on a free port and writes the port to PORT_FILE. GET /status/N answers N;
+GET /delay/MS/N waits MS milliseconds, then answers N; GET /fail-first/K answers 500 to
+the first K requests for that path and 200 after. Every request is appended to
+LOG_FILE (method, path, and header names only). Stops when its parent closes stdin.
+"""
+import http.server
+import sys
+import threading
+import time
+
+
+COUNTS = {}
+LOCK = threading.Lock()
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        parts = self.path.strip("/").split("/")
+        status = 200
+        if parts[0] == "fail-first":
+            with LOCK:
+                COUNTS[self.path] = COUNTS.get(self.path, 0) + 1
+                status = 500 if COUNTS[self.path] <= int(parts[1]) else 200
+        elif parts[0] == "status":
+            status = int(parts[1])
+        elif parts[0] == "delay":
+            time.sleep(int(parts[1]) / 1000)
+            status = int(parts[2])
+        with open(sys.argv[2], "a") as log:
+            log.write(f"{self.command} {self.path} {sorted(self.headers.keys())}\n")
+        self.send_response(status)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    def log_message(self, *args):
+        pass
+
+
+server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+with open(sys.argv[1] + ".tmp", "w") as f:
+    f.write(str(server.server_address[1]))
+import os
+os.replace(sys.argv[1] + ".tmp", sys.argv[1])
+threading.Thread(target=server.serve_forever, daemon=True).start()
+sys.stdin.read()  # until the test closes our stdin or exits

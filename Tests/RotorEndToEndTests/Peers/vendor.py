@@ -1,0 +1,90 @@
+#!/usr/bin/env python3
+"""A vendor CLI for rotor's end-to-end tests: it issues API keys and keeps them in a JSON
+file (VENDOR_DB), like a real key-management CLI would at its server.
+
+  vendor.py create NAME      print {"AccessKey": {"AccessKeyId": ..., "SecretAccessKey": ...}}
+  vendor.py delete ID        remove a key (idempotent)
+  vendor.py list             print {"keys": [{"id": ..., "name": ...}]}
+  vendor.py check            read a secret on stdin; exit 0 if it is a live key
+  vendor.py put FILE         store stdin in FILE (a secrets-manager stand-in)
+  vendor.py get FILE         print FILE
+  vendor.py flaky MARKER     fail the first time (creating MARKER), succeed after
+
+Knobs (environment): VENDOR_SECRET_PREFIX (default "vk-"), VENDOR_FAIL=create|delete|check,
+VENDOR_KILL_PARENT_AFTER_CREATE=1 (SIGKILL rotor right after the key exists),
+VENDOR_ECHO_SECRET=1 (failures print the secret on stderr, as careless vendors do).
+"""
+import json
+import os
+import secrets
+import signal
+import sys
+
+DB = os.environ["VENDOR_DB"]
+
+
+def load():
+    try:
+        with open(DB) as f:
+            return json.load(f)
+    except FileNotFoundError:
+        return {"keys": []}
+
+
+def save(db):
+    tmp = DB + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(db, f)
+    os.replace(tmp, DB)
+
+
+def fail(what, secret=None):
+    message = f"vendor: {what} refused"
+    if secret and os.environ.get("VENDOR_ECHO_SECRET"):
+        message += f" for key {secret}"
+    print(message, file=sys.stderr)
+    sys.exit(1)
+
+
+def main():
+    command = sys.argv[1]
+    failing = os.environ.get("VENDOR_FAIL", "")
+    db = load()
+    if command == "create":
+        secret = os.environ.get("VENDOR_SECRET_PREFIX", "vk-") + secrets.token_urlsafe(24)
+        if failing == "create":
+            fail("create", secret)
+        key = {"id": "AK" + secrets.token_hex(8).upper(), "name": sys.argv[2], "secret": secret}
+        db["keys"].append(key)
+        save(db)
+        if os.environ.get("VENDOR_KILL_PARENT_AFTER_CREATE"):
+            os.kill(os.getppid(), signal.SIGKILL)
+        print(json.dumps({"AccessKey": {"AccessKeyId": key["id"], "SecretAccessKey": secret}}))
+    elif command == "delete":
+        if failing == "delete":
+            fail("delete", db["keys"][-1]["secret"] if db["keys"] else None)
+        db["keys"] = [k for k in db["keys"] if k["id"] != sys.argv[2]]
+        save(db)
+    elif command == "list":
+        print(json.dumps({"keys": [{"id": k["id"], "name": k["name"]} for k in db["keys"]]}))
+    elif command == "check":
+        secret = sys.stdin.read()
+        if failing == "check" or secret not in [k["secret"] for k in db["keys"]]:
+            fail("check", secret)
+    elif command == "put":
+        data = sys.stdin.read()
+        with open(sys.argv[2], "w") as f:
+            f.write(data)
+    elif command == "flaky":
+        if not os.path.exists(sys.argv[2]):
+            open(sys.argv[2], "w").close()
+            sys.exit(1)
+    elif command == "get":
+        with open(sys.argv[2]) as f:
+            sys.stdout.write(f.read())
+    else:
+        sys.exit(64)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,144 @@
+import Foundation
+import Testing
+@testable import RotorCore
+
+@Suite(.serialized) struct RotateCommandTests {
+    @Test func rotatesEveryTargetAndChangesNothingElse() throws {
+        let fixture = try RotationFixture()
+        let before = try fixture.snapshot()
+        let result = try fixture.rotor(["rotate", "api-key"])
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        #expect(result.stdout.hasPrefix("api-key: completed — rotated to AK"))
+        let values = try fixture.values()
+        let new = try #require(values.first)
+        #expect(new != RotationFixture.initial && Set(values).count == 1, "every target holds the same new value")
+        let current = try #require(try fixture.currentGeneration())
+        #expect(current.fingerprint == Fingerprint.of(new))
+        // Every other byte of every file is unchanged.
+        for (path, old) in before {
+            let expected = String(decoding: old, as: UTF8.self).replacingOccurrences(of: RotationFixture.initial, with: new)
+            #expect(String(decoding: try fixture.scratch.bytes(path), as: UTF8.self) == expected, "\(path)")
+        }
+        for marker in ["deploy/c1/reloaded", "deploy/c2/reloaded", "deploy/c5/reloaded"] {
+            #expect(FileManager.default.fileExists(atPath: fixture.scratch.url.appendingPathComponent(marker).path))
+        }
+        #expect(fixture.health.requests.contains { $0.hasPrefix("GET /status/200") })
+        #expect(try fixture.vendorKeys() == [current.id])
+        #expect(try fixture.leftovers().isEmpty)
+
+        // A second rotation deletes the first generation at once (grace 0s).
+        let second = try fixture.rotor(["rotate", "api-key", "--json"])
+        #expect(second.status == 0)
+        let latest = try #require(try fixture.currentGeneration())
+        #expect(latest.id != current.id)
+        #expect(try fixture.vendorKeys() == [latest.id])
+        let report = try JSONSerialization.jsonObject(with: Data(second.stdout.utf8)) as? [String: Any]
+        let key = (report?["keys"] as? [[String: Any]])?.first
+        #expect(report?["version"] as? Int == 1 && key?["outcome"] as? String == "completed")
+        #expect((key?["old_generation"] as? [String: Any])?["id"] as? String == current.id)
+    }
+
+    @Test func graceKeepsTheOldGenerationAndPlanSaysWhenItIsDue() throws {
+        let fixture = try RotationFixture(grace: "1h")
+        try fixture.rotor(["rotate", "api-key"])
+        let first = try #require(try fixture.currentGeneration())
+        let second = try fixture.rotor(["rotate", "api-key"])
+        #expect(second.status == 0 && second.stdout.contains("old generation \(first.id) kept until"))
+        let latest = try #require(try fixture.currentGeneration())
+        #expect(try Set(fixture.vendorKeys()) == [first.id, latest.id])
+        let plan = try fixture.rotor(["plan"])
+        #expect(plan.stdout.contains("api-key  not due: current generation is "))
+        #expect(plan.stdout.contains(" old; due in 29d"))
+    }
+
+    enum Failure: String, CaseIterable, CustomTestStringConvertible {
+        case preflight, create, verifyKey, targetWrite, reload, health
+        var testDescription: String { rawValue }
+    }
+
+    /// A failure at each step: nothing created or everything rolled back, targets
+    /// byte-identical, the new generation deleted, the old one untouched, exit 1.
+    @Test(arguments: Failure.allCases)
+    func failureLeavesEveryConsumerWorking(_ failure: Failure) throws {
+        // Reload and health fail during the update and work again for the rollback.
+        let vendor = RotationFixture.peers.appendingPathComponent("vendor.py").path
+        let fixture = try RotationFixture(healthPath: failure == .health ? "/fail-first/2" : "/status/200",
+                                          c2Reload: failure == .reload ? "[python3, \(vendor), flaky, ../deploy/c2/reloaded]" : "[touch, ../deploy/c2/reloaded]")
+        let first = try fixture.rotor(["rotate", "api-key"], environment: failure == .health || failure == .reload ? ["ROTOR_TEST_FAIL_WRITE": "nothing"] : [:])
+        // The health and reload cases fail already on the first rotation: that is the test.
+        if failure == .health || failure == .reload {
+            #expect(first.status == 1, "\(first.stdout)")
+            #expect(first.stdout.contains("every consumer was rolled back to the old generation"))
+            #expect(Set(try fixture.values()) == [RotationFixture.initial])
+            #expect(try fixture.vendorKeys().isEmpty, "the new generation is deleted")
+            #expect(try fixture.currentGeneration() == nil)
+            #expect(try fixture.leftovers().isEmpty)
+            return
+        }
+        #expect(first.status == 0)
+        let old = try #require(try fixture.currentGeneration())
+        let before = try fixture.snapshot()
+        var environment: [String: String] = [:]
+        switch failure {
+        case .preflight: try fixture.scratch.write("deploy/c4/credentials", "[svc]\nother = 1\n")
+        case .create: environment["VENDOR_FAIL"] = "create"
+        case .verifyKey: environment["VENDOR_FAIL"] = "check"
+        case .targetWrite: environment["ROTOR_TEST_FAIL_WRITE"] = "c3/values.yaml"
+        case .reload, .health: break
+        }
+        let expectedFiles = try fixture.snapshot()
+        let result = try fixture.rotor(["rotate", "api-key"], environment: environment)
+        #expect(result.status == 1, "\(result.stdout)\(result.stderr)")
+        let expectedMessage: String = switch failure {
+        case .preflight: "preflight failed: deploy/c4/credentials:[svc] api_key: no 'api_key' in [svc]"
+        case .create: "create failed: create failed (python3 exited 1): vendor: create refused; nothing was created or changed"
+        case .verifyKey: "verify-key failed: python3 exited 1"
+        case .targetWrite: "every consumer was rolled back to the old generation"
+        case .reload, .health: ""
+        }
+        #expect(result.stdout.contains(expectedMessage), "\(result.stdout)")
+        #expect(try fixture.snapshot() == expectedFiles, "targets byte-identical to before")
+        if failure != .preflight { #expect(try fixture.snapshot() == before) }
+        #expect(try fixture.vendorKeys() == [old.id], "the new generation is deleted; the old one stays")
+        #expect(try fixture.currentGeneration() == old)
+        #expect(try fixture.leftovers().isEmpty)
+    }
+
+    /// A consumer that stays unhealthy after its targets are restored needs a person: exit 3.
+    @Test func aConsumerStillBrokenAfterRollbackNeedsAPerson() throws {
+        let fixture = try RotationFixture(healthPath: "/status/500")
+        let result = try fixture.rotor(["rotate", "api-key"])
+        #expect(result.status == 3)
+        #expect(result.stdout.contains("left to do: after rollback, c1: health check failed: GET http://127.0.0.1:\(fixture.health.port)/status/500: answered 500, expected 200"))
+        #expect(Set(try fixture.values()) == [RotationFixture.initial])
+        #expect(try fixture.vendorKeys().isEmpty)
+    }
+
+    @Test func dryRunChangesNothing() throws {
+        let fixture = try RotationFixture()
+        let before = try fixture.snapshot()
+        let result = try fixture.rotor(["rotate", "api-key", "--dry-run", "--emergency"])
+        #expect(result.status == 0)
+        #expect(result.stdout.contains("api-key  EMERGENCY rotation: emergency rotation requested"))
+        #expect(try fixture.snapshot() == before)
+        #expect(try fixture.vendorKeys().isEmpty)
+        #expect(!FileManager.default.fileExists(atPath: fixture.scratch.url.appendingPathComponent(".rotor").path))
+    }
+
+    @Test func usageErrors() throws {
+        let fixture = try RotationFixture()
+        #expect(try fixture.rotor(["rotate"]).status == 64)
+        #expect(try fixture.rotor(["rotate", "api-key", "--revoke-first"]).stderr.contains("--revoke-first is for emergencies: add --emergency"))
+        #expect(try fixture.rotor(["rotate", "nope"]).status == 64)
+    }
+
+    @Test func stateFolderAndBackupsArePrivate() throws {
+        let fixture = try RotationFixture()
+        try fixture.rotor(["rotate", "api-key"])
+        var info = stat()
+        stat(fixture.scratch.url.appendingPathComponent(".rotor").path, &info)
+        #expect(info.st_mode & 0o777 == 0o700)
+        stat(fixture.scratch.url.appendingPathComponent(".rotor/state.db").path, &info)
+        #expect(info.st_mode & 0o777 == 0o600)
+    }
+}
