@@ -40,7 +40,10 @@ public enum RotateCommand {
             return PlanSummary(plan).blockers > 0 ? .failure : .success
         }
         guard let engine = EngineSetup.make(configuration, global: global, console: console, loader: loader) else { return .failure }
-        var status = EngineSetup.report(await engine.recover(), console: console, json: false, quiet: global.quiet)
+        // Recovery reports are progress here: with --json they must not mix into stdout.
+        var recoveryConsole = console
+        if options.json { recoveryConsole.writeOut = console.writeErr }
+        var status = EngineSetup.report(await engine.recover(), console: recoveryConsole, json: false, quiet: global.quiet, recovery: true)
         var reports: [RotationReport] = []
         for key in options.keys {
             let report = await engine.rotate(key, options: RotationOptions(emergency: options.emergency, revokeFirst: options.revokeFirst, parallel: options.parallel))
@@ -62,7 +65,7 @@ public enum RecoverCommand {
             if !global.quiet { console.out("nothing to recover") }
             return .success
         }
-        return EngineSetup.report(reports, console: console, json: json, quiet: global.quiet)
+        return EngineSetup.report(reports, console: console, json: json, quiet: global.quiet, recovery: true)
     }
 }
 
@@ -84,7 +87,8 @@ enum EngineSetup {
     }
 
     /// Prints reports (a line each, or JSON) and returns the exit status they call for.
-    static func report(_ reports: [RotationReport], console: Console, json: Bool, quiet: Bool) -> ExitStatus {
+    /// `recovery`: the reports are of interrupted runs, finished either way (see `recoveryExitStatus`).
+    static func report(_ reports: [RotationReport], console: Console, json: Bool, quiet: Bool, recovery: Bool = false) -> ExitStatus {
         if json {
             console.writeOut(JSONOutput.encode(ReportDocument(version: 1, keys: reports)))
         } else {
@@ -94,12 +98,13 @@ enum EngineSetup {
                 case .rolledBack: Style.yellow("rolled back", console.colorOut)
                 case .failed: Style.red("failed", console.colorOut)
                 case .needsPerson: Style.red("NEEDS A PERSON", console.colorOut)
+                case .inProgress: Style.yellow("in progress", console.colorOut)
                 }
                 console.out("\(report.key): \(word) — \(report.message)")
                 for item in report.left { console.out("  left to do: \(item)") }
             }
         }
-        return reports.map(\.exitStatus).max() ?? .success
+        return reports.map { recovery ? $0.recoveryExitStatus : $0.exitStatus }.max() ?? .success
     }
 
     struct ReportDocument: Encodable {

@@ -19,6 +19,7 @@ extension RotationEngine {
         let owner = LockOwner.current(runID: run.id)
         let attempt = try? store.acquireLock(key: run.key, owner: owner, lease: 900, now: clock(), canTakeOver: Self.ownerIsGone)
         guard attempt == .acquired else {
+            report.outcome = .inProgress
             report.message = "run \(run.id) of '\(run.key)' is still in progress (its process holds the lock); left alone"
             return report
         }

@@ -24,10 +24,15 @@ public struct RotationReport: Sendable, Codable, Equatable {
 
     public var exitStatus: ExitStatus {
         switch outcome {
-        case .completed: .success
+        case .completed, .inProgress: .success
         case .failed, .rolledBack: .failure
         case .needsPerson: .needsPerson
         }
+    }
+
+    /// For `recover`: finishing a run either way is success; only what is left for a person is not.
+    public var recoveryExitStatus: ExitStatus {
+        outcome == .needsPerson ? .needsPerson : .success
     }
 }
 

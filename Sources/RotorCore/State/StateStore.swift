@@ -59,6 +59,8 @@ public enum RunOutcome: String, Sendable, Codable {
     case failed
     /// Something could not be undone or finished: the journal says what is left.
     case needsPerson = "needs-person"
+    /// Still running in another live process (reported by `recover`, never stored).
+    case inProgress = "in-progress"
 }
 
 /// One run of the workflow for one key.

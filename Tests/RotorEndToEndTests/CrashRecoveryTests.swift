@@ -1,0 +1,81 @@
+import Foundation
+import Testing
+@testable import RotorCore
+
+/// kill -9 at every journal step of a rotation with five consumers of mixed target types,
+/// then `rotor recover`. Afterwards every target holds the same generation, the one the
+/// state calls current; it exists at the provider and nothing else does (no orphan); no
+/// file is half-written; the old generation is gone only if every consumer had verified.
+@Suite(.serialized) struct CrashRecoveryTests {
+    struct CrashPoint: CustomTestStringConvertible, Sendable {
+        var label: String
+        /// Whether the journal already said every consumer verified: recovery rolls forward.
+        var rollsForward: Bool
+        var environment: [String: String]
+        var testDescription: String { label }
+    }
+
+    static let points: [CrashPoint] = [
+        "start.info", "preflight.done", "create.intent", "create.done", "verify-key.done",
+        "update.intent#1", "update.done#1", "update.intent#3", "update.done#4", "update.intent#6", "update.done#6",
+        "reload.intent#1", "reload.done#2", "health.done#1", "health.done#2",
+    ].map { CrashPoint(label: $0, rollsForward: false, environment: ["ROTOR_TEST_CRASH_AT": $0]) }
+        + ["verify.done", "commit.done", "delete.intent", "delete.done"].map {
+            CrashPoint(label: $0, rollsForward: true, environment: ["ROTOR_TEST_CRASH_AT": $0])
+        }
+        + [CrashPoint(label: "provider created, answer lost", rollsForward: false, environment: ["VENDOR_KILL_PARENT_AFTER_CREATE": "1"])]
+
+    @Test(arguments: points)
+    func recoveryKeepsEveryInvariant(_ point: CrashPoint) throws {
+        let fixture = try RotationFixture()
+        #expect(try fixture.rotor(["rotate", "api-key"]).status == 0)
+        let old = try #require(try fixture.currentGeneration())
+        let oldValue = try fixture.values()[0]
+
+        let crashed = try fixture.rotor(["rotate", "api-key"], environment: point.environment)
+        #expect(crashed.status == 9, "rotor should have been killed at \(point.label): \(crashed.stdout)\(crashed.stderr)")
+
+        let recovered = try fixture.rotor(["recover"])
+        #expect(recovered.status == 0, "\(recovered.stdout)\(recovered.stderr)")
+        let expectedWord = point.rollsForward ? "rolled forward" : "rolled back"
+        #expect(recovered.stdout.contains(expectedWord) || (point.label == "delete.done" && recovered.stdout.contains("rolled forward")),
+                "\(recovered.stdout)")
+
+        let values = try fixture.values()  // every file still parses: nothing half-written
+        #expect(Set(values).count == 1, "targets disagree after recovery: \(values.map(Fingerprint.of))")
+        let current = try #require(try fixture.currentGeneration())
+        #expect(Fingerprint.of(values[0]) == current.fingerprint)
+        #expect(try fixture.vendorKeys() == [current.id], "exactly the current generation exists at the provider")
+        if point.rollsForward {
+            #expect(current.id != old.id && values[0] != oldValue)
+        } else {
+            #expect(current == old && values[0] == oldValue, "the old generation stays until every consumer verified")
+        }
+        #expect(try fixture.leftovers().isEmpty, "no temporary files or backups left")
+        #expect(try fixture.rotor(["recover"]).stdout == "nothing to recover\n")
+        #expect(try fixture.rotor(["rotate", "api-key"]).status == 0, "a rotation after recovery works")
+    }
+
+    @Test func aLiveRunIsNotRecoveredUnderIt() throws {
+        // A run whose lock is held by a live process is left alone by `recover`.
+        let fixture = try RotationFixture()
+        let opened = try #require(try StateStoreURL.open(nil, workingDirectory: fixture.scratch.url.path))
+        try opened.store.createRun(RunRecord(id: "live-run", key: "api-key", started: Date(), emergency: false, user: "test", host: ProcessInfo.processInfo.hostName))
+        let owner = LockOwner(host: ProcessInfo.processInfo.hostName, pid: getpid(), runID: "live-run")
+        #expect(try opened.store.acquireLock(key: "api-key", owner: owner, lease: 600, now: Date(), canTakeOver: { _ in false }) == .acquired)
+        let result = try fixture.rotor(["recover"])
+        #expect(result.stdout.contains("run live-run of 'api-key' is still in progress (its process holds the lock); left alone"))
+        let rotate = try fixture.rotor(["rotate", "api-key"])
+        #expect(rotate.status == 1)
+        #expect(rotate.stdout.contains("key 'api-key' is being rotated by run live-run (pid \(getpid())"))
+    }
+
+    @Test func aStaleLockOfADeadProcessIsTakenOver() throws {
+        let fixture = try RotationFixture()
+        let opened = try #require(try StateStoreURL.open(nil, workingDirectory: fixture.scratch.url.path))
+        // A pid that cannot be alive: beyond the kernel's pid_max.
+        let dead = LockOwner(host: ProcessInfo.processInfo.hostName, pid: 2_000_000_000, runID: "dead-run")
+        #expect(try opened.store.acquireLock(key: "api-key", owner: dead, lease: 600, now: Date(), canTakeOver: { _ in false }) == .acquired)
+        #expect(try fixture.rotor(["rotate", "api-key"]).status == 0)
+    }
+}
