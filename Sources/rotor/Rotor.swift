@@ -24,7 +24,7 @@ struct Rotor: AsyncParsableCommand {
             64 usage error.
             """,
         version: RotorVersion.current,
-        subcommands: [Validate.self, Plan.self, Rotate.self, Recover.self]
+        subcommands: [Validate.self, Plan.self, Rotate.self, Rollback.self, Recover.self]
     )
 }
 
@@ -139,6 +139,29 @@ extension Rotor {
         func run() async throws {
             let options = RotateCommand.Options(keys: keys, emergency: emergency, revokeFirst: revokeFirst, dryRun: dryRun, parallel: parallel, json: json)
             try finish(await RotateCommand.run(options, global: global.options, console: global.console))
+        }
+    }
+
+    struct Rollback: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Undo a completed run whose old generation still exists.",
+            discussion: """
+                Within a key's grace period the old generation still works: every target the run \
+                wrote is restored from the run's backups, consumers are reloaded and health-checked, \
+                and the run's new generation is deleted. Exit 0 undone; 1 refused (nothing changed); \
+                3 a person is needed.
+                """)
+
+        @Argument(help: ArgumentHelp("The run to undo (its id is in 'rotate --json' reports).", valueName: "run"))
+        var runID: String
+
+        @Flag(help: "Print the report as JSON on stdout.")
+        var json = false
+
+        @OptionGroup var global: GlobalFlags
+
+        func run() async throws {
+            try finish(await RollbackCommand.run(runID: runID, global: global.options, json: json, console: global.console))
         }
     }
 

@@ -114,6 +114,42 @@ import Testing
         #expect(try fixture.vendorKeys().isEmpty)
     }
 
+    func runID(_ result: RotorProcess.Result) throws -> String {
+        let report = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]
+        return try #require((report?["keys"] as? [[String: Any]])?.first?["run"] as? String)
+    }
+
+    @Test func rollbackUndoesTheLatestRunWithinItsGracePeriod() throws {
+        let fixture = try RotationFixture(grace: "1h")
+        let first = try fixture.rotor(["rotate", "api-key", "--json"])
+        let gen1 = try #require(try fixture.currentGeneration())
+        let value1 = try fixture.values()[0]
+        // The first run replaced a value rotor never knew: there is nothing to go back to.
+        let refused = try fixture.rotor(["rollback", try runID(first)])
+        #expect(refused.status == 1)
+        #expect(refused.stdout.contains("the old generation of run \(try runID(first)) no longer exists"))
+
+        let second = try fixture.rotor(["rotate", "api-key", "--json"])
+        #expect(try fixture.values()[0] != value1)
+        let undone = try fixture.rotor(["rollback", try runID(second)])
+        #expect(undone.status == 0, "\(undone.stdout)\(undone.stderr)")
+        #expect(undone.stdout.contains("every consumer is back on \(gen1.id)"))
+        #expect(Set(try fixture.values()) == [value1])
+        #expect(try fixture.currentGeneration()?.id == gen1.id)
+        #expect(try fixture.vendorKeys() == [gen1.id])
+        #expect(try fixture.leftovers().isEmpty)
+        #expect(try fixture.rotor(["rollback", "no-such-run"]).stdout.contains("no run 'no-such-run' in the state store"))
+    }
+
+    @Test func aGenerationStillInItsGracePeriodIsRetiredByTheNextRotation() throws {
+        let fixture = try RotationFixture(grace: "1h")
+        for _ in 0..<3 { #expect(try fixture.rotor(["rotate", "api-key"]).status == 0) }
+        let state = try #require(try StateStoreURL.open(nil, workingDirectory: fixture.scratch.url.path)?.store.keyStates()["api-key"])
+        let current = try #require(state.current), previous = try #require(state.previous)
+        #expect(try Set(fixture.vendorKeys()) == [current.id, previous.id], "the first generation was deleted, not orphaned")
+        #expect(previous.pendingDeletionAt != nil)
+    }
+
     @Test func dryRunChangesNothing() throws {
         let fixture = try RotationFixture()
         let before = try fixture.snapshot()

@@ -69,6 +69,16 @@ public enum RecoverCommand {
     }
 }
 
+/// `rotor rollback RUN`: undo a completed run whose old generation still exists.
+public enum RollbackCommand {
+    public static func run(runID: String, global: GlobalOptions, json: Bool, console: Console) async -> ExitStatus {
+        let step = ConfigurationStep(options: global, console: console)
+        guard let (configuration, _) = step.load() else { return .failure }
+        guard let engine = EngineSetup.make(configuration, global: global, console: console, loader: step.loader) else { return .failure }
+        return EngineSetup.report([await engine.rollback(runID: runID)], console: console, json: json, quiet: global.quiet)
+    }
+}
+
 /// Builds the engine for a command, and prints its reports.
 enum EngineSetup {
     static func make(_ configuration: Configuration, global: GlobalOptions, console: Console, loader: ConfigurationLoader) -> RotationEngine? {

@@ -70,7 +70,8 @@ public final class RotationEngine: Sendable {
         var report = initial
         let keyName = key.name.value
         let now = clock()
-        let old = try store.keyStates()[keyName]?.current
+        let state = try store.keyStates()[keyName]
+        let old = state?.current
         report.oldGeneration = old
         let consumers = configuration.consumers(of: keyName)
         let operations = consumers.flatMap { consumer in
@@ -123,6 +124,30 @@ public final class RotationEngine: Sendable {
         report.steps.append(PlanStep(step: .preflight, detail: "\(operations.count) targets ready", status: "ok"))
         progress("\(keyName): preflight ok (\(operations.count) targets)")
 
+
+        // A generation two rotations back, still in its grace period: every consumer verified
+        // its successor long ago, so it goes now (the state holds one previous generation).
+        if let retiring = state?.previous {
+            try journal.record("retire", .intent, "delete generation \(retiring.id), still pending from an earlier run", data: Self.data(retiring, prefix: "retiring"))
+            var retireError: ProviderError?
+            do throws(ProviderError) {
+                try await provider.delete(id: retiring.id, values: providerValues, directory: providerSpec.directory)
+            } catch {
+                retireError = error
+            }
+            if let retireError {
+                try journal.record("retire", .failed, retireError.message)
+                guard options.emergency else {
+                    return try finish(.failed, "generation \(retiring.id), pending deletion from an earlier run, could not be deleted: \(retireError.message); delete it first (nothing else was done)")
+                }
+                report.left.append("generation \(retiring.id) (pending deletion from an earlier run) is still at the provider: delete it there")
+            } else {
+                try journal.record("retire", .done, "generation \(retiring.id) deleted")
+                try store.saveKeyState(KeyState(current: old, previous: nil), for: keyName)
+                removeBackupsOfFinishedRuns(of: keyName)
+                report.steps.append(PlanStep(step: .delete, detail: "deleted generation \(retiring.id), pending from an earlier run", status: "ok"))
+            }
+        }
 
         // Emergency --revoke-first: cut the old generation off before anything else.
         if options.revokeFirst, let old {
@@ -314,6 +339,14 @@ public final class RotationEngine: Sendable {
     }
 
     func backupFolder(_ runID: String) -> String { backupsRoot + "/" + runID }
+
+    /// A finished run keeps its backups while its old generation waits out the grace
+    /// period (for `rotor rollback`); once that generation is gone they are removed.
+    func removeBackupsOfFinishedRuns(of key: String) {
+        for run in (try? store.runs()) ?? [] where run.key == key && run.finished != nil {
+            removeBackups(run.id)
+        }
+    }
 
     func removeBackups(_ runID: String) {
         guard !runID.isEmpty else { return }
