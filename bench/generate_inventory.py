@@ -20,6 +20,8 @@ def main():
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--single-file", action="store_true", help="one YAML file holding everything")
     parser.add_argument("--no-targets", action="store_true", help="do not write the target files")
+    parser.add_argument("--env-only", action="store_true", help="every target an env file")
+    parser.add_argument("--no-reload", action="store_true", help="consumers without reload commands")
     args = parser.parse_args()
     rng = random.Random(args.seed)
 
@@ -42,7 +44,7 @@ def main():
     files = []
     for c in range(args.consumers):
         key = f"key-{c % args.keys:05d}"
-        kind = c % 3
+        kind = 0 if args.env_only else c % 3
         folder = f"deploy/svc-{c:05d}"
         manifest += [f"  svc-{c:05d}:", f"    uses: {key}", "    targets:"]
         if kind == 0:
@@ -54,7 +56,8 @@ def main():
         else:
             manifest += [f"      - yaml_file: ../{folder}/values.yaml", "        path: auth.apiKey"]
             files.append((f"{folder}/values.yaml", f"replicas: 2\nauth:\n  apiKey: \"initial-{key}-secret-value\"\n"))
-        manifest += [f"    reload: [systemctl, restart, svc-{c:05d}]"]
+        if not args.no_reload:
+            manifest += [f"    reload: [systemctl, restart, svc-{c:05d}]"]
 
     os.makedirs(args.out, exist_ok=True)
     if args.single_file:

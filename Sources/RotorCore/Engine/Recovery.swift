@@ -30,6 +30,10 @@ extension RotationEngine {
             report.newGeneration = entries.last { $0.step == "create" && $0.phase == .done }.flatMap { Self.record(from: $0.data, prefix: "new") }
             report.oldGeneration = entries.first { $0.step == "start" }.flatMap { Self.record(from: $0.data, prefix: "old") }
             try journal.record("recover", .info, "recovery by pid \(ProcessInfo.processInfo.processIdentifier)")
+            // A write cut off by the crash may have left a temporary file holding the new secret.
+            for entry in entries where entry.step == "update" && entry.phase == .intent {
+                if let path = entry.data["path"] { AtomicFile.removeStrayTemporaries(for: path) }
+            }
             if entries.contains(where: { $0.step == "verify" && $0.phase == .done }) {
                 try await rollForward(run, entries: entries, journal: journal, report: &report)
             } else {

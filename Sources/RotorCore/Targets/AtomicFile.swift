@@ -7,8 +7,8 @@ import Glibc
 /// Replaces a file's content atomically: a temporary file created exclusively in the same
 /// folder, written, fsync'd, given the original's mode and owner, renamed over the
 /// original, then the folder fsync'd. A reader sees the old bytes or the new ones,
-/// never a mix, and a crash leaves at most a stray `.rotor-tmp-*` file, never a
-/// half-written target.
+/// never a mix. A crash can leave a stray `.NAME.rotor-tmp-*` file beside the target
+/// (it may hold a new secret): recovery removes those with `removeStrayTemporaries`.
 ///
 /// A symlink is followed: the file it points to is replaced and the link stays.
 public enum AtomicFile {
@@ -31,7 +31,7 @@ public enum AtomicFile {
         var original = stat()
         let exists = stat(target, &original) == 0
         let folder = (target as NSString).deletingLastPathComponent
-        let temporary = (folder as NSString).appendingPathComponent(".rotor-tmp-\(UUID().uuidString)")
+        let temporary = temporaryPrefix(for: target) + UUID().uuidString
         let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         guard descriptor >= 0 else { throw WriteError(path: path, reason: errnoText()) }
         var renamed = false
@@ -66,4 +66,20 @@ public enum AtomicFile {
     }
 
     static func errnoText() -> String { String(cString: strerror(errno)) }
+
+    /// `/folder/.NAME.rotor-tmp-`: every temporary file made while writing `path` starts so.
+    static func temporaryPrefix(for path: String) -> String {
+        let folder = (path as NSString).deletingLastPathComponent
+        return (folder as NSString).appendingPathComponent(".\((path as NSString).lastPathComponent).rotor-tmp-")
+    }
+
+    /// Removes temporary files a killed writer of `path` left behind.
+    public static func removeStrayTemporaries(for path: String) {
+        let prefix = temporaryPrefix(for: path)
+        let folder = (prefix as NSString).deletingLastPathComponent
+        let name = (prefix as NSString).lastPathComponent
+        for file in (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? [] where file.hasPrefix(name) {
+            unlink((folder as NSString).appendingPathComponent(file))
+        }
+    }
 }

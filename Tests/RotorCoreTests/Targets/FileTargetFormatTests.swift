@@ -139,6 +139,15 @@ import Testing
         #expect(try FileManager.default.contentsOfDirectory(atPath: folder.path) == ["target.env"])
     }
 
+    @Test func strayTemporariesOfAKilledWriterAreRemoved() throws {
+        let folder = try TemporaryFolder()
+        let file = try folder.write("target.env", "A=1\n")
+        try folder.write(".target.env.rotor-tmp-1234", "A=new-secret\n")
+        try folder.write(".other.env.rotor-tmp-5678", "B=2\n")
+        AtomicFile.removeStrayTemporaries(for: file.path)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: folder.path).sorted() == [".other.env.rotor-tmp-5678", "target.env"])
+    }
+
     @Test func followsSymlinksAndKeepsTheLink() throws {
         let folder = try TemporaryFolder()
         try folder.write("real.env", "A=1\n")
