@@ -30,7 +30,7 @@ def main():
     policy += ["  console:", "    type: manual", '    instructions: "Vendor Console > Settings > API Keys > Generate New API Key"']
     policy.append("keys:")
     for k in range(args.keys):
-        provider = "local" if k % 5 else "console"
+        provider = "console" if k % 5 == 4 else "local"
         policy += [
             f"  key-{k:05d}:",
             f"    provider: {provider}",
