@@ -150,6 +150,35 @@ import Testing
         #expect(previous.pendingDeletionAt != nil)
     }
 
+    /// A provider that issues a secret no dotenv quoting keeps intact: refused before any
+    /// target is touched, the new generation deleted, the reason and the way out named.
+    @Test func aValueTheEnvRuleRefusesStopsBeforeAnyTargetIsTouched() throws {
+        let fixture = try RotationFixture()
+        let before = try fixture.snapshot()
+        let result = try fixture.rotor(["rotate", "api-key"], environment: ["VENDOR_SECRET_PREFIX": "it's \"quoted\"-"])
+        #expect(result.status == 1)
+        #expect(result.stdout.contains("preflight refused the new value: deploy/c1/.env:API_KEY: the value contains a single quote and a double quote; dotenv readers disagree on such values, so rotor will not write it into an env file — use a json_file, yaml_file or exec target for this key"))
+        #expect(try fixture.snapshot() == before)
+        #expect(try fixture.vendorKeys().isEmpty)
+    }
+
+    @Test func manyTargetsShowOneRedrawnProgressLineOnATerminal() throws {
+        let scratch = try Scratch()
+        try scratch.write("policies/p.yaml", "kind: RotationPolicy\nproviders: {g: {type: generate}}\nkeys: {k: {provider: g}}\n")
+        var manifest = "kind: ConsumerManifest\nconsumers:\n"
+        for index in 0..<12 {
+            manifest += "  c\(index): {uses: k, targets: [{env_file: ../deploy/\(index).env, var: K}]}\n"
+            try scratch.write("deploy/\(index).env", "K=old\n")
+        }
+        try scratch.write("consumers/c.yaml", manifest)
+        let command = "cd \(scratch.url.path) && \(RotorProcess.binary.path) rotate k"
+        let terminal = try RotorProcess.run(["-qec", command, "/dev/null"], environment: ["TERM": "xterm"], executable: URL(fileURLWithPath: "/usr/bin/script"))
+        #expect(terminal.stdout.contains("\r\u{1B}[K  updated 12/12 targets"))
+        #expect(!terminal.stdout.contains("wrote"))
+        let piped = try RotorProcess.run(["rotate", "k"], in: scratch.url)
+        #expect(piped.stderr.components(separatedBy: ": wrote ").count == 13, "a line per target without a terminal")
+    }
+
     @Test func dryRunChangesNothing() throws {
         let fixture = try RotationFixture()
         let before = try fixture.snapshot()

@@ -91,8 +91,15 @@ enum EngineSetup {
             return nil
         }
         let quiet = global.quiet
+        // On a terminal, many targets make one redrawn counter line rather than a line each.
+        let redraw = console.errIsTerminal
         return RotationEngine(configuration: configuration, store: opened.store, backupsRoot: opened.stateFolder + "/backups",
                               progress: { line in if !quiet { console.err(line) } },
+                              targetProgress: { done, total, line in
+                                  guard !quiet else { return }
+                                  guard redraw, total > 10 else { return console.err(line) }
+                                  console.writeErr("\r\u{1B}[K  updated \(done)/\(total) targets" + (done == total ? "\n" : ""))
+                              },
                               displayPath: { loader.displayPath($0) })
     }
 

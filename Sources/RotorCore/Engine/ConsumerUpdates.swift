@@ -7,6 +7,22 @@ struct TouchedTarget: Sendable {
     var backup: String?
 }
 
+/// Counts targets written across concurrent consumer updates.
+final class ProgressCounter: @unchecked Sendable {
+    let total: Int
+    private var done = 0
+    private let lock = NSLock()
+
+    init(total: Int) { self.total = total }
+
+    func increment() -> Int {
+        lock.lock()
+        defer { lock.unlock() }
+        done += 1
+        return done
+    }
+}
+
 /// What updating the consumers did.
 struct UpdateResult: Sendable {
     var touched: [TouchedTarget] = []
@@ -25,6 +41,7 @@ extension RotationEngine {
         try? FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         chmod(backupsRoot, 0o700)
         var result = UpdateResult()
+        let counter = ProgressCounter(total: operations.count)
         await withTaskGroup(of: UpdateResult.self) { group in
             var next = 0
             func startNext() {
@@ -34,7 +51,7 @@ extension RotationEngine {
                 next += 1
                 group.addTask {
                     await self.updateConsumer(consumer, ordinal: ordinal, operations: operations.filter { $0.consumer.name == consumer.name },
-                                              backupFolder: folder, values: values, secret: secret, journal: journal)
+                                              backupFolder: folder, values: values, secret: secret, journal: journal, counter: counter)
                 }
             }
             for _ in 0..<min(parallel, consumers.count) { startNext() }
@@ -50,7 +67,7 @@ extension RotationEngine {
     }
 
     private func updateConsumer(_ consumer: ConsumerSpec, ordinal: Int, operations: [TargetOperation], backupFolder: String,
-                                values: [Placeholder: String], secret: Secret, journal: Journal) async -> UpdateResult {
+                                values: [Placeholder: String], secret: Secret, journal: Journal, counter: ProgressCounter) async -> UpdateResult {
         var result = UpdateResult()
         let name = consumer.name.value
         var secretValues = values
@@ -74,7 +91,7 @@ extension RotationEngine {
                 try journal.record("update", .done, consumer: name, target: operation.label, "written and read back", data: ["index": String(operation.index)])
                 result.steps.append(PlanStep(step: .update, consumer: name, target: operation.label, targetType: operation.spec.typeName,
                                              current: Fingerprint.of(value), detail: "written and read back", status: "ok"))
-                progress("\(consumer.uses.value): \(name): wrote \(operation.label)")
+                targetProgress(counter.increment(), counter.total, "\(consumer.uses.value): \(name): wrote \(operation.label)")
             } catch {
                 let message = "\(name): \(error)"
                 try? journal.record("update", .failed, consumer: name, target: operation.label, message)

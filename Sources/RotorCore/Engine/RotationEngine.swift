@@ -11,11 +11,14 @@ public final class RotationEngine: Sendable {
     let backupsRoot: String
     let runner: CommandRunner
     let progress: @Sendable (String) -> Void
+    /// Called after each target is written: (targets written so far, all targets, what was written).
+    let targetProgress: @Sendable (Int, Int, String) -> Void
     let clock: @Sendable () -> Date
     let displayPath: @Sendable (String) -> String
 
     public init(configuration: Configuration, store: any StateStore, backupsRoot: String,
                 progress: @escaping @Sendable (String) -> Void = { _ in },
+                targetProgress: (@Sendable (Int, Int, String) -> Void)? = nil,
                 clock: @escaping @Sendable () -> Date = { Date() },
                 displayPath: @escaping @Sendable (String) -> String = { $0 }) {
         self.configuration = configuration
@@ -23,6 +26,7 @@ public final class RotationEngine: Sendable {
         self.backupsRoot = backupsRoot
         self.runner = CommandRunner(withheldVariables: Self.tokenVariables(configuration))
         self.progress = progress
+        self.targetProgress = targetProgress ?? { _, _, line in progress(line) }
         self.clock = clock
         self.displayPath = displayPath
     }

@@ -8,13 +8,16 @@ public struct Console: Sendable {
     /// Color on stderr (diagnostics, progress) — a terminal, no NO_COLOR, no --no-color.
     public var colorErr: Bool
     public var colorOut: Bool
+    /// stderr is a terminal: progress may redraw one line instead of printing many.
+    public var errIsTerminal: Bool
 
     public init(writeOut: @escaping @Sendable (String) -> Void, writeErr: @escaping @Sendable (String) -> Void,
-                colorOut: Bool = false, colorErr: Bool = false) {
+                colorOut: Bool = false, colorErr: Bool = false, errIsTerminal: Bool = false) {
         self.writeOut = writeOut
         self.writeErr = writeErr
         self.colorOut = colorOut
         self.colorErr = colorErr
+        self.errIsTerminal = errIsTerminal
     }
 
     /// The process's own streams, colored only on a terminal when allowed.
@@ -25,7 +28,8 @@ public struct Console: Sendable {
             writeOut: { FileHandle.standardOutput.write(Data($0.utf8)) },
             writeErr: { FileHandle.standardError.write(Data($0.utf8)) },
             colorOut: allowed && isatty(STDOUT_FILENO) == 1,
-            colorErr: allowed && isatty(STDERR_FILENO) == 1)
+            colorErr: allowed && isatty(STDERR_FILENO) == 1,
+            errIsTerminal: isatty(STDERR_FILENO) == 1 && environment["TERM"] != "dumb")
     }
 
     public func out(_ line: String) { writeOut(line + "\n") }
