@@ -24,7 +24,7 @@ struct Rotor: AsyncParsableCommand {
             64 usage error.
             """,
         version: RotorVersion.current,
-        subcommands: [Validate.self, Plan.self, Rotate.self, Rollback.self, Recover.self]
+        subcommands: [Validate.self, Plan.self, Rotate.self, RunDue.self, Status.self, History.self, Rollback.self, Recover.self]
     )
 }
 
@@ -139,6 +139,77 @@ extension Rotor {
         func run() async throws {
             let options = RotateCommand.Options(keys: keys, emergency: emergency, revokeFirst: revokeFirst, dryRun: dryRun, parallel: parallel, json: json)
             try finish(await RotateCommand.run(options, global: global.options, console: global.console))
+        }
+    }
+
+    struct RunDue: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "run",
+            abstract: "The cron/CI entry: recover, rotate what is due, delete what has passed its grace period.",
+            discussion: """
+                Rotates every key whose current generation is 'every' old (only inside its 'window', \
+                if it has one), then deletes previous generations whose grace period has passed. One \
+                failing key does not stop the others. Exit 0 all fine or nothing to do; 1 a rotation \
+                failed and was rolled back; 3 a person is needed.
+                """)
+
+        @Flag(name: .customLong("dry-run"), help: "Print what would happen and change nothing.")
+        var dryRun = false
+
+        @Flag(help: "Print the reports as JSON (\"version\": 1) on stdout.")
+        var json = false
+
+        @Option(name: .customLong("metrics-file"), help: ArgumentHelp("Write Prometheus textfile metrics here (atomically).", valueName: "path"))
+        var metricsFile: String?
+
+        @OptionGroup var global: GlobalFlags
+
+        func run() async throws {
+            try finish(await RunCommand.run(RunCommand.Options(dryRun: dryRun, json: json, metricsFile: metricsFile),
+                                            global: global.options, console: global.console))
+        }
+    }
+
+    struct Status: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Each key's age, next due time, pending deletion, and what every target holds.",
+            discussion: """
+                Targets are compared by fingerprint: in-sync (current generation), stale (previous \
+                generation), unknown (something else), missing, unreadable. Exit 2 when a target \
+                drifted or a key is overdue, so cron can alert; 0 otherwise.
+                """)
+
+        @Argument(help: ArgumentHelp("Only these keys (default: all).", valueName: "key"))
+        var keys: [String] = []
+
+        @Flag(help: "Print the status as JSON on stdout.")
+        var json = false
+
+        @OptionGroup var global: GlobalFlags
+
+        func run() async throws {
+            try finish(await StatusCommand.run(keys: keys, json: json, global: global.options, console: global.console))
+        }
+    }
+
+    struct History: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "The audit log: who, what, when — fingerprints only.",
+            discussion: "Entries are hash-chained: --verify detects an edited, reordered or deleted entry and says where (exit 1).")
+
+        @Argument(help: ArgumentHelp("Only this key.", valueName: "key"))
+        var key: String?
+
+        @Flag(help: "Print the entries as JSON on stdout.")
+        var json = false
+
+        @Flag(help: "Check the hash chain of the whole log.")
+        var verify = false
+
+        @OptionGroup var global: GlobalFlags
+
+        func run() throws {
+            try finish(HistoryCommand.run(key: key, json: json, verify: verify, global: global.options, console: global.console))
         }
     }
 

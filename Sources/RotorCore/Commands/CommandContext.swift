@@ -8,14 +8,22 @@ public struct GlobalOptions: Sendable {
     public var quiet: Bool
     public var verbose: Bool
     public var workingDirectory: String
+    /// The time rotor acts at: `ROTOR_NOW` (ISO 8601) when set — so that schedules, grace
+    /// periods and windows can be tested without waiting — else the system clock.
+    public var clock: @Sendable () -> Date
 
     public init(configPaths: [String] = [], stateURL: String? = nil, quiet: Bool = false, verbose: Bool = false,
-                workingDirectory: String = FileManager.default.currentDirectoryPath) {
+                workingDirectory: String = FileManager.default.currentDirectoryPath, clock: @escaping @Sendable () -> Date = GlobalOptions.environmentClock) {
         self.configPaths = configPaths
         self.stateURL = stateURL
         self.quiet = quiet
         self.verbose = verbose
         self.workingDirectory = workingDirectory
+        self.clock = clock
+    }
+
+    @Sendable public static func environmentClock() -> Date {
+        ProcessInfo.processInfo.environment["ROTOR_NOW"].flatMap { ISO8601DateFormatter().date(from: $0) } ?? Date()
     }
 }
 

@@ -8,7 +8,7 @@ public enum PlanCommand {
         public var detailedExitCode: Bool
         public var now: Date
 
-        public init(keys: [String] = [], json: Bool = false, detailedExitCode: Bool = false, now: Date = Date()) {
+        public init(keys: [String] = [], json: Bool = false, detailedExitCode: Bool = false, now: Date = GlobalOptions.environmentClock()) {
             self.keys = keys
             self.json = json
             self.detailedExitCode = detailedExitCode

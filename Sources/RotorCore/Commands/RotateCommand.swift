@@ -34,7 +34,7 @@ public enum RotateCommand {
             let states = (try? StateStoreURL.open(global.stateURL, workingDirectory: global.workingDirectory, createIfMissing: false)?.store.keyStates()) ?? [:]
             let plan = Planner.plan(PlanningInput(
                 configuration: configuration, states: states,
-                observations: PlanCommand.observe(configuration, keys: options.keys), now: Date(), selectedKeys: options.keys,
+                observations: PlanCommand.observe(configuration, keys: options.keys), now: global.clock(), selectedKeys: options.keys,
                 force: true, emergency: options.emergency, revokeFirst: options.revokeFirst, displayPath: { loader.displayPath($0) }))
             console.writeOut(options.json ? PlanJSONRenderer.render(plan) : PlanTextRenderer(colored: console.colorOut).render(plan))
             return PlanSummary(plan).blockers > 0 ? .failure : .success
@@ -100,6 +100,7 @@ enum EngineSetup {
                                   guard redraw, total > 10 else { return console.err(line) }
                                   console.writeErr("\r\u{1B}[K  updated \(done)/\(total) targets" + (done == total ? "\n" : ""))
                               },
+                              clock: global.clock,
                               displayPath: { loader.displayPath($0) })
     }
 

@@ -40,6 +40,7 @@ extension RotationEngine {
                 try await rollBack(run, entries: entries, journal: journal, report: &report)
             }
             try store.finishRun(run.id, outcome: report.outcome, at: clock())
+            audit(report, action: "recover")
         } catch {
             report.message = "recovery of run \(run.id) stopped: the state store failed (\(error))"
         }

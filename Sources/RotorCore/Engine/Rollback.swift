@@ -93,6 +93,7 @@ extension RotationEngine {
             report.outcome = .needsPerson
             report.message = "the state store failed during the rollback (\(error)); run 'rotor rollback \(runID)' again"
         }
+        audit(report, action: "rollback")
         progress("\(run.key): \(report.message)")
         return report
     }

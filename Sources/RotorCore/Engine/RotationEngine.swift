@@ -85,11 +85,16 @@ public final class RotationEngine: Sendable {
             }
         }
         try store.createRun(RunRecord(id: runID, key: keyName, started: now, emergency: options.emergency,
-                                      user: ProcessInfo.processInfo.environment["USER"] ?? "unknown", host: ProcessInfo.processInfo.hostName))
+                                      user: CurrentUser.name, host: ProcessInfo.processInfo.hostName))
         let journal = Journal(store: store, runID: runID, clock: clock)
         var startData = ["emergency": String(options.emergency)]
         if let old { startData.merge(Self.data(old, prefix: "old"), uniquingKeysWith: { $1 }) }
         try journal.record("start", .info, "rotation of \(keyName)\(options.emergency ? " (EMERGENCY)" : "")", data: startData)
+        if options.emergency {
+            try store.appendAudit(AuditEntry(at: now, key: keyName, action: "break-glass", outcome: "started", emergency: true, runID: runID,
+                                             detail: "emergency rotation\(options.revokeFirst ? " with --revoke-first" : "")",
+                                             data: old.map { ["old_id": $0.id, "old_fingerprint": $0.fingerprint] } ?? [:]))
+        }
 
         var values = TemplateValues.context(key: keyName, now: now)
         let providerValues = values
@@ -98,6 +103,7 @@ public final class RotationEngine: Sendable {
             try store.finishRun(runID, outcome: outcome, at: clock())
             report.outcome = outcome
             report.message = message
+            audit(report, action: "rotate")
             progress("\(keyName): \(message)")
             return report
         }
@@ -299,6 +305,66 @@ public final class RotationEngine: Sendable {
             }
         }
         return problems
+    }
+
+    /// Writes a finished run to the audit log (fingerprints and ids only).
+    func audit(_ report: RotationReport, action: String) {
+        var data: [String: String] = [:]
+        if let new = report.newGeneration { data["new_id"] = new.id; data["new_fingerprint"] = new.fingerprint }
+        if let old = report.oldGeneration { data["old_id"] = old.id; data["old_fingerprint"] = old.fingerprint }
+        try? store.appendAudit(AuditEntry(at: clock(), key: report.key, action: action, outcome: report.outcome.rawValue,
+                                          emergency: report.emergency, runID: report.runID, detail: report.message, data: data))
+    }
+
+    /// Deletes a previous generation whose grace period has passed (`rotor run`). nil when
+    /// the key has none due.
+    public func deletePending(_ keyName: String, now: Date) async -> RotationReport? {
+        guard let state = try? store.keyStates()[keyName], let current = state.current, let previous = state.previous,
+              let due = previous.pendingDeletionAt, due <= now,
+              let key = configuration.key(named: keyName), let spec = configuration.provider(named: key.provider.value),
+              let provider = spec.makeProvider(runner: runner)
+        else { return nil }
+        let runID = Self.makeRunID(clock())
+        var report = RotationReport(key: keyName, runID: runID, outcome: .failed, emergency: false, message: "", newGeneration: current,
+                                    oldGeneration: previous, steps: [], left: [])
+        let owner = LockOwner.current(runID: runID)
+        if let refusal = await acquireLock(keyName, owner: owner, options: RotationOptions()) {
+            report.message = refusal
+            return report
+        }
+        defer { try? store.releaseLock(key: keyName, owner: owner) }
+        do {
+            try store.createRun(RunRecord(id: runID, key: keyName, started: clock(), emergency: false,
+                                          user: CurrentUser.name, host: ProcessInfo.processInfo.hostName))
+            let journal = Journal(store: store, runID: runID, clock: clock)
+            try journal.record("delete", .intent, "delete generation \(previous.id): grace period over", data: Self.data(previous, prefix: "old"))
+            var failure: ProviderError?
+            do throws(ProviderError) {
+                try await provider.delete(id: previous.id, values: TemplateValues.context(key: keyName, now: now), directory: spec.directory)
+            } catch {
+                failure = error
+            }
+            if let failure {
+                try journal.record("delete", .failed, failure.message)
+                report.outcome = .needsPerson
+                report.message = "deleting generation \(previous.id) (grace period over) failed: \(failure.message); the next run retries"
+                report.left.append("generation \(previous.id) is still at the provider")
+            } else {
+                try journal.record("delete", .done, "generation \(previous.id) deleted")
+                try store.saveKeyState(KeyState(current: current, previous: nil), for: keyName)
+                removeBackupsOfFinishedRuns(of: keyName)
+                report.outcome = .completed
+                report.message = "deleted generation \(previous.id): its grace period ended \(DateFormatting.iso8601(due))"
+                report.steps.append(PlanStep(step: .delete, detail: report.message, status: "ok"))
+            }
+            try store.finishRun(runID, outcome: report.outcome, at: clock())
+        } catch {
+            report.outcome = .needsPerson
+            report.message = "the state store failed (\(error)); run 'rotor recover'"
+        }
+        audit(report, action: "delete-pending")
+        progress("\(keyName): \(report.message)")
+        return report
     }
 
     // MARK: Locks

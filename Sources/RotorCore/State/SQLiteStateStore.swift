@@ -66,6 +66,14 @@ public final class SQLiteStateStore: StateStore {
                 );
                 """)
         }
+        migrator.registerMigration("v2-audit") { db in
+            try db.execute(sql: """
+                CREATE TABLE audit (
+                    sequence INTEGER PRIMARY KEY,
+                    entry TEXT NOT NULL      -- JSON AuditEntry, hash-chained
+                );
+                """)
+        }
         return migrator
     }
 
@@ -146,6 +154,23 @@ public final class SQLiteStateStore: StateStore {
 
     public func runs() throws -> [RunRecord] {
         try pool.read { db in try Row.fetchAll(db, sql: "SELECT * FROM runs ORDER BY started, id").map(Self.runRecord) }
+    }
+
+    public func appendAudit(_ entry: AuditEntry) throws {
+        try pool.write { db in
+            var chained = entry
+            let last: AuditEntry? = Self.decode(try String.fetchOne(db, sql: "SELECT entry FROM audit ORDER BY sequence DESC LIMIT 1"))
+            chained.sequence = (last?.sequence ?? 0) + 1
+            chained.previousHash = last?.hash ?? ""
+            chained.hash = chained.computedHash()
+            try db.execute(sql: "INSERT INTO audit (sequence, entry) VALUES (?, ?)", arguments: [chained.sequence, Self.encode(chained)])
+        }
+    }
+
+    public func auditLog() throws -> [AuditEntry] {
+        try pool.read { db in
+            try String.fetchAll(db, sql: "SELECT entry FROM audit ORDER BY rowid").compactMap { Self.decode($0) }
+        }
     }
 
     private static func runRecord(_ row: Row) -> RunRecord {

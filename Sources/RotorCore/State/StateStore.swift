@@ -21,6 +21,11 @@ public protocol StateStore: AnyObject, Sendable {
     func finishRun(_ runID: String, outcome: RunOutcome, at date: Date) throws
     func run(_ id: String) throws -> RunRecord?
     func runs() throws -> [RunRecord]
+
+    /// Appends to the audit log, chaining the entry to the last one (sequence and hashes
+    /// are set by the store, in one transaction).
+    func appendAudit(_ entry: AuditEntry) throws
+    func auditLog() throws -> [AuditEntry]
 }
 
 /// Who holds a lock: a process on a host.

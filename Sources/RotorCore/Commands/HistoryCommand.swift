@@ -1,0 +1,39 @@
+import Foundation
+
+/// `rotor history [KEY] [--json] [--verify]`: the audit log — who, what, when,
+/// fingerprints only; `--verify` checks the hash chain and says where it breaks.
+public enum HistoryCommand {
+    public static func run(key: String?, json: Bool, verify: Bool, global: GlobalOptions, console: Console) -> ExitStatus {
+        let entries: [AuditEntry]
+        do {
+            entries = try StateStoreURL.open(global.stateURL, workingDirectory: global.workingDirectory, createIfMissing: false)?.store.auditLog() ?? []
+        } catch {
+            console.err("error: \(error)")
+            return .failure
+        }
+        if verify {
+            if let problem = AuditEntry.verify(entries) {
+                console.out("audit log BROKEN: \(problem)")
+                return .failure
+            }
+            console.out("audit log intact: \(entries.count) entr\(entries.count == 1 ? "y" : "ies"), hash chain verified")
+            return .success
+        }
+        let shown = entries.filter { key == nil || $0.key == key }
+        if json {
+            struct Document: Encodable { var version: Int; var entries: [AuditEntry] }
+            console.writeOut(JSONOutput.encode(Document(version: 1, entries: shown)))
+            return .success
+        }
+        if shown.isEmpty { console.out("no history\(key.map { " for '\($0)'" } ?? "")") }
+        for entry in shown {
+            var line = "\(DateFormatting.iso8601(entry.at))  \(entry.user)@\(entry.host)  \(entry.key)  \(entry.action)  \(entry.outcome)"
+            if entry.emergency { line += "  " + Style.red("EMERGENCY", console.colorOut) }
+            if let old = entry.data["old_fingerprint"] { line += "  old \(old)" }
+            if let new = entry.data["new_fingerprint"] { line += "  new \(new)" }
+            if let run = entry.runID { line += "  run \(run)" }
+            console.out(line)
+        }
+        return .success
+    }
+}

@@ -1,0 +1,174 @@
+import Foundation
+
+/// `rotor status [KEY...] [--json]`: each key's generation, age, next due time, pending
+/// deletion, and what every target holds compared by fingerprint.
+public enum StatusCommand {
+    /// What a target holds, compared with the state.
+    public enum TargetState: String, Sendable, Codable {
+        case inSync = "in-sync"
+        /// Holds the previous generation.
+        case stale
+        /// Holds something rotor does not know.
+        case unknown
+        case missing
+        case unreadable
+    }
+
+    public struct TargetStatus: Sendable, Codable {
+        public var consumer: String
+        public var target: String
+        public var type: String
+        public var state: TargetState
+        public var fingerprint: String?
+        public var reason: String?
+    }
+
+    public struct KeyStatus: Sendable, Codable {
+        public var key: String
+        public var current: GenerationRecord?
+        public var ageSeconds: Int?
+        public var nextDue: Date?
+        public var overdue: Bool
+        public var pendingDeletion: GenerationRecord?
+        public var targets: [TargetStatus]
+
+        enum CodingKeys: String, CodingKey {
+            case key, current, overdue, targets
+            case ageSeconds = "age_seconds"
+            case nextDue = "next_due"
+            case pendingDeletion = "pending_deletion"
+        }
+
+        /// Drifted or overdue: cron should hear about it.
+        public var needsAttention: Bool { overdue || targets.contains { $0.state != .inSync } }
+    }
+
+    public static func run(keys: [String], json: Bool, global: GlobalOptions, console: Console) async -> ExitStatus {
+        let step = ConfigurationStep(options: global, console: console)
+        guard let (configuration, _) = step.load() else { return .failure }
+        let known = configuration.keys.map(\.name.value)
+        for name in keys where !known.contains(name) {
+            console.err("error: unknown key '\(name)'\(Suggestion.didYouMean(name, in: known)); keys are: \(known.joined(separator: ", "))")
+            return .usage
+        }
+        let states: [String: KeyState]
+        do {
+            states = try StateStoreURL.open(global.stateURL, workingDirectory: global.workingDirectory, createIfMissing: false)?.store.keyStates() ?? [:]
+        } catch {
+            console.err("error: \(error)")
+            return .failure
+        }
+        let loader = step.loader
+        let now = global.clock()
+        let statuses = await configuration.keys.filter { keys.isEmpty || keys.contains($0.name.value) }.asyncMap { key in
+            await status(of: key, configuration: configuration, state: states[key.name.value] ?? KeyState(), now: now, displayPath: { loader.displayPath($0) })
+        }
+        if json {
+            struct Document: Encodable { var version: Int; var keys: [KeyStatus] }
+            console.writeOut(JSONOutput.encode(Document(version: 1, keys: statuses)))
+        } else {
+            render(statuses, console: console)
+        }
+        return statuses.contains(where: \.needsAttention) ? .pending : .success
+    }
+
+    static func status(of key: KeyPolicy, configuration: Configuration, state: KeyState, now: Date,
+                       displayPath: @escaping (String) -> String) async -> KeyStatus {
+        let runner = CommandRunner(withheldVariables: RotationEngine.tokenVariables(configuration))
+        var targets: [TargetStatus] = []
+        for consumer in configuration.consumers(of: key.name.value) {
+            for (index, target) in consumer.targets.enumerated() {
+                let operation = TargetOperation(consumer: consumer, index: index, spec: target,
+                                                label: StepDescriptions.targetLabel(target, displayPath: displayPath), runner: runner)
+                targets.append(await classify(operation, state: state))
+            }
+        }
+        var nextDue: Date?
+        if let created = state.current?.created, let every = key.every { nextDue = created.addingTimeInterval(every.timeInterval) }
+        return KeyStatus(key: key.name.value, current: state.current, ageSeconds: state.current.map { Int(now.timeIntervalSince($0.created)) },
+                         nextDue: nextDue, overdue: state.current == nil || nextDue.map { $0 <= now } == true,
+                         pendingDeletion: state.previous, targets: targets)
+    }
+
+    static func classify(_ operation: TargetOperation, state: KeyState) async -> TargetStatus {
+        var status = TargetStatus(consumer: operation.consumer.name.value, target: operation.label, type: operation.spec.typeName,
+                                  state: .unknown, fingerprint: nil, reason: nil)
+        if operation.spec.filePath != nil {
+            switch TargetInspector().observe(operation.spec) {
+            case .missing(let reason): status.state = .missing; status.reason = reason; return status
+            case .unreadable(let reason), .notRead(let reason): status.state = .unreadable; status.reason = reason; return status
+            case .present: break
+            }
+        }
+        guard let value = await operation.readBack() else {
+            status.state = operation.canReadBack ? .unreadable : .unknown
+            status.reason = operation.canReadBack ? "its read command failed" : "an exec target with no 'read' command"
+            return status
+        }
+        let expected = { (record: GenerationRecord?) -> String? in
+            guard let record else { return nil }
+            // A target whose value is a template other than {secret} cannot be compared by the secret's fingerprint.
+            return operation.spec.value.source == "{secret}" ? record.fingerprint : nil
+        }
+        let fingerprint = Fingerprint.of(value)
+        status.fingerprint = fingerprint
+        if fingerprint == expected(state.current) {
+            status.state = .inSync
+        } else if fingerprint == expected(state.previous) {
+            status.state = .stale
+        } else if operation.spec.value.source != "{secret}", state.current != nil {
+            status.state = .unknown
+            status.reason = "its value is the template '\(operation.spec.value.source)', not compared by fingerprint"
+        }
+        return status
+    }
+
+    /// Targets not in sync, per key (for metrics).
+    static func driftCounts(_ configuration: Configuration, states: [String: KeyState]) -> [String: Int] {
+        var counts: [String: Int] = [:]
+        for key in configuration.keys {
+            let state = states[key.name.value] ?? KeyState()
+            var count = 0
+            for consumer in configuration.consumers(of: key.name.value) {
+                for target in consumer.targets {
+                    if case .present(let fingerprint) = TargetInspector().observe(target), fingerprint == state.current?.fingerprint { continue }
+                    if target.filePath != nil { count += 1 }
+                }
+            }
+            counts[key.name.value] = count
+        }
+        return counts
+    }
+
+    private static func render(_ statuses: [KeyStatus], console: Console) {
+        for status in statuses {
+            var headline = "\(Style.bold(status.key, console.colorOut))  "
+            if let current = status.current {
+                headline += "generation \(current.id) (\(current.fingerprint)), \(DateFormatting.age(Double(status.ageSeconds ?? 0))) old"
+                if let next = status.nextDue { headline += ", next due \(DateFormatting.iso8601(next))" }
+            } else {
+                headline += "never rotated by rotor"
+            }
+            if status.overdue { headline += "  " + Style.red("OVERDUE", console.colorOut) }
+            console.out(headline)
+            if let pending = status.pendingDeletion {
+                console.out("  pending deletion: \(pending.id) (\(pending.fingerprint))" + (pending.pendingDeletionAt.map { " after \(DateFormatting.iso8601($0))" } ?? ""))
+            }
+            for target in status.targets {
+                let word = target.state == .inSync ? Style.green(target.state.rawValue, console.colorOut) : Style.yellow(target.state.rawValue, console.colorOut)
+                console.out("  \(target.consumer): \(target.target)  \(word)" + (target.reason.map { " (\($0))" } ?? ""))
+            }
+        }
+        let drifted = statuses.flatMap(\.targets).filter { $0.state != .inSync }.count
+        let overdue = statuses.filter(\.overdue).count
+        console.out(drifted + overdue == 0 ? "all targets in sync; no key overdue" : "\(drifted) target\(drifted == 1 ? "" : "s") not in sync, \(overdue) key\(overdue == 1 ? "" : "s") overdue")
+    }
+}
+
+extension Sequence {
+    func asyncMap<T>(_ transform: (Element) async -> T) async -> [T] {
+        var results: [T] = []
+        for element in self { results.append(await transform(element)) }
+        return results
+    }
+}
