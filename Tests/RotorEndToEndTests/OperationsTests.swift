@@ -1,0 +1,146 @@
+import Foundation
+import Testing
+@testable import RotorCore
+
+/// `run`, `status`, `history` and metrics, end to end, with time injected through
+/// ROTOR_NOW rather than waited for.
+@Suite(.serialized) struct OperationsTests {
+    static let thursday = "2026-11-26T10:00:00Z"
+
+    /// Four generate keys: one never rotated, one fresh, one due only in a weekend window,
+    /// one whose target preflight refuses.
+    func mixedScratch() throws -> Scratch {
+        let scratch = try Scratch()
+        try scratch.write("policies/p.yaml", """
+            kind: RotationPolicy
+            providers: { g: { type: generate } }
+            keys:
+              due-key: { provider: g, every: 30d }
+              fresh-key: { provider: g, every: 30d }
+              windowed-key: { provider: g, every: 30d, window: "Sat-Sun 00:00-06:00 UTC" }
+              broken-key: { provider: g, every: 30d }
+            """)
+        var manifest = "kind: ConsumerManifest\nconsumers:\n"
+        for key in ["due-key", "fresh-key", "windowed-key", "broken-key"] {
+            manifest += "  \(key)-app: { uses: \(key), targets: [{ env_file: ../deploy/\(key).env, var: SECRET }] }\n"
+            try scratch.write("deploy/\(key).env", "SECRET=initial\n")
+        }
+        try scratch.write("consumers/c.yaml", manifest)
+        return scratch
+    }
+
+    @Test func runRotatesWhatIsDueAndOneFailingKeyStopsNoOther() throws {
+        let scratch = try mixedScratch()
+        let at = { (time: String) in ["ROTOR_NOW": time] }
+        // Day 0 (Thursday): rotate fresh-key and windowed-key by hand so they have state.
+        for key in ["fresh-key", "windowed-key"] {
+            #expect(try RotorProcess.run(["rotate", key], in: scratch.url, environment: at(Self.thursday)).status == 0)
+        }
+        try scratch.write("deploy/broken-key.env", "OTHER=1\n")
+        // Day 14 (a Thursday): only due-key (never rotated) and broken-key are due.
+        let result = try RotorProcess.run(["run", "--json"], in: scratch.url, environment: at("2026-12-10T10:00:00Z"))
+        #expect(result.status == 1, "\(result.stdout)\(result.stderr)")
+        let document = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]
+        #expect(document?["version"] as? Int == 1)
+        let keys = Dictionary(uniqueKeysWithValues: ((document?["keys"] as? [[String: Any]]) ?? []).map { ($0["key"] as? String ?? "", $0) })
+        #expect(keys["due-key"]?["outcome"] as? String == "completed" && keys["due-key"]?["reason"] as? String == "never rotated by rotor")
+        #expect(keys["broken-key"]?["outcome"] as? String == "failed")
+        #expect((keys["broken-key"]?["message"] as? String)?.contains("preflight failed") == true)
+        #expect(keys["fresh-key"]?["due"] as? Bool == false)
+        #expect(keys["fresh-key"]?["reason"] as? String == "current generation is 14d old; due in 16d (2026-12-26)")
+        #expect(keys["windowed-key"]?["due"] as? Bool == false)
+        #expect(keys["windowed-key"]?["reason"] as? String == "current generation is 14d old; due in 16d (2026-12-26)")
+        // Day 40 on a Thursday: windowed-key is due but outside its window and waits.
+        let later = try RotorProcess.run(["run"], in: scratch.url, environment: at("2027-01-07T10:00:00Z"))
+        #expect(later.stdout.contains("windowed-key: skipped — not due: current generation is 42d old (every 30d), but outside its window 'Sat-Sun 00:00-06:00 UTC'; waits until 2027-01-09T00:00:00Z"))
+        #expect(later.stdout.contains("fresh-key: rotated"))
+        let weekend = try RotorProcess.run(["run"], in: scratch.url, environment: at("2027-01-09T01:00:00Z"))
+        #expect(weekend.stdout.contains("windowed-key: rotated"))
+        #expect(try RotorProcess.run(["run", "--dry-run"], in: scratch.url, environment: at("2027-01-09T02:00:00Z")).status == 0)
+    }
+
+    @Test func graceDeletionsHappenOnALaterRun() throws {
+        let fixture = try RotationFixture(grace: "1h")
+        #expect(try fixture.rotor(["rotate", "api-key"], environment: ["ROTOR_NOW": "2026-11-26T10:00:00Z"]).status == 0)
+        #expect(try fixture.rotor(["rotate", "api-key"], environment: ["ROTOR_NOW": "2026-11-26T10:05:00Z"]).status == 0)
+        #expect(try fixture.vendorKeys().count == 2)
+        let early = try fixture.rotor(["run"], environment: ["ROTOR_NOW": "2026-11-26T10:30:00Z"])
+        #expect(!early.stdout.contains("deleted generation"))
+        #expect(try fixture.vendorKeys().count == 2)
+        let late = try fixture.rotor(["run"], environment: ["ROTOR_NOW": "2026-11-26T11:10:00Z"])
+        #expect(late.status == 0)
+        #expect(late.stdout.contains("deleted generation") && late.stdout.contains("its grace period ended 2026-11-26T11:05:00Z"))
+        let current = try #require(try fixture.currentGeneration())
+        #expect(try fixture.vendorKeys() == [current.id])
+    }
+
+    @Test func statusNamesEveryTargetState() throws {
+        let fixture = try RotationFixture(grace: "1h")
+        try fixture.rotor(["rotate", "api-key"])
+        let previousValue = try fixture.values()[0]
+        try fixture.rotor(["rotate", "api-key"])
+        #expect(try fixture.rotor(["status"]).status == 0)
+        try fixture.scratch.write("deploy/c1/.env", "API_KEY=\(previousValue)\n")                 // stale
+        try fixture.scratch.write("deploy/c2/config.json", "{broken")                              // unreadable
+        try FileManager.default.removeItem(at: fixture.scratch.url.appendingPathComponent("deploy/c3/values.yaml"))  // missing
+        try fixture.scratch.write("deploy/c4/credentials", "[svc]\napi_key = something-else\n")   // unknown
+        let result = try fixture.rotor(["status", "--json"])
+        #expect(result.status == 2)
+        let document = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]
+        let key = try #require((document?["keys"] as? [[String: Any]])?.first)
+        let states = ((key["targets"] as? [[String: Any]]) ?? []).map { $0["state"] as? String ?? "" }
+        #expect(states == ["stale", "unreadable", "missing", "unknown", "in-sync", "in-sync"])
+        #expect(key["pending_deletion"] != nil && key["overdue"] as? Bool == false)
+        let text = try fixture.rotor(["status"])
+        #expect(text.stdout.hasSuffix("4 targets not in sync, 0 keys overdue\n"))
+    }
+
+    @Test func historyVerifiesItsHashChain() throws {
+        let fixture = try RotationFixture()
+        try fixture.rotor(["rotate", "api-key"])
+        try fixture.rotor(["rotate", "api-key", "--emergency"])
+        try fixture.rotor(["rotate", "api-key"], environment: ["VENDOR_FAIL": "check"])
+        let history = try fixture.rotor(["history", "api-key"])
+        let lines = history.stdout.split(separator: "\n")
+        #expect(lines.count == 4)
+        #expect(lines[1].contains("break-glass  started  EMERGENCY") && lines[2].contains("rotate  completed  EMERGENCY"))
+        #expect(lines[3].contains("rotate  failed"))
+        #expect(try fixture.rotor(["history", "--verify"]).stdout == "audit log intact: 4 entries, hash chain verified\n")
+
+        let database = fixture.scratch.url.appendingPathComponent(".rotor/state.db").path
+        try Self.sqlite(database, "UPDATE audit SET entry = replace(entry, '\"failed\"', '\"completed\"') WHERE sequence = 4")
+        let edited = try fixture.rotor(["history", "--verify"])
+        #expect(edited.status == 1)
+        #expect(edited.stdout.hasPrefix("audit log BROKEN: entry 4 (rotate of 'api-key' at "))
+        try Self.sqlite(database, "DELETE FROM audit WHERE sequence = 2")
+        #expect(try fixture.rotor(["history", "--verify"]).stdout
+                == "audit log BROKEN: entry 2 is missing or out of order (found entry 3 in its place): entries were deleted or reordered\n")
+    }
+
+    @Test func metricsFileIsPrometheusTextfile() throws {
+        let fixture = try RotationFixture()
+        let metrics = fixture.scratch.url.appendingPathComponent("rotor.prom").path
+        #expect(try fixture.rotor(["run", "--metrics-file", metrics], environment: ["ROTOR_NOW": "2026-11-26T10:00:00Z"]).status == 0)
+        let text = try String(contentsOfFile: metrics, encoding: .utf8)
+        var samples: [String: Double] = [:]
+        for line in text.split(separator: "\n") where !line.hasPrefix("#") {
+            let parts = line.split(separator: " ")
+            #expect(parts.count == 2, "not a sample line: \(line)")
+            samples[String(parts[0])] = Double(parts[1])
+        }
+        #expect(samples["rotor_key_generation_age_seconds{key=\"api-key\"}"] == 0)
+        let rotatedAt = try #require(ISO8601DateFormatter().date(from: "2026-11-26T10:00:00Z")).timeIntervalSince1970
+        #expect(samples["rotor_key_last_rotation_timestamp_seconds{key=\"api-key\"}"] == rotatedAt)
+        #expect(samples["rotor_key_last_run_outcome{key=\"api-key\",outcome=\"completed\"}"] == 1)
+        #expect(samples["rotor_key_drifted_targets{key=\"api-key\"}"] == 0)
+        #expect(text.contains("# TYPE rotor_key_generation_age_seconds gauge"))
+    }
+
+    static func sqlite(_ database: String, _ sql: String) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
+        process.arguments = [database, sql]
+        try process.run()
+        process.waitUntilExit()
+    }
+}
