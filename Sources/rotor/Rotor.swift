@@ -24,7 +24,7 @@ struct Rotor: AsyncParsableCommand {
             64 usage error.
             """,
         version: RotorVersion.current,
-        subcommands: [Validate.self, Plan.self, Rotate.self, RunDue.self, Status.self, History.self, Rollback.self, Recover.self]
+        subcommands: [Validate.self, Plan.self, Rotate.self, RunDue.self, Status.self, Sync.self, History.self, Rollback.self, Recover.self]
     )
 }
 
@@ -189,6 +189,28 @@ extension Rotor {
 
         func run() async throws {
             try finish(await StatusCommand.run(keys: keys, json: json, global: global.options, console: global.console))
+        }
+    }
+
+    struct Sync: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write the current generation into targets that drifted.",
+            discussion: """
+                rotor stores no secrets: the value is read from a target that holds the current \
+                generation (compared by fingerprint); when none does, sync refuses and says to rotate. \
+                Drifted targets are written with backups, read back, reloaded and health-checked.
+                """)
+
+        @Argument(help: ArgumentHelp("Only these keys (default: all).", valueName: "key"))
+        var keys: [String] = []
+
+        @Flag(name: .customLong("dry-run"), help: "Say what would be written and change nothing.")
+        var dryRun = false
+
+        @OptionGroup var global: GlobalFlags
+
+        func run() async throws {
+            try finish(await SyncCommand.run(keys: keys, dryRun: dryRun, global: global.options, console: global.console))
         }
     }
 

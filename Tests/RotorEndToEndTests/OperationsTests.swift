@@ -144,3 +144,37 @@ import Testing
         process.waitUntilExit()
     }
 }
+
+@Suite(.serialized) struct SyncCommandTests {
+    @Test func syncHealsDriftedTargetsFromOneInSync() throws {
+        let fixture = try RotationFixture()
+        try fixture.rotor(["rotate", "api-key"])
+        let value = try fixture.values()[0]
+        try fixture.scratch.write("deploy/c1/.env", "# c1\nexport API_KEY='drifted' # rotated by rotor\r\nOTHER=1\n")
+        try fixture.scratch.write("deploy/c4/credentials", "[default]\nregion = eu\n\n[svc]\napi_key = drifted\n")
+        let dryRun = try fixture.rotor(["sync", "--dry-run"])
+        #expect(dryRun.stdout.contains("would write the current generation (read from deploy/c2/config.json:/auth/apiKey) into: deploy/c1/.env:API_KEY (unknown), deploy/c4/credentials:[svc] api_key (unknown)"))
+        #expect(try fixture.values()[0] == "drifted")
+        let result = try fixture.rotor(["sync"])
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        #expect(Set(try fixture.values()) == [value])
+        #expect(try String(decoding: fixture.scratch.bytes("deploy/c1/.env"), as: UTF8.self) == "# c1\nexport API_KEY='\(value)' # rotated by rotor\r\nOTHER=1\n")
+        #expect(try fixture.rotor(["status"]).status == 0)
+        #expect(try fixture.rotor(["history"]).stdout.contains("sync  completed"))
+    }
+
+    @Test func syncRefusesWhenNothingHoldsTheCurrentGeneration() throws {
+        let fixture = try RotationFixture()
+        try fixture.rotor(["rotate", "api-key"])
+        let value = try fixture.values()[0]
+        for path in RotationFixture.targetFiles {
+            let text = try String(decoding: fixture.scratch.bytes(path), as: UTF8.self)
+            try fixture.scratch.write(path, text.replacingOccurrences(of: value, with: "lost"))
+        }
+        let result = try fixture.rotor(["sync"])
+        #expect(result.status == 1)
+        #expect(result.stdout.contains("no target holds the current generation (sha256:"))
+        #expect(result.stdout.contains("rotor stores no secrets: rotate the key instead (rotor rotate api-key)"))
+        #expect(Set(try fixture.values()) == ["lost"])
+    }
+}

@@ -79,6 +79,25 @@ public enum RollbackCommand {
     }
 }
 
+/// `rotor sync [KEY...] [--dry-run]`: write the current generation into drifted targets.
+public enum SyncCommand {
+    public static func run(keys: [String], dryRun: Bool, global: GlobalOptions, console: Console) async -> ExitStatus {
+        let step = ConfigurationStep(options: global, console: console)
+        guard let (configuration, _) = step.load() else { return .failure }
+        let known = configuration.keys.map(\.name.value)
+        for name in keys where !known.contains(name) {
+            console.err("error: unknown key '\(name)'\(Suggestion.didYouMean(name, in: known)); keys are: \(known.joined(separator: ", "))")
+            return .usage
+        }
+        guard let engine = EngineSetup.make(configuration, global: global, console: console, loader: step.loader) else { return .failure }
+        var reports: [RotationReport] = []
+        for key in keys.isEmpty ? known : keys {
+            reports.append(await engine.sync(key, dryRun: dryRun, now: global.clock()))
+        }
+        return EngineSetup.report(reports, console: console, json: false, quiet: global.quiet)
+    }
+}
+
 /// Builds the engine for a command, and prints its reports.
 enum EngineSetup {
     static func make(_ configuration: Configuration, global: GlobalOptions, console: Console, loader: ConfigurationLoader) -> RotationEngine? {
