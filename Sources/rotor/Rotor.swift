@@ -24,7 +24,7 @@ struct Rotor: AsyncParsableCommand {
             64 usage error.
             """,
         version: RotorVersion.current,
-        subcommands: [Validate.self, Plan.self, Rotate.self, RunDue.self, Status.self, Sync.self, History.self, Rollback.self, Recover.self]
+        subcommands: [Validate.self, Plan.self, Apply.self, Rotate.self, RunDue.self, Status.self, Sync.self, History.self, Rollback.self, Recover.self]
     )
 }
 
@@ -89,16 +89,43 @@ extension Rotor {
         @Flag(name: .customLong("detailed-exitcode"), help: "Exit 2 when rotations are pending, 0 when nothing is due.")
         var detailedExitCode = false
 
+        @Option(help: ArgumentHelp("Also save the plan here, for 'rotor apply' (no secrets in it).", valueName: "plan"))
+        var out: String?
+
         @OptionGroup var global: GlobalFlags
 
         func run() throws {
-            let options = PlanCommand.Options(keys: keys, json: json, detailedExitCode: detailedExitCode)
+            let options = PlanCommand.Options(keys: keys, json: json, detailedExitCode: detailedExitCode, out: out)
             try finish(PlanCommand.run(options, global: global.options, console: global.console))
         }
     }
 }
 
 extension Rotor {
+    struct Apply: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Run a plan saved by 'plan --out' exactly as reviewed.",
+            discussion: """
+                Refuses, naming what changed, if any configuration file or any target changed since \
+                the plan was made. Then rotates the keys the plan rotates. Exit codes as for 'rotate'.
+                """)
+
+        @Argument(help: ArgumentHelp("The saved plan.", valueName: "plan"))
+        var plan: String
+
+        @Option(help: ArgumentHelp("Consumers updated at once.", valueName: "n"))
+        var parallel = 8
+
+        @Flag(help: "Print the reports as JSON on stdout.")
+        var json = false
+
+        @OptionGroup var global: GlobalFlags
+
+        func run() async throws {
+            try finish(await ApplyCommand.run(planPath: plan, parallel: parallel, json: json, global: global.options, console: global.console))
+        }
+    }
+
     struct Rotate: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Rotate keys now, whatever their schedule.",

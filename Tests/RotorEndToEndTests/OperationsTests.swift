@@ -178,3 +178,32 @@ import Testing
         #expect(Set(try fixture.values()) == ["lost"])
     }
 }
+
+@Suite(.serialized) struct ApplyCommandTests {
+    @Test func aReviewedPlanRunsExactly() throws {
+        let fixture = try RotationFixture()
+        let plan = try fixture.rotor(["plan", "--out", "rotation.plan"])
+        #expect(plan.status == 0 && plan.stderr.contains("plan saved to rotation.plan; run it with: rotor apply rotation.plan"))
+        let saved = try String(decoding: fixture.scratch.bytes("rotation.plan"), as: UTF8.self)
+        #expect(saved.contains("\"kind\" : \"rotor-plan\"") && saved.contains("\"consumers/services.yaml\" : \"sha256:"))
+        #expect(!saved.contains(RotationFixture.initial), "the plan holds fingerprints, not values")
+        let applied = try fixture.rotor(["apply", "rotation.plan"])
+        #expect(applied.status == 0, "\(applied.stdout)\(applied.stderr)")
+        #expect(!(try fixture.values()).contains(RotationFixture.initial))
+    }
+
+    @Test func aStalePlanIsRefusedNamingWhatChanged() throws {
+        let fixture = try RotationFixture()
+        try fixture.rotor(["plan", "--out", "rotation.plan"])
+        let manifest = try String(decoding: fixture.scratch.bytes("consumers/services.yaml"), as: UTF8.self)
+        try fixture.scratch.write("consumers/services.yaml", manifest + "\n# reviewed? no\n")
+        try fixture.scratch.write("deploy/c5/.env", "API_KEY=changed-by-someone\n")
+        let before = try fixture.snapshot()
+        let result = try fixture.rotor(["apply", "rotation.plan"])
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("refusing to apply rotation.plan: things changed since it was made:\n  consumers/services.yaml was edited\n  deploy/c5/.env:API_KEY changed since the plan (was \(Fingerprint.of(RotationFixture.initial)), now \(Fingerprint.of("changed-by-someone")))\n"))
+        #expect(try fixture.snapshot() == before)
+        #expect(try fixture.vendorKeys().isEmpty)
+        #expect(try fixture.rotor(["apply", "nope.plan"]).status == 64)
+    }
+}

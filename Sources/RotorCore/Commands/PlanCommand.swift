@@ -7,18 +7,21 @@ public enum PlanCommand {
         public var json: Bool
         public var detailedExitCode: Bool
         public var now: Date
+        /// `--out PLAN`: also save the plan for `rotor apply`.
+        public var out: String?
 
-        public init(keys: [String] = [], json: Bool = false, detailedExitCode: Bool = false, now: Date = GlobalOptions.environmentClock()) {
+        public init(keys: [String] = [], json: Bool = false, detailedExitCode: Bool = false, now: Date = GlobalOptions.environmentClock(), out: String? = nil) {
             self.keys = keys
             self.json = json
             self.detailedExitCode = detailedExitCode
             self.now = now
+            self.out = out
         }
     }
 
     public static func run(_ options: Options, global: GlobalOptions, console: Console) -> ExitStatus {
         let step = ConfigurationStep(options: global, console: console)
-        guard let (configuration, _) = step.load() else { return .failure }
+        guard let (configuration, loaded) = step.load() else { return .failure }
         let known = configuration.keys.map(\.name.value)
         for name in options.keys where !known.contains(name) {
             console.err("error: unknown key '\(name)'\(Suggestion.didYouMean(name, in: known)); keys are: \(known.joined(separator: ", "))")
@@ -40,6 +43,16 @@ public enum PlanCommand {
             selectedKeys: options.keys,
             displayPath: { loader.displayPath($0) }))
         console.writeOut(options.json ? PlanJSONRenderer.render(plan) : PlanTextRenderer(colored: console.colorOut).render(plan))
+        if let out = options.out {
+            let saved = SavedPlan(plan: plan, configuration: configuration, sources: loaded.sources)
+            do {
+                try AtomicFile.write(Array(JSONOutput.encode(saved).utf8), to: loader.absolute(out), newFileMode: 0o644)
+                if !global.quiet { console.err("plan saved to \(out); run it with: rotor apply \(out)") }
+            } catch {
+                console.err("error: cannot save the plan: \(error)")
+                return .failure
+            }
+        }
         let summary = PlanSummary(plan)
         if summary.blockers > 0 { return .failure }
         return options.detailedExitCode && summary.due > 0 ? .pending : .success

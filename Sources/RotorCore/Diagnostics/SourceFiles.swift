@@ -7,6 +7,8 @@ public struct SourceFiles: Sendable {
 
     public mutating func add(_ bytes: [UInt8], for file: String) { texts[file] = bytes }
 
+    public func bytes(of file: String) -> [UInt8]? { texts[file] }
+
     /// The 1-based line of a file, without its line break; nil when unknown.
     public func line(_ number: Int, of file: String) -> String? {
         guard let bytes = texts[file], number >= 1 else { return nil }

@@ -29,6 +29,12 @@ public enum Fingerprint {
         return "sha256:" + digest.prefix(6).map { String(format: "%02x", $0) }.joined()
     }
 
+    /// `sha256:` + all 64 hex digits: an integrity digest of public content (configuration
+    /// files in a saved plan), never used for secrets.
+    public static func digest(_ bytes: [UInt8]) -> String {
+        "sha256:" + SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined()
+    }
+
     /// `sk-…f3a9`: up to 3 leading and 4 trailing characters of a long value; short values
     /// show only `…` so that most of a secret is never visible.
     public static func mask(_ value: String) -> String {
