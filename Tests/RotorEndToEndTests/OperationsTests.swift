@@ -207,3 +207,34 @@ import Testing
         #expect(try fixture.rotor(["apply", "nope.plan"]).status == 64)
     }
 }
+
+@Suite(.serialized) struct NotificationTests {
+    @Test func webhooksHearSuccessFailureAndEmergencyWithoutTheSecret() throws {
+        let fixture = try RotationFixture()
+        let policy = try String(decoding: fixture.scratch.bytes("policies/vendor.yaml"), as: UTF8.self)
+        try fixture.scratch.write("policies/vendor.yaml", policy.replacingOccurrences(of: "    grace: 0s\n", with: """
+                grace: 0s
+                notify:
+                  - webhook: "http://127.0.0.1:\(fixture.health.port)/hook/all"
+                  - webhook: "http://127.0.0.1:\(fixture.health.port)/status/500"
+                    on: [failure]
+
+            """))
+        #expect(try fixture.rotor(["validate"]).status == 0)
+        fixture.environment["VENDOR_SECRET_PREFIX"] = "CANARYhook-"
+        #expect(try fixture.rotor(["rotate", "api-key"]).status == 0)
+        let failed = try fixture.rotor(["rotate", "api-key"], environment: ["VENDOR_FAIL": "check"])
+        #expect(failed.status == 1, "a failing webhook does not change the outcome")
+        #expect(failed.stderr.contains("notification failed: webhook at 127.0.0.1 answered 500 (the rotation is unaffected)"))
+        #expect(try fixture.rotor(["rotate", "api-key", "--emergency"]).status == 0)
+        let posts = fixture.health.requests.filter { $0.hasPrefix("POST /hook/all ") }
+        #expect(posts.count == 3)
+        let payloads = posts.compactMap { try? JSONSerialization.jsonObject(with: Data($0.dropFirst("POST /hook/all ".count).utf8)) as? [String: Any] }
+        #expect(payloads.map { $0["outcome"] as? String } == ["completed", "failed", "completed"])
+        #expect(payloads.map { $0["emergency"] as? Bool } == [false, false, true])
+        #expect((payloads[0]["text"] as? String)?.hasPrefix("rotor: api-key rotated on ") == true)
+        #expect((payloads[2]["text"] as? String)?.hasPrefix("rotor: EMERGENCY api-key rotated") == true)
+        #expect((payloads[0]["new_fingerprint"] as? String)?.hasPrefix("sha256:") == true)
+        #expect(!fixture.health.requests.joined().contains("CANARYhook-"))
+    }
+}

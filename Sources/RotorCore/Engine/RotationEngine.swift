@@ -61,12 +61,15 @@ public final class RotationEngine: Sendable {
         }
         defer { try? store.releaseLock(key: keyName, owner: owner) }
         do {
-            return try await rotateLocked(key, provider: provider, providerSpec: providerSpec, runID: runID, options: options, report: report)
+            report = try await rotateLocked(key, provider: provider, providerSpec: providerSpec, runID: runID, options: options, report: report)
         } catch {
             report.outcome = .needsPerson
             report.message = "the state store failed during the run (\(error)); run 'rotor recover' once it is back"
-            return report
         }
+        for failure in await Notifier().notify(report, key: key) {
+            progress("\(keyName): notification failed: \(failure) (the rotation is unaffected)")
+        }
+        return report
     }
 
     private func rotateLocked(_ key: KeyPolicy, provider: any KeyProvider, providerSpec: ProviderSpec, runID: String,

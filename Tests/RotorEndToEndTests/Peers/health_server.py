@@ -6,7 +6,7 @@
 Binds 127.0.0.1 on a free port and writes the port to PORT_FILE. GET /status/N answers N;
 GET /delay/MS/N waits MS milliseconds, then answers N; GET /fail-first/K answers 500 to
 the first K requests for that path and 200 after. Every request is appended to
-LOG_FILE (method, path, and header names only). Stops when its parent closes stdin.
+LOG_FILE (method, path, and header names only; for POST, the body). Stops when its parent closes stdin.
 """
 import http.server
 import sys
@@ -37,6 +37,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.send_header("Content-Length", "2")
         self.end_headers()
         self.wfile.write(b"ok")
+
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        status = int(self.path.strip("/").split("/")[1]) if self.path.startswith("/status/") else 200
+        with open(sys.argv[2], "a") as log:
+            log.write(f"POST {self.path} {body.decode()}\n")
+        self.send_response(status)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
 
     def log_message(self, *args):
         pass
