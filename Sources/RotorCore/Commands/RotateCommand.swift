@@ -138,6 +138,12 @@ enum EngineSetup {
                 case .inProgress: Style.yellow("in progress", console.colorOut)
                 }
                 console.out("\(report.key): \(word) — \(report.message)")
+                if report.emergency {
+                    // An incident wants every consumer accounted for.
+                    for (consumer, state, detail) in report.consumerOutcomes {
+                        console.out("  \(consumer): \(state)" + (detail.map { " — \($0)" } ?? ""))
+                    }
+                }
                 for item in report.left { console.out("  left to do: \(item)") }
             }
         }

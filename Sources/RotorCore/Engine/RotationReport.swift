@@ -22,6 +22,26 @@ public struct RotationReport: Sendable, Codable, Equatable {
         case oldGeneration = "old_generation"
     }
 
+    /// How each consumer ended, derived from the steps: switched, failed (and why),
+    /// unreachable (its health check could not reach it), or rolled back.
+    public var consumerOutcomes: [(consumer: String, state: String, detail: String?)] {
+        var order: [String] = []
+        var outcome: [String: (String, String?)] = [:]
+        for step in steps {
+            guard let consumer = step.consumer else { continue }
+            if outcome[consumer] == nil { order.append(consumer); outcome[consumer] = ("switched", nil) }
+            switch step.status {
+            case "failed":
+                let unreachable = step.step == .health && step.detail.contains("unreachable")
+                outcome[consumer] = (unreachable ? "unreachable" : "failed", step.detail)
+            case "rolled-back" where outcome[consumer]?.0 == "switched":
+                outcome[consumer] = ("rolled back", nil)
+            default: break
+            }
+        }
+        return order.map { ($0, outcome[$0]!.0, outcome[$0]!.1) }
+    }
+
     public var exitStatus: ExitStatus {
         switch outcome {
         case .completed, .inProgress: .success

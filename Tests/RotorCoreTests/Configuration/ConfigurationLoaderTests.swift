@@ -17,7 +17,7 @@ import Testing
         #expect(skytells.every == RotorDuration(parsing: "90d"))
         #expect(skytells.grace == .zero)
         #expect(skytells.generationName.source == "data-pipeline-prod-{date}")
-        #expect(skytells.name.location == SourceLocation(file: "policies/skytells.yaml", line: 10, column: 3))
+        #expect(skytells.name.location == SourceLocation(file: "policies/skytells.yaml", line: 11, column: 3))
         guard case .http(let verify) = try #require(skytells.verify.first) else { Issue.record("verify is not http"); return }
         #expect(verify.headers["Authorization"]?.usesSecret == true)
         let consumer = try #require(configuration.consumers.first { $0.name.value == "data-pipeline-prod" })
