@@ -155,6 +155,12 @@ extension Rotor {
         @Flag(help: "Print the reports as JSON (\"version\": 1) on stdout.")
         var json = false
 
+        @Option(name: .customLong("secret-env"), help: ArgumentHelp("Manual keys: the new secret is in this environment variable (else it is read from stdin, hidden on a terminal).", valueName: "var"))
+        var secretEnv: String?
+
+        @Flag(name: .shortAndLong, help: "Manual keys: confirm in advance that you delete the old key as instructed.")
+        var yes = false
+
         @OptionGroup var global: GlobalFlags
 
         func validate() throws {
@@ -164,7 +170,8 @@ extension Rotor {
         }
 
         func run() async throws {
-            let options = RotateCommand.Options(keys: keys, emergency: emergency, revokeFirst: revokeFirst, dryRun: dryRun, parallel: parallel, json: json)
+            let options = RotateCommand.Options(keys: keys, emergency: emergency, revokeFirst: revokeFirst, dryRun: dryRun, parallel: parallel, json: json,
+                                                secretSource: secretEnv.map { .environment($0) } ?? .standardInput, yes: yes)
             try finish(await RotateCommand.run(options, global: global.options, console: global.console))
         }
     }

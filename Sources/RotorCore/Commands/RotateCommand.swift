@@ -10,8 +10,14 @@ public enum RotateCommand {
         public var dryRun: Bool
         public var parallel: Int
         public var json: Bool
+        /// For `manual` keys: where the new secret comes from, and `--yes`.
+        public var secretSource: ManualInput.SecretSource
+        public var yes: Bool
 
-        public init(keys: [String], emergency: Bool = false, revokeFirst: Bool = false, dryRun: Bool = false, parallel: Int = 8, json: Bool = false) {
+        public init(keys: [String], emergency: Bool = false, revokeFirst: Bool = false, dryRun: Bool = false, parallel: Int = 8, json: Bool = false,
+                    secretSource: ManualInput.SecretSource = .standardInput, yes: Bool = false) {
+            self.secretSource = secretSource
+            self.yes = yes
             self.keys = keys
             self.emergency = emergency
             self.revokeFirst = revokeFirst
@@ -39,7 +45,8 @@ public enum RotateCommand {
             console.writeOut(options.json ? PlanJSONRenderer.render(plan) : PlanTextRenderer(colored: console.colorOut).render(plan))
             return PlanSummary(plan).blockers > 0 ? .failure : .success
         }
-        guard let engine = EngineSetup.make(configuration, global: global, console: console, loader: loader) else { return .failure }
+        let manualInput = ManualInput(secretSource: options.secretSource, confirmDeletion: options.yes, tell: { console.writeErr($0.hasSuffix(": ") ? $0 : $0 + "\n") })
+        guard let engine = EngineSetup.make(configuration, global: global, console: console, loader: loader, manualInput: manualInput) else { return .failure }
         // Recovery reports are progress here: with --json they must not mix into stdout.
         var recoveryConsole = console
         if options.json { recoveryConsole.writeOut = console.writeErr }
@@ -100,7 +107,8 @@ public enum SyncCommand {
 
 /// Builds the engine for a command, and prints its reports.
 enum EngineSetup {
-    static func make(_ configuration: Configuration, global: GlobalOptions, console: Console, loader: ConfigurationLoader) -> RotationEngine? {
+    static func make(_ configuration: Configuration, global: GlobalOptions, console: Console, loader: ConfigurationLoader,
+                     manualInput: ManualInput = ManualInput()) -> RotationEngine? {
         let opened: StateStoreURL.Opened
         do {
             guard let store = try StateStoreURL.open(global.stateURL, workingDirectory: global.workingDirectory) else { return nil }
@@ -120,7 +128,8 @@ enum EngineSetup {
                                   console.writeErr("\r\u{1B}[K  updated \(done)/\(total) targets" + (done == total ? "\n" : ""))
                               },
                               clock: global.clock,
-                              displayPath: { loader.displayPath($0) })
+                              displayPath: { loader.displayPath($0) },
+                              manualInput: manualInput)
     }
 
     /// Prints reports (a line each, or JSON) and returns the exit status they call for.

@@ -69,7 +69,7 @@ extension RotationEngine {
             removeBackups(run.id)
             return
         }
-        guard let key, let spec = configuration.provider(named: key.provider.value), let provider = spec.makeProvider(runner: runner) else {
+        guard let key, let spec = configuration.provider(named: key.provider.value), let provider = spec.makeProvider(runner: runner, manualInput: manualInput) else {
             report.outcome = .needsPerson
             report.left.append("delete old generation \(old.id) of '\(run.key)' at its provider")
             return
@@ -145,7 +145,7 @@ extension RotationEngine {
         else { return }
         if entries.contains(where: { $0.step == "create" && $0.phase == .failed && $0.data["may_have_created"] == "false" }) { return }
         guard let key = configuration.key(named: run.key), let spec = configuration.provider(named: key.provider.value),
-              let provider = spec.makeProvider(runner: runner)
+              let provider = spec.makeProvider(runner: runner, manualInput: manualInput)
         else {
             report.left.append("the key or its provider is no longer configured: check provider for a generation of run \(run.id)")
             return

@@ -35,7 +35,7 @@ extension RotationEngine {
             return report
         }
         guard let key = configuration.key(named: run.key), let spec = configuration.provider(named: key.provider.value),
-              let provider = spec.makeProvider(runner: runner)
+              let provider = spec.makeProvider(runner: runner, manualInput: manualInput)
         else {
             report.message = "key '\(run.key)' or its provider is no longer configured"
             return report

@@ -15,12 +15,15 @@ public final class RotationEngine: Sendable {
     let targetProgress: @Sendable (Int, Int, String) -> Void
     let clock: @Sendable () -> Date
     let displayPath: @Sendable (String) -> String
+    /// How a person hands over secrets of `manual` keys, and confirms their deletions.
+    let manualInput: ManualInput
 
     public init(configuration: Configuration, store: any StateStore, backupsRoot: String,
                 progress: @escaping @Sendable (String) -> Void = { _ in },
                 targetProgress: (@Sendable (Int, Int, String) -> Void)? = nil,
                 clock: @escaping @Sendable () -> Date = { Date() },
-                displayPath: @escaping @Sendable (String) -> String = { $0 }) {
+                displayPath: @escaping @Sendable (String) -> String = { $0 },
+                manualInput: ManualInput = ManualInput()) {
         self.configuration = configuration
         self.store = store
         self.backupsRoot = backupsRoot
@@ -29,6 +32,7 @@ public final class RotationEngine: Sendable {
         self.targetProgress = targetProgress ?? { _, _, line in progress(line) }
         self.clock = clock
         self.displayPath = displayPath
+        self.manualInput = manualInput
     }
 
     /// Provider token variables, kept out of every command's environment.
@@ -48,7 +52,7 @@ public final class RotationEngine: Sendable {
             report.message = "unknown key '\(keyName)'"
             return report
         }
-        guard let provider = providerSpec.makeProvider(runner: runner) else {
+        guard let provider = providerSpec.makeProvider(runner: runner, manualInput: manualInput) else {
             report.message = "provider '\(providerSpec.name.value)' is of type \(providerSpec.typeName), which this build cannot rotate yet; nothing was created or changed"
             return report
         }
@@ -177,7 +181,10 @@ public final class RotationEngine: Sendable {
         }
 
         // 1. Create the new generation. Its id is journalled as soon as the provider returns it.
-        let name = key.generationName.render(values)
+        var name = key.generationName.render(values)
+        // Two rotations on one day would give the same name; where the name is the id
+        // (manual keys), the old key to delete must never be the new one.
+        if name == old?.id { name += "-" + DateFormatting.compactTimestamp(now) }
         try journal.record("create", .intent, "create generation '\(name)'", data: ["name": name])
         let generation: NewGeneration
         do throws(ProviderError) {
@@ -325,7 +332,7 @@ public final class RotationEngine: Sendable {
         guard let state = try? store.keyStates()[keyName], let current = state.current, let previous = state.previous,
               let due = previous.pendingDeletionAt, due <= now,
               let key = configuration.key(named: keyName), let spec = configuration.provider(named: key.provider.value),
-              let provider = spec.makeProvider(runner: runner)
+              let provider = spec.makeProvider(runner: runner, manualInput: manualInput)
         else { return nil }
         let runID = Self.makeRunID(clock())
         var report = RotationReport(key: keyName, runID: runID, outcome: .failed, emergency: false, message: "", newGeneration: current,

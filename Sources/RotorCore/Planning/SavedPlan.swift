@@ -84,7 +84,9 @@ public enum ApplyCommand {
             if !global.quiet { console.out("the plan rotates nothing") }
             return .success
         }
-        let options = RotateCommand.Options(keys: due, emergency: saved.keys.contains { $0.due && $0.emergency }, parallel: parallel, json: json)
+        // A saved plan runs unattended: manual keys need a person and are refused at preflight.
+        let options = RotateCommand.Options(keys: due, emergency: saved.keys.contains { $0.due && $0.emergency }, parallel: parallel, json: json,
+                                            secretSource: .none)
         return await RotateCommand.run(options, global: global, console: console)
     }
 }

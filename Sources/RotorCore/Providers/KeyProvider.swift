@@ -46,11 +46,12 @@ public protocol KeyProvider: Sendable {
 
 extension ProviderSpec {
     /// The provider implementation for this definition.
-    func makeProvider(runner: CommandRunner) -> (any KeyProvider)? {
+    func makeProvider(runner: CommandRunner, manualInput: ManualInput = ManualInput()) -> (any KeyProvider)? {
         switch kind {
         case .generate(let format): GenerateProvider(format: format)
         case .exec(let exec): ExecProvider(spec: exec, runner: runner)
-        case .manual, .http: nil
+        case .manual(let manual): ManualProvider(spec: manual, input: manualInput)
+        case .http: nil
         }
     }
 }

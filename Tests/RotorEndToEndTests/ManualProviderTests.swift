@@ -1,0 +1,88 @@
+import Foundation
+import Testing
+@testable import RotorCore
+
+/// The seed's case: a key only a person can create in a web console.
+@Suite(.serialized) struct ManualProviderTests {
+    func scratch(verifyStatus: Int = 200, health: HealthServer) throws -> Scratch {
+        let scratch = try Scratch()
+        try scratch.write("policies/skytells.yaml", """
+            kind: RotationPolicy
+            providers:
+              skytells-console:
+                type: manual
+                instructions: "Skytells Console > Settings > API Keys > Generate New API Key"
+            keys:
+              skytells-prod:
+                provider: skytells-console
+                every: 90d
+                grace: 0s
+                name: "data-pipeline-prod-{date}"
+                verify:
+                  - http: { url: "http://127.0.0.1:\(health.port)/status/\(verifyStatus)", headers: { Authorization: "Bearer {secret}" } }
+            """)
+        try scratch.write("consumers/c.yaml", """
+            kind: ConsumerManifest
+            consumers:
+              data-pipeline-prod:
+                uses: skytells-prod
+                targets:
+                  - env_file: ../deploy/.env
+                    var: SKYTELLS_API_KEY
+                  - json_file: ../deploy/config.json
+                    pointer: /skytells/apiKey
+            """)
+        try scratch.write("deploy/.env", "SKYTELLS_API_KEY=sk-old-0000\n")
+        try scratch.write("deploy/config.json", "{\"skytells\": {\"apiKey\": \"sk-old-0000\"}}\n")
+        return scratch
+    }
+
+    func value(_ scratch: Scratch) throws -> String {
+        try EnvFileFormat(variable: "SKYTELLS_API_KEY").read(Array(scratch.bytes("deploy/.env"))).get()
+    }
+
+    @Test func theSecretOnStdinThenSecretEnvWithAndWithoutYes() throws {
+        let health = try HealthServer()
+        let scratch = try scratch(health: health)
+        let first = try RotorProcess.run(["rotate", "skytells-prod"], in: scratch.url, stdin: "sk-first-secret-1111\n")
+        #expect(first.status == 0, "\(first.stdout)\(first.stderr)")
+        #expect(first.stderr.contains("Create the new key: Skytells Console > Settings > API Keys > Generate New API Key — name it 'data-pipeline-prod-"))
+        #expect(try value(scratch) == "sk-first-secret-1111")
+        #expect(health.requests.contains { $0.hasPrefix("GET /status/200") && $0.contains("Authorization") }, "verify ran with the new key")
+
+        // Second rotation, same day: a distinct name, and the old key's deletion needs a person.
+        let second = try RotorProcess.run(["rotate", "skytells-prod", "--secret-env", "NEW_KEY"], in: scratch.url, environment: ["NEW_KEY": "sk-second-secret-2222"])
+        #expect(second.status == 3)
+        #expect(second.stderr.contains("Delete the old key 'data-pipeline-prod-"))
+        #expect(second.stdout.contains("waits for a person to delete it"))
+        #expect(try value(scratch) == "sk-second-secret-2222")
+        let pending = try #require(try StateStoreURL.open(nil, workingDirectory: scratch.url.path)?.store.keyStates()["skytells-prod"])
+        #expect(pending.previous != nil && pending.current?.id != pending.previous?.id)
+
+        // With --yes the person confirms: the old key is gone from the state.
+        let third = try RotorProcess.run(["rotate", "skytells-prod", "--secret-env", "NEW_KEY", "--yes"], in: scratch.url, environment: ["NEW_KEY": "sk-third-secret-3333"])
+        #expect(third.status == 0, "\(third.stdout)\(third.stderr)")
+        #expect(!third.stdout.contains("sk-third") && !third.stderr.contains("sk-third"))
+    }
+
+    @Test func verifyRunsBeforeAnyConsumerIsTouched() throws {
+        let health = try HealthServer()
+        let scratch = try scratch(verifyStatus: 401, health: health)
+        let result = try RotorProcess.run(["rotate", "skytells-prod"], in: scratch.url, stdin: "sk-mistyped-secret\n")
+        // The key the person created exists in the console: deleting it is their job (exit 3).
+        #expect(result.status == 3)
+        #expect(result.stdout.contains("verify-key failed: GET http://127.0.0.1:\(health.port)/status/401: answered 401, expected 200"))
+        #expect(result.stdout.contains("left to do: delete the new generation data-pipeline-prod-"))
+        #expect(try value(scratch) == "sk-old-0000")
+    }
+
+    @Test func cronCannotCreateAManualKeyAndSaysWhatToDo() throws {
+        let health = try HealthServer()
+        let scratch = try scratch(health: health)
+        let result = try RotorProcess.run(["run"], in: scratch.url)
+        #expect(result.status == 1)
+        #expect(result.stdout.contains("this key is issued by hand (Skytells Console > Settings > API Keys > Generate New API Key): a person must run 'rotor rotate KEY' with the new secret on stdin or --secret-env VAR"))
+        #expect(try RotorProcess.run(["rotate", "skytells-prod", "--secret-env", "UNSET_VAR"], in: scratch.url).stdout.contains("--secret-env UNSET_VAR: the variable is not set or empty"))
+        #expect(try value(scratch) == "sk-old-0000")
+    }
+}
