@@ -129,20 +129,21 @@ final class RotationFixture {
     }
 }
 
-/// The loopback HTTP server of `Peers/health_server.py`, stopped when the value goes away.
+/// A loopback HTTP server from `Peers/` (health checks and webhooks, or a key-management
+/// API), stopped when the value goes away.
 final class HealthServer {
     let process = Process()
     let port: Int
     let log: URL
     private let input = Pipe()
 
-    init() throws {
+    init(script: String = "health_server.py", arguments extra: [String] = []) throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("rotor-health-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         let portFile = folder.appendingPathComponent("port")
         log = folder.appendingPathComponent("requests.log")
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", RotationFixture.peers.appendingPathComponent("health_server.py").path, portFile.path, log.path]
+        process.arguments = ["python3", RotationFixture.peers.appendingPathComponent(script).path, portFile.path, log.path] + extra
         process.standardInput = input
         try process.run()
         for _ in 0..<200 {

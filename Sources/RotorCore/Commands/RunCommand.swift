@@ -72,6 +72,7 @@ public enum RunCommand {
             if let deletion = await engine.deletePending(keyPlan.key, now: now) {
                 report.deletion = deletion.message
                 report.left += deletion.left
+                // A deletion that failed leaves a generation behind: a person should know.
                 status = max(status, deletion.exitStatus == .failure ? .needsPerson : deletion.exitStatus)
             }
             reports.append(report)

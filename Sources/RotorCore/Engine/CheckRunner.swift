@@ -37,11 +37,12 @@ struct CheckRunner: Sendable {
         for (name, value) in http.headers { request.setValue(value.render(values), forHTTPHeaderField: name) }
         if let body = http.body { request.httpBody = Data(body.render(values).utf8) }
         do {
-            let (_, response) = try await URLSession.shared.data(for: request)
-            guard let status = (response as? HTTPURLResponse)?.statusCode else { return "no HTTP response" }
+            let (_, response) = try await HTTPClient.send(request, timeout: http.timeout.timeInterval)
+            guard let status = response?.statusCode else { return "no HTTP response" }
             return http.expect.contains(status) ? nil : "answered \(status), expected \(http.expect.map(String.init).joined(separator: " or "))"
         } catch {
-            return (error as? URLError)?.code == .timedOut ? "timed out after \(http.timeout)" : "unreachable (\((error as NSError).localizedDescription))"
+            let timedOut = error is HTTPClient.TimedOut || (error as? URLError)?.code == .timedOut
+            return timedOut ? "timed out after \(http.timeout)" : "unreachable (\((error as NSError).localizedDescription))"
         }
     }
 }

@@ -46,8 +46,8 @@ struct Notifier: Sendable {
             request.setValue("application/json", forHTTPHeaderField: "Content-Type")
             request.httpBody = body
             do {
-                let (_, response) = try await URLSession.shared.data(for: request)
-                let status = (response as? HTTPURLResponse)?.statusCode ?? 0
+                let (_, response) = try await HTTPClient.send(request, timeout: 5)
+                let status = response?.statusCode ?? 0
                 if !(200..<300).contains(status) { failures.append("webhook at \(url.host ?? "?") answered \(status)") }
             } catch {
                 failures.append("webhook at \(url.host ?? "?") unreachable")

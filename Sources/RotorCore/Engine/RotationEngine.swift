@@ -193,6 +193,11 @@ public final class RotationEngine: Sendable {
             try journal.record("create", .failed, error.message, data: ["name": name, "may_have_created": String(error.mayHaveCreated)])
             report.steps.append(PlanStep(step: .create, detail: error.message, status: "failed"))
             if error.mayHaveCreated {
+                // The answer was lost: a provider that can list tells whether the key exists.
+                if let cleaned = await deleteLostGeneration(named: name, provider: provider, providerSpec: providerSpec, values: providerValues, journal: journal) {
+                    report.steps.append(PlanStep(step: .delete, detail: cleaned, status: "ok"))
+                    return try finish(.failed, "create failed: \(error.message); \(cleaned); nothing else was changed")
+                }
                 report.left.append("a generation named '\(name)' may exist at provider '\(providerSpec.name.value)': delete it there")
                 return try finish(.needsPerson, "create failed: \(error.message); no consumer was touched")
             }
@@ -298,6 +303,34 @@ public final class RotationEngine: Sendable {
         return (PlanStep(step: .delete, detail: "new generation \(generation.id) deleted", status: "ok"), nil)
     }
 
+    /// After a create whose answer was lost: finds the generation by its name in the
+    /// provider's list and deletes it. nil when the provider cannot list or it failed.
+    private func deleteLostGeneration(named name: String, provider: any KeyProvider, providerSpec: ProviderSpec,
+                                      values: [Placeholder: String], journal: Journal) async -> String? {
+        let known = ((try? store.keyStates()) ?? [:]).values.flatMap { [$0.current?.id, $0.previous?.id] }.compactMap { $0 }
+        // A server that timed out may still be creating it: look three times, 1 s and 2 s apart.
+        var orphans: [ListedGeneration] = []
+        for attempt in 0..<3 {
+            if attempt > 0 { try? await Task.sleep(nanoseconds: UInt64(attempt) * 1_000_000_000) }
+            var listed: [ListedGeneration]?
+            do throws(ProviderError) { listed = try await provider.list(values: values, directory: providerSpec.directory) } catch { return nil }
+            guard let listed else { return nil }
+            orphans = listed.filter { $0.name == name && !known.contains($0.id) }
+            if !orphans.isEmpty { break }
+        }
+        guard !orphans.isEmpty else { return "no generation named '\(name)' appeared at the provider" }
+        for orphan in orphans {
+            try? journal.record("delete-new", .intent, "delete the unrecorded generation \(orphan.id) named '\(name)'", data: ["new_id": orphan.id])
+            do throws(ProviderError) {
+                try await provider.delete(id: orphan.id, values: values, directory: providerSpec.directory)
+            } catch {
+                return nil
+            }
+            try? journal.record("delete-new", .done, "deleted \(orphan.id)")
+        }
+        return "the generation it created anyway (\(orphans.map(\.id).joined(separator: ", "))) was found by name and deleted"
+    }
+
     /// Commands that must exist: reload, exec health checks, exec verify checks.
     private func commandProblems(key: KeyPolicy, consumers: [ConsumerSpec]) -> [String] {
         var problems: [String] = []
@@ -326,14 +359,32 @@ public final class RotationEngine: Sendable {
                                           emergency: report.emergency, runID: report.runID, detail: report.message, data: data))
     }
 
-    /// Deletes a previous generation whose grace period has passed (`rotor run`). nil when
-    /// the key has none due.
+    /// Deletes a previous generation whose time has come (`rotor run`): when its grace
+    /// period has passed, or earlier when the key sets `delete_when_unused_for` and the
+    /// provider reports it unused that long. nil when the key has nothing pending.
     public func deletePending(_ keyName: String, now: Date) async -> RotationReport? {
         guard let state = try? store.keyStates()[keyName], let current = state.current, let previous = state.previous,
-              let due = previous.pendingDeletionAt, due <= now,
+              let due = previous.pendingDeletionAt,
               let key = configuration.key(named: keyName), let spec = configuration.provider(named: key.provider.value),
               let provider = spec.makeProvider(runner: runner, manualInput: manualInput)
         else { return nil }
+        var reason = "its grace period ended \(DateFormatting.iso8601(due))"
+        if due > now {
+            guard let unusedFor = key.deleteWhenUnusedFor else { return nil }
+            var listed: [ListedGeneration]?
+            do throws(ProviderError) { listed = try await provider.list(values: TemplateValues.context(key: keyName, now: now), directory: spec.directory) } catch {
+                progress("\(keyName): cannot list the provider to see whether \(previous.id) is still used: \(error.message)")
+                return nil
+            }
+            guard let entry = listed?.first(where: { $0.id == previous.id }) else { return nil }
+            let lastUse = entry.lastUsed ?? previous.created
+            guard now.timeIntervalSince(lastUse) >= unusedFor.timeInterval else {
+                return RotationReport(key: keyName, runID: nil, outcome: .inProgress, emergency: false,
+                                      message: "old key \(previous.id) still in use (last used \(DateFormatting.iso8601(lastUse))): deleted once unused for \(unusedFor), at the latest \(DateFormatting.iso8601(due))",
+                                      newGeneration: current, oldGeneration: previous, steps: [], left: [])
+            }
+            reason = "unused since \(DateFormatting.iso8601(lastUse)) (\(unusedFor) or more)"
+        }
         let runID = Self.makeRunID(clock())
         var report = RotationReport(key: keyName, runID: runID, outcome: .failed, emergency: false, message: "", newGeneration: current,
                                     oldGeneration: previous, steps: [], left: [])
@@ -364,7 +415,7 @@ public final class RotationEngine: Sendable {
                 try store.saveKeyState(KeyState(current: current, previous: nil), for: keyName)
                 removeBackupsOfFinishedRuns(of: keyName)
                 report.outcome = .completed
-                report.message = "deleted generation \(previous.id): its grace period ended \(DateFormatting.iso8601(due))"
+                report.message = "deleted generation \(previous.id): \(reason)"
                 report.steps.append(PlanStep(step: .delete, detail: report.message, status: "ok"))
             }
             try store.finishRun(runID, outcome: report.outcome, at: clock())

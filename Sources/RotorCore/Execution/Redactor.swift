@@ -15,6 +15,29 @@ public struct Redactor: Sendable {
         if escaped != value { secrets.append(escaped) }
     }
 
+    /// Masks every run of token characters (letters, digits, `_-+/=.`) that looks like a
+    /// credential, wherever it stands (inside JSON, after a colon…).
+    static func scrubTokens(_ text: String) -> String {
+        var output = ""
+        var run = ""
+        func flush() {
+            if !run.isEmpty {
+                output += CredentialDetector.reason(run) == nil ? run : Fingerprint.mask(run) + "(redacted)"
+                run = ""
+            }
+        }
+        for character in text {
+            if character.isASCII, character.isLetter || character.isNumber || "_-+/=.".contains(character) {
+                run.append(character)
+            } else {
+                flush()
+                output.append(character)
+            }
+        }
+        flush()
+        return output
+    }
+
     /// `text` without any known secret, cut to `limit` characters.
     public func redact(_ text: String, limit: Int = 2_000) -> String {
         var result = text
@@ -23,9 +46,7 @@ public struct Redactor: Sendable {
         }
         // Anything else that looks like a credential (a provider echoing a key rotor has
         // not seen yet) is masked too.
-        result = result.split(separator: " ", omittingEmptySubsequences: false).map { word in
-            CredentialDetector.reason(String(word)) == nil ? String(word) : Fingerprint.mask(String(word)) + "(redacted)"
-        }.joined(separator: " ")
+        result = Self.scrubTokens(result)
         if result.count > limit { result = String(result.prefix(limit)) + "…" }
         return result
     }

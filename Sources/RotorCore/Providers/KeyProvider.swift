@@ -47,11 +47,12 @@ public protocol KeyProvider: Sendable {
 extension ProviderSpec {
     /// The provider implementation for this definition.
     func makeProvider(runner: CommandRunner, manualInput: ManualInput = ManualInput()) -> (any KeyProvider)? {
+        // Every type has an implementation; the optional is for types still to come.
         switch kind {
         case .generate(let format): GenerateProvider(format: format)
         case .exec(let exec): ExecProvider(spec: exec, runner: runner)
         case .manual(let manual): ManualProvider(spec: manual, input: manualInput)
-        case .http: nil
+        case .http(let http): HTTPProvider(spec: http)
         }
     }
 }

@@ -1,0 +1,157 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+/// A key-management HTTP API, authenticated with an account-level token from the
+/// environment or a file — never with the key being rotated. Retries 429, 5xx and
+/// timeouts with exponential backoff and jitter, honouring `Retry-After`. TLS
+/// verification is the system's and is never turned off. Response bodies are redacted
+/// before they reach an error.
+struct HTTPProvider: KeyProvider {
+    var spec: HTTPProviderSpec
+
+    func preflight(directory: String) -> [String] {
+        switch spec.auth.source {
+        case .environment(let name):
+            return ProcessInfo.processInfo.environment[name]?.isEmpty == false ? [] : ["the provider's token variable \(name) is not set"]
+        case .file(let path):
+            return FileManager.default.isReadableFile(atPath: path) ? [] : ["the provider's token file \(path) cannot be read"]
+        }
+    }
+
+    private func token() throws(ProviderError) -> String {
+        switch spec.auth.source {
+        case .environment(let name):
+            guard let value = ProcessInfo.processInfo.environment[name], !value.isEmpty else { throw ProviderError("the token variable \(name) is not set") }
+            return value
+        case .file(let path):
+            guard let data = FileManager.default.contents(atPath: path) else { throw ProviderError("the token file \(path) cannot be read") }
+            return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+    }
+
+    func create(name: String, values: [Placeholder: String], directory: String) async throws(ProviderError) -> NewGeneration {
+        var values = values
+        values[.name] = name
+        let (status, data) = try await send(spec.create, values: values, mayCreate: true)
+        guard (200..<300).contains(status) else { throw ProviderError("create answered \(status): \(redacted(data))") }
+        guard let json = try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed]) else {
+            throw ProviderError("create answered \(status) with malformed JSON; a generation may have been created", mayHaveCreated: true)
+        }
+        guard let id = ExecProvider.string(spec.idPointer.resolve(in: json)) else {
+            throw ProviderError("create's answer has no id at \(spec.idPointer)", mayHaveCreated: true)
+        }
+        guard let secret = spec.secretPointer.resolve(in: json) as? String, !secret.isEmpty else {
+            throw ProviderError("create's answer has no secret at \(spec.secretPointer) (generation \(id))", mayHaveCreated: true)
+        }
+        return NewGeneration(id: id, name: name, secret: Secret(secret))
+    }
+
+    func delete(id: String, values: [Placeholder: String], directory: String) async throws(ProviderError) {
+        guard let delete = spec.delete else { throw ProviderError("the provider has no 'delete' request: delete generation \(id) by hand") }
+        var values = values
+        values[.id] = id
+        let (status, data) = try await send(delete, values: values, mayCreate: false)
+        // Idempotent: a generation that is already gone is deleted.
+        guard (200..<300).contains(status) || status == 404 || status == 410 else {
+            throw ProviderError("delete of \(id) answered \(status): \(redacted(data))")
+        }
+    }
+
+    func list(values: [Placeholder: String], directory: String) async throws(ProviderError) -> [ListedGeneration]? {
+        guard let list = spec.list else { return nil }
+        let (status, data) = try await send(list.request, values: values, mayCreate: false)
+        guard (200..<300).contains(status), let json = try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed]) else {
+            throw ProviderError("list answered \(status): \(redacted(data))")
+        }
+        guard let items = list.fields.items.resolve(in: json) as? [Any] else { throw ProviderError("list's answer has no array at \(list.fields.items)") }
+        return items.compactMap { item in
+            guard let id = ExecProvider.string(list.fields.id.resolve(in: item)) else { return nil }
+            return ListedGeneration(id: id, name: list.fields.name.flatMap { ExecProvider.string($0.resolve(in: item)) },
+                                    created: list.fields.created.flatMap { ExecProvider.date($0.resolve(in: item)) },
+                                    lastUsed: list.fields.lastUsed.flatMap { ExecProvider.date($0.resolve(in: item)) })
+        }
+    }
+
+    /// Sends a request, retrying what is worth retrying. `mayCreate`: a timeout may have
+    /// created something, which the error says.
+    private func send(_ request: HTTPRequestSpec, values: [Placeholder: String], mayCreate: Bool) async throws(ProviderError) -> (Int, Data) {
+        let path = request.path.render(values)
+        guard let url = URL(string: spec.baseURL.trimmingSlash + path) else { throw ProviderError("not a valid URL: \(spec.baseURL)\(path)") }
+        var urlRequest = URLRequest(url: url, cachePolicy: .reloadIgnoringLocalAndRemoteCacheData, timeoutInterval: spec.timeout.timeInterval)
+        urlRequest.httpMethod = request.method
+        urlRequest.setValue(spec.auth.prefix + (try token()), forHTTPHeaderField: spec.auth.header)
+        urlRequest.setValue("application/json", forHTTPHeaderField: "Accept")
+        if let body = request.body {
+            urlRequest.setValue("application/json", forHTTPHeaderField: "Content-Type")
+            urlRequest.httpBody = try? JSONSerialization.data(withJSONObject: body.render(values), options: [.fragmentsAllowed, .sortedKeys])
+        }
+        var attempt = 0
+        while true {
+            do {
+                let (data, http) = try await HTTPClient.send(urlRequest, timeout: spec.timeout.timeInterval)
+                let status = http?.statusCode ?? 0
+                if (status == 429 || status >= 500), attempt < spec.retries {
+                    attempt += 1
+                    await Self.pause(Backoff.delay(attempt: attempt, retryAfter: http?.value(forHTTPHeaderField: "Retry-After")))
+                    continue
+                }
+                return (status, data)
+            } catch {
+                let timedOut = error is HTTPClient.TimedOut || (error as? URLError)?.code == .timedOut
+                if timedOut, attempt < spec.retries, !mayCreate || request.method == "GET" {
+                    attempt += 1
+                    await Self.pause(Backoff.delay(attempt: attempt, retryAfter: nil))
+                    continue
+                }
+                let what = timedOut ? "timed out after \(spec.timeout)" : "failed (\((error as NSError).localizedDescription))"
+                throw ProviderError("\(request.method) \(url.host ?? "")\(url.path) \(what)", mayHaveCreated: mayCreate && timedOut)
+            }
+        }
+    }
+
+    private static func pause(_ seconds: Double) async {
+        try? await Task.sleep(nanoseconds: UInt64(seconds * 1e9))
+    }
+
+    /// A response body fit for an error: the token and anything secret-shaped masked.
+    private func redacted(_ data: Data) -> String {
+        var redactor = Redactor()
+        if let token = try? token() { redactor.add(Secret(token)) }
+        let text = String(decoding: data.prefix(2_000), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        return text.isEmpty ? "(empty body)" : redactor.redact(text, limit: 300)
+    }
+}
+
+/// Exponential backoff with jitter, capped; `Retry-After` (seconds or an HTTP date) wins.
+enum Backoff {
+    static func delay(attempt: Int, retryAfter: String?, base: Double = 0.2, cap: Double = 5, jitter: Double = Double.random(in: 0.5...1)) -> Double {
+        if let retryAfter {
+            if let seconds = Double(retryAfter.trimmingCharacters(in: .whitespaces)) { return min(max(seconds, 0), 60) }
+            let formatter = DateFormatter()
+            formatter.locale = Locale(identifier: "en_US_POSIX")
+            formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
+            if let date = formatter.date(from: retryAfter) { return min(max(date.timeIntervalSinceNow, 0), 60) }
+        }
+        return min(base * pow(2, Double(attempt - 1)), cap) * jitter
+    }
+}
+
+extension JSONTemplate {
+    /// The JSON value with every template filled, for JSONSerialization.
+    func render(_ values: [Placeholder: String]) -> Any {
+        switch self {
+        case .string(let template): template.render(values)
+        case .number(let text): Double(text).map { $0 == $0.rounded() && abs($0) < 1e15 ? Int($0) as Any : $0 as Any } ?? text
+        case .bool(let value): value
+        case .null: NSNull()
+        case .array(let items): items.map { $0.render(values) }
+        case .object(let members): Dictionary(members.map { ($0.0, $0.1.render(values)) }, uniquingKeysWith: { $1 })
+        }
+    }
+}
+
+extension String {
+    var trimmingSlash: String { hasSuffix("/") ? String(dropLast()) : self }
+}

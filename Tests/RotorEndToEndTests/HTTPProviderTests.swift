@@ -1,0 +1,155 @@
+import Foundation
+import Testing
+@testable import RotorCore
+
+/// The `http` provider against a loopback key-management server (Peers/kms_server.py)
+/// that behaves like vendor APIs and can be told to misbehave.
+@Suite(.serialized) struct HTTPProviderTests {
+    static let admin = "admin-token-for-tests-0001"
+
+    final class Setup {
+        let kms: HealthServer
+        let scratch: Scratch
+        var environment = ["KMS_ADMIN_TOKEN": HTTPProviderTests.admin]
+
+        init(timeout: String = "2s", retries: Int = 3, grace: String = "0s", extraKeyFields: String = "") throws {
+            kms = try HealthServer(script: "kms_server.py", arguments: [HTTPProviderTests.admin])
+            scratch = try Scratch()
+            let base = "http://127.0.0.1:\(kms.port)"
+            try scratch.write("policies/mail.yaml", """
+                kind: RotationPolicy
+                providers:
+                  mail-api:
+                    type: http
+                    base_url: \(base)/v3
+                    auth: { bearer_env: KMS_ADMIN_TOKEN }
+                    create: { method: POST, path: /api_keys, body: { name: "{name}", scopes: [mail.send] }, id: /api_key_id, secret: /api_key }
+                    delete: { method: DELETE, path: "/api_keys/{id}" }
+                    list: { path: /api_keys, items: /result, id: /api_key_id, name: /name, created: /created_at, last_used: /last_used_at }
+                    timeout: \(timeout)
+                    retries: \(retries)
+                keys:
+                  mailer:
+                    provider: mail-api
+                    grace: \(grace)
+                    name: "mailer-{timestamp}"
+                \(extraKeyFields)
+                    verify:
+                      - http: { url: "\(base)/v1/me", headers: { Authorization: "Bearer {secret}" } }
+                """)
+            try scratch.write("consumers/mailer.yaml", """
+                kind: ConsumerManifest
+                consumers:
+                  mailer:
+                    uses: mailer
+                    targets:
+                      - env_file: ../deploy/.env
+                        var: MAIL_API_KEY
+                      - json_file: ../deploy/config.json
+                        pointer: /mail/key
+                """)
+            try scratch.write("deploy/.env", "MAIL_API_KEY=old-mail-key\n")
+            try scratch.write("deploy/config.json", "{\"mail\": {\"key\": \"old-mail-key\"}}\n")
+        }
+
+        func rotor(_ arguments: [String], environment extra: [String: String] = [:]) throws -> RotorProcess.Result {
+            try RotorProcess.run(arguments, in: scratch.url, environment: environment.merging(extra) { $1 })
+        }
+
+        /// Sends to the server's test-only endpoints.
+        func control(_ json: String) throws {
+            _ = try RotorProcess.run(["python3", "-c", "import urllib.request,sys; urllib.request.urlopen(urllib.request.Request(sys.argv[1], data=sys.argv[2].encode(), method='POST'))",
+                                      "http://127.0.0.1:\(kms.port)/_control", json], executable: URL(fileURLWithPath: "/usr/bin/env"))
+        }
+
+        func keys() throws -> [String] {
+            let result = try RotorProcess.run(["python3", "-c", "import urllib.request,sys; print(urllib.request.urlopen(sys.argv[1]).read().decode())",
+                                               "http://127.0.0.1:\(kms.port)/_keys"], executable: URL(fileURLWithPath: "/usr/bin/env"))
+            return (try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String]) ?? []
+        }
+
+        func value() throws -> String { try EnvFileFormat(variable: "MAIL_API_KEY").read(Array(scratch.bytes("deploy/.env"))).get() }
+        func requests(_ prefix: String) -> Int { kms.requests.filter { $0.hasPrefix(prefix) }.count }
+    }
+
+    @Test func createVerifyDeleteAgainstTheAPI() throws {
+        let setup = try Setup()
+        let first = try setup.rotor(["rotate", "mailer"])
+        #expect(first.status == 0, "\(first.stdout)\(first.stderr)")
+        let gen1 = try setup.keys()
+        let value = try setup.value()
+        #expect(gen1.count == 1 && value.hasPrefix("kms_"))
+        #expect(setup.requests("GET /v1/me") == 1, "the new key was verified at the API")
+        #expect(try setup.rotor(["rotate", "mailer"]).status == 0)
+        let gen2 = try setup.keys()
+        #expect(gen2.count == 1 && gen2 != gen1, "the old key was deleted")
+        #expect(try setup.rotor(["rotate", "mailer"], environment: ["KMS_ADMIN_TOKEN": ""]).stdout.contains("the provider's token variable KMS_ADMIN_TOKEN is not set"))
+    }
+
+    @Test func tooManyRequestsIsRetriedAfterRetryAfter() throws {
+        let setup = try Setup()
+        try setup.control(#"{"faults": [{"status": 429, "retry_after": "1"}]}"#)
+        let result = try setup.rotor(["rotate", "mailer"])
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        #expect(setup.requests("POST /v3/api_keys") == 2)
+    }
+
+    @Test func serverErrorsAreRetriedThenSucceed() throws {
+        let setup = try Setup()
+        try setup.control(#"{"faults": [{"status": 500}, {"status": 503}]}"#)
+        #expect(try setup.rotor(["rotate", "mailer"]).status == 0)
+        #expect(setup.requests("POST /v3/api_keys") == 3)
+        #expect(try setup.keys().count == 1)
+    }
+
+    @Test func aTimedOutCreateIsFoundByNameAndDeleted() throws {
+        let setup = try Setup(timeout: "1s")
+        try setup.control(#"{"faults": [{"delay": 2}]}"#)
+        let result = try setup.rotor(["rotate", "mailer"])
+        #expect(result.status == 1, "\(result.stdout)\(result.stderr)")
+        #expect(result.stdout.contains("create failed: POST 127.0.0.1/v3/api_keys timed out after 1s"))
+        #expect(result.stdout.contains("was found by name and deleted"))
+        #expect(try setup.keys().isEmpty, "no orphan")
+        #expect(try setup.value() == "old-mail-key")
+    }
+
+    @Test func malformedJSONLeavesNoOrphan() throws {
+        let setup = try Setup()
+        try setup.control(#"{"faults": [{"malformed": true}]}"#)
+        let result = try setup.rotor(["rotate", "mailer"])
+        #expect(result.status == 1)
+        #expect(result.stdout.contains("create answered 201 with malformed JSON"))
+        #expect(try setup.keys().isEmpty)
+        #expect(try setup.value() == "old-mail-key")
+    }
+
+    @Test func anAPIThatEchoesASecretDoesNotLeakIt() throws {
+        let setup = try Setup(retries: 1)
+        #expect(try setup.rotor(["rotate", "mailer"]).status == 0)
+        let live = try setup.value()
+        try setup.control(#"{"faults": [{"echo": true}, {"echo": true}]}"#)
+        let result = try setup.rotor(["rotate", "mailer"])
+        #expect(result.status == 1)
+        #expect(result.stdout.contains("create answered 500: {\"error\": \"internal error while handling key kms…"), "\(result.stdout)")
+        #expect(!result.stdout.contains(live) && !result.stderr.contains(live))
+        let history = try setup.rotor(["history", "--json"])
+        #expect(!history.stdout.contains(live))
+        #expect(!result.stdout.contains(HTTPProviderTests.admin) && !result.stderr.contains(HTTPProviderTests.admin))
+    }
+
+    @Test func deletionWaitsWhileTheOldKeyIsStillUsed() throws {
+        let setup = try Setup(grace: "1h", extraKeyFields: "    delete_when_unused_for: 10m")
+        #expect(try setup.rotor(["rotate", "mailer"], environment: ["ROTOR_NOW": "2026-11-26T10:00:00Z"]).status == 0)
+        let gen1 = try #require(try setup.keys().first)
+        #expect(try setup.rotor(["rotate", "mailer"], environment: ["ROTOR_NOW": "2026-11-26T10:01:00Z"]).status == 0)
+        #expect(try setup.keys().count == 2)
+        try setup.control(#"{"last_used": {"\#(gen1)": "2026-11-26T10:05:00Z"}}"#)
+        let busy = try setup.rotor(["run"], environment: ["ROTOR_NOW": "2026-11-26T10:10:00Z"])
+        #expect(busy.stdout.contains("old key \(gen1) still in use (last used 2026-11-26T10:05:00Z): deleted once unused for 10m, at the latest 2026-11-26T11:01:00Z"), "\(busy.stdout)")
+        #expect(try setup.keys().contains(gen1))
+        let quiet = try setup.rotor(["run"], environment: ["ROTOR_NOW": "2026-11-26T10:20:00Z"])
+        #expect(quiet.stdout.contains("deleted generation \(gen1): unused since 2026-11-26T10:05:00Z (10m or more)"), "\(quiet.stdout)")
+        let remaining = try setup.keys()
+        #expect(!remaining.contains(gen1) && remaining.count == 1)
+    }
+}
