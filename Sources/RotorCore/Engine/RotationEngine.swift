@@ -142,6 +142,15 @@ public final class RotationEngine: Sendable {
         progress("\(keyName): preflight ok (\(operations.count) targets)")
 
 
+        // Room for one more generation at a provider with a limit (AWS IAM: two keys per user).
+        if let capacity = providerSpec.capacity {
+            if let refusal = try await makeRoom(capacity, keyName: keyName, current: old, provider: provider, providerSpec: providerSpec,
+                                                values: providerValues, journal: journal, report: &report) {
+                try journal.record("preflight", .failed, refusal)
+                return try finish(.failed, "preflight failed: \(refusal); nothing was created or changed")
+            }
+        }
+
         // A generation two rotations back, still in its grace period: every consumer verified
         // its successor long ago, so it goes now (the state holds one previous generation).
         if let retiring = state?.previous {
@@ -301,6 +310,37 @@ public final class RotationEngine: Sendable {
         }
         try journal.record("delete-new", .done, "new generation \(generation.id) deleted")
         return (PlanStep(step: .delete, detail: "new generation \(generation.id) deleted", status: "ok"), nil)
+    }
+
+    /// Checks the provider has room for a new generation; at the limit, deletes an inactive
+    /// one when the policy allows, else says what to do. nil when there is room.
+    private func makeRoom(_ capacity: ProviderCapacity, keyName: String, current: GenerationRecord?, provider: any KeyProvider,
+                          providerSpec: ProviderSpec, values: [Placeholder: String], journal: Journal,
+                          report: inout RotationReport) async throws -> String? {
+        var listed: [ListedGeneration]
+        do throws(ProviderError) {
+            guard let generations = try await provider.list(values: values, directory: providerSpec.directory) else { return nil }
+            listed = generations
+        } catch {
+            return "cannot count the generations at provider '\(providerSpec.name.value)': \(error.message)"
+        }
+        guard listed.count >= capacity.maxGenerations else { return nil }
+        let pending = (try? store.keyStates())?[keyName]?.previous?.id
+        let describe = listed.map { "\($0.id)\($0.id == current?.id ? " (current)" : "")\($0.active ? "" : " (inactive)")" }.joined(separator: ", ")
+        if capacity.deleteInactiveWhenFull,
+           let spare = listed.first(where: { !$0.active && $0.id != current?.id && $0.id != pending }) {
+            try journal.record("make-room", .intent, "delete inactive generation \(spare.id) to make room", data: ["spare_id": spare.id])
+            do throws(ProviderError) {
+                try await provider.delete(id: spare.id, values: values, directory: providerSpec.directory)
+            } catch {
+                return "provider '\(providerSpec.name.value)' is at its limit of \(capacity.maxGenerations) and deleting inactive \(spare.id) failed: \(error.message)"
+            }
+            try journal.record("make-room", .done, "deleted inactive generation \(spare.id)")
+            report.steps.append(PlanStep(step: .delete, detail: "deleted inactive generation \(spare.id) to make room (limit \(capacity.maxGenerations))", status: "ok"))
+            return nil
+        }
+        return "provider '\(providerSpec.name.value)' already holds \(listed.count) generations (\(describe)), its limit of \(capacity.maxGenerations): "
+            + "delete the one no consumer uses, or set delete_inactive_when_full: true to let rotor delete an inactive one"
     }
 
     /// After a create whose answer was lost: finds the generation by its name in the

@@ -7,7 +7,7 @@ struct ExecProvider: KeyProvider {
     var runner: CommandRunner
 
     func preflight(directory: String) -> [String] {
-        [spec.create, spec.delete, spec.list?.command].compactMap { $0 }.compactMap { command in
+        [spec.create, spec.delete, spec.deactivate, spec.list?.command].compactMap { $0 }.compactMap { command in
             CommandRunner.locate(command.program, in: directory) == nil
                 ? "the provider's command '\(command.program)' is not installed or not on PATH"
                 : nil
@@ -37,6 +37,10 @@ struct ExecProvider: KeyProvider {
         guard let delete = spec.delete else { throw ProviderError("the provider has no 'delete' command: delete generation \(id) by hand") }
         var values = values
         values[.id] = id
+        if let deactivate = spec.deactivate {
+            let result = await run(deactivate, values: values, directory: directory)
+            guard result.succeeded else { throw ProviderError("deactivating \(id) " + Self.failure(result, command: deactivate)) }
+        }
         let result = await run(delete, values: values, directory: directory)
         guard result.succeeded else { throw ProviderError("delete of \(id) " + Self.failure(result, command: delete)) }
     }
@@ -50,9 +54,7 @@ struct ExecProvider: KeyProvider {
         guard let items = list.fields.items.resolve(in: json) as? [Any] else { throw ProviderError("list's output has no array at \(list.fields.items)") }
         return items.compactMap { item in
             guard let id = Self.string(list.fields.id.resolve(in: item)) else { return nil }
-            return ListedGeneration(id: id, name: list.fields.name.flatMap { Self.string($0.resolve(in: item)) },
-                                    created: list.fields.created.flatMap { Self.date($0.resolve(in: item)) },
-                                    lastUsed: list.fields.lastUsed.flatMap { Self.date($0.resolve(in: item)) })
+            return ListedGeneration(item, fields: list.fields, id: id)
         }
     }
 

@@ -68,9 +68,7 @@ struct HTTPProvider: KeyProvider {
         guard let items = list.fields.items.resolve(in: json) as? [Any] else { throw ProviderError("list's answer has no array at \(list.fields.items)") }
         return items.compactMap { item in
             guard let id = ExecProvider.string(list.fields.id.resolve(in: item)) else { return nil }
-            return ListedGeneration(id: id, name: list.fields.name.flatMap { ExecProvider.string($0.resolve(in: item)) },
-                                    created: list.fields.created.flatMap { ExecProvider.date($0.resolve(in: item)) },
-                                    lastUsed: list.fields.lastUsed.flatMap { ExecProvider.date($0.resolve(in: item)) })
+            return ListedGeneration(item, fields: list.fields, id: id)
         }
     }
 

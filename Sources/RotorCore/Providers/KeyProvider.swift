@@ -13,6 +13,24 @@ public struct ListedGeneration: Sendable, Equatable {
     public var name: String?
     public var created: Date?
     public var lastUsed: Date?
+    /// False when the provider lists it as inactive/disabled.
+    public var active = true
+
+    public init(id: String, name: String? = nil, created: Date? = nil, lastUsed: Date? = nil, active: Bool = true) {
+        self.id = id
+        self.name = name
+        self.created = created
+        self.lastUsed = lastUsed
+        self.active = active
+    }
+
+    /// One item of a list response, read through the configured pointers.
+    init(_ item: Any, fields: ListFields, id: String) {
+        self.init(id: id, name: fields.name.flatMap { ExecProvider.string($0.resolve(in: item)) },
+                  created: fields.created.flatMap { ExecProvider.date($0.resolve(in: item)) },
+                  lastUsed: fields.lastUsed.flatMap { ExecProvider.date($0.resolve(in: item)) },
+                  active: fields.status.flatMap { ExecProvider.string($0.resolve(in: item)) }.map { !["inactive", "disabled", "revoked"].contains($0.lowercased()) } ?? true)
+    }
 }
 
 /// Why a provider call failed, already redacted.
@@ -45,6 +63,15 @@ public protocol KeyProvider: Sendable {
 }
 
 extension ProviderSpec {
+    /// How many generations the provider allows at once, if it says.
+    var capacity: ProviderCapacity? {
+        switch kind {
+        case .exec(let exec): exec.capacity
+        case .http(let http): http.capacity
+        case .manual, .generate: nil
+        }
+    }
+
     /// The provider implementation for this definition.
     func makeProvider(runner: CommandRunner, manualInput: ManualInput = ManualInput()) -> (any KeyProvider)? {
         // Every type has an implementation; the optional is for types still to come.

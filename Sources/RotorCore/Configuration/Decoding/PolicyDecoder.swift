@@ -86,8 +86,12 @@ struct PolicyDecoder {
             listReader.finish()
             if let command, let fields { list = ExecListSpec(command: command, fields: fields) }
         }
+        let deactivate = reader.has("deactivate")
+            ? context.command(in: reader, field: "deactivate", role: .providerRequest, inputRole: nil, defaultTimeout: RotorDuration(seconds: 60))
+            : nil
+        let capacity = self.capacity(reader, hasList: list != nil)
         guard let create, let id, let secret else { return nil }
-        return .exec(ExecProviderSpec(create: create, idPointer: id, secretPointer: secret, delete: delete, list: list))
+        return .exec(ExecProviderSpec(create: create, idPointer: id, secretPointer: secret, delete: delete, deactivate: deactivate, list: list, capacity: capacity))
     }
 
     private func http(_ reader: MappingReader) -> ProviderSpec.Kind? {
@@ -118,9 +122,10 @@ struct PolicyDecoder {
         }
         let timeout = reader.duration("timeout") ?? RotorDuration(seconds: 30)
         let retries = reader.int("retries", range: 0...20) ?? 3
+        let capacity = self.capacity(reader, hasList: list != nil)
         guard let baseURL, let auth, let create, let idPointer, let secretPointer else { return nil }
         return .http(HTTPProviderSpec(baseURL: baseURL.source, auth: auth, create: create, idPointer: idPointer, secretPointer: secretPointer,
-                                      delete: delete, list: list, timeout: timeout, retries: retries))
+                                      delete: delete, list: list, timeout: timeout, retries: retries, capacity: capacity))
     }
 
     private func request(_ reader: MappingReader, defaultMethod: String, role: TemplateRole) -> HTTPRequestSpec? {
@@ -135,7 +140,22 @@ struct PolicyDecoder {
         let items = reader.pointer("items") ?? JSONPointer("")!
         let id = reader.pointer("id", required: true)
         guard let id else { return nil }
-        return ListFields(items: items, id: id, name: reader.pointer("name"), created: reader.pointer("created"), lastUsed: reader.pointer("last_used"))
+        return ListFields(items: items, id: id, name: reader.pointer("name"), created: reader.pointer("created"), lastUsed: reader.pointer("last_used"),
+                          status: reader.pointer("status"))
+    }
+
+    /// `max_generations` and `delete_inactive_when_full`; both need a `list`.
+    private func capacity(_ reader: MappingReader, hasList: Bool) -> ProviderCapacity? {
+        guard let max = reader.int("max_generations", range: 1...100) else {
+            if reader.bool("delete_inactive_when_full") != nil, let node = reader.keyNode("delete_inactive_when_full") {
+                context.error("'delete_inactive_when_full' of \(reader.subject) needs 'max_generations'", at: node)
+            }
+            return nil
+        }
+        if !hasList, let node = reader.keyNode("max_generations") {
+            context.error("'max_generations' of \(reader.subject) needs a 'list' to count the generations", at: node)
+        }
+        return ProviderCapacity(maxGenerations: max, deleteInactiveWhenFull: reader.bool("delete_inactive_when_full") ?? false)
     }
 
     private func authSpec(_ node: Node, subject: String) -> HTTPAuthSpec? {

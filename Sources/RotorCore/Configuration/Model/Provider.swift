@@ -67,7 +67,19 @@ public struct ExecProviderSpec: Hashable, Sendable {
     public var idPointer: JSONPointer
     public var secretPointer: JSONPointer
     public var delete: CommandSpec?
+    /// Run before `delete` (AWS: mark the key Inactive first).
+    public var deactivate: CommandSpec?
     public var list: ExecListSpec?
+    public var capacity: ProviderCapacity?
+}
+
+/// How many generations a provider allows at once (AWS IAM: two access keys per user).
+/// Checked at preflight through `list`, so a rotation never fails half-way on the limit.
+public struct ProviderCapacity: Hashable, Sendable {
+    public var maxGenerations: Int
+    /// At the limit, delete a generation the provider lists as inactive (never the
+    /// current one) instead of refusing — only when the policy says so.
+    public var deleteInactiveWhenFull: Bool
 }
 
 public struct ExecListSpec: Hashable, Sendable {
@@ -82,6 +94,8 @@ public struct ListFields: Hashable, Sendable {
     public var name: JSONPointer?
     public var created: JSONPointer?
     public var lastUsed: JSONPointer?
+    /// Where an item says whether it is active (`/Status`: Active or Inactive).
+    public var status: JSONPointer?
 }
 
 /// How rotor authenticates to a key-management API: an account-level token from the
@@ -151,6 +165,7 @@ public struct HTTPProviderSpec: Hashable, Sendable {
     public var list: HTTPListSpec?
     public var timeout: RotorDuration
     public var retries: Int
+    public var capacity: ProviderCapacity?
 }
 
 public struct HTTPListSpec: Hashable, Sendable {
