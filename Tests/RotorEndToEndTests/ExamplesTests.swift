@@ -13,13 +13,22 @@ import Testing
 
     @Test func theSchemaAcceptsEveryShippedDocumentAndRejectsATypo() throws {
         let script = Self.root.appendingPathComponent("schema/check_examples.py").path
-        let shipped = try Self.python(["python3", script, "examples/quickstart", "policies", "consumers"])
-        #expect(shipped.status == 0 && shipped.stdout == "8 documents checked, 0 problems\n", "\(shipped.stdout)\(shipped.stderr)")
+        let shipped = try Self.python(["python3", script, "examples/quickstart", "examples/providers", "policies", "consumers"])
+        #expect(shipped.status == 0 && shipped.stdout == "14 documents checked, 0 problems\n", "\(shipped.stdout)\(shipped.stderr)")
         let scratch = try Scratch()
         let bad = try scratch.write("bad.yaml", "kind: RotationPolicy\nkeys:\n  k: { provider: p, evrey: 30d }\n")
         let rejected = try Self.python(["python3", script, bad.path])
         #expect(rejected.status == 1)
         #expect(rejected.stdout.contains("keys/k: Additional properties are not allowed ('evrey' was unexpected)"))
+    }
+
+    @Test(arguments: ["http-api", "aws-iam", "skytells-console"])
+    func eachProviderExampleIsValidAndPlans(_ name: String) throws {
+        let folder = "examples/providers/\(name)/rotor.yaml"  // deploy/ beside it holds target files, not configuration
+        let validate = try RotorProcess.run(["validate", "--config", folder])
+        #expect(validate.status == 0 && validate.stdout.hasPrefix("valid: 1 file, 1 provider, 1 key, 1 consumer"), "\(validate.stdout)\(validate.stderr)")
+        let plan = try RotorProcess.run(["plan", "--config", folder, "--detailed-exitcode"])
+        #expect(plan.status == 2, "\(plan.stdout)\(plan.stderr)")
     }
 
     /// `rotor ARGS…` taken from a line of an example file, with its paths moved into `scratch`.
