@@ -47,4 +47,14 @@ struct ConfigurationStep {
         }
         return (result.configuration, result)
     }
+
+    /// False (after saying which and what exists) when a named key is not configured.
+    func keysExist(_ names: [String], in configuration: Configuration) -> Bool {
+        let known = configuration.keys.map(\.name.value)
+        for name in names where !known.contains(name) {
+            console.err("error: unknown key '\(name)'\(Suggestion.didYouMean(name, in: known)); keys are: \(known.joined(separator: ", "))")
+            return false
+        }
+        return true
+    }
 }

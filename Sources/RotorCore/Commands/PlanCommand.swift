@@ -22,11 +22,7 @@ public enum PlanCommand {
     public static func run(_ options: Options, global: GlobalOptions, console: Console) -> ExitStatus {
         let step = ConfigurationStep(options: global, console: console)
         guard let (configuration, loaded) = step.load() else { return .failure }
-        let known = configuration.keys.map(\.name.value)
-        for name in options.keys where !known.contains(name) {
-            console.err("error: unknown key '\(name)'\(Suggestion.didYouMean(name, in: known)); keys are: \(known.joined(separator: ", "))")
-            return .usage
-        }
+        guard step.keysExist(options.keys, in: configuration) else { return .usage }
         let loader = step.loader
         let states: [String: KeyState]
         do {

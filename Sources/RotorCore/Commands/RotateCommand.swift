@@ -30,11 +30,7 @@ public enum RotateCommand {
     public static func run(_ options: Options, global: GlobalOptions, console: Console) async -> ExitStatus {
         let step = ConfigurationStep(options: global, console: console)
         guard let (configuration, _) = step.load() else { return .failure }
-        let known = configuration.keys.map(\.name.value)
-        for name in options.keys where !known.contains(name) {
-            console.err("error: unknown key '\(name)'\(Suggestion.didYouMean(name, in: known)); keys are: \(known.joined(separator: ", "))")
-            return .usage
-        }
+        guard step.keysExist(options.keys, in: configuration) else { return .usage }
         let loader = step.loader
         if options.dryRun {
             let states = (try? StateStoreURL.open(global.stateURL, workingDirectory: global.workingDirectory, createIfMissing: false)?.store.keyStates()) ?? [:]
@@ -91,14 +87,10 @@ public enum SyncCommand {
     public static func run(keys: [String], dryRun: Bool, global: GlobalOptions, console: Console) async -> ExitStatus {
         let step = ConfigurationStep(options: global, console: console)
         guard let (configuration, _) = step.load() else { return .failure }
-        let known = configuration.keys.map(\.name.value)
-        for name in keys where !known.contains(name) {
-            console.err("error: unknown key '\(name)'\(Suggestion.didYouMean(name, in: known)); keys are: \(known.joined(separator: ", "))")
-            return .usage
-        }
+        guard step.keysExist(keys, in: configuration) else { return .usage }
         guard let engine = EngineSetup.make(configuration, global: global, console: console, loader: step.loader) else { return .failure }
         var reports: [RotationReport] = []
-        for key in keys.isEmpty ? known : keys {
+        for key in keys.isEmpty ? configuration.keys.map(\.name.value) : keys {
             reports.append(await engine.sync(key, dryRun: dryRun, now: global.clock()))
         }
         return EngineSetup.report(reports, console: console, json: false, quiet: global.quiet)

@@ -46,11 +46,7 @@ public enum StatusCommand {
     public static func run(keys: [String], json: Bool, global: GlobalOptions, console: Console) async -> ExitStatus {
         let step = ConfigurationStep(options: global, console: console)
         guard let (configuration, _) = step.load() else { return .failure }
-        let known = configuration.keys.map(\.name.value)
-        for name in keys where !known.contains(name) {
-            console.err("error: unknown key '\(name)'\(Suggestion.didYouMean(name, in: known)); keys are: \(known.joined(separator: ", "))")
-            return .usage
-        }
+        guard step.keysExist(keys, in: configuration) else { return .usage }
         let states: [String: KeyState]
         do {
             states = try StateStoreURL.open(global.stateURL, workingDirectory: global.workingDirectory, createIfMissing: false)?.store.keyStates() ?? [:]

@@ -51,11 +51,7 @@ struct ExecProvider: KeyProvider {
         guard result.succeeded, let json = try? JSONSerialization.jsonObject(with: result.stdout, options: [.fragmentsAllowed]) else {
             throw ProviderError("list " + Self.failure(result, command: list.command))
         }
-        guard let items = list.fields.items.resolve(in: json) as? [Any] else { throw ProviderError("list's output has no array at \(list.fields.items)") }
-        return items.compactMap { item in
-            guard let id = Self.string(list.fields.id.resolve(in: item)) else { return nil }
-            return ListedGeneration(item, fields: list.fields, id: id)
-        }
+        return try list.fields.generations(in: json)
     }
 
     private func run(_ command: CommandSpec, values: [Placeholder: String], directory: String) async -> CommandResult {

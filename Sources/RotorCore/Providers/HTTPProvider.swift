@@ -65,11 +65,7 @@ struct HTTPProvider: KeyProvider {
         guard (200..<300).contains(status), let json = try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed]) else {
             throw ProviderError("list answered \(status): \(redacted(data))")
         }
-        guard let items = list.fields.items.resolve(in: json) as? [Any] else { throw ProviderError("list's answer has no array at \(list.fields.items)") }
-        return items.compactMap { item in
-            guard let id = ExecProvider.string(list.fields.id.resolve(in: item)) else { return nil }
-            return ListedGeneration(item, fields: list.fields, id: id)
-        }
+        return try list.fields.generations(in: json)
     }
 
     /// Sends a request, retrying what is worth retrying. `mayCreate`: a timeout may have

@@ -62,6 +62,14 @@ public protocol KeyProvider: Sendable {
     func list(values: [Placeholder: String], directory: String) async throws(ProviderError) -> [ListedGeneration]?
 }
 
+extension ListFields {
+    /// The generations in a provider's list response.
+    func generations(in json: Any) throws(ProviderError) -> [ListedGeneration] {
+        guard let list = items.resolve(in: json) as? [Any] else { throw ProviderError("list's answer has no array at \(items)") }
+        return list.compactMap { item in ExecProvider.string(id.resolve(in: item)).map { ListedGeneration(item, fields: self, id: $0) } }
+    }
+}
+
 extension ProviderSpec {
     /// How many generations the provider allows at once, if it says.
     var capacity: ProviderCapacity? {

@@ -80,20 +80,7 @@ enum JSONLocator {
 
     /// A JSON string literal for `value`: quotes, `\"`, `\\` and control characters escaped.
     static func encodeString(_ value: String) -> String {
-        var out = "\""
-        for scalar in value.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20 || scalar.value == 0x7F:
-                out += "\\u" + String(scalar.value, radix: 16).leftPadded(to: 4, with: "0")
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
+        DoubleQuoted.literal(value) { "\\u" + String($0, radix: 16).leftPadded(to: 4, with: "0") }
     }
 
     /// Decodes a string literal (quotes included); nil when malformed.
@@ -243,6 +230,26 @@ enum JSONLocator {
             while index < bytes.count, [0x20, 0x09, 0x0A, 0x0D].contains(bytes[index]) { index += 1 }
             return index < bytes.count && bytes[index] == UInt8(ascii: "}")
         }
+    }
+}
+
+/// A double-quoted literal as JSON and YAML both write it: `"`, `\`, newline, return and
+/// tab escaped; other control characters in the format's own hex form.
+enum DoubleQuoted {
+    static func literal(_ value: String, controlEscape: (UInt32) -> String) -> String {
+        var out = "\""
+        for scalar in value.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case _ where scalar.value < 0x20 || scalar.value == 0x7F: out += controlEscape(scalar.value)
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out + "\""
     }
 }
 

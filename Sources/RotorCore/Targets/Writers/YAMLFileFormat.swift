@@ -62,20 +62,7 @@ struct YAMLFileFormat: FileTargetFormat {
         let hasControl = value.unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x7F }
         if style == .plain, isSafePlain(value) { return value }
         if style != .doubleQuoted, !hasControl { return "'" + value.replacingOccurrences(of: "'", with: "''") + "'" }
-        var out = "\""
-        for scalar in value.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\t": out += "\\t"
-            case "\r": out += "\\r"
-            case _ where scalar.value < 0x20 || scalar.value == 0x7F:
-                out += "\\x" + String(scalar.value, radix: 16).leftPadded(to: 2, with: "0")
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
+        return DoubleQuoted.literal(value) { "\\x" + String($0, radix: 16).leftPadded(to: 2, with: "0") }
     }
 
     private static let resolvableWords: Set<String> = [
