@@ -19,6 +19,7 @@ import Testing
         try run(["rotate", "api-key"])                                              // success
         try run(["rotate", "api-key", "--json"])                                    // success, old deleted
         try run(["rotate", "api-key"], ["VENDOR_FAIL": "check", "VENDOR_ECHO_SECRET": "1"])   // verify-key fails
+        try run(["rotate", "api-key"], ["VENDOR_FAIL": "create", "VENDOR_ECHO_SECRET": "1"])  // create fails, echoing a secret
         try run(["rotate", "api-key"], ["ROTOR_TEST_FAIL_WRITE": "c3/values.yaml"])  // write fails: rollback
         try run(["rotate", "api-key", "--json"], ["VENDOR_FAIL": "delete", "VENDOR_ECHO_SECRET": "1"])  // old deletion fails, vendor echoes a secret
         try run(["rotate", "api-key"], ["ROTOR_TEST_CRASH_AT": "update.done#3"])     // crash with backups on disk
@@ -30,6 +31,7 @@ import Testing
 
         // The vendor's echoed secret reached rotor and was masked, not dropped silently.
         #expect(outputs.contains { $0.contains("vendor: delete refused for key CAN…") && $0.contains("(redacted)") })
+        #expect(outputs.contains { $0.contains("vendor: create refused for key CAN…") && $0.contains("(redacted)") })
         // The canary really was used: the targets hold it.
         #expect(try fixture.values().allSatisfy { $0.hasPrefix(Self.canary) })
         for (index, output) in outputs.enumerated() {

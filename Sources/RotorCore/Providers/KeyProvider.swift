@@ -39,8 +39,10 @@ public struct ProviderError: Error, Sendable, CustomStringConvertible {
     /// True when the call may have had an effect (a create whose answer was lost).
     public var mayHaveCreated: Bool
 
+    /// The message is scrubbed of anything shaped like a credential here, once, so no
+    /// path (journal, report, audit log) can carry a secret a provider echoed.
     public init(_ message: String, mayHaveCreated: Bool = false) {
-        self.message = message
+        self.message = Redactor.scrubTokens(message)
         self.mayHaveCreated = mayHaveCreated
     }
 
