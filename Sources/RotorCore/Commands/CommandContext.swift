@@ -48,6 +48,28 @@ struct ConfigurationStep {
         return (result.configuration, result)
     }
 
+    /// The state store if one exists — `plan`, `status`, `history` and dry runs change
+    /// nothing, so they never create it. nil (after saying why) when it cannot be opened.
+    func existingStore() -> (any StateStore)?? {
+        do {
+            return .some(try StateStoreURL.open(options.stateURL, workingDirectory: options.workingDirectory, createIfMissing: false)?.store)
+        } catch {
+            console.err("error: \(error)")
+            return nil
+        }
+    }
+
+    /// Key states of the existing store (none yet is fine); nil when it cannot be read.
+    func existingKeyStates() -> [String: KeyState]? {
+        guard let store = existingStore() else { return nil }
+        do {
+            return try store?.keyStates() ?? [:]
+        } catch {
+            console.err("error: cannot read the state store: \(error)")
+            return nil
+        }
+    }
+
     /// False (after saying which and what exists) when a named key is not configured.
     func keysExist(_ names: [String], in configuration: Configuration) -> Bool {
         let known = configuration.keys.map(\.name.value)

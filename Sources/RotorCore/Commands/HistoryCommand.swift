@@ -4,11 +4,12 @@ import Foundation
 /// fingerprints only; `--verify` checks the hash chain and says where it breaks.
 public enum HistoryCommand {
     public static func run(key: String?, json: Bool, verify: Bool, global: GlobalOptions, console: Console) -> ExitStatus {
+        guard let store = ConfigurationStep(options: global, console: console).existingStore() else { return .failure }
         let entries: [AuditEntry]
         do {
-            entries = try StateStoreURL.open(global.stateURL, workingDirectory: global.workingDirectory, createIfMissing: false)?.store.auditLog() ?? []
+            entries = try store?.auditLog() ?? []
         } catch {
-            console.err("error: \(error)")
+            console.err("error: cannot read the audit log: \(error)")
             return .failure
         }
         if verify {

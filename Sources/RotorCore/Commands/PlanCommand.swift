@@ -24,13 +24,7 @@ public enum PlanCommand {
         guard let (configuration, loaded) = step.load() else { return .failure }
         guard step.keysExist(options.keys, in: configuration) else { return .usage }
         let loader = step.loader
-        let states: [String: KeyState]
-        do {
-            states = try StateStoreURL.open(global.stateURL, workingDirectory: global.workingDirectory, createIfMissing: false)?.store.keyStates() ?? [:]
-        } catch {
-            console.err("error: \(error)")
-            return .failure
-        }
+        guard let states = step.existingKeyStates() else { return .failure }
         let plan = Planner.plan(PlanningInput(
             configuration: configuration,
             states: states,

@@ -33,7 +33,7 @@ public enum RotateCommand {
         guard step.keysExist(options.keys, in: configuration) else { return .usage }
         let loader = step.loader
         if options.dryRun {
-            let states = (try? StateStoreURL.open(global.stateURL, workingDirectory: global.workingDirectory, createIfMissing: false)?.store.keyStates()) ?? [:]
+            guard let states = step.existingKeyStates() else { return .failure }
             let plan = Planner.plan(PlanningInput(
                 configuration: configuration, states: states,
                 observations: PlanCommand.observe(configuration, keys: options.keys), now: global.clock(), selectedKeys: options.keys,

@@ -36,13 +36,13 @@ public enum RunCommand {
         guard let (configuration, _) = step.load() else { return .failure }
         let now = global.clock()
         if options.dryRun {
-            let states = (try? StateStoreURL.open(global.stateURL, workingDirectory: global.workingDirectory, createIfMissing: false)?.store.keyStates()) ?? [:]
+            guard let states = step.existingKeyStates() else { return .failure }
             let loader = step.loader
-            let plan = Planner.plan(PlanningInput(configuration: configuration, states: states ?? [:],
+            let plan = Planner.plan(PlanningInput(configuration: configuration, states: states,
                                                   observations: PlanCommand.observe(configuration, keys: []), now: now,
                                                   displayPath: { loader.displayPath($0) }))
             console.writeOut(options.json ? PlanJSONRenderer.render(plan) : PlanTextRenderer(colored: console.colorOut).render(plan))
-            for (key, state) in (states ?? [:]).sorted(by: { $0.key < $1.key }) {
+            for (key, state) in states.sorted(by: { $0.key < $1.key }) {
                 if let previous = state.previous, let due = previous.pendingDeletionAt, due <= now, !options.json {
                     console.out("\(key): would delete generation \(previous.id) (grace period ended \(DateFormatting.iso8601(due)))")
                 }

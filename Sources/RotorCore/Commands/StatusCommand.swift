@@ -47,13 +47,7 @@ public enum StatusCommand {
         let step = ConfigurationStep(options: global, console: console)
         guard let (configuration, _) = step.load() else { return .failure }
         guard step.keysExist(keys, in: configuration) else { return .usage }
-        let states: [String: KeyState]
-        do {
-            states = try StateStoreURL.open(global.stateURL, workingDirectory: global.workingDirectory, createIfMissing: false)?.store.keyStates() ?? [:]
-        } catch {
-            console.err("error: \(error)")
-            return .failure
-        }
+        guard let states = step.existingKeyStates() else { return .failure }
         let loader = step.loader
         let now = global.clock()
         let statuses = await configuration.keys.filter { keys.isEmpty || keys.contains($0.name.value) }.asyncMap { key in

@@ -7,12 +7,12 @@ extension RotationEngine {
     public func sync(_ keyName: String, dryRun: Bool, now: Date) async -> RotationReport {
         var report = RotationReport(key: keyName, runID: nil, outcome: .failed, emergency: false, message: "",
                                     newGeneration: nil, oldGeneration: nil, steps: [], left: [])
-        guard let key = configuration.key(named: keyName), let current = (try? store.keyStates())?[keyName]?.current else {
+        let state = (try? store.keyStates())?[keyName]
+        guard configuration.key(named: keyName) != nil, let current = state?.current else {
             report.message = "'\(keyName)' has never been rotated by rotor, so there is no current generation to sync: rotate it (rotor rotate \(keyName))"
             return report
         }
         report.newGeneration = current
-        let state = (try? store.keyStates())?[keyName] ?? KeyState(current: current)
         let consumers = configuration.consumers(of: keyName)
         var inSync: [TargetOperation] = []
         var drifted: [(TargetOperation, StatusCommand.TargetStatus)] = []
@@ -20,7 +20,7 @@ extension RotationEngine {
             for (index, target) in consumer.targets.enumerated() {
                 let operation = TargetOperation(consumer: consumer, index: index, spec: target,
                                                 label: StepDescriptions.targetLabel(target, displayPath: displayPath), runner: runner)
-                let status = await StatusCommand.classify(operation, state: state)
+                let status = await StatusCommand.classify(operation, state: state ?? KeyState(current: current))
                 if status.state == .inSync { inSync.append(operation) } else { drifted.append((operation, status)) }
             }
         }

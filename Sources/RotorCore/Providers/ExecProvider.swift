@@ -21,16 +21,8 @@ struct ExecProvider: KeyProvider {
         guard result.succeeded else {
             throw ProviderError("create " + Self.failure(result, command: spec.create), mayHaveCreated: result.timedOut)
         }
-        guard let json = try? JSONSerialization.jsonObject(with: result.stdout, options: [.fragmentsAllowed]) else {
-            throw ProviderError("create exited 0 but printed no JSON; a generation may have been created: check the provider", mayHaveCreated: true)
-        }
-        guard let id = Self.string(spec.idPointer.resolve(in: json)) else {
-            throw ProviderError("create's output has no id at \(spec.idPointer); a generation may have been created: check the provider", mayHaveCreated: true)
-        }
-        guard let secret = spec.secretPointer.resolve(in: json) as? String, !secret.isEmpty else {
-            throw ProviderError("create's output has no secret at \(spec.secretPointer) (generation \(id))", mayHaveCreated: true)
-        }
-        return NewGeneration(id: id, name: name, secret: Secret(secret))
+        return try NewGeneration.parse(result.stdout, idPointer: spec.idPointer, secretPointer: spec.secretPointer, name: name,
+                                       source: "create exited 0 but printed its answer")
     }
 
     func delete(id: String, values: [Placeholder: String], directory: String) async throws(ProviderError) {

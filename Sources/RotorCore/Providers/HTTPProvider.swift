@@ -36,16 +36,8 @@ struct HTTPProvider: KeyProvider {
         values[.name] = name
         let (status, data) = try await send(spec.create, values: values, mayCreate: true)
         guard (200..<300).contains(status) else { throw ProviderError("create answered \(status): \(redacted(data))") }
-        guard let json = try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed]) else {
-            throw ProviderError("create answered \(status) with malformed JSON; a generation may have been created", mayHaveCreated: true)
-        }
-        guard let id = ExecProvider.string(spec.idPointer.resolve(in: json)) else {
-            throw ProviderError("create's answer has no id at \(spec.idPointer)", mayHaveCreated: true)
-        }
-        guard let secret = spec.secretPointer.resolve(in: json) as? String, !secret.isEmpty else {
-            throw ProviderError("create's answer has no secret at \(spec.secretPointer) (generation \(id))", mayHaveCreated: true)
-        }
-        return NewGeneration(id: id, name: name, secret: Secret(secret))
+        return try NewGeneration.parse(data, idPointer: spec.idPointer, secretPointer: spec.secretPointer, name: name,
+                                       source: "create answered \(status)")
     }
 
     func delete(id: String, values: [Placeholder: String], directory: String) async throws(ProviderError) {

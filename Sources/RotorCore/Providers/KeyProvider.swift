@@ -64,6 +64,23 @@ public protocol KeyProvider: Sendable {
     func list(values: [Placeholder: String], directory: String) async throws(ProviderError) -> [ListedGeneration]?
 }
 
+extension NewGeneration {
+    /// The new generation in a create response: id and secret at their JSON pointers.
+    /// Anything missing may mean the provider created it anyway, which the error says.
+    static func parse(_ data: Data, idPointer: JSONPointer, secretPointer: JSONPointer, name: String, source: String) throws(ProviderError) -> NewGeneration {
+        guard let json = try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed]) else {
+            throw ProviderError("\(source) with malformed JSON; a generation may have been created", mayHaveCreated: true)
+        }
+        guard let id = ExecProvider.string(idPointer.resolve(in: json)) else {
+            throw ProviderError("create's answer has no id at \(idPointer); a generation may have been created", mayHaveCreated: true)
+        }
+        guard let secret = secretPointer.resolve(in: json) as? String, !secret.isEmpty else {
+            throw ProviderError("create's answer has no secret at \(secretPointer) (generation \(id))", mayHaveCreated: true)
+        }
+        return NewGeneration(id: id, name: name, secret: Secret(secret))
+    }
+}
+
 extension ListFields {
     /// The generations in a provider's list response.
     func generations(in json: Any) throws(ProviderError) -> [ListedGeneration] {

@@ -23,6 +23,8 @@ import sys
 import threading
 import time
 
+from loopback import serve
+
 ADMIN = sys.argv[3]
 LOCK = threading.Lock()
 KEYS = []        # dicts: id, name, secret, created_at, last_used_at
@@ -138,17 +140,4 @@ class Handler(http.server.BaseHTTPRequestHandler):
         pass
 
 
-class Server(http.server.ThreadingHTTPServer):
-    def handle_error(self, request, client_address):
-        # A client that went away (a timeout, or rotor killed by a crash test) is expected.
-        if isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
-            return
-        super().handle_error(request, client_address)
-
-
-server = Server(("127.0.0.1", 0), Handler)
-with open(sys.argv[1] + ".tmp", "w") as f:
-    f.write(str(server.server_address[1]))
-os.replace(sys.argv[1] + ".tmp", sys.argv[1])
-threading.Thread(target=server.serve_forever, daemon=True).start()
-sys.stdin.read()
+serve(Handler, sys.argv[1])
