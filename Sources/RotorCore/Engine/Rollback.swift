@@ -40,58 +40,63 @@ extension RotationEngine {
             report.message = "key '\(run.key)' or its provider is no longer configured"
             return report
         }
-        let owner = LockOwner.current(runID: runID)
-        if let refusal = await acquireLock(run.key, owner: owner, options: RotationOptions()) {
-            report.message = refusal
+        let started = report
+        let locked = await withKeyLock(run.key, runID: runID) { () async -> RotationReport in
+            var report = started
+            let journal = Journal(store: store, runID: runID, clock: clock)
+            do {
+                try journal.record("rollback", .intent, "undo run \(runID): back to \(old.id)")
+                var touched: [TouchedTarget] = []
+                var consumers: [ConsumerSpec] = []
+                for entry in entries where entry.step == "update" && entry.phase == .intent {
+                    guard let name = entry.consumer, let index = entry.data["index"].flatMap(Int.init),
+                          let consumer = configuration.consumers.first(where: { $0.name.value == name }), consumer.targets.indices.contains(index)
+                    else {
+                        report.left.append("\(entry.target ?? "a target"): its consumer is no longer configured; restore it by hand")
+                        continue
+                    }
+                    let backup = entry.data["backup"].flatMap { $0.isEmpty ? nil : $0 }
+                    touched.append(TouchedTarget(operation: TargetOperation(consumer: consumer, index: index, spec: consumer.targets[index],
+                                                                            label: entry.target ?? "", runner: runner), backup: backup))
+                    if !consumers.contains(where: { $0.name == consumer.name }) { consumers.append(consumer) }
+                }
+                let restored = await rollBack(touched, consumers: consumers, journal: journal)
+                report.steps += restored.steps
+                report.left += restored.left
+                try store.saveKeyState(KeyState(current: GenerationRecord(id: old.id, fingerprint: old.fingerprint, created: old.created), previous: nil), for: run.key)
+                try journal.record("delete-new", .intent, "delete generation \(new.id)", data: ["new_id": new.id])
+                var deletionError: ProviderError?
+                do throws(ProviderError) {
+                    try await provider.delete(id: new.id, values: TemplateValues.context(key: run.key, now: clock()), directory: spec.directory)
+                } catch {
+                    deletionError = error
+                }
+                if let deletionError {
+                    try journal.record("delete-new", .failed, deletionError.message)
+                    report.left.append("delete generation \(new.id) at provider '\(spec.name.value)': \(deletionError.message)")
+                } else {
+                    try journal.record("delete-new", .done, "generation \(new.id) deleted")
+                }
+                let outcome: RunOutcome = report.left.isEmpty ? .rolledBack : .needsPerson
+                try store.finishRun(runID, outcome: outcome, at: clock())
+                try journal.record("rollback", report.left.isEmpty ? .done : .failed, report.left.isEmpty ? "run undone" : report.left.joined(separator: "; "))
+                if report.left.isEmpty { removeBackups(runID) }
+                // A rollback that was asked for and done is a success.
+                report.outcome = report.left.isEmpty ? .completed : .needsPerson
+                report.message = report.left.isEmpty
+                    ? "run \(runID) undone: every consumer is back on \(old.id); generation \(new.id) deleted"
+                    : "run \(runID) partly undone: " + report.left.joined(separator: "; ")
+            } catch {
+                report.outcome = .needsPerson
+                report.message = "the state store failed during the rollback (\(error)); run 'rotor rollback \(runID)' again"
+            }
             return report
         }
-        defer { try? store.releaseLock(key: run.key, owner: owner) }
-        let journal = Journal(store: store, runID: runID, clock: clock)
-        do {
-            try journal.record("rollback", .intent, "undo run \(runID): back to \(old.id)")
-            var touched: [TouchedTarget] = []
-            var consumers: [ConsumerSpec] = []
-            for entry in entries where entry.step == "update" && entry.phase == .intent {
-                guard let name = entry.consumer, let index = entry.data["index"].flatMap(Int.init),
-                      let consumer = configuration.consumers.first(where: { $0.name.value == name }), consumer.targets.indices.contains(index)
-                else {
-                    report.left.append("\(entry.target ?? "a target"): its consumer is no longer configured; restore it by hand")
-                    continue
-                }
-                let backup = entry.data["backup"].flatMap { $0.isEmpty ? nil : $0 }
-                touched.append(TouchedTarget(operation: TargetOperation(consumer: consumer, index: index, spec: consumer.targets[index],
-                                                                        label: entry.target ?? "", runner: runner), backup: backup))
-                if !consumers.contains(where: { $0.name == consumer.name }) { consumers.append(consumer) }
-            }
-            let restored = await rollBack(touched, consumers: consumers, journal: journal)
-            report.steps += restored.steps
-            report.left += restored.left
-            try store.saveKeyState(KeyState(current: GenerationRecord(id: old.id, fingerprint: old.fingerprint, created: old.created), previous: nil), for: run.key)
-            try journal.record("delete-new", .intent, "delete generation \(new.id)", data: ["new_id": new.id])
-            var deletionError: ProviderError?
-            do throws(ProviderError) {
-                try await provider.delete(id: new.id, values: TemplateValues.context(key: run.key, now: clock()), directory: spec.directory)
-            } catch {
-                deletionError = error
-            }
-            if let deletionError {
-                try journal.record("delete-new", .failed, deletionError.message)
-                report.left.append("delete generation \(new.id) at provider '\(spec.name.value)': \(deletionError.message)")
-            } else {
-                try journal.record("delete-new", .done, "generation \(new.id) deleted")
-            }
-            let outcome: RunOutcome = report.left.isEmpty ? .rolledBack : .needsPerson
-            try store.finishRun(runID, outcome: outcome, at: clock())
-            try journal.record("rollback", report.left.isEmpty ? .done : .failed, report.left.isEmpty ? "run undone" : report.left.joined(separator: "; "))
-            if report.left.isEmpty { removeBackups(runID) }
-            // A rollback that was asked for and done is a success.
-            report.outcome = report.left.isEmpty ? .completed : .needsPerson
-            report.message = report.left.isEmpty
-                ? "run \(runID) undone: every consumer is back on \(old.id); generation \(new.id) deleted"
-                : "run \(runID) partly undone: " + report.left.joined(separator: "; ")
-        } catch {
-            report.outcome = .needsPerson
-            report.message = "the state store failed during the rollback (\(error)); run 'rotor rollback \(runID)' again"
+        switch locked {
+        case .success(let finished): report = finished
+        case .failure(let refusal):
+            report.message = refusal.message
+            return report
         }
         audit(report, action: "rollback")
         progress("\(run.key): \(report.message)")

@@ -58,17 +58,22 @@ public final class RotationEngine: Sendable {
         }
         let runID = Self.makeRunID(clock())
         report.runID = runID
-        let owner = LockOwner.current(runID: runID)
-        if let refusal = await acquireLock(keyName, owner: owner, options: options) {
-            report.message = refusal
-            return report
+        let started = report
+        let locked = await withKeyLock(keyName, runID: runID, options: options) { () async -> RotationReport in
+            do {
+                return try await rotateLocked(key, provider: provider, providerSpec: providerSpec, runID: runID, options: options, report: started)
+            } catch {
+                var failed = started
+                failed.outcome = .needsPerson
+                failed.message = "the state store failed during the run (\(error)); run 'rotor recover' once it is back"
+                return failed
+            }
         }
-        defer { try? store.releaseLock(key: keyName, owner: owner) }
-        do {
-            report = try await rotateLocked(key, provider: provider, providerSpec: providerSpec, runID: runID, options: options, report: report)
-        } catch {
-            report.outcome = .needsPerson
-            report.message = "the state store failed during the run (\(error)); run 'rotor recover' once it is back"
+        switch locked {
+        case .success(let finished): report = finished
+        case .failure(let refusal):
+            report.message = refusal.message
+            return report
         }
         for failure in await Notifier().notify(report, key: key) {
             progress("\(keyName): notification failed: \(failure) (the rotation is unaffected)")
@@ -91,8 +96,7 @@ public final class RotationEngine: Sendable {
                                 label: StepDescriptions.targetLabel(target, displayPath: displayPath), runner: runner)
             }
         }
-        try store.createRun(RunRecord(id: runID, key: keyName, started: now, emergency: options.emergency,
-                                      user: CurrentUser.name, host: ProcessInfo.processInfo.hostName))
+        try store.createRun(.starting(id: runID, key: keyName, at: now, emergency: options.emergency))
         let journal = Journal(store: store, runID: runID, clock: clock)
         var startData = ["emergency": String(options.emergency)]
         if let old { startData.merge(Self.data(old, prefix: "old"), uniquingKeysWith: { $1 }) }
@@ -428,40 +432,44 @@ public final class RotationEngine: Sendable {
         let runID = Self.makeRunID(clock())
         var report = RotationReport(key: keyName, runID: runID, outcome: .failed, emergency: false, message: "", newGeneration: current,
                                     oldGeneration: previous, steps: [], left: [])
-        let owner = LockOwner.current(runID: runID)
-        if let refusal = await acquireLock(keyName, owner: owner, options: RotationOptions()) {
-            report.message = refusal
+        let started = report
+        let locked = await withKeyLock(keyName, runID: runID) { () async -> RotationReport in
+            var report = started
+            do {
+                try store.createRun(.starting(id: runID, key: keyName, at: clock(), emergency: false))
+                let journal = Journal(store: store, runID: runID, clock: clock)
+                try journal.record("delete", .intent, "delete generation \(previous.id): grace period over", data: Self.data(previous, prefix: "old"))
+                var failure: ProviderError?
+                do throws(ProviderError) {
+                    try await provider.delete(id: previous.id, values: TemplateValues.context(key: keyName, now: now), directory: spec.directory)
+                } catch {
+                    failure = error
+                }
+                if let failure {
+                    try journal.record("delete", .failed, failure.message)
+                    report.outcome = .needsPerson
+                    report.message = "deleting generation \(previous.id) (grace period over) failed: \(failure.message); the next run retries"
+                    report.left.append("generation \(previous.id) is still at the provider")
+                } else {
+                    try journal.record("delete", .done, "generation \(previous.id) deleted")
+                    try store.saveKeyState(KeyState(current: current, previous: nil), for: keyName)
+                    removeBackupsOfFinishedRuns(of: keyName)
+                    report.outcome = .completed
+                    report.message = "deleted generation \(previous.id): \(reason)"
+                    report.steps.append(PlanStep(step: .delete, detail: report.message, status: "ok"))
+                }
+                try store.finishRun(runID, outcome: report.outcome, at: clock())
+            } catch {
+                report.outcome = .needsPerson
+                report.message = "the state store failed (\(error)); run 'rotor recover'"
+            }
             return report
         }
-        defer { try? store.releaseLock(key: keyName, owner: owner) }
-        do {
-            try store.createRun(RunRecord(id: runID, key: keyName, started: clock(), emergency: false,
-                                          user: CurrentUser.name, host: ProcessInfo.processInfo.hostName))
-            let journal = Journal(store: store, runID: runID, clock: clock)
-            try journal.record("delete", .intent, "delete generation \(previous.id): grace period over", data: Self.data(previous, prefix: "old"))
-            var failure: ProviderError?
-            do throws(ProviderError) {
-                try await provider.delete(id: previous.id, values: TemplateValues.context(key: keyName, now: now), directory: spec.directory)
-            } catch {
-                failure = error
-            }
-            if let failure {
-                try journal.record("delete", .failed, failure.message)
-                report.outcome = .needsPerson
-                report.message = "deleting generation \(previous.id) (grace period over) failed: \(failure.message); the next run retries"
-                report.left.append("generation \(previous.id) is still at the provider")
-            } else {
-                try journal.record("delete", .done, "generation \(previous.id) deleted")
-                try store.saveKeyState(KeyState(current: current, previous: nil), for: keyName)
-                removeBackupsOfFinishedRuns(of: keyName)
-                report.outcome = .completed
-                report.message = "deleted generation \(previous.id): \(reason)"
-                report.steps.append(PlanStep(step: .delete, detail: report.message, status: "ok"))
-            }
-            try store.finishRun(runID, outcome: report.outcome, at: clock())
-        } catch {
-            report.outcome = .needsPerson
-            report.message = "the state store failed (\(error)); run 'rotor recover'"
+        switch locked {
+        case .success(let finished): report = finished
+        case .failure(let refusal):
+            report.message = refusal.message
+            return report
         }
         audit(report, action: "delete-pending")
         progress("\(keyName): \(report.message)")
@@ -469,6 +477,20 @@ public final class RotationEngine: Sendable {
     }
 
     // MARK: Locks
+
+    /// Runs `body` holding `key`'s lock and releases it afterwards; when another live run
+    /// holds the lock past the wait, `body` does not run and the refusal says who.
+    func withKeyLock<T>(_ key: String, runID: String, options: RotationOptions = RotationOptions(),
+                        _ body: () async -> T) async -> Result<T, LockRefusal> {
+        let owner = LockOwner.current(runID: runID)
+        if let refusal = await acquireLock(key, owner: owner, options: options) { return .failure(LockRefusal(message: refusal)) }
+        defer { try? store.releaseLock(key: key, owner: owner) }
+        return .success(await body())
+    }
+
+    struct LockRefusal: Error {
+        var message: String
+    }
 
     /// nil when the lock is ours; else why not. A live holder is waited for briefly.
     func acquireLock(_ key: String, owner: LockOwner, options: RotationOptions) async -> String? {

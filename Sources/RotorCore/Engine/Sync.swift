@@ -43,39 +43,44 @@ extension RotationEngine {
         }
         let runID = Self.makeRunID(now)
         report.runID = runID
-        let owner = LockOwner.current(runID: runID)
-        if let refusal = await acquireLock(keyName, owner: owner, options: RotationOptions()) {
-            report.message = refusal
+        let started = report
+        let locked = await withKeyLock(keyName, runID: runID) { () async -> RotationReport in
+            var report = started
+            do {
+                try store.createRun(.starting(id: runID, key: keyName, at: now, emergency: false))
+                let journal = Journal(store: store, runID: runID, clock: clock)
+                try journal.record("sync", .intent, "write \(current.id) into \(drifted.count) drifted targets", data: Self.data(current, prefix: "new"))
+                let operations = drifted.map(\.0)
+                let touchedConsumers = consumers.filter { consumer in operations.contains { $0.consumer.name == consumer.name } }
+                var values = TemplateValues.context(key: keyName, now: now)
+                values[.id] = current.id
+                let updates = await updateConsumers(touchedConsumers, operations: operations, runID: runID, values: values,
+                                                    secret: Secret(value), parallel: 8, journal: journal)
+                report.steps = updates.steps
+                if let failure = updates.failures.first {
+                    let undone = await rollBack(updates.touched, consumers: updates.touchedConsumers, journal: journal)
+                    report.steps += undone.steps
+                    report.left += undone.left
+                    report.outcome = undone.left.isEmpty ? .rolledBack : .needsPerson
+                    report.message = "sync failed: \(Redactor([Secret(value)]).redact(failure)); the targets were put back as they were"
+                } else {
+                    report.outcome = .completed
+                    report.message = "wrote the current generation \(current.id) into \(drifted.count) target\(drifted.count == 1 ? "" : "s"): \(described)"
+                }
+                try journal.record("sync", report.outcome == .completed ? .done : .failed, report.message)
+                try store.finishRun(runID, outcome: report.outcome, at: clock())
+                if report.left.isEmpty { removeBackups(runID) }
+            } catch {
+                report.outcome = .needsPerson
+                report.message = "the state store failed during sync (\(error)); run 'rotor recover'"
+            }
             return report
         }
-        defer { try? store.releaseLock(key: keyName, owner: owner) }
-        do {
-            try store.createRun(RunRecord(id: runID, key: keyName, started: now, emergency: false, user: CurrentUser.name, host: ProcessInfo.processInfo.hostName))
-            let journal = Journal(store: store, runID: runID, clock: clock)
-            try journal.record("sync", .intent, "write \(current.id) into \(drifted.count) drifted targets", data: Self.data(current, prefix: "new"))
-            let operations = drifted.map(\.0)
-            let touchedConsumers = consumers.filter { consumer in operations.contains { $0.consumer.name == consumer.name } }
-            var values = TemplateValues.context(key: keyName, now: now)
-            values[.id] = current.id
-            let updates = await updateConsumers(touchedConsumers, operations: operations, runID: runID, values: values,
-                                                secret: Secret(value), parallel: 8, journal: journal)
-            report.steps = updates.steps
-            if let failure = updates.failures.first {
-                let undone = await rollBack(updates.touched, consumers: updates.touchedConsumers, journal: journal)
-                report.steps += undone.steps
-                report.left += undone.left
-                report.outcome = undone.left.isEmpty ? .rolledBack : .needsPerson
-                report.message = "sync failed: \(Redactor([Secret(value)]).redact(failure)); the targets were put back as they were"
-            } else {
-                report.outcome = .completed
-                report.message = "wrote the current generation \(current.id) into \(drifted.count) target\(drifted.count == 1 ? "" : "s"): \(described)"
-            }
-            try journal.record("sync", report.outcome == .completed ? .done : .failed, report.message)
-            try store.finishRun(runID, outcome: report.outcome, at: clock())
-            if report.left.isEmpty { removeBackups(runID) }
-        } catch {
-            report.outcome = .needsPerson
-            report.message = "the state store failed during sync (\(error)); run 'rotor recover'"
+        switch locked {
+        case .success(let finished): report = finished
+        case .failure(let refusal):
+            report.message = refusal.message
+            return report
         }
         audit(report, action: "sync")
         progress("\(keyName): \(report.message)")

@@ -92,6 +92,13 @@ public struct RunRecord: Sendable, Equatable, Codable {
     }
 }
 
+extension RunRecord {
+    /// A run this process starts now: the user and host are the current ones.
+    static func starting(id: String, key: String, at date: Date, emergency: Bool) -> RunRecord {
+        RunRecord(id: id, key: key, started: date, emergency: emergency, user: CurrentUser.name, host: ProcessInfo.processInfo.hostName)
+    }
+}
+
 /// One line of a run's write-ahead journal. The intent of a side effect is committed
 /// before it happens and its result after, so that after a crash at any instant rotor
 /// knows what may have happened. Never holds a secret: ids, fingerprints, paths.
