@@ -46,13 +46,13 @@ public enum RotateCommand {
         // Recovery reports are progress here: with --json they must not mix into stdout.
         var recoveryConsole = console
         if options.json { recoveryConsole.writeOut = console.writeErr }
-        var status = EngineSetup.report(await engine.recover(), console: recoveryConsole, json: false, quiet: global.quiet, recovery: true)
+        var status = EngineSetup.report(await engine.recover(), console: recoveryConsole, json: false, recovery: true)
         var reports: [RotationReport] = []
         for key in options.keys {
             let report = await engine.rotate(key, options: RotationOptions(emergency: options.emergency, revokeFirst: options.revokeFirst, parallel: options.parallel))
             reports.append(report)
         }
-        status = max(status, EngineSetup.report(reports, console: console, json: options.json, quiet: global.quiet))
+        status = max(status, EngineSetup.report(reports, console: console, json: options.json))
         return status
     }
 }
@@ -68,7 +68,7 @@ public enum RecoverCommand {
             if !global.quiet { console.out("nothing to recover") }
             return .success
         }
-        return EngineSetup.report(reports, console: console, json: json, quiet: global.quiet, recovery: true)
+        return EngineSetup.report(reports, console: console, json: json, recovery: true)
     }
 }
 
@@ -78,7 +78,7 @@ public enum RollbackCommand {
         let step = ConfigurationStep(options: global, console: console)
         guard let (configuration, _) = step.load() else { return .failure }
         guard let engine = EngineSetup.make(configuration, global: global, console: console, loader: step.loader) else { return .failure }
-        return EngineSetup.report([await engine.rollback(runID: runID)], console: console, json: json, quiet: global.quiet)
+        return EngineSetup.report([await engine.rollback(runID: runID)], console: console, json: json)
     }
 }
 
@@ -93,7 +93,7 @@ public enum SyncCommand {
         for key in keys.isEmpty ? configuration.keys.map(\.name.value) : keys {
             reports.append(await engine.sync(key, dryRun: dryRun, now: global.clock()))
         }
-        return EngineSetup.report(reports, console: console, json: false, quiet: global.quiet)
+        return EngineSetup.report(reports, console: console, json: false)
     }
 }
 
@@ -126,7 +126,7 @@ enum EngineSetup {
 
     /// Prints reports (a line each, or JSON) and returns the exit status they call for.
     /// `recovery`: the reports are of interrupted runs, finished either way (see `recoveryExitStatus`).
-    static func report(_ reports: [RotationReport], console: Console, json: Bool, quiet: Bool, recovery: Bool = false) -> ExitStatus {
+    static func report(_ reports: [RotationReport], console: Console, json: Bool, recovery: Bool = false) -> ExitStatus {
         if json {
             console.writeOut(JSONOutput.encode(ReportDocument(version: 1, keys: reports)))
         } else {

@@ -52,7 +52,7 @@ public enum RunCommand {
         guard let engine = EngineSetup.make(configuration, global: global, console: console, loader: step.loader) else { return .failure }
         var recoveryConsole = console
         if options.json { recoveryConsole.writeOut = console.writeErr }
-        var status = EngineSetup.report(await engine.recover(), console: recoveryConsole, json: false, quiet: global.quiet, recovery: true)
+        var status = EngineSetup.report(await engine.recover(), console: recoveryConsole, json: false, recovery: true)
 
         let states = (try? engine.store.keyStates()) ?? [:]
         let plan = Planner.plan(PlanningInput(configuration: configuration, states: states, now: now))
