@@ -20,11 +20,18 @@ let package = Package(
             pkgConfig: "yaml-0.1",
             providers: [.apt(["libyaml-dev"]), .brew(["libyaml"])]
         ),
+        // HTTP through the system's libcurl, loaded with dlopen when rotor first sends a
+        // request (no curl headers needed to build; no curl loaded by commands that send nothing).
+        .target(
+            name: "CCurl",
+            linkerSettings: [.linkedLibrary("dl", .when(platforms: [.linux]))]
+        ),
         // Everything testable: YAML loading, configuration, planning, targets, commands.
         .target(
             name: "RotorCore",
             dependencies: [
                 "CYAML",
+                "CCurl",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]

@@ -1,7 +1,4 @@
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 
 /// Runs verify and health checks: an HTTP request that must answer an expected status,
 /// or a command that must exit 0, each with its timeout and retries.
@@ -32,17 +29,14 @@ struct CheckRunner: Sendable {
 
     private func request(_ http: HTTPCheckSpec, values: [Placeholder: String]) async -> String? {
         guard let url = URL(string: http.url.render(values)) else { return "not a valid URL" }
-        var request = URLRequest(url: url, cachePolicy: .reloadIgnoringLocalAndRemoteCacheData, timeoutInterval: http.timeout.timeInterval)
-        request.httpMethod = http.method
-        for (name, value) in http.headers { request.setValue(value.render(values), forHTTPHeaderField: name) }
-        if let body = http.body { request.httpBody = Data(body.render(values).utf8) }
-        do {
-            let (_, response) = try await HTTPClient.send(request, timeout: http.timeout.timeInterval)
-            guard let status = response?.statusCode else { return "no HTTP response" }
-            return http.expect.contains(status) ? nil : "answered \(status), expected \(http.expect.map(String.init).joined(separator: " or "))"
+        var request = HTTPRequest(method: http.method, url: url, timeout: http.timeout.timeInterval)
+        request.headers = http.headers.map { ($0.key, $0.value.render(values)) }
+        request.body = http.body.map { Data($0.render(values).utf8) }
+        do throws(HTTPClient.Failure) {
+            let response = try await HTTPClient.send(request)
+            return http.expect.contains(response.status) ? nil : "answered \(response.status), expected \(http.expect.map(String.init).joined(separator: " or "))"
         } catch {
-            let timedOut = error is HTTPClient.TimedOut || (error as? URLError)?.code == .timedOut
-            return timedOut ? "timed out after \(http.timeout)" : "unreachable (\((error as NSError).localizedDescription))"
+            return error.timedOut ? "timed out after \(http.timeout)" : "unreachable (\(error.message))"
         }
     }
 }

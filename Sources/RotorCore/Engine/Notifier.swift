@@ -1,7 +1,4 @@
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 
 /// Tells a key's webhooks how a rotation ended: a JSON POST with a Slack-compatible
 /// `text` field. The payload carries fingerprints and ids, never a secret. A failing
@@ -41,13 +38,11 @@ struct Notifier: Sendable {
         for hook in hooks {
             let text = hook.url.render(TemplateValues.context(key: report.key, now: Date()))
             guard let url = URL(string: text) else { continue }
-            var request = URLRequest(url: url, cachePolicy: .reloadIgnoringLocalAndRemoteCacheData, timeoutInterval: 5)
-            request.httpMethod = "POST"
-            request.setValue("application/json", forHTTPHeaderField: "Content-Type")
-            request.httpBody = body
+            var request = HTTPRequest(method: "POST", url: url, timeout: 5)
+            request.headers = [("Content-Type", "application/json")]
+            request.body = body
             do {
-                let (_, response) = try await HTTPClient.send(request, timeout: 5)
-                let status = response?.statusCode ?? 0
+                let status = try await HTTPClient.send(request).status
                 if !(200..<300).contains(status) { failures.append("webhook at \(url.host ?? "?") answered \(status)") }
             } catch {
                 failures.append("webhook at \(url.host ?? "?") unreachable")

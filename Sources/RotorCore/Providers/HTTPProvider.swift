@@ -1,7 +1,4 @@
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 
 /// A key-management HTTP API, authenticated with an account-level token from the
 /// environment or a file — never with the key being rotated. Retries 429, 5xx and
@@ -65,34 +62,30 @@ struct HTTPProvider: KeyProvider {
     private func send(_ request: HTTPRequestSpec, values: [Placeholder: String], mayCreate: Bool) async throws(ProviderError) -> (Int, Data) {
         let path = request.path.render(values)
         guard let url = URL(string: spec.baseURL.trimmingSlash + path) else { throw ProviderError("not a valid URL: \(spec.baseURL)\(path)") }
-        var urlRequest = URLRequest(url: url, cachePolicy: .reloadIgnoringLocalAndRemoteCacheData, timeoutInterval: spec.timeout.timeInterval)
-        urlRequest.httpMethod = request.method
-        urlRequest.setValue(spec.auth.prefix + (try token()), forHTTPHeaderField: spec.auth.header)
-        urlRequest.setValue("application/json", forHTTPHeaderField: "Accept")
+        var httpRequest = HTTPRequest(method: request.method, url: url, timeout: spec.timeout.timeInterval)
+        httpRequest.headers = [(spec.auth.header, spec.auth.prefix + (try token())), ("Accept", "application/json")]
         if let body = request.body {
-            urlRequest.setValue("application/json", forHTTPHeaderField: "Content-Type")
-            urlRequest.httpBody = try? JSONSerialization.data(withJSONObject: body.render(values), options: [.fragmentsAllowed, .sortedKeys])
+            httpRequest.headers.append(("Content-Type", "application/json"))
+            httpRequest.body = try? JSONSerialization.data(withJSONObject: body.render(values), options: [.fragmentsAllowed, .sortedKeys])
         }
         var attempt = 0
         while true {
-            do {
-                let (data, http) = try await HTTPClient.send(urlRequest, timeout: spec.timeout.timeInterval)
-                let status = http?.statusCode ?? 0
-                if (status == 429 || status >= 500), attempt < spec.retries {
+            do throws(HTTPClient.Failure) {
+                let response = try await HTTPClient.send(httpRequest)
+                if (response.status == 429 || response.status >= 500), attempt < spec.retries {
                     attempt += 1
-                    await Self.pause(Backoff.delay(attempt: attempt, retryAfter: http?.value(forHTTPHeaderField: "Retry-After")))
+                    await Self.pause(Backoff.delay(attempt: attempt, retryAfter: response.header("Retry-After")))
                     continue
                 }
-                return (status, data)
+                return (response.status, response.body)
             } catch {
-                let timedOut = error is HTTPClient.TimedOut || (error as? URLError)?.code == .timedOut
-                if timedOut, attempt < spec.retries, !mayCreate || request.method == "GET" {
+                if error.timedOut, attempt < spec.retries, !mayCreate || request.method == "GET" {
                     attempt += 1
                     await Self.pause(Backoff.delay(attempt: attempt, retryAfter: nil))
                     continue
                 }
-                let what = timedOut ? "timed out after \(spec.timeout)" : "failed (\((error as NSError).localizedDescription))"
-                throw ProviderError("\(request.method) \(url.host ?? "")\(url.path) \(what)", mayHaveCreated: mayCreate && timedOut)
+                let what = error.timedOut ? "timed out after \(spec.timeout)" : "failed (\(error.message))"
+                throw ProviderError("\(request.method) \(url.host ?? "")\(url.path) \(what)", mayHaveCreated: mayCreate && error.timedOut)
             }
         }
     }

@@ -5,7 +5,8 @@
 
 Binds 127.0.0.1 on a free port and writes the port to PORT_FILE. GET /status/N answers N;
 GET /delay/MS/N waits MS milliseconds, then answers N; GET /fail-first/K answers 500 to
-the first K requests for that path and 200 after. Every request is appended to
+the first K requests for that path and 200 after; GET /redirect answers 302 to
+/status/200; GET /big/N answers a body of N bytes. Every request is appended to
 LOG_FILE (method, path, and header names only; for POST, the body). Stops when its parent closes stdin.
 """
 import http.server
@@ -33,6 +34,19 @@ class Handler(http.server.BaseHTTPRequestHandler):
         elif parts[0] == "delay":
             time.sleep(int(parts[1]) / 1000)
             status = int(parts[2])
+        elif parts[0] == "redirect":
+            self.send_response(302)
+            self.send_header("Location", "/status/200")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        elif parts[0] == "big":
+            self.send_response(200)
+            self.send_header("Content-Length", parts[1])
+            self.send_header("X-Rotor-Test", "big body")
+            self.end_headers()
+            self.wfile.write(b"x" * int(parts[1]))
+            return
         with open(sys.argv[2], "a") as log:
             log.write(f"{self.command} {self.path} {sorted(self.headers.keys())}\n")
         self.send_response(status)
