@@ -33,7 +33,7 @@ public struct Mark: Hashable, Sendable, Comparable, CustomStringConvertible {
         storedOffset = UInt32(clamping: characterOffset)
     }
 
-    init(_ mark: yaml_mark_t) {
+    @inline(__always) init(_ mark: yaml_mark_t) {
         self.init(line: Int(mark.line) + 1, column: Int(mark.column) + 1, characterOffset: Int(mark.index))
     }
 

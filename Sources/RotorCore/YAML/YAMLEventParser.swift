@@ -2,25 +2,32 @@ internal import CYAML
 
 /// Owns one libyaml parser and pulls events from it.
 ///
-/// The parser and a private copy of the input live in memory this class allocates and
-/// frees; no C type is visible outside this file.
+/// The parser lives in memory this class allocates and frees; no C type is visible
+/// outside this file. It reads the caller's bytes in place (a 20 MB file is not copied),
+/// so it exists only inside `withParser`, while those bytes are pinned.
 final class YAMLEventParser {
     private let parser: UnsafeMutablePointer<yaml_parser_t>
-    private let input: UnsafeMutableBufferPointer<UInt8>
     private var finished = false
 
-    init(bytes: some Collection<UInt8>) {
+    /// Calls `body` with a parser over `bytes`; the parser must not be kept after `body` returns.
+    static func withParser<R, E: Error>(over bytes: [UInt8], _ body: (YAMLEventParser) throws(E) -> R) throws(E) -> R {
+        // libyaml needs a valid address even for empty input.
+        let result: Result<R, E> = (bytes.isEmpty ? [0] : bytes).withUnsafeBufferPointer { buffer in
+            let parser = YAMLEventParser(buffer.baseAddress!, count: bytes.count)
+            do throws(E) { return .success(try body(parser)) } catch { return .failure(error) }
+        }
+        return try result.get()
+    }
+
+    private init(_ input: UnsafePointer<UInt8>, count: Int) {
         parser = .allocate(capacity: 1)
-        input = .allocate(capacity: max(bytes.count, 1))
-        _ = input.initialize(from: bytes)
         yaml_parser_initialize(parser)
-        yaml_parser_set_input_string(parser, input.baseAddress, bytes.count)
+        yaml_parser_set_input_string(parser, input, count)
     }
 
     deinit {
         yaml_parser_delete(parser)
         parser.deallocate()
-        input.deallocate()
     }
 
     /// The next event; `.streamEnd` once the input is exhausted (and again after that).

@@ -46,15 +46,16 @@ public enum YAMLLoader {
             return result
         }
         var builder = TreeBuilder(limits: limits)
-        let parser = YAMLEventParser(bytes: bytes)
-        do {
-            while true {
-                let event = try parser.next()
-                if case .streamEnd = event { break }
-                try builder.consume(event)
+        YAMLEventParser.withParser(over: bytes) { parser in
+            do throws(YAMLError) {
+                while true {
+                    let event = try parser.next()
+                    if case .streamEnd = event { break }
+                    try builder.consume(event)
+                }
+            } catch {
+                result.fatal = error
             }
-        } catch {
-            result.fatal = error
         }
         result.documents = builder.documents
         result.problems = builder.problems
@@ -69,8 +70,8 @@ public enum YAMLLoader {
 /// The event-to-node state machine behind `YAMLLoader`.
 ///
 /// Finished nodes wait on one work stack; when a collection closes, its children are
-/// copied once into an exactly-sized array. That keeps allocations to about one per
-/// collection instead of one per doubling.
+/// moved (not copied: no reference counting) into an exactly-sized array. That keeps
+/// allocations to about one per collection instead of one per doubling.
 private struct TreeBuilder {
     private struct Frame {
         var isMapping: Bool
@@ -89,7 +90,7 @@ private struct TreeBuilder {
     var documents: [YAMLDocument] = []
     var problems: [YAMLError] = []
     private var stack: [Frame] = []
-    private var work: [Node] = []
+    private var work = WorkStack()
     private var documentStart = Mark(line: 1, column: 1)
     private var documentRoot: Node?
     /// Anchored nodes of the current document with their expanded sizes.
@@ -98,10 +99,9 @@ private struct TreeBuilder {
 
     init(limits: YAMLLoadLimits) {
         self.limits = limits
-        work.reserveCapacity(256)
     }
 
-    mutating func consume(_ event: YAMLEvent) throws(YAMLError) {
+    mutating func consume(_ event: consuming YAMLEvent) throws(YAMLError) {
         switch event {
         case .streamStart, .streamEnd:
             break
@@ -117,20 +117,9 @@ private struct TreeBuilder {
             try open(isMapping: false, anchor: anchor, tag: tag, at: mark)
         case .mappingEnd(let mark), .sequenceEnd(let mark):
             let frame = stack.removeLast()
-            let content: Node.Content
-            if frame.isMapping {
-                var entries: [MappingEntry] = []
-                entries.reserveCapacity((work.count - frame.firstChild) / 2)
-                var index = frame.firstChild
-                while index + 1 < work.count {
-                    entries.append(MappingEntry(key: work[index], value: work[index + 1]))
-                    index += 2
-                }
-                content = .mapping(entries)
-            } else {
-                content = .sequence(Array(work[frame.firstChild...]))
-            }
-            work.removeSubrange(frame.firstChild...)
+            let content: Node.Content = frame.isMapping
+                ? .mapping(work.popEntries(from: frame.firstChild))
+                : .sequence(work.popNodes(from: frame.firstChild))
             // Yams-style marks: a collection ends where its closing event starts.
             let node = Node(content, tag: frame.tag, start: frame.start, end: mark)
             try complete(node, anchor: frame.anchor, size: frame.expandedSize)
@@ -181,7 +170,7 @@ private struct TreeBuilder {
     /// The problem with a new mapping key, if any: not a scalar, a merge key, or a duplicate.
     /// Static on purpose: a method reading `self` while `frame` is inout into `self.stack`
     /// would make Swift copy `self`, and with it the key index, on every key.
-    private static func checkKey(_ key: Node, frame: inout Frame, siblings work: [Node]) -> YAMLError? {
+    private static func checkKey(_ key: Node, frame: inout Frame, siblings work: WorkStack) -> YAMLError? {
         guard case .scalar(let text, let style) = key.content else {
             return YAMLError("a mapping key must be a scalar, not \(key.kindDescription)", at: key.start)
         }
@@ -223,5 +212,62 @@ private struct TreeBuilder {
             problems.append(YAMLError("tag '!!\(standard.rawValue)' cannot be used on a scalar", at: mark))
         }
         return standard
+    }
+}
+
+/// The nodes waiting for their collection to close, in manually managed memory so that
+/// closing a collection *moves* its children into their array: a Swift array would copy
+/// each child (retaining its strings) and then release the originals.
+private final class WorkStack {
+    private var base: UnsafeMutablePointer<Node>
+    private var capacity = 256
+    private(set) var count = 0
+
+    init() { base = .allocate(capacity: capacity) }
+
+    deinit {
+        base.deinitialize(count: count)
+        base.deallocate()
+    }
+
+    subscript(index: Int) -> Node { base[index] }
+
+    func append(_ node: Node) {
+        if count == capacity {
+            let grown = UnsafeMutablePointer<Node>.allocate(capacity: capacity * 2)
+            grown.moveInitialize(from: base, count: count)
+            base.deallocate()
+            base = grown
+            capacity *= 2
+        }
+        (base + count).initialize(to: node)
+        count += 1
+    }
+
+    /// Moves the nodes from `first` to the top into a new array.
+    func popNodes(from first: Int) -> [Node] {
+        let moved = count - first
+        defer { count = first }
+        return Array(unsafeUninitializedCapacity: moved) { buffer, initialized in
+            buffer.baseAddress!.moveInitialize(from: base + first, count: moved)
+            initialized = moved
+        }
+    }
+
+    /// Moves the nodes from `first` to the top, which alternate key and value, into entries.
+    /// A trailing key without a value (a parse error stopped the mapping) is dropped.
+    func popEntries(from first: Int) -> [MappingEntry] {
+        let pairs = (count - first) / 2
+        defer {
+            if (count - first) % 2 == 1 { (base + count - 1).deinitialize(count: 1) }
+            count = first
+        }
+        return Array(unsafeUninitializedCapacity: pairs) { buffer, initialized in
+            for pair in 0..<pairs {
+                let key = base + first + 2 * pair
+                (buffer.baseAddress! + pair).initialize(to: MappingEntry(key: key.move(), value: (key + 1).move()))
+            }
+            initialized = pairs
+        }
     }
 }

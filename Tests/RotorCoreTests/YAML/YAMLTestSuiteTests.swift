@@ -88,16 +88,17 @@ import Testing
 
     /// The event stream in the suite's `test.event` notation, and the error that ended it.
     static func events(_ input: [UInt8]) -> ([String], YAMLError?) {
-        let parser = YAMLEventParser(bytes: input)
-        var lines: [String] = []
-        do {
-            while true {
-                let event = try parser.next()
-                lines.append(notation(event))
-                if case .streamEnd = event { return (lines, nil) }
+        YAMLEventParser.withParser(over: input) { parser in
+            var lines: [String] = []
+            do throws(YAMLError) {
+                while true {
+                    let event = try parser.next()
+                    lines.append(notation(event))
+                    if case .streamEnd = event { return (lines, nil) }
+                }
+            } catch {
+                return (lines, error)
             }
-        } catch {
-            return (lines, error)
         }
     }
 
