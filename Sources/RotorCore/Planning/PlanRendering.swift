@@ -12,18 +12,22 @@ public struct PlanSummary: Sendable, Codable, Equatable {
 
     public init(_ plan: Plan) {
         keys = plan.keys.count
-        let due = plan.dueKeys
-        self.due = due.count
-        let updates = due.flatMap(\.steps).filter { $0.step == .update }
-        targets = updates.count
-        var seen = Set<String>()
-        files = updates.compactMap { step -> String? in
-            guard step.targetType != "exec", let target = step.target, let separator = target.lastIndex(of: ":") else { return nil }
-            let file = String(target[..<separator])
-            return seen.insert(file).inserted ? file : nil
+        (due, targets, blockers) = (0, 0, 0)
+        files = []
+        var seenFiles = Set<Substring>()
+        var seenConsumers = Set<String>()
+        // Loops rather than flatMap/filter: at 10,000 targets, copying every step showed in profiles.
+        for key in plan.keys where key.due {
+            due += 1
+            blockers += key.blockers.count
+            for step in key.steps where step.step == .update {
+                targets += 1
+                if let consumer = step.consumer { seenConsumers.insert(consumer) }
+                guard step.targetType != "exec", let target = step.target, let separator = target.lastIndex(of: ":") else { continue }
+                if seenFiles.insert(target[..<separator]).inserted { files.append(String(target[..<separator])) }
+            }
         }
-        consumers = Set(updates.compactMap(\.consumer)).count
-        blockers = due.reduce(0) { $0 + $1.blockers.count }
+        consumers = seenConsumers.count
     }
 }
 

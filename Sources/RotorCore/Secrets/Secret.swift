@@ -25,14 +25,21 @@ public enum Fingerprint {
     }
 
     public static func of(bytes: [UInt8]) -> String {
-        let digest = SHA256.hash(data: bytes)
-        return "sha256:" + digest.prefix(6).map { String(format: "%02x", $0) }.joined()
+        "sha256:" + hex(SHA256.hash(data: bytes).prefix(6))
     }
 
     /// `sha256:` + all 64 hex digits: an integrity digest of public content (configuration
     /// files in a saved plan), never used for secrets.
     public static func digest(_ bytes: [UInt8]) -> String {
-        "sha256:" + SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined()
+        "sha256:" + hex(SHA256.hash(data: bytes))
+    }
+
+    /// Lower-case hex without Foundation's `String(format:)` (which cost more than the hash).
+    static func hex(_ bytes: some Sequence<UInt8>) -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        var text: [UInt8] = []
+        for byte in bytes { text += [digits[Int(byte >> 4)], digits[Int(byte & 0xF)]] }
+        return String(decoding: text, as: UTF8.self)
     }
 
     /// `sk-…f3a9`: up to 3 leading and 4 trailing characters of a long value; short values

@@ -51,7 +51,7 @@ public struct AuditEntry: Sendable, Equatable, Codable {
             runID ?? "", detail, data.keys.sorted().map { "\($0)=\(data[$0] ?? "")" }.joined(separator: "\u{1F}"),
         ]
         let digest = SHA256.hash(data: Data(fields.joined(separator: "\u{1E}").utf8))
-        return digest.map { String(format: "%02x", $0) }.joined()
+        return Fingerprint.hex(digest)
     }
 
     /// Where the chain breaks, or nil when every entry is intact and in order.
