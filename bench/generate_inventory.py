@@ -3,6 +3,7 @@
 providers, M consumers spread over them, and the env/JSON/YAML files they name.
 
   generate_inventory.py OUT_DIR --keys 1000 --consumers 10000 [--seed 1] [--no-targets]
+      [--single-file] [--env-only] [--no-reload] [--health-url URL]
 
 Policies go to OUT_DIR/policies/, manifests to OUT_DIR/consumers/, target files to
 OUT_DIR/deploy/. With --single-file everything is one YAML file (for load benchmarks).
@@ -22,6 +23,7 @@ def main():
     parser.add_argument("--no-targets", action="store_true", help="do not write the target files")
     parser.add_argument("--env-only", action="store_true", help="every target an env file")
     parser.add_argument("--no-reload", action="store_true", help="consumers without reload commands")
+    parser.add_argument("--health-url", help="every consumer gets this HTTP health check")
     args = parser.parse_args()
     rng = random.Random(args.seed)
 
@@ -58,6 +60,8 @@ def main():
             files.append((f"{folder}/values.yaml", f"replicas: 2\nauth:\n  apiKey: \"initial-{key}-secret-value\"\n"))
         if not args.no_reload:
             manifest += [f"    reload: [systemctl, restart, svc-{c:05d}]"]
+        if args.health_url:
+            manifest += [f"    health: {{ http: {{ url: \"{args.health_url}\", expect: 200, timeout: 5s }} }}"]
 
     os.makedirs(args.out, exist_ok=True)
     if args.single_file:

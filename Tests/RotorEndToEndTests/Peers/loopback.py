@@ -8,6 +8,9 @@ import threading
 
 
 class Server(http.server.ThreadingHTTPServer):
+    # The default backlog of 5 drops connections when rotor checks many consumers at once.
+    request_queue_size = 128
+
     def handle_error(self, request, client_address):
         # A client that went away (a timeout, or rotor killed by a crash test) is expected.
         if isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
