@@ -41,6 +41,31 @@ import Testing
 
     let initial = "whsec_quickstart-initial-secret-api"
 
+    @Test func worldReadableTargetsAreWarnedAboutInPlanAndStatus() throws {
+        let scratch = try Scratch()
+        try scratch.copy("examples/quickstart")
+        for file in ["deploy/api/.env", "deploy/worker/.env"] {
+            try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: scratch.url.appendingPathComponent(file).path)
+        }
+        try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: scratch.url.appendingPathComponent("deploy/dashboard/config.json").path)
+        let expected = "warning: deploy/dashboard/config.json holds key 'webhook-signing' and every user on this machine can read it (mode 644); run: chmod o-rwx deploy/dashboard/config.json\n"
+
+        let text = try RotorProcess.run(["plan"], in: scratch.url)
+        #expect(text.status == 0)
+        #expect(text.stderr == expected)
+        struct Warnings: Decodable { var warnings: [String] }
+        let json = try RotorProcess.run(["plan", "--json"], in: scratch.url)
+        #expect(json.stderr == "")
+        #expect(try JSONDecoder().decode(Warnings.self, from: Data(json.stdout.utf8)).warnings == [String(expected.dropFirst("warning: ".count).dropLast())])
+        let status = try RotorProcess.run(["status"], in: scratch.url)
+        #expect(status.stderr.hasSuffix(expected))
+        let statusJSON = try RotorProcess.run(["status", "--json"], in: scratch.url)
+        #expect(try JSONDecoder().decode(Warnings.self, from: Data(statusJSON.stdout.utf8)).warnings.count == 1)
+
+        try FileManager.default.setAttributes([.posixPermissions: 0o640], ofItemAtPath: scratch.url.appendingPathComponent("deploy/dashboard/config.json").path)
+        #expect(try RotorProcess.run(["plan"], in: scratch.url).stderr == "")
+    }
+
     @Test func jsonPlanOfTheQuickstartFieldByField() throws {
         let scratch = try Scratch()
         try scratch.copy("examples/quickstart")

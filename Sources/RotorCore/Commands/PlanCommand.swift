@@ -32,7 +32,9 @@ public enum PlanCommand {
             now: options.now,
             selectedKeys: options.keys,
             displayPath: { loader.displayPath($0) }))
-        console.writeOut(options.json ? PlanJSONRenderer.render(plan) : PlanTextRenderer(colored: console.colorOut).render(plan))
+        let warnings = TargetExposure.warnings(configuration, keys: options.keys, displayPath: { loader.displayPath($0) })
+        console.writeOut(options.json ? PlanJSONRenderer.render(plan, warnings: warnings) : PlanTextRenderer(colored: console.colorOut).render(plan))
+        if !options.json { warnings.forEach { console.warn($0) } }
         if let out = options.out {
             let saved = SavedPlan(plan: plan, configuration: configuration, sources: loaded.sources)
             do {

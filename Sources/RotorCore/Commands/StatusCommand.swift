@@ -53,11 +53,13 @@ public enum StatusCommand {
         let statuses = await configuration.keys.filter { keys.isEmpty || keys.contains($0.name.value) }.asyncMap { key in
             await status(of: key, configuration: configuration, state: states[key.name.value] ?? KeyState(), now: now, displayPath: { loader.displayPath($0) })
         }
+        let warnings = TargetExposure.warnings(configuration, keys: keys, displayPath: { loader.displayPath($0) })
         if json {
-            struct Document: Encodable { var version: Int; var keys: [KeyStatus] }
-            console.writeOut(JSONOutput.encode(Document(version: 1, keys: statuses)))
+            struct Document: Encodable { var version: Int; var keys: [KeyStatus]; var warnings: [String] }
+            console.writeOut(JSONOutput.encode(Document(version: 1, keys: statuses, warnings: warnings)))
         } else {
             render(statuses, console: console)
+            warnings.forEach { console.warn($0) }
         }
         return statuses.contains(where: \.needsAttention) ? .pending : .success
     }

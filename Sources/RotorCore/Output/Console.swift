@@ -34,6 +34,8 @@ public struct Console: Sendable {
 
     public func out(_ line: String) { writeOut(line + "\n") }
     public func err(_ line: String) { writeErr(line + "\n") }
+    /// `warning: …` on stderr, yellow on a terminal.
+    public func warn(_ message: String) { err(Style.yellow("warning: ", colorErr) + message) }
 }
 
 /// rotor's exit codes, as the SPEC fixes them.

@@ -84,15 +84,17 @@ public enum PlanJSONRenderer {
         var generatedAt: Date
         var keys: [KeyPlan]
         var summary: PlanSummary
+        /// World-readable target files (see `TargetExposure`).
+        var warnings: [String]
 
         enum CodingKeys: String, CodingKey {
-            case version, keys, summary
+            case version, keys, summary, warnings
             case generatedAt = "generated_at"
         }
     }
 
-    public static func render(_ plan: Plan) -> String {
-        let document = Document(version: plan.version, generatedAt: plan.generatedAt, keys: plan.keys, summary: PlanSummary(plan))
+    public static func render(_ plan: Plan, warnings: [String] = []) -> String {
+        let document = Document(version: plan.version, generatedAt: plan.generatedAt, keys: plan.keys, summary: PlanSummary(plan), warnings: warnings)
         return JSONOutput.encode(document)
     }
 }
