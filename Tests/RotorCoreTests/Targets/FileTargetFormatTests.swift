@@ -157,3 +157,30 @@ import Testing
         #expect(try FileManager.default.destinationOfSymbolicLink(atPath: folder.path + "/link.env") == "real.env")
     }
 }
+
+/// Inputs the fuzzers found (fuzz/corpus/*/regression-*): edits that would not have read
+/// back as written are refused, never written.
+@Suite struct FuzzFindingTests {
+    @Test func anEnvLineAppendedAfterAnUnterminatedQuoteIsRefused() {
+        let format = EnvFileFormat(variable: "API_KEY")
+        let bytes = Array("PORT=1\nOTHER=\"never closed ".utf8)  // no newline at the end, as the fuzzer wrote it
+        // The appended line's own quote would close the open one, swallowing the line.
+        guard case .failure(let error) = format.replace(in: bytes, with: "w#x=\"aw", create: true) else {
+            Issue.record("an edit swallowed by an open quote was accepted")
+            return
+        }
+        #expect(error.message.contains("fix the file by hand"))
+        // With the quote closed, the same edit is fine.
+        #expect((try? format.replace(in: Array("PORT=1\nOTHER=\"closed\"\n".utf8), with: "w#x=\"aw", create: true).get()) != nil)
+    }
+
+    @Test func anEmptyYAMLValueFollowedByACommentReadsBackOrIsRefused() {
+        let format = YAMLFileFormat(keyPath: ["auth", "apiKey"])
+        for value in ["sk-new", "s\u{FFFD}plicas: x\"d\"", "a # b", "#x"] {
+            let bytes = Array("auth:\n  apiKey: # old key was here\n".utf8)
+            if case .success(let edited) = format.replace(in: bytes, with: value, create: false) {
+                #expect(format.read(edited) == .success(value), "\(value.debugDescription)")
+            }
+        }
+    }
+}

@@ -10,7 +10,7 @@ struct EnvFileFormat: FileTargetFormat {
         return .success(assignment.value)
     }
 
-    func replace(in bytes: [UInt8], with value: String, create: Bool) -> Result<[UInt8], TargetEditError> {
+    func replaceUnverified(in bytes: [UInt8], with value: String, create: Bool) -> Result<[UInt8], TargetEditError> {
         let document = EnvFileDocument(bytes: bytes)
         let encoded: String
         switch EnvValueEncoding.encode(value, preferring: document.assignment(variable)?.quote ?? .none) {
@@ -41,7 +41,7 @@ struct INIFileFormat: FileTargetFormat {
         return .success(entry.value)
     }
 
-    func replace(in bytes: [UInt8], with value: String, create: Bool) -> Result<[UInt8], TargetEditError> {
+    func replaceUnverified(in bytes: [UInt8], with value: String, create: Bool) -> Result<[UInt8], TargetEditError> {
         guard !value.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F }), value == value.trimmingSpaces else {
             return .failure(TargetEditError("INI files cannot hold a value with a line break, a control character or surrounding spaces; use another target type"))
         }

@@ -12,8 +12,28 @@ protocol FileTargetFormat: Sendable {
     /// The value at the target's place in `bytes`.
     func read(_ bytes: [UInt8]) -> Result<String, TargetReadProblem>
     /// `bytes` with the value replaced, or added when it is missing and `create` is set.
-    /// Fails with a message that says why (a preflight refusal).
-    func replace(in bytes: [UInt8], with value: String, create: Bool) -> Result<[UInt8], TargetEditError>
+    /// Fails with a message that says why (a preflight refusal). Callers use `replace`,
+    /// which also proves the result reads back.
+    func replaceUnverified(in bytes: [UInt8], with value: String, create: Bool) -> Result<[UInt8], TargetEditError>
+}
+
+extension FileTargetFormat {
+    /// `replaceUnverified`, then the edited bytes read back with this format's own reader:
+    /// an edit that would not read back exactly as written is refused, not written. The
+    /// fuzzers found files where that happens (an unterminated quote before an appended
+    /// env line; an empty YAML value followed by a comment), and any writer bug of that
+    /// kind becomes a preflight refusal instead of a consumer holding a wrong value.
+    func replace(in bytes: [UInt8], with value: String, create: Bool) -> Result<[UInt8], TargetEditError> {
+        switch replaceUnverified(in: bytes, with: value, create: create) {
+        case .failure(let error): return .failure(error)
+        case .success(let edited):
+            guard case .success(value) = read(edited) else {
+                return .failure(TargetEditError(
+                    "rotor cannot write a value here that would read back exactly (an unterminated quote or a comment where the value goes?); fix the file by hand first"))
+            }
+            return .success(edited)
+        }
+    }
 }
 
 public struct TargetEditError: Error, Equatable, Sendable, CustomStringConvertible {

@@ -13,7 +13,7 @@ struct JSONFileFormat: FileTargetFormat {
         }
     }
 
-    func replace(in bytes: [UInt8], with value: String, create: Bool) -> Result<[UInt8], TargetEditError> {
+    func replaceUnverified(in bytes: [UInt8], with value: String, create: Bool) -> Result<[UInt8], TargetEditError> {
         let encoded = JSONLocator.encodeString(value)
         switch JSONLocator.locate(pointer, in: bytes) {
         case .failure(let problem):

@@ -15,7 +15,7 @@ struct YAMLFileFormat: FileTargetFormat {
         }
     }
 
-    func replace(in bytes: [UInt8], with value: String, create: Bool) -> Result<[UInt8], TargetEditError> {
+    func replaceUnverified(in bytes: [UInt8], with value: String, create: Bool) -> Result<[UInt8], TargetEditError> {
         let node: Node
         switch locate(bytes) {
         case .success(let found): node = found
