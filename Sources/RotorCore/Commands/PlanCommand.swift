@@ -25,13 +25,15 @@ public enum PlanCommand {
         guard step.keysExist(options.keys, in: configuration) else { return .usage }
         let loader = step.loader
         guard let states = step.existingKeyStates() else { return .failure }
-        let plan = Planner.plan(PlanningInput(
+        var input = PlanningInput(
             configuration: configuration,
             states: states,
             observations: observe(configuration, keys: options.keys),
             now: options.now,
             selectedKeys: options.keys,
-            displayPath: { loader.displayPath($0) }))
+            displayPath: { loader.displayPath($0) })
+        input.writeProblems = writeProblems(configuration, keys: options.keys)
+        let plan = Planner.plan(input)
         let warnings = TargetExposure.warnings(configuration, keys: options.keys, displayPath: { loader.displayPath($0) })
         console.writeOut(options.json ? PlanJSONRenderer.render(plan, warnings: warnings) : PlanTextRenderer(colored: console.colorOut).render(plan))
         if !options.json { warnings.forEach { console.warn($0) } }
@@ -48,6 +50,18 @@ public enum PlanCommand {
         let summary = PlanSummary(plan)
         if summary.blockers > 0 { return .failure }
         return options.detailedExitCode && summary.due > 0 ? .pending : .success
+    }
+
+    /// Target files of the selected keys that rotor could not replace (read-only, permissions).
+    static func writeProblems(_ configuration: Configuration, keys: [String]) -> [TargetID: String] {
+        var problems: [TargetID: String] = [:]
+        for consumer in configuration.consumers where keys.isEmpty || keys.contains(consumer.uses.value) {
+            for (index, target) in consumer.targets.enumerated() {
+                guard let path = target.filePath, FileManager.default.fileExists(atPath: path) else { continue }
+                problems[TargetID(consumer: consumer.name.value, index: index)] = TargetAccess.writeProblem(path)
+            }
+        }
+        return problems
     }
 
     /// Reads every target of the selected keys, read-only.

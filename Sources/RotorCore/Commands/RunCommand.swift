@@ -61,7 +61,16 @@ public enum RunCommand {
             var report = KeyReport(key: keyPlan.key, due: keyPlan.due, reason: keyPlan.reason, outcome: nil, run: nil,
                                    message: keyPlan.due ? "" : "not due: \(keyPlan.reason)", steps: [], left: [])
             if keyPlan.due {
-                let rotation = await engine.rotate(keyPlan.key, options: RotationOptions())
+                var rotationOptions = RotationOptions()
+                rotationOptions.onlyIfDueAt = now
+                let rotation = await engine.rotate(keyPlan.key, options: rotationOptions)
+                if let reason = rotation.notDue {
+                    report.due = false
+                    report.reason = reason
+                    report.message = rotation.message
+                    reports.append(report)
+                    continue
+                }
                 report.outcome = rotation.outcome
                 report.run = rotation.runID
                 report.message = rotation.message

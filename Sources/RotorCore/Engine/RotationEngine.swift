@@ -60,6 +60,16 @@ public final class RotationEngine: Sendable {
         report.runID = runID
         let started = report
         let locked = await withKeyLock(keyName, runID: runID, options: options) { () async -> RotationReport in
+            if let at = options.onlyIfDueAt {
+                let state = ((try? store.keyStates()) ?? [:])[keyName] ?? KeyState()
+                let schedule = Schedule.evaluate(key, state: state, now: at, force: false, emergency: false)
+                if !schedule.due {
+                    var skipped = started
+                    skipped.notDue = schedule.reason
+                    skipped.message = "not due: \(schedule.reason) (another run rotated it meanwhile)"
+                    return skipped
+                }
+            }
             do {
                 return try await rotateLocked(key, provider: provider, providerSpec: providerSpec, runID: runID, options: options, report: started)
             } catch {

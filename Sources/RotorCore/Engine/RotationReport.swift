@@ -14,6 +14,9 @@ public struct RotationReport: Sendable, Codable, Equatable {
     public var steps: [PlanStep]
     /// What a person still has to do (outcome needs-person).
     public var left: [String]
+    /// Set when a scheduled rotation found the key no longer due once it held the lock
+    /// (another run rotated it meanwhile): nothing was attempted. Not part of the JSON.
+    public var notDue: String? = nil
 
     enum CodingKeys: String, CodingKey {
         case key, outcome, emergency, message, steps, left
@@ -65,6 +68,10 @@ public struct RotationOptions: Sendable {
     /// How long to wait for a key locked by another live run before refusing.
     public var lockWait: TimeInterval
     public var lease: TimeInterval
+    /// Set by `run`: rotate only if the key is still due at this instant once its lock is
+    /// held. Two cron runs at once would otherwise both rotate: the second decided before
+    /// it waited for the lock.
+    public var onlyIfDueAt: Date?
 
     public init(emergency: Bool = false, revokeFirst: Bool = false, parallel: Int = 8, lockWait: TimeInterval = 5, lease: TimeInterval = 900) {
         self.emergency = emergency

@@ -26,9 +26,7 @@ struct TargetOperation: Sendable {
         case .success(let read): bytes = read
         case .failure(.missing(let reason)), .failure(.unreadable(let reason)): return "\(label): \(reason)"
         }
-        guard access(path, W_OK) == 0 else { return "\(label): the file is not writable (permission denied)" }
-        let folder = (path as NSString).deletingLastPathComponent
-        guard access(folder, W_OK) == 0 else { return "\(label): its folder is not writable, so it cannot be replaced atomically" }
+        if let problem = TargetAccess.writeProblem(path) { return "\(label): \(problem)" }
         switch format.read(bytes) {
         case .success: break
         case .failure(.unreadable(let reason)): return "\(label): \(reason)"

@@ -7,6 +7,8 @@ public struct PlanningInput: Sendable {
     public var states: [String: KeyState]
     /// What each target holds now, by `TargetID`.
     public var observations: [TargetID: TargetObservation]
+    /// Why rotor could not write a target file, by `TargetID` (see `TargetAccess`).
+    public var writeProblems: [TargetID: String] = [:]
     public var now: Date
     /// Only these keys (all when empty).
     public var selectedKeys: [String]
@@ -96,6 +98,8 @@ public enum Planner {
                 if target.value.source != "{secret}" { detail += " as \"\(target.value.source)\"" }
                 if let observation, let blocker = blocker(for: target, observation: observation, label: label) {
                     plan.blockers.append("\(consumer.name.value): \(blocker)")
+                } else if let problem = input.writeProblems[TargetID(consumer: consumer.name.value, index: index)] {
+                    plan.blockers.append("\(consumer.name.value): \(label): \(problem)")
                 }
                 steps.append(PlanStep(step: .update, consumer: consumer.name.value, target: label, targetType: target.typeName,
                                       current: observation.map { $0.fingerprint ?? $0.state }, detail: detail))

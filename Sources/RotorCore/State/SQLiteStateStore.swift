@@ -19,10 +19,32 @@ public final class SQLiteStateStore: StateStore {
         }
         let previousMask = umask(0o077)
         defer { umask(previousMask) }
-        pool = try DatabasePool(path: path, configuration: configuration)
-        try Self.migrator.migrate(pool)
+        pool = try Self.openPool(path, configuration: configuration)
+        do {
+            try Self.migrator.migrate(pool)
+        } catch {
+            // Two rotors opening a new state at the same instant (two cron runs on a fresh
+            // machine) both see no schema; the second CREATE TABLE fails once the first has
+            // committed. That is success, not an error. (Found by FaultTests.)
+            guard (try? pool.read { try Self.migrator.hasCompletedMigrations($0) }) == true else { throw error }
+        }
         for file in [path, path + "-wal", path + "-shm"] where FileManager.default.fileExists(atPath: file) {
             chmod(file, 0o600)
+        }
+    }
+
+    /// Opens the pool, retrying while another process holds the lock: switching a new
+    /// database to WAL takes an exclusive lock that SQLite's busy timeout does not wait
+    /// for (two `rotor run` on a fresh machine met it; found by FaultTests).
+    private static func openPool(_ path: String, configuration: GRDB.Configuration) throws -> DatabasePool {
+        var attempt = 0
+        while true {
+            do {
+                return try DatabasePool(path: path, configuration: configuration)
+            } catch let error as DatabaseError where error.resultCode == .SQLITE_BUSY && attempt < 100 {
+                attempt += 1
+                usleep(50_000)
+            }
         }
     }
 

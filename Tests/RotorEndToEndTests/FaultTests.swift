@@ -1,0 +1,217 @@
+import Foundation
+import Testing
+@testable import RotorCore
+
+/// Faults on real parts: a full file system, a read-only one, a user without permission,
+/// a target changed by someone else mid-run, a consumer slower than its timeout, two
+/// runs at once. Each must end refused or rolled back, with the right exit code, every
+/// target byte-identical to before (or holding the new generation everywhere), and no
+/// temporary file left behind.
+///
+/// The file-system cases mount a small tmpfs, so they need root (CI runs as root);
+/// elsewhere they are skipped.
+@Suite struct FaultTests {
+    static let isRoot = getuid() == 0
+
+    /// One `generate` key and three consumers with an env file each under `deploy/`.
+    /// `reload` gives consumer i an argv (as YAML flow text), `health` a health check.
+    static func writeScene(_ scratch: Scratch, reload: [Int: String] = [:], health: [Int: String] = [:], deploy: Bool = true) throws {
+        try scratch.write("policies/keys.yaml", """
+            kind: RotationPolicy
+            providers:
+              local: { type: generate, format: { prefix: "sk_", bytes: 24, encoding: hex } }
+            keys:
+              api-key: { provider: local, every: 30d, grace: 0s }
+            """)
+        var manifest = "kind: ConsumerManifest\nconsumers:\n"
+        for index in 1...3 {
+            manifest += "  c\(index):\n    uses: api-key\n    targets:\n      - env_file: ../deploy/c\(index)/.env\n        var: API_KEY\n"
+            if let reload = reload[index] { manifest += "    reload: \(reload)\n" }
+            if let health = health[index] { manifest += "    health: \(health)\n" }
+        }
+        try scratch.write("consumers/services.yaml", manifest)
+        if deploy { try writeTargets(scratch.url.appendingPathComponent("deploy")) }
+    }
+
+    static func writeTargets(_ folder: URL) throws {
+        for index in 1...3 {
+            let file = folder.appendingPathComponent("c\(index)/.env")
+            try FileManager.default.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try Data("PORT=80\(index)\nAPI_KEY=initial-\(index)\n".utf8).write(to: file)
+        }
+    }
+
+    static func targets(_ scratch: Scratch) throws -> [Data] {
+        try (1...3).map { try scratch.bytes("deploy/c\($0)/.env") }
+    }
+
+    static func values(_ scratch: Scratch) throws -> [String] {
+        try targets(scratch).map { try EnvFileFormat(variable: "API_KEY").read([UInt8]($0)).get() }
+    }
+
+    static func temporaryFiles(_ scratch: Scratch) throws -> [String] {
+        try FileManager.default.subpathsOfDirectory(atPath: scratch.url.path).filter { $0.contains(".rotor-tmp-") }
+    }
+
+    static func sh(_ arguments: [String]) throws -> Int32 {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = arguments
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+
+    /// A tmpfs of `size` mounted at `scratch/deploy`, unmounted by `body`'s end.
+    static func withSmallFileSystem(_ scratch: Scratch, size: String, _ body: (URL) throws -> Void) throws {
+        let mountPoint = scratch.url.appendingPathComponent("deploy")
+        try FileManager.default.createDirectory(at: mountPoint, withIntermediateDirectories: true)
+        try #require(try sh(["mount", "-t", "tmpfs", "-o", "size=\(size)", "tmpfs", mountPoint.path]) == 0, "mount tmpfs")
+        defer { _ = try? sh(["umount", "-l", mountPoint.path]) }
+        try body(mountPoint)
+    }
+
+    @Test(.enabled(if: isRoot, "mounts a tmpfs"))
+    func aFullFileSystemRefusesTheWriteAndLeavesEveryTargetAsItWas() throws {
+        let scratch = try Scratch()
+        try Self.writeScene(scratch, deploy: false)
+        try Self.withSmallFileSystem(scratch, size: "64k") { deploy in
+            try Self.writeTargets(deploy)
+            // Fill every block left.
+            _ = try Self.sh(["dd", "if=/dev/zero", "of=\(deploy.path)/filler", "bs=4k"])
+            let before = try Self.targets(scratch)
+            let full = try RotorProcess.run(["rotate", "api-key"], in: scratch.url)
+            #expect(full.status == 1, "\(full.stdout)\(full.stderr)")
+            #expect(full.stdout.contains("No space left on device") || full.stdout.contains("no space left"), "\(full.stdout)")
+            #expect(try Self.targets(scratch) == before, "targets byte-identical")
+            #expect(try Self.temporaryFiles(scratch).isEmpty)
+            // With room again the same rotation succeeds.
+            try FileManager.default.removeItem(at: deploy.appendingPathComponent("filler"))
+            let retried = try RotorProcess.run(["rotate", "api-key"], in: scratch.url)
+            #expect(retried.status == 0, "\(retried.stdout)\(retried.stderr)")
+            let values = try Self.values(scratch)
+            #expect(Set(values).count == 1 && !values[0].hasPrefix("initial"))
+        }
+    }
+
+    @Test(.enabled(if: isRoot, "mounts a tmpfs"))
+    func aReadOnlyFileSystemIsRefusedAtPreflight() throws {
+        let scratch = try Scratch()
+        try Self.writeScene(scratch, deploy: false)
+        try Self.withSmallFileSystem(scratch, size: "64k") { deploy in
+            try Self.writeTargets(deploy)
+            try #require(try Self.sh(["mount", "-o", "remount,ro", deploy.path]) == 0)
+            let before = try Self.targets(scratch)
+            let result = try RotorProcess.run(["rotate", "api-key"], in: scratch.url)
+            #expect(result.status == 1)
+            #expect(result.stdout.contains("preflight failed: deploy/c1/.env:API_KEY: the file system is read-only"), "\(result.stdout)")
+            #expect(try Self.targets(scratch) == before)
+            let history = try RotorProcess.run(["history", "--json"], in: scratch.url)
+            #expect(!history.stdout.contains("\"rotated\""), "nothing was created")
+        }
+    }
+
+    /// CI runs as root, which ignores file modes: the rotation runs as a user the test creates.
+    @Test(.enabled(if: isRoot, "creates a user and runs rotor as it"))
+    func aTargetTheUserCannotWriteIsRefusedAtPreflight() throws {
+        let user = "rotor-fault"
+        if try Self.sh(["id", user]) != 0 { _ = try Self.sh(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", user]) }
+        let uid = try #require(getpwnam(user)?.pointee.pw_uid), gid = try #require(getpwnam(user)?.pointee.pw_gid)
+        let scratch = try Scratch()
+        try Self.writeScene(scratch)
+        // rotor itself, where the user can run it (the test's build folder may be private).
+        let binary = scratch.url.appendingPathComponent("bin/rotor")
+        try FileManager.default.createDirectory(at: binary.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try FileManager.default.copyItem(at: RotorProcess.binary, to: binary)
+        #expect(try Self.sh(["chown", "-R", "\(uid):\(gid)", scratch.url.path]) == 0)
+        #expect(try Self.sh(["chmod", "755", scratch.url.path]) == 0)
+        // c2's file and folder stay root's: the user may read, not write.
+        #expect(try Self.sh(["chown", "-R", "0:0", scratch.url.appendingPathComponent("deploy/c2").path]) == 0)
+        let before = try Self.targets(scratch)
+
+        let asUser = ["--reuid=\(uid)", "--regid=\(gid)", "--clear-groups", "--", binary.path]
+        let setpriv = URL(fileURLWithPath: "/usr/bin/setpriv")
+        let result = try RotorProcess.run(asUser + ["rotate", "api-key"], in: scratch.url, environment: ["HOME": scratch.url.path], executable: setpriv)
+        #expect(result.status == 1, "\(result.stdout)\(result.stderr)")
+        #expect(result.stdout.contains("preflight failed: deploy/c2/.env:API_KEY: the file is not writable (permission denied)"), "\(result.stdout)")
+        #expect(try Self.targets(scratch) == before)
+        #expect(try Self.temporaryFiles(scratch).isEmpty)
+        // The same user may plan: reading is allowed.
+        let plan = try RotorProcess.run(asUser + ["plan"], in: scratch.url, environment: ["HOME": scratch.url.path], executable: setpriv)
+        #expect(plan.status == 1 && plan.stdout.contains("not writable"), "plan shows the preflight problem: \(plan.stdout)")
+    }
+
+    /// c1's reload edits c2's file after preflight read it: rotor reads each file again
+    /// when it writes, so the other edit survives; when the edit removes rotor's variable,
+    /// c2's write fails and c1 is rolled back.
+    @Test func aTargetChangedAfterPreflightKeepsTheOtherEditOrRollsBack() throws {
+        let scratch = try Scratch()
+        try Self.writeScene(scratch, reload: [1: #"[python3, -c, "open('../deploy/c2/.env', 'a').write('ADDED_BY_SOMEONE=1\\n')"]"#])
+        let kept = try RotorProcess.run(["rotate", "api-key", "--parallel", "1"], in: scratch.url)
+        #expect(kept.status == 0, "\(kept.stdout)")
+        let c2 = String(decoding: try scratch.bytes("deploy/c2/.env"), as: UTF8.self)
+        #expect(c2.contains("ADDED_BY_SOMEONE=1\n"))
+        #expect(Set(try Self.values(scratch)).count == 1)
+
+        let removed = try Scratch()
+        try Self.writeScene(removed, reload: [1: #"[python3, -c, "open('../deploy/c2/.env', 'w').write('PORT=802\\n')"]"#])
+        let before = try Self.targets(removed)
+        let result = try RotorProcess.run(["rotate", "api-key", "--parallel", "1"], in: removed.url)
+        #expect(result.status == 1, "\(result.stdout)")
+        #expect(result.stdout.contains("API_KEY is not set in the file"), "\(result.stdout)")
+        #expect(try removed.bytes("deploy/c1/.env") == before[0], "c1 rolled back")
+        #expect(String(decoding: try removed.bytes("deploy/c2/.env"), as: UTF8.self) == "PORT=802\n", "someone else's edit is not undone by rotor")
+        #expect(try removed.bytes("deploy/c3/.env") == before[2], "c3 never touched")
+        #expect(try Self.temporaryFiles(removed).isEmpty)
+    }
+
+    @Test func aConsumerSlowerThanItsTimeoutIsRolledBack() throws {
+        let scratch = try Scratch()
+        // Slow the first time only (a consumer warming up): the rollback's check passes.
+        let slowOnce = #"[python3, -c, "import os, time; p = '../deploy/c2/warm'; os.path.exists(p) or (open(p, 'w').close(), time.sleep(30))"]"#
+        try Self.writeScene(scratch, health: [2: "{ exec: \(slowOnce), timeout: 1s }"])
+        let before = try Self.targets(scratch)
+        let started = Date()
+        let result = try RotorProcess.run(["rotate", "api-key"], in: scratch.url)
+        #expect(result.status == 1, "\(result.stdout)")
+        #expect(result.stdout.contains("c2: health check failed: python3 timed out after 1s"), "\(result.stdout)")
+        #expect(try Self.targets(scratch) == before)
+        // Not a timing test: only proves rotor did not wait for the 30 s sleep.
+        #expect(Date().timeIntervalSince(started) < 25)
+    }
+
+    /// Two `rotor run` started together on one state: the key is rotated once.
+    @Test func twoRunsAtOnceRotateTheKeyOnce() throws {
+        let scratch = try Scratch()
+        try Self.writeScene(scratch, reload: [1: "[sleep, \"1\"]"])
+        let folder = scratch.url
+        let results = try [0, 1].concurrentMap { _ in try RotorProcess.run(["run"], in: folder) }
+        #expect(results.allSatisfy { $0.status == 0 }, "\(results.map(\.stdout))")
+        let history = try RotorProcess.run(["history", "--json"], in: scratch.url)
+        struct History: Decodable { struct Entry: Decodable { var action: String; var outcome: String }; var entries: [Entry] }
+        let entries = try JSONDecoder().decode(History.self, from: Data(history.stdout.utf8)).entries
+        #expect(entries.filter { $0.action == "rotate" && $0.outcome == "completed" }.count == 1, "\(entries)")
+        #expect(Set(try Self.values(scratch)).count == 1)
+    }
+}
+
+extension Array {
+    /// `transform` on every element at once, one thread each; results in order.
+    func concurrentMap<T>(_ transform: @escaping @Sendable (Element) throws -> T) throws -> [T] where Element: Sendable, T: Sendable {
+        let results = LockedResults<T>(count: count)
+        DispatchQueue.concurrentPerform(iterations: count) { index in
+            results.set(index, Result { try transform(self[index]) })
+        }
+        return try results.values.map { try $0!.get() }
+    }
+}
+
+private final class LockedResults<T>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var storage: [Result<T, any Error>?]
+    init(count: Int) { storage = Array(repeating: nil, count: count) }
+    func set(_ index: Int, _ value: Result<T, any Error>) { lock.withLock { storage[index] = value } }
+    var values: [Result<T, any Error>?] { lock.withLock { storage } }
+}
