@@ -12,9 +12,11 @@ import Testing
         let fixture = try RotationFixture()
         fixture.environment["VENDOR_SECRET_PREFIX"] = Self.canary
         var outputs: [String] = []
-        func run(_ arguments: [String], _ environment: [String: String] = [:]) throws {
+        @discardableResult
+        func run(_ arguments: [String], _ environment: [String: String] = [:]) throws -> Int32 {
             let result = try fixture.rotor(arguments, environment: environment)
             outputs += [result.stdout, result.stderr]
+            return result.status
         }
         try run(["rotate", "api-key"])                                              // success
         try run(["rotate", "api-key", "--json"])                                    // success, old deleted
@@ -28,6 +30,19 @@ import Testing
         try run(["plan", "--json"])
         try run(["rotate", "api-key", "--dry-run", "--json"])
         try run(["validate", "--verbose"])
+        // Operations: reports, audit, metrics, saved plans, emergencies, healing drift.
+        let later = ["ROTOR_NOW": "2031-01-01T00:00:00Z"]
+        try run(["status"])
+        try run(["status", "--json"])
+        try run(["history", "--verify"])
+        try run(["history", "--json"])
+        #expect(try run(["run", "--json", "--metrics-file", "metrics.prom"], later) == 0)
+        try run(["plan", "--out", "rotation.plan"], ["ROTOR_NOW": "2032-01-01T00:00:00Z"])
+        #expect(try run(["apply", "rotation.plan"], ["ROTOR_NOW": "2032-01-01T00:00:00Z"]) == 0)
+        #expect(try run(["rotate", "api-key", "--emergency", "--json"], ["ROTOR_NOW": "2032-01-02T00:00:00Z"]) == 0)
+        try fixture.scratch.write("deploy/c4/credentials", "[svc]\napi_key = drifted\n")
+        #expect(try run(["sync"]) == 0)
+        try run(["status", "--json"])
 
         // The vendor's echoed secret reached rotor and was masked, not dropped silently.
         #expect(outputs.contains { $0.contains("vendor: delete refused for key CAN…") && $0.contains("(redacted)") })
@@ -45,6 +60,15 @@ import Testing
         }
         #expect(leftovers.contains("state.db"))
         #expect(!leftovers.contains { $0.hasPrefix("backups/") && $0.split(separator: "/").count > 2 }, "backups are removed: \(leftovers)")
+        // Every other file rotor wrote (metrics, the saved plan, anything stray): only the
+        // targets and the vendor's own database may hold a secret.
+        let allowed = Set(RotationFixture.targetFiles + ["vendor-db.json"])
+        for file in try FileManager.default.subpathsOfDirectory(atPath: fixture.scratch.url.path) where !allowed.contains(file) {
+            let data = (try? Data(contentsOf: fixture.scratch.url.appendingPathComponent(file))) ?? Data()
+            #expect(data.range(of: Data(Self.canary.utf8)) == nil, "\(file) holds the secret")
+        }
+        #expect(FileManager.default.fileExists(atPath: fixture.scratch.url.appendingPathComponent("metrics.prom").path))
+        #expect(FileManager.default.fileExists(atPath: fixture.scratch.url.appendingPathComponent("rotation.plan").path))
         // The journal names fingerprints, never values.
         let opened = try #require(try StateStoreURL.open(nil, workingDirectory: fixture.scratch.url.path))
         for run in try opened.store.runs() {
