@@ -13,8 +13,9 @@ public struct DiagnosticRenderer: Sendable {
     public func render(_ diagnostic: Diagnostic) -> String {
         var lines = [headline(diagnostic)]
         if let location = diagnostic.location, let source = sources.line(location.line, of: location.file) {
-            lines.append(source)
-            lines.append(caretLine(under: source, column: location.column))
+            let (excerpt, column) = Self.excerpt(of: source, around: location.column)
+            lines.append(excerpt)
+            lines.append(caretLine(under: excerpt, column: column))
         }
         for note in diagnostic.notes {
             lines.append(render(note))
@@ -37,6 +38,20 @@ public struct DiagnosticRenderer: Sendable {
         }
         let boldPlace = place.isEmpty ? "" : "\u{1B}[1m\(place)\u{1B}[0m"
         return "\(boldPlace)\(color)\(label)\u{1B}[0m \u{1B}[1m\(diagnostic.message)\u{1B}[0m"
+    }
+
+    /// The source line, or for a very long one (a 4 MiB scalar on one line) a window of it
+    /// around the column with `…` where it was cut, and the column within what is shown.
+    static func excerpt(of line: String, around column: Int, before: Int = 60, after: Int = 100) -> (String, Int) {
+        guard line.utf8.count > before + after, line.unicodeScalars.count > before + after else { return (line, column) }
+        let scalars = Array(line.unicodeScalars.prefix(column + after))
+        let start = max(0, column - 1 - before)
+        let end = min(scalars.count, column - 1 + after)
+        var text = String(String.UnicodeScalarView(scalars[start..<end]))
+        var shownColumn = column - start
+        if start > 0 { text = "…" + text; shownColumn += 1 }
+        if end < line.unicodeScalars.count { text += "…" }
+        return (text, shownColumn)
     }
 
     /// Spaces (tabs kept, so the caret lines up) up to the column, then `^`.

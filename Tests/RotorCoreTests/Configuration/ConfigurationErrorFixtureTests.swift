@@ -45,3 +45,17 @@ import Testing
     static let sourceFolder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("Fixtures/ConfigErrors")
 }
+
+@Suite struct DiagnosticExcerptTests {
+    @Test func longLinesAreCutAroundTheColumnAndTheCaretFollows() {
+        let line = String(repeating: "a", count: 500) + "X" + String(repeating: "b", count: 500)
+        let (excerpt, column) = DiagnosticRenderer.excerpt(of: line, around: 501)
+        #expect(excerpt.hasPrefix("…") && excerpt.hasSuffix("…"))
+        #expect(Array(excerpt.unicodeScalars)[column - 1] == "X")
+        #expect(excerpt.unicodeScalars.count == 162)
+        let short = "  key: value"
+        #expect(DiagnosticRenderer.excerpt(of: short, around: 3) == (short, 3))
+        let (start, startColumn) = DiagnosticRenderer.excerpt(of: line, around: 1)
+        #expect(!start.hasPrefix("…") && start.hasSuffix("…") && startColumn == 1)
+    }
+}
