@@ -126,7 +126,8 @@ import Testing
         try FileManager.default.createDirectory(at: binary.deletingLastPathComponent(), withIntermediateDirectories: true)
         try FileManager.default.copyItem(at: RotorProcess.binary, to: binary)
         #expect(try Self.sh(["chown", "-R", "\(uid):\(gid)", scratch.url.path]) == 0)
-        #expect(try Self.sh(["chmod", "755", scratch.url.path]) == 0)
+        // Modes explicitly: another test in this process may have narrowed the umask.
+        #expect(try Self.sh(["chmod", "-R", "u+rwX,go+rX", scratch.url.path]) == 0)
         // c2's file and folder stay root's: the user may read, not write.
         #expect(try Self.sh(["chown", "-R", "0:0", scratch.url.appendingPathComponent("deploy/c2").path]) == 0)
         let before = try Self.targets(scratch)

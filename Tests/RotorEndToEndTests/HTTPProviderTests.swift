@@ -72,6 +72,22 @@ import Testing
         func requests(_ prefix: String) -> Int { kms.requests.filter { $0.hasPrefix(prefix) }.count }
     }
 
+    /// The account token reaches the API only: commands rotor runs (here a reload) do not
+    /// inherit it from rotor's environment.
+    @Test func commandsDoNotInheritTheProviderToken() throws {
+        let setup = try Setup()
+        let manifest = try String(decoding: setup.scratch.bytes("consumers/mailer.yaml"), as: UTF8.self)
+        try setup.scratch.write("consumers/mailer.yaml", manifest + """
+                reload: [python3, -c, "import os; open('../deploy/environment-seen', 'w').write(repr(dict(os.environ)))"]
+
+            """)
+        let result = try setup.rotor(["rotate", "mailer"], environment: ["UNRELATED_VARIABLE": "kept"])
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        let seen = String(decoding: try setup.scratch.bytes("deploy/environment-seen"), as: UTF8.self)
+        #expect(seen.contains("UNRELATED_VARIABLE"), "the reload saw rotor's environment")
+        #expect(!seen.contains("KMS_ADMIN_TOKEN") && !seen.contains(HTTPProviderTests.admin))
+    }
+
     @Test func createVerifyDeleteAgainstTheAPI() throws {
         let setup = try Setup()
         let first = try setup.rotor(["rotate", "mailer"])
