@@ -77,7 +77,7 @@ import Testing
     @Test func commandsDoNotInheritTheProviderToken() throws {
         let setup = try Setup()
         let manifest = try String(decoding: setup.scratch.bytes("consumers/mailer.yaml"), as: UTF8.self)
-        try setup.scratch.write("consumers/mailer.yaml", manifest + """
+        try setup.scratch.write("consumers/mailer.yaml", manifest + "\n" + """
                 reload: [python3, -c, "import os; open('../deploy/environment-seen', 'w').write(repr(dict(os.environ)))"]
 
             """)
