@@ -20,6 +20,13 @@ let package = Package(
             pkgConfig: "yaml-0.1",
             providers: [.apt(["libyaml-dev"]), .brew(["libyaml"])]
         ),
+        // PostgreSQL state through the system's libpq (Debian: libpq-dev): synchronous like
+        // the StateStore protocol, TLS when the server offers it, PGPASSWORD and ~/.pgpass built in.
+        .systemLibrary(
+            name: "CLibPQ",
+            pkgConfig: "libpq",
+            providers: [.apt(["libpq-dev"]), .brew(["libpq"])]
+        ),
         // HTTP through the system's libcurl, loaded with dlopen when rotor first sends a
         // request (no curl headers needed to build; no curl loaded by commands that send nothing).
         .target(
@@ -32,6 +39,7 @@ let package = Package(
             dependencies: [
                 "CYAML",
                 "CCurl",
+                "CLibPQ",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]

@@ -6,6 +6,7 @@ import GRDB
 public final class SQLiteStateStore: StateStore {
     private let pool: DatabasePool
     public let path: String
+    private let fencing = FencingTokens()
 
     public init(path: String) throws {
         self.path = path
@@ -96,14 +97,30 @@ public final class SQLiteStateStore: StateStore {
                 );
                 """)
         }
+        migrator.registerMigration("v3-fencing") { db in
+            try db.execute(sql: """
+                ALTER TABLE locks ADD COLUMN token INTEGER NOT NULL DEFAULT 0;
+                CREATE TABLE fencing (next INTEGER NOT NULL);
+                INSERT INTO fencing (next) VALUES (1);
+                """)
+        }
         return migrator
+    }
+
+    /// Refuses the write when this process holds a token for the run (or key) and the
+    /// lock row no longer carries it (see `FencingTokens`).
+    private func fence(_ db: Database, runID: String? = nil, key: String? = nil) throws {
+        guard let held = runID.flatMap(fencing.token(runID:)) ?? key.flatMap(fencing.token(key:)) else { return }
+        guard try Int.fetchOne(db, sql: "SELECT 1 FROM locks WHERE key = ? AND token = ?", arguments: [held.key, held.token]) != nil else {
+            throw LeaseLost(key: held.key, runID: runID ?? "holding '\(held.key)'")
+        }
     }
 
     public func keyStates() throws -> [String: KeyState] {
         try pool.read { db in
             var states: [String: KeyState] = [:]
             for row in try Row.fetchAll(db, sql: "SELECT name, current, previous FROM keys") {
-                states[row["name"]] = KeyState(current: Self.decode(row["current"]), previous: Self.decode(row["previous"]))
+                states[row["name"]] = KeyState(current: StateCoding.decode(row["current"]), previous: StateCoding.decode(row["previous"]))
             }
             return states
         }
@@ -111,8 +128,9 @@ public final class SQLiteStateStore: StateStore {
 
     public func saveKeyState(_ state: KeyState, for key: String) throws {
         try pool.write { db in
+            try fence(db, key: key)
             try db.execute(sql: "INSERT INTO keys (name, current, previous) VALUES (?, ?, ?) ON CONFLICT(name) DO UPDATE SET current = excluded.current, previous = excluded.previous",
-                           arguments: [key, Self.encode(state.current), Self.encode(state.previous)])
+                           arguments: [key, StateCoding.encode(state.current), StateCoding.encode(state.previous)])
         }
     }
 
@@ -124,8 +142,10 @@ public final class SQLiteStateStore: StateStore {
                                         expires: Date(timeIntervalSince1970: row["expires"]))
                 if holder.owner != owner, holder.expires > now, !canTakeOver(holder) { return .heldBy(holder) }
             }
-            try db.execute(sql: "INSERT INTO locks (key, host, pid, run_id, expires) VALUES (?, ?, ?, ?, ?) ON CONFLICT(key) DO UPDATE SET host = excluded.host, pid = excluded.pid, run_id = excluded.run_id, expires = excluded.expires",
-                           arguments: [key, owner.host, owner.pid, owner.runID, now.addingTimeInterval(lease).timeIntervalSince1970])
+            let token = try Int64.fetchOne(db, sql: "UPDATE fencing SET next = next + 1 RETURNING next") ?? 0
+            try db.execute(sql: "INSERT INTO locks (key, host, pid, run_id, expires, token) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(key) DO UPDATE SET host = excluded.host, pid = excluded.pid, run_id = excluded.run_id, expires = excluded.expires, token = excluded.token",
+                           arguments: [key, owner.host, owner.pid, owner.runID, now.addingTimeInterval(lease).timeIntervalSince1970, token])
+            fencing.hold(token, key: key, runID: owner.runID)
             return .acquired
         }
     }
@@ -135,10 +155,12 @@ public final class SQLiteStateStore: StateStore {
             try db.execute(sql: "DELETE FROM locks WHERE key = ? AND host = ? AND pid = ? AND run_id = ?",
                            arguments: [key, owner.host, owner.pid, owner.runID])
         }
+        fencing.drop(runID: owner.runID)
     }
 
     public func createRun(_ run: RunRecord) throws {
         try pool.write { db in
+            try fence(db, runID: run.id)
             try db.execute(sql: "INSERT INTO runs (id, key, started, finished, outcome, emergency, user, host) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                            arguments: [run.id, run.key, run.started.timeIntervalSince1970, run.finished?.timeIntervalSince1970,
                                        run.outcome?.rawValue, run.emergency, run.user, run.host])
@@ -147,10 +169,11 @@ public final class SQLiteStateStore: StateStore {
 
     public func append(_ entry: JournalEntry, to runID: String) throws {
         try pool.write { db in
+            try fence(db, runID: runID)
             let next = try Int.fetchOne(db, sql: "SELECT COALESCE(MAX(sequence), 0) + 1 FROM journal WHERE run_id = ?", arguments: [runID]) ?? 1
             try db.execute(sql: "INSERT INTO journal (run_id, sequence, at, step, phase, consumer, target, detail, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                            arguments: [runID, next, entry.at.timeIntervalSince1970, entry.step, entry.phase.rawValue, entry.consumer, entry.target,
-                                       entry.detail, Self.encode(entry.data)])
+                                       entry.detail, StateCoding.encode(entry.data)])
         }
     }
 
@@ -159,13 +182,14 @@ public final class SQLiteStateStore: StateStore {
             try Row.fetchAll(db, sql: "SELECT * FROM journal WHERE run_id = ? ORDER BY sequence", arguments: [runID]).map { row in
                 JournalEntry(sequence: row["sequence"], at: Date(timeIntervalSince1970: row["at"]), step: row["step"],
                              phase: JournalEntry.Phase(rawValue: row["phase"]) ?? .info, consumer: row["consumer"], target: row["target"],
-                             detail: row["detail"], data: Self.decode(row["data"]) ?? [:])
+                             detail: row["detail"], data: StateCoding.decode(row["data"]) ?? [:])
             }
         }
     }
 
     public func finishRun(_ runID: String, outcome: RunOutcome, at date: Date) throws {
         try pool.write { db in
+            try fence(db, runID: runID)
             try db.execute(sql: "UPDATE runs SET finished = ?, outcome = ? WHERE id = ?", arguments: [date.timeIntervalSince1970, outcome.rawValue, runID])
         }
     }
@@ -181,17 +205,17 @@ public final class SQLiteStateStore: StateStore {
     public func appendAudit(_ entry: AuditEntry) throws {
         try pool.write { db in
             var chained = entry
-            let last: AuditEntry? = Self.decode(try String.fetchOne(db, sql: "SELECT entry FROM audit ORDER BY sequence DESC LIMIT 1"))
+            let last: AuditEntry? = StateCoding.decode(try String.fetchOne(db, sql: "SELECT entry FROM audit ORDER BY sequence DESC LIMIT 1"))
             chained.sequence = (last?.sequence ?? 0) + 1
             chained.previousHash = last?.hash ?? ""
             chained.hash = chained.computedHash()
-            try db.execute(sql: "INSERT INTO audit (sequence, entry) VALUES (?, ?)", arguments: [chained.sequence, Self.encode(chained)])
+            try db.execute(sql: "INSERT INTO audit (sequence, entry) VALUES (?, ?)", arguments: [chained.sequence, StateCoding.encode(chained)])
         }
     }
 
     public func auditLog() throws -> [AuditEntry] {
         try pool.read { db in
-            try String.fetchAll(db, sql: "SELECT entry FROM audit ORDER BY rowid").compactMap { Self.decode($0) }
+            try String.fetchAll(db, sql: "SELECT entry FROM audit ORDER BY rowid").compactMap { StateCoding.decode($0) }
         }
     }
 
@@ -202,18 +226,4 @@ public final class SQLiteStateStore: StateStore {
                   emergency: row["emergency"], user: row["user"], host: row["host"])
     }
 
-    private static func encode<T: Encodable>(_ value: T?) -> String? {
-        guard let value else { return nil }
-        let encoder = JSONEncoder()
-        encoder.dateEncodingStrategy = .secondsSince1970
-        encoder.outputFormatting = .sortedKeys
-        return (try? encoder.encode(value)).map { String(decoding: $0, as: UTF8.self) }
-    }
-
-    private static func decode<T: Decodable>(_ text: String?) -> T? {
-        guard let text else { return nil }
-        let decoder = JSONDecoder()
-        decoder.dateDecodingStrategy = .secondsSince1970
-        return try? decoder.decode(T.self, from: Data(text.utf8))
-    }
 }

@@ -2,8 +2,8 @@ import Foundation
 
 /// Where rotor keeps what it knows between runs: each key's current and previous
 /// generation (ids and fingerprints, never secrets), every run with its write-ahead
-/// journal, and per-key locks. SQLite is the embedded default; PostgreSQL comes next,
-/// so nothing here is specific to one database.
+/// journal, and per-key locks with fencing tokens. SQLite is the embedded default;
+/// PostgreSQL is shared by runners on several hosts.
 public protocol StateStore: AnyObject, Sendable {
     func keyStates() throws -> [String: KeyState]
     func saveKeyState(_ state: KeyState, for key: String) throws
@@ -142,8 +142,11 @@ public enum StateStoreURL {
         public var stateFolder: String
     }
 
-    /// `sqlite:PATH` (relative to `workingDirectory`); the default is `sqlite:.rotor/state.db`.
-    /// With `createIfMissing` false, a missing SQLite file gives nil (nothing recorded yet)
+    /// `sqlite:PATH` (relative to `workingDirectory`; the default is `sqlite:.rotor/state.db`)
+    /// or `postgres://USER@HOST:PORT/DB` (any libpq URI; the password from PGPASSWORD or
+    /// ~/.pgpass; TLS when the server offers it).
+    /// With `createIfMissing` false, a missing SQLite file (or a database rotor never wrote
+    /// to) gives nil (nothing recorded yet)
     /// instead of creating one: `plan` and `status` must change nothing.
     public static func open(_ url: String?, workingDirectory: String, createIfMissing: Bool = true) throws -> Opened? {
         let text = url ?? "sqlite:.rotor/state.db"
@@ -160,8 +163,24 @@ public enum StateStoreURL {
             }
         }
         if text.hasPrefix("postgres://") || text.hasPrefix("postgresql://") {
-            throw Problem(description: "--state: PostgreSQL state is not available in this build yet; use sqlite:PATH")
+            // Backups of target files stay on this host, beside the working directory.
+            let folder = PathNormalizer.normalize(workingDirectory + "/.rotor")
+            do {
+                guard let store = try PostgresStateStore.open(url: text, createIfMissing: createIfMissing) else { return nil }
+                return Opened(store: store, stateFolder: folder)
+            } catch {
+                throw Problem(description: "--state \(redacted(text)): cannot use the state database: \(error)")
+            }
         }
-        throw Problem(description: "--state \(text): unknown kind of store; use sqlite:PATH")
+        throw Problem(description: "--state \(redacted(text)): unknown kind of store; use sqlite:PATH or postgres://USER@HOST:PORT/DB")
+    }
+
+    /// The URL as rotor prints it: a password written into it (`user:secret@`) masked.
+    /// Passwords belong in PGPASSWORD or ~/.pgpass, never in the URL.
+    public static func redacted(_ url: String) -> String {
+        guard let scheme = url.range(of: "://"), let at = url[scheme.upperBound...].firstIndex(of: "@") else { return url }
+        let credentials = url[scheme.upperBound..<at]
+        guard let colon = credentials.firstIndex(of: ":") else { return url }
+        return String(url[..<colon]) + ":***" + String(url[at...])
     }
 }

@@ -4,13 +4,71 @@ import Testing
 
 /// The contract every state store keeps, run against each implementation.
 @Suite struct StateStoreTests {
-    /// Makes a fresh store; PostgreSQL joins this list when it exists.
-    static let stores: [String] = ["sqlite"]
+    /// PostgreSQL joins when a server is there: `scripts/test` starts one and sets
+    /// ROTOR_TEST_POSTGRES (`scripts/postgres-test-server`).
+    static let postgres = ProcessInfo.processInfo.environment["ROTOR_TEST_POSTGRES"]
+    static let stores: [String] = ["sqlite"] + (postgres == nil ? [] : ["postgres"])
 
+    /// A fresh store: a new SQLite file, or a new PostgreSQL database.
     func makeStore(_ kind: String, in folder: TemporaryFolder) throws -> any StateStore {
         switch kind {
+        case "postgres": return try #require(try PostgresStateStore.open(url: Self.freshDatabase()))
         default: return try SQLiteStateStore(path: folder.path + "/state/state.db")
         }
+    }
+
+    /// A URL of a new, empty database on the test server.
+    static func freshDatabase() throws -> String {
+        let base = try #require(postgres)
+        let name = "rotor_\(UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased())"
+        try PostgresConnection(url: base).execute("CREATE DATABASE \(name)")
+        return String(base[..<base.lastIndex(of: "/")!]) + "/" + name
+    }
+
+    /// Two runners share one store; the first is paused past its lease and taken over.
+    /// Its next writes — journal, run record, key state — are refused, whichever store.
+    @Test(arguments: stores)
+    func aRunnerWhoseLeaseWasTakenOverCannotWrite(_ kind: String) throws {
+        let folder = try TemporaryFolder()
+        let store = try makeStore(kind, in: folder)
+        // The second runner: another connection (PostgreSQL) or another open of the file (SQLite).
+        let other: any StateStore = kind == "postgres" ? try #require(try PostgresStateStore.open(url: (store as! PostgresStateStore).url))
+            : try SQLiteStateStore(path: folder.path + "/state/state.db")
+        let late = LockOwner(host: "a", pid: 1, runID: "late"), taker = LockOwner(host: "b", pid: 2, runID: "taker")
+        #expect(try store.acquireLock(key: "k", owner: late, lease: 60, now: now, canTakeOver: { _ in false }) == .acquired)
+        try store.createRun(RunRecord(id: "late", key: "k", started: now, emergency: false, user: "ops", host: "a"))
+        try store.append(JournalEntry(at: now, step: "create", phase: .intent, detail: "before the pause"), to: "late")
+        // "late" sleeps past its lease; "taker" takes the key over and recovers.
+        #expect(try other.acquireLock(key: "k", owner: taker, lease: 60, now: now.addingTimeInterval(61), canTakeOver: { _ in false }) == .acquired)
+        try other.createRun(RunRecord(id: "taker", key: "k", started: now.addingTimeInterval(61), emergency: false, user: "ops", host: "b"))
+        try other.finishRun("late", outcome: .rolledBack, at: now.addingTimeInterval(62))
+        // "late" wakes up: every write is refused.
+        #expect(throws: LeaseLost.self) { try store.append(JournalEntry(at: now.addingTimeInterval(63), step: "update", phase: .intent, detail: "after"), to: "late") }
+        #expect(throws: LeaseLost.self) { try store.saveKeyState(KeyState(), for: "k") }
+        #expect(throws: LeaseLost.self) { try store.finishRun("late", outcome: .completed, at: now.addingTimeInterval(64)) }
+        #expect(try other.journal(of: "late").map(\.detail) == ["before the pause"])
+        #expect(try other.run("late")?.outcome == .rolledBack)
+        // The taker writes freely.
+        try other.saveKeyState(KeyState(), for: "k")
+        try other.append(JournalEntry(at: now.addingTimeInterval(65), step: "start", phase: .info, detail: "recovering"), to: "taker")
+    }
+
+    @Test(.enabled(if: postgres != nil, "needs ROTOR_TEST_POSTGRES"))
+    func aDatabaseWithANewerSchemaIsRefused() throws {
+        let url = try Self.freshDatabase()
+        _ = try PostgresStateStore.open(url: url)
+        try PostgresConnection(url: url).execute("INSERT INTO rotor_schema (version) VALUES (99)")
+        #expect { try PostgresStateStore.open(url: url) } throws: { "\($0)".contains("schema version 99, written by a newer rotor") }
+        // plan and status change nothing: an untouched database is not given a schema.
+        let untouched = try Self.freshDatabase()
+        #expect(try PostgresStateStore.open(url: untouched, createIfMissing: false) == nil)
+        #expect(try PostgresConnection(url: untouched).execute("SELECT to_regclass('rotor_schema')") == [[nil]])
+    }
+
+    @Test func passwordsInStateURLsAreMasked() {
+        #expect(StateStoreURL.redacted("postgres://ops:s3cret@db.internal:5432/rotor") == "postgres://ops:***@db.internal:5432/rotor")
+        #expect(StateStoreURL.redacted("postgres://ops@db.internal/rotor") == "postgres://ops@db.internal/rotor")
+        #expect(StateStoreURL.redacted("sqlite:.rotor/state.db") == "sqlite:.rotor/state.db")
     }
 
     let now = Date(timeIntervalSince1970: 1_800_000_000)
