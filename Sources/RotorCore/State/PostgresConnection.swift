@@ -59,6 +59,7 @@ final class PostgresConnection: @unchecked Sendable {
         }
     }
 
+    @discardableResult
     fileprivate func unlockedExecute(_ sql: String, _ parameters: [String?]) throws -> [[String?]] {
         let copies = parameters.map { $0.map { strdup($0) } ?? nil }
         defer { copies.forEach { free($0) } }

@@ -1,0 +1,64 @@
+import Foundation
+import Testing
+@testable import RotorCore
+
+/// Several runners against one PostgreSQL state (ROTOR_TEST_POSTGRES, started by
+/// scripts/test): the built binary, real processes, one database.
+@Suite(.enabled(if: ProcessInfo.processInfo.environment["ROTOR_TEST_POSTGRES"] != nil, "needs ROTOR_TEST_POSTGRES"))
+struct SharedStateTests {
+    static let keys = (1...8).map { "key-\($0)" }
+
+    /// A fresh database on the test server, and a scene of 8 due keys with two env files each.
+    static func scene() throws -> (Scratch, String) {
+        let base = try #require(ProcessInfo.processInfo.environment["ROTOR_TEST_POSTGRES"])
+        let name = "rotor_e2e_\(UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased())"
+        try PostgresConnection(url: base).execute("CREATE DATABASE \(name)")
+        let url = String(base[..<base.lastIndex(of: "/")!]) + "/" + name
+        let scratch = try Scratch()
+        try scratch.write("policies/keys.yaml", "kind: RotationPolicy\nproviders:\n  local: { type: generate }\nkeys:\n"
+            + keys.map { "  \($0): { provider: local, every: 30d, grace: 0s }\n" }.joined())
+        var manifest = "kind: ConsumerManifest\nconsumers:\n"
+        for key in keys {
+            for side in ["a", "b"] {
+                manifest += "  \(key)-\(side):\n    uses: \(key)\n    targets:\n      - env_file: ../deploy/\(key)-\(side).env\n        var: API_KEY\n"
+                try scratch.write("deploy/\(key)-\(side).env", "API_KEY=initial\n")
+            }
+        }
+        try scratch.write("consumers/services.yaml", manifest)
+        return (scratch, url)
+    }
+
+    @Test func severalRunnersAtOnceRotateEachKeyExactlyOnce() throws {
+        let (scratch, url) = try Self.scene()
+        let folder = scratch.url
+        let results = try [0, 1, 2].concurrentMap { _ in try RotorProcess.run(["run", "--state", url], in: folder) }
+        for result in results {
+            // A runner may give up on a key another holds for too long (exit 1, naming it); none fails otherwise.
+            #expect(result.status == 0 || result.stdout.contains("is being rotated by run"), "\(result.stdout)\(result.stderr)")
+        }
+        let store = try #require(try PostgresStateStore.open(url: url))
+        let rotations = try store.auditLog().filter { $0.action == "rotate" && $0.outcome == "completed" }
+        #expect(rotations.map(\.key).sorted() == Self.keys.sorted(), "each key rotated exactly once: \(rotations.map(\.key))")
+        #expect(try store.auditLog().map(\.sequence) == Array(1...(try store.auditLog().count)), "the audit log is complete and chained")
+        #expect(try RotorProcess.run(["history", "--verify", "--state", url], in: folder).status == 0)
+        let states = try store.keyStates()
+        for key in Self.keys {
+            let values = try ["a", "b"].map { try EnvFileFormat(variable: "API_KEY").read(Array(scratch.bytes("deploy/\(key)-\($0).env"))).get() }
+            #expect(values[0] == values[1] && values[0] != "initial", "\(key): \(values)")
+            #expect(Fingerprint.of(values[0]) == states[key]?.current?.fingerprint, "\(key) holds the state's current generation")
+        }
+        // Nothing is due any more: another round rotates nothing.
+        let again = try RotorProcess.run(["run", "--state", url], in: folder)
+        #expect(again.status == 0)
+        #expect(try store.auditLog().filter { $0.action == "rotate" }.count == Self.keys.count)
+    }
+
+    @Test func theStateURLsPasswordIsNeverPrinted() throws {
+        let (scratch, _) = try Self.scene()
+        // Nothing listens on port 1: the error must name the URL without its password.
+        let result = try RotorProcess.run(["status", "--state", "postgres://rotor:hunter2-canary@127.0.0.1:1/rotor"], in: scratch.url)
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("rotor:***@"), "\(result.stderr)")
+        #expect(!(result.stdout + result.stderr).contains("hunter2-canary"))
+    }
+}
