@@ -61,4 +61,47 @@ struct SharedStateTests {
         #expect(result.stderr.contains("rotor:***@"), "\(result.stderr)")
         #expect(!(result.stdout + result.stderr).contains("hunter2-canary"))
     }
+
+    /// Runner A is stopped (SIGSTOP) in the middle of its rotation, past its 1 s lease;
+    /// runner B recovers the run (rolls it back); A, continued, is refused on its next
+    /// write and exits 3 without touching anything further.
+    @Test func aStoppedRunnerWhoseLeaseWasTakenOverTouchesNothingMore() throws {
+        let (scratch, url) = try Self.scene()
+        // key-1's first consumer reloads slowly: that is where A will be stopped.
+        let manifest = String(decoding: try scratch.bytes("consumers/services.yaml"), as: UTF8.self)
+        try scratch.write("consumers/services.yaml", manifest.replacingOccurrences(
+            of: "  key-1-a:\n    uses: key-1\n    targets:\n      - env_file: ../deploy/key-1-a.env\n        var: API_KEY\n",
+            with: "  key-1-a:\n    uses: key-1\n    targets:\n      - env_file: ../deploy/key-1-a.env\n        var: API_KEY\n    reload: [sleep, \"2\"]\n"))
+        let runnerA = Process()
+        runnerA.executableURL = RotorProcess.binary
+        runnerA.arguments = ["rotate", "key-1", "--state", url, "--parallel", "1"]
+        runnerA.currentDirectoryURL = scratch.url
+        runnerA.environment = ProcessInfo.processInfo.environment.merging(["ROTOR_TEST_LEASE_SECONDS": "1"]) { $1 }
+        let output = scratch.url.appendingPathComponent("runner-a.out")
+        FileManager.default.createFile(atPath: output.path, contents: nil)
+        runnerA.standardOutput = try FileHandle(forWritingTo: output)
+        runnerA.standardError = runnerA.standardOutput
+        try runnerA.run()
+        // Wait until A has written key-1-a and is in its reload, then stop it.
+        for _ in 0..<100 where String(decoding: try scratch.bytes("deploy/key-1-a.env"), as: UTF8.self) == "API_KEY=initial\n" { usleep(50_000) }
+        kill(runnerA.processIdentifier, SIGSTOP)
+        usleep(1_500_000)  // past A's lease
+
+        let recovered = try RotorProcess.run(["recover", "--state", url], in: scratch.url)
+        kill(runnerA.processIdentifier, SIGCONT)
+        runnerA.waitUntilExit()
+        let aSaid = String(decoding: try Data(contentsOf: output), as: UTF8.self)
+
+        #expect(recovered.status == 0, "\(recovered.stdout)\(recovered.stderr)")
+        #expect(recovered.stdout.contains("rolled back"), "\(recovered.stdout)")
+        #expect(runnerA.terminationStatus == 3, "\(aSaid)")
+        #expect(aSaid.contains("lost its lease on 'key-1' to another runner"), "\(aSaid)")
+        // B restored key-1-a; A never wrote key-1-b after it woke up.
+        #expect(String(decoding: try scratch.bytes("deploy/key-1-a.env"), as: UTF8.self) == "API_KEY=initial\n")
+        #expect(String(decoding: try scratch.bytes("deploy/key-1-b.env"), as: UTF8.self) == "API_KEY=initial\n")
+        let store = try #require(try PostgresStateStore.open(url: url))
+        #expect(try store.keyStates()["key-1"]?.current == nil, "the interrupted rotation did not become current")
+        // The key rotates normally afterwards.
+        #expect(try RotorProcess.run(["rotate", "key-1", "--state", url], in: scratch.url).status == 0)
+    }
 }

@@ -111,7 +111,9 @@ extension RotationEngine {
     func reloadAndCheck(_ consumer: ConsumerSpec, values: [Placeholder: String], journal: Journal, steps: inout [PlanStep]) async -> String? {
         let name = consumer.name.value
         if let reload = consumer.reload {
-            try? journal.record("reload", .intent, consumer: name, "run \(StepDescriptions.argv(reload))")
+            do { try journal.record("reload", .intent, consumer: name, "run \(StepDescriptions.argv(reload))") } catch where journal.leaseLost {
+                return "\(name): \(error)"
+            } catch {}
             let result = await runner.run(reload.argv.map { $0.render(values) }, directory: consumer.directory, timeout: reload.timeout.timeInterval)
             guard result.succeeded else {
                 let message = "\(name): reload \(result.timedOut ? "timed out after \(reload.timeout)" : "failed (\(reload.program) exited \(result.status))")"
@@ -140,6 +142,7 @@ extension RotationEngine {
     func rollBack(_ touched: [TouchedTarget], consumers: [ConsumerSpec], journal: Journal) async -> (steps: [PlanStep], left: [String]) {
         var steps: [PlanStep] = []
         var left: [String] = []
+        if journal.leaseLost { return (steps, ["this run lost its lease: the runner that took the key over recovers it"]) }
         for target in touched.reversed() {
             let name = target.operation.consumer.name.value
             guard let backup = target.backup else {

@@ -12,6 +12,12 @@ final class Journal: @unchecked Sendable {
     private let crashPoint: (label: String, occurrence: Int)?
     private let lock = NSLock()
     private var counts: [String: Int] = [:]
+    private var lostLease = false
+
+    /// True once the store refused a write because another runner took the key's lease
+    /// over: from then on the run touches nothing (no write, reload or rollback); the
+    /// runner that holds the lease now recovers it.
+    var leaseLost: Bool { lock.withLock { lostLease } }
 
     init(store: any StateStore, runID: String, clock: @escaping @Sendable () -> Date) {
         self.store = store
@@ -27,7 +33,12 @@ final class Journal: @unchecked Sendable {
 
     func record(_ step: String, _ phase: JournalEntry.Phase, consumer: String? = nil, target: String? = nil,
                 _ detail: String, data: [String: String] = [:]) throws {
-        try store.append(JournalEntry(at: clock(), step: step, phase: phase, consumer: consumer, target: target, detail: detail, data: data), to: runID)
+        do {
+            try store.append(JournalEntry(at: clock(), step: step, phase: phase, consumer: consumer, target: target, detail: detail, data: data), to: runID)
+        } catch let error as LeaseLost {
+            lock.withLock { lostLease = true }
+            throw error
+        }
         guard let crashPoint else { return }
         let label = "\(step).\(phase.rawValue)"
         lock.lock()

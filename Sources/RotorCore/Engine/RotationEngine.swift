@@ -260,6 +260,13 @@ public final class RotationEngine: Sendable {
         let updates = await updateConsumers(consumers, operations: operations, runID: runID, values: values, secret: generation.secret,
                                             parallel: options.parallel, journal: journal)
         report.steps += updates.steps
+        if journal.leaseLost {
+            // Another runner holds the key now and recovers this run; touching anything
+            // more (a rollback, a reload, a provider call) would race it.
+            report.outcome = .needsPerson
+            report.message = "this run lost its lease on '\(keyName)' to another runner and stopped without touching anything further; that runner recovers the run (check 'rotor history \(keyName)')"
+            return report
+        }
         if let failure = updates.failures.first {
             let message = redactor.redact(failure)
             progress("\(keyName): \(message); rolling back")

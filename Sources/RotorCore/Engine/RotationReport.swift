@@ -73,7 +73,12 @@ public struct RotationOptions: Sendable {
     /// it waited for the lock.
     public var onlyIfDueAt: Date?
 
-    public init(emergency: Bool = false, revokeFirst: Bool = false, parallel: Int = 8, lockWait: TimeInterval = 5, lease: TimeInterval = 900) {
+    /// 15 minutes. `ROTOR_TEST_LEASE_SECONDS` shortens it for the lease-takeover tests.
+    public static var defaultLease: TimeInterval {
+        ProcessInfo.processInfo.environment["ROTOR_TEST_LEASE_SECONDS"].flatMap(TimeInterval.init) ?? 900
+    }
+
+    public init(emergency: Bool = false, revokeFirst: Bool = false, parallel: Int = 8, lockWait: TimeInterval = 5, lease: TimeInterval = RotationOptions.defaultLease) {
         self.emergency = emergency
         self.revokeFirst = revokeFirst
         self.parallel = max(1, parallel)
