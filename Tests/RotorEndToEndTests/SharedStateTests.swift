@@ -104,4 +104,78 @@ struct SharedStateTests {
         // The key rotates normally afterwards.
         #expect(try RotorProcess.run(["rotate", "key-1", "--state", url], in: scratch.url).status == 0)
     }
+
+    /// `scripts/postgres-test-server` with its arguments; what it prints. Spawned and
+    /// reaped with posix_spawn/waitpid: Foundation's Process never noticed this script
+    /// exit (it stayed a zombie; runuser's session handling is the likely cause).
+    static func server(_ arguments: [String]) throws -> String {
+        let script = RotorProcess.packageRoot.appendingPathComponent("scripts/postgres-test-server").path
+        let output = FileManager.default.temporaryDirectory.appendingPathComponent("rotor-pg-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: output) }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        let argv = ([script] + arguments).map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        var pid = pid_t()
+        try #require(posix_spawn(&pid, script, &actions, nil, argv, environ) == 0)
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
+        try #require(status == 0, "postgres-test-server \(arguments) failed")
+        return (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
+    }
+
+    /// The database goes away while a run is in its reload: rotor stops, says what is left
+    /// and exits 3; once the database is back, `recover` rolls the run back. A server of its
+    /// own: stopping the shared one would break the other tests.
+    @Test func theDatabaseStoppedMidRunIsRecoveredOnceItIsBack() throws {
+        let exports = try Self.server(["start"])
+        let value = { (name: String) in exports.split(separator: "\n").first { $0.hasPrefix("export \(name)=") }.map { String($0.dropFirst("export \(name)=".count)) } }
+        let base = try #require(value("ROTOR_TEST_POSTGRES")), dir = try #require(value("ROTOR_TEST_POSTGRES_DIR"))
+        defer { _ = try? Self.server(["stop", dir]) }
+        let url = String(base[..<base.lastIndex(of: "/")!]) + "/postgres"
+
+        let scratch = try Scratch()
+        try scratch.write("policies/keys.yaml", "kind: RotationPolicy\nproviders:\n  local: { type: generate }\nkeys:\n  api-key: { provider: local, every: 30d, grace: 0s }\n")
+        try scratch.write("consumers/services.yaml", """
+            kind: ConsumerManifest
+            consumers:
+              first:
+                uses: api-key
+                targets: [{ env_file: ../deploy/first.env, var: API_KEY }]
+                reload: [sleep, "2"]
+              second:
+                uses: api-key
+                targets: [{ env_file: ../deploy/second.env, var: API_KEY }]
+
+            """)
+        try scratch.write("deploy/first.env", "API_KEY=initial\n")
+        try scratch.write("deploy/second.env", "API_KEY=initial\n")
+
+        let runner = Process()
+        runner.executableURL = RotorProcess.binary
+        runner.arguments = ["rotate", "api-key", "--state", url, "--parallel", "1"]
+        runner.currentDirectoryURL = scratch.url
+        let output = scratch.url.appendingPathComponent("runner.out")
+        FileManager.default.createFile(atPath: output.path, contents: nil)
+        runner.standardOutput = try FileHandle(forWritingTo: output)
+        runner.standardError = runner.standardOutput
+        try runner.run()
+        for _ in 0..<100 where String(decoding: try scratch.bytes("deploy/first.env"), as: UTF8.self) == "API_KEY=initial\n" { usleep(50_000) }
+        _ = try Self.server(["halt", dir])
+        runner.waitUntilExit()
+        let said = String(decoding: try Data(contentsOf: output), as: UTF8.self)
+        #expect(runner.terminationStatus == 3, "\(said)")
+        #expect(said.contains("the state store failed during the run") && said.contains("run 'rotor recover' once it is back"), "\(said)")
+        #expect(String(decoding: try scratch.bytes("deploy/second.env"), as: UTF8.self) == "API_KEY=initial\n", "nothing written after the database went away")
+
+        _ = try Self.server(["resume", dir])
+        let recovered = try RotorProcess.run(["recover", "--state", url], in: scratch.url)
+        #expect(recovered.status == 0, "\(recovered.stdout)\(recovered.stderr)")
+        #expect(recovered.stdout.contains("rolled back"), "\(recovered.stdout)")
+        #expect(String(decoding: try scratch.bytes("deploy/first.env"), as: UTF8.self) == "API_KEY=initial\n", "restored from its backup")
+        #expect(try RotorProcess.run(["rotate", "api-key", "--state", url], in: scratch.url).status == 0)
+    }
 }
