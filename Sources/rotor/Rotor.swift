@@ -24,7 +24,7 @@ struct Rotor: AsyncParsableCommand {
             64 usage error.
             """,
         version: RotorVersion.current,
-        subcommands: [Validate.self, Plan.self, Apply.self, Rotate.self, RunDue.self, Status.self, Sync.self, History.self, Rollback.self, Recover.self]
+        subcommands: [Validate.self, Plan.self, Apply.self, Rotate.self, RunDue.self, Status.self, Sync.self, History.self, Rollback.self, Recover.self, State.self]
     )
 }
 
@@ -266,6 +266,35 @@ extension Rotor {
 
         func run() throws {
             try finish(HistoryCommand.run(key: key, json: json, verify: verify, global: global.options, console: global.console))
+        }
+    }
+
+    struct State: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Manage the state store.",
+            subcommands: [Migrate.self])
+
+        struct Migrate: ParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "Copy all state from one store to another, then verify the copy.",
+                discussion: """
+                    Moves every key's generations, every run with its journal, and the audit log, e.g. \
+                    from sqlite:.rotor/state.db to postgres://rotor@db.internal/rotor when runners on several \
+                    hosts must share state (and back). The destination must be empty and no run in \
+                    progress. The password comes from PGPASSWORD or ~/.pgpass, never the URL.
+                    """)
+
+            @Option(help: ArgumentHelp("The store to copy from.", valueName: "url"))
+            var from: String
+
+            @Option(help: ArgumentHelp("The empty store to copy into.", valueName: "url"))
+            var to: String
+
+            @OptionGroup var global: GlobalFlags
+
+            func run() throws {
+                try finish(StateMigrateCommand.run(from: from, to: to, global: global.options, console: global.console))
+            }
         }
     }
 

@@ -178,4 +178,26 @@ struct SharedStateTests {
         #expect(String(decoding: try scratch.bytes("deploy/first.env"), as: UTF8.self) == "API_KEY=initial\n", "restored from its backup")
         #expect(try RotorProcess.run(["rotate", "api-key", "--state", url], in: scratch.url).status == 0)
     }
+
+    /// SQLite → PostgreSQL → SQLite with `rotor state migrate`, verified each way, and the
+    /// runners carry on against the new store.
+    @Test func stateMigratesToPostgreSQLAndBack() throws {
+        let (scratch, url) = try Self.scene()
+        #expect(try RotorProcess.run(["run"], in: scratch.url).status == 0)             // 8 rotations on SQLite
+        #expect(try RotorProcess.run(["rotate", "key-1"], in: scratch.url).status == 0)  // one more, with a previous generation
+        let toPostgres = try RotorProcess.run(["state", "migrate", "--from", "sqlite:.rotor/state.db", "--to", url], in: scratch.url)
+        #expect(toPostgres.status == 0, "\(toPostgres.stderr)")
+        #expect(toPostgres.stdout.contains("migrated and verified: 8 keys, 9 runs,") && toPostgres.stdout.contains("9 audit entries (hash chain intact)"), "\(toPostgres.stdout)")
+        #expect(try RotorProcess.run(["history", "--verify", "--state", url], in: scratch.url).stdout.contains("9 entries, hash chain verified"))
+        let status = try RotorProcess.run(["status", "--state", url], in: scratch.url)
+        #expect(status.status == 0, "every target in sync with the migrated state: \(status.stdout)")
+        // Into a store that is not empty: refused, nothing changed.
+        let again = try RotorProcess.run(["state", "migrate", "--from", "sqlite:.rotor/state.db", "--to", url], in: scratch.url)
+        #expect(again.status == 1 && again.stderr.contains("the destination already holds rotor state"))
+        // Rotate on PostgreSQL, then back to a new SQLite file.
+        #expect(try RotorProcess.run(["rotate", "key-2", "--state", url], in: scratch.url).status == 0)
+        let back = try RotorProcess.run(["state", "migrate", "--from", url, "--to", "sqlite:back/state.db"], in: scratch.url)
+        #expect(back.status == 0 && back.stdout.contains("10 runs"), "\(back.stdout)\(back.stderr)")
+        #expect(try RotorProcess.run(["status", "--state", "sqlite:back/state.db"], in: scratch.url).status == 0)
+    }
 }
