@@ -92,20 +92,11 @@ import Testing
         var outcomes: [String: Int] = [:]
         for round in 1...rounds {
             let before = try #require(try fixture.currentGeneration())
-            let process = Process()
-            process.executableURL = RotorProcess.binary
-            process.arguments = ["rotate", "api-key", "--quiet"]
-            process.currentDirectoryURL = fixture.scratch.url
-            var environment = ProcessInfo.processInfo.environment.merging(fixture.environment) { $1 }
-            environment.removeValue(forKey: "ROTOR_STATE")
-            process.environment = environment
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle.nullDevice
-            try process.run()
+            let rotation = try BackgroundRotor(["rotate", "api-key", "--quiet"], in: fixture.scratch.url, environment: fixture.environment)
             // A whole rotation here takes about a second; kill somewhere inside it (or just after).
             usleep(UInt32.random(in: 0...1_300_000, using: &generator))
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
+            kill(rotation.pid, SIGKILL)
+            _ = rotation.finish()
 
             let recovered = try fixture.rotor(["recover"])
             #expect(recovered.status == 0, "round \(round): \(recovered.stdout)\(recovered.stderr)")

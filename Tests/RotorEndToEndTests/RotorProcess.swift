@@ -58,6 +58,43 @@ struct RotorProcess {
     }
 }
 
+/// rotor running in the background, for tests that stop, kill or race it.
+final class BackgroundRotor {
+    let process = Process()
+    private let output: URL
+
+    /// Starts `rotor arguments…` in `directory`; stdout and stderr go to one file there.
+    init(_ arguments: [String], in directory: URL, environment: [String: String] = [:]) throws {
+        process.executableURL = RotorProcess.binary
+        process.arguments = arguments
+        process.currentDirectoryURL = directory
+        var env = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        env.removeValue(forKey: "ROTOR_STATE")
+        process.environment = env
+        output = directory.appendingPathComponent("background-\(UUID().uuidString).out")
+        FileManager.default.createFile(atPath: output.path, contents: nil)
+        process.standardOutput = try FileHandle(forWritingTo: output)
+        process.standardError = process.standardOutput
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+    }
+
+    var pid: Int32 { process.processIdentifier }
+
+    /// Polls (up to 5 s) until the file at `path` no longer holds `text`: rotor has written it.
+    func waitUntilChanged(_ path: URL, from text: String) {
+        for _ in 0..<100 where (try? String(contentsOf: path, encoding: .utf8)) == text { usleep(50_000) }
+    }
+
+    /// Waits for the exit; its status and everything it printed.
+    func finish() -> (status: Int32, output: String) {
+        process.waitUntilExit()
+        let text = (try? String(contentsOf: output, encoding: .utf8)) ?? ""
+        try? FileManager.default.removeItem(at: output)
+        return (process.terminationStatus, text)
+    }
+}
+
 /// A scratch folder for one test, removed afterwards.
 final class Scratch {
     let url: URL

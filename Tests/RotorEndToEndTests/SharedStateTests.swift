@@ -72,29 +72,20 @@ struct SharedStateTests {
         try scratch.write("consumers/services.yaml", manifest.replacingOccurrences(
             of: "  key-1-a:\n    uses: key-1\n    targets:\n      - env_file: ../deploy/key-1-a.env\n        var: API_KEY\n",
             with: "  key-1-a:\n    uses: key-1\n    targets:\n      - env_file: ../deploy/key-1-a.env\n        var: API_KEY\n    reload: [sleep, \"2\"]\n"))
-        let runnerA = Process()
-        runnerA.executableURL = RotorProcess.binary
-        runnerA.arguments = ["rotate", "key-1", "--state", url, "--parallel", "1"]
-        runnerA.currentDirectoryURL = scratch.url
-        runnerA.environment = ProcessInfo.processInfo.environment.merging(["ROTOR_TEST_LEASE_SECONDS": "1"]) { $1 }
-        let output = scratch.url.appendingPathComponent("runner-a.out")
-        FileManager.default.createFile(atPath: output.path, contents: nil)
-        runnerA.standardOutput = try FileHandle(forWritingTo: output)
-        runnerA.standardError = runnerA.standardOutput
-        try runnerA.run()
+        let runnerA = try BackgroundRotor(["rotate", "key-1", "--state", url, "--parallel", "1"], in: scratch.url,
+                                          environment: ["ROTOR_TEST_LEASE_SECONDS": "1"])
         // Wait until A has written key-1-a and is in its reload, then stop it.
-        for _ in 0..<100 where String(decoding: try scratch.bytes("deploy/key-1-a.env"), as: UTF8.self) == "API_KEY=initial\n" { usleep(50_000) }
-        kill(runnerA.processIdentifier, SIGSTOP)
+        runnerA.waitUntilChanged(scratch.url.appendingPathComponent("deploy/key-1-a.env"), from: "API_KEY=initial\n")
+        kill(runnerA.pid, SIGSTOP)
         usleep(1_500_000)  // past A's lease
 
         let recovered = try RotorProcess.run(["recover", "--state", url], in: scratch.url)
-        kill(runnerA.processIdentifier, SIGCONT)
-        runnerA.waitUntilExit()
-        let aSaid = String(decoding: try Data(contentsOf: output), as: UTF8.self)
+        kill(runnerA.pid, SIGCONT)
+        let (aStatus, aSaid) = runnerA.finish()
 
         #expect(recovered.status == 0, "\(recovered.stdout)\(recovered.stderr)")
         #expect(recovered.stdout.contains("rolled back"), "\(recovered.stdout)")
-        #expect(runnerA.terminationStatus == 3, "\(aSaid)")
+        #expect(aStatus == 3, "\(aSaid)")
         #expect(aSaid.contains("lost its lease on 'key-1' to another runner"), "\(aSaid)")
         // B restored key-1-a; A never wrote key-1-b after it woke up.
         #expect(String(decoding: try scratch.bytes("deploy/key-1-a.env"), as: UTF8.self) == "API_KEY=initial\n")
@@ -154,20 +145,11 @@ struct SharedStateTests {
         try scratch.write("deploy/first.env", "API_KEY=initial\n")
         try scratch.write("deploy/second.env", "API_KEY=initial\n")
 
-        let runner = Process()
-        runner.executableURL = RotorProcess.binary
-        runner.arguments = ["rotate", "api-key", "--state", url, "--parallel", "1"]
-        runner.currentDirectoryURL = scratch.url
-        let output = scratch.url.appendingPathComponent("runner.out")
-        FileManager.default.createFile(atPath: output.path, contents: nil)
-        runner.standardOutput = try FileHandle(forWritingTo: output)
-        runner.standardError = runner.standardOutput
-        try runner.run()
-        for _ in 0..<100 where String(decoding: try scratch.bytes("deploy/first.env"), as: UTF8.self) == "API_KEY=initial\n" { usleep(50_000) }
+        let runner = try BackgroundRotor(["rotate", "api-key", "--state", url, "--parallel", "1"], in: scratch.url)
+        runner.waitUntilChanged(scratch.url.appendingPathComponent("deploy/first.env"), from: "API_KEY=initial\n")
         _ = try Self.server(["halt", dir])
-        runner.waitUntilExit()
-        let said = String(decoding: try Data(contentsOf: output), as: UTF8.self)
-        #expect(runner.terminationStatus == 3, "\(said)")
+        let (status, said) = runner.finish()
+        #expect(status == 3, "\(said)")
         #expect(said.contains("the state store failed during the run") && said.contains("run 'rotor recover' once it is back"), "\(said)")
         #expect(String(decoding: try scratch.bytes("deploy/second.env"), as: UTF8.self) == "API_KEY=initial\n", "nothing written after the database went away")
 
