@@ -114,7 +114,7 @@ int rotor_http_perform(rotor_http_exchange *exchange) {
     curl.easy_setopt(handle, OPT_HEADERDATA, &header_lines);
     if (strcmp(exchange->method, "HEAD") == 0) curl.easy_setopt(handle, OPT_NOBODY, 1L);
     else curl.easy_setopt(handle, OPT_CUSTOMREQUEST, exchange->method);
-    if (exchange->body) {
+    if (exchange->has_body) {
         curl.easy_setopt(handle, OPT_POSTFIELDSIZE_LARGE, (long long)exchange->body_length);
         curl.easy_setopt(handle, OPT_POSTFIELDS, exchange->body_length ? (const char *)exchange->body : "");
     }

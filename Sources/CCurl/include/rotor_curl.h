@@ -12,7 +12,8 @@ typedef struct rotor_http_exchange {
     const char *url;
     const char *const *headers;          /* "Name: value" lines */
     size_t header_count;
-    const unsigned char *body;           /* NULL: no body */
+    int has_body;                        /* 0: no body (GET, DELETE…) */
+    const unsigned char *body;           /* may be NULL when body_length is 0 */
     size_t body_length;
     long timeout_ms;                     /* deadline for the whole exchange */
     size_t max_response_bytes;           /* a longer body ends the exchange with an error */

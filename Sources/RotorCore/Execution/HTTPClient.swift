@@ -65,7 +65,8 @@ enum HTTPClient {
                     exchange.header_count = headers.count
                     guard let body = request.body else { return rotor_http_perform(&exchange) }
                     return body.withUnsafeBytes { bytes in
-                        exchange.body = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self) ?? UnsafePointer(bitPattern: 1)
+                        exchange.has_body = 1
+                        exchange.body = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self)
                         exchange.body_length = bytes.count
                         return rotor_http_perform(&exchange)
                     }
