@@ -65,6 +65,13 @@ import Testing
         #expect(try PostgresConnection(url: untouched).execute("SELECT to_regclass('rotor_schema')") == [[nil]])
     }
 
+    @Test func postgresURLsGetNetworkBoundsUnlessTheySetThem() {
+        #expect(PostgresStateStore.withNetworkBounds("postgres://r@h/db")
+                == "postgres://r@h/db?connect_timeout=10&keepalives_count=3&keepalives_idle=10&keepalives_interval=5&tcp_user_timeout=15000")
+        #expect(PostgresStateStore.withNetworkBounds("postgres://r@h/db?sslmode=require&connect_timeout=3")
+                == "postgres://r@h/db?sslmode=require&connect_timeout=3&keepalives_count=3&keepalives_idle=10&keepalives_interval=5&tcp_user_timeout=15000")
+    }
+
     @Test func passwordsInStateURLsAreMasked() {
         #expect(StateStoreURL.redacted("postgres://ops:s3cret@db.internal:5432/rotor") == "postgres://ops:***@db.internal:5432/rotor")
         #expect(StateStoreURL.redacted("postgres://ops@db.internal/rotor") == "postgres://ops@db.internal/rotor")
