@@ -58,6 +58,30 @@ struct RotorProcess {
     }
 }
 
+extension RotorProcess {
+    /// Runs `argv` (argv[0] a path) and waits; its exit status and stdout. posix_spawn and
+    /// waitpid, not Foundation's Process: Process never noticed scripts that call runuser
+    /// exit (they stayed zombies), so the PostgreSQL helpers go through this.
+    static func spawn(_ argv: [String]) throws -> (status: Int32, stdout: String) {
+        let output = FileManager.default.temporaryDirectory.appendingPathComponent("rotor-spawn-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: output) }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        let arguments = argv.map { strdup($0) } + [nil]
+        defer { arguments.forEach { free($0) } }
+        var pid = pid_t()
+        let spawned = posix_spawnp(&pid, argv[0], &actions, nil, arguments, environ)
+        guard spawned == 0 else { throw CocoaError(.executableNotLoadable) }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
+        let exited = status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+        return (exited, (try? String(contentsOfFile: output, encoding: .utf8)) ?? "")
+    }
+}
+
 /// rotor running in the background, for tests that stop, kill or race it.
 final class BackgroundRotor {
     let process = Process()

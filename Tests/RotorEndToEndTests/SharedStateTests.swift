@@ -96,38 +96,16 @@ struct SharedStateTests {
         #expect(try RotorProcess.run(["rotate", "key-1", "--state", url], in: scratch.url).status == 0)
     }
 
-    /// `scripts/postgres-test-server` with its arguments; what it prints. Spawned and
-    /// reaped with posix_spawn/waitpid: Foundation's Process never noticed this script
-    /// exit (it stayed a zombie; runuser's session handling is the likely cause).
+    /// `scripts/postgres-test-server` with its arguments; what it prints.
     static func server(_ arguments: [String]) throws -> String {
         let script = RotorProcess.packageRoot.appendingPathComponent("scripts/postgres-test-server").path
-        let output = FileManager.default.temporaryDirectory.appendingPathComponent("rotor-pg-\(UUID().uuidString)").path
-        defer { try? FileManager.default.removeItem(atPath: output) }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        let argv = ([script] + arguments).map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
-        var pid = pid_t()
-        try #require(posix_spawn(&pid, script, &actions, nil, argv, environ) == 0)
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
-        try #require(status == 0, "postgres-test-server \(arguments) failed")
-        return (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
+        let result = try RotorProcess.spawn([script] + arguments)
+        try #require(result.status == 0, "postgres-test-server \(arguments) failed")
+        return result.stdout
     }
 
-    /// The database goes away while a run is in its reload: rotor stops, says what is left
-    /// and exits 3; once the database is back, `recover` rolls the run back. A server of its
-    /// own: stopping the shared one would break the other tests.
-    @Test func theDatabaseStoppedMidRunIsRecoveredOnceItIsBack() throws {
-        let exports = try Self.server(["start"])
-        let value = { (name: String) in exports.split(separator: "\n").first { $0.hasPrefix("export \(name)=") }.map { String($0.dropFirst("export \(name)=".count)) } }
-        let base = try #require(value("ROTOR_TEST_POSTGRES")), dir = try #require(value("ROTOR_TEST_POSTGRES_DIR"))
-        defer { _ = try? Self.server(["stop", dir]) }
-        let url = String(base[..<base.lastIndex(of: "/")!]) + "/postgres"
-
+    /// One key, two consumers; the first reloads for 2 s, which is where the tests strike.
+    static func slowReloadScene() throws -> Scratch {
         let scratch = try Scratch()
         try scratch.write("policies/keys.yaml", "kind: RotationPolicy\nproviders:\n  local: { type: generate }\nkeys:\n  api-key: { provider: local, every: 30d, grace: 0s }\n")
         try scratch.write("consumers/services.yaml", """
@@ -144,7 +122,71 @@ struct SharedStateTests {
             """)
         try scratch.write("deploy/first.env", "API_KEY=initial\n")
         try scratch.write("deploy/second.env", "API_KEY=initial\n")
+        return scratch
+    }
 
+    /// `ip ARGUMENTS` that must succeed.
+    static func ip(_ arguments: String) throws {
+        let result = try RotorProcess.spawn(["ip"] + arguments.split(separator: " ").map(String.init))
+        try #require(result.status == 0, "ip \(arguments)")
+    }
+
+    /// The database on its own host (a network namespace joined by a veth pair); the link is
+    /// cut while a run is in its reload. The run must end in seconds — not hang for the
+    /// kernel's TCP timeout while it holds a lease — exit 3, and be recovered once the link is back.
+    @Test(.enabled(if: getuid() == 0, "creates network namespaces"))
+    func aNetworkPartitionEndsTheRunInSecondsAndIsRecoveredWhenHealed() throws {
+        let tag = String(UUID().uuidString.prefix(8)).lowercased(), subnet = "10.213.\(Int.random(in: 1...250))"
+        let namespace = "rotor-db-\(tag)", hostSide = "vh\(tag)", dbSide = "vd\(tag)"
+        try Self.ip("netns add \(namespace)")
+        defer {
+            _ = try? RotorProcess.spawn(["ip", "link", "del", hostSide])
+            _ = try? RotorProcess.spawn(["ip", "netns", "del", namespace])
+        }
+        try Self.ip("link add \(hostSide) type veth peer name \(dbSide)")
+        try Self.ip("link set \(dbSide) netns \(namespace)")
+        try Self.ip("addr add \(subnet).1/24 dev \(hostSide)")
+        try Self.ip("link set \(hostSide) up")
+        try Self.ip("netns exec \(namespace) ip addr add \(subnet).2/24 dev \(dbSide)")
+        try Self.ip("netns exec \(namespace) ip link set \(dbSide) up")
+        try Self.ip("netns exec \(namespace) ip link set lo up")
+        let exports = try Self.server(["start", namespace, "\(subnet).2"])
+        let value = { (name: String) in exports.split(separator: "\n").first { $0.hasPrefix("export \(name)=") }.map { String($0.dropFirst("export \(name)=".count)) } }
+        let url = try #require(value("ROTOR_TEST_POSTGRES")), dir = try #require(value("ROTOR_TEST_POSTGRES_DIR"))
+        defer { _ = try? Self.server(["stop", dir]) }
+
+        let scratch = try Self.slowReloadScene()
+        #expect(try RotorProcess.run(["status", "--state", url], in: scratch.url).status == 2, "reachable across the veth pair")
+        let runner = try BackgroundRotor(["rotate", "api-key", "--state", url, "--parallel", "1"], in: scratch.url)
+        runner.waitUntilChanged(scratch.url.appendingPathComponent("deploy/first.env"), from: "API_KEY=initial\n")
+        let cut = Date()
+        try Self.ip("link set \(hostSide) down")
+        let (status, said) = runner.finish()
+        let waited = Date().timeIntervalSince(cut)
+        try Self.ip("link set \(hostSide) up")
+
+        #expect(status == 3, "\(said)")
+        #expect(said.contains("the state store failed during the run") && said.contains("run 'rotor recover' once it is back"), "\(said)")
+        // Not a timing test: bounded by tcp_user_timeout (15 s), far below the kernel's ~15 minutes.
+        #expect(waited < 120, "the run hung for \(Int(waited)) s after the partition")
+        #expect(String(decoding: try scratch.bytes("deploy/second.env"), as: UTF8.self) == "API_KEY=initial\n")
+        let recovered = try RotorProcess.run(["recover", "--state", url], in: scratch.url)
+        #expect(recovered.status == 0 && recovered.stdout.contains("rolled back"), "\(recovered.stdout)\(recovered.stderr)")
+        #expect(String(decoding: try scratch.bytes("deploy/first.env"), as: UTF8.self) == "API_KEY=initial\n")
+        print("partition: the run stopped \(Int(waited)) s after the link was cut")
+    }
+
+    /// The database goes away while a run is in its reload: rotor stops, says what is left
+    /// and exits 3; once the database is back, `recover` rolls the run back. A server of its
+    /// own: stopping the shared one would break the other tests.
+    @Test func theDatabaseStoppedMidRunIsRecoveredOnceItIsBack() throws {
+        let exports = try Self.server(["start"])
+        let value = { (name: String) in exports.split(separator: "\n").first { $0.hasPrefix("export \(name)=") }.map { String($0.dropFirst("export \(name)=".count)) } }
+        let base = try #require(value("ROTOR_TEST_POSTGRES")), dir = try #require(value("ROTOR_TEST_POSTGRES_DIR"))
+        defer { _ = try? Self.server(["stop", dir]) }
+        let url = String(base[..<base.lastIndex(of: "/")!]) + "/postgres"
+
+        let scratch = try Self.slowReloadScene()
         let runner = try BackgroundRotor(["rotate", "api-key", "--state", url, "--parallel", "1"], in: scratch.url)
         runner.waitUntilChanged(scratch.url.appendingPathComponent("deploy/first.env"), from: "API_KEY=initial\n")
         _ = try Self.server(["halt", dir])
