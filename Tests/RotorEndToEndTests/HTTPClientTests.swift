@@ -33,17 +33,16 @@ import Testing
         #expect(!server.requests.contains { $0.hasPrefix("GET /status/200") })
     }
 
+    /// The server answers after 60 s; the exchange must end as timed out, which it can only
+    /// do through rotor's own deadline (without one it would get the 200). No wall-clock
+    /// bound: under a busy test runner this task may wait long for a thread to resume on.
     @Test func theTimeoutIsADeadlineForTheWholeExchange() async throws {
-        let started = ContinuousClock.now
         do {
-            _ = try await HTTPClient.send(HTTPRequest(method: "GET", url: url("/delay/60000/200"), timeout: 0.5))
-            Issue.record("a server that waits 60 s answered within a 0.5 s deadline")
+            let response = try await HTTPClient.send(HTTPRequest(method: "GET", url: url("/delay/60000/200"), timeout: 0.5))
+            Issue.record("a server that waits 60 s answered \(response.status) within a 0.5 s deadline")
         } catch {
-            #expect(error.timedOut)
+            #expect(error.timedOut, "\(error.message)")
         }
-        // Not a timing test: the bound only proves rotor did not wait for the server's 60 s
-        // (a busy CI machine once took 9 s to notice a 0.5 s deadline).
-        #expect(ContinuousClock.now - started < .seconds(40))
     }
 
     @Test func anOversizedBodyFailsTheExchange() async throws {
