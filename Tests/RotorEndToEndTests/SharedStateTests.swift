@@ -53,6 +53,29 @@ struct SharedStateTests {
         #expect(try store.auditLog().filter { $0.action == "rotate" }.count == Self.keys.count)
     }
 
+    /// The role `rotor_password` must authenticate (scram); its password reaches rotor only
+    /// through PGPASSWORD or ~/.pgpass, as for psql, and is never printed.
+    @Test func thePasswordComesFromPGPASSWORDOrThePasswordFile() throws {
+        let base = try #require(ProcessInfo.processInfo.environment["ROTOR_TEST_POSTGRES"])
+        let name = "rotor_pw_\(UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased())"
+        try PostgresConnection(url: base).execute("CREATE DATABASE \(name) OWNER rotor_password")
+        let server = base.dropFirst("postgres://rotor@".count).prefix { $0 != "/" }   // 127.0.0.1:PORT
+        let url = "postgres://rotor_password@\(server)/\(name)"
+        let (scratch, _) = try Self.scene()
+        let password = "test-password-for-rotor"
+
+        let refused = try RotorProcess.run(["run", "--state", url], in: scratch.url, environment: ["HOME": scratch.url.path], unset: ["PGPASSWORD", "PGPASSFILE"])
+        #expect(refused.status == 1)
+        #expect(refused.stderr.contains("no password supplied"), "\(refused.stderr)")
+        let withVariable = try RotorProcess.run(["run", "--state", url], in: scratch.url, environment: ["PGPASSWORD": password])
+        #expect(withVariable.status == 0, "\(withVariable.stdout)\(withVariable.stderr)")
+        try scratch.write(".pgpass", "\(server):\(name):rotor_password:\(password)\n")
+        chmod(scratch.url.appendingPathComponent(".pgpass").path, 0o600)
+        let withFile = try RotorProcess.run(["status", "--state", url], in: scratch.url, environment: ["HOME": scratch.url.path], unset: ["PGPASSWORD"])
+        #expect(withFile.status == 0, "\(withFile.stdout)\(withFile.stderr)")
+        for output in [refused, withVariable, withFile] { #expect(!(output.stdout + output.stderr).contains(password)) }
+    }
+
     @Test func theStateURLsPasswordIsNeverPrinted() throws {
         let (scratch, _) = try Self.scene()
         // Nothing listens on port 1: the error must name the URL without its password.
