@@ -13,6 +13,17 @@ final class FencingTokens: @unchecked Sendable {
     func drop(runID: String) { lock.withLock { _ = byRun.removeValue(forKey: runID) } }
     func token(runID: String) -> (key: String, token: Int64)? { lock.withLock { byRun[runID] } }
     func token(key: String) -> (key: String, token: Int64)? { lock.withLock { byRun.values.first { $0.key == key } } }
+
+    /// The token a write must be checked against: the run's own; else the one this process
+    /// holds on the run's key (a recoverer writing into the run it took over: `keyOfRun`
+    /// asks the store); else the one it holds on `key`. nil: nothing to check.
+    func token(runID: String?, key: String?, keyOfRun: (String) throws -> String?) throws -> (key: String, token: Int64)? {
+        if let runID {
+            if let own = token(runID: runID) { return own }
+            if let runKey = try keyOfRun(runID), let held = token(key: runKey) { return held }
+        }
+        return key.flatMap { token(key: $0) }
+    }
 }
 
 /// A write refused because the run's lease on the key was taken over by another runner.

@@ -67,7 +67,10 @@ public final class PostgresStateStore: StateStore {
     /// Refuses the write when this process holds a token for the run (or key) and the lock
     /// row no longer carries it. `FOR SHARE` keeps a takeover from committing meanwhile.
     private func fence(_ db: PostgresConnection.Transaction, runID: String? = nil, key: String? = nil) throws {
-        guard let held = runID.flatMap(fencing.token(runID:)) ?? key.flatMap(fencing.token(key:)) else { return }
+        let held = try fencing.token(runID: runID, key: key) { run in
+            try db.execute("SELECT key FROM runs WHERE id = $1", [run]).first?.first ?? nil
+        }
+        guard let held else { return }
         let rows = try db.execute("SELECT 1 FROM locks WHERE key = $1 AND token = $2 FOR SHARE", [held.key, String(held.token)])
         if rows.isEmpty { throw LeaseLost(key: held.key, runID: runID ?? "holding '\(held.key)'") }
     }

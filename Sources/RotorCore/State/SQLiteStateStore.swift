@@ -110,7 +110,10 @@ public final class SQLiteStateStore: StateStore {
     /// Refuses the write when this process holds a token for the run (or key) and the
     /// lock row no longer carries it (see `FencingTokens`).
     private func fence(_ db: Database, runID: String? = nil, key: String? = nil) throws {
-        guard let held = runID.flatMap(fencing.token(runID:)) ?? key.flatMap(fencing.token(key:)) else { return }
+        let held = try fencing.token(runID: runID, key: key) { run in
+            try String.fetchOne(db, sql: "SELECT key FROM runs WHERE id = ?", arguments: [run])
+        }
+        guard let held else { return }
         guard try Int.fetchOne(db, sql: "SELECT 1 FROM locks WHERE key = ? AND token = ?", arguments: [held.key, held.token]) != nil else {
             throw LeaseLost(key: held.key, runID: runID ?? "holding '\(held.key)'")
         }

@@ -48,9 +48,15 @@ import Testing
         #expect(throws: LeaseLost.self) { try store.finishRun("late", outcome: .completed, at: now.addingTimeInterval(64)) }
         #expect(try other.journal(of: "late").map(\.detail) == ["before the pause"])
         #expect(try other.run("late")?.outcome == .rolledBack)
-        // The taker writes freely.
+        // The taker writes freely, into its own run and into the run it took over.
         try other.saveKeyState(KeyState(), for: "k")
         try other.append(JournalEntry(at: now.addingTimeInterval(65), step: "start", phase: .info, detail: "recovering"), to: "taker")
+        try other.append(JournalEntry(at: now.addingTimeInterval(65), step: "restore", phase: .intent, detail: "undo"), to: "late")
+        // Until it is taken over in turn: then its writes into either run are refused too.
+        let third = LockOwner(host: "c", pid: 3, runID: "third")
+        #expect(try store.acquireLock(key: "k", owner: third, lease: 60, now: now.addingTimeInterval(200), canTakeOver: { _ in false }) == .acquired)
+        #expect(throws: LeaseLost.self) { try other.append(JournalEntry(at: now.addingTimeInterval(201), step: "restore", phase: .done, detail: "late write"), to: "late") }
+        #expect(throws: LeaseLost.self) { try other.append(JournalEntry(at: now.addingTimeInterval(201), step: "x", phase: .info, detail: "late write"), to: "taker") }
     }
 
     @Test(.enabled(if: postgres != nil, "needs ROTOR_TEST_POSTGRES"))
