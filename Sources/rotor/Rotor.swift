@@ -33,7 +33,7 @@ struct GlobalFlags: ParsableArguments {
     @Option(name: .customLong("config"), help: ArgumentHelp("A configuration file or folder (repeatable).", valueName: "path"))
     var configPaths: [String] = []
 
-    @Option(name: .customLong("state"), help: ArgumentHelp("State store URL (default sqlite:.rotor/state.db; env ROTOR_STATE).", valueName: "url"))
+    @Option(name: .customLong("state"), help: ArgumentHelp("State store: sqlite:PATH (default sqlite:.rotor/state.db) or postgres://USER@HOST:PORT/DB, password from PGPASSWORD or ~/.pgpass; env ROTOR_STATE.", valueName: "url"))
     var stateURL: String?
 
     @Flag(name: .customLong("no-color"), help: "Never color output (NO_COLOR is honoured too).")
