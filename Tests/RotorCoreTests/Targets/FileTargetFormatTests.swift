@@ -183,4 +183,17 @@ import Testing
             }
         }
     }
+
+    /// Most JSON readers keep the last of two same-named members; rotor would have written
+    /// the first, leaving the app on the old key. Now such a file is unreadable for rotor.
+    @Test func aJSONMemberNamedTwiceIsRefused() {
+        let format = JSONFileFormat(pointer: JSONPointer("/auth/apiKey")!)
+        let twice = Array(#"{"auth": {"apiKey": "a"}, "auth": {"apiKey": "b"}}"#.utf8)
+        #expect(format.read(twice) == .failure(.unreadable("'auth' appears twice in one JSON object, and JSON readers disagree about which one counts; remove one")))
+        guard case .failure = format.replace(in: twice, with: "new", create: false) else {
+            Issue.record("a write into a duplicated member was accepted")
+            return
+        }
+        #expect(format.read(Array(#"{"auth": {"apiKey": "a"}, "other": {"apiKey": "b"}}"#.utf8)) == .success("a"))
+    }
 }

@@ -73,6 +73,8 @@ enum JSONLocator {
             scanner.skipWhitespace()
             if pointer.tokens.isEmpty, scanner.position != bytes.count { throw Scanner.Malformed() }
             return .success(.found(start..<end))
+        } catch let duplicate as Scanner.DuplicateMember {
+            return .failure(.unreadable("'\(duplicate.name)' appears twice in one JSON object, and JSON readers disagree about which one counts; remove one"))
         } catch {
             return .failure(.unreadable("not valid JSON"))
         }
@@ -188,13 +190,19 @@ enum JSONLocator {
             throw Malformed()
         }
 
-        /// In the object at `position`: the range of member `name`'s value.
+        /// A member named twice in one object: JSON readers disagree about which one counts
+        /// (most keep the last), so rotor refuses rather than write the one the app ignores.
+        struct DuplicateMember: Error { var name: String }
+
+        /// In the object at `position`: the range of member `name`'s value. The whole object
+        /// is scanned, so a second member of that name is found. (Found by the fuzzer.)
         mutating func findMember(_ name: String) throws -> (Int, Int)? {
             position += 1
+            var found: (Int, Int)?
             while true {
                 skipWhitespace()
                 guard position < bytes.count else { throw Malformed() }
-                if bytes[position] == UInt8(ascii: "}") { return nil }
+                if bytes[position] == UInt8(ascii: "}") { return found }
                 if bytes[position] == UInt8(ascii: ",") { position += 1; continue }
                 let keyStart = position
                 try skipString()
@@ -205,7 +213,10 @@ enum JSONLocator {
                 skipWhitespace()
                 let valueStart = position
                 let valueEnd = try skipValue()
-                if key == name { return (valueStart, valueEnd) }
+                if key == name {
+                    guard found == nil else { throw DuplicateMember(name: name) }
+                    found = (valueStart, valueEnd)
+                }
             }
         }
 
