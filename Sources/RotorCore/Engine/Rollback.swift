@@ -92,14 +92,6 @@ extension RotationEngine {
             }
             return report
         }
-        switch locked {
-        case .success(let finished): report = finished
-        case .failure(let refusal):
-            report.message = refusal.message
-            return report
-        }
-        audit(report, action: "rollback")
-        progress("\(run.key): \(report.message)")
-        return report
+        return concluded(locked, refused: report, action: "rollback", key: run.key)
     }
 }

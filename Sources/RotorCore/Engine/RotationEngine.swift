@@ -447,7 +447,7 @@ public final class RotationEngine: Sendable {
             reason = "unused since \(DateFormatting.iso8601(lastUse)) (\(unusedFor) or more)"
         }
         let runID = Self.makeRunID(clock())
-        var report = RotationReport(key: keyName, runID: runID, outcome: .failed, emergency: false, message: "", newGeneration: current,
+        let report = RotationReport(key: keyName, runID: runID, outcome: .failed, emergency: false, message: "", newGeneration: current,
                                     oldGeneration: previous, steps: [], left: [])
         let started = report
         let locked = await withKeyLock(keyName, runID: runID) { () async -> RotationReport in
@@ -482,15 +482,7 @@ public final class RotationEngine: Sendable {
             }
             return report
         }
-        switch locked {
-        case .success(let finished): report = finished
-        case .failure(let refusal):
-            report.message = refusal.message
-            return report
-        }
-        audit(report, action: "delete-pending")
-        progress("\(keyName): \(report.message)")
-        return report
+        return concluded(locked, refused: report, action: "delete-pending", key: keyName)
     }
 
     // MARK: Locks
@@ -503,6 +495,21 @@ public final class RotationEngine: Sendable {
         if let refusal = await acquireLock(key, owner: owner, options: options) { return .failure(LockRefusal(message: refusal)) }
         defer { try? store.releaseLock(key: key, owner: owner) }
         return .success(await body())
+    }
+
+    /// The report of an operation that ran under its key's lock, audited under `action`
+    /// and announced; or, when the lock was refused, `refused` saying why.
+    func concluded(_ locked: Result<RotationReport, LockRefusal>, refused: RotationReport, action: String, key: String) -> RotationReport {
+        switch locked {
+        case .failure(let refusal):
+            var report = refused
+            report.message = refusal.message
+            return report
+        case .success(let report):
+            audit(report, action: action)
+            progress("\(key): \(report.message)")
+            return report
+        }
     }
 
     struct LockRefusal: Error {

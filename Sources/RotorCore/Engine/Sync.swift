@@ -76,14 +76,6 @@ extension RotationEngine {
             }
             return report
         }
-        switch locked {
-        case .success(let finished): report = finished
-        case .failure(let refusal):
-            report.message = refusal.message
-            return report
-        }
-        audit(report, action: "sync")
-        progress("\(keyName): \(report.message)")
-        return report
+        return concluded(locked, refused: report, action: "sync", key: keyName)
     }
 }
