@@ -5,7 +5,7 @@ internal import CYAML
 ///
 /// libyaml's marks are 0-based; this type's C initializer is the only place that
 /// converts them, so an off-by-one cannot creep in anywhere else.
-public struct Mark: Hashable, Sendable, Comparable, CustomStringConvertible {
+public struct Mark: Hashable, Sendable, Comparable, CustomStringConvertible, BitwiseCopyable {
     // Stored in 32 bits (files are bounded far below 4 GiB): every node carries two marks.
     private var storedLine: UInt32
     private var storedColumn: UInt32

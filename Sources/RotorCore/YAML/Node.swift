@@ -3,6 +3,10 @@
 ///
 /// Scalars keep their text and style, never an implicit type: the configuration schema
 /// decides what `NO` or `0755` means, not YAML 1.1 guessing.
+///
+/// A node is a view into its file's `NodeTree` (flat storage the loader fills); `content`
+/// makes a scalar's `String` or a collection's array when asked, so loading a file costs
+/// no allocation per node.
 public struct Node: Sendable {
     public enum Content: Sendable {
         case scalar(String, ScalarStyle)
@@ -10,36 +14,57 @@ public struct Node: Sendable {
         case mapping([MappingEntry])
     }
 
-    public var content: Content
-    public var tag: StandardTag?
-    public var start: Mark
-    public var end: Mark
+    let tree: NodeTree
+    let index: Int
 
-    public init(_ content: Content, tag: StandardTag? = nil, start: Mark, end: Mark) {
-        self.content = content
-        self.tag = tag
-        self.start = start
-        self.end = end
+    init(_ tree: NodeTree, _ index: Int) {
+        self.tree = tree
+        self.index = index
+    }
+
+    private var record: NodeRecord { tree[index] }
+
+    public var tag: StandardTag? { record.tag }
+    public var start: Mark { record.start }
+    public var end: Mark { record.end }
+
+    public var content: Content {
+        let record = record
+        switch record.kind {
+        case .scalar(let style):
+            return .scalar(tree.string(record), style)
+        case .sequence:
+            return .sequence(tree.children(of: record).map { Node(tree, Int($0)) })
+        case .mapping:
+            let children = tree.children(of: record)
+            return .mapping(stride(from: 0, to: children.count, by: 2).map { pair in
+                MappingEntry(key: Node(tree, Int(children[pair])), value: Node(tree, Int(children[pair + 1])))
+            })
+        }
     }
 
     /// True for a scalar written without quotes or block indicators.
     public var isPlain: Bool {
-        if case .scalar(_, .plain) = content { return true }
+        if case .scalar(.plain) = record.kind { return true }
         return false
     }
 
     /// The scalar's text, or nil for a collection.
     public var scalarText: String? {
-        if case .scalar(let text, _) = content { return text }
-        return nil
+        let record = record
+        guard case .scalar = record.kind else { return nil }
+        return tree.string(record)
     }
 
     /// True for an empty plain scalar, `~`, `null`, `Null`, `NULL` or a `!!null` tag.
     public var isNull: Bool {
-        guard case .scalar(let text, let style) = content else { return false }
-        if tag == .null { return true }
-        guard style == .plain, tag == nil else { return false }
-        return text.isEmpty || text == "~" || text == "null" || text == "Null" || text == "NULL"
+        let record = record
+        guard case .scalar(let style) = record.kind else { return false }
+        if record.tag == .null { return true }
+        guard style == .plain, record.tag == nil else { return false }
+        let text = tree.bytes(of: record)
+        return text.isEmpty || text.elementsEqual("~".utf8) || text.elementsEqual("null".utf8)
+            || text.elementsEqual("Null".utf8) || text.elementsEqual("NULL".utf8)
     }
 
     /// A short name of the node's kind for error messages: "a mapping", "the string \"x\"".
@@ -62,7 +87,7 @@ public struct MappingEntry: Sendable {
 
 /// The YAML 1.2 standard tags rotor accepts. Any other tag (`!!python/object`, `!foo`)
 /// is refused by the loader.
-public enum StandardTag: String, Sendable, CaseIterable {
+public enum StandardTag: String, Sendable, CaseIterable, BitwiseCopyable {
     case str, int, float, bool, null, map, seq
     /// The non-specific tag `!`: "this scalar is a string".
     case nonSpecific = "!"

@@ -1,6 +1,6 @@
 /// How a scalar was written. rotor gives plain scalars no implicit type: the schema
 /// decides, but it still needs to know whether `true` was quoted.
-public enum ScalarStyle: Sendable, Equatable {
+public enum ScalarStyle: Sendable, Equatable, BitwiseCopyable {
     case plain, singleQuoted, doubleQuoted, literal, folded
 }
 
@@ -16,6 +16,36 @@ enum YAMLEvent: Equatable {
     case sequenceEnd(Mark)
     case scalar(value: String, anchor: String?, tag: String?, style: ScalarStyle, start: Mark, end: Mark)
     case alias(anchor: String, mark: Mark)
+}
+
+/// One event as libyaml produced it, for the loader: see `YAMLEventParser.withNextEvent`.
+/// `text` (a scalar's bytes) points into libyaml's buffer and is valid only while the
+/// event is being handled; anchors and tags, rare, are copied.
+struct RawYAMLEvent: ~Copyable {
+    enum Kind {
+        case streamStart, streamEnd, documentStart, documentEnd
+        case mappingStart, mappingEnd, sequenceStart, sequenceEnd, scalar, alias
+    }
+
+    var kind: Kind
+    var start: Mark
+    /// Where a scalar ends (other events: their start).
+    var end: Mark
+    /// Document start and end: written without `---` / `...`.
+    var implicit = false
+    /// Collections: written in flow style (`{…}`, `[…]`).
+    var flow = false
+    var style = ScalarStyle.plain
+    var text = UnsafeBufferPointer<UInt8>(start: nil, count: 0)
+    /// An alias's name, or a node's anchor.
+    var anchor: String?
+    var tag: String?
+
+    init(kind: Kind, start: Mark) {
+        self.kind = kind
+        self.start = start
+        self.end = start
+    }
 }
 
 /// A syntax error or a broken limit while reading YAML: fatal for the file it is in.

@@ -32,50 +32,79 @@ final class YAMLEventParser {
 
     /// The next event; `.streamEnd` once the input is exhausted (and again after that).
     func next() throws(YAMLError) -> YAMLEvent {
-        if finished { return .streamEnd }
+        try withNextEvent { (event: borrowing RawYAMLEvent) -> YAMLEvent in
+            switch event.kind {
+            case .streamStart: .streamStart
+            case .streamEnd: .streamEnd
+            case .documentStart: .documentStart(event.start, implicit: event.implicit)
+            case .documentEnd: .documentEnd(event.start, implicit: event.implicit)
+            case .mappingStart: .mappingStart(anchor: event.anchor, tag: event.tag, flow: event.flow, mark: event.start)
+            case .mappingEnd: .mappingEnd(event.start)
+            case .sequenceStart: .sequenceStart(anchor: event.anchor, tag: event.tag, flow: event.flow, mark: event.start)
+            case .sequenceEnd: .sequenceEnd(event.start)
+            case .scalar:
+                .scalar(value: String(decoding: event.text, as: UTF8.self), anchor: event.anchor, tag: event.tag,
+                        style: event.style, start: event.start, end: event.end)
+            case .alias: .alias(anchor: event.anchor ?? "", mark: event.start)
+            }
+        }
+    }
+
+    /// Calls `body` with the next event as libyaml produced it, its scalar text still in
+    /// libyaml's buffer: the loader copies those bytes once, into its node storage,
+    /// instead of making a `String` per scalar. The event is gone when `body` returns.
+    func withNextEvent<R>(_ body: (borrowing RawYAMLEvent) throws(YAMLError) -> R) throws(YAMLError) -> R {
+        if finished { return try body(RawYAMLEvent(kind: .streamEnd, start: Mark(line: 1, column: 1))) }
         var event = yaml_event_t()
         guard yaml_parser_parse(parser, &event) == 1 else {
             finished = true
             throw parserError()
         }
         defer { yaml_event_delete(&event) }
-        let start = Mark(event.start_mark)
+        var raw = RawYAMLEvent(kind: .streamEnd, start: Mark(event.start_mark))
         switch event.type {
         case YAML_STREAM_START_EVENT:
-            return .streamStart
+            raw.kind = .streamStart
         case YAML_STREAM_END_EVENT:
             finished = true
-            return .streamEnd
         case YAML_DOCUMENT_START_EVENT:
-            return .documentStart(start, implicit: event.data.document_start.implicit != 0)
+            raw.kind = .documentStart
+            raw.implicit = event.data.document_start.implicit != 0
         case YAML_DOCUMENT_END_EVENT:
-            return .documentEnd(start, implicit: event.data.document_end.implicit != 0)
+            raw.kind = .documentEnd
+            raw.implicit = event.data.document_end.implicit != 0
         case YAML_MAPPING_START_EVENT:
             let data = event.data.mapping_start
-            return .mappingStart(
-                anchor: Self.string(data.anchor), tag: Self.string(data.tag),
-                flow: data.style == YAML_FLOW_MAPPING_STYLE, mark: start)
+            raw.kind = .mappingStart
+            raw.anchor = Self.string(data.anchor)
+            raw.tag = Self.string(data.tag)
+            raw.flow = data.style == YAML_FLOW_MAPPING_STYLE
         case YAML_MAPPING_END_EVENT:
-            return .mappingEnd(start)
+            raw.kind = .mappingEnd
         case YAML_SEQUENCE_START_EVENT:
             let data = event.data.sequence_start
-            return .sequenceStart(
-                anchor: Self.string(data.anchor), tag: Self.string(data.tag),
-                flow: data.style == YAML_FLOW_SEQUENCE_STYLE, mark: start)
+            raw.kind = .sequenceStart
+            raw.anchor = Self.string(data.anchor)
+            raw.tag = Self.string(data.tag)
+            raw.flow = data.style == YAML_FLOW_SEQUENCE_STYLE
         case YAML_SEQUENCE_END_EVENT:
-            return .sequenceEnd(start)
+            raw.kind = .sequenceEnd
         case YAML_SCALAR_EVENT:
             let data = event.data.scalar
-            let value = String(decoding: UnsafeBufferPointer(start: data.value, count: data.length), as: UTF8.self)
-            return .scalar(
-                value: value, anchor: Self.string(data.anchor), tag: Self.string(data.tag),
-                style: Self.style(data.style), start: start, end: Mark(event.end_mark))
+            raw.kind = .scalar
+            raw.text = UnsafeBufferPointer(start: data.value, count: data.length)
+            if data.anchor != nil { raw.anchor = Self.string(data.anchor) }
+            if data.tag != nil { raw.tag = Self.string(data.tag) }
+            raw.style = Self.style(data.style)
+            raw.end = Mark(event.end_mark)
         case YAML_ALIAS_EVENT:
-            return .alias(anchor: Self.string(event.data.alias.anchor) ?? "", mark: start)
+            raw.kind = .alias
+            raw.anchor = Self.string(event.data.alias.anchor) ?? ""
         default:
             finished = true
-            throw YAMLError("unexpected YAML event", at: start)
+            throw YAMLError("unexpected YAML event", at: raw.start)
         }
+        return try body(raw)
     }
 
     private func parserError() -> YAMLError {

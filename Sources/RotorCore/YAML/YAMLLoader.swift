@@ -45,20 +45,24 @@ public enum YAMLLoader {
                 at: Mark(line: 1, column: 1))
             return result
         }
-        var builder = TreeBuilder(limits: limits)
+        var builder = TreeBuilder(limits: limits, inputSize: bytes.count)
         YAMLEventParser.withParser(over: bytes) { parser in
             do throws(YAMLError) {
-                while true {
-                    let event = try parser.next()
-                    if case .streamEnd = event { break }
-                    try builder.consume(event)
+                var more = true
+                while more {
+                    more = try parser.withNextEvent { (event: borrowing RawYAMLEvent) throws(YAMLError) -> Bool in
+                        if case .streamEnd = event.kind { return false }
+                        try builder.consume(event)
+                        return true
+                    }
                 }
             } catch {
                 result.fatal = error
             }
         }
-        result.documents = builder.documents
-        result.problems = builder.problems
+        let (tree, documents, problems) = builder.finish()
+        result.documents = documents.map { YAMLDocument(root: $0.root.map { Node(tree, Int($0)) }, start: $0.start) }
+        result.problems = problems
         return result
     }
 
@@ -69,10 +73,10 @@ public enum YAMLLoader {
 
 /// The event-to-node state machine behind `YAMLLoader`.
 ///
-/// Finished nodes wait on one work stack; when a collection closes, its children are
-/// moved (not copied: no reference counting) into an exactly-sized array. That keeps
-/// allocations to about one per collection instead of one per doubling.
-private struct TreeBuilder {
+/// Nodes are appended to flat storage as they finish (see `NodeTree`); a finished node
+/// waits as an index on one work stack until its collection closes, and then its run of
+/// indices moves into `childIndices`. No allocation per node.
+private struct TreeBuilder: ~Copyable {
     private struct Frame {
         var isMapping: Bool
         var anchor: String?
@@ -87,60 +91,87 @@ private struct TreeBuilder {
     }
 
     let limits: YAMLLoadLimits
-    var documents: [YAMLDocument] = []
+    var documents: [(root: Int32?, start: Mark)] = []
     var problems: [YAMLError] = []
+    // The nodes built so far (see `NodeTree`); only ever appended to.
+    private var records: PageBuffer<NodeRecord>
+    private var childIndices: PageBuffer<Int32>
+    private var text: PageBuffer<UInt8>
     private var stack: [Frame] = []
-    private var work = WorkStack()
+    private var work: [Int32] = []
     private var documentStart = Mark(line: 1, column: 1)
-    private var documentRoot: Node?
+    private var documentRoot: Int32?
     /// Anchored nodes of the current document with their expanded sizes.
-    private var anchors: [String: (node: Node, size: Int)] = [:]
+    private var anchors: [String: (node: Int32, size: Int)] = [:]
     private var aliasedNodes = 0
 
-    init(limits: YAMLLoadLimits) {
+    init(limits: YAMLLoadLimits, inputSize: Int) {
         self.limits = limits
+        // Sized for the file; they grow if the guess is short. Scalars cannot hold much more text than the file.
+        records = PageBuffer(capacity: inputSize / 8 + 64)
+        childIndices = PageBuffer(capacity: inputSize / 8 + 64)
+        text = PageBuffer(capacity: inputSize + 64)
     }
 
-    mutating func consume(_ event: consuming YAMLEvent) throws(YAMLError) {
-        switch event {
+    /// The finished nodes, with the documents' roots.
+    consuming func finish() -> (tree: NodeTree, documents: [(root: Int32?, start: Mark)], problems: [YAMLError]) {
+        (NodeTree(records: records, childIndices: childIndices, text: text), documents, problems)
+    }
+
+    mutating func consume(_ event: borrowing RawYAMLEvent) throws(YAMLError) {
+        switch event.kind {
         case .streamStart, .streamEnd:
             break
-        case .documentStart(let mark, _):
-            documentStart = mark
+        case .documentStart:
+            documentStart = event.start
             documentRoot = nil
             anchors.removeAll(keepingCapacity: true)
         case .documentEnd:
-            documents.append(YAMLDocument(root: documentRoot, start: documentStart))
-        case .mappingStart(let anchor, let tag, _, let mark):
-            try open(isMapping: true, anchor: anchor, tag: tag, at: mark)
-        case .sequenceStart(let anchor, let tag, _, let mark):
-            try open(isMapping: false, anchor: anchor, tag: tag, at: mark)
-        case .mappingEnd(let mark), .sequenceEnd(let mark):
+            documents.append((documentRoot, documentStart))
+        case .mappingStart, .sequenceStart:
+            try open(isMapping: event.kind == .mappingStart, anchor: event.anchor, tag: event.tag, at: event.start)
+        case .mappingEnd, .sequenceEnd:
             let frame = stack.removeLast()
-            let content: Node.Content = frame.isMapping
-                ? .mapping(work.popEntries(from: frame.firstChild))
-                : .sequence(work.popNodes(from: frame.firstChild))
+            var childCount = work.count - frame.firstChild
+            // A trailing key without a value (a parse error stopped the mapping) is dropped.
+            if frame.isMapping, childCount % 2 == 1 { childCount -= 1 }
+            let first = UInt32(childIndices.count)
+            work[frame.firstChild..<(frame.firstChild + childCount)].withUnsafeBufferPointer { childIndices.append(contentsOf: $0) }
+            work.removeSubrange(frame.firstChild...)
             // Yams-style marks: a collection ends where its closing event starts.
-            let node = Node(content, tag: frame.tag, start: frame.start, end: mark)
+            let node = append(NodeRecord(
+                start: frame.start, end: event.start, first: first, count: UInt32(childCount),
+                kind: frame.isMapping ? .mapping : .sequence, tag: frame.tag))
             try complete(node, anchor: frame.anchor, size: frame.expandedSize)
-        case .scalar(let value, let anchor, let tag, let style, let start, let end):
-            let resolved = tag.flatMap { resolveTag($0, at: start, expected: nil) }
-            let node = Node(.scalar(value, style), tag: resolved, start: start, end: end)
-            try complete(node, anchor: anchor, size: 1)
-        case .alias(let name, let mark):
+        case .scalar:
+            let resolved = event.tag.flatMap { resolveTag($0, at: event.start, expected: nil) }
+            let first = UInt32(text.count)
+            text.append(contentsOf: event.text)
+            let node = append(NodeRecord(
+                start: event.start, end: event.end, first: first, count: UInt32(event.text.count),
+                kind: .scalar(event.style), tag: resolved))
+            try complete(node, anchor: event.anchor, size: 1)
+        case .alias:
+            let name = event.anchor ?? ""
             guard let anchored = anchors[name] else {
-                throw YAMLError("unknown alias '*\(name)': no anchor '&\(name)' before it in this document", at: mark)
+                throw YAMLError("unknown alias '*\(name)': no anchor '&\(name)' before it in this document", at: event.start)
             }
             aliasedNodes += anchored.size
             guard aliasedNodes <= limits.maxAliasedNodes else {
                 throw YAMLError(
                     "aliases expand to more than \(limits.maxAliasedNodes) nodes (a 'billion laughs' file?); rotor refuses it",
-                    at: mark)
+                    at: event.start)
             }
-            var node = anchored.node
-            node.start = mark
-            try complete(node, anchor: nil, size: anchored.size)
+            // The alias shares the anchored node's content (text or children) and has its own start.
+            var copy = records[Int(anchored.node)]
+            copy.start = event.start
+            try complete(append(copy), anchor: nil, size: anchored.size)
         }
+    }
+
+    private mutating func append(_ record: NodeRecord) -> Int32 {
+        records.append(record)
+        return Int32(records.count - 1)
     }
 
     private mutating func open(isMapping: Bool, anchor: String?, tag: String?, at mark: Mark) throws(YAMLError) {
@@ -152,7 +183,7 @@ private struct TreeBuilder {
     }
 
     /// Puts a finished node on the work stack of its parent (or makes it the document root).
-    private mutating func complete(_ node: Node, anchor: String?, size: Int) throws(YAMLError) {
+    private mutating func complete(_ node: Int32, anchor: String?, size: Int) throws(YAMLError) {
         if let anchor { anchors[anchor] = (node, size) }
         guard !stack.isEmpty else {
             documentRoot = node
@@ -162,7 +193,9 @@ private struct TreeBuilder {
         stack[top].expandedSize += size
         // In a mapping, children alternate key, value: an even count before this one makes it a key.
         if stack[top].isMapping, (work.count - stack[top].firstChild) % 2 == 0 {
-            if let problem = Self.checkKey(node, frame: &stack[top], siblings: work) { problems.append(problem) }
+            if let problem = Self.checkKey(node, frame: &stack[top], work: work, records: records, text: text) {
+                problems.append(problem)
+            }
         }
         work.append(node)
     }
@@ -170,32 +203,47 @@ private struct TreeBuilder {
     /// The problem with a new mapping key, if any: not a scalar, a merge key, or a duplicate.
     /// Static on purpose: a method reading `self` while `frame` is inout into `self.stack`
     /// would make Swift copy `self`, and with it the key index, on every key.
-    private static func checkKey(_ key: Node, frame: inout Frame, siblings work: WorkStack) -> YAMLError? {
-        guard case .scalar(let text, let style) = key.content else {
-            return YAMLError("a mapping key must be a scalar, not \(key.kindDescription)", at: key.start)
+    private static func checkKey(
+        _ key: Int32, frame: inout Frame, work: [Int32],
+        records: borrowing PageBuffer<NodeRecord>, text: borrowing PageBuffer<UInt8>
+    ) -> YAMLError? {
+        func bytes(_ record: NodeRecord) -> UnsafeBufferPointer<UInt8> { text.slice(Int(record.first), count: Int(record.count)) }
+        let record = records[Int(key)]
+        guard case .scalar(let style) = record.kind else {
+            return YAMLError("a mapping key must be a scalar, not \(record.kind == .mapping ? "a mapping" : "a sequence")", at: record.start)
         }
-        if text == "<<" && style == .plain {
-            return YAMLError("merge keys ('<<') are not supported; write the fields out in full", at: key.start)
+        let name = bytes(record)
+        if style == .plain, name.elementsEqual("<<".utf8) {
+            return YAMLError("merge keys ('<<') are not supported; write the fields out in full", at: record.start)
         }
         let first: Mark?
         let keyCount = (work.count - frame.firstChild) / 2
         if frame.keyIndex == nil, keyCount < 16 {
-            first = stride(from: frame.firstChild, to: work.count, by: 2).first { work[$0].scalarText == text }.map { work[$0].start }
+            var found: Mark?
+            for position in stride(from: frame.firstChild, to: work.count, by: 2) {
+                let sibling = records[Int(work[position])]
+                if case .scalar = sibling.kind, bytes(sibling).elementsEqual(name) { found = sibling.start; break }
+            }
+            first = found
         } else {
             if frame.keyIndex == nil {
                 var index: [String: Mark] = [:]
                 for position in stride(from: frame.firstChild, to: work.count, by: 2) {
-                    if let name = work[position].scalarText, index[name] == nil { index[name] = work[position].start }
+                    let sibling = records[Int(work[position])]
+                    guard case .scalar = sibling.kind else { continue }
+                    let siblingName = String(decoding: bytes(sibling), as: UTF8.self)
+                    if index[siblingName] == nil { index[siblingName] = sibling.start }
                 }
                 frame.keyIndex = index
             }
+            let text = String(decoding: name, as: UTF8.self)
             first = frame.keyIndex?[text]
-            if first == nil { frame.keyIndex?[text] = key.start }
+            if first == nil { frame.keyIndex?[text] = record.start }
         }
         guard let first else { return nil }
         return YAMLError(
-            "duplicate key '\(text)' (first defined at line \(first.line), column \(first.column))",
-            at: key.start)
+            "duplicate key '\(String(decoding: name, as: UTF8.self))' (first defined at line \(first.line), column \(first.column))",
+            at: record.start)
     }
 
     private mutating func resolveTag(_ tag: String, at mark: Mark, expected: StandardTag?) -> StandardTag? {
@@ -212,62 +260,5 @@ private struct TreeBuilder {
             problems.append(YAMLError("tag '!!\(standard.rawValue)' cannot be used on a scalar", at: mark))
         }
         return standard
-    }
-}
-
-/// The nodes waiting for their collection to close, in manually managed memory so that
-/// closing a collection *moves* its children into their array: a Swift array would copy
-/// each child (retaining its strings) and then release the originals.
-private final class WorkStack {
-    private var base: UnsafeMutablePointer<Node>
-    private var capacity = 256
-    private(set) var count = 0
-
-    init() { base = .allocate(capacity: capacity) }
-
-    deinit {
-        base.deinitialize(count: count)
-        base.deallocate()
-    }
-
-    subscript(index: Int) -> Node { base[index] }
-
-    func append(_ node: Node) {
-        if count == capacity {
-            let grown = UnsafeMutablePointer<Node>.allocate(capacity: capacity * 2)
-            grown.moveInitialize(from: base, count: count)
-            base.deallocate()
-            base = grown
-            capacity *= 2
-        }
-        (base + count).initialize(to: node)
-        count += 1
-    }
-
-    /// Moves the nodes from `first` to the top into a new array.
-    func popNodes(from first: Int) -> [Node] {
-        let moved = count - first
-        defer { count = first }
-        return Array(unsafeUninitializedCapacity: moved) { buffer, initialized in
-            buffer.baseAddress!.moveInitialize(from: base + first, count: moved)
-            initialized = moved
-        }
-    }
-
-    /// Moves the nodes from `first` to the top, which alternate key and value, into entries.
-    /// A trailing key without a value (a parse error stopped the mapping) is dropped.
-    func popEntries(from first: Int) -> [MappingEntry] {
-        let pairs = (count - first) / 2
-        defer {
-            if (count - first) % 2 == 1 { (base + count - 1).deinitialize(count: 1) }
-            count = first
-        }
-        return Array(unsafeUninitializedCapacity: pairs) { buffer, initialized in
-            for pair in 0..<pairs {
-                let key = base + first + 2 * pair
-                (buffer.baseAddress! + pair).initialize(to: MappingEntry(key: key.move(), value: (key + 1).move()))
-            }
-            initialized = pairs
-        }
     }
 }

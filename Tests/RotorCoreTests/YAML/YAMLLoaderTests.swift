@@ -143,4 +143,27 @@ import Testing
         #expect(result.documents[1].start.line == 2)
         #expect(result.documents[2].root == nil || result.documents[2].root?.isNull == true)
     }
+
+    @Test func anAliasSharesItsAnchorsContentAndHasItsOwnPlace() throws {
+        let result = YAMLLoader.load("a: &x {k: [1, 2]}\nb: *x\nc: &s text\nd: *s\n")
+        let root = try #require(result.documents.first?.root)
+        guard case .mapping(let entries) = root.content else { Issue.record("not a mapping"); return }
+        #expect(entries[1].value.start.line == 2 && entries[1].value.start.column == 4)
+        guard case .mapping(let aliased) = entries[1].value.content,
+              case .sequence(let items) = aliased.first?.value.content else { Issue.record("alias lost its content"); return }
+        #expect(items.map(\.scalarText) == ["1", "2"])
+        #expect(entries[3].value.scalarText == "text" && entries[3].value.start.line == 4)
+    }
+
+    @Test func largeFilesKeepEveryNodeWhenStorageGrowsPastItsFirstGuess() throws {
+        // Short lines make more nodes than the loader's first guess for this size, and the
+        // storage crosses from malloc to mapped memory as it grows.
+        let items = (0..<200_000).map { "- \($0 % 10)" }.joined(separator: "\n")
+        let result = YAMLLoader.load(items)
+        let root = try #require(result.documents.first?.root)
+        guard case .sequence(let nodes) = root.content else { Issue.record("not a sequence"); return }
+        #expect(nodes.count == 200_000)
+        #expect(nodes[199_999].scalarText == "9" && nodes[199_999].start.line == 200_000)
+        #expect(nodes.indices.allSatisfy { nodes[$0].scalarText == String($0 % 10) })
+    }
 }
