@@ -55,9 +55,10 @@ public enum PlanCommand {
     /// Target files of the selected keys that rotor could not replace (read-only, permissions).
     static func writeProblems(_ configuration: Configuration, keys: [String]) -> [TargetID: String] {
         var problems: [TargetID: String] = [:]
-        for consumer in configuration.consumers where keys.isEmpty || keys.contains(consumer.uses.value) {
+        let selected = Set(keys)
+        for consumer in configuration.consumers where selected.isEmpty || selected.contains(consumer.uses.value) {
             for (index, target) in consumer.targets.enumerated() {
-                guard let path = target.filePath, FileManager.default.fileExists(atPath: path) else { continue }
+                guard let path = target.filePath, access(path, F_OK) == 0 else { continue }
                 problems[TargetID(consumer: consumer.name.value, index: index)] = TargetAccess.writeProblem(path)
             }
         }

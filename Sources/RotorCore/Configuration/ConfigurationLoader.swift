@@ -203,17 +203,21 @@ public struct ConfigurationLoader: Sendable {
 
     /// One place written by two different keys would flip between them on every rotation.
     private func reportSharedTargets(_ configuration: Configuration, diagnostics: inout Diagnostics) {
-        var owners: [String: (key: String, consumer: String, location: SourceLocation)] = [:]
+        struct Place: Hashable { var type: String, path: String, selector: String }
+        var owners: [Place: (key: String, consumer: String, location: SourceLocation)] = [:]
+        owners.reserveCapacity(configuration.consumers.count)
         for consumer in configuration.consumers {
             for target in consumer.targets {
                 guard let path = target.filePath else { continue }
-                let place = "\(target.typeName)\u{0}\(path)\u{0}\(target.selector)"
-                if let owner = owners[place], owner.key != consumer.uses.value {
+                let place = Place(type: target.typeName, path: path, selector: target.selector)
+                guard let owner = owners[place] else {
+                    owners[place] = (consumer.uses.value, consumer.name.value, target.location)
+                    continue
+                }
+                if owner.key != consumer.uses.value {
                     diagnostics.error(
                         "\(target.selector) in \(displayPath(path)) is written by key '\(consumer.uses.value)' (consumer '\(consumer.name.value)') and by key '\(owner.key)' (consumer '\(owner.consumer)'); one place can hold only one key",
                         at: target.location, notes: [.note("the other target is here", at: owner.location)])
-                } else if owners[place] == nil {
-                    owners[place] = (consumer.uses.value, consumer.name.value, target.location)
                 }
             }
         }

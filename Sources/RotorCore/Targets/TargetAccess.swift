@@ -7,7 +7,7 @@ public enum TargetAccess {
         guard access(path, W_OK) == 0 else {
             return errno == EROFS ? "the file system is read-only" : "the file is not writable (permission denied)"
         }
-        guard access((path as NSString).deletingLastPathComponent, W_OK) == 0 else {
+        guard access(PathNormalizer.parent(of: path), W_OK) == 0 else {
             return errno == EROFS ? "the file system is read-only" : "its folder is not writable, so it cannot be replaced atomically"
         }
         return nil

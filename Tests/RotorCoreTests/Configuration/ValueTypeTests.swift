@@ -109,4 +109,10 @@ import Testing
     func agreesWithFoundation(_ path: String) {
         #expect(PathNormalizer.normalize(path) == URL(fileURLWithPath: path).standardizedFileURL.path)
     }
+
+    @Test(arguments: [("/a/b/c", "/a/b"), ("/a/b/", "/a"), ("/a", "/"), ("/", "/"), ("a", ""), ("a/b", "a"),
+                      ("", ""), ("/a//b", "/a"), ("/srv/app/.env", "/srv/app")])
+    func parentIsTheFolderHoldingThePath(_ path: String, _ folder: String) {
+        #expect(PathNormalizer.parent(of: path) == folder)
+    }
 }

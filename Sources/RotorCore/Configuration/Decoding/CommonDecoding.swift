@@ -1,21 +1,21 @@
 /// Decoding of the pieces policies and manifests share: commands, checks, webhooks.
 extension DecodingContext {
     /// An argv array. Each element is a template of `role` (never `{secret}`).
-    func argv(_ node: Node, field: String, role: TemplateRole = .argv) -> [Template]? {
+    func argv(_ node: Node, field: @autoclosure () -> String, role: TemplateRole = .argv) -> [Template]? {
         guard case .sequence(let items) = node.content else {
             if case .scalar = node.content {
-                error("\(field) must be an argv list such as [systemctl, restart, app], not a shell string; rotor never runs a shell", at: node)
+                error("\(field()) must be an argv list such as [systemctl, restart, app], not a shell string; rotor never runs a shell", at: node)
             } else {
-                error("\(field) must be an argv list such as [systemctl, restart, app], not \(node.kindDescription)", at: node)
+                error("\(field()) must be an argv list such as [systemctl, restart, app], not \(node.kindDescription)", at: node)
             }
             return nil
         }
         guard !items.isEmpty else {
-            error("\(field) is an empty command; name at least the program", at: node)
+            error("\(field()) is an empty command; name at least the program", at: node)
             return nil
         }
         let argv = items.enumerated().compactMap { offset, item in
-            MappingReader.template(item, self, field: "argument \(offset + 1) of \(field)", role: role)
+            MappingReader.template(item, self, field: "argument \(offset + 1) of \(field())", role: role)
         }
         return argv.count == items.count ? argv : nil
     }

@@ -7,39 +7,49 @@
 final class MappingReader {
     let node: Node
     let context: DecodingContext
-    /// What this mapping is, for messages: "key 'skytells-prod'".
-    let subject: String
+    /// What this mapping is, for messages: "key 'skytells-prod'". Made only when a
+    /// message needs it: most mappings are read without one.
+    private(set) lazy var subject: String = describeSubject()
+    private let describeSubject: () -> String
     private var entries: [(name: String, entry: MappingEntry)] = []
+    /// Which entries the schema asked for; the rest are unknown fields.
+    private var used: [Bool]
     /// Built only for large mappings; small ones are scanned.
     private var index: [String: Int]?
-    private var known: [String] = []
+    /// Every field the schema asked for, in order, possibly repeated: for did-you-mean.
+    private var asked: [String] = []
     /// Required fields that were absent; reported by `finish()` unless an unknown field
     /// is their likely misspelling (then one "did you mean" error says it all).
     private var missingRequired: [String] = []
 
     /// nil (and an error) when `node` is not a mapping.
-    init?(_ node: Node, _ context: DecodingContext, subject: String) {
+    init?(_ node: Node, _ context: DecodingContext, subject: @autoclosure @escaping () -> String) {
         self.node = node
         self.context = context
-        self.subject = subject
+        self.describeSubject = subject
         guard case .mapping(let pairs) = node.content else {
-            context.error("\(subject) must be a mapping, not \(node.kindDescription)", at: node)
+            context.error("\(subject()) must be a mapping, not \(node.kindDescription)", at: node)
             return nil
         }
         entries.reserveCapacity(pairs.count)
+        asked.reserveCapacity(16)
         for pair in pairs {
             // Non-scalar keys and merge keys were reported by the loader.
             guard let name = pair.key.scalarText, !(name == "<<" && pair.key.isPlain) else { continue }
             entries.append((name, pair))
         }
+        used = Array(repeating: false, count: entries.count)
         if entries.count > 12 {
             index = Dictionary(entries.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { first, _ in first })
         }
     }
 
+    /// Where `field` is among the entries; remembers that the schema asked for it.
     private func position(of field: String) -> Int? {
-        if let index { return index[field] }
-        return entries.firstIndex { $0.name == field }
+        asked.append(field)
+        let position = index.map { $0[field] } ?? entries.firstIndex { $0.name == field }
+        if let position { used[position] = true }
+        return position
     }
 
     var location: SourceLocation { context.location(of: node) }
@@ -48,13 +58,11 @@ final class MappingReader {
     var presentNames: [String] { entries.map(\.name) }
 
     func has(_ field: String) -> Bool {
-        remember(field)
-        return position(of: field).map { !entries[$0].entry.value.isNull } ?? false
+        position(of: field).map { !entries[$0].entry.value.isNull } ?? false
     }
 
     /// The raw node of a field (null counts as absent).
     func node(_ field: String, required: Bool = false) -> Node? {
-        remember(field)
         guard let position = position(of: field), !entries[position].entry.value.isNull else {
             if required, !missingRequired.contains(field) { missingRequired.append(field) }
             return nil
@@ -138,9 +146,11 @@ final class MappingReader {
     /// Reports every field the schema did not ask for. `hints` gives a message for
     /// names that deserve more than a did-you-mean (e.g. a literal `token`).
     func finish(hints: [String: String] = [:]) {
-        let knownSet = Set(known)
         var explained = Set<String>()
-        for (name, entry) in entries where !knownSet.contains(name) {
+        var seen = Set<String>()
+        let known = used.contains(false) ? asked.filter { seen.insert($0).inserted } : []
+        // A name asked for but unused is a duplicate key, which the loader reported.
+        for ((name, entry), used) in zip(entries, used) where !used && !known.contains(name) {
             if let hint = hints[name] {
                 context.error("unknown field '\(name)' in \(subject): \(hint)", at: entry.key)
                 continue
@@ -168,35 +178,34 @@ final class MappingReader {
         reportMissingRequired()
     }
 
-    private func remember(_ field: String) {
-        if !known.contains(field) { known.append(field) }
-    }
 }
 
 // MARK: - Scalars typed by the schema
 
 extension MappingReader {
-    static func string(_ value: Node, _ context: DecodingContext, field: String) -> Located<String>? {
+    // `field` ("'uses' of consumer 'api'") is an autoclosure: it is needed only for a message.
+
+    static func string(_ value: Node, _ context: DecodingContext, field: @autoclosure () -> String) -> Located<String>? {
         guard case .scalar(let text, _) = value.content else {
-            context.error("\(field) must be a string, not \(value.kindDescription)", at: value)
+            context.error("\(field()) must be a string, not \(value.kindDescription)", at: value)
             return nil
         }
         if let tag = value.tag, tag != .str, tag != .nonSpecific {
-            context.error("\(field) must be a string, but it is tagged !!\(tag.rawValue)", at: value)
+            context.error("\(field()) must be a string, but it is tagged !!\(tag.rawValue)", at: value)
             return nil
         }
         return Located(text, at: context.location(of: value))
     }
 
-    static func int(_ value: Node, _ context: DecodingContext, field: String, range: ClosedRange<Int>?) -> Int? {
+    static func int(_ value: Node, _ context: DecodingContext, field: @autoclosure () -> String, range: ClosedRange<Int>?) -> Int? {
         guard case .scalar(let text, let style) = value.content, style == .plain,
               value.tag == nil || value.tag == .int, let number = Int(text)
         else {
-            context.error("\(field) must be a whole number, not \(value.kindDescription)", at: value)
+            context.error("\(field()) must be a whole number, not \(value.kindDescription)", at: value)
             return nil
         }
         if let range, !range.contains(number) {
-            context.error("\(field) must be between \(range.lowerBound) and \(range.upperBound), not \(number)", at: value)
+            context.error("\(field()) must be between \(range.lowerBound) and \(range.upperBound), not \(number)", at: value)
             return nil
         }
         return number
@@ -204,33 +213,33 @@ extension MappingReader {
 
     /// A template, checked for unknown placeholders, for placeholders its role forbids
     /// (above all `{secret}` where no secret belongs) and for literal credentials.
-    static func template(_ value: Node, _ context: DecodingContext, field: String, role: TemplateRole) -> Template? {
-        guard let text = string(value, context, field: field) else { return nil }
+    static func template(_ value: Node, _ context: DecodingContext, field: @autoclosure () -> String, role: TemplateRole) -> Template? {
+        guard let text = string(value, context, field: field()) else { return nil }
         switch Template.parse(text.value) {
         case .failure(.unknownPlaceholder(let name, let offset)):
             let suggestion = Suggestion.didYouMean(name, in: Placeholder.allCases.map(\.rawValue)) { "'{\($0)}'" }
             context.diagnostics.error(
-                "unknown placeholder '{\(name)}' in \(field)\(suggestion); placeholders are "
+                "unknown placeholder '{\(name)}' in \(field())\(suggestion); placeholders are "
                     + Placeholder.allCases.map { "{\($0.rawValue)}" }.joined(separator: ", "),
                 at: placeholderLocation(value, offset: offset, context))
             return nil
         case .failure(.unclosedBrace(let offset)):
             context.diagnostics.error(
-                "'{' without a closing '}' in \(field); write '{{' for a literal brace",
+                "'{' without a closing '}' in \(field()); write '{{' for a literal brace",
                 at: placeholderLocation(value, offset: offset, context))
             return nil
         case .success(let template):
             for placeholder in template.placeholders.subtracting(role.allowed).sorted(by: { $0.rawValue < $1.rawValue }) {
                 let offset = text.value.range(of: "{\(placeholder.rawValue)}").map { text.value.distance(from: text.value.startIndex, to: $0.lowerBound) } ?? 0
                 let message = placeholder == .secret
-                    ? "'{secret}' is not allowed in \(field) (\(role.description)): the secret may appear only in a target's value, a command's stdin or environment, or the headers and body of the policy's own verify request, so a configuration cannot send it anywhere else"
-                    : "'{\(placeholder.rawValue)}' is not available in \(field) (\(role.description)); available here: "
+                    ? "'{secret}' is not allowed in \(field()) (\(role.description)): the secret may appear only in a target's value, a command's stdin or environment, or the headers and body of the policy's own verify request, so a configuration cannot send it anywhere else"
+                    : "'{\(placeholder.rawValue)}' is not available in \(field()) (\(role.description)); available here: "
                         + role.allowed.map { "{\($0.rawValue)}" }.sorted().joined(separator: ", ")
                 context.diagnostics.error(message, at: placeholderLocation(value, offset: offset, context))
             }
             if !template.usesSecret, let reason = CredentialDetector.reason(text.value) {
                 context.error(
-                    "\(field) holds what looks like a literal credential (\(reason)); rotor refuses secrets written into configuration: keep tokens in the environment or a file",
+                    "\(field()) holds what looks like a literal credential (\(reason)); rotor refuses secrets written into configuration: keep tokens in the environment or a file",
                     at: value)
                 return nil
             }
