@@ -54,27 +54,26 @@ public enum PlanCommand {
 
     /// Target files of the selected keys that rotor could not replace (read-only, permissions).
     static func writeProblems(_ configuration: Configuration, keys: [String]) -> [TargetID: String] {
-        var problems: [TargetID: String] = [:]
-        let selected = Set(keys)
-        for consumer in configuration.consumers where selected.isEmpty || selected.contains(consumer.uses.value) {
-            for (index, target) in consumer.targets.enumerated() {
-                guard let path = target.filePath, access(path, F_OK) == 0 else { continue }
-                problems[TargetID(consumer: consumer.name.value, index: index)] = TargetAccess.writeProblem(path)
-            }
+        let problems = selectedTargets(configuration, keys: keys).parallelMap { id, target -> (TargetID, String)? in
+            guard let path = target.filePath, access(path, F_OK) == 0, let problem = TargetAccess.writeProblem(path) else { return nil }
+            return (id, problem)
         }
-        return problems
+        return Dictionary(problems.compactMap { $0 }, uniquingKeysWith: { first, _ in first })
     }
 
-    /// Reads every target of the selected keys, read-only.
+    /// Reads every target of the selected keys, read-only, on every core.
     static func observe(_ configuration: Configuration, keys: [String]) -> [TargetID: TargetObservation] {
-        let selected = Set(keys)
         let inspector = TargetInspector()
-        var observations: [TargetID: TargetObservation] = [:]
-        for consumer in configuration.consumers where selected.isEmpty || selected.contains(consumer.uses.value) {
-            for (index, target) in consumer.targets.enumerated() {
-                observations[TargetID(consumer: consumer.name.value, index: index)] = inspector.observe(target)
-            }
+        let targets = selectedTargets(configuration, keys: keys)
+        let observations = targets.parallelMap { inspector.observe($0.target) }
+        return Dictionary(zip(targets.lazy.map(\.id), observations), uniquingKeysWith: { first, _ in first })
+    }
+
+    /// Every target of the consumers of `keys` (all keys when empty).
+    private static func selectedTargets(_ configuration: Configuration, keys: [String]) -> [(id: TargetID, target: TargetSpec)] {
+        let selected = Set(keys)
+        return configuration.consumers.filter { selected.isEmpty || selected.contains($0.uses.value) }.flatMap { consumer in
+            consumer.targets.enumerated().map { (TargetID(consumer: consumer.name.value, index: $0), $1) }
         }
-        return observations
     }
 }

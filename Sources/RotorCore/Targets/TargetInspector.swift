@@ -65,11 +65,36 @@ public struct TargetInspector: Sendable {
 /// Reads a target file's bytes, saying why it cannot.
 enum FileTargetReader {
     static func read(_ path: String) -> Result<[UInt8], TargetReadProblem> {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { return .failure(.missing("the file does not exist")) }
-        guard !isDirectory.boolValue else { return .failure(.unreadable("it is a folder, not a file")) }
-        guard let data = FileManager.default.contents(atPath: path) else { return .failure(.unreadable("permission denied")) }
-        return .success([UInt8](data))
+        // O_NONBLOCK: a FIFO put where a target should be must not hang rotor.
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
+        guard descriptor >= 0 else {
+            switch errno {
+            case ENOENT, ENOTDIR: return .failure(.missing("the file does not exist"))
+            case EISDIR: return .failure(.unreadable("it is a folder, not a file"))
+            case EACCES, EPERM: return .failure(.unreadable("permission denied"))
+            default: return .failure(.unreadable(String(cString: strerror(errno))))
+            }
+        }
+        defer { close(descriptor) }
+        var info = stat()
+        guard fstat(descriptor, &info) == 0 else { return .failure(.unreadable(String(cString: strerror(errno)))) }
+        guard info.st_mode & S_IFMT != S_IFDIR else { return .failure(.unreadable("it is a folder, not a file")) }
+        // Sized from fstat; grows if the file grows while it is read.
+        var bytes = [UInt8](repeating: 0, count: max(Int(info.st_size), 0) + 1)
+        var filled = 0
+        while true {
+            if filled == bytes.count { bytes.append(contentsOf: repeatElement(0, count: bytes.count)) }
+            let count = bytes.withUnsafeMutableBytes { Glibc.read(descriptor, $0.baseAddress! + filled, $0.count - filled) }
+            if count == 0 { break }
+            if count < 0 {
+                if errno == EINTR { continue }
+                if errno == EAGAIN { break }  // an empty FIFO or socket: nothing to read now
+                return .failure(.unreadable(String(cString: strerror(errno))))
+            }
+            filled += count
+        }
+        bytes.removeSubrange(filled...)
+        return .success(bytes)
     }
 }
 

@@ -1,0 +1,28 @@
+import Foundation
+
+extension Array where Element: Sendable {
+    /// `map` spread over the machine's cores, in order. For independent, blocking work on
+    /// many elements, such as reading every target file of a plan: each core takes one
+    /// contiguous share.
+    func parallelMap<T: Sendable>(_ transform: @Sendable (Element) -> T) -> [T] {
+        let workers = Swift.min(ProcessInfo.processInfo.activeProcessorCount, count / 64)
+        guard workers > 1 else { return map(transform) }
+        return [T](unsafeUninitializedCapacity: count) { buffer, initialized in
+            let results = UnsafeSendableBuffer(buffer)
+            withoutActuallyEscaping(transform) { transform in
+                DispatchQueue.concurrentPerform(iterations: workers) { worker in
+                    // Shares differ by at most one element; each result slot is written once.
+                    let share = (count * worker / workers)..<(count * (worker + 1) / workers)
+                    for index in share { (results.base + index).initialize(to: transform(self[index])) }
+                }
+            }
+            initialized = count
+        }
+    }
+}
+
+/// The result buffer of `parallelMap`, written by several threads at disjoint indices.
+private struct UnsafeSendableBuffer<T>: @unchecked Sendable {
+    let base: UnsafeMutablePointer<T>
+    init(_ buffer: UnsafeMutableBufferPointer<T>) { base = buffer.baseAddress! }
+}
