@@ -23,7 +23,8 @@ public struct PlanSummary: Sendable, Codable, Equatable {
             for step in key.steps where step.step == .update {
                 targets += 1
                 if let consumer = step.consumer { seenConsumers.insert(consumer) }
-                guard step.targetType != "exec", let target = step.target, let separator = target.lastIndex(of: ":") else { continue }
+                // Searched as bytes: a backwards Character search walks grapheme clusters.
+                guard step.targetType != "exec", let target = step.target, let separator = target.utf8.lastIndex(of: UInt8(ascii: ":")) else { continue }
                 if seenFiles.insert(target[..<separator]).inserted { files.append(String(target[..<separator])) }
             }
         }
@@ -101,15 +102,10 @@ public enum PlanJSONRenderer {
 
 /// The one JSON encoder configuration every `--json` output uses.
 public enum JSONOutput {
+    /// Pretty-printed, keys sorted, slashes unescaped, dates in ISO 8601 (see `JSONOutputEncoder`).
     public static func encode(_ value: some Encodable) -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        encoder.dateEncodingStrategy = .custom { date, encoder in
-            var container = encoder.singleValueContainer()
-            try container.encode(DateFormatting.iso8601(date))
-        }
-        guard let data = try? encoder.encode(value) else { return "{}\n" }
-        return String(decoding: data, as: UTF8.self) + "\n"
+        guard let bytes = try? JSONOutputEncoder().encode(value) else { return "{}\n" }
+        return String(decoding: bytes, as: UTF8.self) + "\n"
     }
 }
 
