@@ -72,8 +72,10 @@ public enum PlanCommand {
     /// Every target of the consumers of `keys` (all keys when empty).
     private static func selectedTargets(_ configuration: Configuration, keys: [String]) -> [(id: TargetID, target: TargetSpec)] {
         let selected = Set(keys)
-        return configuration.consumers.filter { selected.isEmpty || selected.contains($0.uses.value) }.flatMap { consumer in
-            consumer.targets.enumerated().map { (TargetID(consumer: consumer.name.value, index: $0), $1) }
+        var targets: [(id: TargetID, target: TargetSpec)] = []
+        for consumer in configuration.consumers where selected.isEmpty || selected.contains(consumer.uses.value) {
+            for (index, target) in consumer.targets.enumerated() { targets.append((TargetID(consumer: consumer.name.value, index: index), target)) }
         }
+        return targets
     }
 }

@@ -51,13 +51,14 @@ public enum Planner {
         let selected = Set(input.selectedKeys)
         let consumersByKey = Dictionary(grouping: input.configuration.consumers, by: \.uses.value)
         let providers = Dictionary(input.configuration.providers.map { ($0.name.value, $0) }, uniquingKeysWith: { first, _ in first })
+        // Keys are planned independently, so on every core.
         let keys = input.configuration.keys
             .filter { selected.isEmpty || selected.contains($0.name.value) }
-            .compactMap { key -> KeyPlan? in
+            .parallelMap { key -> KeyPlan? in
                 guard let provider = providers[key.provider.value] else { return nil }
                 return planKey(key, provider: provider, consumers: consumersByKey[key.name.value] ?? [], input: input)
             }
-        return Plan(generatedAt: input.now, keys: keys)
+        return Plan(generatedAt: input.now, keys: keys.compactMap { $0 })
     }
 
     static func planKey(_ key: KeyPolicy, provider: ProviderSpec, consumers: [ConsumerSpec], input: PlanningInput) -> KeyPlan {
