@@ -19,9 +19,9 @@ enum YAMLEvent: Equatable {
 }
 
 /// One event as libyaml produced it, for the loader: see `YAMLEventParser.withNextEvent`.
-/// `text` (a scalar's bytes) points into libyaml's buffer and is valid only while the
-/// event is being handled; anchors and tags, rare, are copied.
-struct RawYAMLEvent: ~Copyable {
+/// Its pointers (a scalar's bytes, an anchor, a tag) point into libyaml's event and are
+/// valid only while the event is being handled; it holds nothing to retain or release.
+struct RawYAMLEvent {
     enum Kind {
         case streamStart, streamEnd, documentStart, documentEnd
         case mappingStart, mappingEnd, sequenceStart, sequenceEnd, scalar, alias
@@ -37,15 +37,18 @@ struct RawYAMLEvent: ~Copyable {
     var flow = false
     var style = ScalarStyle.plain
     var text = UnsafeBufferPointer<UInt8>(start: nil, count: 0)
-    /// An alias's name, or a node's anchor.
-    var anchor: String?
-    var tag: String?
+    /// An alias's name or a node's anchor, NUL-terminated; nil when there is none.
+    var anchorBytes: UnsafePointer<UInt8>?
+    var tagBytes: UnsafePointer<UInt8>?
 
     init(kind: Kind, start: Mark) {
         self.kind = kind
         self.start = start
         self.end = start
     }
+
+    var anchor: String? { anchorBytes.map { String(cString: $0) } }
+    var tag: String? { tagBytes.map { String(cString: $0) } }
 }
 
 /// A syntax error or a broken limit while reading YAML: fatal for the file it is in.

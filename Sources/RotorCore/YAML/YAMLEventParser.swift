@@ -32,7 +32,7 @@ final class YAMLEventParser {
 
     /// The next event; `.streamEnd` once the input is exhausted (and again after that).
     func next() throws(YAMLError) -> YAMLEvent {
-        try withNextEvent { (event: borrowing RawYAMLEvent) -> YAMLEvent in
+        try withNextEvent { (event: RawYAMLEvent) -> YAMLEvent in
             switch event.kind {
             case .streamStart: .streamStart
             case .streamEnd: .streamEnd
@@ -53,7 +53,7 @@ final class YAMLEventParser {
     /// Calls `body` with the next event as libyaml produced it, its scalar text still in
     /// libyaml's buffer: the loader copies those bytes once, into its node storage,
     /// instead of making a `String` per scalar. The event is gone when `body` returns.
-    func withNextEvent<R>(_ body: (borrowing RawYAMLEvent) throws(YAMLError) -> R) throws(YAMLError) -> R {
+    func withNextEvent<R>(_ body: (RawYAMLEvent) throws(YAMLError) -> R) throws(YAMLError) -> R {
         if finished { return try body(RawYAMLEvent(kind: .streamEnd, start: Mark(line: 1, column: 1))) }
         var event = yaml_event_t()
         guard yaml_parser_parse(parser, &event) == 1 else {
@@ -76,16 +76,16 @@ final class YAMLEventParser {
         case YAML_MAPPING_START_EVENT:
             let data = event.data.mapping_start
             raw.kind = .mappingStart
-            raw.anchor = Self.string(data.anchor)
-            raw.tag = Self.string(data.tag)
+            raw.anchorBytes = UnsafePointer(data.anchor)
+            raw.tagBytes = UnsafePointer(data.tag)
             raw.flow = data.style == YAML_FLOW_MAPPING_STYLE
         case YAML_MAPPING_END_EVENT:
             raw.kind = .mappingEnd
         case YAML_SEQUENCE_START_EVENT:
             let data = event.data.sequence_start
             raw.kind = .sequenceStart
-            raw.anchor = Self.string(data.anchor)
-            raw.tag = Self.string(data.tag)
+            raw.anchorBytes = UnsafePointer(data.anchor)
+            raw.tagBytes = UnsafePointer(data.tag)
             raw.flow = data.style == YAML_FLOW_SEQUENCE_STYLE
         case YAML_SEQUENCE_END_EVENT:
             raw.kind = .sequenceEnd
@@ -93,13 +93,13 @@ final class YAMLEventParser {
             let data = event.data.scalar
             raw.kind = .scalar
             raw.text = UnsafeBufferPointer(start: data.value, count: data.length)
-            if data.anchor != nil { raw.anchor = Self.string(data.anchor) }
-            if data.tag != nil { raw.tag = Self.string(data.tag) }
+            raw.anchorBytes = UnsafePointer(data.anchor)
+            raw.tagBytes = UnsafePointer(data.tag)
             raw.style = Self.style(data.style)
             raw.end = Mark(event.end_mark)
         case YAML_ALIAS_EVENT:
             raw.kind = .alias
-            raw.anchor = Self.string(event.data.alias.anchor) ?? ""
+            raw.anchorBytes = UnsafePointer(event.data.alias.anchor)
         default:
             finished = true
             throw YAMLError("unexpected YAML event", at: raw.start)
@@ -120,11 +120,6 @@ final class YAMLEventParser {
             message = "\(problem) (byte offset \(parser.pointee.problem_offset))"
         }
         return YAMLError(message, at: mark)
-    }
-
-    private static func string(_ pointer: UnsafeMutablePointer<yaml_char_t>?) -> String? {
-        guard let pointer else { return nil }
-        return String(cString: pointer)
     }
 
     private static func style(_ style: yaml_scalar_style_t) -> ScalarStyle {

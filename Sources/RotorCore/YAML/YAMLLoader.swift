@@ -50,7 +50,7 @@ public enum YAMLLoader {
             do throws(YAMLError) {
                 var more = true
                 while more {
-                    more = try parser.withNextEvent { (event: borrowing RawYAMLEvent) throws(YAMLError) -> Bool in
+                    more = try parser.withNextEvent { (event: RawYAMLEvent) throws(YAMLError) -> Bool in
                         if case .streamEnd = event.kind { return false }
                         try builder.consume(event)
                         return true
@@ -118,7 +118,7 @@ private struct TreeBuilder: ~Copyable {
         (NodeTree(records: records, childIndices: childIndices, text: text), documents, problems)
     }
 
-    mutating func consume(_ event: borrowing RawYAMLEvent) throws(YAMLError) {
+    mutating func consume(_ event: RawYAMLEvent) throws(YAMLError) {
         switch event.kind {
         case .streamStart, .streamEnd:
             break
