@@ -166,4 +166,19 @@ import Testing
         #expect(nodes[199_999].scalarText == "9" && nodes[199_999].start.line == 200_000)
         #expect(nodes.indices.allSatisfy { nodes[$0].scalarText == String($0 % 10) })
     }
+
+    @Test func anAliasAddsOneRecordNotACopyOfItsSubtree() throws {
+        // Memory follows the file, not the alias-expanded tree: 50 aliases of a 1,000-item
+        // sequence add 50 records, not 50,000.
+        let items = (0..<1_000).map { "  - item\($0)" }.joined(separator: "\n")
+        let aliases = (0..<50).map { "b\($0): *big" }.joined(separator: "\n")
+        let result = YAMLLoader.load("big: &big\n\(items)\n\(aliases)\n", limits: YAMLLoadLimits(maxAliasedNodes: 100_000))
+        #expect(result.allErrors.isEmpty)
+        let root = try #require(result.documents.first?.root)
+        #expect(root.tree.records.count == 1 + 2 + 1_000 + 50 * 2)  // root, big: and its sequence, items, 50 keys and aliases
+        guard case .mapping(let entries) = root.content, case .sequence(let aliased) = entries[50].value.content else {
+            Issue.record("the last alias is not the sequence"); return
+        }
+        #expect(aliased.count == 1_000 && aliased[999].scalarText == "item999")
+    }
 }
