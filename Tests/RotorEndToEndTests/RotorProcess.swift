@@ -96,7 +96,7 @@ final class BackgroundRotor {
         env.removeValue(forKey: "ROTOR_STATE")
         process.environment = env
         output = directory.appendingPathComponent("background-\(UUID().uuidString).out")
-        FileManager.default.createFile(atPath: output.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: output.path, contents: nil)
         process.standardOutput = try FileHandle(forWritingTo: output)
         process.standardError = process.standardOutput
         process.standardInput = FileHandle.nullDevice

@@ -9,12 +9,10 @@ extension Array where Element: Sendable {
         guard workers > 1 else { return map(transform) }
         return [T](unsafeUninitializedCapacity: count) { buffer, initialized in
             let results = UnsafeSendableBuffer(buffer)
-            withoutActuallyEscaping(transform) { transform in
-                DispatchQueue.concurrentPerform(iterations: workers) { worker in
-                    // Shares differ by at most one element; each result slot is written once.
-                    let share = (count * worker / workers)..<(count * (worker + 1) / workers)
-                    for index in share { (results.base + index).initialize(to: transform(self[index])) }
-                }
+            DispatchQueue.concurrentPerform(iterations: workers) { worker in
+                // Shares differ by at most one element; each result slot is written once.
+                let share = (count * worker / workers)..<(count * (worker + 1) / workers)
+                for index in share { (results.base + index).initialize(to: transform(self[index])) }
             }
             initialized = count
         }

@@ -143,14 +143,23 @@ private struct KeyedContainer<Key: CodingKey>: KeyedEncodingContainerProtocol {
         return UnkeyedContainer(box: nested, codingPath: codingPath + [key])
     }
 
-    mutating func superEncoder() -> any Encoder { superEncoder(named: "super") }
-    mutating func superEncoder(forKey key: Key) -> any Encoder { superEncoder(named: key.stringValue) }
+    mutating func superEncoder() -> any Encoder { superEncoder(at: SuperKey()) }
+    mutating func superEncoder(forKey key: Key) -> any Encoder { superEncoder(at: key) }
 
-    private func superEncoder(named name: String) -> any Encoder {
-        let encoder = ValueEncoder(codingPath: codingPath)
-        box.members.append((name, .deferred(encoder)))
+    private func superEncoder(at key: any CodingKey) -> any Encoder {
+        let encoder = ValueEncoder(codingPath: codingPath + [key])
+        box.members.append((key.stringValue, .deferred(encoder)))
         return encoder
     }
+}
+
+/// The member `superEncoder()` writes to, as in Foundation.
+private struct SuperKey: CodingKey {
+    var stringValue: String { "super" }
+    var intValue: Int? { nil }
+    init() {}
+    init?(stringValue: String) { nil }
+    init?(intValue: Int) { nil }
 }
 
 private struct UnkeyedContainer: UnkeyedEncodingContainer {

@@ -69,10 +69,11 @@ public struct Node: Sendable {
 
     /// A short name of the node's kind for error messages: "a mapping", "the string \"x\"".
     public var kindDescription: String {
-        switch content {
+        switch record.kind {
         case .mapping: return "a mapping"
         case .sequence: return "a sequence"
-        case .scalar(let text, let style):
+        case .scalar(let style):
+            let text = tree.string(record)
             if isNull { return "null" }
             let shown = text.count > 40 ? String(text.prefix(37)) + "..." : text
             return style == .plain ? "'\(shown)'" : "the string \"\(shown)\""

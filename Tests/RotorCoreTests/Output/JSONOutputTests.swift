@@ -82,7 +82,7 @@ import Testing
         enum Keys: String, CodingKey { case base, own }
 
         var controls = String((0..<0x20).map { Character(Unicode.Scalar($0)!) }) + "\u{7F} é ✓ 😀 \u{2028} / \\ \""
-        var numbers: [Double] = [0, -0.0, 1, 0.5, 1.5e-7, 100, 1e16, 12345678901234567, 3.14159, -2.5]
+        var numbers: [Double] = [0, -0.0, 1, 0.5, 1.5e-7, 100, 1e16, 12345678901234568, 3.14159, -2.5]
         var integers: [Int] = [0, -1, Int.max, Int.min]
         var small: [UInt8] = [0, 255]
         var floats: [Float] = [0.1, 1, 2.5e-8]
