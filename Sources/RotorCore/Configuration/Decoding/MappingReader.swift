@@ -177,14 +177,12 @@ final class MappingReader {
     func abandon() {
         reportMissingRequired()
     }
-
 }
 
 // MARK: - Scalars typed by the schema
 
 extension MappingReader {
     // `field` ("'uses' of consumer 'api'") is an autoclosure: it is needed only for a message.
-
     static func string(_ value: Node, _ context: DecodingContext, field: @autoclosure () -> String) -> Located<String>? {
         guard case .scalar(let text, _) = value.content else {
             context.error("\(field()) must be a string, not \(value.kindDescription)", at: value)
