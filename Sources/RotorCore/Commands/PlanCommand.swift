@@ -25,14 +25,15 @@ public enum PlanCommand {
         guard step.keysExist(options.keys, in: configuration) else { return .usage }
         let loader = step.loader
         guard let states = step.existingKeyStates() else { return .failure }
+        let targets = selectedTargets(configuration, keys: options.keys)
         var input = PlanningInput(
             configuration: configuration,
             states: states,
-            observations: observe(configuration, keys: options.keys),
+            observations: observe(targets),
             now: options.now,
             selectedKeys: options.keys,
             displayPath: { loader.displayPath($0) })
-        input.writeProblems = writeProblems(configuration, keys: options.keys)
+        input.writeProblems = writeProblems(targets)
         let plan = Planner.plan(input)
         let warnings = TargetExposure.warnings(configuration, keys: options.keys, displayPath: { loader.displayPath($0) })
         console.writeOut(options.json ? PlanJSONRenderer.render(plan, warnings: warnings) : PlanTextRenderer(colored: console.colorOut).render(plan))
@@ -53,8 +54,8 @@ public enum PlanCommand {
     }
 
     /// Target files of the selected keys that rotor could not replace (read-only, permissions).
-    static func writeProblems(_ configuration: Configuration, keys: [String]) -> [TargetID: String] {
-        let problems = selectedTargets(configuration, keys: keys).parallelMap { id, target -> (TargetID, String)? in
+    static func writeProblems(_ targets: [(id: TargetID, target: TargetSpec)]) -> [TargetID: String] {
+        let problems = targets.parallelMap { id, target -> (TargetID, String)? in
             guard let path = target.filePath, access(path, F_OK) == 0, let problem = TargetAccess.writeProblem(path) else { return nil }
             return (id, problem)
         }
@@ -63,8 +64,11 @@ public enum PlanCommand {
 
     /// Reads every target of the selected keys, read-only, on every core.
     static func observe(_ configuration: Configuration, keys: [String]) -> [TargetID: TargetObservation] {
+        observe(selectedTargets(configuration, keys: keys))
+    }
+
+    private static func observe(_ targets: [(id: TargetID, target: TargetSpec)]) -> [TargetID: TargetObservation] {
         let inspector = TargetInspector()
-        let targets = selectedTargets(configuration, keys: keys)
         let observations = targets.parallelMap { inspector.observe($0.target) }
         return Dictionary(zip(targets.lazy.map(\.id), observations), uniquingKeysWith: { first, _ in first })
     }

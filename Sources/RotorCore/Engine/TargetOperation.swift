@@ -50,8 +50,8 @@ struct TargetOperation: Sendable {
     /// Returns false when no backup is possible (an exec target without `read`).
     func backup(to backupPath: String) async throws -> Bool {
         if let path = spec.filePath {
-            guard let data = FileManager.default.contents(atPath: path) else { throw TargetEditError("\(label): cannot read the file to back it up") }
-            try writeBackup([UInt8](data), to: backupPath)
+            guard case .success(let bytes) = FileTargetReader.read(path) else { throw TargetEditError("\(label): cannot read the file to back it up") }
+            try writeBackup(bytes, to: backupPath)
             return true
         }
         guard case .exec(_, let read?) = spec.kind else { return false }
