@@ -20,12 +20,12 @@ let package = Package(
             pkgConfig: "yaml-0.1",
             providers: [.apt(["libyaml-dev"]), .brew(["libyaml"])]
         ),
-        // PostgreSQL state through the system's libpq (Debian: libpq-dev): synchronous like
-        // the StateStore protocol, TLS when the server offers it, PGPASSWORD and ~/.pgpass built in.
-        .systemLibrary(
-            name: "CLibPQ",
-            pkgConfig: "libpq",
-            providers: [.apt(["libpq-dev"]), .brew(["libpq"])]
+        // PostgreSQL state through the system's libpq, loaded with dlopen when rotor first
+        // connects (no libpq headers needed to build; SQLite users never load it): synchronous
+        // like the StateStore protocol, TLS when the server offers it, PGPASSWORD and ~/.pgpass built in.
+        .target(
+            name: "CPostgres",
+            linkerSettings: [.linkedLibrary("dl", .when(platforms: [.linux]))]
         ),
         // HTTP through the system's libcurl, loaded with dlopen when rotor first sends a
         // request (no curl headers needed to build; no curl loaded by commands that send nothing).
@@ -39,7 +39,7 @@ let package = Package(
             dependencies: [
                 "CYAML",
                 "CCurl",
-                "CLibPQ",
+                "CPostgres",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]

@@ -60,4 +60,17 @@ import Testing
         #expect(broken.stderr.utf8.count < 4_096, "the error is \(broken.stderr.utf8.count) bytes")
         #expect(Self.childrenPeakMiB() < 1024)
     }
+
+    /// libpq and libcurl, with the ~20 libraries each pulls in, cost milliseconds of every
+    /// start: a rotation on SQLite state that sends no HTTP request loads neither (the
+    /// dynamic loader's own log says which libraries it found).
+    @Test func aRotationThatNeedsNoNetworkLoadsNeitherLibpqNorLibcurl() throws {
+        let scratch = try Scratch()
+        try scratch.copy("examples/quickstart")
+        let rotate = try RotorProcess.run(["rotate", "webhook-signing"], in: scratch.url, environment: ["LD_DEBUG": "libs"])
+        #expect(rotate.status == 0, "\(rotate.stdout)")
+        #expect(rotate.stderr.contains("find library=libyaml"), "the loader's log is there: \(rotate.stderr.prefix(300))")
+        #expect(!rotate.stderr.contains("libpq"))
+        #expect(!rotate.stderr.contains("libcurl"))
+    }
 }

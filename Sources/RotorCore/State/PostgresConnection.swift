@@ -1,4 +1,4 @@
-internal import CLibPQ
+internal import CPostgres
 import Foundation
 
 /// One libpq connection, used by one process for its whole life. libpq connections are not
@@ -11,23 +11,25 @@ final class PostgresConnection: @unchecked Sendable {
         var state: String?
     }
 
-    private let connection: OpaquePointer
+    private let connection: UnsafeMutableRawPointer
     private let lock = NSLock()
 
     /// `url`: a libpq connection URI (`postgres://user@host:port/db?sslmode=…`). The
     /// password comes from `PGPASSWORD` or the password file, as for psql.
     init(url: String) throws {
-        guard let connection = PQconnectdb(url) else { throw Failure(description: "libpq could not allocate a connection") }
-        guard PQstatus(connection) == CONNECTION_OK else {
-            let message = String(cString: PQerrorMessage(connection)).trimmingCharacters(in: .whitespacesAndNewlines)
-            PQfinish(connection)
+        guard let connection = rotor_pq_connect(url) else {
+            throw Failure(description: rotor_pq_load_error().map { String(cString: $0) } ?? "libpq could not allocate a connection")
+        }
+        guard rotor_pq_connection_ok(connection) == 1 else {
+            let message = String(cString: rotor_pq_error_message(connection)).trimmingCharacters(in: .whitespacesAndNewlines)
+            rotor_pq_finish(connection)
             throw Failure(description: message)
         }
         self.connection = connection
         _ = try execute("SET client_min_messages = warning")
     }
 
-    deinit { PQfinish(connection) }
+    deinit { rotor_pq_finish(connection) }
 
     /// Runs one statement with `$1…` parameters; returns its rows (nil for SQL NULL).
     @discardableResult
@@ -64,19 +66,18 @@ final class PostgresConnection: @unchecked Sendable {
         let copies = parameters.map { $0.map { strdup($0) } ?? nil }
         defer { copies.forEach { free($0) } }
         let pointers = copies.map { UnsafePointer<CChar>($0) }
-        guard let result = pointers.withUnsafeBufferPointer({ PQexecParams(connection, sql, Int32(parameters.count), nil, $0.baseAddress, nil, nil, 0) }) else {
-            throw Failure(description: String(cString: PQerrorMessage(connection)).trimmingCharacters(in: .whitespacesAndNewlines))
+        guard let result = pointers.withUnsafeBufferPointer({ rotor_pq_exec(connection, sql, Int32(parameters.count), $0.baseAddress) }) else {
+            throw Failure(description: String(cString: rotor_pq_error_message(connection)).trimmingCharacters(in: .whitespacesAndNewlines))
         }
-        defer { PQclear(result) }
-        let status = PQresultStatus(result)
-        guard status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK else {
-            let message = String(cString: PQresultErrorMessage(result)).trimmingCharacters(in: .whitespacesAndNewlines)
-            let state = PQresultErrorField(result, Int32(UInt8(ascii: "C"))).map { String(cString: $0) }
-            throw Failure(description: message.isEmpty ? String(cString: PQerrorMessage(connection)) : message, state: state)
+        defer { rotor_pq_clear(result) }
+        guard rotor_pq_result_ok(result) == 1 else {
+            let message = String(cString: rotor_pq_result_error_message(result)).trimmingCharacters(in: .whitespacesAndNewlines)
+            let state = rotor_pq_result_sqlstate(result).map { String(cString: $0) }
+            throw Failure(description: message.isEmpty ? String(cString: rotor_pq_error_message(connection)) : message, state: state)
         }
-        return (0..<PQntuples(result)).map { row in
-            (0..<PQnfields(result)).map { column in
-                PQgetisnull(result, row, column) == 1 ? nil : String(cString: PQgetvalue(result, row, column))
+        return (0..<rotor_pq_rows(result)).map { row in
+            (0..<rotor_pq_columns(result)).map { column in
+                rotor_pq_is_null(result, row, column) == 1 ? nil : String(cString: rotor_pq_value(result, row, column))
             }
         }
     }

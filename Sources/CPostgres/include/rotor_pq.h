@@ -1,0 +1,33 @@
+#ifndef ROTOR_PQ_H
+#define ROTOR_PQ_H
+
+/// The few libpq calls rotor's PostgreSQL state store makes, through the system's libpq
+/// loaded with dlopen on first use: a rotor whose state is SQLite never loads libpq and
+/// the ~20 libraries it pulls in (Kerberos, LDAP, GnuTLS…; about 4 ms of every start),
+/// and building rotor needs no libpq headers. Connections and results are libpq's own
+/// PGconn and PGresult, passed around as opaque pointers.
+
+/// NULL once libpq is loaded; else why it could not be (loads it on the first call).
+const char *rotor_pq_load_error(void);
+
+/// PQconnectdb. NULL when libpq is missing or out of memory.
+void *rotor_pq_connect(const char *conninfo);
+/// 1 when PQstatus is CONNECTION_OK.
+int rotor_pq_connection_ok(void *connection);
+const char *rotor_pq_error_message(void *connection);
+void rotor_pq_finish(void *connection);
+
+/// PQexecParams with text parameters and text results.
+void *rotor_pq_exec(void *connection, const char *sql, int parameter_count, const char *const *values);
+/// 1 when the result's status is PGRES_COMMAND_OK or PGRES_TUPLES_OK.
+int rotor_pq_result_ok(void *result);
+const char *rotor_pq_result_error_message(void *result);
+/// The result's SQLSTATE, or NULL.
+const char *rotor_pq_result_sqlstate(void *result);
+int rotor_pq_rows(void *result);
+int rotor_pq_columns(void *result);
+int rotor_pq_is_null(void *result, int row, int column);
+const char *rotor_pq_value(void *result, int row, int column);
+void rotor_pq_clear(void *result);
+
+#endif
