@@ -3,6 +3,9 @@ import Foundation
 import RotorCore
 
 /// The `rotor` command line: flags become option values; RotorCore does the work.
+/// Every command states its `commandName`: ArgumentParser would otherwise derive it from
+/// the type's name with `String(describing:)`, whose dynamic casts scan every protocol
+/// conformance in the binary — half of `rotor --version`'s instructions.
 @main
 struct Rotor: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -61,6 +64,7 @@ func finish(_ status: ExitStatus) throws {
 extension Rotor {
     struct Validate: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "validate",
             abstract: "Check every configuration file; print only problems and a summary line.",
             discussion: "Every problem of every file is reported in one run, as path:line:column. Exit 0 when valid, 1 when not.")
 
@@ -73,6 +77,7 @@ extension Rotor {
 
     struct Plan: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "plan",
             abstract: "Show what rotor would do for each key, changing nothing.",
             discussion: """
                 Reads every target read-only to show the fingerprint it holds now (never the value). \
@@ -104,6 +109,7 @@ extension Rotor {
 extension Rotor {
     struct Apply: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "apply",
             abstract: "Run a plan saved by 'plan --out' exactly as reviewed.",
             discussion: """
                 Refuses, naming what changed, if any configuration file or any target changed since \
@@ -128,6 +134,7 @@ extension Rotor {
 
     struct Rotate: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "rotate",
             abstract: "Rotate keys now, whatever their schedule.",
             discussion: """
                 For each key: preflight, create a new generation, verify it, update every consumer \
@@ -206,6 +213,7 @@ extension Rotor {
 
     struct Status: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "status",
             abstract: "Each key's age, next due time, pending deletion, and what every target holds.",
             discussion: """
                 Targets are compared by fingerprint: in-sync (current generation), stale (previous \
@@ -228,6 +236,7 @@ extension Rotor {
 
     struct Sync: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "sync",
             abstract: "Write the current generation into targets that drifted.",
             discussion: """
                 rotor stores no secrets: the value is read from a target that holds the current \
@@ -250,6 +259,7 @@ extension Rotor {
 
     struct History: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "history",
             abstract: "The audit log: who, what, when — fingerprints only.",
             discussion: "Entries are hash-chained: --verify detects an edited, reordered or deleted entry and says where (exit 1).")
 
@@ -271,11 +281,13 @@ extension Rotor {
 
     struct State: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "state",
             abstract: "Manage the state store.",
             subcommands: [Migrate.self])
 
         struct Migrate: ParsableCommand {
             static let configuration = CommandConfiguration(
+                commandName: "migrate",
                 abstract: "Copy all state from one store to another, then verify the copy.",
                 discussion: """
                     Moves every key's generations, every run with its journal, and the audit log, e.g. \
@@ -300,6 +312,7 @@ extension Rotor {
 
     struct Rollback: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "rollback",
             abstract: "Undo a completed run whose old generation still exists.",
             discussion: """
                 Within a key's grace period the old generation still works: every target the run \
@@ -323,6 +336,7 @@ extension Rotor {
 
     struct Recover: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "recover",
             abstract: "Finish or undo interrupted runs.",
             discussion: """
                 A run interrupted at any instant (kill -9, power loss) is rolled forward when every \
