@@ -25,17 +25,18 @@ public enum PlanCommand {
         guard step.keysExist(options.keys, in: configuration) else { return .usage }
         let loader = step.loader
         guard let states = step.existingKeyStates() else { return .failure }
-        let targets = selectedTargets(configuration, keys: options.keys)
+        let inspected = inspect(selectedTargets(configuration, keys: options.keys))
         var input = PlanningInput(
             configuration: configuration,
             states: states,
-            observations: observe(targets),
+            observations: inspected.observations,
             now: options.now,
             selectedKeys: options.keys,
             displayPath: { loader.displayPath($0) })
-        input.writeProblems = writeProblems(targets)
+        input.writeProblems = inspected.writeProblems
         let plan = Planner.plan(input)
-        let warnings = TargetExposure.warnings(configuration, keys: options.keys, displayPath: { loader.displayPath($0) })
+        let warnings = TargetExposure.warnings(configuration, keys: options.keys, displayPath: { loader.displayPath($0) },
+                                               mode: { inspected.worldReadableModes[$0] })
         console.writeOut(options.json ? PlanJSONRenderer.render(plan, warnings: warnings) : PlanTextRenderer(colored: console.colorOut).render(plan))
         if !options.json { warnings.forEach { console.warn($0) } }
         if let out = options.out {
@@ -53,24 +54,30 @@ public enum PlanCommand {
         return options.detailedExitCode && summary.due > 0 ? .pending : .success
     }
 
-    /// Target files of the selected keys that rotor could not replace (read-only, permissions).
-    static func writeProblems(_ targets: [(id: TargetID, target: TargetSpec)]) -> [TargetID: String] {
-        let problems = targets.parallelMap { id, target -> (TargetID, String)? in
-            guard let path = target.filePath, access(path, F_OK) == 0, let problem = TargetAccess.writeProblem(path) else { return nil }
-            return (id, problem)
-        }
-        return Dictionary(problems.compactMap { $0 }, uniquingKeysWith: { first, _ in first })
-    }
-
     /// Reads every target of the selected keys, read-only, on every core.
     static func observe(_ configuration: Configuration, keys: [String]) -> [TargetID: TargetObservation] {
-        observe(selectedTargets(configuration, keys: keys))
-    }
-
-    private static func observe(_ targets: [(id: TargetID, target: TargetSpec)]) -> [TargetID: TargetObservation] {
+        let targets = selectedTargets(configuration, keys: keys)
         let inspector = TargetInspector()
         let observations = targets.parallelMap { inspector.observe($0.target) }
         return Dictionary(zip(targets.lazy.map(\.id), observations), uniquingKeysWith: { first, _ in first })
+    }
+
+    /// What `plan` learns from one look at each target, on every core: what it holds, which
+    /// files rotor could not replace, and which every user can read (by path).
+    private static func inspect(_ targets: [(id: TargetID, target: TargetSpec)])
+        -> (observations: [TargetID: TargetObservation], writeProblems: [TargetID: String], worldReadableModes: [String: Int]) {
+        let inspector = TargetInspector()
+        let inspections = targets.parallelMap { inspector.inspect($0.target) }
+        var observations: [TargetID: TargetObservation] = [:]
+        var writeProblems: [TargetID: String] = [:]
+        var modes: [String: Int] = [:]
+        observations.reserveCapacity(targets.count)
+        for ((id, target), inspection) in zip(targets, inspections) {
+            if observations[id] == nil { observations[id] = inspection.observation }
+            if let problem = inspection.writeProblem, writeProblems[id] == nil { writeProblems[id] = problem }
+            if let mode = inspection.worldReadableMode, let path = target.filePath { modes[path] = mode }
+        }
+        return (observations, writeProblems, modes)
     }
 
     /// Every target of the consumers of `keys` (all keys when empty).

@@ -5,7 +5,10 @@ import Foundation
 /// so it never fixes this by itself).
 public enum TargetExposure {
     /// One warning per world-readable file target of the selected keys, in configuration order.
-    public static func warnings(_ configuration: Configuration, keys: [String], displayPath: (String) -> String) -> [String] {
+    /// `mode` answers for one path (default: a `stat`); `plan` passes what its inspection saw.
+    public static func warnings(_ configuration: Configuration, keys: [String], displayPath: (String) -> String,
+                                mode: ((String) -> Int?)? = nil) -> [String] {
+        let worldReadableMode = mode ?? Self.worldReadableMode
         var seen = Set<String>()
         var warnings: [String] = []
         for consumer in configuration.consumers where keys.isEmpty || keys.contains(consumer.uses.value) {

@@ -33,23 +33,61 @@ public enum TargetObservation: Sendable, Equatable {
     }
 }
 
+/// What one look at a target tells `plan`: what it holds, and what it warns or blocks on.
+public struct TargetInspection: Sendable {
+    public var observation: TargetObservation
+    /// The file's permission bits when every user may read it (see `TargetExposure`).
+    public var worldReadableMode: Int?
+    /// Why rotor could not replace the file (see `TargetAccess`); nil when it could, or
+    /// when there is no file.
+    public var writeProblem: String?
+}
+
 /// Reads targets without changing them, to fingerprint what they hold.
 public struct TargetInspector: Sendable {
     public init() {}
 
     public func observe(_ target: TargetSpec) -> TargetObservation {
+        guard let path = target.filePath, let format = target.fileFormat else { return Self.notRead(target) }
+        return Self.observation(FileTargetReader.read(path), format: format)
+    }
+
+    /// `observe`, plus the file's exposure and writability, from the same `open` and `fstat`.
+    public func inspect(_ target: TargetSpec) -> TargetInspection {
         guard let path = target.filePath, let format = target.fileFormat else {
-            if case .exec(_, let read) = target.kind {
-                return .notRead(read == nil ? "an exec target with no 'read' command" : "plan runs no commands")
-            }
-            return .notRead("not a file target")
+            return TargetInspection(observation: Self.notRead(target))
         }
-        switch FileTargetReader.read(path) {
-        case .failure(let problem): return Self.observation(problem)
+        var info = stat()
+        let read = FileTargetReader.read(path, status: &info)
+        var inspection = TargetInspection(observation: Self.observation(read, format: format))
+        switch read {
+        case .success:
+            let mode = Int(info.st_mode & 0o7777)
+            if info.st_mode & S_IFMT == S_IFREG, mode & 0o004 != 0 { inspection.worldReadableMode = mode }
+        case .failure(.missing):
+            return inspection  // nothing to warn about or to replace
+        case .failure(.unreadable):
+            // Not opened (permission, a folder): stat can still tell.
+            inspection.worldReadableMode = TargetExposure.worldReadableMode(path)
+        }
+        inspection.writeProblem = TargetAccess.writeProblem(path)
+        return inspection
+    }
+
+    private static func notRead(_ target: TargetSpec) -> TargetObservation {
+        if case .exec(_, let read) = target.kind {
+            return .notRead(read == nil ? "an exec target with no 'read' command" : "plan runs no commands")
+        }
+        return .notRead("not a file target")
+    }
+
+    private static func observation(_ read: Result<[UInt8], TargetReadProblem>, format: any FileTargetFormat) -> TargetObservation {
+        switch read {
+        case .failure(let problem): return observation(problem)
         case .success(let bytes):
             switch format.read(bytes) {
             case .success(let value): return .present(fingerprint: Fingerprint.of(value))
-            case .failure(let problem): return Self.observation(problem)
+            case .failure(let problem): return observation(problem)
             }
         }
     }
@@ -65,6 +103,12 @@ public struct TargetInspector: Sendable {
 /// Reads a target file's bytes, saying why it cannot.
 enum FileTargetReader {
     static func read(_ path: String) -> Result<[UInt8], TargetReadProblem> {
+        var info = stat()
+        return read(path, status: &info)
+    }
+
+    /// Also fills `status` with the opened file's `fstat` (when it was opened).
+    static func read(_ path: String, status info: inout stat) -> Result<[UInt8], TargetReadProblem> {
         // O_NONBLOCK: a FIFO put where a target should be must not hang rotor.
         let descriptor = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         guard descriptor >= 0 else {
@@ -76,7 +120,6 @@ enum FileTargetReader {
             }
         }
         defer { close(descriptor) }
-        var info = stat()
         guard fstat(descriptor, &info) == 0 else { return .failure(.unreadable(String(cString: strerror(errno)))) }
         guard info.st_mode & S_IFMT != S_IFDIR else { return .failure(.unreadable("it is a folder, not a file")) }
         // Sized from fstat; grows if the file grows while it is read.

@@ -85,4 +85,29 @@ import Testing
         #expect(inspector.observe(target(.jsonFile(path: folder.path + "/bad.json", pointer: JSONPointer("/a")!))) == .unreadable("not valid JSON"))
         #expect(inspector.observe(target(.envFile(path: folder.path, variable: "K"))) == .unreadable("it is a folder, not a file"))
     }
+
+    /// `plan`'s one look per target answers what `observe`, `TargetExposure` and
+    /// `TargetAccess` answer one by one.
+    @Test func anInspectionAgreesWithTheSeparateChecks() throws {
+        let folder = try TemporaryFolder()
+        try folder.write("open.env", "K=v\n")
+        try folder.write("private.env", "K=v\n")
+        try folder.write("locked/a.env", "K=v\n")
+        chmod(folder.path + "/open.env", 0o644)
+        chmod(folder.path + "/private.env", 0o600)
+        chmod(folder.path + "/locked", 0o555)
+        defer { chmod(folder.path + "/locked", 0o755) }
+        let inspector = TargetInspector()
+        for name in ["open.env", "private.env", "locked/a.env", "none.env", "locked"] {
+            let path = folder.path + "/" + name
+            let spec = target(.envFile(path: path, variable: "K"))
+            let inspection = inspector.inspect(spec)
+            #expect(inspection.observation == inspector.observe(spec), "\(name)")
+            #expect(inspection.worldReadableMode == TargetExposure.worldReadableMode(path), "\(name)")
+            let exists = access(path, F_OK) == 0
+            #expect(inspection.writeProblem == (exists ? TargetAccess.writeProblem(path) : nil), "\(name)")
+        }
+        #expect(inspector.inspect(target(.envFile(path: folder.path + "/open.env", variable: "K"))).worldReadableMode == 0o644)
+        #expect(inspector.inspect(target(.envFile(path: folder.path + "/private.env", variable: "K"))).worldReadableMode == nil)
+    }
 }
