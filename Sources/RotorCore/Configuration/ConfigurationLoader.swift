@@ -23,29 +23,51 @@ public struct ConfigurationLoader: Sendable {
     }
 
     /// Loads every `*.yaml`/`*.yml` under `paths` (files or folders); with no paths,
-    /// `policies/` and `consumers/` under the working directory.
+    /// `policies/` and `consumers/` under the working directory. Files are loaded and
+    /// decoded on every core (each on its own: nothing is shared until they are merged,
+    /// in order); what spans files is checked after.
     public func load(paths: [String]) -> ConfigurationLoadResult {
         var diagnostics = Diagnostics()
         var sources = SourceFiles()
         var configuration = Configuration()
         var declared = DeclaredNames()
-        for file in discover(paths: paths, diagnostics: &diagnostics) {
-            let display = displayPath(file)
-            configuration.files.append(display)
-            guard let bytes = read(file, display: display, diagnostics: &diagnostics) else { continue }
-            sources.add(bytes, for: display)
-            let loaded = YAMLLoader.load(bytes, limits: limits)
-            for error in loaded.allErrors {
-                diagnostics.error(error.message, at: SourceLocation(file: display, mark: error.mark))
-            }
-            let context = DecodingContext(file: display, directory: (file as NSString).deletingLastPathComponent)
-            for document in loaded.documents {
-                decode(document, into: &configuration, declared: &declared, context: context)
-            }
-            diagnostics.append(contentsOf: context.diagnostics)
+        for file in discover(paths: paths, diagnostics: &diagnostics).parallelMapEach(load(file:)) {
+            configuration.files.append(file.display)
+            if let bytes = file.bytes { sources.add(bytes, for: file.display) }
+            configuration.providers += file.configuration.providers
+            configuration.keys += file.configuration.keys
+            configuration.consumers += file.configuration.consumers
+            declared.providers.formUnion(file.declared.providers)
+            declared.keys.formUnion(file.declared.keys)
+            diagnostics.append(contentsOf: file.diagnostics)
         }
         crossCheck(configuration, declared: declared, diagnostics: &diagnostics)
         return ConfigurationLoadResult(configuration: configuration, diagnostics: diagnostics, sources: sources)
+    }
+
+    /// One file, loaded and decoded on its own.
+    private struct FileLoad: Sendable {
+        var display: String
+        var bytes: [UInt8]?
+        var configuration = Configuration()
+        var declared = DeclaredNames()
+        var diagnostics = Diagnostics()
+    }
+
+    private func load(file: String) -> FileLoad {
+        var result = FileLoad(display: displayPath(file))
+        guard let bytes = read(file, display: result.display, diagnostics: &result.diagnostics) else { return result }
+        result.bytes = bytes
+        let loaded = YAMLLoader.load(bytes, limits: limits)
+        for error in loaded.allErrors {
+            result.diagnostics.error(error.message, at: SourceLocation(file: result.display, mark: error.mark))
+        }
+        let context = DecodingContext(file: result.display, directory: (file as NSString).deletingLastPathComponent)
+        for document in loaded.documents {
+            decode(document, into: &result.configuration, declared: &result.declared, context: context)
+        }
+        result.diagnostics.append(contentsOf: context.diagnostics)
+        return result
     }
 
     // MARK: Discovery
@@ -225,7 +247,7 @@ public struct ConfigurationLoader: Sendable {
 }
 
 /// Every provider and key name written in the configuration, valid or not.
-struct DeclaredNames {
+struct DeclaredNames: Sendable {
     var providers: Set<String> = []
     var keys: Set<String> = []
 }

@@ -19,6 +19,22 @@ extension Array where Element: Sendable {
     }
 }
 
+extension Array where Element: Sendable {
+    /// `map` over few elements that each take long (whole configuration files): each
+    /// core takes the next element when it finishes one, so a large file does not hold
+    /// up a share of small ones.
+    func parallelMapEach<T: Sendable>(_ transform: @Sendable (Element) -> T) -> [T] {
+        guard count > 1, ProcessInfo.processInfo.activeProcessorCount > 1 else { return map(transform) }
+        return [T](unsafeUninitializedCapacity: count) { buffer, initialized in
+            let results = UnsafeSendableBuffer(buffer)
+            DispatchQueue.concurrentPerform(iterations: count) { index in
+                (results.base + index).initialize(to: transform(self[index]))
+            }
+            initialized = count
+        }
+    }
+}
+
 /// The result buffer of `parallelMap`, written by several threads at disjoint indices.
 private struct UnsafeSendableBuffer<T>: @unchecked Sendable {
     let base: UnsafeMutablePointer<T>
