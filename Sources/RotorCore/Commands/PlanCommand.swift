@@ -37,7 +37,8 @@ public enum PlanCommand {
         let plan = Planner.plan(input)
         let warnings = TargetExposure.warnings(configuration, keys: options.keys, displayPath: { loader.displayPath($0) },
                                                mode: { inspected.worldReadableModes[$0] })
-        console.writeOut(options.json ? PlanJSONRenderer.render(plan, warnings: warnings) : PlanTextRenderer(colored: console.colorOut).render(plan))
+        let summary = PlanSummary(plan)
+        console.writeOut(options.json ? PlanJSONRenderer.render(plan, summary: summary, warnings: warnings) : PlanTextRenderer(colored: console.colorOut).render(plan))
         if !options.json { warnings.forEach { console.warn($0) } }
         if let out = options.out {
             let saved = SavedPlan(plan: plan, configuration: configuration, sources: loaded.sources)
@@ -49,7 +50,6 @@ public enum PlanCommand {
                 return .failure
             }
         }
-        let summary = PlanSummary(plan)
         if summary.blockers > 0 { return .failure }
         return options.detailedExitCode && summary.due > 0 ? .pending : .success
     }

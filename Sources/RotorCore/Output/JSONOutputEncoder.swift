@@ -10,11 +10,42 @@ import Foundation
 /// are escaped a byte at a time.
 struct JSONOutputEncoder {
     func encode(_ value: some Encodable) throws -> [UInt8] {
+        try encode(value, depth: 0)
+    }
+
+    /// `value` written as it would be at `depth` levels of nesting.
+    fileprivate func encode(_ value: some Encodable, depth: Int) throws -> [UInt8] {
         let encoder = ValueEncoder(codingPath: [])
         try encoder.encodeValue(value)
         var writer = PrettyJSONWriter()
-        writer.write(encoder.result, depth: 0)
+        writer.write(encoder.result, depth: depth)
         return writer.bytes
+    }
+}
+
+/// A value written ahead, on any thread, then put in place by `JSONOutputEncoder`: how
+/// a long array is encoded on every core (`[JSONFragment].encodingEach`). Only this
+/// encoder knows fragments.
+struct JSONFragment: Encodable, Sendable {
+    fileprivate let bytes: [UInt8]
+    /// The nesting level it was written for, which must be where it lands.
+    fileprivate let depth: Int
+
+    init(_ value: some Encodable, depth: Int) throws {
+        bytes = try JSONOutputEncoder().encode(value, depth: depth)
+        self.depth = depth
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        throw EncodingError.invalidValue(self, EncodingError.Context(codingPath: encoder.codingPath, debugDescription: "a JSONFragment is written only by JSONOutputEncoder"))
+    }
+}
+
+extension Array where Element: Encodable & Sendable {
+    /// The elements as fragments written on every core, for an array at `depth` (its
+    /// elements land one level deeper).
+    func encodingEach(arrayDepth depth: Int) throws -> [JSONFragment] {
+        try parallelMap { element in Result { try JSONFragment(element, depth: depth + 1) } }.map { try $0.get() }
     }
 }
 
@@ -30,6 +61,7 @@ private enum JSONTree {
     case object(ObjectBox)
     /// A `superEncoder()` whose value is encoded after its container is made.
     case deferred(ValueEncoder)
+    case fragment(JSONFragment)
 }
 
 private final class ArrayBox {
@@ -74,6 +106,7 @@ private final class ValueEncoder: Encoder {
     static func tree<T: Encodable>(for value: T, codingPath: [any CodingKey]) throws -> JSONTree {
         // Type comparisons, not dynamic casts: this runs for every value encoded.
         if T.self == String.self { return .string(unsafeBitCast(value, to: String.self)) }
+        if T.self == JSONFragment.self { return .fragment(unsafeBitCast(value, to: JSONFragment.self)) }
         if T.self == Int.self { return .number(String(unsafeBitCast(value, to: Int.self))) }
         if T.self == Bool.self { return .bool(unsafeBitCast(value, to: Bool.self)) }
         if T.self == Date.self { return .string(DateFormatting.iso8601(unsafeBitCast(value, to: Date.self))) }
@@ -222,6 +255,9 @@ private struct PrettyJSONWriter {
         case .number(let text): bytes.append(contentsOf: text.utf8)
         case .string(let text): writeString(text)
         case .deferred(let encoder): write(encoder.result, depth: depth)
+        case .fragment(let fragment):
+            precondition(fragment.depth == depth, "a JSON fragment written for depth \(fragment.depth) landed at \(depth)")
+            bytes.append(contentsOf: fragment.bytes)
         case .array(let box):
             bytes.append(UInt8(ascii: "["))
             for (index, item) in box.items.enumerated() {

@@ -80,10 +80,10 @@ public struct PlanTextRenderer {
 
 /// The plan as `--json`: `"version": 1`, the keys with their ordered steps, a summary.
 public enum PlanJSONRenderer {
-    struct Document: Encodable {
+    struct Document<Keys: Encodable>: Encodable {
         var version: Int
         var generatedAt: Date
-        var keys: [KeyPlan]
+        var keys: Keys
         var summary: PlanSummary
         /// World-readable target files (see `TargetExposure`).
         var warnings: [String]
@@ -94,8 +94,11 @@ public enum PlanJSONRenderer {
         }
     }
 
-    public static func render(_ plan: Plan, warnings: [String] = []) -> String {
-        let document = Document(version: plan.version, generatedAt: plan.generatedAt, keys: plan.keys, summary: PlanSummary(plan), warnings: warnings)
+    /// `summary`: when the caller has it already (it walks every step of every key).
+    public static func render(_ plan: Plan, summary: PlanSummary? = nil, warnings: [String] = []) -> String {
+        // The keys, most of the output, are written on every core first (the array sits at depth 1).
+        guard let keys = try? plan.keys.encodingEach(arrayDepth: 1) else { return "{}\n" }
+        let document = Document(version: plan.version, generatedAt: plan.generatedAt, keys: keys, summary: summary ?? PlanSummary(plan), warnings: warnings)
         return JSONOutput.encode(document)
     }
 }
@@ -104,8 +107,9 @@ public enum PlanJSONRenderer {
 public enum JSONOutput {
     /// Pretty-printed, keys sorted, slashes unescaped, dates in ISO 8601 (see `JSONOutputEncoder`).
     public static func encode(_ value: some Encodable) -> String {
-        guard let bytes = try? JSONOutputEncoder().encode(value) else { return "{}\n" }
-        return String(decoding: bytes, as: UTF8.self) + "\n"
+        guard var bytes = try? JSONOutputEncoder().encode(value) else { return "{}\n" }
+        bytes.append(0x0A)
+        return String(decoding: bytes, as: UTF8.self)
     }
 }
 
