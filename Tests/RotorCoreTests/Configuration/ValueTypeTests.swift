@@ -105,7 +105,8 @@ import Testing
 }
 
 @Suite struct PathNormalizerTests {
-    @Test(arguments: ["/a/b/../c", "/a/./b//c/", "/../a", "/a/b/c/../../d", "/", "/a/..", "/a/b/.../c", "/a/.b/c"])
+    @Test(arguments: ["/a/b/../c", "/a/./b//c/", "/../a", "/a/b/c/../../d", "/", "/a/..", "/a/b/.../c", "/a/.b/c",
+                      "/a/b", "/a/..b/c", "/a/b../c", "/.", "//", "/a/b/.", "/srv/app/../deploy/svc-00001/.env"])
     func agreesWithFoundation(_ path: String) {
         #expect(PathNormalizer.normalize(path) == URL(fileURLWithPath: path).standardizedFileURL.path)
     }

@@ -46,18 +46,16 @@ enum PathNormalizer {
         return path.withUTF8 { bytes in
             var output: [UInt8] = []
             output.reserveCapacity(bytes.count + 1)
-            var componentStart = 0
-            for index in 0...bytes.count where index == bytes.count || bytes[index] == slash {
-                let component = bytes[componentStart..<index]
-                componentStart = index + 1
-                if component.isEmpty || isDots(component, count: 1) { continue }
-                if isDots(component, count: 2) {
-                    // Drop the last component written, if any.
-                    while let last = output.popLast(), last != slash {}
-                    continue
+            forEachComponent(bytes) { start, end in
+                switch end - start {
+                case 0: return  // an empty component: `//` or a trailing slash
+                case 1 where bytes[start] == dot: return
+                case 2 where bytes[start] == dot && bytes[start + 1] == dot:
+                    while let last = output.popLast(), last != slash {}  // drop the last component written, if any
+                default:
+                    output.append(slash)
+                    output.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[start..<end]))
                 }
-                output.append(slash)
-                output.append(contentsOf: component)
             }
             return output.isEmpty ? "/" : String(decoding: output, as: UTF8.self)
         }
@@ -83,18 +81,24 @@ enum PathNormalizer {
         return path.withUTF8 { bytes in
             guard bytes.first == slash else { return false }
             if bytes.count == 1 { return true }
-            var componentStart = 1
-            for index in 1...bytes.count where index == bytes.count || bytes[index] == slash {
-                let component = bytes[componentStart..<index]
-                if component.isEmpty || isDots(component, count: 1) || isDots(component, count: 2) { return false }
-                componentStart = index + 1
+            var normal = true
+            forEachComponent(UnsafeBufferPointer(rebasing: bytes[1...])) { start, end in
+                let length = end - start
+                if length == 0 || (bytes[start + 1] == dot && (length == 1 || (length == 2 && bytes[start + 2] == dot))) { normal = false }
             }
-            return true
+            return normal
         }
     }
 
-    private static func isDots<C: Collection<UInt8>>(_ component: C, count: Int) -> Bool {
-        component.count == count && component.allSatisfy { $0 == dot }
+    /// Calls `body` with the bounds of each `/`-separated component, empty ones included.
+    private static func forEachComponent(_ bytes: UnsafeBufferPointer<UInt8>, _ body: (_ start: Int, _ end: Int) -> Void) {
+        var start = 0
+        while start <= bytes.count {
+            var end = start
+            while end < bytes.count, bytes[end] != slash { end += 1 }
+            body(start, end)
+            start = end + 1
+        }
     }
 }
 

@@ -16,31 +16,32 @@ struct ManifestDecoder {
     }
 
     private func consumer(named name: Located<String>, _ node: Node) -> ConsumerSpec? {
-        let subject = "consumer '\(name.value)'"
-        guard let reader = MappingReader(node, context, subject: subject) else { return nil }
+        // Descriptions for messages are made only when a message needs one.
+        guard let reader = MappingReader(node, context, subject: "consumer '\(name.value)'") else { return nil }
         defer { reader.finish() }
         let uses = reader.string("uses", required: true)
         let targets = reader.list("targets", required: true) { item, index in
-            target(item, subject: "target \(index + 1) of \(subject)")
+            target(item, subject: "target \(index + 1) of \(reader.subject)")
         }
         if let targetsNode = reader.node("targets"), case .sequence(let items) = targetsNode.content, items.isEmpty {
-            context.error("\(subject) has no targets; list the places that hold the secret", at: targetsNode)
+            context.error("\(reader.subject) has no targets; list the places that hold the secret", at: targetsNode)
         }
         let reload = reader.has("reload")
             ? reader.node("reload").flatMap { node -> CommandSpec? in
-                context.argv(node, field: "'reload' of \(subject)").map { CommandSpec(argv: $0, timeout: RotorDuration(seconds: 120), location: context.location(of: node)) }
+                context.argv(node, field: "'reload' of \(reader.subject)").map { CommandSpec(argv: $0, timeout: RotorDuration(seconds: 120), location: context.location(of: node)) }
             }
             : nil
         let health = reader.node("health").flatMap {
-            context.check($0, subject: "'health' of \(subject)", secretRole: .healthCheck, defaultRetries: 3)
+            context.check($0, subject: "'health' of \(reader.subject)", secretRole: .healthCheck, defaultRetries: 3)
         }
         _ = reader.string("description")
         guard let uses, let targets else { return nil }
         return ConsumerSpec(name: name, uses: uses, targets: targets, reload: reload, health: health, directory: context.directory)
     }
 
-    private func target(_ node: Node, subject: String) -> TargetSpec? {
-        guard let reader = MappingReader(node, context, subject: subject) else { return nil }
+    private func target(_ node: Node, subject describeSubject: @autoclosure @escaping () -> String) -> TargetSpec? {
+        guard let reader = MappingReader(node, context, subject: describeSubject()) else { return nil }
+        var subject: String { reader.subject }
         let present = Self.targetTypes.filter { reader.has($0) }
         guard present.count == 1, let type = present.first else {
             let found = present.isEmpty ? "none" : present.joined(separator: " and ")
