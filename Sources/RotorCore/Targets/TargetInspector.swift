@@ -67,7 +67,8 @@ public struct TargetInspector: Sendable {
         case .failure(.missing):
             return inspection  // nothing to warn about or to replace
         case .failure(.unreadable):
-            // Not opened (permission, a folder): stat can still tell.
+            // Not opened or not a file (permission, a folder, a symlink loop): ask the path.
+            guard access(path, F_OK) == 0 else { return inspection }
             inspection.worldReadableMode = TargetExposure.worldReadableMode(path)
         }
         inspection.writeProblem = TargetAccess.writeProblem(path)

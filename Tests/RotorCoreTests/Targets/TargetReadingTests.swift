@@ -97,8 +97,9 @@ import Testing
         chmod(folder.path + "/private.env", 0o600)
         chmod(folder.path + "/locked", 0o555)
         defer { chmod(folder.path + "/locked", 0o755) }
+        symlink(folder.path + "/loop.env", folder.path + "/loop.env")
         let inspector = TargetInspector()
-        for name in ["open.env", "private.env", "locked/a.env", "none.env", "locked"] {
+        for name in ["open.env", "private.env", "locked/a.env", "none.env", "locked", "loop.env"] {
             let path = folder.path + "/" + name
             let spec = target(.envFile(path: path, variable: "K"))
             let inspection = inspector.inspect(spec)
