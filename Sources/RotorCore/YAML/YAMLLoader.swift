@@ -87,7 +87,7 @@ private struct TreeBuilder: ~Copyable {
         /// Nodes in this subtree with aliases expanded, for the alias bound.
         var expandedSize = 1
         /// Keys seen so far, built once a mapping outgrows a linear scan.
-        var keyIndex: [String: Mark]?
+        var keyIndex: MappingKeyIndex?
     }
 
     let limits: YAMLLoadLimits
@@ -226,19 +226,17 @@ private struct TreeBuilder: ~Copyable {
             }
             first = found
         } else {
+            let allRecords = records.slice(0, count: records.count), allText = text.slice(0, count: text.count)
             if frame.keyIndex == nil {
-                var index: [String: Mark] = [:]
+                var index = MappingKeyIndex(capacity: keyCount + 1)
                 for position in stride(from: frame.firstChild, to: work.count, by: 2) {
-                    let sibling = records[Int(work[position])]
-                    guard case .scalar = sibling.kind else { continue }
-                    let siblingName = String(decoding: bytes(sibling), as: UTF8.self)
-                    if index[siblingName] == nil { index[siblingName] = sibling.start }
+                    let sibling = work[position]
+                    guard case .scalar = records[Int(sibling)].kind else { continue }
+                    _ = index.insert(sibling, records: allRecords, text: allText)  // duplicates among them were reported already
                 }
                 frame.keyIndex = index
             }
-            let text = String(decoding: name, as: UTF8.self)
-            first = frame.keyIndex?[text]
-            if first == nil { frame.keyIndex?[text] = record.start }
+            first = frame.keyIndex?.insert(key, records: allRecords, text: allText).map { records[Int($0)].start }
         }
         guard let first else { return nil }
         return YAMLError(

@@ -48,6 +48,24 @@ import Testing
         #expect(result.problems.first?.mark.line == 101)
     }
 
+    /// The index of a large mapping grows several times; every duplicate is still found,
+    /// whatever its spelling (quoted or plain), and prefixes are not mistaken for it.
+    @Test func everyDuplicateIsFoundWhileTheKeyIndexGrows() {
+        var lines = (0..<5_000).map { "k\($0): v" }
+        lines.insert("k3: early", at: 10)       // found by the linear scan of the first keys
+        lines.append("\"k1\": quoted")          // the same bytes as k1
+        lines.append("'': empty")
+        lines.append("\"\": empty again")
+        lines.append("k4999: last")
+        let result = YAMLLoader.load(lines.joined(separator: "\n"))
+        #expect(result.problems.map(\.message) == [
+            "duplicate key 'k3' (first defined at line 4, column 1)",
+            "duplicate key 'k1' (first defined at line 2, column 1)",
+            "duplicate key '' (first defined at line 5003, column 1)",
+            "duplicate key 'k4999' (first defined at line 5001, column 1)",
+        ])
+    }
+
     @Test func mergeKeysAreErrors() {
         #expect(rendered("base: &b {x: 1}\nother:\n  <<: *b\n") == """
             file.yaml:3:3: error: merge keys ('<<') are not supported; write the fields out in full
