@@ -111,6 +111,11 @@ import Testing
         #expect(PathNormalizer.normalize(path) == URL(fileURLWithPath: path).standardizedFileURL.path)
     }
 
+    @Test(arguments: [("/srv/app", "../deploy/svc/.env"), ("/srv/app", "./x//y/"), ("/", "../a"), ("/srv", "a/../../.."), ("/a", "b/./c/..")])
+    func aRelativePathIsResolvedAsFoundationWould(_ folder: String, _ relative: String) {
+        #expect(PathNormalizer.normalize(relative, relativeTo: folder) == URL(fileURLWithPath: folder + "/" + relative).standardizedFileURL.path)
+    }
+
     @Test(arguments: [("/a/b/c", "/a/b"), ("/a/b/", "/a"), ("/a", "/"), ("/", "/"), ("a", ""), ("a/b", "a"),
                       ("", ""), ("/a//b", "/a"), ("/srv/app/.env", "/srv/app")])
     func parentIsTheFolderHoldingThePath(_ path: String, _ folder: String) {

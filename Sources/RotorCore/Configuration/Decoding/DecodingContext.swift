@@ -5,11 +5,13 @@ import Foundation
 final class DecodingContext {
     let file: String
     let directory: String
+    private let directoryBytes: [UInt8]
     var diagnostics = Diagnostics()
 
     init(file: String, directory: String) {
         self.file = file
         self.directory = PathNormalizer.normalize(directory)
+        directoryBytes = PathNormalizer.folderBytes(self.directory)
     }
 
     func location(_ mark: Mark) -> SourceLocation { SourceLocation(file: file, mark: mark) }
@@ -31,7 +33,7 @@ final class DecodingContext {
             let home = ProcessInfo.processInfo.environment["HOME"] ?? NSHomeDirectory()
             expanded = home + path.dropFirst()
         }
-        return PathNormalizer.normalize(expanded.hasPrefix("/") ? expanded : directory + "/" + expanded)
+        return expanded.hasPrefix("/") ? PathNormalizer.normalize(expanded) : PathNormalizer.normalize(expanded, after: directoryBytes)
     }
 }
 
@@ -42,10 +44,26 @@ enum PathNormalizer {
 
     static func normalize(_ absolutePath: String) -> String {
         if isNormal(absolutePath) { return absolutePath }
-        var path = absolutePath
+        return normalize(absolutePath, after: [])
+    }
+
+    /// `folder/relativePath`, normalised; `folder` must be normal already (as
+    /// `DecodingContext.directory` is). One pass, without making the joined string first.
+    static func normalize(_ relativePath: String, relativeTo folder: String) -> String {
+        normalize(relativePath, after: folderBytes(folder))
+    }
+
+    /// A normal folder's bytes as `normalize(_:after:)` takes them (none for `/`).
+    static func folderBytes(_ normalFolder: String) -> [UInt8] {
+        normalFolder == "/" ? [] : Array(normalFolder.utf8)
+    }
+
+    /// `path`'s components applied to `base` (see `folderBytes`).
+    static func normalize(_ path: String, after base: [UInt8]) -> String {
+        var path = path
         return path.withUTF8 { bytes in
-            var output: [UInt8] = []
-            output.reserveCapacity(bytes.count + 1)
+            var output = base
+            output.reserveCapacity(base.count + bytes.count + 1)
             forEachComponent(bytes) { start, end in
                 switch end - start {
                 case 0: return  // an empty component: `//` or a trailing slash

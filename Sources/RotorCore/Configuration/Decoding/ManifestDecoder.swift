@@ -42,7 +42,8 @@ struct ManifestDecoder {
     private func target(_ node: Node, subject describeSubject: @autoclosure @escaping () -> String) -> TargetSpec? {
         guard let reader = MappingReader(node, context, subject: describeSubject()) else { return nil }
         var subject: String { reader.subject }
-        let present = Self.targetTypes.filter { reader.has($0) }
+        var present: [String] = []
+        for type in Self.targetTypes where reader.has(type) { present.append(type) }
         guard present.count == 1, let type = present.first else {
             let found = present.isEmpty ? "none" : present.joined(separator: " and ")
             context.error("\(subject) needs exactly one of \(Self.targetTypes.joined(separator: ", ")); found \(found)", at: node)
@@ -50,9 +51,14 @@ struct ManifestDecoder {
             return nil
         }
         defer { reader.finish() }
-        let value = reader.template("value", role: .secretDestination) ?? Template(parts: [.placeholder(.secret)], source: "{secret}")
-        if value.placeholders.isDisjoint(with: [.secret, .id]), let valueNode = reader.node("value") {
-            context.error("'value' of \(subject) must name {secret} (or {id}); a fixed value would write the same text on every rotation", at: valueNode)
+        let value: Template
+        if let given = reader.template("value", role: .secretDestination) {
+            value = given
+            if given.placeholders.isDisjoint(with: [.secret, .id]), let valueNode = reader.node("value") {
+                context.error("'value' of \(subject) must name {secret} (or {id}); a fixed value would write the same text on every rotation", at: valueNode)
+            }
+        } else {
+            value = .secretOnly
         }
         let create = reader.bool("create") ?? false
         let kind: TargetSpec.Kind?

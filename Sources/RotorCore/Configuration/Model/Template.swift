@@ -31,6 +31,9 @@ public struct Template: Hashable, Sendable, CustomStringConvertible {
 
     public var description: String { source }
 
+    /// `{secret}`: a target's value when it names none.
+    public static let secretOnly = Template(parts: [.placeholder(.secret)], source: "{secret}")
+
     public var placeholders: Set<Placeholder> {
         Set(parts.compactMap { if case .placeholder(let p) = $0 { p } else { nil } })
     }
