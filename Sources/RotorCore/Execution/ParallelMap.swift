@@ -17,9 +17,7 @@ extension Array where Element: Sendable {
             initialized = count
         }
     }
-}
 
-extension Array where Element: Sendable {
     /// `map` over few elements that each take long (whole configuration files): each
     /// core takes the next element when it finishes one, so a large file does not hold
     /// up a share of small ones.

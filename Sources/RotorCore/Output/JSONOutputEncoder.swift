@@ -24,8 +24,8 @@ struct JSONOutputEncoder {
 }
 
 /// A value written ahead, on any thread, then put in place by `JSONOutputEncoder`: how
-/// a long array is encoded on every core (`[JSONFragment].encodingEach`). Only this
-/// encoder knows fragments.
+/// a long array is encoded on every core (`encodingEach(arrayDepth:)`). Only this
+/// encoder knows fragments; others refuse them.
 struct JSONFragment: Encodable, Sendable {
     fileprivate let bytes: [UInt8]
     /// The nesting level it was written for, which must be where it lands.
