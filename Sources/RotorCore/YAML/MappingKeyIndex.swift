@@ -24,10 +24,7 @@ struct MappingKeyIndex {
         let mask = slots.count - 1
         var slot = Int(truncatingIfNeeded: Self.hash(name)) & mask
         while slots[slot] >= 0 {
-            let other = Self.bytes(of: records[Int(slots[slot])], in: text)
-            if other.count == name.count, name.count == 0 || memcmp(other.baseAddress!, name.baseAddress!, name.count) == 0 {
-                return slots[slot]
-            }
+            if Self.equal(Self.bytes(of: records[Int(slots[slot])], in: text), name) { return slots[slot] }
             slot = (slot + 1) & mask
         }
         slots[slot] = key
@@ -40,6 +37,11 @@ struct MappingKeyIndex {
         slots = Array(repeating: -1, count: old.count * 2)
         count = 0
         for key in old where key >= 0 { _ = insert(key, records: records, text: text) }
+    }
+
+    /// Two keys' bytes are the same (`elementsEqual` costs several times more per key).
+    static func equal(_ a: UnsafeBufferPointer<UInt8>, _ b: UnsafeBufferPointer<UInt8>) -> Bool {
+        a.count == b.count && (a.count == 0 || memcmp(a.baseAddress!, b.baseAddress!, a.count) == 0)
     }
 
     private static func bytes(of record: NodeRecord, in text: UnsafeBufferPointer<UInt8>) -> UnsafeBufferPointer<UInt8> {

@@ -63,8 +63,12 @@ public struct Node: Sendable {
         if record.tag == .null { return true }
         guard style == .plain, record.tag == nil else { return false }
         let text = tree.bytes(of: record)
-        return text.isEmpty || text.elementsEqual("~".utf8) || text.elementsEqual("null".utf8)
-            || text.elementsEqual("Null".utf8) || text.elementsEqual("NULL".utf8)
+        switch text.count {
+        case 0: return true
+        case 1: return text[0] == UInt8(ascii: "~")
+        case 4: return text.elementsEqual("null".utf8) || text.elementsEqual("Null".utf8) || text.elementsEqual("NULL".utf8)
+        default: return false
+        }
     }
 
     /// A short name of the node's kind for error messages: "a mapping", "the string \"x\"".

@@ -213,7 +213,7 @@ private struct TreeBuilder: ~Copyable {
             return YAMLError("a mapping key must be a scalar, not \(record.kind == .mapping ? "a mapping" : "a sequence")", at: record.start)
         }
         let name = bytes(record)
-        if style == .plain, name.elementsEqual("<<".utf8) {
+        if style == .plain, name.count == 2, name[0] == UInt8(ascii: "<"), name[1] == UInt8(ascii: "<") {
             return YAMLError("merge keys ('<<') are not supported; write the fields out in full", at: record.start)
         }
         let first: Mark?
@@ -222,7 +222,7 @@ private struct TreeBuilder: ~Copyable {
             var found: Mark?
             for position in stride(from: frame.firstChild, to: work.count, by: 2) {
                 let sibling = records[Int(work[position])]
-                if case .scalar = sibling.kind, bytes(sibling).elementsEqual(name) { found = sibling.start; break }
+                if case .scalar = sibling.kind, MappingKeyIndex.equal(bytes(sibling), name) { found = sibling.start; break }
             }
             first = found
         } else {
