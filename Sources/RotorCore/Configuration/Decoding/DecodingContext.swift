@@ -47,18 +47,13 @@ enum PathNormalizer {
         return normalize(absolutePath, after: [])
     }
 
-    /// `folder/relativePath`, normalised; `folder` must be normal already (as
-    /// `DecodingContext.directory` is). One pass, without making the joined string first.
-    static func normalize(_ relativePath: String, relativeTo folder: String) -> String {
-        normalize(relativePath, after: folderBytes(folder))
-    }
-
     /// A normal folder's bytes as `normalize(_:after:)` takes them (none for `/`).
     static func folderBytes(_ normalFolder: String) -> [UInt8] {
         normalFolder == "/" ? [] : Array(normalFolder.utf8)
     }
 
-    /// `path`'s components applied to `base` (see `folderBytes`).
+    /// `path`'s components applied to `base` (see `folderBytes`): `folder/relativePath`
+    /// normalised in one pass, without making the joined string first.
     static func normalize(_ path: String, after base: [UInt8]) -> String {
         var path = path
         return path.withUTF8 { bytes in
