@@ -10,42 +10,11 @@ import Foundation
 /// are escaped a byte at a time.
 struct JSONOutputEncoder {
     func encode(_ value: some Encodable) throws -> [UInt8] {
-        try encode(value, depth: 0)
-    }
-
-    /// `value` written as it would be at `depth` levels of nesting.
-    fileprivate func encode(_ value: some Encodable, depth: Int) throws -> [UInt8] {
         let encoder = ValueEncoder(codingPath: [])
         try encoder.encodeValue(value)
         var writer = PrettyJSONWriter()
-        writer.write(encoder.result, depth: depth)
+        writer.write(encoder.result, depth: 0)
         return writer.bytes
-    }
-}
-
-/// A value written ahead, on any thread, then put in place by `JSONOutputEncoder`: how
-/// a long array is encoded on every core (`encodingEach(arrayDepth:)`). Only this
-/// encoder knows fragments; others refuse them.
-struct JSONFragment: Encodable, Sendable {
-    fileprivate let bytes: [UInt8]
-    /// The nesting level it was written for, which must be where it lands.
-    fileprivate let depth: Int
-
-    init(_ value: some Encodable, depth: Int) throws {
-        bytes = try JSONOutputEncoder().encode(value, depth: depth)
-        self.depth = depth
-    }
-
-    func encode(to encoder: any Encoder) throws {
-        throw EncodingError.invalidValue(self, EncodingError.Context(codingPath: encoder.codingPath, debugDescription: "a JSONFragment is written only by JSONOutputEncoder"))
-    }
-}
-
-extension Array where Element: Encodable & Sendable {
-    /// The elements as fragments written on every core, for an array at `depth` (its
-    /// elements land one level deeper).
-    func encodingEach(arrayDepth depth: Int) throws -> [JSONFragment] {
-        try parallelMap { element in Result { try JSONFragment(element, depth: depth + 1) } }.map { try $0.get() }
     }
 }
 
@@ -61,7 +30,6 @@ private enum JSONTree {
     case object(ObjectBox)
     /// A `superEncoder()` whose value is encoded after its container is made.
     case deferred(ValueEncoder)
-    case fragment(JSONFragment)
 }
 
 private final class ArrayBox {
@@ -106,7 +74,6 @@ private final class ValueEncoder: Encoder {
     static func tree<T: Encodable>(for value: T, codingPath: [any CodingKey]) throws -> JSONTree {
         // Type comparisons, not dynamic casts: this runs for every value encoded.
         if T.self == String.self { return .string(unsafeBitCast(value, to: String.self)) }
-        if T.self == JSONFragment.self { return .fragment(unsafeBitCast(value, to: JSONFragment.self)) }
         if T.self == Int.self { return .number(String(unsafeBitCast(value, to: Int.self))) }
         if T.self == Bool.self { return .bool(unsafeBitCast(value, to: Bool.self)) }
         if T.self == Date.self { return .string(DateFormatting.iso8601(unsafeBitCast(value, to: Date.self))) }
@@ -255,9 +222,6 @@ private struct PrettyJSONWriter {
         case .number(let text): bytes.append(contentsOf: text.utf8)
         case .string(let text): writeString(text)
         case .deferred(let encoder): write(encoder.result, depth: depth)
-        case .fragment(let fragment):
-            precondition(fragment.depth == depth, "a JSON fragment written for depth \(fragment.depth) landed at \(depth)")
-            bytes.append(contentsOf: fragment.bytes)
         case .array(let box):
             bytes.append(UInt8(ascii: "["))
             for (index, item) in box.items.enumerated() {
@@ -305,37 +269,7 @@ private struct PrettyJSONWriter {
         bytes.append(contentsOf: repeatElement(UInt8(ascii: " "), count: 2 * depth))
     }
 
-    private static let hexDigits = Array("0123456789abcdef".utf8)
-
     private mutating func writeString(_ text: String) {
-        bytes.append(UInt8(ascii: "\""))
-        var text = text
-        text.withUTF8 { utf8 in
-            // Runs of bytes that need no escape are copied whole.
-            var runStart = 0
-            for (index, byte) in utf8.enumerated() where byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") {
-                bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[runStart..<index]))
-                runStart = index + 1
-                switch byte {
-                case 0x08: escape(UInt8(ascii: "b"))
-                case 0x0C: escape(UInt8(ascii: "f"))
-                case 0x0A: escape(UInt8(ascii: "n"))
-                case 0x0D: escape(UInt8(ascii: "r"))
-                case 0x09: escape(UInt8(ascii: "t"))
-                case UInt8(ascii: "\""), UInt8(ascii: "\\"): escape(byte)
-                default:
-                    bytes.append(contentsOf: "\\u00".utf8)
-                    bytes.append(Self.hexDigits[Int(byte >> 4)])
-                    bytes.append(Self.hexDigits[Int(byte & 0x0F)])
-                }
-            }
-            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[runStart...]))
-        }
-        bytes.append(UInt8(ascii: "\""))
-    }
-
-    private mutating func escape(_ letter: UInt8) {
-        bytes.append(UInt8(ascii: "\\"))
-        bytes.append(letter)
+        JSONText.appendString(text, to: &bytes)
     }
 }

@@ -106,21 +106,4 @@ import Testing
         #expect(JSONOutput.encode("top") == (try Self.foundation("top")))
         #expect(JSONOutput.encode([Int]()) == (try Self.foundation([Int]())))
     }
-
-    /// A long array written on every core as fragments reads exactly as the same array
-    /// written in one piece (as `plan --json` writes its keys).
-    @Test func fragmentsWrittenOnEveryCoreLandAsTheWholeArrayWould() throws {
-        struct Wrapper<List: Encodable>: Encodable { var version = 1; var nested: [String: [String: List]] }
-        let list = (0..<300).map { index in
-            var document = sample
-            document.count = index
-            document.text += String(index)
-            return document
-        }
-        let fragments = try list.encodingEach(arrayDepth: 3)
-        #expect(JSONOutput.encode(Wrapper(nested: ["a": ["b": fragments]])) == (try Self.foundation(Wrapper(nested: ["a": ["b": list]]))))
-        #expect(JSONOutput.encode(try [Inner]().encodingEach(arrayDepth: 0)) == (try Self.foundation([Inner]())))
-        // Another encoder cannot write a fragment: it refuses instead of writing something else.
-        #expect(throws: EncodingError.self) { try JSONEncoder().encode(fragments) }
-    }
 }

@@ -1,0 +1,159 @@
+/// Writes rotor's `--json` layout — the bytes `JSONOutputEncoder` writes — straight from
+/// values, with no `Encodable` tree in between: for the output that grows with the fleet
+/// (`plan`'s keys and steps, 10,000 steps at fleet scale, where the tree cost a fifth of
+/// `plan --json`).
+///
+/// The encoder sorts an object's members; here the caller writes them in key order
+/// (code-unit order: `"a"` < `"a_b"` < `"ab"`). Tests hold every `JSONWritable` type to
+/// the encoder's bytes for the same value, so a member added to one and not the other,
+/// or out of order, fails there.
+struct JSONWriter {
+    private(set) var bytes: [UInt8] = []
+    /// The nesting level of the container being written.
+    private var depth: Int
+    /// Whether the container being written has no member or element yet.
+    private var empty = true
+
+    /// A writer for a value that lands at `depth` levels of nesting (see `raw`).
+    init(depth: Int = 0, capacity: Int = 0) {
+        self.depth = depth
+        bytes.reserveCapacity(capacity)
+    }
+
+    /// An object; `body` writes its members, in key order.
+    mutating func object(_ body: (inout JSONWriter) -> Void) {
+        container(open: UInt8(ascii: "{"), close: UInt8(ascii: "}"), body)
+    }
+
+    /// An array of `items`, each written by `element`.
+    mutating func array<Items: Sequence>(_ items: Items, _ element: (inout JSONWriter, Items.Element) -> Void) {
+        container(open: UInt8(ascii: "["), close: UInt8(ascii: "]")) { writer in
+            for item in items {
+                writer.startElement()
+                element(&writer, item)
+            }
+        }
+    }
+
+    /// One member whose value `value` writes (an object, an array, or bytes written ahead).
+    mutating func member(_ key: StaticString, _ value: (inout JSONWriter) -> Void) {
+        startMember(key)
+        value(&self)
+    }
+
+    mutating func member(_ key: StaticString, _ value: String) {
+        startMember(key)
+        string(value)
+    }
+
+    /// Left out when nil, as `Encodable` leaves out a nil optional.
+    mutating func member(_ key: StaticString, _ value: String?) {
+        guard let value else { return }
+        member(key, value)
+    }
+
+    mutating func member(_ key: StaticString, _ value: Int) {
+        startMember(key)
+        bytes.append(contentsOf: String(value).utf8)
+    }
+
+    mutating func member(_ key: StaticString, _ value: Bool) {
+        startMember(key)
+        bytes.append(contentsOf: (value ? "true" : "false").utf8)
+    }
+
+    mutating func member(_ key: StaticString, _ values: [String]) {
+        startMember(key)
+        array(values) { $0.string($1) }
+    }
+
+    mutating func member(_ key: StaticString, _ value: (some JSONWritable)?) {
+        guard let value else { return }
+        startMember(key)
+        value.write(to: &self)
+    }
+
+    mutating func string(_ text: String) {
+        JSONText.appendString(text, to: &bytes)
+    }
+
+    /// Bytes another writer wrote for this position (`init(depth:)` at this depth): how
+    /// a long array is written on every core.
+    mutating func raw(_ written: [UInt8]) {
+        bytes.append(contentsOf: written)
+    }
+
+    /// The layout of Foundation's pretty printing: a newline and two spaces per level
+    /// before each member or element, `[` newline newline `]` when empty.
+    private mutating func container(open: UInt8, close: UInt8, _ body: (inout JSONWriter) -> Void) {
+        bytes.append(open)
+        let outerEmpty = empty
+        empty = true
+        depth += 1
+        body(&self)
+        depth -= 1
+        bytes.append(0x0A)
+        if empty { bytes.append(0x0A) }
+        indent()
+        bytes.append(close)
+        empty = outerEmpty
+    }
+
+    private mutating func startElement() {
+        if !empty { bytes.append(UInt8(ascii: ",")) }
+        empty = false
+        bytes.append(0x0A)
+        indent()
+    }
+
+    private mutating func startMember(_ key: StaticString) {
+        startElement()
+        bytes.append(UInt8(ascii: "\""))
+        key.withUTF8Buffer { bytes.append(contentsOf: $0) }
+        bytes.append(contentsOf: "\" : ".utf8)
+    }
+
+    private mutating func indent() {
+        bytes.append(contentsOf: repeatElement(UInt8(ascii: " "), count: 2 * depth))
+    }
+}
+
+/// A value `JSONWriter` writes without `Encodable`.
+protocol JSONWritable {
+    func write(to json: inout JSONWriter)
+}
+
+/// JSON string syntax, shared by `JSONWriter` and `JSONOutputEncoder`.
+enum JSONText {
+    private static let hexDigits = Array("0123456789abcdef".utf8)
+
+    /// `text` quoted: `"` and `\` escaped, control characters as `\n`, `\t`… or `\u00XX`;
+    /// `/` and everything else as it is.
+    static func appendString(_ text: String, to bytes: inout [UInt8]) {
+        bytes.append(UInt8(ascii: "\""))
+        var text = text
+        text.withUTF8 { utf8 in
+            // Runs of bytes that need no escape are copied whole.
+            var runStart = 0
+            for (index, byte) in utf8.enumerated() where byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") {
+                bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[runStart..<index]))
+                runStart = index + 1
+                bytes.append(UInt8(ascii: "\\"))
+                switch byte {
+                case 0x08: bytes.append(UInt8(ascii: "b"))
+                case 0x0C: bytes.append(UInt8(ascii: "f"))
+                case 0x0A: bytes.append(UInt8(ascii: "n"))
+                case 0x0D: bytes.append(UInt8(ascii: "r"))
+                case 0x09: bytes.append(UInt8(ascii: "t"))
+                case UInt8(ascii: "\""), UInt8(ascii: "\\"): bytes.append(byte)
+                default:
+                    bytes.append(contentsOf: "u00".utf8)
+                    bytes.append(hexDigits[Int(byte >> 4)])
+                    bytes.append(hexDigits[Int(byte & 0x0F)])
+                }
+            }
+            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[runStart...]))
+        }
+        bytes.append(UInt8(ascii: "\""))
+    }
+}

@@ -1,0 +1,76 @@
+import Foundation
+import Testing
+@testable import RotorCore
+
+/// `JSONWriter` writes the plan without `Encodable`; these hold it to the bytes the
+/// `Encodable` path (and so Foundation's encoder) writes for the same values.
+@Suite struct JSONWriterTests {
+    /// The document `plan --json` wrote through `Encodable` before `JSONWriter`.
+    struct EncodableDocument: Encodable {
+        var version: Int
+        var generatedAt: Date
+        var keys: [KeyPlan]
+        var summary: PlanSummary
+        var warnings: [String]
+
+        enum CodingKeys: String, CodingKey {
+            case version, keys, summary, warnings
+            case generatedAt = "generated_at"
+        }
+    }
+
+    static let created = Date(timeIntervalSince1970: 1_790_000_000)
+
+    /// Every member set, with text that needs escaping.
+    static func fullKey(_ index: Int) -> KeyPlan {
+        KeyPlan(
+            key: "key-\(index)", provider: "vendor \"α\"", providerType: "http", due: true,
+            reason: "current generation is 95d old (every 90d)\ttab", emergency: index % 2 == 0,
+            current: GenerationRecord(id: "gen/\(index)", fingerprint: "sha256:0123456789ab", created: created,
+                                      pendingDeletionAt: created.addingTimeInterval(3600)),
+            nextDue: created.addingTimeInterval(86_400), blockers: ["svc: deploy/.env:API_KEY is unreadable: \\ back\u{01}"],
+            steps: [
+                PlanStep(step: .preflight, detail: "check 1 target"),
+                PlanStep(step: .verifyKey, detail: "GET https://example.com/v1/me expects 200"),
+                PlanStep(step: .update, consumer: "svc-\(index)", target: "deploy/svc/.env:API_KEY", targetType: "env_file",
+                         current: "sha256:ba9876543210", detail: "write the new generation to env_file deploy/svc/.env:API_KEY as \"Bearer {secret}\"",
+                         status: "ok"),
+            ])
+    }
+
+    /// Every optional member nil and every array empty.
+    static func bareKey(_ index: Int) -> KeyPlan {
+        KeyPlan(key: "bare-\(index)", provider: "p", providerType: "manual", due: false, reason: "rotated on demand only",
+                emergency: false, current: GenerationRecord(id: "g", fingerprint: "f", created: created), nextDue: nil,
+                blockers: [], steps: [])
+    }
+
+    func render(_ keys: [KeyPlan], warnings: [String]) throws -> (written: String, encoded: String, foundation: String) {
+        let plan = Plan(generatedAt: Self.created, keys: keys)
+        let document = EncodableDocument(version: plan.version, generatedAt: plan.generatedAt, keys: plan.keys,
+                                         summary: PlanSummary(plan), warnings: warnings)
+        return (PlanJSONRenderer.render(plan, warnings: warnings), JSONOutput.encode(document), try JSONOutputTests.foundation(document))
+    }
+
+    @Test func aPlanIsWrittenAsItsEncodableFormIsEncoded() throws {
+        let small = try render([Self.fullKey(0), Self.bareKey(1)], warnings: ["a/.env holds key 'k'"])
+        #expect(small.written == small.encoded)
+        #expect(small.written == small.foundation)
+        let empty = try render([], warnings: [])
+        #expect(empty.written == empty.encoded)
+    }
+
+    /// Enough keys that they are written on every core, then joined in order.
+    @Test func keysWrittenOnEveryCoreLandInOrder() throws {
+        let keys = (0..<300).map { $0 % 3 == 0 ? Self.bareKey($0) : Self.fullKey($0) }
+        let large = try render(keys, warnings: (0..<5).map { "file-\($0)" })
+        #expect(large.written == large.encoded)
+    }
+
+    @Test func stringsAreEscapedAsTheEncoderEscapesThem() {
+        let text = String((0..<0x20).map { Character(Unicode.Scalar($0)!) }) + "\u{7F} é ✓ 😀 / \\ \""
+        var json = JSONWriter()
+        json.string(text)
+        #expect(String(decoding: json.bytes, as: UTF8.self) + "\n" == JSONOutput.encode(text))
+    }
+}
