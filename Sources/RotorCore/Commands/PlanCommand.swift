@@ -38,7 +38,8 @@ public enum PlanCommand {
         let warnings = TargetExposure.warnings(configuration, keys: options.keys, displayPath: { loader.displayPath($0) },
                                                mode: { inspected.worldReadableModes[$0] })
         let summary = PlanSummary(plan)
-        console.writeOut(options.json ? PlanJSONRenderer.render(plan, summary: summary, warnings: warnings) : PlanTextRenderer(colored: console.colorOut).render(plan))
+        let out = options.json ? PlanJSONRenderer.bytes(plan, summary: summary, warnings: warnings) : Array(PlanTextRenderer(colored: console.colorOut).render(plan).utf8)
+        console.stdout(out)
         if !options.json { warnings.forEach { console.warn($0) } }
         if let out = options.out {
             let saved = SavedPlan(plan: plan, configuration: configuration, sources: loaded.sources)

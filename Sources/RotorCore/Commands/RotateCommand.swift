@@ -45,7 +45,7 @@ public enum RotateCommand {
         guard let engine = EngineSetup.make(configuration, global: global, console: console, loader: loader, manualInput: manualInput) else { return .failure }
         // Recovery reports are progress here: with --json they must not mix into stdout.
         var recoveryConsole = console
-        if options.json { recoveryConsole.writeOut = console.writeErr }
+        if options.json { recoveryConsole.stdout = console.stderr }
         var status = EngineSetup.report(await engine.recover(), console: recoveryConsole, json: false, recovery: true)
         var reports: [RotationReport] = []
         for key in options.keys {

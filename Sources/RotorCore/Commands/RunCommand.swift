@@ -51,7 +51,7 @@ public enum RunCommand {
         }
         guard let engine = EngineSetup.make(configuration, global: global, console: console, loader: step.loader) else { return .failure }
         var recoveryConsole = console
-        if options.json { recoveryConsole.writeOut = console.writeErr }
+        if options.json { recoveryConsole.stdout = console.stderr }
         var status = EngineSetup.report(await engine.recover(), console: recoveryConsole, json: false, recovery: true)
 
         let states = (try? engine.store.keyStates()) ?? [:]

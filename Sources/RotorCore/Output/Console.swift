@@ -3,18 +3,21 @@ import Foundation
 /// Where a command writes: results to stdout, progress and diagnostics to stderr.
 /// Injected, so tests can capture both.
 public struct Console: Sendable {
-    public var writeOut: @Sendable (String) -> Void
-    public var writeErr: @Sendable (String) -> Void
+    /// Results (stdout), as bytes: a large `--json` output is written without a `String`
+    /// in between.
+    public var stdout: @Sendable ([UInt8]) -> Void
+    /// Progress and diagnostics (stderr).
+    public var stderr: @Sendable ([UInt8]) -> Void
     /// Color on stderr (diagnostics, progress) — a terminal, no NO_COLOR, no --no-color.
     public var colorErr: Bool
     public var colorOut: Bool
     /// stderr is a terminal: progress may redraw one line instead of printing many.
     public var errIsTerminal: Bool
 
-    public init(writeOut: @escaping @Sendable (String) -> Void, writeErr: @escaping @Sendable (String) -> Void,
+    public init(stdout: @escaping @Sendable ([UInt8]) -> Void, stderr: @escaping @Sendable ([UInt8]) -> Void,
                 colorOut: Bool = false, colorErr: Bool = false, errIsTerminal: Bool = false) {
-        self.writeOut = writeOut
-        self.writeErr = writeErr
+        self.stdout = stdout
+        self.stderr = stderr
         self.colorOut = colorOut
         self.colorErr = colorErr
         self.errIsTerminal = errIsTerminal
@@ -25,13 +28,15 @@ public struct Console: Sendable {
         let environment = ProcessInfo.processInfo.environment
         let allowed = !noColor && environment["NO_COLOR"] == nil && environment["TERM"] != "dumb"
         return Console(
-            writeOut: { FileHandle.standardOutput.write(Data($0.utf8)) },
-            writeErr: { FileHandle.standardError.write(Data($0.utf8)) },
+            stdout: { FileHandle.standardOutput.write(Data($0)) },
+            stderr: { FileHandle.standardError.write(Data($0)) },
             colorOut: allowed && isatty(STDOUT_FILENO) == 1,
             colorErr: allowed && isatty(STDERR_FILENO) == 1,
             errIsTerminal: isatty(STDERR_FILENO) == 1 && environment["TERM"] != "dumb")
     }
 
+    public func writeOut(_ text: String) { stdout(Array(text.utf8)) }
+    public func writeErr(_ text: String) { stderr(Array(text.utf8)) }
     public func out(_ line: String) { writeOut(line + "\n") }
     public func err(_ line: String) { writeErr(line + "\n") }
     /// `warning: …` on stderr, yellow on a terminal.
