@@ -123,9 +123,10 @@ enum FileTargetReader {
         defer { close(descriptor) }
         guard fstat(descriptor, &info) == 0 else { return .failure(.unreadable(String(cString: strerror(errno)))) }
         guard info.st_mode & S_IFMT != S_IFDIR else { return .failure(.unreadable("it is a folder, not a file")) }
-        // Sized from fstat; grows if the file grows while it is read.
+        // Sized from fstat, one byte more; grows if the file grows while it is read.
         var bytes = [UInt8](repeating: 0, count: max(Int(info.st_size), 0) + 1)
         var filled = 0
+        let regular = info.st_mode & S_IFMT == S_IFREG
         while true {
             if filled == bytes.count { bytes.append(contentsOf: repeatElement(0, count: bytes.count)) }
             let count = bytes.withUnsafeMutableBytes { Glibc.read(descriptor, $0.baseAddress! + filled, $0.count - filled) }
@@ -136,6 +137,9 @@ enum FileTargetReader {
                 return .failure(.unreadable(String(cString: strerror(errno))))
             }
             filled += count
+            // A regular file reads short only at its end: no second read to hear it (at
+            // 10,000 targets, a tenth of plan's system calls).
+            if regular, filled < bytes.count { break }
         }
         bytes.removeSubrange(filled...)
         return .success(bytes)
