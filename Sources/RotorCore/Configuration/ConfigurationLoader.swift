@@ -23,50 +23,50 @@ public struct ConfigurationLoader: Sendable {
     }
 
     /// Loads every `*.yaml`/`*.yml` under `paths` (files or folders); with no paths,
-    /// `policies/` and `consumers/` under the working directory. Files are loaded and
-    /// decoded on every core (each on its own: nothing is shared until they are merged,
-    /// in order); what spans files is checked after.
+    /// `policies/` and `consumers/` under the working directory. Files are read and
+    /// parsed on every core, then decoded in order (a long list of consumers on every
+    /// core: see `ManifestDecoder`); what spans files is checked after.
+    ///
+    /// Two phases rather than one parallel pass per file: Dispatch runs a parallel loop
+    /// nested in another on one thread, so one large manifest would decode on one core.
     public func load(paths: [String]) -> ConfigurationLoadResult {
         var diagnostics = Diagnostics()
         var sources = SourceFiles()
         var configuration = Configuration()
         var declared = DeclaredNames()
-        for file in discover(paths: paths, diagnostics: &diagnostics).parallelMapEach(load(file:)) {
+        for file in discover(paths: paths, diagnostics: &diagnostics).parallelMapEach(parse(file:)) {
             configuration.files.append(file.display)
-            if let bytes = file.bytes { sources.add(bytes, for: file.display) }
-            configuration.providers += file.configuration.providers
-            configuration.keys += file.configuration.keys
-            configuration.consumers += file.configuration.consumers
-            declared.providers.formUnion(file.declared.providers)
-            declared.keys.formUnion(file.declared.keys)
             diagnostics.append(contentsOf: file.diagnostics)
+            guard let bytes = file.bytes, let loaded = file.loaded else { continue }
+            sources.add(bytes, for: file.display)
+            let context = DecodingContext(file: file.display, directory: PathNormalizer.parent(of: file.path))
+            for document in loaded.documents {
+                decode(document, into: &configuration, declared: &declared, context: context)
+            }
+            diagnostics.append(contentsOf: context.diagnostics)
         }
         crossCheck(configuration, declared: declared, diagnostics: &diagnostics)
         return ConfigurationLoadResult(configuration: configuration, diagnostics: diagnostics, sources: sources)
     }
 
-    /// One file, loaded and decoded on its own.
-    private struct FileLoad: Sendable {
+    /// One file, read and parsed on its own.
+    private struct ParsedFile: Sendable {
+        var path: String
         var display: String
         var bytes: [UInt8]?
-        var configuration = Configuration()
-        var declared = DeclaredNames()
+        var loaded: YAMLLoadResult?
         var diagnostics = Diagnostics()
     }
 
-    private func load(file: String) -> FileLoad {
-        var result = FileLoad(display: displayPath(file))
+    private func parse(file: String) -> ParsedFile {
+        var result = ParsedFile(path: file, display: displayPath(file))
         guard let bytes = read(file, display: result.display, diagnostics: &result.diagnostics) else { return result }
         result.bytes = bytes
         let loaded = YAMLLoader.load(bytes, limits: limits)
         for error in loaded.allErrors {
             result.diagnostics.error(error.message, at: SourceLocation(file: result.display, mark: error.mark))
         }
-        let context = DecodingContext(file: result.display, directory: (file as NSString).deletingLastPathComponent)
-        for document in loaded.documents {
-            decode(document, into: &result.configuration, declared: &result.declared, context: context)
-        }
-        result.diagnostics.append(contentsOf: context.diagnostics)
+        result.loaded = loaded
         return result
     }
 
@@ -142,9 +142,15 @@ public struct ConfigurationLoader: Sendable {
     }
 
     /// `path` relative to the working directory when inside it, else absolute.
+    /// Compared and cut as bytes, as paths are: `plan` shows 10,000 of them, and
+    /// `hasPrefix`/`dropFirst` on `String` walk grapheme clusters.
     public func displayPath(_ path: String) -> String {
-        let prefix = workingDirectory.hasSuffix("/") ? workingDirectory : workingDirectory + "/"
-        return path.hasPrefix(prefix) ? String(path.dropFirst(prefix.count)) : path
+        let folder = workingDirectory.utf8
+        let separated = folder.last == UInt8(ascii: "/")
+        let path = path.utf8
+        guard path.count > folder.count + (separated ? 0 : 1), path.starts(with: folder),
+              separated || path[path.index(path.startIndex, offsetBy: folder.count)] == UInt8(ascii: "/") else { return String(path) }
+        return String(Substring(path.dropFirst(folder.count + (separated ? 0 : 1))))
     }
 
     // MARK: Documents

@@ -65,4 +65,37 @@ import Testing
         let missing = ConfigurationLoader(workingDirectory: folder.path).load(paths: ["nope.yaml"])
         #expect(missing.diagnostics.errors.map(\.message) == ["--config nope.yaml: no such file or folder"])
     }
+
+    /// Paths inside the working folder are shown relative to it; a folder that only starts
+    /// with the same letters is not inside it.
+    @Test func displayPathsAreRelativeOnlyInsideTheWorkingFolder() {
+        let loader = ConfigurationLoader(workingDirectory: "/srv/app")
+        #expect(loader.displayPath("/srv/app/deploy/é/.env") == "deploy/é/.env")
+        #expect(loader.displayPath("/srv/app2/.env") == "/srv/app2/.env")
+        #expect(loader.displayPath("/srv/app") == "/srv/app")
+        #expect(loader.displayPath("/srv/app/") == "/srv/app/")
+        #expect(loader.displayPath("/etc/app.env") == "/etc/app.env")
+        #expect(ConfigurationLoader(workingDirectory: "/").displayPath("/etc/app.env") == "etc/app.env")
+    }
+
+    /// A long list of consumers is decoded on every core: the consumers and every error
+    /// come out as from one pass, in file order, from either share.
+    @Test func aLongManifestDecodesInOrderWithEveryError() throws {
+        let folder = try TemporaryFolder()
+        try folder.write("p.yaml", "kind: RotationPolicy\nproviders: {g: {type: generate}}\nkeys: {k: {provider: g}}\n")
+        var manifest = "kind: ConsumerManifest\nconsumers:\n"
+        for index in 0..<1_200 {
+            // Consumer 7 (first share) lacks 'uses'; consumer 1,100 (last share) misspells 'targets'.
+            let uses = index == 7 ? "" : "    uses: k\n"
+            let targets = index == 1_100 ? "targts" : "targets"
+            manifest += "  c\(index):\n\(uses)    \(targets): [{env_file: .env, var: V\(index)}]\n"
+        }
+        try folder.write("m.yaml", manifest)
+        let result = ConfigurationLoader(workingDirectory: folder.path).load(paths: ["p.yaml", "m.yaml"])
+        #expect(result.configuration.consumers.map(\.name.value) == (0..<1_200).filter { $0 != 7 && $0 != 1_100 }.map { "c\($0)" })
+        #expect(result.diagnostics.errors.map { "\($0.location?.line ?? 0): \($0.message)" } == [
+            "25: consumer 'c7' is missing the required field 'uses'",
+            "3304: unknown field 'targts' in consumer 'c1100' (did you mean 'targets'?)",
+        ])
+    }
 }

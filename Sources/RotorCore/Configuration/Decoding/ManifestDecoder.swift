@@ -10,9 +10,18 @@ struct ManifestDecoder {
             document.finish()
             return []
         }
-        let consumers = (document.namedEntries("consumers") ?? []).compactMap { consumer(named: $0.name, $0.value) }
+        let entries = document.namedEntries("consumers") ?? []
         document.finish()
-        return consumers
+        // Consumers are independent: a long list is decoded on every core, each share with
+        // its own diagnostics, joined in order (the tree is read-only by now).
+        let (file, directory) = (context.file, context.directory)
+        let shares = entries.parallelMapShares(minimumShare: 256) { share in
+            let shareContext = DecodingContext(file: file, directory: directory)
+            let decoder = ManifestDecoder(context: shareContext)
+            return (consumers: share.compactMap { decoder.consumer(named: $0.name, $0.value) }, diagnostics: shareContext.diagnostics)
+        }
+        for share in shares { context.diagnostics.append(contentsOf: share.diagnostics) }
+        return shares.flatMap(\.consumers)
     }
 
     private func consumer(named name: Located<String>, _ node: Node) -> ConsumerSpec? {
