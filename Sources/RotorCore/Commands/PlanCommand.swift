@@ -25,7 +25,7 @@ public enum PlanCommand {
         guard step.keysExist(options.keys, in: configuration) else { return .usage }
         let loader = step.loader
         guard let states = step.existingKeyStates() else { return .failure }
-        let inspected = inspect(selectedTargets(configuration, keys: options.keys))
+        let inspected = inspect(selectedTargets(configuration, keys: options.keys), displayPath: { loader.displayPath($0) })
         var input = PlanningInput(
             configuration: configuration,
             states: states,
@@ -35,8 +35,7 @@ public enum PlanCommand {
             displayPath: { loader.displayPath($0) })
         input.writeProblems = inspected.writeProblems
         let plan = Planner.plan(input)
-        let warnings = TargetExposure.warnings(configuration, keys: options.keys, displayPath: { loader.displayPath($0) },
-                                               mode: { inspected.worldReadableModes[$0] })
+        let warnings = inspected.warnings
         let summary = PlanSummary(plan)
         let out = options.json ? PlanJSONRenderer.bytes(plan, summary: summary, warnings: warnings) : Array(PlanTextRenderer(colored: console.colorOut).render(plan).utf8)
         console.stdout(out)
@@ -64,29 +63,47 @@ public enum PlanCommand {
     }
 
     /// What `plan` learns from one look at each target, on every core: what it holds, which
-    /// files rotor could not replace, and which every user can read (by path).
-    private static func inspect(_ targets: [(id: TargetID, target: TargetSpec)])
-        -> (observations: [TargetID: TargetObservation], writeProblems: [TargetID: String], worldReadableModes: [String: Int]) {
+    /// files rotor could not replace, and the warnings for files every user can read (as
+    /// `TargetExposure.warnings` words them: each file once, in configuration order).
+    private static func inspect(_ targets: [SelectedTarget], displayPath: @Sendable (String) -> String)
+        -> (observations: [TargetID: TargetObservation], writeProblems: [TargetID: String], warnings: [String]) {
         let inspector = TargetInspector()
-        let inspections = targets.parallelMap { inspector.inspect($0.target) }
+        let inspections = targets.parallelMap { selected in
+            let inspection = inspector.inspect(selected.target)
+            // The message is made here, on every core; most targets have none.
+            let warning = inspection.worldReadableMode.flatMap { mode in
+                selected.target.filePath.map { TargetExposure.warning(shownPath: displayPath($0), key: selected.key, mode: mode) }
+            }
+            return (inspection, warning)
+        }
         var observations: [TargetID: TargetObservation] = [:]
         var writeProblems: [TargetID: String] = [:]
-        var modes: [String: Int] = [:]
+        var warnings: [String] = []
+        var warned = Set<String>()
         observations.reserveCapacity(targets.count)
-        for ((id, target), inspection) in zip(targets, inspections) {
-            if observations[id] == nil { observations[id] = inspection.observation }
-            if let problem = inspection.writeProblem, writeProblems[id] == nil { writeProblems[id] = problem }
-            if let mode = inspection.worldReadableMode, let path = target.filePath { modes[path] = mode }
+        for (selected, (inspection, warning)) in zip(targets, inspections) {
+            if observations[selected.id] == nil { observations[selected.id] = inspection.observation }
+            if let problem = inspection.writeProblem, writeProblems[selected.id] == nil { writeProblems[selected.id] = problem }
+            if let warning, let path = selected.target.filePath, warned.insert(path).inserted { warnings.append(warning) }
         }
-        return (observations, writeProblems, modes)
+        return (observations, writeProblems, warnings)
+    }
+
+    private struct SelectedTarget: Sendable {
+        var id: TargetID
+        var target: TargetSpec
+        /// The key its consumer uses.
+        var key: String
     }
 
     /// Every target of the consumers of `keys` (all keys when empty).
-    private static func selectedTargets(_ configuration: Configuration, keys: [String]) -> [(id: TargetID, target: TargetSpec)] {
+    private static func selectedTargets(_ configuration: Configuration, keys: [String]) -> [SelectedTarget] {
         let selected = Set(keys)
-        var targets: [(id: TargetID, target: TargetSpec)] = []
+        var targets: [SelectedTarget] = []
         for consumer in configuration.consumers where selected.isEmpty || selected.contains(consumer.uses.value) {
-            for (index, target) in consumer.targets.enumerated() { targets.append((TargetID(consumer: consumer.name.value, index: index), target)) }
+            for (index, target) in consumer.targets.enumerated() {
+                targets.append(SelectedTarget(id: TargetID(consumer: consumer.name.value, index: index), target: target, key: consumer.uses.value))
+            }
         }
         return targets
     }

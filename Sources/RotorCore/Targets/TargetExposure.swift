@@ -4,22 +4,24 @@ import Foundation
 /// `plan` and `status` warn about them (rotor keeps a target's own mode when it writes,
 /// so it never fixes this by itself).
 public enum TargetExposure {
-    /// One warning per world-readable file target of the selected keys, in configuration order.
-    /// `mode` answers for one path (default: a `stat`); `plan` passes what its inspection saw.
-    public static func warnings(_ configuration: Configuration, keys: [String], displayPath: (String) -> String,
-                                mode: ((String) -> Int?)? = nil) -> [String] {
-        let worldReadableMode = mode ?? Self.worldReadableMode
+    /// One warning per world-readable file target of the selected keys, in configuration
+    /// order (each file once), its mode from a `stat`. (`plan` makes them from the look it
+    /// takes at every target anyway: `PlanCommand`.)
+    public static func warnings(_ configuration: Configuration, keys: [String], displayPath: (String) -> String) -> [String] {
         var seen = Set<String>()
         var warnings: [String] = []
         for consumer in configuration.consumers where keys.isEmpty || keys.contains(consumer.uses.value) {
             for target in consumer.targets {
                 guard let path = target.filePath, seen.insert(path).inserted, let mode = worldReadableMode(path) else { continue }
-                let shown = displayPath(path)
-                warnings.append(
-                    "\(shown) holds key '\(consumer.uses.value)' and every user on this machine can read it (mode \(String(mode, radix: 8))); run: chmod o-rwx \(shown)")
+                warnings.append(warning(shownPath: displayPath(path), key: consumer.uses.value, mode: mode))
             }
         }
         return warnings
+    }
+
+    /// The warning for one world-readable file, with what to run.
+    static func warning(shownPath: String, key: String, mode: Int) -> String {
+        "\(shownPath) holds key '\(key)' and every user on this machine can read it (mode \(String(mode, radix: 8))); run: chmod o-rwx \(shownPath)"
     }
 
     /// The file's permission bits when others may read it (symlinks followed, as writes follow them).
