@@ -232,20 +232,23 @@ public struct ConfigurationLoader: Sendable {
     /// One place written by two different keys would flip between them on every rotation.
     private func reportSharedTargets(_ configuration: Configuration, diagnostics: inout Diagnostics) {
         struct Place: Hashable { var type: String, path: String, selector: String }
-        var owners: [Place: (key: String, consumer: String, location: SourceLocation)] = [:]
-        owners.reserveCapacity(configuration.consumers.count)
-        for consumer in configuration.consumers {
-            for target in consumer.targets {
+        let consumers = configuration.consumers
+        // The first writer of each place, by position: no copy of its names per target.
+        var owners: [Place: (consumer: Int, target: Int)] = [:]
+        owners.reserveCapacity(consumers.count)
+        for (consumerIndex, consumer) in consumers.enumerated() {
+            for (targetIndex, target) in consumer.targets.enumerated() {
                 guard let path = target.filePath else { continue }
                 let place = Place(type: target.typeName, path: path, selector: target.selector)
-                guard let owner = owners[place] else {
-                    owners[place] = (consumer.uses.value, consumer.name.value, target.location)
+                guard let (ownerIndex, ownerTarget) = owners[place] else {
+                    owners[place] = (consumerIndex, targetIndex)
                     continue
                 }
-                if owner.key != consumer.uses.value {
+                let owner = consumers[ownerIndex]
+                if owner.uses.value != consumer.uses.value {
                     diagnostics.error(
-                        "\(target.selector) in \(displayPath(path)) is written by key '\(consumer.uses.value)' (consumer '\(consumer.name.value)') and by key '\(owner.key)' (consumer '\(owner.consumer)'); one place can hold only one key",
-                        at: target.location, notes: [.note("the other target is here", at: owner.location)])
+                        "\(target.selector) in \(displayPath(path)) is written by key '\(consumer.uses.value)' (consumer '\(consumer.name.value)') and by key '\(owner.uses.value)' (consumer '\(owner.name.value)'); one place can hold only one key",
+                        at: target.location, notes: [.note("the other target is here", at: owner.targets[ownerTarget].location)])
                 }
             }
         }
