@@ -25,21 +25,29 @@ public enum Fingerprint {
     }
 
     public static func of(bytes: [UInt8]) -> String {
-        "sha256:" + hex(SHA256.hash(data: bytes).prefix(6))
+        SHA256.hash(data: bytes).withUnsafeBytes { "sha256:" + hex($0.prefix(6)) }
     }
 
     /// `sha256:` + all 64 hex digits: an integrity digest of public content (configuration
     /// files in a saved plan), never used for secrets.
     public static func digest(_ bytes: [UInt8]) -> String {
-        "sha256:" + hex(SHA256.hash(data: bytes))
+        SHA256.hash(data: bytes).withUnsafeBytes { "sha256:" + hex($0) }
     }
 
-    /// Lower-case hex without Foundation's `String(format:)` (which cost more than the hash).
-    static func hex(_ bytes: some Sequence<UInt8>) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        var text: [UInt8] = []
-        for byte in bytes { text += [digits[Int(byte >> 4)], digits[Int(byte & 0xF)]] }
-        return String(decoding: text, as: UTF8.self)
+    /// Lower-case hex, written into one buffer (`plan` makes one per target; Foundation's
+    /// `String(format:)` cost more than the hash).
+    static func hex(_ bytes: some Collection<UInt8>) -> String {
+        String(unsafeUninitializedCapacity: 2 * bytes.count) { text in
+            for (index, byte) in bytes.enumerated() {
+                text[2 * index] = hexDigit(byte >> 4)
+                text[2 * index + 1] = hexDigit(byte & 0xF)
+            }
+            return 2 * bytes.count
+        }
+    }
+
+    private static func hexDigit(_ value: UInt8) -> UInt8 {
+        value < 10 ? UInt8(ascii: "0") + value : UInt8(ascii: "a") + value - 10
     }
 
     /// `sk-…f3a9`: up to 3 leading and 4 trailing characters of a long value; short values

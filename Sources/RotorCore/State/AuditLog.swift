@@ -51,7 +51,7 @@ public struct AuditEntry: Sendable, Equatable, Codable {
             runID ?? "", detail, data.keys.sorted().map { "\($0)=\(data[$0] ?? "")" }.joined(separator: "\u{1F}"),
         ]
         let digest = SHA256.hash(data: Data(fields.joined(separator: "\u{1E}").utf8))
-        return Fingerprint.hex(digest)
+        return digest.withUnsafeBytes { Fingerprint.hex($0) }
     }
 
     /// Where the chain breaks, or nil when every entry is intact and in order.

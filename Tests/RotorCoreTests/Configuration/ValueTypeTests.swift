@@ -94,6 +94,7 @@ import Testing
     @Test func fingerprintIsSha256Prefix() {
         // sha256("hello") = 2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824
         #expect(Fingerprint.of("hello") == "sha256:2cf24dba5fb0")
+        #expect(Fingerprint.digest(Array("hello".utf8)) == "sha256:2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824")
     }
 
     @Test func secretsDescribeThemselvesAsMasks() {
