@@ -18,15 +18,6 @@ extension Array where Element: Sendable {
         }
     }
 
-    /// `transform` applied to contiguous shares of the array, one per core, the results in
-    /// order: for work that keeps state per share (a decoder's diagnostics). One share
-    /// when the array is short (under `minimumShare` elements per core).
-    func parallelMapShares<T: Sendable>(minimumShare: Int = 64, _ transform: @Sendable (ArraySlice<Element>) -> T) -> [T] {
-        let workers = Swift.max(1, Swift.min(ProcessInfo.processInfo.activeProcessorCount, count / Swift.max(minimumShare, 1)))
-        let shares = (0..<workers).map { worker in (count * worker / workers)..<(count * (worker + 1) / workers) }
-        return shares.parallelMapEach { transform(self[$0]) }
-    }
-
     /// `map` over few elements that each take long (whole configuration files): each
     /// core takes the next element when it finishes one, so a large file does not hold
     /// up a share of small ones.
@@ -46,4 +37,15 @@ extension Array where Element: Sendable {
 private struct UnsafeSendableBuffer<T>: @unchecked Sendable {
     let base: UnsafeMutablePointer<T>
     init(_ buffer: UnsafeMutableBufferPointer<T>) { base = buffer.baseAddress! }
+}
+
+extension Range<Int> {
+    /// `transform` applied to contiguous shares of the range, one per core, the results in
+    /// order: for work that keeps state per share (a decoder's diagnostics). One share when
+    /// the range is short (under `minimumShare` elements per core).
+    func parallelShares<T: Sendable>(minimumShare: Int, _ transform: @Sendable (Range<Int>) -> T) -> [T] {
+        let workers = Swift.max(1, Swift.min(ProcessInfo.processInfo.activeProcessorCount, count / Swift.max(minimumShare, 1)))
+        let shares = (0..<workers).map { worker in (lowerBound + count * worker / workers)..<(lowerBound + count * (worker + 1) / workers) }
+        return shares.parallelMapEach(transform)
+    }
 }

@@ -24,6 +24,12 @@ public struct Node: Sendable {
 
     private var record: NodeRecord { tree[index] }
 
+    /// This node seen through `tree`, a replica of its own (see `NodeTree.replica()`).
+    func viewed(through tree: NodeTree) -> Node {
+        precondition(tree.shares(with: self.tree), "a node can be viewed only through a replica of its own tree")
+        return Node(tree, index)
+    }
+
     public var tag: StandardTag? { record.tag }
     public var start: Mark { record.start }
     public var end: Mark { record.end }

@@ -4,32 +4,58 @@ import Foundation
 /// scalar's bytes in one buffer, every collection's children as a run of node indices.
 /// Filled by `YAMLLoader` and never changed once the loader returns (hence
 /// `@unchecked Sendable`); `Node` is a view into it.
+///
+/// Every `Node` holds its tree, so every copy of a node counts a reference on it. Threads
+/// that read one tree at once each take a `replica()` — the same storage, their own object
+/// to count on — because one count changed by two cores at once made decoding on two cores
+/// slower than on one.
 final class NodeTree: @unchecked Sendable {
-    let records: PageBuffer<NodeRecord>
-    /// Node indices; a collection's children are `count` consecutive entries from `first`
-    /// (a mapping's alternate key, value).
-    let childIndices: PageBuffer<Int32>
-    let text: PageBuffer<UInt8>
+    private let storage: Storage
 
     init(records: consuming PageBuffer<NodeRecord>, childIndices: consuming PageBuffer<Int32>, text: consuming PageBuffer<UInt8>) {
-        self.records = records
-        self.childIndices = childIndices
-        self.text = text
+        storage = Storage(records: records, childIndices: childIndices, text: text)
     }
 
-    subscript(index: Int) -> NodeRecord { records[index] }
+    private init(sharing storage: Storage) {
+        self.storage = storage
+    }
+
+    /// The same nodes through another object, for another thread (see above).
+    func replica() -> NodeTree { NodeTree(sharing: storage) }
+
+    /// Whether `other` views the same nodes.
+    func shares(with other: NodeTree) -> Bool { storage === other.storage }
+
+    subscript(index: Int) -> NodeRecord { storage.records[index] }
+
+    /// How many nodes were stored (an alias is one node, not a copy of its subtree).
+    var recordCount: Int { storage.records.count }
 
     func children(of record: NodeRecord) -> UnsafeBufferPointer<Int32> {
-        childIndices.slice(Int(record.first), count: Int(record.count))
+        storage.childIndices.slice(Int(record.first), count: Int(record.count))
     }
 
     /// A scalar's bytes; valid while the tree lives.
     func bytes(of record: NodeRecord) -> UnsafeBufferPointer<UInt8> {
-        text.slice(Int(record.first), count: Int(record.count))
+        storage.text.slice(Int(record.first), count: Int(record.count))
     }
 
     func string(_ record: NodeRecord) -> String {
         String(decoding: bytes(of: record), as: UTF8.self)
+    }
+
+    private final class Storage {
+        let records: PageBuffer<NodeRecord>
+        /// Node indices; a collection's children are `count` consecutive entries from `first`
+        /// (a mapping's alternate key, value).
+        let childIndices: PageBuffer<Int32>
+        let text: PageBuffer<UInt8>
+
+        init(records: consuming PageBuffer<NodeRecord>, childIndices: consuming PageBuffer<Int32>, text: consuming PageBuffer<UInt8>) {
+            self.records = records
+            self.childIndices = childIndices
+            self.text = text
+        }
     }
 }
 

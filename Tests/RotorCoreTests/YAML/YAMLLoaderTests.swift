@@ -185,6 +185,20 @@ import Testing
         #expect(nodes.indices.allSatisfy { nodes[$0].scalarText == String($0 % 10) })
     }
 
+    /// A replica (for another thread) reads the same nodes from the same storage.
+    @Test func aNodeViewedThroughAReplicaReadsTheSame() throws {
+        let result = YAMLLoader.load("a: [1, {b: two}]\n", limits: .default)
+        let root = try #require(result.documents.first?.root)
+        let replica = root.tree.replica()
+        #expect(replica !== root.tree && replica.shares(with: root.tree))
+        #expect(!YAMLLoader.load("a: 1\n", limits: .default).documents[0].root!.tree.shares(with: root.tree))
+        let viewed = root.viewed(through: replica)
+        guard case .mapping(let entries) = viewed.content, case .sequence(let items) = entries[0].value.content,
+              case .mapping(let inner) = items[1].content else { Issue.record("not the same shape"); return }
+        #expect(entries[0].key.tree === replica)
+        #expect(items[0].scalarText == "1" && inner[0].value.scalarText == "two" && inner[0].value.start.line == 1 && inner[0].value.start.column == 12)
+    }
+
     @Test func anAliasAddsOneRecordNotACopyOfItsSubtree() throws {
         // Memory follows the file, not the alias-expanded tree: 50 aliases of a 1,000-item
         // sequence add 50 records, not 50,000.
@@ -193,7 +207,7 @@ import Testing
         let result = YAMLLoader.load("big: &big\n\(items)\n\(aliases)\n", limits: YAMLLoadLimits(maxAliasedNodes: 100_000))
         #expect(result.allErrors.isEmpty)
         let root = try #require(result.documents.first?.root)
-        #expect(root.tree.records.count == 1 + 2 + 1_000 + 50 * 2)  // root, big: and its sequence, items, 50 keys and aliases
+        #expect(root.tree.recordCount == 1 + 2 + 1_000 + 50 * 2)  // root, big: and its sequence, items, 50 keys and aliases
         guard case .mapping(let entries) = root.content, case .sequence(let aliased) = entries[50].value.content else {
             Issue.record("the last alias is not the sequence"); return
         }

@@ -14,6 +14,12 @@ final class DecodingContext {
         directoryBytes = PathNormalizer.folderBytes(self.directory)
     }
 
+    /// A context for another thread: the same file and folder in strings of its own (every
+    /// location holds the file's name, and a string shared by two cores is counted by both).
+    convenience init(replicatingFile file: String, directory: String) {
+        self.init(file: String(decoding: Array(file.utf8), as: UTF8.self), directory: String(decoding: Array(directory.utf8), as: UTF8.self))
+    }
+
     func location(_ mark: Mark) -> SourceLocation { SourceLocation(file: file, mark: mark) }
     func location(of node: Node) -> SourceLocation { location(node.start) }
 

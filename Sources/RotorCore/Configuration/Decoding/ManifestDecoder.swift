@@ -10,18 +10,23 @@ struct ManifestDecoder {
             document.finish()
             return []
         }
-        let entries = document.namedEntries("consumers") ?? []
+        let mapping = document.namedMapping("consumers")
         document.finish()
-        // Consumers are independent: a long list is decoded on every core, each share with
-        // its own diagnostics, joined in order (the tree is read-only by now).
+        guard let mapping, case .mapping(let pairs) = mapping.content else { return [] }
+        // Consumers are independent: a long list is decoded on every core. Each share reads
+        // through its own replica of the tree and of the context (diagnostics, the file's
+        // names), so no reference count is changed by two cores at once (see `NodeTree`);
+        // shares are joined in order.
         let (file, directory) = (context.file, context.directory)
-        let shares = entries.parallelMapShares(minimumShare: 256) { share in
-            let shareContext = DecodingContext(file: file, directory: directory)
-            let decoder = ManifestDecoder(context: shareContext)
-            return (consumers: share.compactMap { decoder.consumer(named: $0.name, $0.value) }, diagnostics: shareContext.diagnostics)
+        let shares = (0..<pairs.count).parallelShares(minimumShare: 256) { range in
+            let context = DecodingContext(replicatingFile: file, directory: directory)
+            let mapping = mapping.viewed(through: mapping.tree.replica())
+            guard case .mapping(let pairs) = mapping.content else { return ([ConsumerSpec](), Diagnostics()) }
+            let decoder = ManifestDecoder(context: context)
+            return (MappingReader.named(pairs[range], context).compactMap { decoder.consumer(named: $0.name, $0.value) }, context.diagnostics)
         }
-        for share in shares { context.diagnostics.append(contentsOf: share.diagnostics) }
-        return shares.flatMap(\.consumers)
+        for (_, diagnostics) in shares { context.diagnostics.append(contentsOf: diagnostics) }
+        return shares.flatMap(\.0)
     }
 
     private func consumer(named name: Located<String>, _ node: Node) -> ConsumerSpec? {

@@ -132,12 +132,23 @@ final class MappingReader {
 
     /// A mapping field whose entries are user-chosen names (providers, keys, consumers).
     func namedEntries(_ field: String) -> [(name: Located<String>, value: Node)]? {
+        guard let mapping = namedMapping(field), case .mapping(let pairs) = mapping.content else { return nil }
+        return Self.named(pairs[...], context)
+    }
+
+    /// The node of such a field: nil (and an error) when it is not a mapping.
+    func namedMapping(_ field: String) -> Node? {
         guard let value = node(field) else { return nil }
-        guard case .mapping(let pairs) = value.content else {
+        guard case .mapping = value.content else {
             context.error("'\(field)' must be a mapping of names, not \(value.kindDescription)", at: value)
             return nil
         }
-        return pairs.compactMap { pair in
+        return value
+    }
+
+    /// The entries of such a mapping with their names (non-scalar keys were reported by the loader).
+    static func named(_ pairs: ArraySlice<MappingEntry>, _ context: DecodingContext) -> [(name: Located<String>, value: Node)] {
+        pairs.compactMap { pair in
             guard let name = pair.key.scalarText else { return nil }
             return (Located(name, at: context.location(of: pair.key)), pair.value)
         }
