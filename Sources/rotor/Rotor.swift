@@ -29,6 +29,12 @@ struct Rotor: AsyncParsableCommand {
         version: RotorVersion.current,
         subcommands: [Validate.self, Plan.self, Apply.self, Rotate.self, RunDue.self, Status.self, Sync.self, History.self, Rollback.self, Recover.self, State.self]
     )
+
+    /// One command per process: what it has finished with is left to the exit (`KeptUntilExit`).
+    static func main() async {
+        KeptUntilExit.enable()
+        await main(nil)
+    }
 }
 
 /// Flags every subcommand shares.

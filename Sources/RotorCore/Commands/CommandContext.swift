@@ -36,6 +36,7 @@ struct ConfigurationStep {
 
     func load() -> (Configuration, ConfigurationLoadResult)? {
         let result = loader.load(paths: options.configPaths)
+        KeptUntilExit.keep(result)
         let renderer = DiagnosticRenderer(sources: result.sources, colored: console.colorErr)
         let shown = result.diagnostics.sorted.filter { $0.severity == .error || !options.quiet }
         if !shown.isEmpty { console.writeErr(renderer.render(shown)) }

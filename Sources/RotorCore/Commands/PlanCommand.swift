@@ -50,6 +50,7 @@ public enum PlanCommand {
                 return .failure
             }
         }
+        KeptUntilExit.keep(states, inspected, plan, out)  // the configuration is kept by `ConfigurationStep`
         if summary.blockers > 0 { return .failure }
         return options.detailedExitCode && summary.due > 0 ? .pending : .success
     }
