@@ -180,7 +180,17 @@ public struct ConfigurationLoader: Sendable {
 
     // MARK: Across files
 
+    /// The names, then the places written by two keys: two independent passes over every
+    /// consumer, on a core each, their diagnostics joined in that order.
     private func crossCheck(_ configuration: Configuration, declared: DeclaredNames, diagnostics: inout Diagnostics) {
+        let passes: [@Sendable () -> Diagnostics] = [
+            { var found = Diagnostics(); checkNames(configuration, declared: declared, diagnostics: &found); return found },
+            { var found = Diagnostics(); reportSharedTargets(configuration, diagnostics: &found); return found },
+        ]
+        for found in passes.parallelMapEach({ $0() }) { diagnostics.append(contentsOf: found) }
+    }
+
+    private func checkNames(_ configuration: Configuration, declared: DeclaredNames, diagnostics: inout Diagnostics) {
         reportDuplicates(configuration.providers.map(\.name), what: "provider", diagnostics: &diagnostics)
         reportDuplicates(configuration.keys.map(\.name), what: "key", diagnostics: &diagnostics)
         reportDuplicates(configuration.consumers.map(\.name), what: "consumer", diagnostics: &diagnostics)
@@ -214,7 +224,6 @@ public struct ConfigurationLoader: Sendable {
         for key in configuration.keys where consumersByKey[key.name.value] == nil {
             diagnostics.warning("key '\(key.name.value)' has no consumers: a rotation would update nothing", at: key.name.location)
         }
-        reportSharedTargets(configuration, diagnostics: &diagnostics)
     }
 
     private func reportDuplicates(_ names: [Located<String>], what: String, diagnostics: inout Diagnostics) {
