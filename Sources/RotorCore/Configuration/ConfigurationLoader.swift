@@ -145,12 +145,17 @@ public struct ConfigurationLoader: Sendable {
     /// Compared and cut as bytes, as paths are: `plan` shows 10,000 of them, and
     /// `hasPrefix`/`dropFirst` on `String` walk grapheme clusters.
     public func displayPath(_ path: String) -> String {
-        let folder = workingDirectory.utf8
-        let separated = folder.last == UInt8(ascii: "/")
-        let path = path.utf8
-        guard path.count > folder.count + (separated ? 0 : 1), path.starts(with: folder),
-              separated || path[path.index(path.startIndex, offsetBy: folder.count)] == UInt8(ascii: "/") else { return String(path) }
-        return String(Substring(path.dropFirst(folder.count + (separated ? 0 : 1))))
+        var (path, folder) = (path, workingDirectory)
+        return path.withUTF8 { path in
+            folder.withUTF8 { folder in
+                // The folder, then a `/` unless the folder ends with one (`/`), then something.
+                let separated = folder.last == UInt8(ascii: "/")
+                let start = folder.count + (separated ? 0 : 1)
+                guard !folder.isEmpty, path.count > start, memcmp(path.baseAddress!, folder.baseAddress!, folder.count) == 0,
+                      separated || path[folder.count] == UInt8(ascii: "/") else { return nil }
+                return String(decoding: UnsafeBufferPointer(rebasing: path[start...]), as: UTF8.self)
+            }
+        } ?? path
     }
 
     // MARK: Documents

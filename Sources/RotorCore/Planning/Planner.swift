@@ -93,17 +93,16 @@ public enum Planner {
         }
         for consumer in consumers {
             for (index, target) in consumer.targets.enumerated() {
-                let observation = input.observations[TargetID(consumer: consumer.name.value, index: index)]
+                let id = TargetID(consumer: consumer.name.value, index: index)
+                let observation = input.observations[id]
                 let label = StepDescriptions.targetLabel(target, displayPath: input.displayPath)
-                var detail = "write the new generation to \(target.typeName) \(label)"
-                if target.value.source != "{secret}" { detail += " as \"\(target.value.source)\"" }
                 if let observation, let blocker = blocker(for: target, observation: observation, label: label) {
                     plan.blockers.append("\(consumer.name.value): \(blocker)")
-                } else if let problem = input.writeProblems[TargetID(consumer: consumer.name.value, index: index)] {
+                } else if !input.writeProblems.isEmpty, let problem = input.writeProblems[id] {
                     plan.blockers.append("\(consumer.name.value): \(label): \(problem)")
                 }
                 steps.append(PlanStep(step: .update, consumer: consumer.name.value, target: label, targetType: target.typeName,
-                                      current: observation.map { $0.fingerprint ?? $0.state }, detail: detail))
+                                      current: observation.map { $0.fingerprint ?? $0.state }, detail: StepDescriptions.update(target, label: label)))
             }
             if let reload = consumer.reload {
                 steps.append(PlanStep(step: .reload, consumer: consumer.name.value, detail: "run " + StepDescriptions.argv(reload)))
