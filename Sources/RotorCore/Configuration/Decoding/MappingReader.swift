@@ -1,3 +1,5 @@
+import Foundation
+
 /// Reads one YAML mapping against a schema, field by field.
 ///
 /// Every field the schema asks for is remembered, so `finish()` can report the fields
@@ -11,9 +13,14 @@ final class MappingReader {
     /// message needs it: most mappings are read without one.
     private(set) lazy var subject: String = describeSubject()
     private let describeSubject: () -> String
-    private var entries: [(name: String, entry: MappingEntry)] = []
-    /// Which entries the schema asked for; the rest are unknown fields.
-    private var used: [Bool]
+    /// The mapping's children in its tree: key, value, key, value… Read in place: a
+    /// reader makes no `String` or array per entry unless a message needs one (a fleet's
+    /// manifest has two mappings per consumer).
+    private let children: UnsafeBufferPointer<Int32>
+    private var pairCount: Int { children.count / 2 }
+    /// Which entries the schema asked for (bit i: entry i), then for entries past 64.
+    private var usedBits: UInt64 = 0
+    private var usedBeyond: [Bool] = []
     /// Built only for large mappings; small ones are scanned.
     private var index: [String: Int]?
     /// Every field the schema asked for, in order, possibly repeated: for did-you-mean.
@@ -27,50 +34,76 @@ final class MappingReader {
         self.node = node
         self.context = context
         self.describeSubject = subject
-        guard case .mapping(let pairs) = node.content else {
+        let record = node.tree[node.index]
+        guard record.kind == .mapping else {
             context.error("\(subject()) must be a mapping, not \(node.kindDescription)", at: node)
             return nil
         }
-        entries.reserveCapacity(pairs.count)
-        asked.reserveCapacity(16)
-        for pair in pairs {
-            // Non-scalar keys and merge keys were reported by the loader.
-            guard let name = pair.key.scalarText, !(name == "<<" && pair.key.isPlain) else { continue }
-            entries.append((name, pair))
+        children = node.tree.children(of: record)
+        if pairCount > 64 { usedBeyond = Array(repeating: false, count: pairCount - 64) }
+        if pairCount > 12 {
+            var index: [String: Int] = [:]
+            for pair in 0..<pairCount { if let name = name(ofPair: pair) { index[name] = index[name] ?? pair } }
+            self.index = index
         }
-        used = Array(repeating: false, count: entries.count)
-        if entries.count > 12 {
-            index = Dictionary(entries.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { first, _ in first })
+    }
+
+    /// The name of entry `pair`; nil for a non-scalar key or the merge key `<<` (the
+    /// loader reported both).
+    private func name(ofPair pair: Int) -> String? {
+        let key = self.key(pair)
+        guard let name = key.scalarText, !(name == "<<" && key.isPlain) else { return nil }
+        return name
+    }
+
+    private func key(_ pair: Int) -> Node { Node(node.tree, Int(children[2 * pair])) }
+    private func value(_ pair: Int) -> Node { Node(node.tree, Int(children[2 * pair + 1])) }
+
+    /// The first entry named `field`, comparing its bytes in the tree.
+    private func firstPair(named field: String) -> Int? {
+        var field = field
+        return field.withUTF8 { name in
+            for pair in 0..<pairCount {
+                let key = node.tree[Int(children[2 * pair])]
+                guard case .scalar = key.kind, Int(key.count) == name.count else { continue }
+                let bytes = node.tree.bytes(of: key)
+                if name.isEmpty || memcmp(bytes.baseAddress!, name.baseAddress!, name.count) == 0 { return pair }
+            }
+            return nil
         }
+    }
+
+    private func isUsed(_ pair: Int) -> Bool {
+        pair < 64 ? usedBits & (1 << UInt64(pair)) != 0 : usedBeyond[pair - 64]
     }
 
     /// Where `field` is among the entries; remembers that the schema asked for it.
     private func position(of field: String) -> Int? {
         asked.append(field)
-        let position = index.map { $0[field] } ?? entries.firstIndex { $0.name == field }
-        if let position { used[position] = true }
+        guard let position = index.map({ $0[field] }) ?? firstPair(named: field) else { return nil }
+        if position < 64 { usedBits |= 1 << UInt64(position) } else { usedBeyond[position - 64] = true }
         return position
     }
 
     var location: SourceLocation { context.location(of: node) }
 
     /// The names present in the mapping, in order.
-    var presentNames: [String] { entries.map(\.name) }
+    var presentNames: [String] { (0..<pairCount).compactMap(name(ofPair:)) }
 
     func has(_ field: String) -> Bool {
-        position(of: field).map { !entries[$0].entry.value.isNull } ?? false
+        position(of: field).map { !value($0).isNull } ?? false
     }
 
     /// The raw node of a field (null counts as absent).
     func node(_ field: String, required: Bool = false) -> Node? {
-        guard let position = position(of: field), !entries[position].entry.value.isNull else {
+        guard let position = position(of: field), case let value = value(position), !value.isNull else {
             if required, !missingRequired.contains(field) { missingRequired.append(field) }
             return nil
         }
-        return entries[position].entry.value
+        return value
     }
 
-    func keyNode(_ field: String) -> Node? { position(of: field).map { entries[$0].entry.key } }
+    func keyNode(_ field: String) -> Node? { position(of: field).map(key) }
 
     func string(_ field: String, required: Bool = false) -> Located<String>? {
         guard let value = node(field, required: required) else { return nil }
@@ -159,18 +192,20 @@ final class MappingReader {
     func finish(hints: [String: String] = [:]) {
         var explained = Set<String>()
         var seen = Set<String>()
-        let known = used.contains(false) ? asked.filter { seen.insert($0).inserted } : []
+        let unused = (0..<pairCount).filter { !isUsed($0) }.compactMap { pair in name(ofPair: pair).map { (pair, $0) } }
+        let known = unused.isEmpty ? [] : asked.filter { seen.insert($0).inserted }
         // A name asked for but unused is a duplicate key, which the loader reported.
-        for ((name, entry), used) in zip(entries, used) where !used && !known.contains(name) {
+        for (pair, name) in unused where !known.contains(name) {
+            let key = key(pair)
             if let hint = hints[name] {
-                context.error("unknown field '\(name)' in \(subject): \(hint)", at: entry.key)
+                context.error("unknown field '\(name)' in \(subject): \(hint)", at: key)
                 continue
             }
             let closest = Suggestion.closest(to: name, in: known)
             if let closest { explained.insert(closest) }
             let suggestion = closest.map { " (did you mean '\($0)'?)" } ?? ""
             let list = closest == nil && !known.isEmpty ? "; expected one of: \(known.joined(separator: ", "))" : ""
-            context.error("unknown field '\(name)' in \(subject)\(suggestion)\(list)", at: entry.key)
+            context.error("unknown field '\(name)' in \(subject)\(suggestion)\(list)", at: key)
         }
         reportMissingRequired(except: explained)
     }
