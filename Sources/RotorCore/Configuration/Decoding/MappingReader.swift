@@ -40,6 +40,7 @@ final class MappingReader {
             return nil
         }
         children = node.tree.children(of: record)
+        asked.reserveCapacity(16)  // grown one by one, it was reallocated four times
         if pairCount > 64 { usedBeyond = Array(repeating: false, count: pairCount - 64) }
         if pairCount > 12 {
             var index: [String: Int] = [:]
