@@ -217,7 +217,7 @@ public struct ConfigurationLoader: Sendable {
             }
         }
         let keyNames = declared.keys
-        var consumersByKey: [String: Int] = [:]
+        var consumersByKey = [String: Int](minimumCapacity: configuration.keys.count)
         for consumer in configuration.consumers {
             consumersByKey[consumer.uses.value, default: 0] += 1
             if !keyNames.contains(consumer.uses.value) {
@@ -232,7 +232,7 @@ public struct ConfigurationLoader: Sendable {
     }
 
     private func reportDuplicates(_ names: [Located<String>], what: String, diagnostics: inout Diagnostics) {
-        var first: [String: SourceLocation] = [:]
+        var first = [String: SourceLocation](minimumCapacity: names.count)
         for name in names {
             if let original = first[name.value] {
                 diagnostics.error("duplicate \(what) name '\(name.value)'", at: name.location,
