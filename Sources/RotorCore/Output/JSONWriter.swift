@@ -126,34 +126,59 @@ protocol JSONWritable {
 /// JSON string syntax, shared by `JSONWriter` and `JSONOutputEncoder`.
 enum JSONText {
     private static let hexDigits = Array("0123456789abcdef".utf8)
+    private static let quote = UInt8(ascii: "\""), backslash = UInt8(ascii: "\\")
 
     /// `text` quoted: `"` and `\` escaped, control characters as `\n`, `\t`… or `\u00XX`;
     /// `/` and everything else as it is.
     static func appendString(_ text: String, to bytes: inout [UInt8]) {
-        bytes.append(UInt8(ascii: "\""))
+        bytes.append(quote)
         var text = text
         text.withUTF8 { utf8 in
-            // Runs of bytes that need no escape are copied whole.
-            var runStart = 0
-            for (index, byte) in utf8.enumerated() where byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") {
-                bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[runStart..<index]))
-                runStart = index + 1
-                bytes.append(UInt8(ascii: "\\"))
-                switch byte {
-                case 0x08: bytes.append(UInt8(ascii: "b"))
-                case 0x0C: bytes.append(UInt8(ascii: "f"))
-                case 0x0A: bytes.append(UInt8(ascii: "n"))
-                case 0x0D: bytes.append(UInt8(ascii: "r"))
-                case 0x09: bytes.append(UInt8(ascii: "t"))
-                case UInt8(ascii: "\""), UInt8(ascii: "\\"): bytes.append(byte)
-                default:
-                    bytes.append(contentsOf: "u00".utf8)
-                    bytes.append(hexDigits[Int(byte >> 4)])
-                    bytes.append(hexDigits[Int(byte & 0x0F)])
+            guard let base = utf8.baseAddress else { return }
+            // Runs of bytes that need no escape are copied whole; they are found eight
+            // bytes at a time (a plan writes 6 MB of text, almost none of it escaped).
+            var runStart = 0, index = 0
+            while index < utf8.count {
+                if index + 8 <= utf8.count, !needsEscape(UnsafeRawPointer(base + index).loadUnaligned(as: UInt64.self)) {
+                    index += 8
+                    continue
                 }
+                let byte = utf8[index]
+                if byte < 0x20 || byte == quote || byte == backslash {
+                    bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[runStart..<index]))
+                    runStart = index + 1
+                    appendEscape(byte, to: &bytes)
+                }
+                index += 1
             }
             bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[runStart...]))
         }
-        bytes.append(UInt8(ascii: "\""))
+        bytes.append(quote)
+    }
+
+    private static func appendEscape(_ byte: UInt8, to bytes: inout [UInt8]) {
+        bytes.append(backslash)
+        switch byte {
+        case 0x08: bytes.append(UInt8(ascii: "b"))
+        case 0x0C: bytes.append(UInt8(ascii: "f"))
+        case 0x0A: bytes.append(UInt8(ascii: "n"))
+        case 0x0D: bytes.append(UInt8(ascii: "r"))
+        case 0x09: bytes.append(UInt8(ascii: "t"))
+        case quote, backslash: bytes.append(byte)
+        default:
+            bytes.append(contentsOf: "u00".utf8)
+            bytes.append(hexDigits[Int(byte >> 4)])
+            bytes.append(hexDigits[Int(byte & 0x0F)])
+        }
+    }
+
+    /// Whether any of eight bytes is below 0x20, a `"` or a `\` (bit tricks: a byte
+    /// below n, or a byte that is zero after XOR with c, sets its high bit; exact for
+    /// "any", and bytes of 0x80 and above never match).
+    private static func needsEscape(_ word: UInt64) -> Bool {
+        let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
+        func hasZeroByte(_ value: UInt64) -> Bool { (value &- ones) & ~value & highs != 0 }
+        let below20 = (word &- ones &* 0x20) & ~word & highs != 0
+        return below20 || hasZeroByte(word ^ (ones &* UInt64(quote))) || hasZeroByte(word ^ (ones &* UInt64(backslash)))
     }
 }

@@ -73,4 +73,19 @@ import Testing
         json.string(text)
         #expect(String(decoding: json.bytes, as: UTF8.self) + "\n" == JSONOutput.encode(text))
     }
+
+    /// Every byte that needs an escape, at every offset of a long string (the writer
+    /// skips eight clean bytes at a time), against Foundation's encoder.
+    @Test func escapesAreFoundAtEveryOffset() throws {
+        let specials: [Character] = ["\"", "\\", "\n", "\u{01}", "\u{1F}", "\t", "é", "/", "\u{7F}"]
+        for special in specials {
+            for offset in 0..<20 {
+                var text = String(repeating: "a", count: 24)
+                text.insert(special, at: text.index(text.startIndex, offsetBy: offset))
+                var json = JSONWriter()
+                json.string(text)
+                #expect(String(decoding: json.bytes, as: UTF8.self) + "\n" == (try JSONOutputTests.foundation(text)), "\(special) at \(offset)")
+            }
+        }
+    }
 }
