@@ -50,8 +50,11 @@ public enum StatusCommand {
         guard let states = step.existingKeyStates() else { return .failure }
         let loader = step.loader
         let now = global.clock()
+        // Every file target is read once, on every core, before keys are classified in order.
+        let observations = PlanCommand.observe(configuration, keys: keys)
         let statuses = await configuration.keys.filter { keys.isEmpty || keys.contains($0.name.value) }.asyncMap { key in
-            await status(of: key, configuration: configuration, state: states[key.name.value] ?? KeyState(), now: now, displayPath: { loader.displayPath($0) })
+            await status(of: key, configuration: configuration, state: states[key.name.value] ?? KeyState(), now: now,
+                         observations: observations, displayPath: { loader.displayPath($0) })
         }
         let warnings = TargetExposure.warnings(configuration, keys: keys, displayPath: { loader.displayPath($0) })
         if json {
@@ -65,14 +68,14 @@ public enum StatusCommand {
     }
 
     static func status(of key: KeyPolicy, configuration: Configuration, state: KeyState, now: Date,
-                       displayPath: @escaping (String) -> String) async -> KeyStatus {
+                       observations: [TargetID: TargetObservation], displayPath: @escaping (String) -> String) async -> KeyStatus {
         let runner = CommandRunner(withheldVariables: RotationEngine.tokenVariables(configuration))
         var targets: [TargetStatus] = []
         for consumer in configuration.consumers(of: key.name.value) {
             for (index, target) in consumer.targets.enumerated() {
                 let operation = TargetOperation(consumer: consumer, index: index, spec: target,
                                                 label: StepDescriptions.targetLabel(target, displayPath: displayPath), runner: runner)
-                targets.append(await classify(operation, state: state))
+                targets.append(await classify(operation, state: state, observation: observations[operation.id]))
             }
         }
         var nextDue: Date?
@@ -82,27 +85,32 @@ public enum StatusCommand {
                          pendingDeletion: state.previous, targets: targets)
     }
 
-    static func classify(_ operation: TargetOperation, state: KeyState) async -> TargetStatus {
+    /// `observation`: what a file target held when read just before (else it is read now);
+    /// its fingerprint is the value's, so a file is read once. An exec target runs its
+    /// `read` command.
+    static func classify(_ operation: TargetOperation, state: KeyState, observation: TargetObservation? = nil) async -> TargetStatus {
         var status = TargetStatus(consumer: operation.consumer.name.value, target: operation.label, type: operation.spec.typeName,
                                   state: .unknown, fingerprint: nil, reason: nil)
+        let fingerprint: String
         if operation.spec.filePath != nil {
-            switch TargetInspector().observe(operation.spec) {
+            switch observation ?? TargetInspector().observe(operation.spec) {
             case .missing(let reason): status.state = .missing; status.reason = reason; return status
             case .unreadable(let reason), .notRead(let reason): status.state = .unreadable; status.reason = reason; return status
-            case .present: break
+            case .present(let observed): fingerprint = observed
             }
-        }
-        guard let value = await operation.readBack() else {
-            status.state = operation.canReadBack ? .unreadable : .unknown
-            status.reason = operation.canReadBack ? "its read command failed" : "an exec target with no 'read' command"
-            return status
+        } else {
+            guard let value = await operation.readBack() else {
+                status.state = operation.canReadBack ? .unreadable : .unknown
+                status.reason = operation.canReadBack ? "its read command failed" : "an exec target with no 'read' command"
+                return status
+            }
+            fingerprint = Fingerprint.of(value)
         }
         let expected = { (record: GenerationRecord?) -> String? in
             guard let record else { return nil }
             // A target whose value is a template other than {secret} cannot be compared by the secret's fingerprint.
             return operation.spec.value.source == "{secret}" ? record.fingerprint : nil
         }
-        let fingerprint = Fingerprint.of(value)
         status.fingerprint = fingerprint
         if fingerprint == expected(state.current) {
             status.state = .inSync
