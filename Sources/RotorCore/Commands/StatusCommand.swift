@@ -52,9 +52,10 @@ public enum StatusCommand {
         let now = global.clock()
         // Every file target is read once, on every core, before keys are classified in order.
         let observations = PlanCommand.observe(configuration, keys: keys)
+        let consumersByKey = configuration.consumersByKey()
         let statuses = await configuration.keys.filter { keys.isEmpty || keys.contains($0.name.value) }.asyncMap { key in
-            await status(of: key, configuration: configuration, state: states[key.name.value] ?? KeyState(), now: now,
-                         observations: observations, displayPath: { loader.displayPath($0) })
+            await status(of: key, consumers: consumersByKey[key.name.value] ?? [], configuration: configuration,
+                         state: states[key.name.value] ?? KeyState(), now: now, observations: observations, displayPath: { loader.displayPath($0) })
         }
         let warnings = TargetExposure.warnings(configuration, keys: keys, displayPath: { loader.displayPath($0) })
         if json {
@@ -67,11 +68,11 @@ public enum StatusCommand {
         return statuses.contains(where: \.needsAttention) ? .pending : .success
     }
 
-    static func status(of key: KeyPolicy, configuration: Configuration, state: KeyState, now: Date,
+    static func status(of key: KeyPolicy, consumers: [ConsumerSpec], configuration: Configuration, state: KeyState, now: Date,
                        observations: [TargetID: TargetObservation], displayPath: @escaping (String) -> String) async -> KeyStatus {
         let runner = CommandRunner(withheldVariables: RotationEngine.tokenVariables(configuration))
         var targets: [TargetStatus] = []
-        for consumer in configuration.consumers(of: key.name.value) {
+        for consumer in consumers {
             for (index, target) in consumer.targets.enumerated() {
                 let operation = TargetOperation(consumer: consumer, index: index, spec: target,
                                                 label: StepDescriptions.targetLabel(target, displayPath: displayPath), runner: runner)
@@ -126,10 +127,11 @@ public enum StatusCommand {
     /// Targets not in sync, per key (for metrics).
     static func driftCounts(_ configuration: Configuration, states: [String: KeyState]) -> [String: Int] {
         var counts: [String: Int] = [:]
+        let consumersByKey = configuration.consumersByKey()
         for key in configuration.keys {
             let state = states[key.name.value] ?? KeyState()
             var count = 0
-            for consumer in configuration.consumers(of: key.name.value) {
+            for consumer in consumersByKey[key.name.value] ?? [] {
                 for target in consumer.targets {
                     if case .present(let fingerprint) = TargetInspector().observe(target), fingerprint == state.current?.fingerprint { continue }
                     if target.filePath != nil { count += 1 }

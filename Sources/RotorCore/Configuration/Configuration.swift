@@ -20,5 +20,11 @@ public struct Configuration: Sendable {
         consumers.filter { $0.uses.value == key }
     }
 
+    /// Every key's consumers, in configuration order, for a pass over all keys
+    /// (`consumers(of:)` scans every consumer: once per key, that was quadratic).
+    public func consumersByKey() -> [String: [ConsumerSpec]] {
+        Dictionary(grouping: consumers, by: \.uses.value)
+    }
+
     public var targetCount: Int { consumers.reduce(0) { $0 + $1.targets.count } }
 }

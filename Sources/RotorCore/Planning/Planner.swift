@@ -49,7 +49,7 @@ public struct TargetID: Hashable, Sendable {
 public enum Planner {
     public static func plan(_ input: PlanningInput) -> Plan {
         let selected = Set(input.selectedKeys)
-        let consumersByKey = Dictionary(grouping: input.configuration.consumers, by: \.uses.value)
+        let consumersByKey = input.configuration.consumersByKey()
         let providers = Dictionary(input.configuration.providers.map { ($0.name.value, $0) }, uniquingKeysWith: { first, _ in first })
         // Keys are planned independently, so on every core.
         let keys = input.configuration.keys
