@@ -59,8 +59,7 @@ public enum StatusCommand {
         }
         let warnings = TargetExposure.warnings(configuration, keys: keys, displayPath: { loader.displayPath($0) })
         if json {
-            struct Document: Encodable { var version: Int; var keys: [KeyStatus]; var warnings: [String] }
-            console.writeOut(JSONOutput.encode(Document(version: 1, keys: statuses, warnings: warnings)))
+            console.stdout(jsonBytes(statuses, warnings: warnings))
         } else {
             render(statuses, console: console)
             warnings.forEach { console.warn($0) }
@@ -124,6 +123,25 @@ public enum StatusCommand {
         return status
     }
 
+    /// `--json`: `"version": 1`, every key with its targets, the warnings. Written with
+    /// `JSONWriter` (the `Encodable` path cost ~460 M instructions at 10,000 targets), each
+    /// key on either core.
+    static func jsonBytes(_ statuses: [KeyStatus], warnings: [String]) -> [UInt8] {
+        let keys = statuses.parallelMap { status in
+            var json = JSONWriter(depth: 2)
+            status.write(to: &json)
+            return json.bytes
+        }
+        var json = JSONWriter(capacity: keys.reduce(4096) { $0 + $1.count + 8 })
+        json.object { document in
+            document.member("keys") { $0.array(keys) { $0.raw($1) } }
+            document.member("version", 1)
+            document.member("warnings", warnings)
+        }
+        json.raw([0x0A])
+        return json.bytes
+    }
+
     /// Targets not in sync, per key (for metrics).
     static func driftCounts(_ configuration: Configuration, states: [String: KeyState]) -> [String: Int] {
         var counts: [String: Int] = [:]
@@ -172,5 +190,32 @@ extension Sequence {
         var results: [T] = []
         for element in self { results.append(await transform(element)) }
         return results
+    }
+}
+
+extension StatusCommand.KeyStatus: JSONWritable {
+    func write(to json: inout JSONWriter) {
+        json.object { key in
+            key.member("age_seconds", ageSeconds)
+            key.member("current", current)
+            key.member("key", self.key)
+            key.member("next_due", nextDue.map(DateFormatting.iso8601))
+            key.member("overdue", overdue)
+            key.member("pending_deletion", pendingDeletion)
+            key.member("targets") { $0.array(targets) { $1.write(to: &$0) } }
+        }
+    }
+}
+
+extension StatusCommand.TargetStatus: JSONWritable {
+    func write(to json: inout JSONWriter) {
+        json.object { target in
+            target.member("consumer", consumer)
+            target.member("fingerprint", fingerprint)
+            target.member("reason", reason)
+            target.member("state", state.rawValue)
+            target.member("target", self.target)
+            target.member("type", type)
+        }
     }
 }

@@ -57,6 +57,12 @@ struct JSONWriter {
         bytes.append(contentsOf: String(value).utf8)
     }
 
+    /// Left out when nil.
+    mutating func member(_ key: StaticString, _ value: Int?) {
+        guard let value else { return }
+        member(key, value)
+    }
+
     mutating func member(_ key: StaticString, _ value: Bool) {
         startMember(key)
         bytes.append(contentsOf: (value ? "true" : "false").utf8)

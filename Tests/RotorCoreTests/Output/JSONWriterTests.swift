@@ -88,4 +88,26 @@ import Testing
             }
         }
     }
+
+    /// `status --json` as it was written through `Encodable`, against the writer.
+    @Test func aStatusIsWrittenAsItsEncodableFormIsEncoded() throws {
+        struct EncodableStatus: Encodable { var version = 1; var keys: [StatusCommand.KeyStatus]; var warnings: [String] }
+        let full = StatusCommand.KeyStatus(
+            key: "k \"1\"", current: Self.fullKey(0).current, ageSeconds: 86_400, nextDue: Self.created, overdue: true,
+            pendingDeletion: GenerationRecord(id: "old", fingerprint: "sha256:000000000000", created: Self.created),
+            targets: [
+                StatusCommand.TargetStatus(consumer: "api", target: "deploy/.env:API_KEY", type: "env_file", state: .inSync,
+                                           fingerprint: "sha256:0123456789ab", reason: nil),
+                StatusCommand.TargetStatus(consumer: "job", target: "[read-key]", type: "exec", state: .unknown,
+                                           fingerprint: nil, reason: "an exec target with no 'read' command\n"),
+            ])
+        let bare = StatusCommand.KeyStatus(key: "bare", current: nil, ageSeconds: nil, nextDue: nil, overdue: false,
+                                           pendingDeletion: nil, targets: [])
+        for keys in [[full, bare], [], (0..<300).map { $0 % 2 == 0 ? full : bare }] {
+            let warnings = keys.isEmpty ? [] : ["a/.env holds key 'k'"]
+            let written = String(decoding: StatusCommand.jsonBytes(keys, warnings: warnings), as: UTF8.self)
+            #expect(written == JSONOutput.encode(EncodableStatus(keys: keys, warnings: warnings)))
+            #expect(written == (try JSONOutputTests.foundation(EncodableStatus(keys: keys, warnings: warnings))))
+        }
+    }
 }
