@@ -127,14 +127,10 @@ public enum StatusCommand {
     /// `JSONWriter` (the `Encodable` path cost ~460 M instructions at 10,000 targets), each
     /// key on either core.
     static func jsonBytes(_ statuses: [KeyStatus], warnings: [String]) -> [UInt8] {
-        let keys = statuses.parallelMap { status in
-            var json = JSONWriter(depth: 2)
-            status.write(to: &json)
-            return json.bytes
-        }
-        var json = JSONWriter(capacity: keys.reduce(4096) { $0 + $1.count + 8 })
+        let keys = WrittenElements(statuses)
+        var json = JSONWriter(capacity: keys.byteCount + 4096)
         json.object { document in
-            document.member("keys") { $0.array(keys) { $0.raw($1) } }
+            document.member("keys", keys)
             document.member("version", 1)
             document.member("warnings", warnings)
         }

@@ -129,6 +129,30 @@ protocol JSONWritable {
     func write(to json: inout JSONWriter)
 }
 
+/// The elements of a document's long top-level list (`plan`'s keys, `status`'s keys),
+/// written ahead on every core as elements of an array one level down; the document
+/// puts them in place with `member(_:_:)`.
+struct WrittenElements: Sendable {
+    let elements: [[UInt8]]
+    /// Their bytes, with room for separators: for `JSONWriter(capacity:)`.
+    var byteCount: Int { elements.reduce(0) { $0 + $1.count + 8 } }
+
+    init<Element: JSONWritable & Sendable>(_ values: [Element]) {
+        elements = values.parallelMap { value in
+            var json = JSONWriter(depth: 2)
+            value.write(to: &json)
+            return json.bytes
+        }
+    }
+}
+
+extension JSONWriter {
+    /// A top-level member whose array elements were written ahead.
+    mutating func member(_ key: StaticString, _ written: WrittenElements) {
+        member(key) { $0.array(written.elements) { $0.raw($1) } }
+    }
+}
+
 /// JSON string syntax, shared by `JSONWriter` and `JSONOutputEncoder`.
 enum JSONText {
     private static let hexDigits = Array("0123456789abcdef".utf8)

@@ -92,17 +92,12 @@ public enum PlanJSONRenderer {
     /// What `render` returns, as UTF-8: at 10,000 targets `plan --json` writes 6 MB,
     /// which a `String` would check byte by byte for nothing.
     public static func bytes(_ plan: Plan, summary: PlanSummary? = nil, warnings: [String] = []) -> [UInt8] {
-        // The keys, most of the output, are written first on every core, as elements of an
-        // array at depth 1.
-        let keys = plan.keys.parallelMap { key in
-            var json = JSONWriter(depth: 2)
-            key.write(to: &json)
-            return json.bytes
-        }
-        var json = JSONWriter(capacity: keys.reduce(4096) { $0 + $1.count + 8 })
+        // The keys, most of the output, are written first, on every core.
+        let keys = WrittenElements(plan.keys)
+        var json = JSONWriter(capacity: keys.byteCount + 4096)
         json.object { document in
             document.member("generated_at", DateFormatting.iso8601(plan.generatedAt))
-            document.member("keys") { $0.array(keys) { $0.raw($1) } }
+            document.member("keys", keys)
             document.member("summary", summary ?? PlanSummary(plan))
             document.member("version", plan.version)
             document.member("warnings", warnings)
