@@ -49,6 +49,12 @@ public struct Node: Sendable {
         }
     }
 
+    /// A mapping's number of entries (0 for anything else), without making them.
+    var mappingEntryCount: Int {
+        let record = record
+        return record.kind == .mapping ? Int(record.count) / 2 : 0
+    }
+
     /// True for a scalar written without quotes or block indicators.
     public var isPlain: Bool {
         if case .scalar(.plain) = record.kind { return true }

@@ -12,13 +12,13 @@ struct ManifestDecoder {
         }
         let mapping = document.namedMapping("consumers")
         document.finish()
-        guard let mapping, case .mapping(let pairs) = mapping.content else { return [] }
+        guard let mapping else { return [] }
         // Consumers are independent: a long list is decoded on every core. Each share reads
         // through its own replica of the tree and of the context (diagnostics, the file's
         // names), so no reference count is changed by two cores at once (see `NodeTree`);
         // shares are joined in order.
         let (file, directory) = (context.file, context.directory)
-        let shares = (0..<pairs.count).parallelShares(minimumShare: 256) { range in
+        let shares = (0..<mapping.mappingEntryCount).parallelShares(minimumShare: 256) { range in
             let context = DecodingContext(replicatingFile: file, directory: directory)
             let mapping = mapping.viewed(through: mapping.tree.replica())
             guard case .mapping(let pairs) = mapping.content else { return ([ConsumerSpec](), Diagnostics()) }

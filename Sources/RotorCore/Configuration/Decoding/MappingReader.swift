@@ -173,7 +173,7 @@ final class MappingReader {
     /// The node of such a field: nil (and an error) when it is not a mapping.
     func namedMapping(_ field: String) -> Node? {
         guard let value = node(field) else { return nil }
-        guard case .mapping = value.content else {
+        guard value.tree[value.index].kind == .mapping else {
             context.error("'\(field)' must be a mapping of names, not \(value.kindDescription)", at: value)
             return nil
         }
