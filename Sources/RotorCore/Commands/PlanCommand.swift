@@ -80,7 +80,7 @@ public enum PlanCommand {
         var observations: [TargetID: TargetObservation] = [:]
         var writeProblems: [TargetID: String] = [:]
         var warnings: [String] = []
-        var warned = Set<String>()
+        var warned = Set<String>(minimumCapacity: targets.count)
         observations.reserveCapacity(targets.count)
         for (selected, (inspection, warning)) in zip(targets, inspections) {
             if observations[selected.id] == nil { observations[selected.id] = inspection.observation }

@@ -28,11 +28,23 @@ public struct Console: Sendable {
         let environment = ProcessInfo.processInfo.environment
         let allowed = !noColor && environment["NO_COLOR"] == nil && environment["TERM"] != "dumb"
         return Console(
-            stdout: { FileHandle.standardOutput.write(Data($0)) },
-            stderr: { FileHandle.standardError.write(Data($0)) },
+            stdout: { writeAll($0, to: STDOUT_FILENO) },
+            stderr: { writeAll($0, to: STDERR_FILENO) },
             colorOut: allowed && isatty(STDOUT_FILENO) == 1,
             colorErr: allowed && isatty(STDERR_FILENO) == 1,
             errIsTerminal: isatty(STDERR_FILENO) == 1 && environment["TERM"] != "dumb")
+    }
+
+    /// Every byte, through short writes and signals; stops at an error such as a closed pipe
+    /// (`rotor plan --json | head`). Straight from the array: `Data` would copy a 6 MB plan.
+    static func writeAll(_ bytes: [UInt8], to descriptor: Int32) {
+        bytes.withUnsafeBytes { buffer in
+            var offset = 0
+            while offset < buffer.count {
+                let written = write(descriptor, buffer.baseAddress! + offset, buffer.count - offset)
+                if written > 0 { offset += written } else if written < 0, errno == EINTR { continue } else { return }
+            }
+        }
     }
 
     public func writeOut(_ text: String) { stdout(Array(text.utf8)) }

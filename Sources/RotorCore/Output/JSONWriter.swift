@@ -120,8 +120,14 @@ struct JSONWriter {
     }
 
     private mutating func indent() {
-        bytes.append(contentsOf: repeatElement(UInt8(ascii: " "), count: 2 * depth))
+        let count = 2 * depth
+        // Copied from a row of spaces: appending a `repeatElement` goes byte by byte, and
+        // every member and element of a 6 MB plan starts with an indentation.
+        guard count <= Self.spaces.count else { return bytes.append(contentsOf: repeatElement(UInt8(ascii: " "), count: count)) }
+        Self.spaces.withUnsafeBufferPointer { bytes.append(contentsOf: UnsafeBufferPointer(rebasing: $0[..<count])) }
     }
+
+    private static let spaces = [UInt8](repeating: UInt8(ascii: " "), count: 64)
 }
 
 /// A value `JSONWriter` writes without `Encodable`.

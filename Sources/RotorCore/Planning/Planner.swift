@@ -71,7 +71,7 @@ public enum Planner {
         guard schedule.due else { return plan }
         let generationName = key.generationName.render(TemplateValues.context(key: key.name.value, now: input.now))
         var steps: [PlanStep] = []
-        var files = Set<String>()
+        var files = Set<String>(minimumCapacity: consumers.count)  // grown one by one, it was rehashed at each doubling
         var commands = 0
         for consumer in consumers {
             for target in consumer.targets { if let path = target.filePath { files.insert(path) } }

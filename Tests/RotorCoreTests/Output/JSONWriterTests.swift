@@ -89,6 +89,31 @@ import Testing
         }
     }
 
+    /// Indentation is copied from a row of 64 spaces; deeper levels take the slow path.
+    /// Both are held to Foundation's layout, 40 levels down.
+    @Test func deepNestingIsIndentedAsFoundationIndents() throws {
+        indirect enum Nest: Encodable {
+            case leaf(String), list([Nest])
+            func encode(to encoder: any Encoder) throws {
+                var container = encoder.singleValueContainer()
+                switch self {
+                case .leaf(let text): try container.encode(text)
+                case .list(let items): try container.encode(items)
+                }
+            }
+            func write(to json: inout JSONWriter) {
+                switch self {
+                case .leaf(let text): json.string(text)
+                case .list(let items): json.array(items) { json, item in item.write(to: &json) }
+                }
+            }
+        }
+        let nest = (0..<40).reduce(Nest.leaf("bottom")) { inner, level in .list([inner, .leaf("level \(level)"), .list([])]) }
+        var json = JSONWriter()
+        nest.write(to: &json)
+        #expect(String(decoding: json.bytes, as: UTF8.self) + "\n" == (try JSONOutputTests.foundation(nest)))
+    }
+
     /// `status --json` as it was written through `Encodable`, against the writer.
     @Test func aStatusIsWrittenAsItsEncodableFormIsEncoded() throws {
         struct EncodableStatus: Encodable { var version = 1; var keys: [StatusCommand.KeyStatus]; var warnings: [String] }

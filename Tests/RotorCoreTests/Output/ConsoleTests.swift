@@ -1,0 +1,26 @@
+import Foundation
+import Testing
+@testable import RotorCore
+
+@Suite struct ConsoleTests {
+    /// More than a pipe holds (64 KiB), so `write` returns short and is called again.
+    @Test func everyByteReachesAPipeThroughShortWrites() throws {
+        var ends: [Int32] = [0, 0]
+        #expect(pipe(&ends) == 0)
+        let written = (0..<1_000_000).map { UInt8(truncatingIfNeeded: $0 &* 31) }
+        let writeEnd = ends[1]
+        let writer = Thread { Console.writeAll(written, to: writeEnd); close(writeEnd) }
+        writer.start()
+        let read = FileHandle(fileDescriptor: ends[0], closeOnDealloc: true).readDataToEndOfFile()
+        #expect(read.count == written.count)
+        #expect([UInt8](read) == written)
+    }
+
+    @Test func aClosedDescriptorStopsTheWriteInsteadOfLooping() {
+        var ends: [Int32] = [0, 0]
+        #expect(pipe(&ends) == 0)
+        close(ends[0])
+        close(ends[1])
+        Console.writeAll(Array("lost".utf8), to: ends[1])  // EBADF: returns
+    }
+}
