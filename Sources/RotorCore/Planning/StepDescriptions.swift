@@ -65,34 +65,17 @@ enum StepDescriptions {
     }
 
     /// `deploy/app/.env:API_KEY`, `config.json:/a/b`, or the command of an exec target.
-    /// (Appended into one buffer sized first, here and in `update`: `plan` makes one of
-    /// each per target, and interpolation grew the string twice.)
+    /// (`String(concatenating:)`, here and in `update`: `plan` makes one of each per target.)
     static func targetLabel(_ target: TargetSpec, displayPath: (String) -> String) -> String {
         guard let path = target.filePath else { return argv(execCommand(target)) }
-        let selector = target.selector
-        var label = displayPath(path)
-        label.reserveCapacity(label.utf8.count + 1 + selector.utf8.count)
-        label += ":"
-        label += selector
-        return label
+        return String(concatenating: displayPath(path), ":", target.selector)
     }
 
     /// What writing one target does: `write the new generation to env_file .env:API_KEY as "Bearer {secret}"`.
     static func update(_ target: TargetSpec, label: String) -> String {
-        let prefix = "write the new generation to ", type = target.typeName, template = target.value.source
-        let asTemplate = template != "{secret}"
-        var detail = ""
-        detail.reserveCapacity(prefix.utf8.count + type.utf8.count + 1 + label.utf8.count + (asTemplate ? template.utf8.count + 6 : 0))
-        detail += prefix
-        detail += type
-        detail += " "
-        detail += label
-        if asTemplate {
-            detail += " as \""
-            detail += template
-            detail += "\""
-        }
-        return detail
+        let template = target.value.source
+        let start = String(concatenating: "write the new generation to ", target.typeName, " ", label)
+        return template == "{secret}" ? start : String(concatenating: start, " as \"", template, "\"")
     }
 
     private static func execCommand(_ target: TargetSpec) -> CommandSpec {

@@ -21,7 +21,9 @@ public enum TargetExposure {
 
     /// The warning for one world-readable file, with what to run.
     static func warning(shownPath: String, key: String, mode: Int) -> String {
-        "\(shownPath) holds key '\(key)' and every user on this machine can read it (mode \(String(mode, radix: 8))); run: chmod o-rwx \(shownPath)"
+        // Concatenated, not interpolated: `plan` may make one per target (10,000 at fleet scale).
+        String(concatenating: shownPath, " holds key '", key, "' and every user on this machine can read it (mode ",
+               String(mode, radix: 8), "); run: chmod o-rwx ", shownPath)
     }
 
     /// The file's permission bits when others may read it (symlinks followed, as writes follow them).

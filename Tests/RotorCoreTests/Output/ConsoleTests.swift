@@ -23,4 +23,14 @@ import Testing
         close(ends[1])
         Console.writeAll(Array("lost".utf8), to: ends[1])  // EBADF: returns
     }
+
+    @Test func concatenationJoinsPartsOfEveryKind() {
+        let long = String(repeating: "x", count: 40)
+        #expect(String(concatenating: "a", "", "é✓😀", long, "z") == "a" + "é✓😀" + long + "z")
+        #expect(String(concatenating: "") == "")
+        #expect(String(concatenating: "abc").utf8.count == 3)
+        var bridged = "prefix "
+        bridged += "\u{0301}"  // a combining mark joins the space before it: bytes, not characters, are joined
+        #expect(Array(String(concatenating: bridged, "end").utf8) == Array(bridged.utf8) + Array("end".utf8))
+    }
 }
