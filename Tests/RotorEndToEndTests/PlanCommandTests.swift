@@ -66,6 +66,47 @@ import Testing
         #expect(try RotorProcess.run(["plan"], in: scratch.url).stderr == "")
     }
 
+    /// `plan` looks at each key's targets on the core that plans the key; its warnings
+    /// still come out in configuration order, each file once, and each key's blockers and
+    /// fingerprints are its own.
+    @Test func warningsAcrossKeysComeOutInConfigurationOrder() throws {
+        let scratch = try Scratch()
+        try scratch.write("policies/keys.yaml", """
+            kind: RotationPolicy
+            providers: { local: { type: generate } }
+            keys: { alpha: { provider: local }, beta: { provider: local } }
+            """)
+        try scratch.write("consumers/services.yaml", """
+            kind: ConsumerManifest
+            consumers:
+              one:   { uses: beta,  targets: [ { env_file: ../one.env, var: K } ] }
+              two:   { uses: alpha, targets: [ { env_file: ../two.env, var: K }, { env_file: ../gone.env, var: K } ] }
+              three: { uses: beta,  targets: [ { env_file: ../three.env, var: K } ] }
+              four:  { uses: alpha, targets: [ { env_file: ../two.env, var: OTHER } ] }
+            """)
+        for name in ["one", "two", "three"] {
+            let file = try scratch.write("\(name).env", "K=value-of-\(name)\nOTHER=x\n")
+            try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: file.path)
+        }
+        struct Output: Decodable {
+            struct Key: Decodable { var key: String; var blockers: [String]; var steps: [PlanJSON.Step] }
+            var keys: [Key]
+            var warnings: [String]
+        }
+        let result = try RotorProcess.run(["plan", "--json"], in: scratch.url)
+        #expect(result.status == 1)  // gone.env blocks alpha
+        let plan = try JSONDecoder().decode(Output.self, from: Data(result.stdout.utf8))
+        #expect(plan.warnings.map { $0.components(separatedBy: " holds key ").first! } == ["one.env", "two.env", "three.env"])
+        #expect(plan.warnings[1].contains("holds key 'alpha'") && plan.warnings[2].contains("holds key 'beta'"))
+        #expect(plan.keys.map(\.key) == ["alpha", "beta"])
+        #expect(plan.keys[0].blockers == ["two: gone.env:K: the file does not exist (set create: true on the target to add it)"])
+        #expect(plan.keys[1].blockers.isEmpty)
+        let updates = plan.keys.map { $0.steps.filter { $0.step == "update" }.map { "\($0.consumer!) \($0.target!) \($0.current!)" } }
+        let fingerprint = { (value: String) in Fingerprint.of(value) }
+        #expect(updates[0] == ["two two.env:K \(fingerprint("value-of-two"))", "two gone.env:K missing", "four two.env:OTHER \(fingerprint("x"))"])
+        #expect(updates[1] == ["one one.env:K \(fingerprint("value-of-one"))", "three three.env:K \(fingerprint("value-of-three"))"])
+    }
+
     @Test func jsonPlanOfTheQuickstartFieldByField() throws {
         let scratch = try Scratch()
         try scratch.copy("examples/quickstart")

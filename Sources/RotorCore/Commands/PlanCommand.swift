@@ -25,17 +25,10 @@ public enum PlanCommand {
         guard step.keysExist(options.keys, in: configuration) else { return .usage }
         let loader = step.loader
         guard let states = step.existingKeyStates() else { return .failure }
-        let inspected = inspect(selectedTargets(configuration, keys: options.keys), displayPath: { loader.displayPath($0) })
-        var input = PlanningInput(
-            configuration: configuration,
-            states: states,
-            observations: inspected.observations,
-            now: options.now,
-            selectedKeys: options.keys,
-            displayPath: { loader.displayPath($0) })
-        input.writeProblems = inspected.writeProblems
-        let plan = Planner.plan(input)
-        let warnings = inspected.warnings
+        let input = PlanningInput(configuration: configuration, states: states, now: options.now, selectedKeys: options.keys,
+                                  displayPath: { loader.displayPath($0) })
+        let (plan, inspected) = Planner.plan(input, inspect: inspect(displayPath: { loader.displayPath($0) }))
+        let warnings = exposureWarnings(inspected, consumers: configuration.consumers)
         let summary = PlanSummary(plan)
         let out = options.json ? PlanJSONRenderer.bytes(plan, summary: summary, warnings: warnings) : Array(PlanTextRenderer(colored: console.colorOut).render(plan).utf8)
         console.stdout(out)
@@ -55,57 +48,54 @@ public enum PlanCommand {
         return options.detailedExitCode && summary.due > 0 ? .pending : .success
     }
 
-    /// Reads every target of the selected keys, read-only, on every core.
+    /// Reads every target of the consumers of `keys` (all keys when empty), read-only, on every core.
     static func observe(_ configuration: Configuration, keys: [String]) -> [TargetID: TargetObservation] {
-        let targets = selectedTargets(configuration, keys: keys)
+        let selected = Set(keys)
+        var targets: [(id: TargetID, target: TargetSpec)] = []
+        for consumer in configuration.consumers where selected.isEmpty || selected.contains(consumer.uses.value) {
+            for (index, target) in consumer.targets.enumerated() {
+                targets.append((TargetID(consumer: consumer.name.value, index: index), target))
+            }
+        }
         let inspector = TargetInspector()
         let observations = targets.parallelMap { inspector.observe($0.target) }
         return Dictionary(zip(targets.lazy.map(\.id), observations), uniquingKeysWith: { first, _ in first })
     }
 
-    /// What `plan` learns from one look at each target, on every core: what it holds, which
-    /// files rotor could not replace, and the warnings for files every user can read (as
-    /// `TargetExposure.warnings` words them: each file once, in configuration order).
-    private static func inspect(_ targets: [SelectedTarget], displayPath: @Sendable (String) -> String)
-        -> (observations: [TargetID: TargetObservation], writeProblems: [TargetID: String], warnings: [String]) {
+    /// One look at a target, for the planner: what it holds, whether rotor could replace
+    /// it, and the warning when every user can read it (made here, on the core that
+    /// looked; most targets have none).
+    private static func inspect(displayPath: @escaping @Sendable (String) -> String) -> @Sendable (TargetSpec, String) -> TargetInspection {
         let inspector = TargetInspector()
-        let inspections = targets.parallelMap { selected in
-            let inspection = inspector.inspect(selected.target)
-            // The message is made here, on every core; most targets have none.
-            let warning = inspection.worldReadableMode.flatMap { mode in
-                selected.target.filePath.map { TargetExposure.warning(shownPath: displayPath($0), key: selected.key, mode: mode) }
+        return { target, key in
+            var inspection = inspector.inspect(target)
+            if let mode = inspection.worldReadableMode, let path = target.filePath {
+                inspection.exposureWarning = TargetExposure.warning(shownPath: displayPath(path), key: key, mode: mode)
             }
-            return (inspection, warning)
+            return inspection
         }
-        var observations: [TargetID: TargetObservation] = [:]
-        var writeProblems: [TargetID: String] = [:]
+    }
+
+    /// The inspections' warnings as `TargetExposure.warnings` words them: each file once,
+    /// in configuration order (the planner went key by key).
+    private static func exposureWarnings(_ inspected: [Planner.KeyInspections], consumers: [ConsumerSpec]) -> [String] {
+        var byConsumer = [ArraySlice<TargetInspection>?](repeating: nil, count: consumers.count)
+        for key in inspected {
+            var start = 0
+            for position in key.consumerPositions {
+                let end = start + consumers[position].targets.count
+                byConsumer[position] = key.inspections[start..<end]
+                start = end
+            }
+        }
         var warnings: [String] = []
-        var warned = Set<String>(minimumCapacity: targets.count)
-        observations.reserveCapacity(targets.count)
-        for (selected, (inspection, warning)) in zip(targets, inspections) {
-            if observations[selected.id] == nil { observations[selected.id] = inspection.observation }
-            if let problem = inspection.writeProblem, writeProblems[selected.id] == nil { writeProblems[selected.id] = problem }
-            if let warning, let path = selected.target.filePath, warned.insert(path).inserted { warnings.append(warning) }
-        }
-        return (observations, writeProblems, warnings)
-    }
-
-    private struct SelectedTarget: Sendable {
-        var id: TargetID
-        var target: TargetSpec
-        /// The key its consumer uses.
-        var key: String
-    }
-
-    /// Every target of the consumers of `keys` (all keys when empty).
-    private static func selectedTargets(_ configuration: Configuration, keys: [String]) -> [SelectedTarget] {
-        let selected = Set(keys)
-        var targets: [SelectedTarget] = []
-        for consumer in configuration.consumers where selected.isEmpty || selected.contains(consumer.uses.value) {
-            for (index, target) in consumer.targets.enumerated() {
-                targets.append(SelectedTarget(id: TargetID(consumer: consumer.name.value, index: index), target: target, key: consumer.uses.value))
+        var warned = Set<String>(minimumCapacity: consumers.count)
+        for (consumer, inspections) in zip(consumers, byConsumer) {
+            guard let inspections else { continue }
+            for (target, inspection) in zip(consumer.targets, inspections) {
+                if let warning = inspection.exposureWarning, let path = target.filePath, warned.insert(path).inserted { warnings.append(warning) }
             }
         }
-        return targets
+        return warnings
     }
 }

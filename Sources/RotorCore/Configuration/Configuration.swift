@@ -23,7 +23,13 @@ public struct Configuration: Sendable {
     /// Every key's consumers, in configuration order, for a pass over all keys
     /// (`consumers(of:)` scans every consumer: once per key, that was quadratic).
     public func consumersByKey() -> [String: [ConsumerSpec]] {
-        Dictionary(grouping: consumers, by: \.uses.value)
+        consumerPositionsByKey().mapValues { $0.map { consumers[$0] } }
+    }
+
+    /// `consumersByKey`, as positions in `consumers`: for a pass that must also say where
+    /// each consumer stands (`plan`'s warnings come out in configuration order).
+    public func consumerPositionsByKey() -> [String: [Int]] {
+        Dictionary(grouping: consumers.indices, by: { consumers[$0].uses.value })
     }
 
     public var targetCount: Int { consumers.reduce(0) { $0 + $1.targets.count } }
