@@ -34,6 +34,16 @@ import Testing
         #expect(Template.parse("ab{sekret}") == .failure(.unknownPlaceholder("sekret", offset: 2)))
         #expect(Template.parse("ab{key") == .failure(.unclosedBrace(offset: 2)))
     }
+
+    /// ASCII text is scanned as bytes, other text as characters: the same parts, and
+    /// offsets that count characters.
+    @Test func nonASCIITextParsesAsCharacters() throws {
+        #expect(try Template.parse("é✓ {key}}}😀{{").get().parts == [.literal("é✓ "), .placeholder(.key), .literal("}😀{")])
+        #expect(Template.parse("é✓😀{sekret}") == .failure(.unknownPlaceholder("sekret", offset: 3)))
+        #expect(Template.parse("👩‍👩‍👧{key") == .failure(.unclosedBrace(offset: 1)))
+        // A brace with a combining mark is one character, not a brace: a literal.
+        #expect(try Template.parse("{\u{301}key}x").get().parts.count == 1)
+    }
 }
 
 @Suite struct RotationWindowTests {

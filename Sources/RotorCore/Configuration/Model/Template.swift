@@ -61,40 +61,50 @@ public struct Template: Hashable, Sendable, CustomStringConvertible {
         if !text.utf8.contains(where: { $0 == UInt8(ascii: "{") || $0 == UInt8(ascii: "}") }) {
             return .success(Template(literal: text))
         }
+        // ASCII text (nearly every template; a fleet's policy has one per key) is scanned as
+        // bytes; other text as characters, so that a brace followed by a combining mark stays
+        // the one character it is. Offsets count characters either way.
+        if text.utf8.allSatisfy({ $0 < 0x80 }) {
+            return parse(Array(text.utf8), braces: (UInt8(ascii: "{"), UInt8(ascii: "}")), source: text) { String(decoding: $0, as: UTF8.self) }
+        }
+        return parse(Array(text), braces: ("{", "}"), source: text) { String($0) }
+    }
+
+    private static func parse<Element: Equatable>(_ elements: [Element], braces: (open: Element, close: Element), source: String,
+                                                  string: ([Element]) -> String) -> Result<Template, ParseError> {
         var parts: [Part] = []
-        var literal = ""
-        let characters = Array(text)
+        var literal: [Element] = []
         var index = 0
-        while index < characters.count {
-            let character = characters[index]
-            if character == "{" {
-                if index + 1 < characters.count, characters[index + 1] == "{" {
-                    literal.append("{")
+        while index < elements.count {
+            let element = elements[index]
+            if element == braces.open {
+                if index + 1 < elements.count, elements[index + 1] == braces.open {
+                    literal.append(braces.open)
                     index += 2
                     continue
                 }
-                guard let close = characters[(index + 1)...].firstIndex(of: "}") else {
+                guard let close = elements[(index + 1)...].firstIndex(of: braces.close) else {
                     return .failure(.unclosedBrace(offset: index))
                 }
-                let name = String(characters[(index + 1)..<close])
+                let name = string(Array(elements[(index + 1)..<close]))
                 guard let placeholder = Placeholder(rawValue: name) else {
                     return .failure(.unknownPlaceholder(name, offset: index))
                 }
-                if !literal.isEmpty { parts.append(.literal(literal)) }
-                literal = ""
+                if !literal.isEmpty { parts.append(.literal(string(literal))) }
+                literal.removeAll()
                 parts.append(.placeholder(placeholder))
                 index = close + 1
                 continue
             }
-            if character == "}", index + 1 < characters.count, characters[index + 1] == "}" {
-                literal.append("}")
+            if element == braces.close, index + 1 < elements.count, elements[index + 1] == braces.close {
+                literal.append(braces.close)
                 index += 2
                 continue
             }
-            literal.append(character)
+            literal.append(element)
             index += 1
         }
-        if !literal.isEmpty { parts.append(.literal(literal)) }
-        return .success(Template(parts: parts, source: text))
+        if !literal.isEmpty { parts.append(.literal(string(literal))) }
+        return .success(Template(parts: parts, source: source))
     }
 }
