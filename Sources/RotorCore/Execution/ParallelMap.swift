@@ -49,3 +49,26 @@ extension Range<Int> {
         return shares.parallelMapEach(transform)
     }
 }
+
+/// `work` on a thread of its own, started at once; `result()` waits for it. For work that
+/// overlaps one long step on another core (decoding a manifest while libyaml parses it):
+/// queued on Dispatch, it could wait for the very core that step holds.
+final class BackgroundWork<T: Sendable>: @unchecked Sendable {
+    private var value: T?
+    private let finished = DispatchSemaphore(value: 0)
+
+    init(_ work: @escaping @Sendable () -> T) {
+        let thread = Thread { [self] in
+            value = work()
+            finished.signal()
+        }
+        thread.start()
+    }
+
+    /// The work's result, once it returned (written by its thread before the signal).
+    func result() -> T {
+        finished.wait()
+        finished.signal()  // for another call
+        return value!
+    }
+}

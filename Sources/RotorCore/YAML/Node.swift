@@ -49,6 +49,14 @@ public struct Node: Sendable {
         }
     }
 
+    /// Entries `range` of a mapping (none for anything else), made for that range only.
+    func mappingEntries(_ range: Range<Int>) -> [MappingEntry] {
+        let record = record
+        guard record.kind == .mapping else { return [] }
+        let children = tree.children(of: record)
+        return range.map { MappingEntry(key: Node(tree, Int(children[2 * $0])), value: Node(tree, Int(children[2 * $0 + 1]))) }
+    }
+
     /// A mapping's number of entries (0 for anything else), without making them.
     var mappingEntryCount: Int {
         let record = record

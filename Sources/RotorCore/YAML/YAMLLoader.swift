@@ -38,6 +38,13 @@ public struct YAMLLoadResult: Sendable {
 /// Builds nodes from libyaml events, enforcing rotor's loading rules.
 public enum YAMLLoader {
     public static func load(_ bytes: [UInt8], limits: YAMLLoadLimits = .default) -> YAMLLoadResult {
+        load(bytes, limits: limits, publishingEntriesTo: nil)
+    }
+
+    /// With `stream`, the entries of each top-level key's mapping are published as they
+    /// finish, for another thread to decode meanwhile; the stream is closed before this returns.
+    static func load(_ bytes: [UInt8], limits: YAMLLoadLimits = .default, publishingEntriesTo stream: MappingEntryStream?) -> YAMLLoadResult {
+        defer { stream?.close() }
         var result = YAMLLoadResult()
         guard bytes.count <= limits.maxBytes else {
             result.fatal = YAMLError(
@@ -45,7 +52,7 @@ public enum YAMLLoader {
                 at: Mark(line: 1, column: 1))
             return result
         }
-        var builder = TreeBuilder(limits: limits, inputSize: bytes.count)
+        var builder = TreeBuilder(limits: limits, inputSize: bytes.count, stream: stream)
         YAMLEventParser.withParser(over: bytes) { parser in
             do throws(YAMLError) {
                 var more = true
@@ -60,6 +67,8 @@ public enum YAMLLoader {
                 result.fatal = error
             }
         }
+        // Before the builder hands its buffers to the tree: no reader may still be in them.
+        stream?.close()
         let (tree, documents, problems) = builder.finish()
         result.documents = documents.map { YAMLDocument(root: $0.root.map { Node(tree, Int($0)) }, start: $0.start) }
         result.problems = problems
@@ -88,6 +97,8 @@ private struct TreeBuilder: ~Copyable {
         var expandedSize = 1
         /// Keys seen so far, built once a mapping outgrows a linear scan.
         var keyIndex: MappingKeyIndex?
+        /// A mapping that is the value of a top-level key: its entries go to the stream.
+        var publishesEntries = false
     }
 
     let limits: YAMLLoadLimits
@@ -104,9 +115,17 @@ private struct TreeBuilder: ~Copyable {
     /// Anchored nodes of the current document with their expanded sizes.
     private var anchors: [String: (node: Int32, size: Int)] = [:]
     private var aliasedNodes = 0
+    /// Where finished entries of second-level mappings go (see `MappingEntryStream`).
+    private let stream: MappingEntryStream?
+    /// Entries finished and not yet published: key, value, key, value…
+    private var unpublished: [Int32] = []
+    /// Entries per published batch: enough that a batch costs little to hand over, few
+    /// enough that the reader starts early and the parse's end waits little for it.
+    private static let batchEntries = 128
 
-    init(limits: YAMLLoadLimits, inputSize: Int) {
+    init(limits: YAMLLoadLimits, inputSize: Int, stream: MappingEntryStream? = nil) {
         self.limits = limits
+        self.stream = stream
         // Sized for the file; they grow if the guess is short. Scalars cannot hold much more text than the file.
         records = PageBuffer(capacity: inputSize / 8 + 64)
         childIndices = PageBuffer(capacity: inputSize / 8 + 64)
@@ -131,6 +150,7 @@ private struct TreeBuilder: ~Copyable {
         case .mappingStart, .sequenceStart:
             try open(isMapping: event.kind == .mappingStart, anchor: event.anchor, tag: event.tag, at: event.start)
         case .mappingEnd, .sequenceEnd:
+            if stack.last?.publishesEntries == true { publishEntries() }
             let frame = stack.removeLast()
             var childCount = work.count - frame.firstChild
             // A trailing key without a value (a parse error stopped the mapping) is dropped.
@@ -179,7 +199,11 @@ private struct TreeBuilder: ~Copyable {
             throw YAMLError("nesting is deeper than \(limits.maxDepth) levels; rotor refuses such files", at: mark)
         }
         let resolved = tag.flatMap { resolveTag($0, at: mark, expected: isMapping ? .map : .seq) }
-        stack.append(Frame(isMapping: isMapping, anchor: anchor, tag: resolved, start: mark, firstChild: work.count))
+        var frame = Frame(isMapping: isMapping, anchor: anchor, tag: resolved, start: mark, firstChild: work.count)
+        // A mapping in a top-level mapping, after its key (not a complex key itself).
+        frame.publishesEntries = stream != nil && isMapping && stack.count == 1 && stack[0].isMapping
+            && (work.count - stack[0].firstChild) % 2 == 1
+        stack.append(frame)
     }
 
     /// Puts a finished node on the work stack of its parent (or makes it the document root).
@@ -198,6 +222,22 @@ private struct TreeBuilder: ~Copyable {
             }
         }
         work.append(node)
+        // A value that finishes an entry of a top-level key's mapping.
+        if stack[top].publishesEntries, (work.count - stack[top].firstChild) % 2 == 0 {
+            unpublished.append(work[work.count - 2])
+            unpublished.append(node)
+            if unpublished.count >= 2 * Self.batchEntries { publishEntries() }
+        }
+    }
+
+    /// Hands the unpublished entries of the open second-level mapping to the stream, with a
+    /// view of every node finished so far.
+    private mutating func publishEntries() {
+        guard let stream, !unpublished.isEmpty, stack.count == 2, stack[1].publishesEntries else { return }
+        let tree = NodeTree(viewing: records.contents, childIndices: childIndices.contents, text: text.contents)
+        stream.publish(MappingEntryStream.Batch(
+            tree: tree, parentKey: work[stack[1].firstChild - 1], entries: unpublished))
+        unpublished.removeAll(keepingCapacity: true)
     }
 
     /// The problem with a new mapping key, if any: not a scalar, a merge key, or a duplicate.

@@ -98,4 +98,95 @@ import Testing
             "3304: unknown field 'targts' in consumer 'c1100' (did you mean 'targets'?)",
         ])
     }
+
+    /// Large manifests whose consumers are decoded while the file is parsed
+    /// (`MappingEntryStream`), each with something that could trip that up.
+    enum AheadCase: String, CaseIterable, Sendable {
+        case errorsEverywhere, aliasedConsumer, twoManifestDocuments, notAManifestAfterAll, syntaxErrorAtTheEnd, sequenceOfConsumers
+        case complexKeysFirst
+    }
+
+    static func consumers(_ range: Range<Int>, errors: Bool = false) -> String {
+        range.map { index in
+            guard errors else { return "  c\(index):\n    uses: k\n    targets: [{env_file: .env, var: V\(index)}]\n" }
+            switch index {
+            case 5, 900, 1_999: return "  c\(index):\n    targets: [{env_file: .env, var: V\(index)}]\n"
+            case 10: return "  c10: 5\n"
+            case 50, 51: return "  c50:\n    uses: k\n    targets: [{env_file: .env, var: V\(index)}]\n"
+            case 700: return "  c700:\n    uses: k\n    targts: [{env_file: .env, var: V}]\n"
+            case 1_500: return "  [c, 1500]:\n    uses: k\n    targets: [{env_file: .env, var: V\(index)}]\n"
+            case _ where index % 97 == 3: return "  c\(index):\n    uses: k\n    targets: [{env_file: .env, var: 1V\(index)}]\n"
+            default: return "  c\(index):\n    uses: k\n    targets: [{env_file: .env, var: V\(index)}]\n"
+            }
+        }.joined()
+    }
+
+    static func manifest(_ aheadCase: AheadCase) -> String {
+        switch aheadCase {
+        case .errorsEverywhere:
+            return "kind: ConsumerManifest\nconsumers:\n" + consumers(0..<2_000, errors: true) + "extra: 1\n"
+        case .aliasedConsumer:
+            return "kind: ConsumerManifest\nconsumers:\n  c0: &base {uses: k, targets: [{env_file: .env, var: BASE}]}\n"
+                + consumers(1..<1_500) + "  c1500: *base\n" + consumers(1_501..<2_000)
+        case .twoManifestDocuments:
+            return "kind: ConsumerManifest\nconsumers:\n" + consumers(0..<1_000) + "---\nconsumers:\n" + consumers(1_000..<3_000)
+                + "kind: ConsumerManifest\n"
+        case .notAManifestAfterAll:
+            return "consumers:\n" + consumers(0..<2_000, errors: true) + "kind: RotationPolicy\n"
+        case .syntaxErrorAtTheEnd:
+            return "kind: ConsumerManifest\nconsumers:\n" + consumers(0..<2_000) + "  broken: [unclosed\n"
+        case .complexKeysFirst:
+            // A mapping as the first top-level key, then one as a later key: neither is a value.
+            return "? {consumers: {c: {uses: k}}}\n: 1\nkind: ConsumerManifest\n? {x: 1}\n: 2\nconsumers:\n" + consumers(0..<2_000)
+        case .sequenceOfConsumers:
+            return "kind: ConsumerManifest\nconsumers:\n" + (0..<3_000).map { "  - {uses: k, targets: [{env_file: .env, var: V\($0)}]}\n" }.joined()
+        }
+    }
+
+    /// Same consumers, same diagnostics (text, place, order) as decoding after the parse.
+    @Test(arguments: AheadCase.allCases)
+    func decodingConsumersAheadChangesNothing(_ aheadCase: AheadCase) throws {
+        let folder = try TemporaryFolder()
+        try folder.write("p.yaml", "kind: RotationPolicy\nproviders: {g: {type: generate}}\nkeys: {k: {provider: g}}\n")
+        let manifest = Self.manifest(aheadCase)
+        #expect(manifest.utf8.count >= 64 << 10 && ConfigurationLoader.mayListManyConsumers(Array(manifest.utf8)))
+        try folder.write("m.yaml", manifest)
+        var loader = ConfigurationLoader(workingDirectory: folder.path)
+        loader.consumersAhead = .off
+        let after = loader.load(paths: ["p.yaml", "m.yaml"])
+        for way in [ConfigurationLoader.ConsumersAhead.whileParsing, .everyEntry] {
+            loader.consumersAhead = way
+            let ahead = loader.load(paths: ["p.yaml", "m.yaml"])
+            #expect(ahead.configuration.consumers == after.configuration.consumers, "\(way)")
+            #expect(ahead.diagnostics.all == after.diagnostics.all, "\(way)")
+        }
+        if aheadCase == .errorsEverywhere {
+            #expect(after.configuration.consumers.count > 1_900)
+            #expect(after.diagnostics.errors.count >= 8)
+        }
+    }
+
+    /// What the parse publishes is decoded in file order and stands for the first entries
+    /// of the finished `consumers` mapping.
+    @Test func consumersDecodedAheadLeadTheFinishedMapping() throws {
+        let bytes = Array(Self.manifest(.errorsEverywhere).utf8)
+        let stream = MappingEntryStream(handsOutEveryBatch: true)
+        let ahead = BackgroundWork { ManifestDecoder.decodeAhead(stream, file: "m.yaml", directory: "/tmp") }
+        let loaded = YAMLLoader.load(bytes, publishingEntriesTo: stream)
+        let decoded = try #require(ahead.result())
+        let root = try #require(loaded.documents.first?.root)
+        guard case .mapping(let entries) = root.content, let consumers = entries.first(where: { $0.key.scalarText == "consumers" })?.value else {
+            Issue.record("no consumers mapping")
+            return
+        }
+        #expect(decoded.entriesLead(consumers))
+        #expect(decoded.entries.count == 2 * consumers.mappingEntryCount)
+        // c5, c900, c1999 lack 'uses'; c700 'targets'; c10 is no mapping; [c, 1500] has no name.
+        #expect(decoded.consumers.count == 2_000 - 6)
+        #expect(decoded.diagnostics.errors.count >= 5 + 2_000 / 97)
+        // A stream closed before anything was taken hands nothing out.
+        let closed = MappingEntryStream()
+        closed.close()
+        #expect(closed.take() == nil)
+    }
 }

@@ -31,6 +31,24 @@ final class DecodingContext {
         diagnostics.warning(message, at: location(of: node))
     }
 
+    /// `decode` applied to the entries `range` of a mapping of user-chosen names (a fleet's
+    /// consumers or keys), on every core when there are many: each share reads through its
+    /// own replica of the tree and of this context (diagnostics, the file's names), so no
+    /// reference count is changed by two cores at once (see `NodeTree`). Results and
+    /// diagnostics are joined in order, as one pass would have made them.
+    func decodeEntries<T: Sendable>(of mapping: Node, in range: Range<Int>,
+                                    _ decode: @escaping @Sendable (DecodingContext, Located<String>, Node) -> T?) -> [T] {
+        guard !range.isEmpty else { return [] }
+        let (file, directory) = (file, directory)
+        let shares = range.parallelShares(minimumShare: 256) { range in
+            let context = DecodingContext(replicatingFile: file, directory: directory)
+            let entries = mapping.viewed(through: mapping.tree.replica()).mappingEntries(range)
+            return (MappingReader.named(entries[...], context).compactMap { decode(context, $0.name, $0.value) }, context.diagnostics)
+        }
+        for (_, found) in shares { diagnostics.append(contentsOf: found) }
+        return shares.flatMap(\.0)
+    }
+
     /// An absolute, standardized path: `~/` is the home folder, a relative path is
     /// relative to the document's folder.
     func resolvePath(_ path: String) -> String {

@@ -4,7 +4,9 @@ struct ManifestDecoder {
 
     static let targetTypes = ["env_file", "json_file", "yaml_file", "ini_file", "exec"]
 
-    func decode(_ document: MappingReader) -> [ConsumerSpec] {
+    /// `ahead`: consumers decoded while the file was still being parsed; used when they are
+    /// the first entries of this document's `consumers`.
+    func decode(_ document: MappingReader, ahead: ConsumersDecodedAhead? = nil) -> [ConsumerSpec] {
         guard document.has("consumers") else {
             context.error("a ConsumerManifest needs 'consumers'", at: document.node)
             document.finish()
@@ -13,20 +15,47 @@ struct ManifestDecoder {
         let mapping = document.namedMapping("consumers")
         document.finish()
         guard let mapping else { return [] }
-        // Consumers are independent: a long list is decoded on every core. Each share reads
-        // through its own replica of the tree and of the context (diagnostics, the file's
-        // names), so no reference count is changed by two cores at once (see `NodeTree`);
-        // shares are joined in order.
-        let (file, directory) = (context.file, context.directory)
-        let shares = (0..<mapping.mappingEntryCount).parallelShares(minimumShare: 256) { range in
-            let context = DecodingContext(replicatingFile: file, directory: directory)
-            let mapping = mapping.viewed(through: mapping.tree.replica())
-            guard case .mapping(let pairs) = mapping.content else { return ([ConsumerSpec](), Diagnostics()) }
-            let decoder = ManifestDecoder(context: context)
-            return (MappingReader.named(pairs[range], context).compactMap { decoder.consumer(named: $0.name, $0.value) }, context.diagnostics)
+        var consumers: [ConsumerSpec] = []
+        var decodedAhead = 0
+        if let ahead, ahead.entriesLead(mapping) {
+            decodedAhead = ahead.entries.count / 2
+            context.diagnostics.append(contentsOf: ahead.diagnostics)
+            consumers = ahead.takeConsumers()
         }
-        for (_, diagnostics) in shares { context.diagnostics.append(contentsOf: diagnostics) }
-        return shares.flatMap(\.0)
+        // Consumers are independent: the rest of a long list is decoded on every core.
+        consumers += context.decodeEntries(of: mapping, in: decodedAhead..<mapping.mappingEntryCount) { context, name, node in
+            ManifestDecoder(context: context).consumer(named: name, node)
+        }
+        return consumers
+    }
+
+    /// Decodes the entries of every top-level `consumers:` mapping `stream` publishes, as the
+    /// file's parse goes on (see `MappingEntryStream`); stops when the stream closes. Each
+    /// entry is decoded as `decode` would, so the result stands in for the first entries of
+    /// a document's `consumers` when they are the same nodes (`entriesLead`).
+    static func decodeAhead(_ stream: MappingEntryStream, file: String, directory: String) -> ConsumersDecodedAhead? {
+        var decoded: ConsumersDecodedAhead?  // of the latest `consumers` mapping
+        var parentKey: Int32 = -1
+        let context = DecodingContext(replicatingFile: file, directory: directory)
+        let decoder = ManifestDecoder(context: context)
+        while let batch = stream.take() {
+            let key = Node(batch.tree, Int(batch.parentKey))
+            guard key.isPlain, key.scalarText == "consumers" else { continue }
+            if batch.parentKey != parentKey {  // another document's `consumers`: start again
+                parentKey = batch.parentKey
+                context.diagnostics = Diagnostics()
+                decoded = ConsumersDecodedAhead()
+            }
+            for pair in stride(from: 0, to: batch.entries.count, by: 2) {
+                let entry = MappingEntry(key: Node(batch.tree, Int(batch.entries[pair])), value: Node(batch.tree, Int(batch.entries[pair + 1])))
+                if let (name, value) = MappingReader.named([entry][...], context).first, let consumer = decoder.consumer(named: name, value) {
+                    decoded?.consumers.append(consumer)
+                }
+            }
+            decoded?.entries += batch.entries
+        }
+        decoded?.diagnostics = context.diagnostics
+        return decoded
     }
 
     private func consumer(named name: Located<String>, _ node: Node) -> ConsumerSpec? {
@@ -127,5 +156,30 @@ struct ManifestDecoder {
             return nil
         }
         return context.resolvePath(path.value)
+    }
+}
+
+/// Consumers decoded while their file was still being parsed (`ManifestDecoder.decodeAhead`),
+/// from the mapping entries whose key and value nodes are `entries`. A class, so the
+/// decoder can take the consumers without copying them (`takeConsumers`); filled on the
+/// thread that decoded them, read after that thread finished.
+final class ConsumersDecodedAhead: @unchecked Sendable {
+    /// Key, value, key, value… node indices of the entries decoded, in file order.
+    var entries: [Int32] = []
+    var consumers: [ConsumerSpec] = []
+    var diagnostics = Diagnostics()
+
+    /// The consumers, moved out (this keeps none).
+    func takeConsumers() -> [ConsumerSpec] {
+        defer { consumers = [] }
+        return consumers
+    }
+
+    /// Whether these are the first entries of `mapping`: the same nodes of the same tree,
+    /// which the builder numbered in file order and never changed.
+    func entriesLead(_ mapping: Node) -> Bool {
+        let children = mapping.tree.children(of: mapping.tree[mapping.index])
+        guard mapping.mappingEntryCount > 0, entries.count <= children.count else { return false }
+        return children.prefix(entries.count).elementsEqual(entries)
     }
 }

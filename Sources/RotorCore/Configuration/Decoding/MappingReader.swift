@@ -164,6 +164,12 @@ final class MappingReader {
         return items.enumerated().compactMap { decode($1, $0) }
     }
 
+    /// The names of a mapping's entries (non-scalar keys were reported by the loader).
+    static func entryNames(of mapping: Node) -> [String] {
+        guard case .mapping(let pairs) = mapping.content else { return [] }
+        return pairs.compactMap(\.key.scalarText)
+    }
+
     /// A mapping field whose entries are user-chosen names (providers, keys, consumers).
     func namedEntries(_ field: String) -> [(name: Located<String>, value: Node)]? {
         guard let mapping = namedMapping(field), case .mapping(let pairs) = mapping.content else { return nil }

@@ -10,10 +10,16 @@ struct PolicyDecoder {
     func decode(_ document: MappingReader) -> (providers: [ProviderSpec], keys: [KeyPolicy], declared: DeclaredNames) {
         let policyNotify = document.node("notify").map { context.webhooks($0, subject: "this policy") } ?? []
         let providerEntries = document.namedEntries("providers") ?? []
-        let keyEntries = document.namedEntries("keys") ?? []
+        let keysMapping = document.namedMapping("keys")
+        let keyNames = keysMapping.map(MappingReader.entryNames(of:)) ?? []
         let providers = providerEntries.compactMap { provider(named: $0.name, $0.value) }
-        let keys = keyEntries.compactMap { key(named: $0.name, $0.value, policyNotify: policyNotify) }
-        let declared = DeclaredNames(providers: Set(providerEntries.map(\.name.value)), keys: Set(keyEntries.map(\.name.value)))
+        // Keys are independent: a fleet's thousand are decoded on every core.
+        let keys = keysMapping.map { mapping in
+            context.decodeEntries(of: mapping, in: 0..<mapping.mappingEntryCount) { context, name, node in
+                PolicyDecoder(context: context).key(named: name, node, policyNotify: policyNotify)
+            }
+        } ?? []
+        let declared = DeclaredNames(providers: Set(providerEntries.map(\.name.value)), keys: Set(keyNames))
         if !document.has("providers") && !document.has("keys") {
             context.error("a RotationPolicy needs 'providers' or 'keys'", at: document.node)
         }
