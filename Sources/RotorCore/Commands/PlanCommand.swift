@@ -43,7 +43,7 @@ public enum PlanCommand {
                 return .failure
             }
         }
-        KeptUntilExit.keep(states, inspected, plan, out)  // the configuration is kept by `ConfigurationStep`
+        KeptUntilExit.keep(states, inspected, plan, out, summary, warnings)  // the configuration is kept by `ConfigurationStep`
         if summary.blockers > 0 { return .failure }
         return options.detailedExitCode && summary.due > 0 ? .pending : .success
     }
@@ -70,7 +70,7 @@ public enum PlanCommand {
         return { target, key in
             var inspection = inspector.inspect(target)
             if let mode = inspection.worldReadableMode, let path = target.filePath {
-                inspection.exposureWarning = TargetExposure.warning(shownPath: displayPath(path), key: key, mode: mode)
+                inspection.exposure = (path, TargetExposure.warning(shownPath: displayPath(path), key: key, mode: mode))
             }
             return inspection
         }
@@ -90,10 +90,10 @@ public enum PlanCommand {
         }
         var warnings: [String] = []
         var warned = Set<String>(minimumCapacity: consumers.count)
-        for (consumer, inspections) in zip(consumers, byConsumer) {
-            guard let inspections else { continue }
-            for (target, inspection) in zip(consumer.targets, inspections) {
-                if let warning = inspection.exposureWarning, let path = target.filePath, warned.insert(path).inserted { warnings.append(warning) }
+        for case let inspections? in byConsumer {
+            // By index: a `for` over the slice would copy each inspection, strings and all.
+            for index in inspections.indices {
+                if let exposure = inspections[index].exposure, warned.insert(exposure.path).inserted { warnings.append(exposure.warning) }
             }
         }
         return warnings

@@ -68,7 +68,9 @@ struct JSONWriter {
         bytes.append(contentsOf: (value ? "true" : "false").utf8)
     }
 
+    /// A long list (`plan`'s warnings and files at fleet scale) is written on every core.
     mutating func member(_ key: StaticString, _ values: [String]) {
+        guard values.count < 1_024 else { return member(key, WrittenElements(values, depth: depth + 1)) }
         startMember(key)
         array(values) { $0.string($1) }
     }
@@ -105,6 +107,13 @@ struct JSONWriter {
         empty = outerEmpty
     }
 
+    /// Between two elements written ahead by one writer (see `WrittenElements`).
+    fileprivate mutating func separateElement() {
+        bytes.append(UInt8(ascii: ","))
+        bytes.append(0x0A)
+        indent()
+    }
+
     private mutating func startElement() {
         if !empty { bytes.append(UInt8(ascii: ",")) }
         empty = false
@@ -135,28 +144,37 @@ protocol JSONWritable {
     func write(to json: inout JSONWriter)
 }
 
-/// The elements of a document's long top-level list (`plan`'s keys, `status`'s keys),
-/// written ahead on every core as elements of an array one level down; the document
-/// puts them in place with `member(_:_:)`.
+/// The elements of a long array (`plan`'s keys, `status`'s keys, long lists of strings),
+/// written ahead on every core: each core writes a run of consecutive elements, separated
+/// as the array would separate them, and `member(_:_:)` puts the runs in place.
 struct WrittenElements: Sendable {
-    let elements: [[UInt8]]
+    /// One run per core, none empty.
+    let runs: [[UInt8]]
     /// Their bytes, with room for separators: for `JSONWriter(capacity:)`.
-    var byteCount: Int { elements.reduce(0) { $0 + $1.count + 8 } }
+    var byteCount: Int { runs.reduce(0) { $0 + $1.count + 8 } }
 
-    init<Element: JSONWritable & Sendable>(_ values: [Element]) {
-        elements = values.parallelMap { value in
-            var json = JSONWriter(depth: 2)
-            value.write(to: &json)
+    /// `depth`: of the array's elements (2 for a top-level member's).
+    init<Element: JSONWritable & Sendable>(_ values: [Element], depth: Int = 2) {
+        runs = (0..<values.count).parallelShares(minimumShare: 64) { share in
+            var json = JSONWriter(depth: depth)
+            for index in share {
+                if index > share.lowerBound { json.separateElement() }
+                values[index].write(to: &json)
+            }
             return json.bytes
-        }
+        }.filter { !$0.isEmpty }
     }
 }
 
 extension JSONWriter {
-    /// A top-level member whose array elements were written ahead.
+    /// A member whose array elements were written ahead.
     mutating func member(_ key: StaticString, _ written: WrittenElements) {
-        member(key) { $0.array(written.elements) { $0.raw($1) } }
+        member(key) { $0.array(written.runs) { $0.raw($1) } }
     }
+}
+
+extension String: JSONWritable {
+    func write(to json: inout JSONWriter) { json.string(self) }
 }
 
 /// JSON string syntax, shared by `JSONWriter` and `JSONOutputEncoder`.

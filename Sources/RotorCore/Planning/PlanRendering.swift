@@ -11,26 +11,43 @@ public struct PlanSummary: Sendable, Codable, Equatable {
     public var blockers: Int
 
     public init(_ plan: Plan) {
+        // Each due key is tallied on its own core. A consumer uses one key, so keys share no
+        // consumer and a key's count is its own; only files are merged across keys.
+        let tallies = plan.keys.parallelMap { key in key.due ? KeyTally(key) : nil }
         keys = plan.keys.count
-        (due, targets, blockers) = (0, 0, 0)
+        (due, targets, blockers, consumers) = (0, 0, 0, 0)
         files = []
-        // Sized for every step at once: grown one by one, each set was rehashed a dozen times.
-        let steps = plan.keys.reduce(0) { $0 + ($1.due ? $1.steps.count : 0) }
-        var seenFiles = Set<Substring>(minimumCapacity: steps)
-        var seenConsumers = Set<String>(minimumCapacity: steps)
-        // Loops rather than flatMap/filter: at 10,000 targets, copying every step showed in profiles.
-        for key in plan.keys where key.due {
+        var seenFiles = Set<String>(minimumCapacity: tallies.reduce(0) { $0 + ($1?.files.count ?? 0) })
+        for (key, tally) in zip(plan.keys, tallies) {
+            guard let tally else { continue }
             due += 1
             blockers += key.blockers.count
-            for step in key.steps where step.step == .update {
+            targets += tally.targets
+            consumers += tally.consumers
+            for file in tally.files where seenFiles.insert(file).inserted { files.append(file) }
+        }
+    }
+
+    /// One key's update steps: how many, for how many consumers, into which files (each once).
+    private struct KeyTally: Sendable {
+        var targets = 0
+        var consumers = 0
+        var files: [String] = []
+
+        init(_ key: KeyPlan) {
+            // Sized first: grown from empty, a set is rehashed at each doubling.
+            var seenConsumers = Set<String>(minimumCapacity: key.steps.count)
+            var seenFiles = Set<Substring>(minimumCapacity: key.steps.count)
+            // Indices rather than `for step in`: copying every step showed in profiles.
+            for index in key.steps.indices where key.steps[index].step == .update {
                 targets += 1
-                if let consumer = step.consumer { seenConsumers.insert(consumer) }
+                if let consumer = key.steps[index].consumer, seenConsumers.insert(consumer).inserted { consumers += 1 }
                 // Searched as bytes: a backwards Character search walks grapheme clusters.
-                guard step.targetType != "exec", let target = step.target, let separator = target.utf8.lastIndex(of: UInt8(ascii: ":")) else { continue }
+                guard key.steps[index].targetType != "exec", let target = key.steps[index].target,
+                      let separator = target.utf8.lastIndex(of: UInt8(ascii: ":")) else { continue }
                 if seenFiles.insert(target[..<separator]).inserted { files.append(String(target[..<separator])) }
             }
         }
-        consumers = seenConsumers.count
     }
 }
 

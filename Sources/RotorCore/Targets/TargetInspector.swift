@@ -41,9 +41,9 @@ public struct TargetInspection: Sendable {
     /// Why rotor could not replace the file (see `TargetAccess`); nil when it could, or
     /// when there is no file.
     public var writeProblem: String?
-    /// The warning about `worldReadableMode`, set by whoever knows the key and how to show
-    /// the path (`plan`, with `TargetExposure.warning`).
-    public var exposureWarning: String?
+    /// The warning about `worldReadableMode` and the file's path, set by whoever knows the
+    /// key and how to show the path (`plan`, with `TargetExposure.warning`).
+    public var exposure: (path: String, warning: String)?
 }
 
 /// Reads targets without changing them, to fingerprint what they hold.

@@ -67,6 +67,19 @@ import Testing
         #expect(large.written == large.encoded)
     }
 
+    /// Long lists of strings (warnings; the summary's files, one level deeper) are written
+    /// on every core too, as runs of elements joined in order.
+    @Test func longListsOfStringsWrittenOnEveryCoreLandInOrder() throws {
+        let keys = (0..<2_000).map { index in
+            KeyPlan(key: "k\(index)", provider: "p", providerType: "generate", due: true, reason: "r", emergency: false,
+                    current: nil, nextDue: nil, blockers: [],
+                    steps: [PlanStep(step: .update, consumer: "c\(index)", target: "dir-\(index)/.env:K", targetType: "env_file", detail: "write")])
+        }
+        let large = try render(keys, warnings: (0..<3_000).map { "file-\($0) \"quoted\"\n" })
+        #expect(large.written == large.encoded)
+        #expect(large.written == large.foundation)
+    }
+
     @Test func stringsAreEscapedAsTheEncoderEscapesThem() {
         let text = String((0..<0x20).map { Character(Unicode.Scalar($0)!) }) + "\u{7F} é ✓ 😀 / \\ \""
         var json = JSONWriter()

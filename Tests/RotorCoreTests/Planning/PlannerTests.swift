@@ -87,6 +87,26 @@ import Testing
         #expect(plan.keys[0].blockers == ["api: api.json:/hook: the file does not exist (set create: true on the target to add it)"])
         #expect(PlanSummary(plan) == PlanSummary(keysForTest: 1, due: 1, targets: 2, files: ["api.env", "api.json"], consumers: 1, blockers: 1))
     }
+
+    /// Enough keys to be tallied on every core: files shared by keys are listed once, in
+    /// order of first appearance; keys not due, and exec targets, add no file.
+    @Test func theSummaryOfManyKeysListsEachFileOnce() {
+        func step(_ consumer: String, _ target: String, type: String = "env_file") -> PlanStep {
+            PlanStep(step: .update, consumer: consumer, target: target, targetType: type, detail: "write")
+        }
+        let keys = (0..<300).map { index in
+            KeyPlan(key: "k\(index)", provider: "p", providerType: "generate", due: index % 3 != 2, reason: "r", emergency: false,
+                    current: nil, nextDue: nil, blockers: index == 4 ? ["b1", "b2"] : [],
+                    steps: [PlanStep(step: .preflight, detail: "check"),
+                            step("c\(index)", "shared.env:K\(index)"), step("c\(index)", "own-\(index).env:K"),
+                            step("d\(index)", "own-\(index).env:OTHER"), step("d\(index)", "[tool, write]", type: "exec"),
+                            PlanStep(step: .reload, consumer: "d\(index)", detail: "run")])
+        }
+        let summary = PlanSummary(Plan(generatedAt: now, keys: keys))
+        let due = (0..<300).filter { $0 % 3 != 2 }
+        #expect(summary == PlanSummary(keysForTest: 300, due: due.count, targets: 4 * due.count,
+                                       files: ["shared.env"] + due.map { "own-\($0).env" }, consumers: 2 * due.count, blockers: 2))
+    }
 }
 
 extension PlanSummary {
