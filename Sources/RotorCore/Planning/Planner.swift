@@ -68,6 +68,7 @@ public enum Planner {
         let selected = Set(input.selectedKeys)
         let positionsByKey = input.configuration.consumerPositionsByKey()
         let providers = Dictionary(input.configuration.providers.map { ($0.name.value, $0) }, uniquingKeysWith: { first, _ in first })
+        let dated = TemplateValues.dated(input.now)
         // Keys are planned independently, so on every core.
         let keys = input.configuration.keys
             .filter { selected.isEmpty || selected.contains($0.name.value) }
@@ -78,7 +79,7 @@ public enum Planner {
                 let inspections = inspect.map { inspect in
                     consumers.flatMap { consumer in consumer.targets.map { inspect($0, key.name.value) } }
                 }
-                let plan = planKey(key, provider: provider, consumers: consumers, input: input, inspections: inspections)
+                let plan = planKey(key, provider: provider, consumers: consumers, input: input, inspections: inspections, dated: dated)
                 return (plan, KeyInspections(consumerPositions: positions, inspections: inspections ?? []))
             }
             .compactMap { $0 }
@@ -87,8 +88,9 @@ public enum Planner {
 
     /// `inspections`: one per target of `consumers`, in order; without them, what each
     /// target holds comes from `input`.
+    /// `dated`: `TemplateValues.dated(input.now)`, when the caller made it for every key.
     static func planKey(_ key: KeyPolicy, provider: ProviderSpec, consumers: [ConsumerSpec], input: PlanningInput,
-                        inspections: [TargetInspection]? = nil) -> KeyPlan {
+                        inspections: [TargetInspection]? = nil, dated: [Placeholder: String]? = nil) -> KeyPlan {
         let state = input.states[key.name.value] ?? KeyState()
         let schedule = Schedule.evaluate(key, state: state, now: input.now, force: input.force, emergency: input.emergency)
         var plan = KeyPlan(
@@ -96,7 +98,7 @@ public enum Planner {
             due: schedule.due, reason: schedule.reason, emergency: input.emergency, current: state.current,
             nextDue: schedule.nextDue, blockers: [], steps: [])
         guard schedule.due else { return plan }
-        let generationName = key.generationName.render(TemplateValues.context(key: key.name.value, now: input.now))
+        let generationName = key.generationName.render(TemplateValues.context(key: key.name.value, dated: dated ?? TemplateValues.dated(input.now)))
         var steps: [PlanStep] = []
         var files = Set<String>(minimumCapacity: consumers.count)  // grown one by one, it was rehashed at each doubling
         var commands = 0
@@ -172,7 +174,18 @@ public enum Planner {
 /// The values templates are filled with that do not depend on the new generation.
 enum TemplateValues {
     static func context(key: String, now: Date) -> [Placeholder: String] {
-        [.key: key, .date: DateFormatting.day(now), .timestamp: DateFormatting.compactTimestamp(now)]
+        context(key: key, dated: dated(now))
+    }
+
+    /// `context` with the date placeholders made once, for many keys planned at one time.
+    static func context(key: String, dated: [Placeholder: String]) -> [Placeholder: String] {
+        var values = dated
+        values[.key] = key
+        return values
+    }
+
+    static func dated(_ now: Date) -> [Placeholder: String] {
+        [.date: DateFormatting.day(now), .timestamp: DateFormatting.compactTimestamp(now)]
     }
 }
 

@@ -24,7 +24,7 @@ enum StepDescriptions {
         let old = state.current.map { "the old generation \($0.id) (\($0.fingerprint))" } ?? "the old generation (unknown to rotor: never rotated by it)"
         switch provider.kind {
         case .manual(let manual):
-            let how = manual.deleteInstructions ?? "delete it at: \(manual.instructions.components(separatedBy: " > ").dropLast().joined(separator: " > "))"
+            let how = manual.deleteInstructions ?? "delete it at: \(menuPath(manual.instructions))"
             return "\(old): a person confirms its deletion \(when) — \(how)"
         case .generate:
             return "\(old) is forgotten \(when); nothing to delete at a provider"
@@ -39,6 +39,25 @@ enum StepDescriptions {
             guard case .http(let http) = provider.kind, let delete = http.delete else { return "\(old) stays: the provider has no 'delete' request" }
             return "delete \(old) \(when): \(delete.method) \(http.baseURL)\(delete.path.source)"
         }
+    }
+
+    /// The console menu path of "Generate New API Key" instructions without their last
+    /// step: `Console > Settings > API Keys > Generate` → `Console > Settings > API Keys`
+    /// ("" with no ` > `). Searched as bytes: Foundation's `components(separatedBy:)` cost
+    /// 48,000 instructions here, once per manual key.
+    static func menuPath(_ instructions: String) -> String {
+        let separator = Array(" > ".utf8), bytes = Array(instructions.utf8)
+        var lastSeparator: Int?
+        var index = 0
+        while index + separator.count <= bytes.count {
+            if bytes[index..<(index + separator.count)].elementsEqual(separator) {
+                lastSeparator = index
+                index += separator.count
+            } else {
+                index += 1
+            }
+        }
+        return lastSeparator.map { String(decoding: bytes[..<$0], as: UTF8.self) } ?? ""
     }
 
     static func check(_ check: CheckSpec) -> String {

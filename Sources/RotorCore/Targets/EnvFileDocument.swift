@@ -25,7 +25,9 @@ public struct EnvFileDocument: Sendable {
     public init(bytes: [UInt8]) {
         self.bytes = bytes
         usesCRLF = Self.detectCRLF(bytes)
-        parse()
+        var assignments: [Assignment] = []
+        Self.scan(bytes, wanting: { _ in true }) { assignments.append($0) }
+        self.assignments = assignments
     }
 
     /// The last assignment of `name` (the one every reader ends up with).
@@ -33,12 +35,24 @@ public struct EnvFileDocument: Sendable {
         assignments.last { $0.name == name }
     }
 
+    /// `EnvFileDocument(bytes:).assignment(name)`, making strings for `name`'s lines only:
+    /// how `plan` reads 10,000 env files, each for one variable.
+    public static func lastAssignment(of name: String, in bytes: [UInt8]) -> Assignment? {
+        let wanted = Array(name.utf8)
+        var last: Assignment?
+        scan(bytes, wanting: { bytes[$0].elementsEqual(wanted) }) { last = $0 }
+        return last
+    }
+
     private static func detectCRLF(_ bytes: [UInt8]) -> Bool {
         guard let newline = bytes.firstIndex(of: UInt8(ascii: "\n")) else { return false }
         return newline > 0 && bytes[newline - 1] == UInt8(ascii: "\r")
     }
 
-    private mutating func parse() {
+    /// Reads every assignment in file order; calls `found` with those whose name bytes
+    /// `wanted` accepts. The others are still read to their end (a quoted value may span
+    /// lines), but no string is made for them.
+    private static func scan(_ bytes: [UInt8], wanting wanted: (Range<Int>) -> Bool, found: (Assignment) -> Void) {
         var index = 0
         var line = 1
         let count = bytes.count
@@ -56,16 +70,17 @@ public struct EnvFileDocument: Sendable {
                 while isBlank(at(cursor)) { cursor += 1 }
             }
             let nameStart = cursor
-            while let b = at(cursor), Self.isNameByte(b) { cursor += 1 }
-            let name = String(decoding: bytes[nameStart..<cursor], as: UTF8.self)
+            while let b = at(cursor), isNameByte(b) { cursor += 1 }
+            let nameRange = nameStart..<cursor
             var afterName = cursor
             while isBlank(at(afterName)) { afterName += 1 }
-            guard !name.isEmpty, at(afterName) == UInt8(ascii: "=") else {
+            guard !nameRange.isEmpty, at(afterName) == UInt8(ascii: "=") else {
                 // Comment, blank or unparsable line: skip to the next line.
-                index = skipLine(from: lineStart)
+                index = skipLine(bytes, from: lineStart)
                 line += 1
                 continue
             }
+            let isWanted = wanted(nameRange)
             cursor = afterName + 1
             while isBlank(at(cursor)) { cursor += 1 }
             let valueStart = cursor
@@ -82,23 +97,25 @@ public struct EnvFileDocument: Sendable {
                 while let b = at(scan) {
                     if b == quoteByte { closed = true; break }
                     if quote == .double, b == UInt8(ascii: "\\"), let next = at(scan + 1) {
-                        switch next {
-                        case UInt8(ascii: "n"): raw.append(UInt8(ascii: "\n"))
-                        case UInt8(ascii: "t"): raw.append(UInt8(ascii: "\t"))
-                        case UInt8(ascii: "r"): raw.append(UInt8(ascii: "\r"))
-                        case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "$"), UInt8(ascii: "`"): raw.append(next)
-                        default: raw.append(b); raw.append(next)
+                        if isWanted {
+                            switch next {
+                            case UInt8(ascii: "n"): raw.append(UInt8(ascii: "\n"))
+                            case UInt8(ascii: "t"): raw.append(UInt8(ascii: "\t"))
+                            case UInt8(ascii: "r"): raw.append(UInt8(ascii: "\r"))
+                            case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "$"), UInt8(ascii: "`"): raw.append(next)
+                            default: raw.append(b); raw.append(next)
+                            }
                         }
                         if next == UInt8(ascii: "\n") { linesSpanned += 1 }
                         scan += 2
                         continue
                     }
                     if b == UInt8(ascii: "\n") { linesSpanned += 1 }
-                    raw.append(b)
+                    if isWanted { raw.append(b) }
                     scan += 1
                 }
                 if closed {
-                    value = String(decoding: raw, as: UTF8.self)
+                    if isWanted { value = String(decoding: raw, as: UTF8.self) }
                     valueEnd = scan + 1
                 } else {
                     // An unclosed quote: readers disagree; take the rest of the line literally.
@@ -114,16 +131,19 @@ public struct EnvFileDocument: Sendable {
                 }
                 var end = scan
                 while end > valueStart, isBlank(at(end - 1)) || at(end - 1) == UInt8(ascii: "\r") { end -= 1 }
-                value = String(decoding: bytes[valueStart..<end], as: UTF8.self)
+                if isWanted { value = String(decoding: bytes[valueStart..<end], as: UTF8.self) }
                 valueEnd = end
             }
-            assignments.append(Assignment(name: name, value: value, valueRange: valueStart..<valueEnd, quote: quote, hasExport: hasExport, line: line))
-            index = skipLine(from: valueEnd)
+            if isWanted {
+                found(Assignment(name: String(decoding: bytes[nameRange], as: UTF8.self), value: value, valueRange: valueStart..<valueEnd,
+                                 quote: quote, hasExport: hasExport, line: line))
+            }
+            index = skipLine(bytes, from: valueEnd)
             line += 1 + linesSpanned
         }
     }
 
-    private func skipLine(from start: Int) -> Int {
+    private static func skipLine(_ bytes: [UInt8], from start: Int) -> Int {
         var index = start
         while index < bytes.count, bytes[index] != UInt8(ascii: "\n") { index += 1 }
         return index + 1

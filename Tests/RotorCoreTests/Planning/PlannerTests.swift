@@ -88,6 +88,14 @@ import Testing
         #expect(PlanSummary(plan) == PlanSummary(keysForTest: 1, due: 1, targets: 2, files: ["api.env", "api.json"], consumers: 1, blockers: 1))
     }
 
+    /// The menu path of manual instructions, as Foundation's components would cut it.
+    @Test func menuPathDropsTheLastStepAsComponentsWould() {
+        for text in ["Console > Settings > API Keys > Generate", "no separator", " > start", "end > ", "a >> b", "a > > b",
+                     "a >  > b", "é > ✓ > 😀", "", " > ", " >  > "] {
+            #expect(StepDescriptions.menuPath(text) == text.components(separatedBy: " > ").dropLast().joined(separator: " > "), "\(text)")
+        }
+    }
+
     /// Enough keys to be tallied on every core: files shared by keys are listed once, in
     /// order of first appearance; keys not due, and exec targets, add no file.
     @Test func theSummaryOfManyKeysListsEachFileOnce() {

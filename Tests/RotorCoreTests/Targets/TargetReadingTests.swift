@@ -30,6 +30,26 @@ import Testing
         #expect(value(text, "missing") == nil)
     }
 
+    /// The one-variable reader `plan` uses finds what the whole document finds, lines,
+    /// ranges and all, including after values that span lines or do not close.
+    @Test func readingOneVariableAgreesWithTheWholeDocument() {
+        let texts = [
+            "# comment\nexport A=plain # c\nB='x # y'\nC=\"q \\\" \\n z\"\nD=\nE = spaced\nF=\"multi\nA=fake\"\nA=last\n",
+            "A='unclosed\nB=after\nA=\"also\\\nspans\"\r\nC=1",
+            "\u{FEFF}A=bom\n  export   B = \"\\$HOME\" \nA.B-c=d\n=novalue\nexport=1\n",
+            "",
+        ]
+        for text in texts {
+            let bytes = Array(text.utf8)
+            let document = EnvFileDocument(bytes: bytes)
+            for name in Set(document.assignments.map(\.name)).union(["missing", "a", "A.B"]) {
+                let one = EnvFileDocument.lastAssignment(of: name, in: bytes), whole = document.assignment(name)
+                #expect(one?.value == whole?.value && one?.valueRange == whole?.valueRange && one?.line == whole?.line
+                        && one?.quote == whole?.quote && one?.hasExport == whole?.hasExport, "\(name) in \(text.debugDescription)")
+            }
+        }
+    }
+
     @Test func keepsByteRangesAndLineEndings() throws {
         let text = "X=1\r\nexport KEY='abc' # note\r\n"
         let document = EnvFileDocument(bytes: Array(text.utf8))

@@ -4,7 +4,7 @@ struct EnvFileFormat: FileTargetFormat {
     var variable: String
 
     func read(_ bytes: [UInt8]) -> Result<String, TargetReadProblem> {
-        guard let assignment = EnvFileDocument(bytes: bytes).assignment(variable) else {
+        guard let assignment = EnvFileDocument.lastAssignment(of: variable, in: bytes) else {
             return .failure(.missing("\(variable) is not set in the file"))
         }
         return .success(assignment.value)
