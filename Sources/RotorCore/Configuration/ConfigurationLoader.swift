@@ -255,13 +255,13 @@ public struct ConfigurationLoader: Sendable {
         }
         let keyNames = declared.keys
         var consumersByKey = [String: Int](minimumCapacity: configuration.keys.count)
-        for consumer in configuration.consumers {
-            consumersByKey[consumer.uses.value, default: 0] += 1
-            if !keyNames.contains(consumer.uses.value) {
-                diagnostics.error(
-                    "consumer '\(consumer.name.value)' uses unknown key '\(consumer.uses.value)'\(Suggestion.didYouMean(consumer.uses.value, in: keyNames))",
-                    at: consumer.uses.location)
-            }
+        for index in configuration.consumers.indices { consumersByKey[configuration.consumers[index].uses.value, default: 0] += 1 }
+        // Each key used is looked up once; its consumers are reported in order only if unknown.
+        let unknown = Set(consumersByKey.keys.filter { !keyNames.contains($0) })
+        for consumer in configuration.consumers where !unknown.isEmpty && unknown.contains(consumer.uses.value) {
+            diagnostics.error(
+                "consumer '\(consumer.name.value)' uses unknown key '\(consumer.uses.value)'\(Suggestion.didYouMean(consumer.uses.value, in: keyNames))",
+                at: consumer.uses.location)
         }
         for key in configuration.keys where consumersByKey[key.name.value] == nil {
             diagnostics.warning("key '\(key.name.value)' has no consumers: a rotation would update nothing", at: key.name.location)
@@ -287,15 +287,18 @@ public struct ConfigurationLoader: Sendable {
         // The first writer of each place, by position: no copy of its names per target.
         var owners: [Place: (consumer: Int, target: Int)] = [:]
         owners.reserveCapacity(consumers.count)
-        for (consumerIndex, consumer) in consumers.enumerated() {
-            for (targetIndex, target) in consumer.targets.enumerated() {
-                guard let path = target.filePath else { continue }
+        // By index: `for consumer in` would copy every consumer.
+        for consumerIndex in consumers.indices {
+            let targets = consumers[consumerIndex].targets
+            for targetIndex in targets.indices {
+                guard let path = targets[targetIndex].filePath else { continue }
+                let target = targets[targetIndex]
                 let place = Place(type: target.typeName, path: path, selector: target.selector)
                 guard let (ownerIndex, ownerTarget) = owners[place] else {
                     owners[place] = (consumerIndex, targetIndex)
                     continue
                 }
-                let owner = consumers[ownerIndex]
+                let (owner, consumer) = (consumers[ownerIndex], consumers[consumerIndex])
                 if owner.uses.value != consumer.uses.value {
                     diagnostics.error(
                         "\(target.selector) in \(displayPath(path)) is written by key '\(consumer.uses.value)' (consumer '\(consumer.name.value)') and by key '\(owner.uses.value)' (consumer '\(owner.name.value)'); one place can hold only one key",
