@@ -30,8 +30,8 @@ public enum PlanCommand {
         let (plan, inspected) = Planner.plan(input, inspect: inspect(displayPath: { loader.displayPath($0) }))
         let warnings = exposureWarnings(inspected, consumers: configuration.consumers)
         let summary = PlanSummary(plan)
-        let out = options.json ? PlanJSONRenderer.bytes(plan, summary: summary, warnings: warnings) : Array(PlanTextRenderer(colored: console.colorOut).render(plan).utf8)
-        console.stdout(out)
+        let out = options.json ? PlanJSONRenderer.pieces(plan, summary: summary, warnings: warnings) : [Array(PlanTextRenderer(colored: console.colorOut).render(plan).utf8)]
+        out.forEach(console.stdout)
         if !options.json { warnings.forEach { console.warn($0) } }
         if let out = options.out {
             let saved = SavedPlan(plan: plan, configuration: configuration, sources: loaded.sources)

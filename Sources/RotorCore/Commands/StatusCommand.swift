@@ -128,7 +128,7 @@ public enum StatusCommand {
     /// key on either core.
     static func jsonBytes(_ statuses: [KeyStatus], warnings: [String]) -> [UInt8] {
         let keys = WrittenElements(statuses)
-        var json = JSONWriter(capacity: keys.byteCount + 4096)
+        var json = JSONWriter(capacity: 1 << 16)
         json.object { document in
             document.member("keys", keys)
             document.member("version", 1)

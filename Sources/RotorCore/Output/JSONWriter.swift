@@ -8,7 +8,18 @@
 /// the encoder's bytes for the same value, so a member added to one and not the other,
 /// or out of order, fails there.
 struct JSONWriter {
-    private(set) var bytes: [UInt8] = []
+    /// What was written since the last piece ended (see `raw`).
+    private var buffer: [UInt8] = []
+    /// Finished pieces of the output, in order: long runs written ahead are kept as they
+    /// are instead of copied into one buffer.
+    private var finished: [[UInt8]] = []
+
+    /// Everything written, as pieces to send one after another (`plan --json` writes its
+    /// 6 MB without copying the keys' runs into one array: a copy and 1,500 page faults).
+    var pieces: [[UInt8]] { finished + [buffer] }
+
+    /// Everything written, in one array.
+    var bytes: [UInt8] { finished.isEmpty ? buffer : Array(pieces.joined()) }
     /// The nesting level of the container being written.
     private var depth: Int
     /// Whether the container being written has no member or element yet.
@@ -17,7 +28,7 @@ struct JSONWriter {
     /// A writer for a value that lands at `depth` levels of nesting (see `raw`).
     init(depth: Int = 0, capacity: Int = 0) {
         self.depth = depth
-        bytes.reserveCapacity(capacity)
+        buffer.reserveCapacity(capacity)
     }
 
     /// An object; `body` writes its members, in key order.
@@ -54,7 +65,7 @@ struct JSONWriter {
 
     mutating func member(_ key: StaticString, _ value: Int) {
         startMember(key)
-        bytes.append(contentsOf: String(value).utf8)
+        buffer.append(contentsOf: String(value).utf8)
     }
 
     /// Left out when nil.
@@ -65,7 +76,7 @@ struct JSONWriter {
 
     mutating func member(_ key: StaticString, _ value: Bool) {
         startMember(key)
-        bytes.append(contentsOf: (value ? "true" : "false").utf8)
+        buffer.append(contentsOf: (value ? "true" : "false").utf8)
     }
 
     /// A long list (`plan`'s warnings and files at fleet scale) is written on every core.
@@ -82,58 +93,61 @@ struct JSONWriter {
     }
 
     mutating func string(_ text: String) {
-        JSONText.appendString(text, to: &bytes)
+        JSONText.appendString(text, to: &buffer)
     }
 
     /// Bytes another writer wrote for this position (`init(depth:)` at this depth): how
-    /// a long array is written on every core.
+    /// a long array is written on every core. A long run becomes a piece of its own.
     mutating func raw(_ written: [UInt8]) {
-        bytes.append(contentsOf: written)
+        guard written.count >= 1 << 16 else { return buffer.append(contentsOf: written) }
+        finished.append(buffer)
+        finished.append(written)
+        buffer = []
     }
 
     /// The layout of Foundation's pretty printing: a newline and two spaces per level
     /// before each member or element, `[` newline newline `]` when empty.
     private mutating func container(open: UInt8, close: UInt8, _ body: (inout JSONWriter) -> Void) {
-        bytes.append(open)
+        buffer.append(open)
         let outerEmpty = empty
         empty = true
         depth += 1
         body(&self)
         depth -= 1
-        bytes.append(0x0A)
-        if empty { bytes.append(0x0A) }
+        buffer.append(0x0A)
+        if empty { buffer.append(0x0A) }
         indent()
-        bytes.append(close)
+        buffer.append(close)
         empty = outerEmpty
     }
 
     /// Between two elements written ahead by one writer (see `WrittenElements`).
     fileprivate mutating func separateElement() {
-        bytes.append(UInt8(ascii: ","))
-        bytes.append(0x0A)
+        buffer.append(UInt8(ascii: ","))
+        buffer.append(0x0A)
         indent()
     }
 
     private mutating func startElement() {
-        if !empty { bytes.append(UInt8(ascii: ",")) }
+        if !empty { buffer.append(UInt8(ascii: ",")) }
         empty = false
-        bytes.append(0x0A)
+        buffer.append(0x0A)
         indent()
     }
 
     private mutating func startMember(_ key: StaticString) {
         startElement()
-        bytes.append(UInt8(ascii: "\""))
-        key.withUTF8Buffer { bytes.append(contentsOf: $0) }
-        bytes.append(contentsOf: "\" : ".utf8)
+        buffer.append(UInt8(ascii: "\""))
+        key.withUTF8Buffer { buffer.append(contentsOf: $0) }
+        buffer.append(contentsOf: "\" : ".utf8)
     }
 
     private mutating func indent() {
         let count = 2 * depth
         // Copied from a row of spaces: appending a `repeatElement` goes byte by byte, and
         // every member and element of a 6 MB plan starts with an indentation.
-        guard count <= Self.spaces.count else { return bytes.append(contentsOf: repeatElement(UInt8(ascii: " "), count: count)) }
-        Self.spaces.withUnsafeBufferPointer { bytes.append(contentsOf: UnsafeBufferPointer(rebasing: $0[..<count])) }
+        guard count <= Self.spaces.count else { return buffer.append(contentsOf: repeatElement(UInt8(ascii: " "), count: count)) }
+        Self.spaces.withUnsafeBufferPointer { buffer.append(contentsOf: UnsafeBufferPointer(rebasing: $0[..<count])) }
     }
 
     private static let spaces = [UInt8](repeating: UInt8(ascii: " "), count: 64)
@@ -150,8 +164,6 @@ protocol JSONWritable {
 struct WrittenElements: Sendable {
     /// One run per core, none empty.
     let runs: [[UInt8]]
-    /// Their bytes, with room for separators: for `JSONWriter(capacity:)`.
-    var byteCount: Int { runs.reduce(0) { $0 + $1.count + 8 } }
 
     /// `depth`: of the array's elements (2 for a top-level member's).
     init<Element: JSONWritable & Sendable>(_ values: [Element], depth: Int = 2) {

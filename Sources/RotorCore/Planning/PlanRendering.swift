@@ -109,9 +109,15 @@ public enum PlanJSONRenderer {
     /// What `render` returns, as UTF-8: at 10,000 targets `plan --json` writes 6 MB,
     /// which a `String` would check byte by byte for nothing.
     public static func bytes(_ plan: Plan, summary: PlanSummary? = nil, warnings: [String] = []) -> [UInt8] {
+        Array(pieces(plan, summary: summary, warnings: warnings).joined())
+    }
+
+    /// `bytes` as pieces to write one after another: the keys' runs, written on every
+    /// core, are sent as they are (see `JSONWriter.pieces`).
+    public static func pieces(_ plan: Plan, summary: PlanSummary? = nil, warnings: [String] = []) -> [[UInt8]] {
         // The keys, most of the output, are written first, on every core.
         let keys = WrittenElements(plan.keys)
-        var json = JSONWriter(capacity: keys.byteCount + 4096)
+        var json = JSONWriter(capacity: 1 << 16)
         json.object { document in
             document.member("generated_at", DateFormatting.iso8601(plan.generatedAt))
             document.member("keys", keys)
@@ -120,7 +126,7 @@ public enum PlanJSONRenderer {
             document.member("warnings", warnings)
         }
         json.raw([0x0A])
-        return json.bytes
+        return json.pieces
     }
 }
 
