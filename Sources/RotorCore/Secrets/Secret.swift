@@ -21,28 +21,46 @@ public struct Secret: Sendable, Hashable, CustomStringConvertible, CustomDebugSt
 public enum Fingerprint {
     /// `sha256:` + the first 12 hex digits of the SHA-256 of the value's UTF-8 bytes.
     public static func of(_ value: String) -> String {
-        of(bytes: Array(value.utf8))
+        var value = value
+        return value.withUTF8 { prefixed(SHA256.hash(data: $0), digits: 12) }
     }
 
     public static func of(bytes: [UInt8]) -> String {
-        SHA256.hash(data: bytes).withUnsafeBytes { "sha256:" + hex($0.prefix(6)) }
+        prefixed(SHA256.hash(data: bytes), digits: 12)
     }
 
     /// `sha256:` + all 64 hex digits: an integrity digest of public content (configuration
     /// files in a saved plan), never used for secrets.
     public static func digest(_ bytes: [UInt8]) -> String {
-        SHA256.hash(data: bytes).withUnsafeBytes { "sha256:" + hex($0) }
+        prefixed(SHA256.hash(data: bytes), digits: 64)
     }
 
-    /// Lower-case hex, written into one buffer (`plan` makes one per target; Foundation's
-    /// `String(format:)` cost more than the hash).
+    /// `sha256:` and the first `digits` hex digits, written into one buffer (`plan` makes
+    /// one per target: concatenating two strings cost as much as the hex).
+    private static func prefixed(_ digest: SHA256.Digest, digits: Int) -> String {
+        let prefix = "sha256:".utf8
+        return digest.withUnsafeBytes { bytes in
+            String(unsafeUninitializedCapacity: prefix.count + digits) { text in
+                _ = text.initialize(from: prefix)
+                writeHex(bytes.prefix(digits / 2), into: UnsafeMutableBufferPointer(rebasing: text[prefix.count...]))
+                return prefix.count + digits
+            }
+        }
+    }
+
+    /// Lower-case hex, written into one buffer (Foundation's `String(format:)` cost more
+    /// than the hash).
     static func hex(_ bytes: some Collection<UInt8>) -> String {
         String(unsafeUninitializedCapacity: 2 * bytes.count) { text in
-            for (index, byte) in bytes.enumerated() {
-                text[2 * index] = hexDigit(byte >> 4)
-                text[2 * index + 1] = hexDigit(byte & 0xF)
-            }
+            writeHex(bytes, into: text)
             return 2 * bytes.count
+        }
+    }
+
+    private static func writeHex(_ bytes: some Collection<UInt8>, into text: UnsafeMutableBufferPointer<UInt8>) {
+        for (index, byte) in bytes.enumerated() {
+            text[2 * index] = hexDigit(byte >> 4)
+            text[2 * index + 1] = hexDigit(byte & 0xF)
         }
     }
 

@@ -27,5 +27,10 @@ import Testing
     @Test func fingerprintsAreLowerCaseHex() {
         #expect(Fingerprint.of("initial-key-00000-secret-value") == "sha256:4c98b3ae452f")
         #expect(Fingerprint.hex([0x00, 0x0f, 0xa0, 0xff]) == "000fa0ff")
+        // SHA-256 of "abc" and of nothing, against the published vectors.
+        #expect(Fingerprint.of("abc") == "sha256:ba7816bf8f01")
+        #expect(Fingerprint.of(bytes: []) == "sha256:e3b0c44298fc")
+        #expect(Fingerprint.digest(Array("abc".utf8)) == "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        #expect(Fingerprint.of("é✓😀") == Fingerprint.of(bytes: Array("é✓😀".utf8)))
     }
 }
