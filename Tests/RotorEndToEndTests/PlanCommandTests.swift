@@ -67,8 +67,8 @@ import Testing
     }
 
     /// `plan` looks at each key's targets on the core that plans the key; its warnings
-    /// still come out in configuration order, each file once, and each key's blockers and
-    /// fingerprints are its own.
+    /// still come out in configuration order, each file once (two.env has two variables,
+    /// one.env two consumers of one key), and each key's blockers and fingerprints are its own.
     @Test func warningsAcrossKeysComeOutInConfigurationOrder() throws {
         let scratch = try Scratch()
         try scratch.write("policies/keys.yaml", """
@@ -83,6 +83,7 @@ import Testing
               two:   { uses: alpha, targets: [ { env_file: ../two.env, var: K }, { env_file: ../gone.env, var: K } ] }
               three: { uses: beta,  targets: [ { env_file: ../three.env, var: K } ] }
               four:  { uses: alpha, targets: [ { env_file: ../two.env, var: OTHER } ] }
+              five:  { uses: beta,  targets: [ { env_file: ../one.env, var: K } ] }
             """)
         for name in ["one", "two", "three"] {
             let file = try scratch.write("\(name).env", "K=value-of-\(name)\nOTHER=x\n")
@@ -104,7 +105,8 @@ import Testing
         let updates = plan.keys.map { $0.steps.filter { $0.step == "update" }.map { "\($0.consumer!) \($0.target!) \($0.current!)" } }
         let fingerprint = { (value: String) in Fingerprint.of(value) }
         #expect(updates[0] == ["two two.env:K \(fingerprint("value-of-two"))", "two gone.env:K missing", "four two.env:OTHER \(fingerprint("x"))"])
-        #expect(updates[1] == ["one one.env:K \(fingerprint("value-of-one"))", "three three.env:K \(fingerprint("value-of-three"))"])
+        #expect(updates[1] == ["one one.env:K \(fingerprint("value-of-one"))", "three three.env:K \(fingerprint("value-of-three"))",
+                               "five one.env:K \(fingerprint("value-of-one"))"])
     }
 
     @Test func jsonPlanOfTheQuickstartFieldByField() throws {

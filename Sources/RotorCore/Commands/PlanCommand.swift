@@ -28,7 +28,7 @@ public enum PlanCommand {
         let input = PlanningInput(configuration: configuration, states: states, now: options.now, selectedKeys: options.keys,
                                   displayPath: { loader.displayPath($0) })
         let (plan, inspected) = Planner.plan(input, inspect: inspect(displayPath: { loader.displayPath($0) }))
-        let warnings = exposureWarnings(inspected, consumers: configuration.consumers)
+        let warnings = exposureWarnings(inspected, consumers: configuration.consumers, sharedFiles: configuration.filesWithSeveralTargets)
         let summary = PlanSummary(plan)
         let out = options.json ? PlanJSONRenderer.pieces(plan, summary: summary, warnings: warnings) : [Array(PlanTextRenderer(colored: console.colorOut).render(plan).utf8)]
         out.forEach(console.stdout)
@@ -77,8 +77,9 @@ public enum PlanCommand {
     }
 
     /// The inspections' warnings as `TargetExposure.warnings` words them: each file once,
-    /// in configuration order (the planner went key by key).
-    private static func exposureWarnings(_ inspected: [Planner.KeyInspections], consumers: [ConsumerSpec]) -> [String] {
+    /// in configuration order (the planner went key by key). Only a file that several
+    /// targets write (`sharedFiles`; all, when unknown) can come twice.
+    private static func exposureWarnings(_ inspected: [Planner.KeyInspections], consumers: [ConsumerSpec], sharedFiles: Set<String>?) -> [String] {
         var byConsumer = [ArraySlice<TargetInspection>?](repeating: nil, count: consumers.count)
         for key in inspected {
             var start = 0
@@ -89,11 +90,13 @@ public enum PlanCommand {
             }
         }
         var warnings: [String] = []
-        var warned = Set<String>(minimumCapacity: consumers.count)
+        var warned = Set<String>()
         for case let inspections? in byConsumer {
             // By index: a `for` over the slice would copy each inspection, strings and all.
             for index in inspections.indices {
-                if let exposure = inspections[index].exposure, warned.insert(exposure.path).inserted { warnings.append(exposure.warning) }
+                guard let exposure = inspections[index].exposure else { continue }
+                if sharedFiles.map({ $0.contains(exposure.path) }) ?? true, !warned.insert(exposure.path).inserted { continue }
+                warnings.append(exposure.warning)
             }
         }
         return warnings

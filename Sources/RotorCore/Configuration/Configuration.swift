@@ -5,6 +5,10 @@ public struct Configuration: Sendable {
     public var consumers: [ConsumerSpec] = []
     /// The files read, as displayed.
     public var files: [String] = []
+    /// Target files that more than one target writes (two variables of one env file), as
+    /// the loader's cross-file check found them; every other file has one target. nil when
+    /// not known (a configuration not made by the loader).
+    public var filesWithSeveralTargets: Set<String>?
 
     public init() {}
 

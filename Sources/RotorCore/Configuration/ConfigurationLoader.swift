@@ -56,7 +56,7 @@ public struct ConfigurationLoader: Sendable {
             }
             diagnostics.append(contentsOf: context.diagnostics)
         }
-        crossCheck(configuration, declared: declared, diagnostics: &diagnostics)
+        configuration.filesWithSeveralTargets = crossCheck(configuration, declared: declared, diagnostics: &diagnostics)
         return ConfigurationLoadResult(configuration: configuration, diagnostics: diagnostics, sources: sources)
     }
 
@@ -223,13 +223,19 @@ public struct ConfigurationLoader: Sendable {
     // MARK: Across files
 
     /// The names, then the places written by two keys: two independent passes over every
-    /// consumer, on a core each, their diagnostics joined in that order.
-    private func crossCheck(_ configuration: Configuration, declared: DeclaredNames, diagnostics: inout Diagnostics) {
-        let passes: [@Sendable () -> Diagnostics] = [
-            { var found = Diagnostics(); checkNames(configuration, declared: declared, diagnostics: &found); return found },
-            { var found = Diagnostics(); reportSharedTargets(configuration, diagnostics: &found); return found },
+    /// consumer, on a core each, their diagnostics joined in that order. Returns the files
+    /// that several targets write (see `Configuration.filesWithSeveralTargets`).
+    private func crossCheck(_ configuration: Configuration, declared: DeclaredNames, diagnostics: inout Diagnostics) -> Set<String> {
+        let passes: [@Sendable () -> (Diagnostics, Set<String>)] = [
+            { var found = Diagnostics(); checkNames(configuration, declared: declared, diagnostics: &found); return (found, []) },
+            { var found = Diagnostics(); let shared = reportSharedTargets(configuration, diagnostics: &found); return (found, shared) },
         ]
-        for found in passes.parallelMapEach({ $0() }) { diagnostics.append(contentsOf: found) }
+        var shared = Set<String>()
+        for (found, files) in passes.parallelMapEach({ $0() }) {
+            diagnostics.append(contentsOf: found)
+            shared.formUnion(files)
+        }
+        return shared
     }
 
     private func checkNames(_ configuration: Configuration, declared: DeclaredNames, diagnostics: inout Diagnostics) {
@@ -281,31 +287,41 @@ public struct ConfigurationLoader: Sendable {
     }
 
     /// One place written by two different keys would flip between them on every rotation.
-    private func reportSharedTargets(_ configuration: Configuration, diagnostics: inout Diagnostics) {
-        struct Place: Hashable { var type: String, path: String, selector: String }
+    /// Returns the files that more than one target writes (two variables of one env file).
+    private func reportSharedTargets(_ configuration: Configuration, diagnostics: inout Diagnostics) -> Set<String> {
         let consumers = configuration.consumers
-        // The first writer of each place, by position: no copy of its names per target.
-        var owners: [Place: (consumer: Int, target: Int)] = [:]
-        owners.reserveCapacity(consumers.count)
+        // Each file's writers by position, first writer first: keyed by the path alone (one
+        // string hashed per target), places told apart by type and selector within a file.
+        var writers = [String: [(consumer: Int, target: Int)]](minimumCapacity: consumers.count)
+        var shared = Set<String>()
         // By index: `for consumer in` would copy every consumer.
         for consumerIndex in consumers.indices {
             let targets = consumers[consumerIndex].targets
             for targetIndex in targets.indices {
                 guard let path = targets[targetIndex].filePath else { continue }
                 let target = targets[targetIndex]
-                let place = Place(type: target.typeName, path: path, selector: target.selector)
-                guard let (ownerIndex, ownerTarget) = owners[place] else {
-                    owners[place] = (consumerIndex, targetIndex)
+                guard let others = writers[path] else {
+                    writers[path] = [(consumerIndex, targetIndex)]
+                    continue
+                }
+                shared.insert(path)  // a second target in this file, at the same place or not
+                let (type, selector) = (target.typeName, target.selector)
+                guard let (ownerIndex, ownerTarget) = others.first(where: {
+                    let other = consumers[$0.consumer].targets[$0.target]
+                    return other.typeName == type && other.selector == selector
+                }) else {
+                    writers[path, default: []].append((consumerIndex, targetIndex))
                     continue
                 }
                 let (owner, consumer) = (consumers[ownerIndex], consumers[consumerIndex])
                 if owner.uses.value != consumer.uses.value {
                     diagnostics.error(
-                        "\(target.selector) in \(displayPath(path)) is written by key '\(consumer.uses.value)' (consumer '\(consumer.name.value)') and by key '\(owner.uses.value)' (consumer '\(owner.name.value)'); one place can hold only one key",
+                        "\(selector) in \(displayPath(path)) is written by key '\(consumer.uses.value)' (consumer '\(consumer.name.value)') and by key '\(owner.uses.value)' (consumer '\(owner.name.value)'); one place can hold only one key",
                         at: target.location, notes: [.note("the other target is here", at: owner.targets[ownerTarget].location)])
                 }
             }
         }
+        return shared
     }
 }
 

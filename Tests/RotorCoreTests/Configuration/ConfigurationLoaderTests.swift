@@ -99,6 +99,25 @@ import Testing
         ])
     }
 
+    /// The loader says which files several targets write: the only ones `plan` must check
+    /// for repeats when it warns about world-readable files.
+    @Test func filesWrittenBySeveralTargetsAreKnown() throws {
+        let folder = try TemporaryFolder()
+        try folder.write("p.yaml", "kind: RotationPolicy\nproviders: {g: {type: generate}}\nkeys: {k: {provider: g}, l: {provider: g}}\n")
+        try folder.write("m.yaml", """
+            kind: ConsumerManifest
+            consumers:
+              a: { uses: k, targets: [ { env_file: one.env, var: A }, { env_file: alone.env, var: A } ] }
+              b: { uses: l, targets: [ { env_file: one.env, var: B } ] }
+              c: { uses: k, targets: [ { env_file: same.env, var: S }, { json_file: c.json, pointer: /x } ] }
+              d: { uses: k, targets: [ { env_file: same.env, var: S } ] }
+            """)
+        let result = ConfigurationLoader(workingDirectory: folder.path).load(paths: ["p.yaml", "m.yaml"])
+        #expect(result.diagnostics.errors.isEmpty)
+        #expect(result.configuration.filesWithSeveralTargets == [folder.path + "/one.env", folder.path + "/same.env"])
+        #expect(Configuration().filesWithSeveralTargets == nil)
+    }
+
     /// Large manifests whose consumers are decoded while the file is parsed
     /// (`MappingEntryStream`), each with something that could trip that up.
     enum AheadCase: String, CaseIterable, Sendable {
