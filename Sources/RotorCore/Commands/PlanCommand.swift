@@ -29,7 +29,7 @@ public enum PlanCommand {
                                   displayPath: { loader.displayPath($0) })
         let (plan, inspected) = Planner.plan(input, inspect: inspect(displayPath: { loader.displayPath($0) }))
         let warnings = exposureWarnings(inspected, consumers: configuration.consumers, sharedFiles: configuration.filesWithSeveralTargets)
-        let summary = PlanSummary(plan)
+        let summary = PlanSummary(plan, sharedFiles: configuration.filesWithSeveralTargets.map { Set($0.map(loader.displayPath)) })
         let out = options.json ? PlanJSONRenderer.pieces(plan, summary: summary, warnings: warnings) : [Array(PlanTextRenderer(colored: console.colorOut).render(plan).utf8)]
         out.forEach(console.stdout)
         if !options.json { warnings.forEach { console.warn($0) } }

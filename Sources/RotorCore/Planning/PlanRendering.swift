@@ -10,22 +10,29 @@ public struct PlanSummary: Sendable, Codable, Equatable {
     public var consumers: Int
     public var blockers: Int
 
-    public init(_ plan: Plan) {
+    /// `sharedFiles`: the files, as displayed, that several targets write (see
+    /// `Configuration.filesWithSeveralTargets`); any other file is named by one step, so
+    /// only these are checked for repeats. nil: check every file.
+    public init(_ plan: Plan, sharedFiles: Set<String>? = nil) {
         // Each due key is tallied on its own core. A consumer uses one key, so keys share no
         // consumer and a key's count is its own; only files are merged across keys.
-        let tallies = plan.keys.parallelMap { key in key.due ? KeyTally(key) : nil }
+        let tallies = plan.keys.parallelMap { key in key.due ? KeyTally(key, sharedFiles: sharedFiles) : nil }
         keys = plan.keys.count
         (due, targets, blockers, consumers) = (0, 0, 0, 0)
         files = []
-        var seenFiles = Set<String>(minimumCapacity: tallies.reduce(0) { $0 + ($1?.files.count ?? 0) })
+        var seenFiles = Set<String>()
         for (key, tally) in zip(plan.keys, tallies) {
             guard let tally else { continue }
             due += 1
             blockers += key.blockers.count
             targets += tally.targets
             consumers += tally.consumers
-            for file in tally.files where seenFiles.insert(file).inserted { files.append(file) }
+            for file in tally.files where !Self.mayRepeat(file, sharedFiles) || seenFiles.insert(file).inserted { files.append(file) }
         }
+    }
+
+    fileprivate static func mayRepeat(_ file: some StringProtocol, _ sharedFiles: Set<String>?) -> Bool {
+        sharedFiles.map { !$0.isEmpty && $0.contains(String(file)) } ?? true
     }
 
     /// One key's update steps: how many, for how many consumers, into which files (each once).
@@ -34,10 +41,10 @@ public struct PlanSummary: Sendable, Codable, Equatable {
         var consumers = 0
         var files: [String] = []
 
-        init(_ key: KeyPlan) {
+        init(_ key: KeyPlan, sharedFiles: Set<String>?) {
             // Sized first: grown from empty, a set is rehashed at each doubling.
             var seenConsumers = Set<String>(minimumCapacity: key.steps.count)
-            var seenFiles = Set<Substring>(minimumCapacity: key.steps.count)
+            var seenFiles = Set<Substring>()
             // Indices rather than `for step in`: copying every step showed in profiles.
             for index in key.steps.indices where key.steps[index].step == .update {
                 targets += 1
@@ -45,7 +52,8 @@ public struct PlanSummary: Sendable, Codable, Equatable {
                 // Searched as bytes: a backwards Character search walks grapheme clusters.
                 guard key.steps[index].targetType != "exec", let target = key.steps[index].target,
                       let separator = target.utf8.lastIndex(of: UInt8(ascii: ":")) else { continue }
-                if seenFiles.insert(target[..<separator]).inserted { files.append(String(target[..<separator])) }
+                let file = target[..<separator]
+                if !PlanSummary.mayRepeat(file, sharedFiles) || seenFiles.insert(file).inserted { files.append(String(file)) }
             }
         }
     }
