@@ -100,15 +100,26 @@ public enum Planner {
         guard schedule.due else { return plan }
         let generationName = key.generationName.render(TemplateValues.context(key: key.name.value, dated: dated ?? TemplateValues.dated(input.now)))
         var steps: [PlanStep] = []
-        var files = Set<String>(minimumCapacity: consumers.count)  // grown one by one, it was rehashed at each doubling
+        // Files counted once each; only a file several targets write can come twice.
+        var sharedFiles = Set<String>()
+        var fileCount = 0
         var commands = 0
-        for consumer in consumers {
-            for target in consumer.targets { if let path = target.filePath { files.insert(path) } }
-            commands += (consumer.reload == nil ? 0 : 1) + (consumer.health.map { if case .exec = $0 { 1 } else { 0 } } ?? 0)
+        var targetCount = 0
+        for index in consumers.indices {  // by index: `for consumer in` copies each consumer
+            for target in consumers[index].targets {
+                targetCount += 1
+                guard let path = target.filePath else { continue }
+                if input.configuration.filesWithSeveralTargets?.contains(path) ?? true {
+                    if sharedFiles.insert(path).inserted { fileCount += 1 }
+                } else {
+                    fileCount += 1
+                }
+            }
+            commands += (consumers[index].reload == nil ? 0 : 1) + (consumers[index].health.map { if case .exec = $0 { 1 } else { 0 } } ?? 0)
         }
-        let targetCount = consumers.reduce(0) { $0 + $1.targets.count }
+        steps.reserveCapacity(targetCount + 2 * consumers.count + key.verify.count + 5)
         steps.append(PlanStep(step: .preflight, detail:
-            "check \(count(targetCount, "target")) in \(count(files.count, "file")), \(count(commands, "command")) and the provider's requirements; stop before anything is created if one fails"))
+            "check \(count(targetCount, "target")) in \(count(fileCount, "file")), \(count(commands, "command")) and the provider's requirements; stop before anything is created if one fails"))
         if input.revokeFirst, let current = state.current {
             steps.append(PlanStep(step: .delete, detail: "REVOKE FIRST: delete the current generation \(current.id) (\(current.fingerprint)) before consumers are updated; consumers fail until updated, and rollback cannot restore it"))
         }
