@@ -24,7 +24,12 @@ final class MappingReader {
     /// Built only for large mappings; small ones are scanned.
     private var index: [String: Int]?
     /// Every field the schema asked for, in order, possibly repeated: for did-you-mean.
-    private var asked: [String] = []
+    /// The first 16 in the reader itself, the rest in an array: a fleet's manifest has two
+    /// mappings per consumer, and an array each was an allocation each.
+    private var askedInPlace = InlineArray<16, String>(repeating: "")
+    private var askedCount = 0
+    private var askedBeyond: [String] = []
+    private var asked: [String] { (0..<min(askedCount, 16)).map { askedInPlace[$0] } + askedBeyond }
     /// Required fields that were absent; reported by `finish()` unless an unknown field
     /// is their likely misspelling (then one "did you mean" error says it all).
     private var missingRequired: [String] = []
@@ -40,7 +45,6 @@ final class MappingReader {
             return nil
         }
         children = node.tree.children(of: record)
-        asked.reserveCapacity(16)  // grown one by one, it was reallocated four times
         if pairCount > 64 { usedBeyond = Array(repeating: false, count: pairCount - 64) }
         if pairCount > 12 {
             var index: [String: Int] = [:]
@@ -80,7 +84,8 @@ final class MappingReader {
 
     /// Where `field` is among the entries; remembers that the schema asked for it.
     private func position(of field: String) -> Int? {
-        asked.append(field)
+        if askedCount < 16 { askedInPlace[askedCount] = field } else { askedBeyond.append(field) }
+        askedCount += 1
         guard let position = index.map({ $0[field] }) ?? firstPair(named: field) else { return nil }
         if position < 64 { usedBits |= 1 << UInt64(position) } else { usedBeyond[position - 64] = true }
         return position
