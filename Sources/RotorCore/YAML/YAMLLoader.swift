@@ -44,7 +44,7 @@ public enum YAMLLoader {
     /// With `stream`, the entries of each top-level key's mapping are published as they
     /// finish, for another thread to decode meanwhile; the stream is closed before this returns.
     static func load(_ bytes: [UInt8], limits: YAMLLoadLimits = .default, publishingEntriesTo stream: MappingEntryStream?) -> YAMLLoadResult {
-        defer { stream?.close() }
+        defer { stream?.close() }  // also on the early return below; closing twice is harmless
         var result = YAMLLoadResult()
         guard bytes.count <= limits.maxBytes else {
             result.fatal = YAMLError(

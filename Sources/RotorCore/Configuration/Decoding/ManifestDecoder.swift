@@ -48,7 +48,7 @@ struct ManifestDecoder {
             }
             for pair in stride(from: 0, to: batch.entries.count, by: 2) {
                 let entry = MappingEntry(key: Node(batch.tree, Int(batch.entries[pair])), value: Node(batch.tree, Int(batch.entries[pair + 1])))
-                if let (name, value) = MappingReader.named([entry][...], context).first, let consumer = decoder.consumer(named: name, value) {
+                if let name = MappingReader.name(of: entry, context), let consumer = decoder.consumer(named: name, entry.value) {
                     decoded?.consumers.append(consumer)
                 }
             }

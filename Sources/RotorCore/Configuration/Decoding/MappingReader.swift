@@ -193,10 +193,12 @@ final class MappingReader {
 
     /// The entries of such a mapping with their names (non-scalar keys were reported by the loader).
     static func named(_ pairs: ArraySlice<MappingEntry>, _ context: DecodingContext) -> [(name: Located<String>, value: Node)] {
-        pairs.compactMap { pair in
-            guard let name = pair.key.scalarText else { return nil }
-            return (Located(name, at: context.location(of: pair.key)), pair.value)
-        }
+        pairs.compactMap { pair in name(of: pair, context).map { ($0, pair.value) } }
+    }
+
+    /// One entry's name, where its key stands; nil for a non-scalar key.
+    static func name(of entry: MappingEntry, _ context: DecodingContext) -> Located<String>? {
+        entry.key.scalarText.map { Located($0, at: context.location(of: entry.key)) }
     }
 
     /// Reports every field the schema did not ask for. `hints` gives a message for
