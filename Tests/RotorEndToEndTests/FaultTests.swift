@@ -189,7 +189,7 @@ import Testing
         try Self.writeScene(scratch, reload: [1: "[sleep, \"1\"]"])
         let folder = scratch.url
         let results = try [0, 1].concurrentMap { _ in try RotorProcess.run(["run"], in: folder) }
-        #expect(results.allSatisfy { $0.status == 0 }, "\(results.map(\.stdout))")
+        #expect(results.allSatisfy { $0.status == 0 }, "\(results.map { "exit \($0.status): \($0.stdout)\($0.stderr)" })")
         let history = try RotorProcess.run(["history", "--json"], in: scratch.url)
         struct History: Decodable { struct Entry: Decodable { var action: String; var outcome: String }; var entries: [Entry] }
         let entries = try JSONDecoder().decode(History.self, from: Data(history.stdout.utf8)).entries

@@ -15,38 +15,27 @@ public final class SQLiteStateStore: StateStore {
         chmod(folder, 0o700)
         var configuration = GRDB.Configuration()
         configuration.busyMode = .timeout(10)
-        configuration.prepareDatabase { db in
-            try db.execute(sql: "PRAGMA synchronous = FULL")
-        }
         let previousMask = umask(0o077)
         defer { umask(previousMask) }
-        pool = try Self.openPool(path, configuration: configuration)
-        do {
+        // Creating, switching to WAL and migrating are not safe against another rotor doing
+        // the same at the same instant (two cron runs on a fresh machine: "table keys
+        // already exists", found by FaultTests); the folder's lock makes them take turns.
+        pool = try FolderLock.whileHolding(folder) {
+            let pool = try DatabasePool(path: path, configuration: configuration)
+            // GRDB sets NORMAL when it switches to WAL; a journal entry must survive a power
+            // loss before rotor acts on it, so every commit is synced.
+            try pool.writeWithoutTransaction { try $0.execute(sql: "PRAGMA synchronous = FULL") }
             try Self.migrator.migrate(pool)
-        } catch {
-            // Two rotors opening a new state at the same instant (two cron runs on a fresh
-            // machine) both see no schema; the second CREATE TABLE fails once the first has
-            // committed. That is success, not an error. (Found by FaultTests.)
-            guard (try? pool.read { try Self.migrator.hasCompletedMigrations($0) }) == true else { throw error }
+            return pool
         }
         for file in [path, path + "-wal", path + "-shm"] where FileManager.default.fileExists(atPath: file) {
             chmod(file, 0o600)
         }
     }
 
-    /// Opens the pool, retrying while another process holds the lock: switching a new
-    /// database to WAL takes an exclusive lock that SQLite's busy timeout does not wait
-    /// for (two `rotor run` on a fresh machine met it; found by FaultTests).
-    private static func openPool(_ path: String, configuration: GRDB.Configuration) throws -> DatabasePool {
-        var attempt = 0
-        while true {
-            do {
-                return try DatabasePool(path: path, configuration: configuration)
-            } catch let error as DatabaseError where error.resultCode == .SQLITE_BUSY && attempt < 100 {
-                attempt += 1
-                usleep(50_000)
-            }
-        }
+    /// How the writer syncs commits (`PRAGMA synchronous`: 2 is FULL).
+    func writerSynchronousMode() throws -> Int {
+        try pool.writeWithoutTransaction { try Int.fetchOne($0, sql: "PRAGMA synchronous") ?? -1 }
     }
 
     private static var migrator: DatabaseMigrator {
