@@ -41,9 +41,14 @@ public enum YAMLLoader {
         load(bytes, limits: limits, publishingEntriesTo: nil)
     }
 
+    /// Files from this size have libyaml's events pulled on another core (`YAMLEventPipe`).
+    static let pipedFromBytes = 256 << 10
+
     /// With `stream`, the entries of each top-level key's mapping are published as they
     /// finish, for another thread to decode meanwhile; the stream is closed before this returns.
-    static func load(_ bytes: [UInt8], limits: YAMLLoadLimits = .default, publishingEntriesTo stream: MappingEntryStream?) -> YAMLLoadResult {
+    /// `pipedFrom`: the file size from which events are pulled on another thread.
+    static func load(_ bytes: [UInt8], limits: YAMLLoadLimits = .default, publishingEntriesTo stream: MappingEntryStream?,
+                     pipedFrom: Int = pipedFromBytes) -> YAMLLoadResult {
         defer { stream?.close() }  // also on the early return below; closing twice is harmless
         var result = YAMLLoadResult()
         guard bytes.count <= limits.maxBytes else {
@@ -53,18 +58,26 @@ public enum YAMLLoader {
             return result
         }
         var builder = TreeBuilder(limits: limits, inputSize: bytes.count, stream: stream)
-        YAMLEventParser.withParser(over: bytes) { parser in
+        if bytes.count >= pipedFrom {
             do throws(YAMLError) {
-                var more = true
-                while more {
-                    more = try parser.withNextEvent { (event: RawYAMLEvent) throws(YAMLError) -> Bool in
-                        if case .streamEnd = event.kind { return false }
-                        try builder.consume(event)
-                        return true
-                    }
-                }
+                try YAMLEventPipe(bytes, maxDepth: limits.maxDepth).forEachEvent { (event) throws(YAMLError) in try builder.consume(event) }
             } catch {
                 result.fatal = error
+            }
+        } else {
+            YAMLEventParser.withParser(over: bytes) { parser in
+                do throws(YAMLError) {
+                    var more = true
+                    while more {
+                        more = try parser.withNextEvent { (event: RawYAMLEvent) throws(YAMLError) -> Bool in
+                            if case .streamEnd = event.kind { return false }
+                            try builder.consume(event)
+                            return true
+                        }
+                    }
+                } catch {
+                    result.fatal = error
+                }
             }
         }
         // Before the builder hands its buffers to the tree: no reader may still be in them.
