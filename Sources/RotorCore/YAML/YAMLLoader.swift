@@ -313,3 +313,33 @@ private struct TreeBuilder: ~Copyable {
         return standard
     }
 }
+
+extension YAMLLoadResult {
+    /// Every document, node (marks, tag, style, text) and error as lines of text: for tests
+    /// and the fuzzer to compare two loads of one input.
+    var outline: String {
+        var lines: [String] = []
+        func add(_ node: Node, _ depth: Int) {
+            let head = String(repeating: "  ", count: depth) + "\(node.start)-\(node.end) \(node.tag.map { "!!\($0.rawValue) " } ?? "")"
+            switch node.content {
+            case .scalar(let text, let style): lines.append(head + "\(style) \(text.debugDescription)")
+            case .sequence(let items):
+                lines.append(head + "seq \(items.count)")
+                for item in items { add(item, depth + 1) }
+            case .mapping(let entries):
+                lines.append(head + "map \(entries.count)")
+                for entry in entries {
+                    add(entry.key, depth + 1)
+                    add(entry.value, depth + 1)
+                }
+            }
+        }
+        for document in documents {
+            lines.append("document \(document.start)")
+            if let root = document.root { add(root, 1) }
+        }
+        lines += problems.map { "problem \($0.mark): \($0.message)" }
+        if let fatal { lines.append("fatal \(fatal.mark): \(fatal.message)") }
+        return lines.joined(separator: "\n")
+    }
+}

@@ -5,36 +5,9 @@ import Testing
 /// Events pulled on another thread (`YAMLEventPipe`) load exactly what pulling them in
 /// place loads: the same nodes, marks, problems and fatal error, for every input.
 @Suite struct YAMLEventPipeTests {
-    /// Everything a load produced, as text to compare.
-    static func render(_ result: YAMLLoadResult) -> String {
-        var lines: [String] = []
-        func add(_ node: Node, _ depth: Int) {
-            let head = String(repeating: "  ", count: depth) + "\(node.start)-\(node.end) \(node.tag.map { "!!\($0.rawValue) " } ?? "")"
-            switch node.content {
-            case .scalar(let text, let style): lines.append(head + "\(style) \(text.debugDescription)")
-            case .sequence(let items):
-                lines.append(head + "seq \(items.count)")
-                for item in items { add(item, depth + 1) }
-            case .mapping(let entries):
-                lines.append(head + "map \(entries.count)")
-                for entry in entries {
-                    add(entry.key, depth + 1)
-                    add(entry.value, depth + 1)
-                }
-            }
-        }
-        for document in result.documents {
-            lines.append("document \(document.start)")
-            if let root = document.root { add(root, 1) }
-        }
-        lines += result.problems.map { "problem \($0.mark): \($0.message)" }
-        if let fatal = result.fatal { lines.append("fatal \(fatal.mark): \(fatal.message)") }
-        return lines.joined(separator: "\n")
-    }
-
     static func bothWays(_ bytes: [UInt8], limits: YAMLLoadLimits = .default) -> (inPlace: String, piped: String) {
-        let inPlace = render(YAMLLoader.load(bytes, limits: limits, publishingEntriesTo: nil, pipedFrom: .max))
-        let piped = render(YAMLLoader.load(bytes, limits: limits, publishingEntriesTo: nil, pipedFrom: 0))
+        let inPlace = YAMLLoader.load(bytes, limits: limits, publishingEntriesTo: nil, pipedFrom: .max).outline
+        let piped = YAMLLoader.load(bytes, limits: limits, publishingEntriesTo: nil, pipedFrom: 0).outline
         return (inPlace, piped)
     }
 

@@ -4,7 +4,9 @@ import FuzzSupport
 
 /// The YAML loader and the configuration decoder on arbitrary bytes: no crash, no hang
 /// (libFuzzer's -timeout), every diagnostic placed at a real line and column, and
-/// rendering every diagnostic with its source line works.
+/// rendering every diagnostic with its source line works. The loader with libyaml's
+/// events pulled on another thread (`YAMLEventPipe`, used for large files) must load
+/// exactly what it loads pulling them in place.
 let folder: String = {
     let path = FileManager.default.temporaryDirectory.appendingPathComponent("rotor-fuzz-config-\(getpid())").path
     try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
@@ -27,6 +29,9 @@ func fuzzOne(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
         require(location.line <= lineCount + 1, "diagnostic at line \(location.line) of a \(lineCount)-line file")
     }
     _ = DiagnosticRenderer(sources: result.sources, colored: false).render(result.diagnostics.all)
+    let inPlace = YAMLLoader.load(bytes, publishingEntriesTo: nil, pipedFrom: .max).outline
+    let piped = YAMLLoader.load(bytes, publishingEntriesTo: nil, pipedFrom: 0).outline
+    require(piped == inPlace, "piped load differs:\n\(piped)\n--- in place:\n\(inPlace)")
     return 0
 }
 
