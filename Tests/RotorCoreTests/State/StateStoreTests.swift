@@ -171,6 +171,24 @@ extension StateStoreTests {
         }
     }
 
+    /// A holder that never lets go (a hung rotor, a broken file system) ends the wait with
+    /// an error that says what to check, and the body never runs.
+    @Test func aFolderLockHeldTooLongIsReported() throws {
+        let folder = try TemporaryFolder()
+        let holder = open(folder.path, O_RDONLY | O_DIRECTORY)
+        defer { close(holder) }
+        #expect(flock(holder, LOCK_EX) == 0)
+        var ran = false
+        #expect {
+            try FolderLock.whileHolding(folder.path, patience: 0.2) { ran = true }
+        } throws: { error in
+            "\(error)" == "another rotor held the lock of \(folder.path) for 0.2 s while opening the state there; if no rotor is running, check the folder's file system"
+        }
+        #expect(!ran)
+        flock(holder, LOCK_UN)
+        #expect(try FolderLock.whileHolding(folder.path, patience: 0.2) { 42 } == 42)
+    }
+
     /// The journal is written ahead of every action, so each commit must reach the disk.
     @Test func everyCommitIsSynced() throws {
         let folder = try TemporaryFolder()
