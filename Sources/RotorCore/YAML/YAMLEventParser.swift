@@ -50,6 +50,18 @@ final class YAMLEventParser {
         }
     }
 
+    /// Calls `body` with each event up to the end of the stream (which it does not see),
+    /// until `body` returns false or throws, or libyaml reports an error.
+    func forEachEvent(_ body: (RawYAMLEvent) throws(YAMLError) -> Bool) throws(YAMLError) {
+        var more = true
+        while more {
+            more = try withNextEvent { (event: RawYAMLEvent) throws(YAMLError) -> Bool in
+                if case .streamEnd = event.kind { return false }
+                return try body(event)
+            }
+        }
+    }
+
     /// Calls `body` with the next event as libyaml produced it, its scalar text still in
     /// libyaml's buffer: the loader copies those bytes once, into its node storage,
     /// instead of making a `String` per scalar. The event is gone when `body` returns.

@@ -42,7 +42,7 @@ final class YAMLEventPipe: @unchecked Sendable {
     /// batch would be fresh pages, and page faults cost more than the copying.
     private var emptied: [Batch] = []
     private var cancelled = false
-    private var puller: BackgroundWork<Bool>?
+    private var puller: BackgroundWork<Void>?
 
     /// Starts pulling the events of `bytes` at once.
     init(_ bytes: [UInt8], maxDepth: Int) {
@@ -79,36 +79,30 @@ final class YAMLEventPipe: @unchecked Sendable {
 
     // MARK: The pulling thread
 
-    private func pull(_ bytes: [UInt8], maxDepth: Int) -> Bool {
+    private func pull(_ bytes: [UInt8], maxDepth: Int) {
         YAMLEventParser.withParser(over: bytes) { parser in
-            var batch = Batch()
-            batch.events.reserveCapacity(Self.eventsPerBatch)
-            batch.bytes.reserveCapacity(Self.eventsPerBatch * 16)
+            guard var batch = hand(nil) else { return }
             var depth = 0
-            while true {
-                do throws(YAMLError) {
-                    let more = try parser.withNextEvent { (event: RawYAMLEvent) -> Bool in
-                        if case .streamEnd = event.kind { return false }
-                        Self.append(event, to: &batch)
-                        switch event.kind {
-                        case .mappingStart, .sequenceStart: depth += 1
-                        case .mappingEnd, .sequenceEnd: depth -= 1
-                        default: break
-                        }
-                        // The loader refuses this event: pulling further would only cost time.
-                        return depth <= maxDepth
+            do throws(YAMLError) {
+                try parser.forEachEvent { event in
+                    Self.append(event, to: &batch)
+                    switch event.kind {
+                    case .mappingStart, .sequenceStart: depth += 1
+                    case .mappingEnd, .sequenceEnd: depth -= 1
+                    default: break
                     }
-                    if !more { batch.isLast = true }
-                } catch {
-                    batch.isLast = true
-                    batch.error = error
-                }
-                if batch.isLast || batch.events.count >= Self.eventsPerBatch {
-                    let last = batch.isLast
-                    guard let next = hand(batch), !last else { return true }
+                    // The loader refuses this event: pulling further would only cost time.
+                    guard depth <= maxDepth else { return false }
+                    guard batch.events.count >= Self.eventsPerBatch else { return true }
+                    guard let next = hand(batch) else { return false }  // the loader stopped
                     batch = next
+                    return true
                 }
+            } catch {
+                batch.error = error
             }
+            batch.isLast = true
+            _ = hand(batch)
         }
     }
 
@@ -127,15 +121,17 @@ final class YAMLEventPipe: @unchecked Sendable {
             anchorStart: copyString(event.anchorBytes), tagStart: copyString(event.tagBytes)))
     }
 
-    /// Queues `batch`, waiting while enough are queued, and returns an empty batch to fill
-    /// next; nil once the loader cancelled.
-    private func hand(_ batch: Batch) -> Batch? {
+    /// Queues `batch` (if any), waiting while enough are queued, and returns an empty batch
+    /// to fill next; nil once the loader cancelled.
+    private func hand(_ batch: Batch?) -> Batch? {
         condition.lock()
         defer { condition.unlock() }
-        while !cancelled, ready.count >= Self.batchesInFlight { condition.wait() }
+        while !cancelled, batch != nil, ready.count >= Self.batchesInFlight { condition.wait() }
         guard !cancelled else { return nil }
-        ready.append(batch)
-        condition.broadcast()
+        if let batch {
+            ready.append(batch)
+            condition.broadcast()
+        }
         if let reused = emptied.popLast() { return reused }
         var fresh = Batch()
         fresh.events.reserveCapacity(Self.eventsPerBatch)

@@ -58,27 +58,19 @@ public enum YAMLLoader {
             return result
         }
         var builder = TreeBuilder(limits: limits, inputSize: bytes.count, stream: stream)
-        if bytes.count >= pipedFrom {
-            do throws(YAMLError) {
+        do throws(YAMLError) {
+            if bytes.count >= pipedFrom {
                 try YAMLEventPipe(bytes, maxDepth: limits.maxDepth).forEachEvent { (event) throws(YAMLError) in try builder.consume(event) }
-            } catch {
-                result.fatal = error
-            }
-        } else {
-            YAMLEventParser.withParser(over: bytes) { parser in
-                do throws(YAMLError) {
-                    var more = true
-                    while more {
-                        more = try parser.withNextEvent { (event: RawYAMLEvent) throws(YAMLError) -> Bool in
-                            if case .streamEnd = event.kind { return false }
-                            try builder.consume(event)
-                            return true
-                        }
+            } else {
+                try YAMLEventParser.withParser(over: bytes) { (parser) throws(YAMLError) in
+                    try parser.forEachEvent { (event) throws(YAMLError) -> Bool in
+                        try builder.consume(event)
+                        return true
                     }
-                } catch {
-                    result.fatal = error
                 }
             }
+        } catch {
+            result.fatal = error
         }
         // Before the builder hands its buffers to the tree: no reader may still be in them.
         stream?.close()
