@@ -22,7 +22,7 @@ extension DecodingContext {
 
     /// A command given as an argv list in `field` of `reader`, plus the optional
     /// `stdin`, `env` and `timeout` siblings when `withInput` is set.
-    func command(in reader: MappingReader, field: String, role: TemplateRole, inputRole: TemplateRole?, defaultTimeout: RotorDuration) -> CommandSpec? {
+    func command(in reader: MappingReader, field: StaticString, role: TemplateRole, inputRole: TemplateRole?, defaultTimeout: RotorDuration) -> CommandSpec? {
         guard let argvNode = reader.node(field, required: true),
               let argv = argv(argvNode, field: "'\(field)' of \(reader.subject)", role: role)
         else { return nil }

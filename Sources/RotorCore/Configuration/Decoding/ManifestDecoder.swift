@@ -2,7 +2,7 @@
 struct ManifestDecoder {
     let context: DecodingContext
 
-    static let targetTypes = ["env_file", "json_file", "yaml_file", "ini_file", "exec"]
+    static let targetTypes: [StaticString] = ["env_file", "json_file", "yaml_file", "ini_file", "exec"]
 
     /// `ahead`: consumers decoded while the file was still being parsed; used when they are
     /// the first entries of this document's `consumers`.
@@ -85,11 +85,11 @@ struct ManifestDecoder {
     private func target(_ node: Node, subject describeSubject: @autoclosure @escaping () -> String) -> TargetSpec? {
         guard let reader = MappingReader(node, context, subject: describeSubject()) else { return nil }
         var subject: String { reader.subject }
-        var present: [String] = []
+        var present: [StaticString] = []
         for type in Self.targetTypes where reader.has(type) { present.append(type) }
         guard present.count == 1, let type = present.first else {
-            let found = present.isEmpty ? "none" : present.joined(separator: " and ")
-            context.error("\(subject) needs exactly one of \(Self.targetTypes.joined(separator: ", ")); found \(found)", at: node)
+            let found = present.isEmpty ? "none" : present.map(\.description).joined(separator: " and ")
+            context.error("\(subject) needs exactly one of \(Self.targetTypes.map(\.description).joined(separator: ", ")); found \(found)", at: node)
             reader.abandon()  // which fields are right depends on the type
             return nil
         }
@@ -105,7 +105,7 @@ struct ManifestDecoder {
         }
         let create = reader.bool("create") ?? false
         let kind: TargetSpec.Kind?
-        switch type {
+        switch type.description {
         case "env_file":
             let path = filePath(reader, field: type)
             let variable = reader.string("var", required: true)
@@ -149,7 +149,7 @@ struct ManifestDecoder {
         return TargetSpec(kind: kind, value: value, create: create, location: context.location(of: node))
     }
 
-    private func filePath(_ reader: MappingReader, field: String) -> String? {
+    private func filePath(_ reader: MappingReader, field: StaticString) -> String? {
         guard let path = reader.string(field) else { return nil }
         guard !path.value.isEmpty else {
             context.diagnostics.error("'\(field)' of \(reader.subject) is empty; name the file", at: path.location)

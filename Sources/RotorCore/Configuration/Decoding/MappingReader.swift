@@ -25,14 +25,16 @@ final class MappingReader {
     private var index: [String: Int]?
     /// Every field the schema asked for, in order, possibly repeated: for did-you-mean.
     /// The first 16 in the reader itself, the rest in an array: a fleet's manifest has two
-    /// mappings per consumer, and an array each was an allocation each.
-    private var askedInPlace = InlineArray<16, String>(repeating: "")
+    /// mappings per consumer, and an array each was an allocation each. Static strings
+    /// (fields are named by literals): nothing to release when a reader goes, where 16
+    /// `String`s cost ~520 instructions per reader.
+    private var askedInPlace = InlineArray<16, StaticString>(repeating: "")
     private var askedCount = 0
-    private var askedBeyond: [String] = []
-    private var asked: [String] { (0..<min(askedCount, 16)).map { askedInPlace[$0] } + askedBeyond }
+    private var askedBeyond: [StaticString] = []
+    private var asked: [String] { ((0..<min(askedCount, 16)).map { askedInPlace[$0] } + askedBeyond).map(\.description) }
     /// Required fields that were absent; reported by `finish()` unless an unknown field
     /// is their likely misspelling (then one "did you mean" error says it all).
-    private var missingRequired: [String] = []
+    private var missingRequired: [StaticString] = []
 
     /// nil (and an error) when `node` is not a mapping.
     init?(_ node: Node, _ context: DecodingContext, subject: @autoclosure @escaping () -> String) {
@@ -65,9 +67,8 @@ final class MappingReader {
     private func value(_ pair: Int) -> Node { Node(node.tree, Int(children[2 * pair + 1])) }
 
     /// The first entry named `field`, comparing its bytes in the tree.
-    private func firstPair(named field: String) -> Int? {
-        var field = field
-        return field.withUTF8 { name in
+    private func firstPair(named field: StaticString) -> Int? {
+        field.withUTF8Buffer { name in
             for pair in 0..<pairCount {
                 let key = node.tree[Int(children[2 * pair])]
                 guard case .scalar = key.kind, Int(key.count) == name.count else { continue }
@@ -83,10 +84,10 @@ final class MappingReader {
     }
 
     /// Where `field` is among the entries; remembers that the schema asked for it.
-    private func position(of field: String) -> Int? {
+    private func position(of field: StaticString) -> Int? {
         if askedCount < 16 { askedInPlace[askedCount] = field } else { askedBeyond.append(field) }
         askedCount += 1
-        guard let position = index.map({ $0[field] }) ?? firstPair(named: field) else { return nil }
+        guard let position = index.map({ $0[field.description] }) ?? firstPair(named: field) else { return nil }
         if position < 64 { usedBits |= 1 << UInt64(position) } else { usedBeyond[position - 64] = true }
         return position
     }
@@ -96,32 +97,32 @@ final class MappingReader {
     /// The names present in the mapping, in order.
     var presentNames: [String] { (0..<pairCount).compactMap(name(ofPair:)) }
 
-    func has(_ field: String) -> Bool {
+    func has(_ field: StaticString) -> Bool {
         position(of: field).map { !value($0).isNull } ?? false
     }
 
     /// The raw node of a field (null counts as absent).
-    func node(_ field: String, required: Bool = false) -> Node? {
+    func node(_ field: StaticString, required: Bool = false) -> Node? {
         guard let position = position(of: field), case let value = value(position), !value.isNull else {
-            if required, !missingRequired.contains(field) { missingRequired.append(field) }
+            if required, !missingRequired.contains(where: { $0.description == field.description }) { missingRequired.append(field) }
             return nil
         }
         return value
     }
 
-    func keyNode(_ field: String) -> Node? { position(of: field).map(key) }
+    func keyNode(_ field: StaticString) -> Node? { position(of: field).map(key) }
 
-    func string(_ field: String, required: Bool = false) -> Located<String>? {
+    func string(_ field: StaticString, required: Bool = false) -> Located<String>? {
         guard let value = node(field, required: required) else { return nil }
         return Self.string(value, context, field: "'\(field)' of \(subject)")
     }
 
-    func int(_ field: String, range: ClosedRange<Int>? = nil) -> Int? {
+    func int(_ field: StaticString, range: ClosedRange<Int>? = nil) -> Int? {
         guard let value = node(field) else { return nil }
         return Self.int(value, context, field: "'\(field)' of \(subject)", range: range)
     }
 
-    func bool(_ field: String) -> Bool? {
+    func bool(_ field: StaticString) -> Bool? {
         guard let value = node(field) else { return nil }
         guard case .scalar(let text, let style) = value.content,
               style == .plain, value.tag == nil || value.tag == .bool, text == "true" || text == "false"
@@ -132,7 +133,7 @@ final class MappingReader {
         return text == "true"
     }
 
-    func duration(_ field: String) -> RotorDuration? {
+    func duration(_ field: StaticString) -> RotorDuration? {
         guard let text = string(field) else { return nil }
         guard let duration = RotorDuration(parsing: text.value) else {
             context.diagnostics.error(
@@ -143,12 +144,12 @@ final class MappingReader {
         return duration
     }
 
-    func template(_ field: String, role: TemplateRole, required: Bool = false) -> Template? {
+    func template(_ field: StaticString, role: TemplateRole, required: Bool = false) -> Template? {
         guard let value = node(field, required: required) else { return nil }
         return Self.template(value, context, field: "'\(field)' of \(subject)", role: role)
     }
 
-    func pointer(_ field: String, required: Bool = false) -> JSONPointer? {
+    func pointer(_ field: StaticString, required: Bool = false) -> JSONPointer? {
         guard let text = string(field, required: required) else { return nil }
         guard let pointer = JSONPointer(text.value) else {
             context.diagnostics.error(
@@ -160,7 +161,7 @@ final class MappingReader {
     }
 
     /// A sequence field, each item handed to `decode`.
-    func list<T>(_ field: String, required: Bool = false, _ decode: (Node, Int) -> T?) -> [T]? {
+    func list<T>(_ field: StaticString, required: Bool = false, _ decode: (Node, Int) -> T?) -> [T]? {
         guard let value = node(field, required: required) else { return nil }
         guard case .sequence(let items) = value.content else {
             context.error("'\(field)' of \(subject) must be a list, not \(value.kindDescription)", at: value)
@@ -176,13 +177,13 @@ final class MappingReader {
     }
 
     /// A mapping field whose entries are user-chosen names (providers, keys, consumers).
-    func namedEntries(_ field: String) -> [(name: Located<String>, value: Node)]? {
+    func namedEntries(_ field: StaticString) -> [(name: Located<String>, value: Node)]? {
         guard let mapping = namedMapping(field), case .mapping(let pairs) = mapping.content else { return nil }
         return Self.named(pairs[...], context)
     }
 
     /// The node of such a field: nil (and an error) when it is not a mapping.
-    func namedMapping(_ field: String) -> Node? {
+    func namedMapping(_ field: StaticString) -> Node? {
         guard let value = node(field) else { return nil }
         guard value.tree[value.index].kind == .mapping else {
             context.error("'\(field)' must be a mapping of names, not \(value.kindDescription)", at: value)
@@ -226,7 +227,7 @@ final class MappingReader {
 
     /// Reports the absent required fields, except those an unknown field already explains.
     func reportMissingRequired(except explained: Set<String> = []) {
-        for field in missingRequired where !explained.contains(field) {
+        for field in missingRequired where !explained.contains(field.description) {
             context.error("\(subject) is missing the required field '\(field)'", at: node)
         }
         missingRequired = []
