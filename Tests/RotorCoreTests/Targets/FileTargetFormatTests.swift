@@ -184,6 +184,21 @@ import Testing
         }
     }
 
+    /// fuzz/corpus/fuzz-json-writer/regression-c5b23c47c4e4: a value with a NUL, beside a
+    /// key full of escapes and a `false`. The write changes the one value, byte for byte
+    /// (the finding was the harness's comparison, not the writer).
+    @Test func aValueWithANulChangesOnlyThatValue() {
+        let format = JSONFileFormat(pointer: JSONPointer("/auth/apiKey")!)
+        let document = "{\"na\\\\\\\\#\\f\\\\p$0e\": false, \"auth\": {\"apiKey\": \"old\"}, \"list\": [0, 2]}\n"
+        #expect((try? JSONSerialization.jsonObject(with: Data(document.utf8))) != nil, "the document is JSON")
+        guard case .success(let written) = format.replace(in: Array(document.utf8), with: "sB\u{0}new", create: false) else {
+            Issue.record("the write was refused")
+            return
+        }
+        #expect(String(decoding: written, as: UTF8.self) == document.replacingOccurrences(of: #""old""#, with: #""sB\u0000new""#))
+        #expect(format.read(written) == .success("sB\u{0}new"))
+    }
+
     /// Most JSON readers keep the last of two same-named members; rotor would have written
     /// the first, leaving the app on the old key. Now such a file is unreadable for rotor.
     @Test func aJSONMemberNamedTwiceIsRefused() {
