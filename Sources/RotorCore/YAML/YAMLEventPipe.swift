@@ -11,7 +11,7 @@ import Foundation
 final class YAMLEventPipe: @unchecked Sendable {
     /// One event copied out of libyaml: its scalar text, anchor and tag live in the batch's
     /// `bytes` (anchor and tag NUL-terminated, as libyaml keeps them; -1 when absent).
-    /// Offsets in 32 bits: a batch is far smaller than the largest file read.
+    /// Offsets in 32 bits: a batch holds at most a file's text, and files are at most 32 MiB.
     private struct PipedEvent {
         var kind: RawYAMLEvent.Kind
         var implicit: Bool

@@ -34,7 +34,7 @@ final class MappingReader {
     private var asked: [String] { ((0..<min(askedCount, 16)).map { askedInPlace[$0] } + askedBeyond).map(\.description) }
     /// Required fields that were absent; reported by `finish()` unless an unknown field
     /// is their likely misspelling (then one "did you mean" error says it all).
-    private var missingRequired: [StaticString] = []
+    private var missingRequired: [String] = []
 
     /// nil (and an error) when `node` is not a mapping.
     init?(_ node: Node, _ context: DecodingContext, subject: @autoclosure @escaping () -> String) {
@@ -104,7 +104,7 @@ final class MappingReader {
     /// The raw node of a field (null counts as absent).
     func node(_ field: StaticString, required: Bool = false) -> Node? {
         guard let position = position(of: field), case let value = value(position), !value.isNull else {
-            if required, !missingRequired.contains(where: { $0.description == field.description }) { missingRequired.append(field) }
+            if required, !missingRequired.contains(field.description) { missingRequired.append(field.description) }
             return nil
         }
         return value
@@ -227,7 +227,7 @@ final class MappingReader {
 
     /// Reports the absent required fields, except those an unknown field already explains.
     func reportMissingRequired(except explained: Set<String> = []) {
-        for field in missingRequired where !explained.contains(field.description) {
+        for field in missingRequired where !explained.contains(field) {
             context.error("\(subject) is missing the required field '\(field)'", at: node)
         }
         missingRequired = []
