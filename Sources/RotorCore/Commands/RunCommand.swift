@@ -16,21 +16,6 @@ public enum RunCommand {
         }
     }
 
-    /// How one key ended in a run: `due`, `reason` and `steps` as in a plan, plus what happened.
-    public struct KeyReport: Sendable, Codable {
-        public var key: String
-        public var due: Bool
-        public var reason: String
-        /// nil when the key was not due (nothing was attempted).
-        public var outcome: RunOutcome?
-        public var run: String?
-        public var message: String
-        public var steps: [PlanStep]
-        public var left: [String]
-        /// A previous generation deleted because its grace period ended.
-        public var deletion: String?
-    }
-
     public static func run(_ options: Options, global: GlobalOptions, console: Console) async -> ExitStatus {
         let step = ConfigurationStep(options: global, console: console)
         guard let (configuration, _) = step.load() else { return .failure }
@@ -50,71 +35,23 @@ public enum RunCommand {
             return .success
         }
         guard let engine = EngineSetup.make(configuration, global: global, console: console, loader: step.loader) else { return .failure }
-        var recoveryConsole = console
-        if options.json { recoveryConsole.stdout = console.stderr }
-        var status = EngineSetup.report(await engine.recover(), console: recoveryConsole, json: false, recovery: true)
-
-        let states = (try? engine.store.keyStates()) ?? [:]
-        let plan = Planner.plan(PlanningInput(configuration: configuration, states: states, now: now))
-        var reports: [KeyReport] = []
-        for keyPlan in plan.keys {
-            var report = KeyReport(key: keyPlan.key, due: keyPlan.due, reason: keyPlan.reason, outcome: nil, run: nil,
-                                   message: keyPlan.due ? "" : "not due: \(keyPlan.reason)", steps: [], left: [])
-            if keyPlan.due {
-                var rotationOptions = RotationOptions()
-                rotationOptions.onlyIfDueAt = now
-                let rotation = await engine.rotate(keyPlan.key, options: rotationOptions)
-                if let reason = rotation.notDue {
-                    report.due = false
-                    report.reason = reason
-                    report.message = rotation.message
-                    reports.append(report)
-                    continue
-                }
-                report.outcome = rotation.outcome
-                report.run = rotation.runID
-                report.message = rotation.message
-                report.steps = rotation.steps
-                report.left = rotation.left
-                status = max(status, rotation.exitStatus)
-            }
-            if let deletion = await engine.deletePending(keyPlan.key, now: now) {
-                report.deletion = deletion.message
-                report.left += deletion.left
-                // A deletion that failed leaves a generation behind: a person should know.
-                status = max(status, deletion.exitStatus == .failure ? .needsPerson : deletion.exitStatus)
-            }
-            reports.append(report)
+        guard let recovered = await EngineSetup.recoverFirst(engine, console: console, json: options.json) else { return .needsPerson }
+        let reports: [ScheduledKeyReport]
+        do { reports = try await engine.runScheduled(now: now) } catch {
+            console.err("error: cannot read the key states (\(error)); nothing was rotated")
+            return .needsPerson
         }
-        print(reports, console: console, json: options.json)
+        let status = max(recovered, ReportView(console: console).show(reports, json: options.json))
         if let path = options.metricsFile {
-            let metrics = Metrics.render(configuration: configuration, states: (try? engine.store.keyStates()) ?? [:], runs: (try? engine.store.runs()) ?? [],
-                                         drifted: StatusCommand.driftCounts(configuration, states: (try? engine.store.keyStates()) ?? [:]), now: global.clock())
-            do { try AtomicFile.write(Array(metrics.utf8), to: path, newFileMode: 0o644) } catch {
+            do {
+                let states = try engine.store.keyStates()
+                let metrics = Metrics.render(configuration: configuration, states: states, runs: try engine.store.runs(),
+                                             drifted: TargetClassifier.driftCounts(configuration, states: states), now: global.clock())
+                try AtomicFile.write(Array(metrics.utf8), to: path, newFileMode: 0o644)
+            } catch {
                 console.err("warning: cannot write the metrics file: \(error)")
             }
         }
         return status
-    }
-
-    private static func print(_ reports: [KeyReport], console: Console, json: Bool) {
-        if json {
-            struct Document: Encodable { var version: Int; var keys: [KeyReport] }
-            console.writeOut(JSONOutput.encode(Document(version: 1, keys: reports)))
-            return
-        }
-        for report in reports {
-            let word: String = switch report.outcome {
-            case nil: Style.dim("skipped", console.colorOut)
-            case .completed?: Style.green("rotated", console.colorOut)
-            case .rolledBack?: Style.yellow("rolled back", console.colorOut)
-            case .failed?: Style.red("failed", console.colorOut)
-            case .needsPerson?: Style.red("NEEDS A PERSON", console.colorOut)
-            case .inProgress?: Style.yellow("in progress", console.colorOut)
-            }
-            console.out("\(report.key): \(word) — \(report.message)")
-            if let deletion = report.deletion { console.out("  \(deletion)") }
-            for item in report.left { console.out("  left to do: \(item)") }
-        }
     }
 }

@@ -3,25 +3,8 @@ import Foundation
 /// `rotor status [KEY...] [--json]`: each key's generation, age, next due time, pending
 /// deletion, and what every target holds compared by fingerprint.
 public enum StatusCommand {
-    /// What a target holds, compared with the state.
-    public enum TargetState: String, Sendable, Codable {
-        case inSync = "in-sync"
-        /// Holds the previous generation.
-        case stale
-        /// Holds something rotor does not know.
-        case unknown
-        case missing
-        case unreadable
-    }
-
-    public struct TargetStatus: Sendable, Codable {
-        public var consumer: String
-        public var target: String
-        public var type: String
-        public var state: TargetState
-        public var fingerprint: String?
-        public var reason: String?
-    }
+    public typealias TargetState = RotorCore.TargetState
+    public typealias TargetStatus = RotorCore.TargetStatus
 
     public struct KeyStatus: Sendable, Codable {
         public var key: String
@@ -75,7 +58,7 @@ public enum StatusCommand {
             for (index, target) in consumer.targets.enumerated() {
                 let operation = TargetOperation(consumer: consumer, index: index, spec: target,
                                                 label: StepDescriptions.targetLabel(target, displayPath: displayPath), runner: runner)
-                targets.append(await classify(operation, state: state, observation: observations[operation.id]))
+                targets.append(await TargetClassifier.classify(operation, state: state, observation: observations[operation.id]))
             }
         }
         var nextDue: Date?
@@ -83,44 +66,6 @@ public enum StatusCommand {
         return KeyStatus(key: key.name.value, current: state.current, ageSeconds: state.current.map { Int(now.timeIntervalSince($0.created)) },
                          nextDue: nextDue, overdue: state.current == nil || nextDue.map { $0 <= now } == true,
                          pendingDeletion: state.previous, targets: targets)
-    }
-
-    /// `observation`: what a file target held when read just before (else it is read now);
-    /// its fingerprint is the value's, so a file is read once. An exec target runs its
-    /// `read` command.
-    static func classify(_ operation: TargetOperation, state: KeyState, observation: TargetObservation? = nil) async -> TargetStatus {
-        var status = TargetStatus(consumer: operation.consumer.name.value, target: operation.label, type: operation.spec.typeName,
-                                  state: .unknown, fingerprint: nil, reason: nil)
-        let fingerprint: String
-        if operation.spec.filePath != nil {
-            switch observation ?? TargetInspector().observe(operation.spec) {
-            case .missing(let reason): status.state = .missing; status.reason = reason; return status
-            case .unreadable(let reason), .notRead(let reason): status.state = .unreadable; status.reason = reason; return status
-            case .present(let observed): fingerprint = observed
-            }
-        } else {
-            guard let value = await operation.readBack() else {
-                status.state = operation.canReadBack ? .unreadable : .unknown
-                status.reason = operation.canReadBack ? "its read command failed" : "an exec target with no 'read' command"
-                return status
-            }
-            fingerprint = Fingerprint.of(value)
-        }
-        let expected = { (record: GenerationRecord?) -> String? in
-            guard let record else { return nil }
-            // A target whose value is a template other than {secret} cannot be compared by the secret's fingerprint.
-            return operation.spec.value.source == "{secret}" ? record.fingerprint : nil
-        }
-        status.fingerprint = fingerprint
-        if fingerprint == expected(state.current) {
-            status.state = .inSync
-        } else if fingerprint == expected(state.previous) {
-            status.state = .stale
-        } else if operation.spec.value.source != "{secret}", state.current != nil {
-            status.state = .unknown
-            status.reason = "its value is the template '\(operation.spec.value.source)', not compared by fingerprint"
-        }
-        return status
     }
 
     /// `--json`: `"version": 1`, every key with its targets, the warnings. Written with
@@ -136,24 +81,6 @@ public enum StatusCommand {
         }
         json.raw([0x0A])
         return json.bytes
-    }
-
-    /// Targets not in sync, per key (for metrics).
-    static func driftCounts(_ configuration: Configuration, states: [String: KeyState]) -> [String: Int] {
-        var counts: [String: Int] = [:]
-        let consumersByKey = configuration.consumersByKey()
-        for key in configuration.keys {
-            let state = states[key.name.value] ?? KeyState()
-            var count = 0
-            for consumer in consumersByKey[key.name.value] ?? [] {
-                for target in consumer.targets {
-                    if case .present(let fingerprint) = TargetInspector().observe(target), fingerprint == state.current?.fingerprint { continue }
-                    if target.filePath != nil { count += 1 }
-                }
-            }
-            counts[key.name.value] = count
-        }
-        return counts
     }
 
     private static func render(_ statuses: [KeyStatus], console: Console) {

@@ -55,20 +55,6 @@ public struct Console: Sendable {
     public func warn(_ message: String) { err(Style.yellow("warning: ", colorErr) + message) }
 }
 
-/// rotor's exit codes, as the SPEC fixes them.
-public enum ExitStatus: Int32, Sendable {
-    /// Success, or nothing to do.
-    case success = 0
-    /// A failure that was rolled back cleanly, or invalid configuration.
-    case failure = 1
-    /// Something is waiting: rotations pending (`plan --detailed-exitcode`), drift or an overdue key (`status`).
-    case pending = 2
-    /// A person is needed: a rollback or deletion could not complete.
-    case needsPerson = 3
-    /// The command line was wrong.
-    case usage = 64
-}
-
 /// Escape sequences, applied only when the stream is colored.
 enum Style {
     static func bold(_ text: String, _ on: Bool) -> String { on ? "\u{1B}[1m\(text)\u{1B}[0m" : text }

@@ -51,11 +51,19 @@ public struct PlanStep: Sendable, Codable, Equatable {
     public var current: String?
     /// One line a person can review.
     public var detail: String
-    /// Set after a run: ok, failed, skipped, rolled-back…
-    public var status: String?
+    /// How the step ended, set after a run.
+    public var status: Status?
+    /// A failed health check that could not reach its consumer at all (not in the JSON:
+    /// the incident report counts such consumers apart).
+    public var unreachable = false
+
+    public enum Status: String, Sendable, Codable {
+        case ok, failed
+        case rolledBack = "rolled-back"
+    }
 
     public init(step: Kind, consumer: String? = nil, target: String? = nil, targetType: String? = nil,
-                current: String? = nil, detail: String, status: String? = nil) {
+                current: String? = nil, detail: String, status: Status? = nil) {
         self.step = step
         self.consumer = consumer
         self.target = target

@@ -161,7 +161,7 @@ extension PlanStep: JSONWritable {
             step.member("consumer", consumer)
             step.member("current", current)
             step.member("detail", detail)
-            step.member("status", status)
+            step.member("status", status?.rawValue)
             step.member("step", self.step.rawValue)
             step.member("target", target)
             step.member("target_type", targetType)

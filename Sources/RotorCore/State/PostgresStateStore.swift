@@ -78,7 +78,9 @@ public final class PostgresStateStore: StateStore {
     public func keyStates() throws -> [String: KeyState] {
         var states: [String: KeyState] = [:]
         for row in try connection.execute("SELECT name, current, previous FROM keys") {
-            states[row[0] ?? ""] = KeyState(current: StateCoding.decode(row[1]), previous: StateCoding.decode(row[2]))
+            let name = row[0] ?? ""
+            states[name] = KeyState(current: try StateCoding.decode(row[1], what: "current generation of '\(name)'"),
+                                    previous: try StateCoding.decode(row[2], what: "previous generation of '\(name)'"))
         }
         return states
     }
@@ -87,7 +89,7 @@ public final class PostgresStateStore: StateStore {
         try connection.transaction { db in
             try fence(db, key: key)
             try db.execute("INSERT INTO keys (name, current, previous) VALUES ($1, $2, $3) ON CONFLICT (name) DO UPDATE SET current = excluded.current, previous = excluded.previous",
-                           [key, StateCoding.encode(state.current), StateCoding.encode(state.previous)])
+                           [key, try StateCoding.encode(state.current), try StateCoding.encode(state.previous)])
         }
     }
 
@@ -125,21 +127,24 @@ public final class PostgresStateStore: StateStore {
     }
 
     public func append(_ entry: JournalEntry, to runID: String) throws {
+        let stored = entry.stored
         try connection.transaction { db in
             try fence(db, runID: runID)
             try db.execute("""
                 INSERT INTO journal (run_id, sequence, at, step, phase, consumer, target, detail, data)
                 SELECT $1, COALESCE(MAX(sequence), 0) + 1, $2, $3, $4, $5, $6, $7, $8 FROM journal WHERE run_id = $1
-                """, [runID, String(entry.at.timeIntervalSince1970), entry.step, entry.phase.rawValue, entry.consumer, entry.target,
-                      entry.detail, StateCoding.encode(entry.data)])
+                """, [runID, String(stored.at.timeIntervalSince1970), stored.step, stored.phase, stored.consumer, stored.target,
+                      stored.detail, try StateCoding.encode(stored.data)])
         }
     }
 
     public func journal(of runID: String) throws -> [JournalEntry] {
         try connection.execute("SELECT sequence, at, step, phase, consumer, target, detail, data FROM journal WHERE run_id = $1 ORDER BY sequence", [runID]).map { row in
-            JournalEntry(sequence: Int(row[0] ?? "") ?? 0, at: Date(timeIntervalSince1970: Double(row[1] ?? "") ?? 0), step: row[2] ?? "",
-                         phase: JournalEntry.Phase(rawValue: row[3] ?? "") ?? .info, consumer: row[4], target: row[5],
-                         detail: row[6] ?? "", data: StateCoding.decode(row[7]) ?? [:])
+            let sequence = Int(row[0] ?? "") ?? 0
+            let data: [String: String] = try StateCoding.decode(row[7], what: "journal entry \(sequence) of run \(runID)") ?? [:]
+            return try JournalEntry(stored: JournalEntry.Stored(sequence: sequence, at: Date(timeIntervalSince1970: Double(row[1] ?? "") ?? 0),
+                                                                step: row[2] ?? "", phase: row[3] ?? "", consumer: row[4], target: row[5],
+                                                                detail: row[6] ?? "", data: data), runID: runID)
         }
     }
 
@@ -164,41 +169,24 @@ public final class PostgresStateStore: StateStore {
         try connection.transaction { db in
             // One writer of the chain at a time, across every host.
             try db.execute("LOCK TABLE audit IN EXCLUSIVE MODE")
-            let last: AuditEntry? = StateCoding.decode(try db.execute("SELECT entry FROM audit ORDER BY sequence DESC LIMIT 1").first?.first ?? nil)
+            let last: AuditEntry? = try StateCoding.decode(try db.execute("SELECT entry FROM audit ORDER BY sequence DESC LIMIT 1").first?.first ?? nil, what: "last audit entry")
             var chained = entry
             chained.sequence = (last?.sequence ?? 0) + 1
             chained.previousHash = last?.hash ?? ""
             chained.hash = chained.computedHash()
-            try db.execute("INSERT INTO audit (sequence, entry) VALUES ($1, $2)", [String(chained.sequence), StateCoding.encode(chained)])
+            try db.execute("INSERT INTO audit (sequence, entry) VALUES ($1, $2)", [String(chained.sequence), try StateCoding.encode(chained)])
         }
     }
 
     public func auditLog() throws -> [AuditEntry] {
-        try connection.execute("SELECT entry FROM audit ORDER BY sequence").compactMap { StateCoding.decode($0[0]) }
+        try connection.execute("SELECT entry FROM audit ORDER BY sequence").enumerated().compactMap { index, row in
+            try StateCoding.decode(row[0], as: AuditEntry.self, what: "audit entry \(index + 1)")
+        }
     }
 
     private static func runRecord(_ row: [String?]) -> RunRecord {
         RunRecord(id: row[0] ?? "", key: row[1] ?? "", started: Date(timeIntervalSince1970: Double(row[2] ?? "") ?? 0),
                   finished: row[3].flatMap(Double.init).map(Date.init(timeIntervalSince1970:)),
                   outcome: row[4].flatMap(RunOutcome.init(rawValue:)), emergency: row[5] == "t", user: row[6] ?? "", host: row[7] ?? "")
-    }
-}
-
-/// How both stores keep structured values in a text column: JSON, sorted keys, dates as
-/// seconds since 1970.
-enum StateCoding {
-    static func encode<T: Encodable>(_ value: T?) -> String? {
-        guard let value else { return nil }
-        let encoder = JSONEncoder()
-        encoder.dateEncodingStrategy = .secondsSince1970
-        encoder.outputFormatting = .sortedKeys
-        return (try? encoder.encode(value)).map { String(decoding: $0, as: UTF8.self) }
-    }
-
-    static func decode<T: Decodable>(_ text: String?) -> T? {
-        guard let text else { return nil }
-        let decoder = JSONDecoder()
-        decoder.dateDecodingStrategy = .secondsSince1970
-        return try? decoder.decode(T.self, from: Data(text.utf8))
     }
 }

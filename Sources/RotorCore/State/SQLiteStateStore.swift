@@ -112,7 +112,9 @@ public final class SQLiteStateStore: StateStore {
         try pool.read { db in
             var states: [String: KeyState] = [:]
             for row in try Row.fetchAll(db, sql: "SELECT name, current, previous FROM keys") {
-                states[row["name"]] = KeyState(current: StateCoding.decode(row["current"]), previous: StateCoding.decode(row["previous"]))
+                let name: String = row["name"]
+                states[name] = KeyState(current: try StateCoding.decode(row["current"], what: "current generation of '\(name)'"),
+                                        previous: try StateCoding.decode(row["previous"], what: "previous generation of '\(name)'"))
             }
             return states
         }
@@ -122,7 +124,7 @@ public final class SQLiteStateStore: StateStore {
         try pool.write { db in
             try fence(db, key: key)
             try db.execute(sql: "INSERT INTO keys (name, current, previous) VALUES (?, ?, ?) ON CONFLICT(name) DO UPDATE SET current = excluded.current, previous = excluded.previous",
-                           arguments: [key, StateCoding.encode(state.current), StateCoding.encode(state.previous)])
+                           arguments: [key, try StateCoding.encode(state.current), try StateCoding.encode(state.previous)])
         }
     }
 
@@ -160,21 +162,24 @@ public final class SQLiteStateStore: StateStore {
     }
 
     public func append(_ entry: JournalEntry, to runID: String) throws {
+        let stored = entry.stored
         try pool.write { db in
             try fence(db, runID: runID)
             let next = try Int.fetchOne(db, sql: "SELECT COALESCE(MAX(sequence), 0) + 1 FROM journal WHERE run_id = ?", arguments: [runID]) ?? 1
             try db.execute(sql: "INSERT INTO journal (run_id, sequence, at, step, phase, consumer, target, detail, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                           arguments: [runID, next, entry.at.timeIntervalSince1970, entry.step, entry.phase.rawValue, entry.consumer, entry.target,
-                                       entry.detail, StateCoding.encode(entry.data)])
+                           arguments: [runID, next, stored.at.timeIntervalSince1970, stored.step, stored.phase, stored.consumer, stored.target,
+                                       stored.detail, try StateCoding.encode(stored.data)])
         }
     }
 
     public func journal(of runID: String) throws -> [JournalEntry] {
         try pool.read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM journal WHERE run_id = ? ORDER BY sequence", arguments: [runID]).map { row in
-                JournalEntry(sequence: row["sequence"], at: Date(timeIntervalSince1970: row["at"]), step: row["step"],
-                             phase: JournalEntry.Phase(rawValue: row["phase"]) ?? .info, consumer: row["consumer"], target: row["target"],
-                             detail: row["detail"], data: StateCoding.decode(row["data"]) ?? [:])
+                let sequence: Int = row["sequence"]
+                let data: [String: String] = try StateCoding.decode(row["data"], what: "journal entry \(sequence) of run \(runID)") ?? [:]
+                return try JournalEntry(stored: JournalEntry.Stored(sequence: sequence, at: Date(timeIntervalSince1970: row["at"]), step: row["step"],
+                                                                    phase: row["phase"], consumer: row["consumer"], target: row["target"],
+                                                                    detail: row["detail"], data: data), runID: runID)
             }
         }
     }
@@ -197,17 +202,19 @@ public final class SQLiteStateStore: StateStore {
     public func appendAudit(_ entry: AuditEntry) throws {
         try pool.write { db in
             var chained = entry
-            let last: AuditEntry? = StateCoding.decode(try String.fetchOne(db, sql: "SELECT entry FROM audit ORDER BY sequence DESC LIMIT 1"))
+            let last: AuditEntry? = try StateCoding.decode(try String.fetchOne(db, sql: "SELECT entry FROM audit ORDER BY sequence DESC LIMIT 1"), what: "last audit entry")
             chained.sequence = (last?.sequence ?? 0) + 1
             chained.previousHash = last?.hash ?? ""
             chained.hash = chained.computedHash()
-            try db.execute(sql: "INSERT INTO audit (sequence, entry) VALUES (?, ?)", arguments: [chained.sequence, StateCoding.encode(chained)])
+            try db.execute(sql: "INSERT INTO audit (sequence, entry) VALUES (?, ?)", arguments: [chained.sequence, try StateCoding.encode(chained)])
         }
     }
 
     public func auditLog() throws -> [AuditEntry] {
         try pool.read { db in
-            try String.fetchAll(db, sql: "SELECT entry FROM audit ORDER BY rowid").compactMap { StateCoding.decode($0) }
+            try String.fetchAll(db, sql: "SELECT entry FROM audit ORDER BY rowid").enumerated().compactMap { index, text in
+                try StateCoding.decode(text, as: AuditEntry.self, what: "audit entry \(index + 1)")
+            }
         }
     }
 

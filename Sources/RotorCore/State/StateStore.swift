@@ -99,37 +99,6 @@ extension RunRecord {
     }
 }
 
-/// One line of a run's write-ahead journal. The intent of a side effect is committed
-/// before it happens and its result after, so that after a crash at any instant rotor
-/// knows what may have happened. Never holds a secret: ids, fingerprints, paths.
-public struct JournalEntry: Sendable, Equatable, Codable {
-    public enum Phase: String, Sendable, Codable {
-        case intent, done, failed, info
-    }
-
-    public var sequence: Int
-    public var at: Date
-    public var step: String
-    public var phase: Phase
-    public var consumer: String?
-    public var target: String?
-    public var detail: String
-    /// Small facts recovery needs: generation ids and fingerprints, target index, backup file.
-    public var data: [String: String]
-
-    public init(sequence: Int = 0, at: Date, step: String, phase: Phase, consumer: String? = nil, target: String? = nil,
-                detail: String, data: [String: String] = [:]) {
-        self.sequence = sequence
-        self.at = at
-        self.step = step
-        self.phase = phase
-        self.consumer = consumer
-        self.target = target
-        self.detail = detail
-        self.data = data
-    }
-}
-
 /// Opens the store a `--state` URL names.
 public enum StateStoreURL {
     public struct Problem: Error, CustomStringConvertible {

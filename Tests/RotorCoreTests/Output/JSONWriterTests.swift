@@ -34,7 +34,7 @@ import Testing
                 PlanStep(step: .verifyKey, detail: "GET https://example.com/v1/me expects 200"),
                 PlanStep(step: .update, consumer: "svc-\(index)", target: "deploy/svc/.env:API_KEY", targetType: "env_file",
                          current: "sha256:ba9876543210", detail: "write the new generation to env_file deploy/svc/.env:API_KEY as \"Bearer {secret}\"",
-                         status: "ok"),
+                         status: .ok),
             ])
     }
 

@@ -37,26 +37,26 @@ import Testing
         let late = LockOwner(host: "a", pid: 1, runID: "late"), taker = LockOwner(host: "b", pid: 2, runID: "taker")
         #expect(try store.acquireLock(key: "k", owner: late, lease: 60, now: now, canTakeOver: { _ in false }) == .acquired)
         try store.createRun(RunRecord(id: "late", key: "k", started: now, emergency: false, user: "ops", host: "a"))
-        try store.append(JournalEntry(at: now, step: "create", phase: .intent, detail: "before the pause"), to: "late")
+        try store.append(JournalEntry(at: now, step: .create, phase: .intent, detail: "before the pause", facts: JournalFacts(name: "k-1")), to: "late")
         // "late" sleeps past its lease; "taker" takes the key over and recovers.
         #expect(try other.acquireLock(key: "k", owner: taker, lease: 60, now: now.addingTimeInterval(61), canTakeOver: { _ in false }) == .acquired)
         try other.createRun(RunRecord(id: "taker", key: "k", started: now.addingTimeInterval(61), emergency: false, user: "ops", host: "b"))
         try other.finishRun("late", outcome: .rolledBack, at: now.addingTimeInterval(62))
         // "late" wakes up: every write is refused.
-        #expect(throws: LeaseLost.self) { try store.append(JournalEntry(at: now.addingTimeInterval(63), step: "update", phase: .intent, detail: "after"), to: "late") }
+        #expect(throws: LeaseLost.self) { try store.append(JournalEntry(at: now.addingTimeInterval(63), step: .update, phase: .intent, consumer: "c", target: "t", detail: "after", facts: JournalFacts(targetIndex: 0)), to: "late") }
         #expect(throws: LeaseLost.self) { try store.saveKeyState(KeyState(), for: "k") }
         #expect(throws: LeaseLost.self) { try store.finishRun("late", outcome: .completed, at: now.addingTimeInterval(64)) }
         #expect(try other.journal(of: "late").map(\.detail) == ["before the pause"])
         #expect(try other.run("late")?.outcome == .rolledBack)
         // The taker writes freely, into its own run and into the run it took over.
         try other.saveKeyState(KeyState(), for: "k")
-        try other.append(JournalEntry(at: now.addingTimeInterval(65), step: "start", phase: .info, detail: "recovering"), to: "taker")
-        try other.append(JournalEntry(at: now.addingTimeInterval(65), step: "restore", phase: .intent, detail: "undo"), to: "late")
+        try other.append(JournalEntry(at: now.addingTimeInterval(65), step: .start, phase: .info, detail: "recovering", facts: JournalFacts(emergency: false)), to: "taker")
+        try other.append(JournalEntry(at: now.addingTimeInterval(65), step: .restore, phase: .intent, target: "t", detail: "undo", facts: JournalFacts(backup: "/b")), to: "late")
         // Until it is taken over in turn: then its writes into either run are refused too.
         let third = LockOwner(host: "c", pid: 3, runID: "third")
         #expect(try store.acquireLock(key: "k", owner: third, lease: 60, now: now.addingTimeInterval(200), canTakeOver: { _ in false }) == .acquired)
-        #expect(throws: LeaseLost.self) { try other.append(JournalEntry(at: now.addingTimeInterval(201), step: "restore", phase: .done, detail: "late write"), to: "late") }
-        #expect(throws: LeaseLost.self) { try other.append(JournalEntry(at: now.addingTimeInterval(201), step: "x", phase: .info, detail: "late write"), to: "taker") }
+        #expect(throws: LeaseLost.self) { try other.append(JournalEntry(at: now.addingTimeInterval(201), step: .restore, phase: .done, target: "t", detail: "late write"), to: "late") }
+        #expect(throws: LeaseLost.self) { try other.append(JournalEntry(at: now.addingTimeInterval(201), step: .recover, phase: .info, detail: "late write"), to: "taker") }
     }
 
     @Test(.enabled(if: postgres != nil, "needs ROTOR_TEST_POSTGRES"))
@@ -122,14 +122,20 @@ import Testing
         let folder = try TemporaryFolder()
         let store = try makeStore(kind, in: folder)
         try store.createRun(RunRecord(id: "r1", key: "k", started: now, emergency: true, user: "ops", host: "h"))
-        for (index, step) in ["start", "preflight", "create", "update"].enumerated() {
-            try store.append(JournalEntry(at: now.addingTimeInterval(Double(index)), step: step, phase: .done, consumer: index == 3 ? "c" : nil,
-                                          detail: "step \(index)", data: ["n": String(index)]), to: "r1")
-        }
+        let created = GenerationRecord(id: "k-2", fingerprint: "sha256:0123456789ab", created: now)
+        let entries = [
+            JournalEntry(at: now, step: .start, phase: .info, detail: "step 0", facts: JournalFacts(emergency: true)),
+            JournalEntry(at: now.addingTimeInterval(1), step: .preflight, phase: .done, detail: "step 1"),
+            JournalEntry(at: now.addingTimeInterval(2), step: .create, phase: .done, detail: "step 2", facts: JournalFacts(new: created, name: "k-2")),
+            JournalEntry(at: now.addingTimeInterval(3), step: .update, phase: .intent, consumer: "c", target: "t", detail: "step 3",
+                         facts: JournalFacts(targetIndex: 3, backup: "/backups/0-3", path: "/srv/.env")),
+        ]
+        for entry in entries { try store.append(entry, to: "r1") }
         let journal = try store.journal(of: "r1")
-        #expect(journal.map(\.step) == ["start", "preflight", "create", "update"])
+        #expect(journal.map(\.step) == [.start, .preflight, .create, .update])
         #expect(journal.map(\.sequence) == [1, 2, 3, 4])
-        #expect(journal[3].consumer == "c" && journal[3].data == ["n": "3"])
+        #expect(journal[3].consumer == "c" && journal[3].facts == entries[3].facts)
+        #expect(journal[2].facts.new == created && journal[0].facts.emergency == true)
         #expect(try store.runs().map(\.id) == ["r1"] && (try store.run("r1"))?.finished == nil)
         try store.finishRun("r1", outcome: .rolledBack, at: now.addingTimeInterval(10))
         let run = try #require(try store.run("r1"))

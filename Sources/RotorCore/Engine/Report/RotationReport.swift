@@ -1,7 +1,8 @@
 import Foundation
 
-/// How a rotation (or a recovery, or a rollback) ended, for people and for `--json`.
-public struct RotationReport: Sendable, Codable, Equatable {
+/// How a rotation (or a recovery, a rollback, a sync, a grace-period deletion) ended,
+/// for people and for `--json`. Commands decide the exit code from `outcome`.
+public struct RotationReport: Sendable, Encodable, Equatable {
     public var key: String
     public var runID: String?
     public var outcome: RunOutcome
@@ -13,7 +14,7 @@ public struct RotationReport: Sendable, Codable, Equatable {
     /// The steps taken, each with its status.
     public var steps: [PlanStep]
     /// What a person still has to do (outcome needs-person).
-    public var left: [String]
+    public var left: [PendingAction]
     /// Set when a scheduled rotation found the key no longer due once it held the lock
     /// (another run rotated it meanwhile): nothing was attempted. Not part of the JSON.
     public var notDue: String? = nil
@@ -25,37 +26,43 @@ public struct RotationReport: Sendable, Codable, Equatable {
         case oldGeneration = "old_generation"
     }
 
+    /// A report that has not ended yet: `failed` until something says otherwise.
+    public init(key: String, runID: String? = nil, outcome: RunOutcome = .failed, emergency: Bool = false, message: String = "",
+                newGeneration: GenerationRecord? = nil, oldGeneration: GenerationRecord? = nil, steps: [PlanStep] = [], left: [PendingAction] = []) {
+        self.key = key
+        self.runID = runID
+        self.outcome = outcome
+        self.emergency = emergency
+        self.message = message
+        self.newGeneration = newGeneration
+        self.oldGeneration = oldGeneration
+        self.steps = steps
+        self.left = left
+    }
+
+    /// How one consumer ended a run.
+    public enum ConsumerState: String, Sendable {
+        case switched, failed, unreachable
+        case rolledBack = "rolled back"
+    }
+
     /// How each consumer ended, derived from the steps: switched, failed (and why),
     /// unreachable (its health check could not reach it), or rolled back.
-    public var consumerOutcomes: [(consumer: String, state: String, detail: String?)] {
+    public var consumerOutcomes: [(consumer: String, state: ConsumerState, detail: String?)] {
         var order: [String] = []
-        var outcome: [String: (String, String?)] = [:]
+        var outcome: [String: (ConsumerState, String?)] = [:]
         for step in steps {
             guard let consumer = step.consumer else { continue }
-            if outcome[consumer] == nil { order.append(consumer); outcome[consumer] = ("switched", nil) }
+            if outcome[consumer] == nil { order.append(consumer); outcome[consumer] = (.switched, nil) }
             switch step.status {
-            case "failed":
-                let unreachable = step.step == .health && step.detail.contains("unreachable")
-                outcome[consumer] = (unreachable ? "unreachable" : "failed", step.detail)
-            case "rolled-back" where outcome[consumer]?.0 == "switched":
-                outcome[consumer] = ("rolled back", nil)
+            case .failed?:
+                outcome[consumer] = (step.unreachable ? .unreachable : .failed, step.detail)
+            case .rolledBack? where outcome[consumer]?.0 == .switched:
+                outcome[consumer] = (.rolledBack, nil)
             default: break
             }
         }
         return order.map { ($0, outcome[$0]!.0, outcome[$0]!.1) }
-    }
-
-    public var exitStatus: ExitStatus {
-        switch outcome {
-        case .completed, .inProgress: .success
-        case .failed, .rolledBack: .failure
-        case .needsPerson: .needsPerson
-        }
-    }
-
-    /// For `recover`: finishing a run either way is success; only what is left for a person is not.
-    public var recoveryExitStatus: ExitStatus {
-        outcome == .needsPerson ? .needsPerson : .success
     }
 }
 

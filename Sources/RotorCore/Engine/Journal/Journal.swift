@@ -31,16 +31,23 @@ final class Journal: @unchecked Sendable {
         }
     }
 
-    func record(_ step: String, _ phase: JournalEntry.Phase, consumer: String? = nil, target: String? = nil,
-                _ detail: String, data: [String: String] = [:]) throws {
+    /// Commits one entry before the caller goes on. An entry that lacks a fact its step
+    /// needs for recovery is refused here, so such a mistake fails every test that reaches it.
+    func record(_ step: JournalStep, _ phase: JournalEntry.Phase, consumer: String? = nil, target: String? = nil,
+                _ detail: String, facts: JournalFacts = JournalFacts()) throws {
+        let entry = JournalEntry(at: clock(), step: step, phase: phase, consumer: consumer, target: target, detail: detail, facts: facts)
+        let missing = entry.missingFacts
+        guard missing.isEmpty else {
+            throw JournalCorruption(description: "internal error: journal entry \(step.rawValue).\(phase.rawValue) written without \(missing.joined(separator: ", "))")
+        }
         do {
-            try store.append(JournalEntry(at: clock(), step: step, phase: phase, consumer: consumer, target: target, detail: detail, data: data), to: runID)
+            try store.append(entry, to: runID)
         } catch let error as LeaseLost {
             lock.withLock { lostLease = true }
             throw error
         }
         guard let crashPoint else { return }
-        let label = "\(step).\(phase.rawValue)"
+        let label = "\(step.rawValue).\(phase.rawValue)"
         lock.lock()
         counts[label, default: 0] += 1
         let count = counts[label] ?? 0

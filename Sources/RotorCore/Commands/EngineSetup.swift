@@ -1,0 +1,43 @@
+import Foundation
+
+/// Builds the engine for a command, and runs the recovery every changing command starts with.
+enum EngineSetup {
+    static func make(_ configuration: Configuration, global: GlobalOptions, console: Console, loader: ConfigurationLoader,
+                     manualInput: ManualInput = ManualInput()) -> RotationEngine? {
+        let opened: StateStoreURL.Opened
+        do {
+            guard let store = try StateStoreURL.open(global.stateURL, workingDirectory: global.workingDirectory) else { return nil }
+            opened = store
+        } catch {
+            console.err("error: \(error)")
+            return nil
+        }
+        let quiet = global.quiet
+        // On a terminal, many targets make one redrawn counter line rather than a line each.
+        let redraw = console.errIsTerminal
+        return RotationEngine(configuration: configuration, store: opened.store, backupsRoot: opened.stateFolder + "/backups",
+                              progress: { line in if !quiet { console.err(line) } },
+                              targetProgress: { done, total, line in
+                                  guard !quiet else { return }
+                                  guard redraw, total > 10 else { return console.err(line) }
+                                  console.writeErr("\r\u{1B}[K  updated \(done)/\(total) targets" + (done == total ? "\n" : ""))
+                              },
+                              clock: global.clock,
+                              displayPath: { loader.displayPath($0) },
+                              manualInput: manualInput)
+    }
+
+    /// Finishes or undoes interrupted runs before a command changes anything, and shows
+    /// how they ended (on stderr when stdout carries `--json`). nil when the state store
+    /// cannot tell which runs were interrupted: the command must not go on (exit 3).
+    static func recoverFirst(_ engine: RotationEngine, console: Console, json: Bool) async -> ExitStatus? {
+        let reports: [RotationReport]
+        do { reports = try await engine.recover() } catch {
+            console.err("error: \(error)")
+            return nil
+        }
+        var recoveryConsole = console
+        if json { recoveryConsole.stdout = console.stderr }
+        return ReportView(console: recoveryConsole).show(reports, json: false, recovery: true)
+    }
+}

@@ -1,0 +1,20 @@
+import Foundation
+
+/// `rotor recover`: finish or undo interrupted runs.
+public enum RecoverCommand {
+    public static func run(global: GlobalOptions, json: Bool, console: Console) async -> ExitStatus {
+        let step = ConfigurationStep(options: global, console: console)
+        guard let (configuration, _) = step.load() else { return .failure }
+        guard let engine = EngineSetup.make(configuration, global: global, console: console, loader: step.loader) else { return .failure }
+        let reports: [RotationReport]
+        do { reports = try await engine.recover() } catch {
+            console.err("error: \(error)")
+            return .needsPerson
+        }
+        if reports.isEmpty, !json {
+            if !global.quiet { console.out("nothing to recover") }
+            return .success
+        }
+        return ReportView(console: console).show(reports, json: json, recovery: true)
+    }
+}

@@ -1,0 +1,16 @@
+import Foundation
+
+/// `rotor sync [KEY...] [--dry-run]`: write the current generation into drifted targets.
+public enum SyncCommand {
+    public static func run(keys: [String], dryRun: Bool, global: GlobalOptions, console: Console) async -> ExitStatus {
+        let step = ConfigurationStep(options: global, console: console)
+        guard let (configuration, _) = step.load() else { return .failure }
+        guard step.keysExist(keys, in: configuration) else { return .usage }
+        guard let engine = EngineSetup.make(configuration, global: global, console: console, loader: step.loader) else { return .failure }
+        var reports: [RotationReport] = []
+        for key in keys.isEmpty ? configuration.keys.map(\.name.value) : keys {
+            reports.append(await engine.sync(key, dryRun: dryRun, now: global.clock()))
+        }
+        return ReportView(console: console).show(reports, json: false)
+    }
+}

@@ -1,0 +1,207 @@
+import Foundation
+
+/// A target that was written during a run, with the backup that restores it.
+struct TouchedTarget: Sendable {
+    var operation: TargetOperation
+    /// nil when no backup was possible (an exec target without `read`).
+    var backup: String?
+}
+
+/// Counts targets written across concurrent consumer updates.
+final class ProgressCounter: @unchecked Sendable {
+    let total: Int
+    private var done = 0
+    private let lock = NSLock()
+
+    init(total: Int) { self.total = total }
+
+    func increment() -> Int {
+        lock.lock()
+        defer { lock.unlock() }
+        done += 1
+        return done
+    }
+}
+
+/// What updating the consumers did.
+struct UpdateResult: Sendable {
+    var touched: [TouchedTarget] = []
+    var touchedConsumers: [ConsumerSpec] = []
+    var failures: [String] = []
+    var steps: [PlanStep] = []
+    /// The journal could not be written: the update stopped where it was.
+    var storeError: (any Error)?
+
+    mutating func add(_ other: UpdateResult) {
+        touched += other.touched
+        touchedConsumers += other.touchedConsumers
+        failures += other.failures
+        steps += other.steps
+        storeError = storeError ?? other.storeError
+    }
+
+    var stopped: Bool { !failures.isEmpty || storeError != nil }
+}
+
+/// What a rollback could not undo, and whether the journal failed while it ran.
+struct RollbackResult: Sendable {
+    var steps: [PlanStep] = []
+    var left: [PendingAction] = []
+    var storeError: (any Error)?
+}
+
+extension RotationEngine {
+    /// Backs up, writes and reads back every target, then reloads and health-checks each
+    /// consumer; up to `parallel` consumers at once. Stops starting new consumers after
+    /// the first failure; the caller rolls back everything touched.
+    func updateConsumers(_ consumers: [ConsumerSpec], operations: [TargetOperation], runID: String, values: [Placeholder: String],
+                         secret: Secret, parallel: Int, journal: Journal) async -> UpdateResult {
+        let folder = backupFolder(runID)
+        var result = UpdateResult()
+        do {
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        } catch {
+            result.failures.append("cannot create the backup folder \(folder): \(error.localizedDescription)")
+            return result
+        }
+        chmod(backupsRoot, 0o700)
+        let counter = ProgressCounter(total: operations.count)
+        await withTaskGroup(of: UpdateResult.self) { group in
+            var next = 0
+            func startNext() {
+                guard next < consumers.count else { return }
+                let ordinal = next
+                let consumer = consumers[ordinal]
+                next += 1
+                group.addTask {
+                    await self.updateConsumer(consumer, ordinal: ordinal, operations: operations.filter { $0.consumer.name == consumer.name },
+                                              backupFolder: folder, values: values, secret: secret, journal: journal, counter: counter)
+                }
+            }
+            for _ in 0..<min(parallel, consumers.count) { startNext() }
+            for await outcome in group {
+                result.add(outcome)
+                if !result.stopped { startNext() }
+            }
+        }
+        return result
+    }
+
+    private func updateConsumer(_ consumer: ConsumerSpec, ordinal: Int, operations: [TargetOperation], backupFolder: String,
+                                values: [Placeholder: String], secret: Secret, journal: Journal, counter: ProgressCounter) async -> UpdateResult {
+        var result = UpdateResult()
+        let name = consumer.name.value
+        var secretValues = values
+        secretValues[.secret] = secret.reveal()
+        result.touchedConsumers.append(consumer)
+        for operation in operations {
+            let backup = "\(backupFolder)/\(ordinal)-\(operation.index)"
+            let value = operation.spec.value.render(secretValues)
+            do {
+                let hasBackup = try await operation.backup(to: backup)
+                try journal.record(.update, .intent, consumer: name, target: operation.label, "write the new generation",
+                                   facts: JournalFacts(targetIndex: operation.index, backup: hasBackup ? backup : nil, path: operation.spec.filePath))
+                result.touched.append(TouchedTarget(operation: operation, backup: hasBackup ? backup : nil))
+                try await operation.write(value)
+                if operation.canReadBack {
+                    guard let readBack = await operation.readBack(), readBack == value else {
+                        throw TargetEditError("\(operation.label) does not read back the new value after writing")
+                    }
+                }
+                try journal.record(.update, .done, consumer: name, target: operation.label, "written and read back", facts: JournalFacts(targetIndex: operation.index))
+                result.steps.append(PlanStep(step: .update, consumer: name, target: operation.label, targetType: operation.spec.typeName,
+                                             current: Fingerprint.of(value), detail: "written and read back", status: .ok))
+                targetProgress(counter.increment(), counter.total, "\(consumer.uses.value): \(name): wrote \(operation.label)")
+            } catch where Self.isJournalFailure(error) {
+                result.storeError = error
+                return result
+            } catch {
+                let message = "\(name): \(error)"
+                result.steps.append(PlanStep(step: .update, consumer: name, target: operation.label, targetType: operation.spec.typeName,
+                                             detail: message, status: .failed))
+                result.failures.append(message)
+                do { try journal.record(.update, .failed, consumer: name, target: operation.label, message) } catch { result.storeError = error }
+                return result
+            }
+        }
+        do {
+            if let failure = try await reloadAndCheck(consumer, values: values, journal: journal, steps: &result.steps) {
+                result.failures.append(failure)
+            }
+        } catch {
+            result.storeError = error
+        }
+        return result
+    }
+
+    /// An error of the journal (the state store), as opposed to one of a target.
+    static func isJournalFailure(_ error: any Error) -> Bool { !(error is TargetEditError) }
+
+    /// Runs a consumer's reload and health check; nil when both pass, else why not.
+    /// Throws only when the journal cannot be written.
+    func reloadAndCheck(_ consumer: ConsumerSpec, values: [Placeholder: String], journal: Journal, steps: inout [PlanStep]) async throws -> String? {
+        let name = consumer.name.value
+        if let reload = consumer.reload {
+            try journal.record(.reload, .intent, consumer: name, "run \(StepDescriptions.argv(reload))")
+            let result = await runner.run(reload.argv.map { $0.render(values) }, directory: consumer.directory, timeout: reload.timeout.timeInterval)
+            guard result.succeeded else {
+                let message = "\(name): reload \(result.timedOut ? "timed out after \(reload.timeout)" : "failed (\(reload.program) exited \(result.status))")"
+                steps.append(PlanStep(step: .reload, consumer: name, detail: message, status: .failed))
+                try journal.record(.reload, .failed, consumer: name, message)
+                return message
+            }
+            steps.append(PlanStep(step: .reload, consumer: name, detail: "reloaded", status: .ok))
+            try journal.record(.reload, .done, consumer: name, "reloaded")
+        }
+        if let health = consumer.health {
+            if let failure = await CheckRunner(runner: runner).run(health, values: values, secret: nil, directory: consumer.directory) {
+                let message = "\(name): health check failed: \(failure.message)"
+                var step = PlanStep(step: .health, consumer: name, detail: message, status: .failed)
+                step.unreachable = failure.unreachable
+                steps.append(step)
+                try journal.record(.health, .failed, consumer: name, message)
+                return message
+            }
+            steps.append(PlanStep(step: .health, consumer: name, detail: "healthy", status: .ok))
+            try journal.record(.health, .done, consumer: name, "healthy")
+        }
+        return nil
+    }
+
+    /// Restores every touched target from its backup (reverse order), then reloads and
+    /// health-checks the consumers that were touched. Returns what could not be undone.
+    func rollBack(_ touched: [TouchedTarget], consumers: [ConsumerSpec], journal: Journal) async -> RollbackResult {
+        var result = RollbackResult()
+        if journal.leaseLost {
+            result.left = [PendingAction(.recoverRun, "this run lost its lease: the runner that took the key over recovers it")]
+            return result
+        }
+        do {
+            for target in touched.reversed() {
+                let name = target.operation.consumer.name.value
+                guard let backup = target.backup else {
+                    result.left.append(PendingAction(.restoreTarget, "\(target.operation.label) could not be restored (no 'read' command to back it up): put the old value back by hand"))
+                    continue
+                }
+                try journal.record(.restore, .intent, consumer: name, target: target.operation.label, "restore from backup", facts: JournalFacts(backup: backup))
+                do {
+                    try await target.operation.restore(from: backup)
+                } catch {
+                    result.left.append(PendingAction(.restoreTarget, "\(target.operation.label): restore failed: \(error)"))
+                    continue
+                }
+                try journal.record(.restore, .done, consumer: name, target: target.operation.label, "restored")
+                result.steps.append(PlanStep(step: .update, consumer: name, target: target.operation.label, targetType: target.operation.spec.typeName,
+                                             detail: "restored to the old generation", status: .rolledBack))
+            }
+            for consumer in consumers {
+                if let problem = try await reloadAndCheck(consumer, values: [:], journal: journal, steps: &result.steps) {
+                    result.left.append(PendingAction(.checkConsumer, "after rollback, \(problem)"))
+                }
+            }
+        } catch {
+            result.storeError = error
+        }
+        return result
+    }
+}

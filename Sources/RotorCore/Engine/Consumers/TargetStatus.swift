@@ -1,0 +1,80 @@
+import Foundation
+
+/// What a target holds, compared with the state.
+public enum TargetState: String, Sendable, Codable {
+    case inSync = "in-sync"
+    /// Holds the previous generation.
+    case stale
+    /// Holds something rotor does not know.
+    case unknown
+    case missing
+    case unreadable
+}
+
+public struct TargetStatus: Sendable, Codable {
+    public var consumer: String
+    public var target: String
+    public var type: String
+    public var state: TargetState
+    public var fingerprint: String?
+    public var reason: String?
+}
+
+/// Compares what targets hold with a key's state, by fingerprint (`status`, `sync`, metrics).
+enum TargetClassifier {
+    /// `observation`: what a file target held when read just before (else it is read now);
+    /// its fingerprint is the value's, so a file is read once. An exec target runs its
+    /// `read` command.
+    static func classify(_ operation: TargetOperation, state: KeyState, observation: TargetObservation? = nil) async -> TargetStatus {
+        var status = TargetStatus(consumer: operation.consumer.name.value, target: operation.label, type: operation.spec.typeName,
+                                  state: .unknown, fingerprint: nil, reason: nil)
+        let fingerprint: String
+        if operation.spec.filePath != nil {
+            switch observation ?? TargetInspector().observe(operation.spec) {
+            case .missing(let reason): status.state = .missing; status.reason = reason; return status
+            case .unreadable(let reason), .notRead(let reason): status.state = .unreadable; status.reason = reason; return status
+            case .present(let observed): fingerprint = observed
+            }
+        } else {
+            guard let value = await operation.readBack() else {
+                status.state = operation.canReadBack ? .unreadable : .unknown
+                status.reason = operation.canReadBack ? "its read command failed" : "an exec target with no 'read' command"
+                return status
+            }
+            fingerprint = Fingerprint.of(value)
+        }
+        let expected = { (record: GenerationRecord?) -> String? in
+            guard let record else { return nil }
+            // A target whose value is a template other than {secret} cannot be compared by the secret's fingerprint.
+            return operation.spec.value.source == "{secret}" ? record.fingerprint : nil
+        }
+        status.fingerprint = fingerprint
+        if fingerprint == expected(state.current) {
+            status.state = .inSync
+        } else if fingerprint == expected(state.previous) {
+            status.state = .stale
+        } else if operation.spec.value.source != "{secret}", state.current != nil {
+            status.state = .unknown
+            status.reason = "its value is the template '\(operation.spec.value.source)', not compared by fingerprint"
+        }
+        return status
+    }
+
+    /// Targets not in sync, per key (for metrics).
+    static func driftCounts(_ configuration: Configuration, states: [String: KeyState]) -> [String: Int] {
+        var counts: [String: Int] = [:]
+        let consumersByKey = configuration.consumersByKey()
+        for key in configuration.keys {
+            let state = states[key.name.value] ?? KeyState()
+            var count = 0
+            for consumer in consumersByKey[key.name.value] ?? [] {
+                for target in consumer.targets {
+                    if case .present(let fingerprint) = TargetInspector().observe(target), fingerprint == state.current?.fingerprint { continue }
+                    if target.filePath != nil { count += 1 }
+                }
+            }
+            counts[key.name.value] = count
+        }
+        return counts
+    }
+}

@@ -1,0 +1,49 @@
+import Foundation
+
+extension RotationEngine {
+    /// Deletes a previous generation whose time has come (`rotor run`): when its grace
+    /// period has passed, or earlier when the key sets `delete_when_unused_for` and the
+    /// provider reports it unused that long. nil when the key has nothing pending.
+    public func deletePending(_ keyName: String, now: Date) async throws -> RotationReport? {
+        guard let state = try store.keyStates()[keyName], let current = state.current, let previous = state.previous,
+              let due = previous.pendingDeletionAt, let key = configuration.key(named: keyName)
+        else { return nil }
+        let provider: ResolvedProvider
+        do { (_, provider) = try resolve(keyName) } catch { return nil }
+        var reason = "its grace period ended \(DateFormatting.iso8601(due))"
+        if due > now {
+            guard let unusedFor = key.deleteWhenUnusedFor else { return nil }
+            let listed: [ListedGeneration]?
+            do throws(ProviderError) { listed = try await provider.implementation.list(values: provider.values(at: now), directory: provider.directory) } catch {
+                progress("\(keyName): cannot list the provider to see whether \(previous.id) is still used: \(error.message)")
+                return nil
+            }
+            guard let entry = listed?.first(where: { $0.id == previous.id }) else { return nil }
+            let lastUse = entry.lastUsed ?? previous.created
+            guard now.timeIntervalSince(lastUse) >= unusedFor.timeInterval else {
+                return RotationReport(key: keyName, outcome: .inProgress,
+                                      message: "old key \(previous.id) still in use (last used \(DateFormatting.iso8601(lastUse))): deleted once unused for \(unusedFor), at the latest \(DateFormatting.iso8601(due))",
+                                      newGeneration: current, oldGeneration: previous)
+            }
+            reason = "unused since \(DateFormatting.iso8601(lastUse)) (\(unusedFor) or more)"
+        }
+        let runID = Self.makeRunID(clock())
+        let started = RotationReport(key: keyName, runID: runID, newGeneration: current, oldGeneration: previous)
+        return await exclusiveRun(of: keyName, runID: runID, action: .deletePending, report: started,
+                                  record: .starting(id: runID, key: keyName, at: clock(), emergency: false)) { journal in
+            var report = started
+            if let error = try await provider.delete(.old(previous, because: "delete generation \(previous.id): grace period over"), journal: journal, at: now) {
+                report.outcome = .needsPerson
+                report.message = "deleting generation \(previous.id) (grace period over) failed: \(error.message); the next run retries"
+                report.left.append(PendingAction(.deleteGeneration, "generation \(previous.id) is still at the provider"))
+                return report
+            }
+            try store.saveKeyState(KeyState(current: current, previous: nil), for: keyName)
+            try removeBackupsOfFinishedRuns(of: keyName)
+            report.outcome = .completed
+            report.message = "deleted generation \(previous.id): \(reason)"
+            report.steps.append(PlanStep(step: .delete, detail: report.message, status: .ok))
+            return report
+        }
+    }
+}

@@ -1,0 +1,187 @@
+import Foundation
+
+extension RotationEngine {
+    /// The state store could not say which runs were interrupted: nothing may rotate
+    /// until it can (`rotate` and `run` stop with exit 3).
+    public struct RecoveryBlocked: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    /// Finishes or undoes every interrupted run (`rotor recover`, also run before `rotate`
+    /// and `run`). A run is rolled forward when its journal says every consumer had
+    /// verified the new generation, else rolled back from its backups.
+    public func recover() async throws(RecoveryBlocked) -> [RotationReport] {
+        let runs: [RunRecord]
+        do { runs = try store.runs() } catch {
+            throw RecoveryBlocked(description: "cannot read the runs in the state store (\(error)), so rotor cannot tell whether a run was interrupted; nothing was rotated — run 'rotor recover' once the store is readable")
+        }
+        var reports: [RotationReport] = []
+        for run in runs where run.finished == nil {
+            reports.append(await recover(run))
+        }
+        return reports
+    }
+
+    private func recover(_ run: RunRecord) async -> RotationReport {
+        let report = RotationReport(key: run.key, runID: run.id, outcome: .needsPerson, emergency: run.emergency)
+        var options = RotationOptions()
+        options.lockWait = 0
+        // A recovery must not be mistaken for the dead run (same run id): its own owner id.
+        return await exclusiveRun(of: run.key, runID: run.id, action: .recover, report: report, options: options, record: nil, refused: { _ in
+            // A live process holds the lock: that run is not interrupted.
+            var inProgress = report
+            inProgress.outcome = .inProgress
+            inProgress.message = "run \(run.id) of '\(run.key)' is still in progress (its process holds the lock); left alone"
+            return inProgress
+        }) { journal in
+            var report = report
+            let entries = try store.journal(of: run.id)
+            let history = RunHistory(entries)
+            report.newGeneration = history.new
+            report.oldGeneration = history.old
+            try journal.record(.recover, .info, "recovery by pid \(ProcessInfo.processInfo.processIdentifier)")
+            // A write cut off by the crash may have left a temporary file holding the new secret.
+            for write in history.writes { if let path = write.path { AtomicFile.removeStrayTemporaries(for: path) } }
+            switch history.decision {
+            case .rollForward(let new): try await rollForward(run, to: new, history: history, journal: journal, report: &report)
+            case .rollBack: try await rollBack(run, history: history, journal: journal, report: &report)
+            case .inconsistent:
+                report.message = "run \(run.id) verified consumers but its journal has no new generation; check the state by hand"
+                report.left.append(PendingAction(.checkState, "compare the targets of '\(run.key)' with 'rotor status' and the provider's keys"))
+            }
+            try store.finishRun(run.id, outcome: report.outcome, at: clock())
+            return report
+        }
+    }
+
+    /// Every consumer had verified the new generation: record it, and delete the old one if due.
+    private func rollForward(_ run: RunRecord, to new: GenerationRecord, history: RunHistory, journal: Journal, report: inout RotationReport) async throws {
+        let key = configuration.key(named: run.key)
+        let grace = history.emergency ? 0 : key?.grace.timeInterval ?? 0
+        var previous = history.old
+        previous?.pendingDeletionAt = new.created.addingTimeInterval(grace)
+        if history.revoked { previous = nil }
+        if !history.committed {
+            try store.saveKeyState(KeyState(current: new, previous: previous), for: run.key)
+            try journal.record(.commit, .done, "state: current \(new.id) (recovered)")
+        }
+        report.outcome = .completed
+        report.message = "run \(run.id) rolled forward: every consumer had verified \(new.id)"
+        guard let old = previous, grace == 0, !history.oldDeleted else {
+            removeBackups(run.id)
+            return
+        }
+        let provider: ResolvedProvider
+        do { (_, provider) = try resolve(run.key) } catch {
+            report.outcome = .needsPerson
+            report.left.append(PendingAction(.deleteGeneration, "delete old generation \(old.id) of '\(run.key)' at its provider (\(error))"))
+            return
+        }
+        if try await provider.delete(.old(old, because: "delete old generation \(old.id)"), journal: journal, at: clock()) != nil {
+            report.outcome = .needsPerson
+            report.left.append(PendingAction(.deleteGeneration, "old generation \(old.id) is still at the provider; 'rotor run' retries its deletion"))
+            return
+        }
+        try store.saveKeyState(KeyState(current: new, previous: nil), for: run.key)
+        report.message += "; old generation \(old.id) deleted"
+        removeBackups(run.id)
+    }
+
+    /// Not every consumer had verified: put every touched target back and delete the new generation.
+    private func rollBack(_ run: RunRecord, history: RunHistory, journal: Journal, report: inout RotationReport) async throws {
+        var touchedConsumers: [String] = []
+        for write in history.writesToUndo {
+            if !touchedConsumers.contains(write.consumer) { touchedConsumers.append(write.consumer) }
+            guard let backup = write.backup else {
+                report.left.append(PendingAction(.restoreTarget, "\(write.target) could not be restored (no backup): put the old value back by hand"))
+                continue
+            }
+            try journal.record(.restore, .intent, consumer: write.consumer, target: write.target, "restore from backup", facts: JournalFacts(backup: backup))
+            do {
+                try await restore(write, backup: backup)
+            } catch {
+                report.left.append(PendingAction(.restoreTarget, "\(write.target): restore failed: \(error)"))
+                continue
+            }
+            try journal.record(.restore, .done, consumer: write.consumer, target: write.target, "restored")
+            report.steps.append(PlanStep(step: .update, consumer: write.consumer, target: write.target, detail: "restored to the old generation", status: .rolledBack))
+        }
+        for name in touchedConsumers.reversed() {
+            guard let consumer = configuration.consumers.first(where: { $0.name.value == name }) else { continue }
+            if let problem = try await reloadAndCheck(consumer, values: [:], journal: journal, steps: &report.steps) {
+                report.left.append(PendingAction(.checkConsumer, "after rollback, \(problem)"))
+            }
+        }
+        try await deleteUnwantedGenerations(run, history: history, journal: journal, report: &report)
+        report.outcome = report.left.isEmpty ? .rolledBack : .needsPerson
+        report.message = "run \(run.id) rolled back: " + (report.left.isEmpty ? "every consumer is on the old generation" : report.left.map(\.text).joined(separator: "; "))
+        if !report.left.contains(where: { $0.kind == .restoreTarget }) { removeBackups(run.id) }
+    }
+
+    /// Restores one target: by path for files (the configuration may have changed since),
+    /// through its command for exec targets.
+    private func restore(_ write: RunHistory.Write, backup: String) async throws {
+        if let path = write.path {
+            guard let data = FileManager.default.contents(atPath: backup) else { throw TargetEditError("its backup \(backup) is missing") }
+            if FileManager.default.contents(atPath: path) == data { return }
+            do { try AtomicFile.write([UInt8](data), to: path) } catch { throw TargetEditError(error.reason) }
+            return
+        }
+        guard let consumer = configuration.consumers.first(where: { $0.name.value == write.consumer }), consumer.targets.indices.contains(write.index)
+        else { throw TargetEditError("its consumer is no longer in the configuration") }
+        try await targetOperation(consumer, index: write.index).restore(from: backup)
+    }
+
+    /// Deletes what the run created and no consumer keeps: its journalled new generation,
+    /// generations it found by name, or — when rotor died before the create's answer was
+    /// recorded — what the provider lists under the name it asked for.
+    private func deleteUnwantedGenerations(_ run: RunRecord, history: RunHistory, journal: Journal, report: inout RotationReport) async throws {
+        var ids: [String]
+        switch history.creation {
+        case .notAttempted, .refused: ids = []
+        case .created(let new): ids = [new.id]
+        case .unknown(let name): ids = try await findUnrecorded(named: name, run: run, history: history, journal: journal, report: &report)
+        }
+        ids += history.foundByName
+        let remaining = ids.filter { !history.deletedNew.contains($0) }
+        guard !remaining.isEmpty else { return }
+        let provider: ResolvedProvider
+        do { (_, provider) = try resolve(run.key) } catch {
+            report.left.append(PendingAction(.deleteGeneration, "delete generation \(remaining.joined(separator: ", ")) of run \(run.id) at its provider (\(error))"))
+            return
+        }
+        for id in Array(Set(remaining)).sorted() {
+            if let error = try await provider.delete(.new(id: id), journal: journal, at: clock()) {
+                report.left.append(PendingAction(.deleteGeneration, "delete the new generation \(id) at provider '\(provider.name)': \(error.message)"))
+            } else {
+                report.steps.append(PlanStep(step: .delete, detail: "new generation \(id) deleted", status: .ok))
+            }
+        }
+    }
+
+    /// After rotor died during a create: the generation it may have made, by name.
+    private func findUnrecorded(named name: String, run: RunRecord, history: RunHistory, journal: Journal,
+                                report: inout RotationReport) async throws -> [String] {
+        let provider: ResolvedProvider
+        do { (_, provider) = try resolve(run.key) } catch {
+            report.left.append(PendingAction(.checkProvider, "the key or its provider is no longer configured: check the provider for a generation named '\(name)' (run \(run.id))"))
+            return []
+        }
+        if case .generate = provider.spec.kind { return [] }  // nothing exists anywhere but in the dead process
+        // Never a generation the state knows (a same-named older one stays untouched).
+        let state = try store.keyStates()[run.key]
+        let known = Set([history.old?.id, state?.current?.id, state?.previous?.id].compactMap { $0 })
+        let found: [ListedGeneration]?
+        do throws(ProviderError) { found = try await provider.unrecorded(named: name, known: known, at: clock()) } catch {
+            report.left.append(PendingAction(.checkProvider, "cannot list provider '\(provider.name)' to find a generation named '\(name)': \(error.message)"))
+            return []
+        }
+        guard let found else {
+            report.left.append(PendingAction(.checkProvider, "rotor died while creating '\(name)' at provider '\(provider.name)' and the provider cannot list: delete that generation there if it exists"))
+            return []
+        }
+        guard let orphan = found.last else { return [] }
+        try journal.record(.create, .info, "found the unrecorded generation \(orphan.id) named '\(name)'", facts: JournalFacts(generationID: orphan.id))
+        return [orphan.id]
+    }
+}

@@ -1,0 +1,117 @@
+import Foundation
+
+/// What a run's journal says happened, folded from its typed entries: the facts recovery
+/// and `rotor rollback` decide on. Every step is handled by name in one `switch`, so a
+/// new step cannot be added without saying what it means here.
+struct RunHistory: Equatable {
+    /// How far the create got.
+    enum Creation: Equatable {
+        /// No create was attempted.
+        case notAttempted
+        /// rotor died (or the answer was lost) before the provider's answer was journalled:
+        /// a generation of this name may exist.
+        case unknown(name: String)
+        /// The provider said no and created nothing.
+        case refused
+        case created(GenerationRecord)
+    }
+
+    /// One target write that may need undoing, latest first when read from `writes`.
+    struct Write: Equatable {
+        var consumer: String
+        var target: String
+        var index: Int
+        var backup: String?
+        var path: String?
+    }
+
+    var emergency = false
+    var old: GenerationRecord?
+    var creation = Creation.notAttempted
+    /// Unrecorded generations a run found by name (a lost create) and did not delete yet.
+    var foundByName: [String] = []
+    /// Generations this run deleted as "new" (its own, or ones found by name).
+    var deletedNew: Set<String> = []
+    var verified = false
+    var committed = false
+    var oldDeleted = false
+    var revoked = false
+    /// Every target write begun, in journal order.
+    var writes: [Write] = []
+    /// Targets already restored.
+    var restored: Set<String> = []
+
+    init(_ entries: [JournalEntry]) {
+        for entry in entries { apply(entry) }
+    }
+
+    private mutating func apply(_ entry: JournalEntry) {
+        let facts = entry.facts
+        switch entry.step {
+        case .start:
+            emergency = facts.emergency ?? false
+            old = facts.old
+        case .create:
+            switch entry.phase {
+            case .intent: creation = .unknown(name: facts.name ?? "")
+            case .done: if let new = facts.new { creation = .created(new) }
+            case .failed: if facts.mayHaveCreated == false { creation = .refused }
+            case .info: if let id = facts.generationID { foundByName.append(id) }
+            }
+        case .update:
+            if entry.phase == .intent, let consumer = entry.consumer, let target = entry.target, let index = facts.targetIndex {
+                writes.append(Write(consumer: consumer, target: target, index: index, backup: facts.backup, path: facts.path))
+            }
+        case .restore:
+            if entry.phase == .done, let target = entry.target { restored.insert(target) }
+        case .verify:
+            if entry.phase == .done { verified = true }
+        case .commit:
+            committed = true
+        case .delete:
+            if entry.phase == .done { oldDeleted = true }
+        case .revoke:
+            if entry.phase == .done { revoked = true }
+        case .deleteNew:
+            if entry.phase == .intent, let id = facts.generationID { pendingDeletion = id }
+            if entry.phase == .done, let id = pendingDeletion { deletedNew.insert(id) }
+        case .sync:
+            // A sync writes the current generation: its "new" is not a new generation.
+            break
+        case .preflight, .makeRoom, .retire, .verifyKey, .reload, .health, .rollback, .recover:
+            // Journalled for people; recovery decides nothing on them. (A retire or
+            // make-room deletes a generation no consumer uses: done or not, nothing to undo.)
+            break
+        }
+    }
+
+    /// The id of the generation a `delete-new` intent named, until its result.
+    private var pendingDeletion: String?
+
+    /// The new generation, when the journal recorded it.
+    var new: GenerationRecord? {
+        if case .created(let record) = creation { return record }
+        return nil
+    }
+
+    /// The writes that still need undoing, latest first.
+    var writesToUndo: [Write] {
+        writes.reversed().filter { !restored.contains($0.target) }
+    }
+
+    /// What recovery must do with an interrupted run.
+    enum Decision: Equatable {
+        /// Every consumer verified the new generation: record it, delete the old if due.
+        case rollForward(new: GenerationRecord)
+        /// Verified, but the journal has no new generation: only a person can tell.
+        case inconsistent
+        /// Not every consumer verified: restore what was written, delete what was created.
+        case rollBack
+    }
+
+    var decision: Decision {
+        guard verified else { return .rollBack }
+        guard let new else { return .inconsistent }
+        return .rollForward(new: new)
+    }
+}

@@ -1,0 +1,76 @@
+import Foundation
+
+extension RotationEngine {
+    /// The one way an operation works on a key: take the key's lock (waiting briefly for a
+    /// live holder), optionally record a new run, hand `body` the run's journal, then
+    /// finish the run, audit it, say how it ended and let the lock go.
+    ///
+    /// `body` returns the report; an error it throws is the state store failing, which
+    /// ends the operation as "needs a person" with the way on (`rotor recover`). A lock
+    /// that cannot be had ends it with `refused(why)` (by default `report`, unchanged but
+    /// for the message). `skip`, asked
+    /// once the lock is held and before anything is recorded, may end it there (a
+    /// scheduled rotation that another run did meanwhile): that report is returned as is.
+    func exclusiveRun(of key: String, runID: String, action: AuditAction, report: RotationReport,
+                      options: RotationOptions = RotationOptions(), record run: RunRecord?,
+                      skip: () throws -> RotationReport? = { nil },
+                      refused: ((String) -> RotationReport)? = nil,
+                      _ body: (Journal) async throws -> RotationReport) async -> RotationReport {
+        let owner = LockOwner.current(runID: runID)
+        if let refusal = await acquireLock(key, owner: owner, options: options) {
+            if let refused { return refused(refusal) }
+            var unchanged = report
+            unchanged.message = refusal
+            return unchanged
+        }
+        defer {
+            do { try store.releaseLock(key: key, owner: owner) } catch {
+                progress("\(key): warning: cannot release the lock (\(error)); it expires with its lease")
+            }
+        }
+        var finished: RotationReport
+        do {
+            if let skipped = try skip() { return skipped }
+            if let run { try store.createRun(run) }
+            finished = try await body(Journal(store: store, runID: runID, clock: clock))
+            if run != nil { try store.finishRun(runID, outcome: finished.outcome, at: clock()) }
+        } catch {
+            finished = report
+            finished.outcome = .needsPerson
+            finished.message = "the state store failed during the \(action.rawValue) (\(error)); nothing more was done"
+            finished.left.append(PendingAction(.recoverRun, "run 'rotor recover' once the state store is back: it finishes or undoes run \(runID)"))
+        }
+        do {
+            try audit(finished, action: action)
+        } catch {
+            finished.left.append(PendingAction(.checkState, "the audit log could not record this \(action.rawValue) (\(error)): note it by hand"))
+            if finished.outcome != .failed { finished.outcome = .needsPerson }
+        }
+        progress("\(key): \(finished.message)")
+        return finished
+    }
+
+    /// nil when the lock is ours; else why not. A live holder is waited for up to
+    /// `options.lockWait`.
+    func acquireLock(_ key: String, owner: LockOwner, options: RotationOptions) async -> String? {
+        let deadline = Date().addingTimeInterval(options.lockWait)
+        while true {
+            let attempt: LockAttempt
+            do {
+                attempt = try store.acquireLock(key: key, owner: owner, lease: options.lease, now: clock(), canTakeOver: Self.ownerIsGone)
+            } catch {
+                return "cannot take the lock of '\(key)': \(error)"
+            }
+            guard case .heldBy(let holder) = attempt else { return nil }
+            if Date() >= deadline {
+                return "key '\(key)' is being rotated by run \(holder.owner.runID) (pid \(holder.owner.pid) on \(holder.owner.host)); try again when it has finished"
+            }
+            try? await Task.sleep(nanoseconds: 200_000_000)  // cancellation only ends the wait early
+        }
+    }
+
+    /// A lock's owner is gone when it ran on this host and its process no longer exists.
+    @Sendable static func ownerIsGone(_ holder: LockHolder) -> Bool {
+        holder.owner.host == ProcessInfo.processInfo.hostName && kill(holder.owner.pid, 0) != 0 && errno == ESRCH
+    }
+}

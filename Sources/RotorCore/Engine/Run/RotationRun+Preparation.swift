@@ -1,0 +1,111 @@
+import Foundation
+
+/// The steps before a new generation exists: nothing a consumer uses changes here.
+extension RotationRun {
+    /// Reads the key's state and journals the start (with the old generation, which
+    /// recovery needs), and a break-glass audit entry for an emergency.
+    func begin() throws {
+        state = try engine.store.keyStates()[keyName] ?? KeyState()
+        report.oldGeneration = old
+        try journal.record(.start, .info, "rotation of \(keyName)\(options.emergency ? " (EMERGENCY)" : "")",
+                           facts: JournalFacts(emergency: options.emergency, old: old))
+        if options.emergency {
+            try engine.store.appendAudit(AuditEntry(at: now, key: keyName, action: AuditAction.breakGlass.rawValue, outcome: "started", emergency: true,
+                                                    runID: journal.runID, detail: "emergency rotation\(options.revokeFirst ? " with --revoke-first" : "")",
+                                                    data: old.map { ["old_id": $0.id, "old_fingerprint": $0.fingerprint] } ?? [:]))
+        }
+    }
+
+    /// 0. Every target exists, parses and is writable; every command exists; the provider
+    /// is ready. Nothing is created or touched if any of this fails.
+    func preflight() throws {
+        var problems = provider.implementation.preflight(directory: provider.directory)
+        problems += operations.compactMap { $0.preflight() }
+        problems += commandProblems()
+        guard problems.isEmpty else {
+            let text = problems.joined(separator: "; ")
+            try journal.record(.preflight, .failed, text)
+            note(.preflight, text, .failed)
+            throw Stop(outcome: .failed, message: "preflight failed: \(text); nothing was created or changed")
+        }
+        try journal.record(.preflight, .done, "\(operations.count) targets ready")
+        note(.preflight, "\(operations.count) targets ready", .ok)
+        engine.progress("\(keyName): preflight ok (\(operations.count) targets)")
+    }
+
+    /// Commands that must exist: reload, exec health checks, exec verify checks.
+    private func commandProblems() -> [String] {
+        var problems: [String] = []
+        for check in key.verify {
+            if case .exec(let command) = check, CommandRunner.locate(command.program, in: key.directory) == nil {
+                problems.append("verify command '\(command.program)' is not installed or not on PATH")
+            }
+        }
+        for consumer in consumers {
+            if let reload = consumer.reload, CommandRunner.locate(reload.program, in: consumer.directory) == nil {
+                problems.append("\(consumer.name.value): reload command '\(reload.program)' is not installed or not on PATH")
+            }
+            if case .exec(let command)? = consumer.health, CommandRunner.locate(command.program, in: consumer.directory) == nil {
+                problems.append("\(consumer.name.value): health command '\(command.program)' is not installed or not on PATH")
+            }
+        }
+        return problems
+    }
+
+    /// Room for one more generation at a provider with a limit (AWS IAM: two keys per
+    /// user): at the limit, an inactive generation is deleted when the policy allows,
+    /// else the run stops saying what to do.
+    func makeRoom() async throws {
+        guard let capacity = provider.spec.capacity else { return }
+        func refuse(_ reason: String) throws -> Stop {
+            try journal.record(.preflight, .failed, reason)
+            return Stop(outcome: .failed, message: "preflight failed: \(reason); nothing was created or changed")
+        }
+        let listed: [ListedGeneration]
+        do throws(ProviderError) {
+            guard let generations = try await provider.implementation.list(values: values, directory: provider.directory) else { return }
+            listed = generations
+        } catch {
+            throw try refuse("cannot count the generations at provider '\(provider.name)': \(error.message)")
+        }
+        guard listed.count >= capacity.maxGenerations else { return }
+        let pending = state.previous?.id
+        if capacity.deleteInactiveWhenFull, let spare = listed.first(where: { !$0.active && $0.id != old?.id && $0.id != pending }) {
+            if let error = try await provider.delete(.spare(id: spare.id), journal: journal, at: now) {
+                throw try refuse("provider '\(provider.name)' is at its limit of \(capacity.maxGenerations) and deleting inactive \(spare.id) failed: \(error.message)")
+            }
+            note(.delete, "deleted inactive generation \(spare.id) to make room (limit \(capacity.maxGenerations))", .ok)
+            return
+        }
+        let described = listed.map { "\($0.id)\($0.id == old?.id ? " (current)" : "")\($0.active ? "" : " (inactive)")" }.joined(separator: ", ")
+        throw try refuse("provider '\(provider.name)' already holds \(listed.count) generations (\(described)), its limit of \(capacity.maxGenerations): "
+            + "delete the one no consumer uses, or set delete_inactive_when_full: true to let rotor delete an inactive one")
+    }
+
+    /// A generation two rotations back, still in its grace period: every consumer verified
+    /// its successor long ago, so it goes now (the state holds one previous generation).
+    func retire() async throws {
+        guard let retiring = state.previous else { return }
+        if let error = try await provider.delete(.retiring(retiring), journal: journal, at: now) {
+            guard options.emergency else {
+                throw Stop(outcome: .failed, message: "generation \(retiring.id), pending deletion from an earlier run, could not be deleted: \(error.message); delete it first (nothing else was done)")
+            }
+            report.left.append(PendingAction(.deleteGeneration, "generation \(retiring.id) (pending deletion from an earlier run) is still at the provider: delete it there"))
+            return
+        }
+        state.previous = nil
+        try engine.store.saveKeyState(state, for: keyName)
+        try engine.removeBackupsOfFinishedRuns(of: keyName)
+        note(.delete, "deleted generation \(retiring.id), pending from an earlier run", .ok)
+    }
+
+    /// Emergency `--revoke-first`: cut the old generation off before anything else.
+    func revokeFirst() async throws {
+        guard options.revokeFirst, let old else { return }
+        if let error = try await provider.delete(.old(old, step: .revoke, because: "delete the old generation first"), journal: journal, at: now) {
+            throw Stop(outcome: .failed, message: "revoking the old generation failed: \(error.message); nothing else was done")
+        }
+        note(.delete, "revoked old generation \(old.id) first", .ok)
+        engine.progress("\(keyName): revoked old generation \(old.id)")
+    }
+}

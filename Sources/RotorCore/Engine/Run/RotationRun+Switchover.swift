@@ -1,0 +1,76 @@
+import Foundation
+
+/// Moving every consumer to the new generation, and retiring the old one.
+extension RotationRun {
+    /// 3. Backs up, writes, reads back, reloads and health-checks every consumer; on the
+    /// first failure every touched target is restored and the new generation deleted.
+    func updateConsumers(_ generation: NewGeneration) async throws {
+        let updates = await engine.updateConsumers(consumers, operations: operations, runID: journal.runID, values: values,
+                                                   secret: generation.secret, parallel: options.parallel, journal: journal)
+        report.steps += updates.steps
+        if journal.leaseLost {
+            // Another runner holds the key now and recovers this run; touching anything
+            // more (a rollback, a reload, a provider call) would race it.
+            report.left.append(PendingAction(.recoverRun, "the runner that took '\(keyName)' over recovers run \(journal.runID) (check 'rotor history \(keyName)')"))
+            throw Stop(outcome: .needsPerson, message: "this run lost its lease on '\(keyName)' to another runner and stopped without touching anything further")
+        }
+        if let error = updates.storeError { throw error }
+        guard let failure = updates.failures.first else { return }
+        let message = redactor.redact(failure)
+        engine.progress("\(keyName): \(message); rolling back")
+        let undone = await engine.rollBack(updates.touched, consumers: updates.touchedConsumers, journal: journal)
+        report.steps += undone.steps
+        report.left += undone.left
+        try journal.record(.rollback, undone.left.isEmpty ? .done : .failed,
+                           undone.left.isEmpty ? "every touched target restored" : undone.left.map(\.text).joined(separator: "; "))
+        if let error = undone.storeError { throw error }
+        throw try await abandon(generation, because: "\(message); every consumer was rolled back to the old generation",
+                                outcome: undone.left.isEmpty ? .rolledBack : .needsPerson)
+    }
+
+    /// 4. Verified: the point of no return (recovery rolls forward from here). The state
+    /// names the new generation; the old one is pending deletion.
+    func commit(_ generation: NewGeneration) throws -> GenerationRecord {
+        let record = GenerationRecord(id: generation.id, fingerprint: generation.secret.fingerprint, created: now)
+        try journal.record(.verify, .done, "all \(consumers.count) consumers run on \(generation.id)")
+        note(.verify, "all \(consumers.count) consumers verified", .ok)
+        var previous = old
+        previous?.pendingDeletionAt = now.addingTimeInterval(options.emergency ? 0 : key.grace.timeInterval)
+        if options.revokeFirst { previous = nil }
+        state = KeyState(current: record, previous: previous)
+        try engine.store.saveKeyState(state, for: keyName)
+        try journal.record(.commit, .done, "state: current \(generation.id)")
+        return record
+    }
+
+    /// 5. Deletes the old generation at once (grace 0s, or an emergency), or leaves it
+    /// pending for `rotor run`. Ends the run.
+    func deleteOld(replacedBy new: GenerationRecord) async throws -> RotationReport {
+        let rotated = "rotated to \(new.id) (\(new.fingerprint))"
+        guard let old, !options.revokeFirst else {
+            engine.removeBackups(journal.runID)
+            return ended(.completed, "\(rotated); \(old == nil ? "no previous generation known to rotor" : "old generation revoked first")")
+        }
+        guard key.grace.seconds == 0 || options.emergency else {
+            return ended(.completed, "\(rotated); old generation \(old.id) kept until \(DateFormatting.iso8601(state.previous?.pendingDeletionAt ?? now)) (grace \(key.grace))")
+        }
+        if let error = try await provider.delete(.old(old, because: "delete old generation \(old.id)"), journal: journal, at: now) {
+            let message = redactor.redact(error.message)
+            note(.delete, message, .failed)
+            report.left.append(PendingAction(.deleteGeneration, "old generation \(old.id) is still at the provider; 'rotor run' retries its deletion"))
+            engine.removeBackups(journal.runID)
+            return ended(.needsPerson, "rotated to \(new.id), but deleting the old generation failed: \(message)")
+        }
+        state.previous = nil
+        try engine.store.saveKeyState(state, for: keyName)
+        note(.delete, "old generation \(old.id) deleted", .ok)
+        engine.removeBackups(journal.runID)
+        return ended(.completed, "\(rotated); old generation \(old.id) deleted")
+    }
+
+    private func ended(_ outcome: RunOutcome, _ message: String) -> RotationReport {
+        report.outcome = outcome
+        report.message = message
+        return report
+    }
+}

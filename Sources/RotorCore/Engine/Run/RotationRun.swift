@@ -1,0 +1,100 @@
+import Foundation
+
+/// One rotation of one key, held under the key's lock: the key, its provider, the run's
+/// journal and the report it builds, with one method per step of the workflow.
+///
+/// `execute` walks the steps in order. A step that ends the run early throws `Stop`
+/// (how it ended and why); any other error is the state store failing, which
+/// `RotationEngine.exclusiveRun` turns into "needs a person".
+final class RotationRun {
+    let engine: RotationEngine
+    let key: KeyPolicy
+    let provider: ResolvedProvider
+    let journal: Journal
+    let options: RotationOptions
+    let now: Date
+    let consumers: [ConsumerSpec]
+    let operations: [TargetOperation]
+    /// The key's state when the run began.
+    var state = KeyState()
+    var report: RotationReport
+    /// Template values; the new generation's name and id are added once it exists.
+    var values: [Placeholder: String]
+    /// Hides the new generation's secret in every message, once it exists.
+    var redactor = Redactor([])
+
+    var keyName: String { key.name.value }
+    var old: GenerationRecord? { state.current }
+
+    /// Ends the run before its last step.
+    struct Stop: Error {
+        var outcome: RunOutcome
+        var message: String
+    }
+
+    init(engine: RotationEngine, key: KeyPolicy, provider: ResolvedProvider, journal: Journal, options: RotationOptions, report: RotationReport) {
+        self.engine = engine
+        self.key = key
+        self.provider = provider
+        self.journal = journal
+        self.options = options
+        self.report = report
+        now = engine.clock()
+        consumers = engine.configuration.consumers(of: key.name.value)
+        operations = consumers.flatMap { consumer in
+            consumer.targets.indices.map { engine.targetOperation(consumer, index: $0) }
+        }
+        values = TemplateValues.context(key: key.name.value, now: now)
+    }
+
+    /// preflight → make room → retire → revoke first → create → verify-key → accept the
+    /// value → update → commit → delete old.
+    func execute() async throws -> RotationReport {
+        do {
+            try begin()
+            try preflight()
+            try await makeRoom()
+            try await retire()
+            try await revokeFirst()
+            let generation = try await create()
+            try await verifyKey(generation)
+            try await checkEveryTargetAccepts(generation)
+            try await updateConsumers(generation)
+            let record = try commit(generation)
+            return try await deleteOld(replacedBy: record)
+        } catch let stop as Stop {
+            report.outcome = stop.outcome
+            report.message = stop.message
+            return report
+        }
+    }
+
+    // MARK: Shared by the steps
+
+    /// Records a step's line in the report.
+    func note(_ step: PlanStep.Kind, _ detail: String, _ status: PlanStep.Status) {
+        report.steps.append(PlanStep(step: step, detail: detail, status: status))
+    }
+
+    /// Deletes the new generation no consumer kept, then stops the run with `outcome`
+    /// (or needs-person, when something is left). Backups are kept only while a target
+    /// still waits for a person to restore it.
+    func abandon(_ generation: NewGeneration, because reason: String, outcome: RunOutcome = .failed) async throws -> Stop {
+        if let error = try await provider.delete(.new(id: generation.id), journal: journal, at: engine.clock()) {
+            note(.delete, "deleting new generation \(generation.id) failed", .failed)
+            report.left.append(PendingAction(.deleteGeneration, "delete the new generation \(generation.id) at provider '\(provider.name)': \(error.message)"))
+        } else {
+            note(.delete, "new generation \(generation.id) deleted", .ok)
+        }
+        if !report.left.contains(where: { $0.kind == .restoreTarget }) { engine.removeBackups(journal.runID) }
+        return Stop(outcome: report.left.isEmpty ? outcome : .needsPerson, message: reason)
+    }
+}
+
+extension RotationEngine {
+    /// What the engine does to one target of a consumer.
+    func targetOperation(_ consumer: ConsumerSpec, index: Int) -> TargetOperation {
+        let spec = consumer.targets[index]
+        return TargetOperation(consumer: consumer, index: index, spec: spec, label: StepDescriptions.targetLabel(spec, displayPath: displayPath), runner: runner)
+    }
+}

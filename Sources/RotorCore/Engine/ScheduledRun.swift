@@ -1,0 +1,71 @@
+import Foundation
+
+/// How one key ended in `rotor run`: `due`, `reason` as in a plan, plus what happened.
+public struct ScheduledKeyReport: Sendable, Encodable {
+    public var key: String
+    public var due: Bool
+    public var reason: String
+    /// The rotation, when the key was due and one was attempted.
+    public var rotation: RotationReport?
+    /// A previous generation deleted (or not) because its grace period ended.
+    public var deletion: RotationReport?
+
+    public init(key: String, due: Bool, reason: String, rotation: RotationReport? = nil, deletion: RotationReport? = nil) {
+        self.key = key
+        self.due = due
+        self.reason = reason
+        self.rotation = rotation
+        self.deletion = deletion
+    }
+
+    /// nil when the key was not due (nothing was attempted).
+    public var outcome: RunOutcome? { rotation?.outcome }
+    public var message: String { rotation?.message ?? "not due: \(reason)" }
+    /// What a person must do, from the rotation and the deletion.
+    public var left: [PendingAction] { (rotation?.left ?? []) + (deletion?.left ?? []) }
+
+    enum CodingKeys: String, CodingKey {
+        case key, due, reason, outcome, run, message, steps, left, deletion
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(key, forKey: .key)
+        try container.encode(due, forKey: .due)
+        try container.encode(reason, forKey: .reason)
+        try container.encodeIfPresent(outcome, forKey: .outcome)
+        try container.encodeIfPresent(rotation?.runID, forKey: .run)
+        try container.encode(message, forKey: .message)
+        try container.encode(rotation?.steps ?? [], forKey: .steps)
+        try container.encode(left, forKey: .left)
+        try container.encodeIfPresent(deletion?.message, forKey: .deletion)
+    }
+}
+
+extension RotationEngine {
+    /// `rotor run`'s work after recovery: every key due at `now` (inside its window) is
+    /// rotated, each re-checked under its lock; then previous generations whose grace
+    /// period passed are deleted. One failing key does not stop the others.
+    public func runScheduled(now: Date) async throws -> [ScheduledKeyReport] {
+        let plan = Planner.plan(PlanningInput(configuration: configuration, states: try store.keyStates(), now: now))
+        var reports: [ScheduledKeyReport] = []
+        for keyPlan in plan.keys {
+            var report = ScheduledKeyReport(key: keyPlan.key, due: keyPlan.due, reason: keyPlan.reason)
+            if keyPlan.due {
+                var options = RotationOptions()
+                options.onlyIfDueAt = now
+                let rotation = await rotate(keyPlan.key, options: options)
+                if let reason = rotation.notDue {
+                    report.due = false
+                    report.reason = reason
+                    reports.append(report)
+                    continue
+                }
+                report.rotation = rotation
+            }
+            report.deletion = try await deletePending(keyPlan.key, now: now)
+            reports.append(report)
+        }
+        return reports
+    }
+}

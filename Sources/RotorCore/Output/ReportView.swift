@@ -1,0 +1,62 @@
+import Foundation
+
+/// How the engine's reports are shown: a line per key (and what a person must still do),
+/// or the `--json` document. Returns the exit code the reports call for.
+struct ReportView {
+    let console: Console
+
+    /// `rotate`, `recover`, `rollback`, `sync`. `recovery`: the reports are of interrupted
+    /// runs, finished either way (see `recoveryExitStatus`).
+    @discardableResult
+    func show(_ reports: [RotationReport], json: Bool, recovery: Bool = false) -> ExitStatus {
+        if json {
+            console.writeOut(JSONOutput.encode(Document(version: 1, keys: reports)))
+        } else {
+            for report in reports {
+                console.out("\(report.key): \(word(report.outcome, completed: "completed")) — \(report.message)")
+                if report.emergency {
+                    // An incident wants every consumer accounted for.
+                    for (consumer, state, detail) in report.consumerOutcomes {
+                        console.out("  \(consumer): \(state.rawValue)" + (detail.map { " — \($0)" } ?? ""))
+                    }
+                }
+                showLeft(report.left)
+            }
+        }
+        return reports.map { recovery ? $0.recoveryExitStatus : $0.exitStatus }.max() ?? .success
+    }
+
+    /// `run`: every key, due or not, with its rotation and grace-period deletion.
+    func show(_ reports: [ScheduledKeyReport], json: Bool) -> ExitStatus {
+        if json {
+            console.writeOut(JSONOutput.encode(Document(version: 1, keys: reports)))
+        } else {
+            for report in reports {
+                let outcome = report.outcome.map { word($0, completed: "rotated") } ?? Style.dim("skipped", console.colorOut)
+                console.out("\(report.key): \(outcome) — \(report.message)")
+                if let deletion = report.deletion { console.out("  \(deletion.message)") }
+                showLeft(report.left)
+            }
+        }
+        return reports.map(\.exitStatus).max() ?? .success
+    }
+
+    private func showLeft(_ left: [PendingAction]) {
+        for item in left { console.out("  left to do: \(item.text)") }
+    }
+
+    private func word(_ outcome: RunOutcome, completed: String) -> String {
+        switch outcome {
+        case .completed: Style.green(completed, console.colorOut)
+        case .rolledBack: Style.yellow("rolled back", console.colorOut)
+        case .failed: Style.red("failed", console.colorOut)
+        case .needsPerson: Style.red("NEEDS A PERSON", console.colorOut)
+        case .inProgress: Style.yellow("in progress", console.colorOut)
+        }
+    }
+
+    private struct Document<Key: Encodable>: Encodable {
+        var version: Int
+        var keys: [Key]
+    }
+}
