@@ -67,7 +67,12 @@ extension RotationEngine {
         }
         report.outcome = .completed
         report.message = "run \(run.id) rolled forward: every consumer had verified \(new.id)"
-        guard let old = previous, grace == 0, !history.oldDeleted else {
+        if history.oldDeleted, previous != nil {
+            // Deleted at the provider before the state could say so.
+            try store.saveKeyState(KeyState(current: new, previous: nil), for: run.key)
+            previous = nil
+        }
+        guard let old = previous, grace == 0 else {
             removeBackups(run.id)
             return
         }

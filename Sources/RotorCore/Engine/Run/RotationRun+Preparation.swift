@@ -6,6 +6,7 @@ extension RotationRun {
     /// recovery needs), and a break-glass audit entry for an emergency.
     func begin() throws {
         state = try engine.store.keyStates()[keyName] ?? KeyState()
+        old = state.current
         report.oldGeneration = old
         try journal.record(.start, .info, "rotation of \(keyName)\(options.emergency ? " (EMERGENCY)" : "")",
                            facts: JournalFacts(emergency: options.emergency, old: old))

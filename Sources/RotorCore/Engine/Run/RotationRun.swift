@@ -15,8 +15,10 @@ final class RotationRun {
     let now: Date
     let consumers: [ConsumerSpec]
     let operations: [TargetOperation]
-    /// The key's state when the run began.
+    /// The key's state: as the run found it, then as the run changed it.
     var state = KeyState()
+    /// The generation in use when the run began.
+    var old: GenerationRecord?
     var report: RotationReport
     /// Template values; the new generation's name and id are added once it exists.
     var values: [Placeholder: String]
@@ -24,7 +26,6 @@ final class RotationRun {
     var redactor = Redactor([])
 
     var keyName: String { key.name.value }
-    var old: GenerationRecord? { state.current }
 
     /// Ends the run before its last step.
     struct Stop: Error {
