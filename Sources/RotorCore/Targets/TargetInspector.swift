@@ -3,22 +3,34 @@ import Foundation
 /// What a target holds now, as far as rotor may say: a fingerprint, never the value.
 public enum TargetObservation: Sendable, Equatable {
     case present(fingerprint: String)
-    /// The file, variable, pointer or path is not there.
+    /// The file itself is not there.
+    case fileMissing
+    /// The variable, pointer or path is not there.
     case missing(String)
     /// It is there but cannot be read or parsed.
     case unreadable(String)
     /// Not read on purpose (an exec target: `plan` runs no command).
     case notRead(String)
 
-    /// `in-sync`-style state word used in output: present, missing, unreadable, not-read.
-    public var state: String {
+    /// The word output uses for each case (a saved plan keeps it where a fingerprint is not known).
+    public enum Word: String, Sendable {
+        case present, missing, unreadable
+        case notRead = "not-read"
+    }
+
+    public var word: Word {
         switch self {
-        case .present: "present"
-        case .missing: "missing"
-        case .unreadable: "unreadable"
-        case .notRead: "not-read"
+        case .present: .present
+        case .missing, .fileMissing: .missing
+        case .unreadable: .unreadable
+        case .notRead: .notRead
         }
     }
+
+    /// `in-sync`-style state word used in output: present, missing, unreadable, not-read.
+    public var state: String { word.rawValue }
+
+    static let fileMissingReason = "the file does not exist"
 
     public var fingerprint: String? {
         if case .present(let fingerprint) = self { return fingerprint }
@@ -28,6 +40,7 @@ public enum TargetObservation: Sendable, Equatable {
     public var reason: String? {
         switch self {
         case .present: nil
+        case .fileMissing: Self.fileMissingReason
         case .missing(let reason), .unreadable(let reason), .notRead(let reason): reason
         }
     }
@@ -67,7 +80,7 @@ public struct TargetInspector: Sendable {
         case .success:
             let mode = Int(info.st_mode & 0o7777)
             if info.st_mode & S_IFMT == S_IFREG, mode & 0o004 != 0 { inspection.worldReadableMode = mode }
-        case .failure(.missing):
+        case .failure(.missing), .failure(.fileMissing):
             return inspection  // nothing to warn about or to replace
         case .failure(.unreadable):
             // Not opened or not a file (permission, a folder, a symlink loop): ask the path.
@@ -98,6 +111,7 @@ public struct TargetInspector: Sendable {
 
     static func observation(_ problem: TargetReadProblem) -> TargetObservation {
         switch problem {
+        case .fileMissing: .fileMissing
         case .missing(let reason): .missing(reason)
         case .unreadable(let reason): .unreadable(reason)
         }
@@ -117,7 +131,7 @@ enum FileTargetReader {
         let descriptor = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         guard descriptor >= 0 else {
             switch errno {
-            case ENOENT, ENOTDIR: return .failure(.missing("the file does not exist"))
+            case ENOENT, ENOTDIR: return .failure(.fileMissing)
             case EISDIR: return .failure(.unreadable("it is a folder, not a file"))
             case EACCES, EPERM: return .failure(.unreadable("permission denied"))
             default: return .failure(.unreadable(String(cString: strerror(errno))))

@@ -78,7 +78,7 @@ import Testing
     @Test func observationsBecomeCurrentFingerprintsAndBlockers() throws {
         let observations: [TargetID: TargetObservation] = [
             TargetID(consumer: "api", index: 0): .present(fingerprint: "sha256:0123456789ab"),
-            TargetID(consumer: "api", index: 1): .missing("the file does not exist"),
+            TargetID(consumer: "api", index: 1): .fileMissing,
         ]
         let plan = Planner.plan(PlanningInput(configuration: try configuration(), observations: observations, now: now, displayPath: { URL(fileURLWithPath: $0).lastPathComponent }))
         let updates = plan.keys[0].steps.filter { $0.step == .update }

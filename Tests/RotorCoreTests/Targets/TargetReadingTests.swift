@@ -99,7 +99,7 @@ import Testing
         try folder.write("c.json", #"{"a": {"n": 3}}"#)
         try folder.write("bad.json", "{nope")
         let inspector = TargetInspector()
-        #expect(inspector.observe(target(.envFile(path: folder.path + "/none.env", variable: "K"))) == .missing("the file does not exist"))
+        #expect(inspector.observe(target(.envFile(path: folder.path + "/none.env", variable: "K"))) == .fileMissing)
         #expect(inspector.observe(target(.jsonFile(path: folder.path + "/c.json", pointer: JSONPointer("/a/b")!))) == .missing("/a/b is not in the file"))
         #expect(inspector.observe(target(.jsonFile(path: folder.path + "/c.json", pointer: JSONPointer("/a/n")!))) == .unreadable("/a/n holds a non-string value"))
         #expect(inspector.observe(target(.jsonFile(path: folder.path + "/bad.json", pointer: JSONPointer("/a")!))) == .unreadable("not valid JSON"))

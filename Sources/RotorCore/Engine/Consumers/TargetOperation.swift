@@ -24,14 +24,14 @@ struct TargetOperation: Sendable {
         let bytes: [UInt8]
         switch FileTargetReader.read(path) {
         case .success(let read): bytes = read
-        case .failure(.missing(let reason)), .failure(.unreadable(let reason)): return "\(label): \(reason)"
+        case .failure(let problem): return "\(label): \(problem.reason)"
         }
         if let problem = TargetAccess.writeProblem(path) { return "\(label): \(problem)" }
         switch format.read(bytes) {
         case .success: break
         case .failure(.unreadable(let reason)): return "\(label): \(reason)"
-        case .failure(.missing(let reason)):
-            if !spec.create { return "\(label): \(reason) (set create: true on the target to add it)" }
+        case .failure(let problem):
+            if !spec.create { return "\(label): \(problem.reason) (set create: true on the target to add it)" }
         }
         if case .failure(let error) = format.replace(in: bytes, with: "rotor-preflight-sample", create: spec.create) {
             return "\(label): \(error.message)"
@@ -72,7 +72,7 @@ struct TargetOperation: Sendable {
     func write(_ value: String) async throws {
         if let path = spec.filePath, let format = spec.fileFormat {
             switch FileTargetReader.read(path) {
-            case .failure(.missing(let reason)), .failure(.unreadable(let reason)): throw TargetEditError("\(label): \(reason)")
+            case .failure(let problem): throw TargetEditError("\(label): \(problem.reason)")
             case .success(let bytes):
                 switch format.replace(in: bytes, with: value, create: spec.create) {
                 case .failure(let error): throw TargetEditError("\(label): \(error.message)")

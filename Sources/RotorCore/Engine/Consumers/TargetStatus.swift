@@ -32,6 +32,7 @@ enum TargetClassifier {
         if operation.spec.filePath != nil {
             switch observation ?? TargetInspector().observe(operation.spec) {
             case .missing(let reason): status.state = .missing; status.reason = reason; return status
+            case .fileMissing: status.state = .missing; status.reason = TargetObservation.fileMissingReason; return status
             case .unreadable(let reason), .notRead(let reason): status.state = .unreadable; status.reason = reason; return status
             case .present(let observed): fingerprint = observed
             }

@@ -1,9 +1,19 @@
 /// Why a value could not be read from a file target.
 public enum TargetReadProblem: Error, Equatable, Sendable {
+    /// The file itself is not there (`create: true` does not help: it adds entries, not files).
+    case fileMissing
     /// The variable, pointer, path or key is not there.
     case missing(String)
     /// The file cannot be parsed, or the place holds something that is not a value.
     case unreadable(String)
+
+    /// What a person reads.
+    var reason: String {
+        switch self {
+        case .fileMissing: TargetObservation.fileMissingReason
+        case .missing(let reason), .unreadable(let reason): reason
+        }
+    }
 }
 
 /// One file format rotor edits surgically: it reads the value at the target's place and

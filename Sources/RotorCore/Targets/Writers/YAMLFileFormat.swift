@@ -23,7 +23,7 @@ struct YAMLFileFormat: FileTargetFormat {
             return .failure(TargetEditError(create
                 ? "\(reason); rotor does not add keys to YAML files yet: add '\(dotted)' with a placeholder value"
                 : "\(reason) (add it to the file first)"))
-        case .failure(.unreadable(let reason)): return .failure(TargetEditError(reason))
+        case .failure(let problem): return .failure(TargetEditError(problem.reason))
         }
         guard case .scalar(_, let style) = node.content else { return .failure(TargetEditError("\(dotted) is not a scalar")) }
         guard node.start.line == node.end.line, style != .literal, style != .folded else {

@@ -1,0 +1,49 @@
+import Foundation
+
+/// Whether a key is due, and why.
+enum Schedule {
+    struct Evaluation {
+        var due: Bool
+        var reason: String
+        var nextDue: Date?
+    }
+
+    static func evaluate(_ key: KeyPolicy, state: KeyState, now: Date, force: Bool, emergency: Bool) -> Evaluation {
+        if emergency { return Evaluation(due: true, reason: "emergency rotation requested", nextDue: nil) }
+        guard let current = state.current else {
+            return Evaluation(due: true, reason: "never rotated by rotor", nextDue: nil)
+        }
+        let age = now.timeIntervalSince(current.created)
+        let ageText = DateFormatting.age(age)
+        guard let every = key.every else {
+            return force
+                ? Evaluation(due: true, reason: "rotation requested (current generation is \(ageText) old; no schedule)", nextDue: nil)
+                : Evaluation(due: false, reason: "rotated on demand only (no 'every'); current generation is \(ageText) old", nextDue: nil)
+        }
+        let nextDue = current.created.addingTimeInterval(every.timeInterval)
+        if nextDue <= now {
+            let reason = "current generation is \(ageText) old (every \(every))"
+            if !force, let window = key.window, !window.contains(now) {
+                let opens = window.nextOpening(after: now)
+                return Evaluation(due: false, reason: "\(reason), but outside its window '\(window)'; waits until \(opens.map(DateFormatting.iso8601) ?? "the window opens")", nextDue: opens)
+            }
+            return Evaluation(due: true, reason: reason, nextDue: nextDue)
+        }
+        if force {
+            return Evaluation(due: true, reason: "rotation requested (current generation is \(ageText) old; due \(DateFormatting.day(nextDue)))", nextDue: nextDue)
+        }
+        return Evaluation(due: false, reason: "current generation is \(ageText) old; due in \(DateFormatting.age(nextDue.timeIntervalSince(now))) (\(DateFormatting.day(nextDue)))", nextDue: nextDue)
+    }
+}
+
+extension RotationWindow {
+    /// The first minute at or after `date` inside the window (within 8 days).
+    func nextOpening(after date: Date) -> Date? {
+        let start = Date(timeIntervalSince1970: (date.timeIntervalSince1970 / 60).rounded(.up) * 60)
+        for minute in 0..<(8 * 24 * 60) {
+            let candidate = start.addingTimeInterval(Double(minute) * 60)
+            if contains(candidate) { return candidate }
+        }
+        return nil
+    }
+}
