@@ -20,7 +20,7 @@ import Testing
         let before = try fixture.targetBytes()
         let counter = Counter()
         fixture.store.die { _ in counter.next() == stopAfter }
-        let interrupted = await fixture.rotate()
+        let interrupted = await fixture.rotate(RotationOptions(parallel: 1))
         #expect(interrupted.outcome == .needsPerson, "entry \(stopAfter): \(interrupted.message)")
         fixture.store.heal()
 
@@ -123,6 +123,32 @@ import Testing
         let report = try #require(try await fixture.engine().recover().first)
         #expect(report.outcome == .inProgress)
         #expect(try fixture.store.run("r1")?.finished == nil)
+    }
+
+    @Test func aStoreThatCannotLockIsNotMistakenForALiveRun() async throws {
+        let fixture = try EngineFixture()
+        fixture.store.die { $0.step == .update && $0.phase == .done }
+        _ = await fixture.rotate()
+        fixture.store.heal()
+        fixture.store.locksUnavailable = true
+        let report = try #require(try await fixture.engine().recover().first)
+        #expect(report.outcome == .needsPerson, "\(report.message)")
+        #expect(report.message.contains("state store") && report.left.map(\.kind) == [.recoverRun])
+        fixture.store.locksUnavailable = false
+        #expect(try await fixture.engine().recover().first?.outcome == .rolledBack)
+    }
+
+    @Test func aRunRolledForwardInsideItsGraceKeepsItsBackupsForRollback() async throws {
+        let fixture = try EngineFixture(.init(grace: "1h"))
+        let before = try fixture.targetBytes()
+        fixture.store.die { $0.step == .verify && $0.phase == .done }
+        let interrupted = await fixture.rotate()
+        fixture.store.heal()
+        #expect(try await fixture.engine().recover().first?.outcome == .completed)
+        #expect(fixture.backupFolders == [interrupted.runID])
+        let undone = await fixture.engine().rollback(runID: try #require(interrupted.runID))
+        #expect(undone.outcome == .completed, "\(undone.message)")
+        #expect(try fixture.targetBytes() == before)
     }
 
     // MARK: The decision, from journals alone

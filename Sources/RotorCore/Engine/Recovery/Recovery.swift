@@ -27,12 +27,18 @@ extension RotationEngine {
         var options = RotationOptions()
         options.lockWait = 0
         // A recovery must not be mistaken for the dead run (same run id): its own owner id.
-        return await exclusiveRun(of: run.key, runID: run.id, action: .recover, report: report, options: options, record: nil, refused: { _ in
-            // A live process holds the lock: that run is not interrupted.
-            var inProgress = report
-            inProgress.outcome = .inProgress
-            inProgress.message = "run \(run.id) of '\(run.key)' is still in progress (its process holds the lock); left alone"
-            return inProgress
+        return await exclusiveRun(of: run.key, runID: run.id, action: .recover, report: report, options: options, record: nil, refused: { refusal in
+            var refused = report
+            switch refusal {
+            case .heldBy:
+                // A live process holds the lock: that run is not interrupted.
+                refused.outcome = .inProgress
+                refused.message = "run \(run.id) of '\(run.key)' is still in progress (its process holds the lock); left alone"
+            case .storeFailed:
+                refused.message = "run \(run.id) of '\(run.key)' was not recovered: \(refusal.message)"
+                refused.left.append(PendingAction(.recoverRun, "run 'rotor recover' once the state store answers: run \(run.id) is unfinished"))
+            }
+            return refused
         }) { journal in
             var report = report
             let entries = try store.journal(of: run.id)
@@ -73,7 +79,8 @@ extension RotationEngine {
             previous = nil
         }
         guard let old = previous, grace == 0 else {
-            removeBackups(run.id)
+            // While the old generation waits out its grace, the backups serve `rotor rollback`.
+            if previous == nil { removeBackups(run.id) }
             return
         }
         let provider: ResolvedProvider

@@ -14,13 +14,14 @@ extension RotationEngine {
     func exclusiveRun(of key: String, runID: String, action: AuditAction, report: RotationReport,
                       options: RotationOptions = RotationOptions(), record run: RunRecord?,
                       skip: () throws -> RotationReport? = { nil },
-                      refused: ((String) -> RotationReport)? = nil,
+                      refused: ((LockRefusal) -> RotationReport)? = nil,
                       _ body: (Journal) async throws -> RotationReport) async -> RotationReport {
         let owner = LockOwner.current(runID: runID)
         if let refusal = await acquireLock(key, owner: owner, options: options) {
             if let refused { return refused(refusal) }
             var unchanged = report
-            unchanged.message = refusal
+            unchanged.message = refusal.message
+            if case .storeFailed = refusal { unchanged.outcome = .needsPerson }
             return unchanged
         }
         defer {
@@ -50,21 +51,36 @@ extension RotationEngine {
         return finished
     }
 
+    /// Why a key's lock could not be had.
+    enum LockRefusal: Error {
+        /// Another live run holds it.
+        case heldBy(LockHolder, key: String)
+        /// The state store could not be asked (busy, gone, unreadable).
+        case storeFailed(any Error, key: String)
+
+        var message: String {
+            switch self {
+            case .heldBy(let holder, let key):
+                "key '\(key)' is being rotated by run \(holder.owner.runID) (pid \(holder.owner.pid) on \(holder.owner.host)); try again when it has finished"
+            case .storeFailed(let error, let key):
+                "cannot take the lock of '\(key)' in the state store (\(error)); nothing was done — run again once the store answers"
+            }
+        }
+    }
+
     /// nil when the lock is ours; else why not. A live holder is waited for up to
     /// `options.lockWait`.
-    func acquireLock(_ key: String, owner: LockOwner, options: RotationOptions) async -> String? {
+    func acquireLock(_ key: String, owner: LockOwner, options: RotationOptions) async -> LockRefusal? {
         let deadline = Date().addingTimeInterval(options.lockWait)
         while true {
             let attempt: LockAttempt
             do {
                 attempt = try store.acquireLock(key: key, owner: owner, lease: options.lease, now: clock(), canTakeOver: Self.ownerIsGone)
             } catch {
-                return "cannot take the lock of '\(key)': \(error)"
+                return .storeFailed(error, key: key)
             }
             guard case .heldBy(let holder) = attempt else { return nil }
-            if Date() >= deadline {
-                return "key '\(key)' is being rotated by run \(holder.owner.runID) (pid \(holder.owner.pid) on \(holder.owner.host)); try again when it has finished"
-            }
+            if Date() >= deadline { return .heldBy(holder, key: key) }
             try? await Task.sleep(nanoseconds: 200_000_000)  // cancellation only ends the wait early
         }
     }

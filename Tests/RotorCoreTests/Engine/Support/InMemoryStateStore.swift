@@ -39,8 +39,12 @@ final class InMemoryStateStore: StateStore, @unchecked Sendable {
 
     func saveKeyState(_ state: KeyState, for key: String) throws { try write { states[key] = state } }
 
+    /// Makes taking a lock fail, as a busy or vanished database would.
+    var locksUnavailable = false
+
     func acquireLock(key: String, owner: LockOwner, lease: TimeInterval, now: Date, canTakeOver: (LockHolder) -> Bool) throws -> LockAttempt {
         try lock.withLock {
+            if locksUnavailable { throw StoreDown() }
             if let holder = locks[key], holder.owner != owner, holder.expires > now, !canTakeOver(holder) { return .heldBy(holder) }
             guard !down else { throw StoreDown() }
             locks[key] = LockHolder(owner: owner, expires: now.addingTimeInterval(lease))
