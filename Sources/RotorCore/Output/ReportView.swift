@@ -31,14 +31,23 @@ struct ReportView {
         if json {
             console.writeOut(JSONOutput.encode(Document(version: 1, keys: reports)))
         } else {
-            for report in reports {
-                let outcome = report.outcome.map { word($0, completed: "rotated") } ?? Style.dim("skipped", console.colorOut)
-                console.out("\(report.key): \(outcome) — \(report.message)")
-                if let deletion = report.deletion { console.out("  \(deletion.message)") }
-                showLeft(report.left)
-            }
+            for report in reports { console.writeOut(lines(report)) }
         }
         return reports.map(\.exitStatus).max() ?? .success
+    }
+
+    /// One key of `run`, as text. (Its own function: Swift 6.3.1's optimizer crashed on
+    /// this loop written inline, in CopyPropagation.)
+    private func lines(_ report: ScheduledKeyReport) -> String {
+        var text = "\(report.key): "
+        if let rotation = report.rotation {
+            text += word(rotation.outcome, completed: "rotated") + " — " + rotation.message + "\n"
+        } else {
+            text += Style.dim("skipped", console.colorOut) + " — not due: " + report.reason + "\n"
+        }
+        if let deletion = report.deletion { text += "  " + deletion.message + "\n" }
+        for item in report.left { text += "  left to do: " + item.text + "\n" }
+        return text
     }
 
     private func showLeft(_ left: [PendingAction]) {
