@@ -1,4 +1,4 @@
-/// Writes rotor's `--json` layout — the bytes `JSONOutputEncoder` writes — straight from
+/// Writes rotor's `--json` layout — the bytes Foundation's `JSONEncoder` writes as `JSONOutput` configures it — straight from
 /// values, with no `Encodable` tree in between: for the output that grows with the fleet
 /// (`plan`'s keys and steps, 10,000 steps at fleet scale, where the tree cost a fifth of
 /// `plan --json`).
@@ -189,7 +189,7 @@ extension String: JSONWritable {
     func write(to json: inout JSONWriter) { json.string(self) }
 }
 
-/// JSON string syntax, shared by `JSONWriter` and `JSONOutputEncoder`.
+/// JSON string syntax as Foundation's `JSONEncoder` writes it, for `JSONWriter`.
 enum JSONText {
     private static let hexDigits = Array("0123456789abcdef".utf8)
     private static let quote = UInt8(ascii: "\""), backslash = UInt8(ascii: "\\")

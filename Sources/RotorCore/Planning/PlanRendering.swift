@@ -193,13 +193,20 @@ extension PlanSummary: JSONWritable {
     }
 }
 
-/// The one JSON encoder configuration every `--json` output uses.
+/// The one JSON encoder configuration every `--json` output but `plan`'s and `status`'s
+/// uses (those two write with `JSONWriter`, the same bytes, because of their size).
 public enum JSONOutput {
-    /// Pretty-printed, keys sorted, slashes unescaped, dates in ISO 8601 (see `JSONOutputEncoder`).
+    /// Pretty-printed, keys sorted, slashes unescaped, dates in ISO 8601; a value that
+    /// cannot be encoded (a NaN) gives `{}`.
     public static func encode(_ value: some Encodable) -> String {
-        guard var bytes = try? JSONOutputEncoder().encode(value) else { return "{}\n" }
-        bytes.append(0x0A)
-        return String(decoding: bytes, as: UTF8.self)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .custom { date, encoder in
+            var container = encoder.singleValueContainer()
+            try container.encode(DateFormatting.iso8601(date))
+        }
+        guard let data = try? encoder.encode(value) else { return "{}\n" }
+        return String(decoding: data, as: UTF8.self) + "\n"
     }
 }
 
