@@ -18,6 +18,9 @@ extension RotationEngine {
         let started = report
         return await exclusiveRun(of: run.key, runID: runID, action: .rollback, report: started, record: nil) { journal in
             var report = started
+            // The run is unfinished again while it is undone: a crash from here on is
+            // finished by recovery, which the intent tells to roll back.
+            try store.reopenRun(runID)
             try journal.record(.rollback, .intent, "undo run \(runID): back to \(old.id)")
             var touched: [TouchedTarget] = []
             var consumers: [ConsumerSpec] = []

@@ -155,6 +155,13 @@ public final class PostgresStateStore: StateStore {
         }
     }
 
+    public func reopenRun(_ runID: String) throws {
+        try connection.transaction { db in
+            try fence(db, runID: runID)
+            try db.execute("UPDATE runs SET finished = NULL, outcome = NULL WHERE id = $1", [runID])
+        }
+    }
+
     private static let runColumns = "id, key, started, finished, outcome, emergency, \"user\", host"
 
     public func run(_ id: String) throws -> RunRecord? {

@@ -191,6 +191,13 @@ public final class SQLiteStateStore: StateStore {
         }
     }
 
+    public func reopenRun(_ runID: String) throws {
+        try pool.write { db in
+            try fence(db, runID: runID)
+            try db.execute(sql: "UPDATE runs SET finished = NULL, outcome = NULL WHERE id = ?", arguments: [runID])
+        }
+    }
+
     public func run(_ id: String) throws -> RunRecord? {
         try pool.read { db in try Row.fetchOne(db, sql: "SELECT * FROM runs WHERE id = ?", arguments: [id]).map(Self.runRecord) }
     }

@@ -19,6 +19,9 @@ public protocol StateStore: AnyObject, Sendable {
     func append(_ entry: JournalEntry, to runID: String) throws
     func journal(of runID: String) throws -> [JournalEntry]
     func finishRun(_ runID: String, outcome: RunOutcome, at date: Date) throws
+    /// Marks a finished run unfinished again (`rotor rollback RUN` undoing it), so that a
+    /// crash during the undo is found and finished by recovery.
+    func reopenRun(_ runID: String) throws
     func run(_ id: String) throws -> RunRecord?
     func runs() throws -> [RunRecord]
 

@@ -23,6 +23,28 @@ import Testing
         #expect(again.outcome == .failed && again.message.contains("not completed"))
     }
 
+    /// Found by a reviewer: the undo wrote into a finished run, so `recover` never saw it.
+    @Test(arguments: ["rollback.intent", "restore.intent", "restore.done", "restore.done#2", "delete-new.intent", "delete-new.done"])
+    func aRollbackStoppedHalfWayIsFinishedByRecovery(_ stopAfter: String) async throws {
+        let fixture = try EngineFixture(.init(grace: "1h"))
+        let before = try fixture.targetBytes()
+        let rotation = await fixture.rotate()
+        let runID = try #require(rotation.runID)
+        let counter = RecoveryTests.Counter()
+        let (label, occurrence) = stopAfter.contains("#") ? (String(stopAfter.split(separator: "#")[0]), Int(stopAfter.split(separator: "#")[1])!) : (stopAfter, 1)
+        fixture.store.die { "\($0.step.rawValue).\($0.phase.rawValue)" == label && counter.next() == occurrence }
+        let stopped = await fixture.engine().rollback(runID: runID)
+        #expect(stopped.outcome == .needsPerson)
+        fixture.store.heal()
+        let recovered = try await fixture.engine().recover()
+        #expect(recovered.map(\.outcome) == [.rolledBack], "\(recovered.map(\.message))")
+        #expect(try fixture.targetBytes() == before)
+        #expect(fixture.provider.keys.map(\.id) == ["key-0"])
+        #expect(try fixture.store.keyStates()["api"]?.current?.id == "key-0")
+        #expect(try fixture.store.keyStates()["api"]?.previous == nil)
+        #expect(fixture.backupFolders.isEmpty)
+    }
+
     @Test func aRunWhoseOldKeyIsGoneCannotBeRolledBack() async throws {
         let fixture = try EngineFixture()
         let rotation = await fixture.rotate()

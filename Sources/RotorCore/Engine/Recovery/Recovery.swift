@@ -124,6 +124,10 @@ extension RotationEngine {
                 report.left.append(PendingAction(.checkConsumer, "after rollback, \(problem)"))
             }
         }
+        if history.undoRequested, let old = history.old, let new = history.new, try store.keyStates()[run.key]?.current?.id == new.id {
+            // An interrupted `rotor rollback RUN`: the state goes back to the old generation too.
+            try store.saveKeyState(KeyState(current: GenerationRecord(id: old.id, fingerprint: old.fingerprint, created: old.created), previous: nil), for: run.key)
+        }
         try await deleteUnwantedGenerations(run, history: history, journal: journal, report: &report)
         report.outcome = report.left.isEmpty ? .rolledBack : .needsPerson
         report.message = "run \(run.id) rolled back: " + (report.left.isEmpty ? "every consumer is on the old generation" : report.left.map(\.text).joined(separator: "; "))

@@ -33,6 +33,8 @@ struct RunHistory: Equatable {
     /// Generations this run deleted as "new" (its own, or ones found by name).
     var deletedNew: Set<String> = []
     var verified = false
+    /// `rotor rollback RUN` began undoing this (completed) run: recovery finishes the undo.
+    var undoRequested = false
     var committed = false
     var oldDeleted = false
     var revoked = false
@@ -78,7 +80,10 @@ struct RunHistory: Equatable {
         case .sync:
             // A sync writes the current generation: its "new" is not a new generation.
             break
-        case .preflight, .makeRoom, .retire, .verifyKey, .reload, .health, .rollback, .recover:
+        case .rollback:
+            // Only `rotor rollback RUN` journals an intent; a rotation's own rollback records its result.
+            if entry.phase == .intent { undoRequested = true }
+        case .preflight, .makeRoom, .retire, .verifyKey, .reload, .health, .recover:
             // Journalled for people; recovery decides nothing on them. (A retire or
             // make-room deletes a generation no consumer uses: done or not, nothing to undo.)
             break
@@ -105,12 +110,13 @@ struct RunHistory: Equatable {
         case rollForward(new: GenerationRecord)
         /// Verified, but the journal has no new generation: only a person can tell.
         case inconsistent
-        /// Not every consumer verified: restore what was written, delete what was created.
+        /// Not every consumer verified, or a person asked to undo the run: restore what was
+        /// written, delete what was created.
         case rollBack
     }
 
     var decision: Decision {
-        guard verified else { return .rollBack }
+        guard verified, !undoRequested else { return .rollBack }
         guard let new else { return .inconsistent }
         return .rollForward(new: new)
     }

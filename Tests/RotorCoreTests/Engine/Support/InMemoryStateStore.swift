@@ -86,6 +86,14 @@ final class InMemoryStateStore: StateStore, @unchecked Sendable {
         }
     }
 
+    func reopenRun(_ runID: String) throws {
+        try write {
+            guard let index = runRecords.firstIndex(where: { $0.id == runID }) else { return }
+            runRecords[index].finished = nil
+            runRecords[index].outcome = nil
+        }
+    }
+
     func run(_ id: String) throws -> RunRecord? { lock.withLock { runRecords.first { $0.id == id } } }
 
     /// Makes `runs()` fail, as an unreadable store would.
