@@ -147,6 +147,22 @@ import Testing
     /// c1's reload edits c2's file after preflight read it: rotor reads each file again
     /// when it writes, so the other edit survives; when the edit removes rotor's variable,
     /// c2's write fails and c1 is rolled back.
+    /// Found by a reviewer: a state store that exists but cannot be opened ended with exit 1
+    /// and no way on; rotor cannot tell whether a run was interrupted there.
+    @Test func aCorruptStateStoreNeedsAPersonAndChangesNothing() throws {
+        let scratch = try Scratch()
+        try Self.writeScene(scratch, reload: [:])
+        #expect(try RotorProcess.run(["rotate", "api-key"], in: scratch.url).status == 0)
+        let before = try Self.targets(scratch)
+        try Data("garbage, not a database".utf8).write(to: scratch.url.appendingPathComponent(".rotor/state.db"))
+        for command in [["recover"], ["rotate", "api-key"], ["run"]] {
+            let result = try RotorProcess.run(command, in: scratch.url)
+            #expect(result.status == 3, "\(command): \(result.stderr)")
+            #expect(result.stderr.contains("repair or restore the state store"), "\(command): \(result.stderr)")
+        }
+        #expect(try Self.targets(scratch) == before)
+    }
+
     @Test func aTargetChangedAfterPreflightKeepsTheOtherEditOrRollsBack() throws {
         let scratch = try Scratch()
         try Self.writeScene(scratch, reload: [1: #"[python3, -c, "open('../deploy/c2/.env', 'a').write('ADDED_BY_SOMEONE=1\\n')"]"#])

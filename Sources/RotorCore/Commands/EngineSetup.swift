@@ -2,15 +2,21 @@ import Foundation
 
 /// Builds the engine for a command, and runs the recovery every changing command starts with.
 enum EngineSetup {
+    /// The engine over the `--state` store; or the exit code, after saying why not: 3 when
+    /// the store exists but cannot be used (a run may be interrupted in it), 1 otherwise.
     static func make(_ configuration: Configuration, global: GlobalOptions, console: Console, loader: ConfigurationLoader,
-                     manualInput: ManualInput = ManualInput()) -> RotationEngine? {
+                     manualInput: ManualInput = ManualInput()) throws(ExitStatus) -> RotationEngine {
         let opened: StateStoreURL.Opened
         do {
-            guard let store = try StateStoreURL.open(global.stateURL, workingDirectory: global.workingDirectory) else { return nil }
+            guard let store = try StateStoreURL.open(global.stateURL, workingDirectory: global.workingDirectory) else { throw ExitStatus.failure }
             opened = store
+        } catch let problem as StateStoreURL.Problem where problem.storeUnavailable {
+            console.err("error: \(problem)")
+            console.err("rotor cannot tell whether a run was interrupted there: repair or restore the state store, then run 'rotor recover'")
+            throw .needsPerson
         } catch {
             console.err("error: \(error)")
-            return nil
+            throw .failure
         }
         let quiet = global.quiet
         // On a terminal, many targets make one redrawn counter line rather than a line each.

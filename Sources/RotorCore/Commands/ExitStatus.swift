@@ -14,6 +14,9 @@ public enum ExitStatus: Int32, Sendable {
     case usage = 64
 }
 
+/// Thrown where a command ends early with an exit code (after saying why).
+extension ExitStatus: Error {}
+
 extension ExitStatus: Comparable {
     /// Severity, for combining the outcomes of several keys: usage > needs-person > failure > pending > success.
     private var severity: Int {

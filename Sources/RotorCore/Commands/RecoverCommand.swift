@@ -5,7 +5,8 @@ public enum RecoverCommand {
     public static func run(global: GlobalOptions, json: Bool, console: Console) async -> ExitStatus {
         let step = ConfigurationStep(options: global, console: console)
         guard let (configuration, _) = step.load() else { return .failure }
-        guard let engine = EngineSetup.make(configuration, global: global, console: console, loader: step.loader) else { return .failure }
+        let engine: RotationEngine
+        do { engine = try EngineSetup.make(configuration, global: global, console: console, loader: step.loader) } catch { return error }
         let reports: [RotationReport]
         do { reports = try await engine.recover() } catch {
             console.err("error: \(error)")

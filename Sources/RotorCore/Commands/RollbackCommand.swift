@@ -5,7 +5,8 @@ public enum RollbackCommand {
     public static func run(runID: String, global: GlobalOptions, json: Bool, console: Console) async -> ExitStatus {
         let step = ConfigurationStep(options: global, console: console)
         guard let (configuration, _) = step.load() else { return .failure }
-        guard let engine = EngineSetup.make(configuration, global: global, console: console, loader: step.loader) else { return .failure }
+        let engine: RotationEngine
+        do { engine = try EngineSetup.make(configuration, global: global, console: console, loader: step.loader) } catch { return error }
         return ReportView(console: console).show([await engine.rollback(runID: runID)], json: json)
     }
 }

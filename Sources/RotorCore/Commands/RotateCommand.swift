@@ -42,7 +42,8 @@ public enum RotateCommand {
             return PlanSummary(plan).blockers > 0 ? .failure : .success
         }
         let manualInput = ManualInput(secretSource: options.secretSource, confirmDeletion: options.yes, tell: { console.writeErr($0.hasSuffix(": ") ? $0 : $0 + "\n") })
-        guard let engine = EngineSetup.make(configuration, global: global, console: console, loader: loader, manualInput: manualInput) else { return .failure }
+        let engine: RotationEngine
+        do { engine = try EngineSetup.make(configuration, global: global, console: console, loader: loader, manualInput: manualInput) } catch { return error }
         guard var status = await EngineSetup.recoverFirst(engine, console: console, json: options.json) else { return .needsPerson }
         var reports: [RotationReport] = []
         for key in options.keys {

@@ -34,7 +34,8 @@ public enum RunCommand {
             }
             return .success
         }
-        guard let engine = EngineSetup.make(configuration, global: global, console: console, loader: step.loader) else { return .failure }
+        let engine: RotationEngine
+        do { engine = try EngineSetup.make(configuration, global: global, console: console, loader: step.loader) } catch { return error }
         guard let recovered = await EngineSetup.recoverFirst(engine, console: console, json: options.json) else { return .needsPerson }
         let reports: [ScheduledKeyReport]
         do { reports = try await engine.runScheduled(now: now) } catch {

@@ -6,7 +6,8 @@ public enum SyncCommand {
         let step = ConfigurationStep(options: global, console: console)
         guard let (configuration, _) = step.load() else { return .failure }
         guard step.keysExist(keys, in: configuration) else { return .usage }
-        guard let engine = EngineSetup.make(configuration, global: global, console: console, loader: step.loader) else { return .failure }
+        let engine: RotationEngine
+        do { engine = try EngineSetup.make(configuration, global: global, console: console, loader: step.loader) } catch { return error }
         var reports: [RotationReport] = []
         for key in keys.isEmpty ? configuration.keys.map(\.name.value) : keys {
             reports.append(await engine.sync(key, dryRun: dryRun, now: global.clock()))

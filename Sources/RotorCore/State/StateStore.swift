@@ -106,6 +106,9 @@ extension RunRecord {
 public enum StateStoreURL {
     public struct Problem: Error, CustomStringConvertible {
         public var description: String
+        /// True when the URL is fine but the store it names cannot be used (unreadable,
+        /// corrupt, unreachable): rotor cannot tell whether a run was interrupted.
+        public var storeUnavailable = false
     }
 
     /// A store and the local folder for run backups (beside an SQLite file; `.rotor/` otherwise).
@@ -131,7 +134,7 @@ public enum StateStoreURL {
             do {
                 return Opened(store: try SQLiteStateStore(path: absolute), stateFolder: (absolute as NSString).deletingLastPathComponent)
             } catch {
-                throw Problem(description: "--state \(text): cannot open the state database: \(error)")
+                throw Problem(description: "--state \(text): cannot open the state database: \(error)", storeUnavailable: true)
             }
         }
         if text.hasPrefix("postgres://") || text.hasPrefix("postgresql://") {
@@ -141,7 +144,7 @@ public enum StateStoreURL {
                 guard let store = try PostgresStateStore.open(url: text, createIfMissing: createIfMissing) else { return nil }
                 return Opened(store: store, stateFolder: folder)
             } catch {
-                throw Problem(description: "--state \(redacted(text)): cannot use the state database: \(error)")
+                throw Problem(description: "--state \(redacted(text)): cannot use the state database: \(error)", storeUnavailable: true)
             }
         }
         throw Problem(description: "--state \(redacted(text)): unknown kind of store; use sqlite:PATH or postgres://USER@HOST:PORT/DB")
