@@ -29,7 +29,12 @@ extension RotationEngine {
                     report.left.append(PendingAction(.restoreTarget, "\(write.target): its consumer is no longer configured; restore it by hand"))
                     continue
                 }
-                touched.append(TouchedTarget(operation: targetOperation(consumer, index: write.index), backup: write.backup))
+                let operation = targetOperation(consumer, index: write.index)
+                guard operation.spec.filePath == write.path, write.backup.map({ isBackup($0, of: runID) }) ?? true else {
+                    report.left.append(PendingAction(.restoreTarget, "\(write.target): the journal's path or backup is not what the configuration and run \(runID) say; restore it by hand"))
+                    continue
+                }
+                touched.append(TouchedTarget(operation: operation, backup: write.backup))
                 if !consumers.contains(where: { $0.name == consumer.name }) { consumers.append(consumer) }
             }
             let restored = await rollBack(touched, consumers: consumers, journal: journal)
@@ -70,7 +75,7 @@ extension RotationEngine {
         }
         let history: RunHistory, state: KeyState?
         do {
-            history = RunHistory(try store.journal(of: runID))
+            history = try RunHistory.checked(try store.journal(of: runID), runID: runID)
             state = try store.keyStates()[run.key]
         } catch {
             throw refuse("cannot read run \(runID) from the state store: \(error)")

@@ -243,8 +243,10 @@ extension JournalFacts {
                 unread.insert("\(prefix)_id")
                 return nil
             }
-            guard let seconds = Double(created ?? "0") else { throw JournalCorruption(description: "has a malformed \(prefix)_created") }
-            return GenerationRecord(id: id, fingerprint: fingerprint, created: Date(timeIntervalSince1970: seconds))
+            guard let created, let seconds = Double(created) else { throw JournalCorruption(description: "has no readable \(prefix)_created") }
+            let record = GenerationRecord(id: id, fingerprint: fingerprint, created: Date(timeIntervalSince1970: seconds))
+            if let problem = record.problem { throw JournalCorruption(description: "has \(problem) as its \(prefix) generation") }
+            return record
         }
         emergency = try bool("emergency")
         old = try record("old")
@@ -252,6 +254,7 @@ extension JournalFacts {
         retiring = try record("retiring")
         if unread.contains("new_id") { generationID = take("new_id") }
         if let spare = take("spare_id") { generationID = spare }
+        if generationID?.isEmpty == true { throw JournalCorruption(description: "names a generation with an empty id") }
         name = take("name")
         mayHaveCreated = try bool("may_have_created")
         if let index = take("index") {

@@ -14,6 +14,38 @@ public struct GenerationRecord: Sendable, Equatable, Codable {
         self.created = created
         self.pendingDeletionAt = pendingDeletionAt
     }
+
+    enum CodingKeys: String, CodingKey {
+        case id, fingerprint, created, pendingDeletionAt
+    }
+
+    /// Read back from the state store: a record that could not have been written (no id,
+    /// not a fingerprint, a time outside 1970–2286) is an error, never a value to act on.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(id: try container.decode(String.self, forKey: .id), fingerprint: try container.decode(String.self, forKey: .fingerprint),
+                  created: try container.decode(Date.self, forKey: .created),
+                  pendingDeletionAt: try container.decodeIfPresent(Date.self, forKey: .pendingDeletionAt))
+        if let problem {
+            throw DecodingError.dataCorrupted(DecodingError.Context(codingPath: decoder.codingPath, debugDescription: problem))
+        }
+    }
+
+    /// Why this record cannot be one rotor wrote, or nil.
+    var problem: String? {
+        if id.isEmpty { return "a generation without an id" }
+        if !Self.isFingerprint(fingerprint) { return "'\(fingerprint)' is not a fingerprint" }
+        for date in [created, pendingDeletionAt].compactMap({ $0 }) where !(0...1e10).contains(date.timeIntervalSince1970) {
+            return "a time outside 1970–2286"
+        }
+        return nil
+    }
+
+    /// `sha256:` and 12 lowercase hex digits, as `Fingerprint.of` writes.
+    static func isFingerprint(_ text: String) -> Bool {
+        let bytes = Array(text.utf8)
+        return bytes.count == 19 && text.hasPrefix("sha256:") && bytes[7...].allSatisfy { (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }
+    }
 }
 
 /// What the state store knows about one key. A key with no state has never been

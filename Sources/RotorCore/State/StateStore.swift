@@ -106,8 +106,9 @@ extension RunRecord {
 public enum StateStoreURL {
     public struct Problem: Error, CustomStringConvertible {
         public var description: String
-        /// True when the URL is fine but the store it names cannot be used (unreadable,
-        /// corrupt, unreachable): rotor cannot tell whether a run was interrupted.
+        /// True when the store's file exists but cannot be opened (unreadable, corrupt):
+        /// rotor cannot tell whether a run was interrupted there. (A PostgreSQL server that
+        /// refuses or cannot be reached is a failure to connect, exit 1, as before.)
         public var storeUnavailable = false
     }
 
@@ -144,7 +145,7 @@ public enum StateStoreURL {
                 guard let store = try PostgresStateStore.open(url: text, createIfMissing: createIfMissing) else { return nil }
                 return Opened(store: store, stateFolder: folder)
             } catch {
-                throw Problem(description: "--state \(redacted(text)): cannot use the state database: \(error)", storeUnavailable: true)
+                throw Problem(description: "--state \(redacted(text)): cannot use the state database: \(error)")
             }
         }
         throw Problem(description: "--state \(redacted(text)): unknown kind of store; use sqlite:PATH or postgres://USER@HOST:PORT/DB")

@@ -27,6 +27,17 @@ import Testing
         #expect(try fixture.store.auditLog().map(\.action) == ["rotate"])
     }
 
+    /// Found by a reviewer: a run that needed a person kept its backups (old secrets) for good.
+    @Test func backupsOfEarlierRunsGoOnceTheirGenerationIsDeleted() async throws {
+        let fixture = try EngineFixture()
+        try fixture.store.createRun(RunRecord(id: "earlier", key: "api", started: fixture.now, finished: fixture.now, outcome: .needsPerson,
+                                              emergency: false, user: "ops", host: "h"))
+        try fixture.folder.write(".rotor/backups/earlier/0-0", "API_KEY=an-older-secret\n")
+        let report = await fixture.rotate()
+        #expect(report.outcome == .completed)
+        #expect(fixture.backupFolders.isEmpty)
+    }
+
     @Test func withAGracePeriodTheOldKeyWaitsAndItsBackupsStay() async throws {
         let fixture = try EngineFixture(.init(grace: "1h"))
         let report = await fixture.rotate()

@@ -42,7 +42,7 @@ extension RotationEngine {
         }) { journal in
             var report = report
             let entries = try store.journal(of: run.id)
-            let history = RunHistory(entries)
+            let history = try RunHistory.checked(entries, runID: run.id)
             report.newGeneration = history.new
             report.oldGeneration = history.old
             try journal.record(.recover, .info, "recovery by pid \(ProcessInfo.processInfo.processIdentifier)")
@@ -108,6 +108,10 @@ extension RotationEngine {
                 report.left.append(PendingAction(.restoreTarget, "\(write.target) could not be restored (no backup): put the old value back by hand"))
                 continue
             }
+            guard isBackup(backup, of: run.id) else {
+                report.left.append(PendingAction(.restoreTarget, "\(write.target): the journal names \(backup) as its backup, which is not in run \(run.id)'s backup folder: rotor did not use it; put the old value back by hand"))
+                continue
+            }
             try journal.record(.restore, .intent, consumer: write.consumer, target: write.target, "restore from backup", facts: JournalFacts(backup: backup))
             do {
                 try await restore(write, backup: backup)
@@ -134,18 +138,24 @@ extension RotationEngine {
         if !report.left.contains(where: { $0.kind == .restoreTarget }) { removeBackups(run.id) }
     }
 
-    /// Restores one target: by path for files (the configuration may have changed since),
-    /// through its command for exec targets.
+    /// Whether `path` is a file in the run's own backup folder.
+    func isBackup(_ path: String, of runID: String) -> Bool {
+        let folder = backupFolder(runID) + "/"
+        return path.hasPrefix(folder) && !path.dropFirst(folder.count).contains("/")
+    }
+
+    /// Restores one target from its backup: the file byte for byte, or the old value
+    /// through an exec target's command.
+    /// Only a target the configuration still names is restored, at the path it names: a
+    /// journal is not trusted to say which file to write.
     private func restore(_ write: RunHistory.Write, backup: String) async throws {
-        if let path = write.path {
-            guard let data = FileManager.default.contents(atPath: backup) else { throw TargetEditError("its backup \(backup) is missing") }
-            if FileManager.default.contents(atPath: path) == data { return }
-            do { try AtomicFile.write([UInt8](data), to: path) } catch { throw TargetEditError(error.reason) }
-            return
-        }
         guard let consumer = configuration.consumers.first(where: { $0.name.value == write.consumer }), consumer.targets.indices.contains(write.index)
-        else { throw TargetEditError("its consumer is no longer in the configuration") }
-        try await targetOperation(consumer, index: write.index).restore(from: backup)
+        else { throw TargetEditError("its consumer is no longer in the configuration: restore it from \(backup) by hand") }
+        let operation = targetOperation(consumer, index: write.index)
+        guard operation.spec.filePath == write.path else {
+            throw TargetEditError("the journal says \(write.path ?? "a command") but the configuration says \(operation.spec.filePath ?? "a command"): restore it from \(backup) by hand")
+        }
+        try await operation.restore(from: backup)
     }
 
     /// Deletes what the run created and no consumer keeps: its journalled new generation,
@@ -159,7 +169,13 @@ extension RotationEngine {
         case .unknown(let name): ids = try await findUnrecorded(named: name, run: run, history: history, journal: journal, report: &report)
         }
         ids += history.foundByName
-        let remaining = ids.filter { !history.deletedNew.contains($0) }
+        // Never a generation the state calls current or previous, whatever the journal says.
+        let state = try store.keyStates()[run.key]
+        let known = Set([state?.current?.id, state?.previous?.id].compactMap { $0 })
+        for id in ids where known.contains(id) {
+            report.left.append(PendingAction(.checkState, "the journal of run \(run.id) names \(id) as the generation it created, but the state calls it in use: rotor did not delete it; check the provider and the state by hand"))
+        }
+        let remaining = ids.filter { !history.deletedNew.contains($0) && !known.contains($0) }
         guard !remaining.isEmpty else { return }
         let provider: ResolvedProvider
         do { (_, provider) = try resolve(run.key) } catch {

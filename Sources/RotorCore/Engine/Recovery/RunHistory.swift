@@ -42,9 +42,25 @@ struct RunHistory: Equatable {
     var writes: [Write] = []
     /// Targets already restored.
     var restored: Set<String> = []
+    /// Targets whose write was read back (`update.done`).
+    var written: Set<String> = []
 
     init(_ entries: [JournalEntry]) {
         for entry in entries { apply(entry) }
+    }
+
+    /// The history of a journal read from the store, refused when it does not add up: a
+    /// gap in its sequence (an entry removed), or a verification that does not follow a
+    /// read-back of every write. Recovery acts on none of it then.
+    static func checked(_ entries: [JournalEntry], runID: String) throws(JournalCorruption) -> RunHistory {
+        for (index, entry) in entries.enumerated() where entry.sequence != index + 1 {
+            throw JournalCorruption(description: "the journal of run \(runID) has entry \(entry.sequence) where \(index + 1) should be: entries are missing; rotor will not guess what happened — check the run by hand")
+        }
+        let history = RunHistory(entries)
+        if history.verified, let unverified = history.writes.first(where: { !history.written.contains($0.target) }) {
+            throw JournalCorruption(description: "the journal of run \(runID) says every consumer verified, but the write of \(unverified.target) has no result; rotor will not guess what happened — check the run by hand")
+        }
+        return history
     }
 
     private mutating func apply(_ entry: JournalEntry) {
@@ -64,6 +80,7 @@ struct RunHistory: Equatable {
             if entry.phase == .intent, let consumer = entry.consumer, let target = entry.target, let index = facts.targetIndex {
                 writes.append(Write(consumer: consumer, target: target, index: index, backup: facts.backup, path: facts.path))
             }
+            if entry.phase == .done, let target = entry.target { written.insert(target) }
         case .restore:
             if entry.phase == .done, let target = entry.target { restored.insert(target) }
         case .verify:

@@ -33,13 +33,24 @@ extension RotationEngine {
         do {
             if let skipped = try skip() { return skipped }
             if let run { try store.createRun(run) }
-            finished = try await body(Journal(store: store, runID: runID, clock: clock))
-            if run != nil { try store.finishRun(runID, outcome: finished.outcome, at: clock()) }
+            let journal = Journal(store: store, runID: runID, clock: clock)
+            finished = try await body(journal)
+            // A run that lost its lease writes nothing more: its new holder finishes it.
+            if run != nil, !journal.leaseLost { try store.finishRun(runID, outcome: finished.outcome, at: clock()) }
+        } catch is LeaseLost {
+            finished = report
+            finished.outcome = .needsPerson
+            finished.message = "this run lost its lease on '\(key)' to another runner and stopped without touching anything further"
+            finished.left.append(PendingAction(.recoverRun, "the runner that took '\(key)' over recovers run \(runID) (check 'rotor history \(key)')"))
+        } catch let error as JournalCorruption {
+            finished = untrusted(report, error)
+        } catch let error as StateCoding.Unreadable {
+            finished = untrusted(report, error)
         } catch {
             finished = report
             finished.outcome = .needsPerson
-            finished.message = "the state store failed during the \(action.rawValue) (\(error)); nothing more was done"
-            finished.left.append(PendingAction(.recoverRun, "run 'rotor recover' once the state store is back: it finishes or undoes run \(runID)"))
+            finished.message = "the state store failed during the run (\(error)); nothing more was done"
+            finished.left.append(PendingAction(.recoverRun, "run 'rotor recover' once it is back: it finishes or undoes run \(runID)"))
         }
         do {
             try audit(finished, action: action)
@@ -66,6 +77,15 @@ extension RotationEngine {
                 "cannot take the lock of '\(key)' in the state store (\(error)); nothing was done — run again once the store answers"
             }
         }
+    }
+
+    /// The report of an operation stopped because the store holds something rotor cannot trust.
+    private func untrusted(_ report: RotationReport, _ error: any Error) -> RotationReport {
+        var stopped = report
+        stopped.outcome = .needsPerson
+        stopped.message = "rotor cannot trust what the state store holds: \(error)"
+        stopped.left.append(PendingAction(.checkState, "repair or restore the state store (rotor acted on none of it), then run 'rotor recover'"))
+        return stopped
     }
 
     /// nil when the lock is ours; else why not. A live holder is waited for up to

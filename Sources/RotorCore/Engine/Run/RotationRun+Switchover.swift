@@ -65,6 +65,8 @@ extension RotationRun {
         try engine.store.saveKeyState(state, for: keyName)
         note(.delete, "old generation \(old.id) deleted", .ok)
         engine.removeBackups(journal.runID)
+        // Earlier runs' backups (one a person never restored) hold generations now gone.
+        try engine.removeBackupsOfFinishedRuns(of: keyName)
         return ended(.completed, "\(rotated); old generation \(old.id) deleted")
     }
 

@@ -73,6 +73,11 @@ final class InMemoryStateStore: StateStore, @unchecked Sendable {
         lock.withLock { journals[runID, default: []].append(stored) }
     }
 
+    /// Changes a run's stored journal in place, as someone editing the database would.
+    func editJournal(of runID: String, _ edit: (inout [JournalEntry.Stored]) -> Void) {
+        lock.withLock { edit(&journals[runID, default: []]) }
+    }
+
     func journal(of runID: String) throws -> [JournalEntry] {
         let stored = lock.withLock { journals[runID] ?? [] }
         return try stored.map { try JournalEntry(stored: $0, runID: runID) }
