@@ -109,7 +109,10 @@ import Testing
             #expect(result.stdout.contains("preflight failed: deploy/c1/.env:API_KEY: the file system is read-only"), "\(result.stdout)")
             #expect(try Self.targets(scratch) == before)
             let history = try RotorProcess.run(["history", "--json"], in: scratch.url)
-            #expect(!history.stdout.contains("\"rotated\""), "nothing was created")
+            let entries = try #require(try JSONSerialization.jsonObject(with: Data(history.stdout.utf8)) as? [String: Any])["entries"] as? [[String: Any]]
+            let rotations = try #require(entries).filter { $0["action"] as? String == "rotate" }
+            #expect(rotations.count == 1 && rotations.allSatisfy { $0["outcome"] as? String == "failed" }, "\(history.stdout)")
+            #expect(!history.stdout.contains("new_fingerprint"), "nothing was created")
         }
     }
 

@@ -155,7 +155,9 @@ import Testing
         let files = ["deploy/api/.env", "deploy/worker/.env", "deploy/dashboard/config.json"]
         let before = try files.map { try scratch.bytes($0) }
         let listing = try FileManager.default.subpathsOfDirectory(atPath: scratch.url.path).sorted()
-        _ = try RotorProcess.run(["plan", "--json"], in: scratch.url)
+        let plan = try RotorProcess.run(["plan", "--json"], in: scratch.url)
+        #expect(plan.status == 0, "\(plan.stderr)")
+        #expect(plan.stdout.contains("\"due\" : true"), "the quickstart's key was never rotated, so it is due: the plan really planned")
         #expect(try files.map { try scratch.bytes($0) } == before)
         #expect(try FileManager.default.subpathsOfDirectory(atPath: scratch.url.path).sorted() == listing)
     }

@@ -1,4 +1,5 @@
 import Foundation
+import Testing
 
 /// Runs the built `rotor` binary as a user would, capturing stdout, stderr and the exit code.
 struct RotorProcess {
@@ -105,9 +106,19 @@ final class BackgroundRotor {
 
     var pid: Int32 { process.processIdentifier }
 
-    /// Polls (up to 5 s) until the file at `path` no longer holds `text`: rotor has written it.
-    func waitUntilChanged(_ path: URL, from text: String) {
-        for _ in 0..<100 where (try? String(contentsOf: path, encoding: .utf8)) == text { usleep(50_000) }
+    /// Waits until the file at `path` no longer holds `text` (rotor has written it), or the
+    /// process ends, or 120 s pass. Whatever the test does next depends on this event, so
+    /// when it does not come that is a failure, never a silent go-ahead.
+    func waitUntilChanged(_ path: URL, from text: String, sourceLocation: SourceLocation = #_sourceLocation) {
+        let deadline = Date().addingTimeInterval(120)
+        while (try? String(contentsOf: path, encoding: .utf8)) == text {
+            guard process.isRunning, Date() < deadline else {
+                Issue.record("\(path.lastPathComponent) never changed from \(text.debugDescription) (rotor \(process.isRunning ? "still running after 120 s" : "exited"))",
+                             sourceLocation: sourceLocation)
+                return
+            }
+            usleep(20_000)
+        }
     }
 
     /// Waits for the exit; its status and everything it printed.

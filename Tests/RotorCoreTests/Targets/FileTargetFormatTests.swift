@@ -174,14 +174,23 @@ import Testing
         #expect((try? format.replace(in: Array("PORT=1\nOTHER=\"closed\"\n".utf8), with: "w#x=\"aw", create: true).get()) != nil)
     }
 
-    @Test func anEmptyYAMLValueFollowedByACommentReadsBackOrIsRefused() {
+    /// `apiKey: # comment` holds no value: where a written value would go, YAML reads a
+    /// comment, so rotor refuses every value (before, this test only checked values that were
+    /// written, and none was) and says to fix the file.
+    @Test func anEmptyYAMLValueFollowedByACommentIsRefusedWithAWayOn() {
         let format = YAMLFileFormat(keyPath: ["auth", "apiKey"])
         for value in ["sk-new", "s\u{FFFD}plicas: x\"d\"", "a # b", "#x"] {
             let bytes = Array("auth:\n  apiKey: # old key was here\n".utf8)
-            if case .success(let edited) = format.replace(in: bytes, with: value, create: false) {
-                #expect(format.read(edited) == .success(value), "\(value.debugDescription)")
+            guard case .failure(let error) = format.replace(in: bytes, with: value, create: false) else {
+                Issue.record("\(value.debugDescription) was written where YAML reads a comment")
+                continue
             }
+            #expect(error.message.contains("fix the file by hand"), "\(error.message)")
         }
+        // With a value in place, the same edit is made and reads back.
+        let filled = Array("auth:\n  apiKey: old # old key was here\n".utf8)
+        let edited = try? format.replace(in: filled, with: "sk-new", create: false).get()
+        #expect(edited.map { format.read($0) } == .success("sk-new"))
     }
 
     /// fuzz/corpus/fuzz-json-writer/regression-c5b23c47c4e4: a value with a NUL, beside a

@@ -10,11 +10,28 @@ func fuzzOne(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
         require(RotorDuration(parsing: duration.description)?.seconds == duration.seconds, "\(duration) does not round-trip")
     }
     if case .success(let template) = Template.parse(text) {
-        require(template.source == text, "template source changed")
-        _ = template.render([.secret: "s", .key: "k", .date: "2026-01-01"])
+        // Written back with its braces escaped, the parts parse to the same parts.
+        let written = template.parts.map { part -> String in
+            switch part {
+            case .literal(let literal): literal.replacingOccurrences(of: "{", with: "{{").replacingOccurrences(of: "}", with: "}}")
+            case .placeholder(let placeholder): "{\(placeholder.rawValue)}"
+            }
+        }.joined()
+        guard case .success(let again) = Template.parse(written) else {
+            require(false, "\(written.debugDescription) does not parse again")
+            return 0
+        }
+        require(again.parts == template.parts, "\(text.debugDescription) does not round-trip through \(written.debugDescription)")
+        // Filled with every value, no placeholder is left: what remains is the literals.
+        let literals = template.parts.compactMap { if case .literal(let text) = $0 { text } else { nil } }.joined()
+        require(template.render(Dictionary(uniqueKeysWithValues: Placeholder.allCases.map { ($0, "") })) == literals,
+                "filling \(text.debugDescription) left a placeholder")
     }
     if let pointer = JSONPointer(text) {
-        require(pointer.source == text, "pointer source changed")
+        // The pointer finds a value put where its tokens say.
+        var document: Any = "leaf"
+        for token in pointer.tokens.reversed() { document = [token: document] }
+        require(pointer.resolve(in: document) as? String == "leaf", "\(text.debugDescription) does not find what its tokens name")
     }
     return 0
 }
