@@ -3,6 +3,8 @@ import PackageDescription
 
 let package = Package(
     name: "rotor",
+    // Built and tested on Linux (Debian 12, Swift 6.3); macOS 13 is the oldest system whose
+    // APIs the code uses, but rotor is not built or tested there.
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "rotor", targets: ["rotor"]),

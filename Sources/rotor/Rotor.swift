@@ -5,7 +5,7 @@ import RotorCore
 /// The `rotor` command line: flags become option values; RotorCore does the work.
 /// Every command states its `commandName`: ArgumentParser would otherwise derive it from
 /// the type's name with `String(describing:)`, whose dynamic casts scan every protocol
-/// conformance in the binary — half of `rotor --version`'s instructions.
+/// conformance in the binary (startup time: docs/performance.md).
 @main
 struct Rotor: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

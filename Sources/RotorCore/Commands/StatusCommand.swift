@@ -69,8 +69,8 @@ public enum StatusCommand {
     }
 
     /// `--json`: `"version": 1`, every key with its targets, the warnings. Written with
-    /// `JSONWriter` (the `Encodable` path cost ~460 M instructions at 10,000 targets), each
-    /// key on either core.
+    /// `JSONWriter`, each key on either core: at fleet scale the `Encodable` path was most
+    /// of `status`'s time (docs/performance.md).
     static func jsonBytes(_ statuses: [KeyStatus], warnings: [String]) -> [UInt8] {
         let keys = WrittenElements(statuses)
         var json = JSONWriter(capacity: 1 << 16)

@@ -43,8 +43,7 @@ enum StepDescriptions {
 
     /// The console menu path of "Generate New API Key" instructions without their last
     /// step: `Console > Settings > API Keys > Generate` → `Console > Settings > API Keys`
-    /// ("" with no ` > `). Searched as bytes: Foundation's `components(separatedBy:)` cost
-    /// 48,000 instructions here, once per manual key.
+    /// ("" with no ` > `). Searched as bytes, once per manual key.
     static func menuPath(_ instructions: String) -> String {
         let separator = Array(" > ".utf8), bytes = Array(instructions.utf8)
         var lastSeparator: Int?

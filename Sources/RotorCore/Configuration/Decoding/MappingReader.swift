@@ -26,8 +26,7 @@ final class MappingReader {
     /// Every field the schema asked for, in order, possibly repeated: for did-you-mean.
     /// The first 16 in the reader itself, the rest in an array: a fleet's manifest has two
     /// mappings per consumer, and an array each was an allocation each. Static strings
-    /// (fields are named by literals): nothing to release when a reader goes, where 16
-    /// `String`s cost ~520 instructions per reader.
+    /// (fields are named by literals): nothing to release when a reader goes.
     private var askedInPlace = InlineArray<16, StaticString>(repeating: "")
     private var askedCount = 0
     private var askedBeyond: [StaticString] = []
