@@ -151,6 +151,52 @@ import Testing
         #expect(try fixture.targetBytes() == before)
     }
 
+    // MARK: The other paths
+
+    @Test func aRunStoppedAfterRevokingFirstSaysTheOldKeyIsGone() async throws {
+        let fixture = try EngineFixture()
+        fixture.store.die { $0.step == .revoke && $0.phase == .done }
+        _ = await fixture.rotate(RotationOptions(emergency: true, revokeFirst: true))
+        fixture.store.heal()
+        let report = try #require(try await fixture.engine().recover().first)
+        #expect(report.outcome == .needsPerson, "\(report.message)")
+        #expect(report.left.contains { $0.text.contains("revoked") && $0.text.contains("rotor rotate api --emergency") })
+        #expect(!report.message.contains("every consumer is on the old generation"))
+    }
+
+    @Test(arguments: ["retire.intent", "retire.done"])
+    func aRetirementStoppedHalfWayLeavesNoDeletedKeyPending(_ stopAfter: String) async throws {
+        let fixture = try EngineFixture()
+        fixture.provider.seed(id: "older", name: "api-older", secret: "older-secret")
+        try fixture.store.saveKeyState(KeyState(current: fixture.old, previous: GenerationRecord(id: "older", fingerprint: "sha256:000000000000", created: fixture.now)), for: "api")
+        fixture.store.die { "\($0.step.rawValue).\($0.phase.rawValue)" == stopAfter }
+        _ = await fixture.rotate()
+        fixture.store.heal()
+        let report = try #require(try await fixture.engine().recover().first)
+        #expect(report.outcome == .rolledBack, "\(report.message)")
+        let state = try #require(try fixture.store.keyStates()["api"])
+        #expect(state.current == fixture.old)
+        // Deleted at the provider (the intent was followed by the call): no longer pending.
+        #expect(state.previous == nil)
+        #expect(!fixture.provider.keys.contains { $0.id == "older" })
+    }
+
+    @Test(arguments: ["delete.intent", "delete.done"])
+    func aGraceDeletionStoppedHalfWayIsFinished(_ stopAfter: String) async throws {
+        let fixture = try EngineFixture(.init(grace: "1h"))
+        let rotation = await fixture.rotate()
+        fixture.store.die { "\($0.step.rawValue).\($0.phase.rawValue)" == stopAfter }
+        let later = fixture.now.addingTimeInterval(7200)
+        let stopped = try await fixture.engine().deletePending("api", now: later)
+        #expect(stopped?.outcome == .needsPerson)
+        fixture.store.heal()
+        let report = try #require(try await fixture.engine().recover().first)
+        #expect(report.outcome == .completed, "\(report.message)")
+        #expect(report.message.contains("key-0") && !report.message.contains("rolled back"))
+        #expect(try fixture.store.keyStates()["api"] == KeyState(current: rotation.newGeneration, previous: nil))
+        #expect(fixture.provider.keys.map(\.id) == [rotation.newGeneration?.id])
+    }
+
     // MARK: The decision, from journals alone
 
     func entry(_ step: JournalStep, _ phase: JournalEntry.Phase, _ facts: JournalFacts = JournalFacts(), consumer: String? = nil, target: String? = nil) -> JournalEntry {

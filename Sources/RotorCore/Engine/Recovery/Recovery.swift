@@ -51,13 +51,57 @@ extension RotationEngine {
             switch history.decision {
             case .rollForward(let new): try await rollForward(run, to: new, history: history, journal: journal, report: &report)
             case .rollBack: try await rollBack(run, history: history, journal: journal, report: &report)
+            case .finishDeletion(let old): try await finishDeletion(run, of: old, history: history, journal: journal, report: &report)
             case .inconsistent:
                 report.message = "run \(run.id) verified consumers but its journal has no new generation; check the state by hand"
                 report.left.append(PendingAction(.checkState, "compare the targets of '\(run.key)' with 'rotor status' and the provider's keys"))
             }
+            try await finishRetirement(run, history: history, journal: journal, report: &report)
             try store.finishRun(run.id, outcome: report.outcome, at: clock())
             return report
         }
+    }
+
+    /// A grace-period deletion that was interrupted: the old generation goes (again: a
+    /// delete is idempotent) and the state stops listing it.
+    private func finishDeletion(_ run: RunRecord, of old: GenerationRecord, history: RunHistory, journal: Journal, report: inout RotationReport) async throws {
+        report.oldGeneration = old
+        if !history.oldDeleted {
+            let provider: ResolvedProvider
+            do { (_, provider) = try resolve(run.key) } catch {
+                report.left.append(PendingAction(.deleteGeneration, "delete generation \(old.id) of '\(run.key)' at its provider (\(error))"))
+                report.message = "run \(run.id) (deleting \(old.id) after its grace period) could not be finished"
+                return
+            }
+            if let error = try await provider.delete(.old(old, because: "delete generation \(old.id): grace period over (recovered)"), journal: journal, at: clock()) {
+                report.left.append(PendingAction(.deleteGeneration, "generation \(old.id) is still at the provider (\(error.message)); 'rotor run' retries its deletion"))
+                report.message = "run \(run.id) (deleting \(old.id) after its grace period) could not be finished"
+                return
+            }
+        }
+        var state = try store.keyStates()[run.key] ?? KeyState()
+        if state.previous?.id == old.id {
+            state.previous = nil
+            try store.saveKeyState(state, for: run.key)
+        }
+        try removeBackupsOfFinishedRuns(of: run.key)
+        report.outcome = .completed
+        report.message = "run \(run.id) finished: generation \(old.id) deleted (its grace period had ended)"
+    }
+
+    /// A generation two rotations back whose retirement began: it is gone (or goes now),
+    /// so the state must stop listing it as pending, whichever way the run went.
+    private func finishRetirement(_ run: RunRecord, history: RunHistory, journal: Journal, report: inout RotationReport) async throws {
+        guard let retiring = history.retiring else { return }
+        var state = try store.keyStates()[run.key] ?? KeyState()
+        guard state.previous?.id == retiring.id else { return }
+        if !history.retired {
+            let provider: ResolvedProvider
+            do { (_, provider) = try resolve(run.key) } catch { return }
+            if try await provider.delete(.retiring(retiring), journal: journal, at: clock()) != nil { return }  // still pending: 'rotor run' or the next rotation retries
+        }
+        state.previous = nil
+        try store.saveKeyState(state, for: run.key)
     }
 
     /// Every consumer had verified the new generation: record it, and delete the old one if due.
@@ -133,8 +177,13 @@ extension RotationEngine {
             try store.saveKeyState(KeyState(current: GenerationRecord(id: old.id, fingerprint: old.fingerprint, created: old.created), previous: nil), for: run.key)
         }
         try await deleteUnwantedGenerations(run, history: history, journal: journal, report: &report)
+        if history.revoked, let old = history.old {
+            // --revoke-first cut the old generation off before the crash: the consumers hold a dead key.
+            report.left.append(PendingAction(.checkProvider, "the old generation \(old.id) was revoked before rotor stopped, so every consumer holds a revoked key: rotate now (rotor rotate \(run.key) --emergency)"))
+        }
         report.outcome = report.left.isEmpty ? .rolledBack : .needsPerson
         report.message = "run \(run.id) rolled back: " + (report.left.isEmpty ? "every consumer is on the old generation" : report.left.map(\.text).joined(separator: "; "))
+        if report.left.isEmpty, history.writes.isEmpty { report.message = "run \(run.id) rolled back: it had changed no consumer" }
         if !report.left.contains(where: { $0.kind == .restoreTarget }) { removeBackups(run.id) }
     }
 

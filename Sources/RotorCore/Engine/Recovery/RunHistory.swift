@@ -25,8 +25,16 @@ struct RunHistory: Equatable {
         var path: String?
     }
 
+    /// A rotation journals `start` first; a grace-period deletion does not.
+    var began = false
     var emergency = false
     var old: GenerationRecord?
+    /// A generation the run set out to delete as old (`delete` intent).
+    var deleting: GenerationRecord?
+    /// A generation two rotations back that the run set out to retire, and whether the
+    /// provider said it was gone.
+    var retiring: GenerationRecord?
+    var retired = false
     var creation = Creation.notAttempted
     /// Unrecorded generations a run found by name (a lost create) and did not delete yet.
     var foundByName: [String] = []
@@ -67,6 +75,7 @@ struct RunHistory: Equatable {
         let facts = entry.facts
         switch entry.step {
         case .start:
+            began = true
             emergency = facts.emergency ?? false
             old = facts.old
         case .create:
@@ -88,7 +97,11 @@ struct RunHistory: Equatable {
         case .commit:
             committed = true
         case .delete:
+            if entry.phase == .intent { deleting = facts.old }
             if entry.phase == .done { oldDeleted = true }
+        case .retire:
+            if entry.phase == .intent { retiring = facts.retiring }
+            if entry.phase == .done { retired = true }
         case .revoke:
             if entry.phase == .done { revoked = true }
         case .deleteNew:
@@ -100,9 +113,9 @@ struct RunHistory: Equatable {
         case .rollback:
             // Only `rotor rollback RUN` journals an intent; a rotation's own rollback records its result.
             if entry.phase == .intent { undoRequested = true }
-        case .preflight, .makeRoom, .retire, .verifyKey, .reload, .health, .recover:
-            // Journalled for people; recovery decides nothing on them. (A retire or
-            // make-room deletes a generation no consumer uses: done or not, nothing to undo.)
+        case .preflight, .makeRoom, .verifyKey, .reload, .health, .recover:
+            // Journalled for people; recovery decides nothing on them. (A make-room deletes
+            // an inactive generation no consumer uses: done or not, nothing to undo.)
             break
         }
     }
@@ -127,12 +140,16 @@ struct RunHistory: Equatable {
         case rollForward(new: GenerationRecord)
         /// Verified, but the journal has no new generation: only a person can tell.
         case inconsistent
+        /// A grace-period deletion (no rotation): delete the old generation, if it is not
+        /// gone yet, and take it off the state.
+        case finishDeletion(GenerationRecord)
         /// Not every consumer verified, or a person asked to undo the run: restore what was
         /// written, delete what was created.
         case rollBack
     }
 
     var decision: Decision {
+        if !began, let deleting { return .finishDeletion(deleting) }
         guard verified, !undoRequested else { return .rollBack }
         guard let new else { return .inconsistent }
         return .rollForward(new: new)
