@@ -31,6 +31,7 @@ import Testing
         #expect(try fixture.rotor(["rotate", "api-key"]).status == 0)
         let old = try #require(try fixture.currentGeneration())
         let oldValue = try fixture.values()[0]
+        let before = try fixture.snapshot()
 
         let crashed = try fixture.rotor(["rotate", "api-key"], environment: point.environment)
         #expect(crashed.status == 9, "rotor should have been killed at \(point.label): \(crashed.stdout)\(crashed.stderr)")
@@ -41,8 +42,9 @@ import Testing
         #expect(recovered.stdout.contains(expectedWord) || (point.label == "delete.done" && recovered.stdout.contains("rolled forward")),
                 "\(recovered.stdout)")
 
-        let values = try fixture.values()  // every file still parses: nothing half-written
+        let values = try fixture.independentValues()  // every file still parses: nothing half-written
         #expect(Set(values).count == 1, "targets disagree after recovery: \(values.map(Fingerprint.of))")
+        #expect(try fixture.values() == values, "rotor's readers agree with independent ones")
         let current = try #require(try fixture.currentGeneration())
         #expect(Fingerprint.of(values[0]) == current.fingerprint)
         #expect(try fixture.vendorKeys() == [current.id], "exactly the current generation exists at the provider")
@@ -50,10 +52,100 @@ import Testing
             #expect(current.id != old.id && values[0] != oldValue)
         } else {
             #expect(current == old && values[0] == oldValue, "the old generation stays until every consumer verified")
+            #expect(try fixture.snapshot() == before, "a rollback puts every target back byte for byte")
         }
         #expect(try fixture.leftovers().isEmpty, "no temporary files or backups left")
         #expect(try fixture.rotor(["recover"]).stdout == "nothing to recover\n")
         #expect(try fixture.rotor(["rotate", "api-key"]).status == 0, "a rotation after recovery works")
+    }
+
+    /// kill -9 on the paths beside a plain rotation: `rollback RUN`, a recovery itself, a
+    /// sync, a grace-period deletion, a retirement, and `--revoke-first`. Each scenario
+    /// prepares, crashes one command at a journal point, recovers, and checks what that
+    /// path promises; every file must parse with readers independent of rotor's.
+    struct OtherPath: CustomTestStringConvertible, Sendable {
+        var label: String
+        var testDescription: String { label }
+    }
+
+    static let otherPaths = ["rollback RUN at restore.done#2", "recover at restore.done#1", "sync at update.done#1",
+                             "grace deletion at delete.intent", "retire at retire.done", "revoke-first at revoke.done"].map(OtherPath.init)
+
+    @Test(arguments: otherPaths)
+    func otherPathsSurviveACrash(_ path: OtherPath) throws {
+        let fixture = try RotationFixture(grace: path.label.hasPrefix("revoke") ? "0s" : "1h")
+        func crash(_ arguments: [String], at point: String, environment: [String: String] = [:]) throws {
+            let result = try fixture.rotor(arguments, environment: environment.merging(["ROTOR_TEST_CRASH_AT": point]) { $1 })
+            #expect(result.status == 9, "\(arguments) should have been killed at \(point): \(result.stdout)\(result.stderr)")
+        }
+        func rotated() throws -> String? {
+            let result = try fixture.rotor(["rotate", "api-key", "--json"])
+            #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+            let document = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]
+            return ((document?["keys"] as? [[String: Any]])?.first?["run"]) as? String
+        }
+        #expect(try rotated() != nil)
+        let first = try #require(try fixture.currentGeneration())
+        let firstBytes = try fixture.snapshot()
+        var expectedRecovery = 0
+        var expectedCurrent: GenerationRecord? = nil
+        var expectedBytes: [String: Data]? = nil
+
+        switch path.label {
+        case "rollback RUN at restore.done#2":
+            let run = try #require(try rotated())
+            try crash(["rollback", run], at: "restore.done#2")
+            expectedCurrent = first
+            expectedBytes = firstBytes
+        case "recover at restore.done#1":
+            try crash(["rotate", "api-key"], at: "update.done#4")
+            try crash(["recover"], at: "restore.done#1")
+            expectedCurrent = first
+            expectedBytes = firstBytes
+        case "sync at update.done#1":
+            try fixture.scratch.write("deploy/c1/.env", "API_KEY=\(RotationFixture.initial)\n")  // drifted
+            let drifted = try fixture.snapshot()
+            try crash(["sync", "api-key"], at: "update.done#1")
+            expectedCurrent = first
+            expectedBytes = drifted
+        case "grace deletion at delete.intent":
+            #expect(try rotated() != nil)
+            try crash(["run"], at: "delete.intent", environment: ["ROTOR_NOW": DateFormatting.iso8601(Date().addingTimeInterval(7200))])
+        case "retire at retire.done":
+            #expect(try rotated() != nil)
+            try crash(["rotate", "api-key"], at: "retire.done")
+        case "revoke-first at revoke.done":
+            try crash(["rotate", "api-key", "--emergency", "--revoke-first"], at: "revoke.done")
+            expectedRecovery = 3
+            expectedCurrent = first
+            expectedBytes = firstBytes
+        default:
+            Issue.record("no scenario \(path.label)")
+        }
+
+        let recovered = try fixture.rotor(["recover"])
+        #expect(recovered.status == Int32(expectedRecovery), "\(recovered.stdout)\(recovered.stderr)")
+        let values = try fixture.independentValues()
+        let current = try #require(try fixture.currentGeneration())
+        if let expectedBytes {
+            #expect(try fixture.snapshot() == expectedBytes, "put back byte for byte")
+        } else {
+            #expect(Set(values).count == 1 && Fingerprint.of(values[0]) == current.fingerprint, "\(values.map(Fingerprint.of))")
+        }
+        if let expectedCurrent { #expect(current == expectedCurrent) }
+        let state = try #require(try StateStoreURL.open(nil, workingDirectory: fixture.scratch.url.path, createIfMissing: false)?.store.keyStates()["api-key"])
+        let known = Set([state.current?.id, state.previous?.id].compactMap { $0 })
+        if path.label.hasPrefix("revoke") {
+            #expect(recovered.stdout.contains("revoked"), "\(recovered.stdout)")
+            #expect(try fixture.vendorKeys().isEmpty, "the old key was revoked, the new one never made")
+        } else {
+            #expect(Set(try fixture.vendorKeys()) == known, "the provider holds exactly what the state knows (no orphan, nothing pending that is gone)")
+        }
+        #expect(try fixture.leftovers().allSatisfy { !$0.contains(".rotor-tmp-") })
+        #expect(try fixture.rotor(["recover"]).stdout == "nothing to recover\n")
+        #expect(try fixture.rotor(["rotate", "api-key", "--emergency"]).status == 0, "a rotation after recovery works")
+        let healed = try fixture.independentValues()
+        #expect(Set(healed).count == 1)
     }
 
     @Test func aLiveRunIsNotRecoveredUnderIt() throws {

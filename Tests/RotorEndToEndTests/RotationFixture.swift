@@ -110,6 +110,24 @@ final class RotationFixture {
         ]
     }
 
+    /// The value each target holds, read by readers that share no code with rotor
+    /// (`Peers/read_targets.py`: python-dotenv, json, PyYAML, configparser): a bug shared by
+    /// rotor's reader and writer cannot pass unseen. Every file must parse.
+    func independentValues() throws -> [String] {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", Self.peers.appendingPathComponent("read_targets.py").path, scratch.url.path]
+        let output = Pipe()
+        process.standardOutput = output
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0, let values = try JSONSerialization.jsonObject(with: data) as? [String] else {
+            throw CocoaError(.fileReadCorruptFile, userInfo: [NSLocalizedDescriptionKey: "a target does not parse: \(String(decoding: data, as: UTF8.self))"])
+        }
+        return values
+    }
+
     /// Key ids the vendor holds now.
     func vendorKeys() throws -> [String] {
         guard let data = try? Data(contentsOf: scratch.url.appendingPathComponent("vendor-db.json")) else { return [] }
