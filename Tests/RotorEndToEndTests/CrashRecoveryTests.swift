@@ -175,34 +175,60 @@ import Testing
     /// invariants checked every time: every target parses and holds the generation the
     /// state calls current, that generation exists at the provider and nothing else does
     /// (no orphan, no old generation deleted before all verified), no temporary file or
-    /// backup left. `ROTOR_SOAK_ROUNDS` sets the count (CI: 12; by hand, hundreds).
+    /// backup left, and what `recover` says agrees with what happened. The kill instants
+    /// come from a seeded generator (the seed is printed: `ROTOR_SOAK_SEED` repeats them)
+    /// spread over one rotation's measured length, so they land inside rotations on a
+    /// fast machine and a slow one alike. `ROTOR_SOAK_ROUNDS` sets the count (CI: 12).
     @Test func randomKillsAtAnyInstantKeepEveryInvariant() throws {
-        let rounds = Int(ProcessInfo.processInfo.environment["ROTOR_SOAK_ROUNDS"] ?? "") ?? 12
+        let environment = ProcessInfo.processInfo.environment
+        let rounds = Int(environment["ROTOR_SOAK_ROUNDS"] ?? "") ?? 12
+        let seed = UInt64(environment["ROTOR_SOAK_SEED"] ?? "") ?? UInt64.random(in: 1...UInt64.max)
+        print("soak: seed \(seed) (ROTOR_SOAK_SEED=\(seed) repeats these kill instants)")
+        var generator = SplitMix64(seed: seed)
         let fixture = try RotationFixture()
+        let started = Date()
         #expect(try fixture.rotor(["rotate", "api-key"]).status == 0)
-        var generator = SystemRandomNumberGenerator()
+        let span = Date().timeIntervalSince(started)
         var outcomes: [String: Int] = [:]
         for round in 1...rounds {
             let before = try #require(try fixture.currentGeneration())
             let rotation = try BackgroundRotor(["rotate", "api-key", "--quiet"], in: fixture.scratch.url, environment: fixture.environment)
-            // A whole rotation here takes about a second; kill somewhere inside it (or just after).
-            usleep(UInt32.random(in: 0...1_300_000, using: &generator))
+            usleep(UInt32(Double.random(in: 0...(span * 1.2), using: &generator) * 1_000_000))
             kill(rotation.pid, SIGKILL)
             _ = rotation.finish()
 
             let recovered = try fixture.rotor(["recover"])
-            #expect(recovered.status == 0, "round \(round): \(recovered.stdout)\(recovered.stderr)")
-            let word = ["rolled forward", "rolled back", "nothing to recover"].first { recovered.stdout.contains($0) } ?? "other"
+            #expect(recovered.status == 0, "round \(round) (seed \(seed)): \(recovered.stdout)\(recovered.stderr)")
             let current = try #require(try fixture.currentGeneration())
-            outcomes[current.id == before.id ? "\(word), old generation kept" : "\(word), new generation current", default: 0] += 1
+            let said = ["rolled forward", "rolled back", "nothing to recover"].filter { recovered.stdout.contains($0) }
+            #expect(said.count == 1, "round \(round) (seed \(seed)): recover said \(recovered.stdout)")
+            switch said.first {
+            case "rolled forward": #expect(current.id != before.id, "round \(round) (seed \(seed)): rolled forward, but the old generation is current")
+            case "rolled back": #expect(current == before, "round \(round) (seed \(seed)): rolled back, but the state moved")
+            default: break  // killed before its run began, or after it finished: either generation
+            }
+            outcomes["\(said.first ?? "other"), \(current.id == before.id ? "old" : "new") generation current", default: 0] += 1
 
-            let values = try fixture.values()
-            #expect(Set(values).count == 1, "round \(round): targets disagree: \(values.map(Fingerprint.of))")
-            #expect(Fingerprint.of(values[0]) == current.fingerprint, "round \(round)")
-            #expect(try fixture.vendorKeys() == [current.id], "round \(round): only the current generation exists at the provider")
-            #expect(try fixture.leftovers().isEmpty, "round \(round)")
+            let values = try fixture.independentValues()
+            #expect(Set(values).count == 1, "round \(round) (seed \(seed)): targets disagree: \(values.map(Fingerprint.of))")
+            #expect(Fingerprint.of(values[0]) == current.fingerprint, "round \(round) (seed \(seed))")
+            #expect(try fixture.vendorKeys() == [current.id], "round \(round) (seed \(seed)): only the current generation exists at the provider")
+            #expect(try fixture.leftovers().isEmpty, "round \(round) (seed \(seed))")
         }
         // For docs/reliability.md: how the kills landed.
-        print("soak: \(rounds) kills: \(outcomes.sorted { $0.key < $1.key })")
+        print("soak: \(rounds) kills (seed \(seed)): \(outcomes.sorted { $0.key < $1.key })")
+    }
+}
+
+/// A small seeded generator (SplitMix64), so that a soak's kill instants can be repeated.
+struct SplitMix64: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
     }
 }

@@ -202,13 +202,21 @@ import Testing
         #expect(Date().timeIntervalSince(started) < 25)
     }
 
-    /// Two `rotor run` started together on one state: the key is rotated once.
+    /// Two `rotor run` on one state, overlapping for sure: the first holds the key (its
+    /// reload waits for a gate file) while the second starts, finds the first's run in
+    /// progress, plans the key as due and waits for the lock; then the gate opens. The
+    /// second must find the key no longer due once it holds the lock: rotated once.
     @Test func twoRunsAtOnceRotateTheKeyOnce() throws {
         let scratch = try Scratch()
-        try Self.writeScene(scratch, reload: [1: "[sleep, \"1\"]"])
-        let folder = scratch.url
-        let results = try [0, 1].concurrentMap { _ in try RotorProcess.run(["run"], in: folder) }
-        #expect(results.allSatisfy { $0.status == 0 }, "\(results.map { "exit \($0.status): \($0.stdout)\($0.stderr)" })")
+        try Self.writeScene(scratch, reload: [1: #"[sh, -c, "while [ ! -e ../gate ]; do sleep 0.05; done"]"#])
+        let first = try BackgroundRotor(["run"], in: scratch.url)
+        first.waitUntilChanged(scratch.url.appendingPathComponent("deploy/c1/.env"), from: try String(contentsOf: scratch.url.appendingPathComponent("deploy/c1/.env"), encoding: .utf8))
+        let second = try BackgroundRotor(["run"], in: scratch.url)
+        second.waitUntilSaid("is still in progress (its process holds the lock); left alone")
+        try scratch.write("gate", "")
+        let results = [first.finish(), second.finish()]
+        #expect(results.allSatisfy { $0.status == 0 }, "\(results.map { "exit \($0.status): \($0.output)" })")
+        #expect(results[1].output.contains("not due"), "the second run re-checked the key under its lock: \(results[1].output)")
         let history = try RotorProcess.run(["history", "--json"], in: scratch.url)
         struct History: Decodable { struct Entry: Decodable { var action: String; var outcome: String }; var entries: [Entry] }
         let entries = try JSONDecoder().decode(History.self, from: Data(history.stdout.utf8)).entries

@@ -121,6 +121,20 @@ final class BackgroundRotor {
         }
     }
 
+    /// Waits until rotor has printed `text` (stdout or stderr), or it exits, or 120 s pass;
+    /// a failure when the line never comes.
+    func waitUntilSaid(_ text: String, sourceLocation: SourceLocation = #_sourceLocation) {
+        let deadline = Date().addingTimeInterval(120)
+        while !((try? String(contentsOf: output, encoding: .utf8)) ?? "").contains(text) {
+            guard process.isRunning, Date() < deadline else {
+                Issue.record("rotor never said \(text.debugDescription) (\(process.isRunning ? "still running after 120 s" : "it exited"))",
+                             sourceLocation: sourceLocation)
+                return
+            }
+            usleep(20_000)
+        }
+    }
+
     /// Waits for the exit; its status and everything it printed.
     func finish() -> (status: Int32, output: String) {
         process.waitUntilExit()

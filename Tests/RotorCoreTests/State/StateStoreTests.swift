@@ -9,6 +9,14 @@ import Testing
     static let postgres = ProcessInfo.processInfo.environment["ROTOR_TEST_POSTGRES"]
     static let stores: [String] = ["sqlite"] + (postgres == nil ? [] : ["postgres"])
 
+    /// Without a server the PostgreSQL half of every contract test above drops out of its
+    /// arguments; this says so, as a skip with its reason (and fails in CI, which must run it).
+    @Test(.enabled(if: postgres != nil || ProcessInfo.processInfo.environment["CI"] != nil,
+                   "the PostgreSQL half of the state-store contract needs ROTOR_TEST_POSTGRES (scripts/test starts a server when run as root)"))
+    func thePostgreSQLStoreKeepsTheSameContract() {
+        #expect(Self.stores == ["sqlite", "postgres"], "CI must run every contract test against PostgreSQL too")
+    }
+
     /// A fresh store: a new SQLite file, or a new PostgreSQL database.
     func makeStore(_ kind: String, in folder: TemporaryFolder) throws -> any StateStore {
         switch kind {
