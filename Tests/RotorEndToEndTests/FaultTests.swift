@@ -189,17 +189,21 @@ import Testing
 
     @Test func aConsumerSlowerThanItsTimeoutIsRolledBack() throws {
         let scratch = try Scratch()
-        // Slow the first time only (a consumer warming up): the rollback's check passes.
-        let slowOnce = #"[python3, -c, "import os, time; p = '../deploy/c2/warm'; os.path.exists(p) or (open(p, 'w').close(), time.sleep(30))"]"#
+        // Slow the first time only (a consumer warming up): the rollback's check passes. It
+        // leaves its pid, and a mark if it ever finishes its sleep.
+        let slowOnce = #"[python3, -c, "import os, time; p = '../deploy/c2/warm'; os.path.exists(p) or (open(p, 'w').write(str(os.getpid())), time.sleep(30), open('../deploy/c2/slept', 'w').close())"]"#
         try Self.writeScene(scratch, health: [2: "{ exec: \(slowOnce), timeout: 1s }"])
         let before = try Self.targets(scratch)
-        let started = Date()
         let result = try RotorProcess.run(["rotate", "api-key"], in: scratch.url)
         #expect(result.status == 1, "\(result.stdout)")
         #expect(result.stdout.contains("c2: health check failed: python3 timed out after 1s"), "\(result.stdout)")
         #expect(try Self.targets(scratch) == before)
-        // Not a timing test: only proves rotor did not wait for the 30 s sleep.
-        #expect(Date().timeIntervalSince(started) < 25)
+        // The check was killed, not waited for: it is gone and never finished its sleep.
+        let pid = try #require(Int32(String(decoding: try scratch.bytes("deploy/c2/warm"), as: UTF8.self)))
+        let stat = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""
+        let zombie = stat.split(separator: ")").last?.split(separator: " ").first == "Z"  // killed, not reaped yet by whoever adopted it
+        #expect(stat.isEmpty || zombie, "the timed-out health check still runs: \(stat)")
+        #expect(!FileManager.default.fileExists(atPath: scratch.url.appendingPathComponent("deploy/c2/slept").path))
     }
 
     /// Two `rotor run` on one state, overlapping for sure: the first holds the key (its
