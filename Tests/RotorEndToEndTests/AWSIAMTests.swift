@@ -106,6 +106,20 @@ import Testing
             try RotorProcess.run(arguments, in: scratch.url, environment: environment)
         }
 
+        /// `rotor` with the AWS CLI behind a shim that logs each call's operation and
+        /// arguments (none is a secret: secrets go by stdin), in the order rotor made them.
+        func rotorLoggingAWSCalls(_ arguments: [String]) throws -> (result: RotorProcess.Result, calls: [String]) {
+            let real = try #require(CommandRunner.locate("aws", in: scratch.url.path))
+            let log = scratch.url.appendingPathComponent("aws-calls.log")
+            try? FileManager.default.removeItem(at: log)
+            try scratch.write("shim/aws", "#!/bin/sh\necho \"$*\" >> '\(log.path)'\nexec '\(real)' \"$@\"\n")
+            chmod(scratch.url.appendingPathComponent("shim/aws").path, 0o755)
+            let path = scratch.url.appendingPathComponent("shim").path + ":" + (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin")
+            let result = try RotorProcess.run(arguments, in: scratch.url, environment: environment.merging(["PATH": path]) { $1 })
+            let calls = ((try? String(contentsOf: log, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
+            return (result, calls)
+        }
+
         /// (id, status) of the user's access keys.
         func accessKeys() throws -> [(String, String)] {
             let listed = try JSONSerialization.jsonObject(with: Data(try aws(["iam", "list-access-keys", "--user-name", "deploy-bot"]).stdout.utf8)) as? [String: Any]
@@ -130,8 +144,12 @@ import Testing
         let first = try moto.rotor(["rotate", "aws-deploy-bot"])
         #expect(first.status == 0, "\(first.stdout)\(first.stderr)")
         let firstKey = try #require(try moto.accessKeys().first?.0)
-        let second = try moto.rotor(["rotate", "aws-deploy-bot"])
+        let (second, calls) = try moto.rotorLoggingAWSCalls(["rotate", "aws-deploy-bot"])
         #expect(second.status == 0, "\(second.stdout)\(second.stderr)")
+        // The old key is made Inactive first, and only then deleted.
+        let deactivated = calls.firstIndex { $0.hasPrefix("iam update-access-key") && $0.contains(firstKey) && $0.contains("Inactive") }
+        let deleted = calls.firstIndex { $0.hasPrefix("iam delete-access-key") && $0.contains(firstKey) }
+        #expect(deactivated != nil && deleted != nil && deactivated! < deleted!, "\(calls)")
         let keys = try moto.accessKeys()
         #expect(keys.count == 1 && keys[0].0 != firstKey, "the old key is gone")
         let targets = try moto.targets()

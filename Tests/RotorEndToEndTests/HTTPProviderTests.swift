@@ -102,12 +102,16 @@ import Testing
         #expect(try setup.rotor(["rotate", "mailer"], environment: ["KMS_ADMIN_TOKEN": ""]).stdout.contains("the provider's token variable KMS_ADMIN_TOKEN is not set"))
     }
 
+    /// Retry-After: 2 is ten times the first backoff (0.2 s at most): only honouring the
+    /// header puts the second POST 2 s after the first (a lower bound, whatever the machine).
     @Test func tooManyRequestsIsRetriedAfterRetryAfter() throws {
         let setup = try Setup()
-        try setup.control(#"{"faults": [{"status": 429, "retry_after": "1"}]}"#)
+        try setup.control(#"{"faults": [{"status": 429, "retry_after": "2"}]}"#)
         let result = try setup.rotor(["rotate", "mailer"])
         #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
-        #expect(setup.requests("POST /v3/api_keys") == 2)
+        let posts = setup.kms.requests.filter { $0.hasPrefix("POST /v3/api_keys") }.compactMap { $0.split(separator: "@").last.flatMap { Double($0) } }
+        #expect(posts.count == 2)
+        if posts.count == 2 { #expect(posts[1] - posts[0] >= 1.9, "the retry came \(posts[1] - posts[0]) s after the 429") }
     }
 
     @Test func serverErrorsAreRetriedThenSucceed() throws {

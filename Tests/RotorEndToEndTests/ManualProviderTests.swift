@@ -48,7 +48,8 @@ import Testing
         #expect(first.status == 0, "\(first.stdout)\(first.stderr)")
         #expect(first.stderr.contains("Create the new key: Skytells Console > Settings > API Keys > Generate New API Key — name it 'data-pipeline-prod-"))
         #expect(try value(scratch) == "sk-first-secret-1111")
-        #expect(health.requests.contains { $0.hasPrefix("GET /status/200") && $0.contains("Authorization") }, "verify ran with the new key")
+        let sentKey = "auth=" + Fingerprint.of("Bearer sk-first-secret-1111")
+        #expect(health.requests.contains { $0.hasPrefix("GET /status/200") && $0.hasSuffix(sentKey) }, "verify ran with the new key: \(health.requests)")
 
         // Second rotation, same day: a distinct name, and the old key's deletion needs a person.
         let second = try RotorProcess.run(["rotate", "skytells-prod", "--secret-env", "NEW_KEY"], in: scratch.url, environment: ["NEW_KEY": "sk-second-secret-2222"])

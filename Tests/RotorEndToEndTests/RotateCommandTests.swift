@@ -198,12 +198,26 @@ import Testing
     }
 
     @Test func stateFolderAndBackupsArePrivate() throws {
-        let fixture = try RotationFixture()
-        try fixture.rotor(["rotate", "api-key"])
-        var info = stat()
-        stat(fixture.scratch.url.appendingPathComponent(".rotor").path, &info)
-        #expect(info.st_mode & 0o777 == 0o700)
-        stat(fixture.scratch.url.appendingPathComponent(".rotor/state.db").path, &info)
-        #expect(info.st_mode & 0o777 == 0o600)
+        // With a grace period the backups (old secrets) of a run that replaced a generation
+        // stay, for `rotor rollback`: the second rotation's.
+        let fixture = try RotationFixture(grace: "1h")
+        #expect(try fixture.rotor(["rotate", "api-key"]).status == 0)
+        #expect(try fixture.rotor(["rotate", "api-key"]).status == 0)
+        func mode(_ relative: String) -> mode_t {
+            var info = stat()
+            #expect(stat(fixture.scratch.url.appendingPathComponent(relative).path, &info) == 0, "\(relative) exists")
+            return info.st_mode & 0o777
+        }
+        #expect(mode(".rotor") == 0o700)
+        #expect(mode(".rotor/state.db") == 0o600)
+        #expect(mode(".rotor/backups") == 0o700)
+        let runs = try FileManager.default.contentsOfDirectory(atPath: fixture.scratch.url.appendingPathComponent(".rotor/backups").path)
+        #expect(runs.count == 1)
+        for run in runs {
+            #expect(mode(".rotor/backups/\(run)") == 0o700)
+            let files = try FileManager.default.contentsOfDirectory(atPath: fixture.scratch.url.appendingPathComponent(".rotor/backups/\(run)").path)
+            #expect(files.count == 6, "one backup per target: \(files)")
+            for file in files { #expect(mode(".rotor/backups/\(run)/\(file)") == 0o600, "\(file)") }
+        }
     }
 }

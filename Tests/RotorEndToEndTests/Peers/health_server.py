@@ -9,6 +9,7 @@ the first K requests for that path and 200 after; GET /redirect answers 302 to
 /status/200; GET /big/N answers a body of N bytes. Every request is appended to
 LOG_FILE (method, path, and header names only; for POST, the body). Stops when its parent closes stdin.
 """
+import hashlib
 import http.server
 import sys
 import threading
@@ -48,7 +49,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.wfile.write(b"x" * int(parts[1]))
             return
         with open(sys.argv[2], "a") as log:
-            log.write(f"{self.command} {self.path} {sorted(self.headers.keys())}\n")
+            # Header names, and the Authorization value only as a SHA-256 prefix (a test
+            # compares it with the key it expects; the log never holds a secret).
+            auth = self.headers.get("Authorization")
+            digest = f" auth=sha256:{hashlib.sha256(auth.encode()).hexdigest()[:12]}" if auth else ""
+            log.write(f"{self.command} {self.path} {sorted(self.headers.keys())}{digest}\n")
         self.send_response(status)
         self.send_header("Content-Length", "2")
         self.end_headers()

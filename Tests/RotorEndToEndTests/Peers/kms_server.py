@@ -53,8 +53,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         return json.loads(self.rfile.read(length) or b"{}") if length else {}
 
     def log(self):
+        # "METHOD PATH @SECONDS": the monotonic time, for tests of how long rotor waited.
         with open(sys.argv[2], "a") as f:
-            f.write(f"{self.command} {self.path}\n")
+            f.write(f"{self.command} {self.path} @{time.monotonic():.3f}\n")
 
     def fault(self):
         """Applies the next queued fault; True when it answered the request."""
