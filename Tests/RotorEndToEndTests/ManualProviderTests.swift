@@ -86,4 +86,19 @@ import Testing
         #expect(try RotorProcess.run(["rotate", "skytells-prod", "--secret-env", "UNSET_VAR"], in: scratch.url).stdout.contains("--secret-env UNSET_VAR: the variable is not set or empty"))
         #expect(try value(scratch) == "sk-old-0000")
     }
+
+    /// A person pastes the secret at the terminal's prompt: the terminal never shows it
+    /// (echo is off before the prompt appears), and it reaches the targets.
+    @Test func aSecretTypedAtTheTerminalIsNotShown() throws {
+        let health = try HealthServer()
+        let scratch = try scratch(health: health)
+        let secret = "sk-typed-at-the-prompt-7777"
+        let result = try RotorProcess.run(["python3", RotationFixture.peers.appendingPathComponent("type_at_prompt.py").path,
+                                           "Paste the new secret", secret, RotorProcess.binary.path, "rotate", "skytells-prod", "--yes"],
+                                          in: scratch.url, executable: URL(fileURLWithPath: "/usr/bin/env"))
+        #expect(result.status == 0, "\(result.stdout)")
+        #expect(result.stdout.contains("Paste the new secret (it is not shown): "), "the transcript: \(result.stdout)")
+        #expect(!result.stdout.contains(secret), "the terminal showed the secret: \(result.stdout)")
+        #expect(try value(scratch) == secret)
+    }
 }

@@ -77,12 +77,13 @@ struct ManualProvider: KeyProvider {
         guard isatty(STDIN_FILENO) == 1 else {
             return String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
         }
-        tell(prompt)
+        // Echo goes off before the prompt shows: what is typed once it shows is never echoed.
         var original = termios()
         tcgetattr(STDIN_FILENO, &original)
         var silent = original
         silent.c_lflag &= ~tcflag_t(ECHO)
         tcsetattr(STDIN_FILENO, TCSAFLUSH, &silent)
+        tell(prompt)
         defer {
             tcsetattr(STDIN_FILENO, TCSAFLUSH, &original)
             tell("")

@@ -1,0 +1,38 @@
+#!/usr/bin/env python3
+"""type_at_prompt.py PROMPT TEXT COMMAND...: runs COMMAND on a pseudo-terminal, as a
+person at a terminal would: waits until PROMPT appears on the screen, types TEXT and
+Enter, then prints everything the terminal showed (the transcript) and exits as COMMAND
+did. Exits 124 if PROMPT never appears within 60 s."""
+import os
+import pty
+import select
+import sys
+import time
+
+prompt, text, argv = sys.argv[1].encode(), sys.argv[2].encode(), sys.argv[3:]
+pid, fd = pty.fork()
+if pid == 0:
+    os.execvp(argv[0], argv)
+screen = b""
+typed = False
+deadline = time.monotonic() + 60
+while True:
+    ready, _, _ = select.select([fd], [], [], 0.05)
+    if ready:
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        screen += chunk
+    if not typed and prompt in screen:
+        os.write(fd, text + b"\r")
+        typed = True
+    if not typed and time.monotonic() > deadline:
+        os.kill(pid, 9)
+        sys.stdout.write(screen.decode(errors="replace"))
+        sys.exit(124)
+_, status = os.waitpid(pid, 0)
+sys.stdout.write(screen.decode(errors="replace"))
+sys.exit(os.waitstatus_to_exitcode(status))
