@@ -206,6 +206,26 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: scratch.url.appendingPathComponent("deploy/c2/slept").path))
     }
 
+    /// Two `rotor rotate` of one key, overlapping for sure: the first holds the key (its
+    /// reload waits for a gate file) past the second's lock wait. The second changes
+    /// nothing and names the run that holds the key; the first completes.
+    @Test func aSecondRotateOfTheSameKeyIsRefusedNamingTheHolder() throws {
+        let scratch = try Scratch()
+        try Self.writeScene(scratch, reload: [1: #"[sh, -c, "while [ ! -e ../gate ]; do sleep 0.05; done"]"#])
+        let firstFile = scratch.url.appendingPathComponent("deploy/c1/.env")
+        let first = try BackgroundRotor(["rotate", "api-key"], in: scratch.url)
+        first.waitUntilChanged(firstFile, from: try String(contentsOf: firstFile, encoding: .utf8))
+        let duringFirst = try Self.targets(scratch)
+        let second = try RotorProcess.run(["rotate", "api-key"], in: scratch.url)
+        #expect(second.status == 1, "\(second.stdout)\(second.stderr)")
+        #expect(second.stdout.contains("key 'api-key' is being rotated by run") && second.stdout.contains("pid \(first.pid)"), "\(second.stdout)")
+        #expect(try Self.targets(scratch) == duringFirst, "the second rotation touched nothing")
+        try scratch.write("gate", "")
+        let (status, said) = first.finish()
+        #expect(status == 0, "\(said)")
+        #expect(Set(try Self.values(scratch)).count == 1)
+    }
+
     /// Two `rotor run` on one state, overlapping for sure: the first holds the key (its
     /// reload waits for a gate file) while the second starts, finds the first's run in
     /// progress, plans the key as due and waits for the lock; then the gate opens. The
