@@ -44,7 +44,7 @@ import Testing
 
         let values = try fixture.independentValues()  // every file still parses: nothing half-written
         #expect(Set(values).count == 1, "targets disagree after recovery: \(values.map(Fingerprint.of))")
-        #expect(try fixture.values() == values, "rotor's readers agree with independent ones")
+        #expect(try fixture.rotorValues() == values, "rotor's readers agree with independent ones")
         let current = try #require(try fixture.currentGeneration())
         #expect(Fingerprint.of(values[0]) == current.fingerprint)
         #expect(try fixture.vendorKeys() == [current.id], "exactly the current generation exists at the provider")

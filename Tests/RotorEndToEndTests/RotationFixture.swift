@@ -97,8 +97,16 @@ final class RotationFixture {
         Dictionary(uniqueKeysWithValues: try Self.targetFiles.map { ($0, try scratch.bytes($0)) })
     }
 
-    /// The value each target holds, read as its format reads it.
+    /// The value each target holds, read by independent readers and checked against
+    /// rotor's own (a bug shared by rotor's reader and writer cannot pass unseen).
     func values() throws -> [String] {
+        let independent = try independentValues()
+        #expect(try rotorValues() == independent, "rotor's readers disagree with independent ones")
+        return independent
+    }
+
+    /// The value each target holds, read as rotor's formats read it.
+    func rotorValues() throws -> [String] {
         let text = { (path: String) in String(decoding: try self.scratch.bytes(path), as: UTF8.self) }
         return [
             try EnvFileFormat(variable: "API_KEY").read(Array(try scratch.bytes("deploy/c1/.env"))).get(),

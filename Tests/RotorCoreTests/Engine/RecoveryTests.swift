@@ -164,6 +164,20 @@ import Testing
         #expect(!report.message.contains("every consumer is on the old generation"))
     }
 
+    @Test func aRunStoppedAfterMakingRoomRollsBackAndKeepsTheKeysInUse() async throws {
+        let fixture = try EngineFixture(.init(maxGenerations: 2))
+        fixture.provider.seed(id: "spare", name: "api-spare", secret: "spare-secret", active: false)
+        let before = try fixture.targetBytes()
+        fixture.store.die { $0.step == .makeRoom && $0.phase == .done }
+        _ = await fixture.rotate()
+        fixture.store.heal()
+        let report = try #require(try await fixture.engine().recover().first)
+        #expect(report.outcome == .rolledBack, "\(report.message)")
+        #expect(try fixture.targetBytes() == before)
+        #expect(fixture.provider.keys.map(\.id) == ["key-0"], "the inactive spare went, the key in use stayed")
+        #expect(try fixture.store.keyStates()["api"]?.current == fixture.old)
+    }
+
     @Test(arguments: ["retire.intent", "retire.done"])
     func aRetirementStoppedHalfWayLeavesNoDeletedKeyPending(_ stopAfter: String) async throws {
         let fixture = try EngineFixture()

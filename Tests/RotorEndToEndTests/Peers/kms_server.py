@@ -66,6 +66,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if "delay" in fault:
             time.sleep(fault["delay"])
             return False
+        if "answer_late" in fault:
+            # The vendor does the work at once and answers late: a create exists before
+            # the client gives up waiting for it.
+            self.handle_v3(answer_after=fault["answer_late"])
+            return True
         if fault.get("malformed"):
             self.handle_v3(malformed=True)
             return True
@@ -83,7 +88,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def authorized(self):
         return self.headers.get("Authorization") == f"Bearer {ADMIN}"
 
-    def handle_v3(self, malformed=False):
+    def handle_v3(self, malformed=False, answer_after=0):
         if not self.authorized():
             self.body()
             return self.reply(401, {"error": "bad admin token"})
@@ -94,6 +99,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                    "created_at": now(), "last_used_at": None}
             with LOCK:
                 KEYS.append(key)
+            time.sleep(answer_after)
             if malformed:
                 return self.reply(201, raw=b'{"api_key_id": "' + key["id"].encode() + b'", "api_key": ')
             return self.reply(201, {"api_key_id": key["id"], "api_key": key["secret"], "name": key["name"]})
