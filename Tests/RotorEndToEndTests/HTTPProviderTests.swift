@@ -156,6 +156,8 @@ import Testing
         #expect(!result.stdout.contains(live) && !result.stderr.contains(live))
         let history = try setup.rotor(["history", "--json"])
         #expect(!history.stdout.contains(live))
+        // The peer echoed the admin token too (in "request by Bearer …"): masked as well.
+        #expect(result.stdout.contains("(request by Bearer "), "\(result.stdout)")
         #expect(!result.stdout.contains(HTTPProviderTests.admin) && !result.stderr.contains(HTTPProviderTests.admin))
     }
 

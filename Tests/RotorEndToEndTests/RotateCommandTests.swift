@@ -64,12 +64,14 @@ import Testing
         let vendor = RotationFixture.peers.appendingPathComponent("vendor.py").path
         let fixture = try RotationFixture(healthPath: failure == .health ? "/fail-first/2" : "/status/200",
                                           c2Reload: failure == .reload ? "[python3, \(vendor), flaky, ../deploy/c2/reloaded]" : "[touch, ../deploy/c2/reloaded]")
+        let initial = try fixture.snapshot()
         let first = try fixture.rotor(["rotate", "api-key"], environment: failure == .health || failure == .reload ? ["ROTOR_TEST_FAIL_WRITE": "nothing"] : [:])
         // The health and reload cases fail already on the first rotation: that is the test.
         if failure == .health || failure == .reload {
             #expect(first.status == 1, "\(first.stdout)")
             #expect(first.stdout.contains("every consumer was rolled back to the old generation"))
             #expect(Set(try fixture.values()) == [RotationFixture.initial])
+            #expect(try fixture.snapshot() == initial, "rolled back byte for byte")
             #expect(try fixture.vendorKeys().isEmpty, "the new generation is deleted")
             #expect(try fixture.currentGeneration() == nil)
             #expect(try fixture.leftovers().isEmpty)
@@ -129,12 +131,14 @@ import Testing
         #expect(refused.status == 1)
         #expect(refused.stdout.contains("the old generation of run \(try runID(first)) no longer exists"))
 
+        let beforeSecond = try fixture.snapshot()
         let second = try fixture.rotor(["rotate", "api-key", "--json"])
         #expect(try fixture.values()[0] != value1)
         let undone = try fixture.rotor(["rollback", try runID(second)])
         #expect(undone.status == 0, "\(undone.stdout)\(undone.stderr)")
         #expect(undone.stdout.contains("every consumer is back on \(gen1.id)"))
         #expect(Set(try fixture.values()) == [value1])
+        #expect(try fixture.snapshot() == beforeSecond, "undone byte for byte")
         #expect(try fixture.currentGeneration()?.id == gen1.id)
         #expect(try fixture.vendorKeys() == [gen1.id])
         #expect(try fixture.leftovers().isEmpty)

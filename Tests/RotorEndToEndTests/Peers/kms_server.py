@@ -78,7 +78,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.body()
             with LOCK:
                 leaked = KEYS[-1]["secret"] if KEYS else "none"
-            self.reply(500, {"error": f"internal error while handling key {leaked}"})
+            # Echoes the newest key's secret and the admin token it was sent: both must be masked.
+            self.reply(500, {"error": f"internal error while handling key {leaked} (request by {self.headers.get('Authorization')})"})
             return True
         headers = {"Retry-After": fault["retry_after"]} if "retry_after" in fault else {}
         self.body()
