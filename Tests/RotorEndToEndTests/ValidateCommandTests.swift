@@ -69,7 +69,7 @@ import Testing
     }
 
     @Test func colorOnATerminalUnlessNoColor() throws {
-        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/script") else { return }
+        try #require(FileManager.default.isExecutableFile(atPath: "/usr/bin/script"), "script(1) (Debian: bsdutils; scripts/test installs it)")
         // script(1) gives rotor a pseudo-terminal, as a person's shell would. `swift test`
         // itself exports NO_COLOR, so the colored run unsets it.
         let command = "\(RotorProcess.binary.path) validate --config nope.yaml"
