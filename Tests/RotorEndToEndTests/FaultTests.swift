@@ -213,7 +213,8 @@ import Testing
         let scratch = try Scratch()
         try Self.writeScene(scratch, reload: [1: #"[sh, -c, "while [ ! -e ../gate ]; do sleep 0.05; done"]"#])
         let firstFile = scratch.url.appendingPathComponent("deploy/c1/.env")
-        let first = try BackgroundRotor(["rotate", "api-key"], in: scratch.url)
+        // One consumer at a time: while c1's reload waits at the gate, nothing else is written.
+        let first = try BackgroundRotor(["rotate", "api-key", "--parallel", "1"], in: scratch.url)
         first.waitUntilChanged(firstFile, from: try String(contentsOf: firstFile, encoding: .utf8))
         let duringFirst = try Self.targets(scratch)
         let second = try RotorProcess.run(["rotate", "api-key"], in: scratch.url)

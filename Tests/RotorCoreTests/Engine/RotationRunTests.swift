@@ -268,6 +268,46 @@ import Testing
         #expect(fixture.provider.calls.isEmpty)
     }
 
+    /// A pid that does not exist here says nothing about a process on another host: its
+    /// live lock is not taken over.
+    @Test func aLockHeldOnAnotherHostIsNotTakenOver() async throws {
+        let fixture = try EngineFixture()
+        let remote = LockOwner(host: "another-host", pid: 2_000_000_000, runID: "remote-run")
+        #expect(try fixture.store.acquireLock(key: "api", owner: remote, lease: 600, now: fixture.now, canTakeOver: { _ in false }) == .acquired)
+        var options = RotationOptions()
+        options.lockWait = 0
+        let report = await fixture.rotate(options)
+        #expect(report.outcome == .failed && report.message.contains("remote-run"), "\(report.message)")
+        #expect(fixture.provider.calls.isEmpty)
+    }
+
+    /// A restore that fails leaves the target to a person, who needs its backup.
+    @Test func aRestoreThatFailsKeepsTheBackupsForAPerson() async throws {
+        // The health check also removes the backup of web's API_KEY: the rollback cannot restore it.
+        let fixture = try EngineFixture(.init(healthRejectsNewKey: true, healthAlso: "rm -f .rotor/backups/*/0-0; "))
+        let report = await fixture.rotate(RotationOptions(parallel: 1))
+        #expect(report.outcome == .needsPerson, "\(report.message)")
+        #expect(report.left.contains { $0.kind == .restoreTarget })
+        let run = try #require(report.runID)
+        let kept = (try? FileManager.default.contentsOfDirectory(atPath: fixture.folder.path + "/.rotor/backups/\(run)")) ?? []
+        #expect(kept == ["0-1"], "the backups left are kept for the person: \(kept)")
+    }
+
+    /// A failed deletion whose vendor message quotes the new secret — a passphrase, nothing
+    /// a token scrubber would recognise: the run's own redactor masks it.
+    @Test func theNewSecretIsMaskedInAProvidersMessageWhateverItsShape() async throws {
+        let fixture = try EngineFixture()
+        let secret = "canary correct horse battery staple"
+        fixture.provider.nextSecret = secret
+        fixture.provider.failingDeletes = ["key-0"]
+        fixture.provider.deleteFailureQuotesNewestSecret = true
+        let report = await fixture.rotate()
+        #expect(report.outcome == .needsPerson)
+        #expect(report.message.contains("(redacted)"), "\(report.message)")
+        #expect(!report.message.contains("horse battery"), "\(report.message)")
+        #expect(!report.steps.contains { $0.detail.contains("horse battery") })
+    }
+
     @Test func aStoreThatFailsMidRunStopsItAndSaysHowToGoOn() async throws {
         let fixture = try EngineFixture()
         fixture.store.die { $0.step == .update && $0.phase == .done }

@@ -57,6 +57,16 @@ import Testing
         #expect(report.left.contains { $0.kind == .restoreTarget })
     }
 
+    /// What a person is told to restore by hand stays restorable: the backups stay.
+    @Test func backupsStayWhileATargetWaitsForAPerson() async throws {
+        let (fixture, _, report) = try await interrupted { entries in
+            let index = entries.firstIndex { $0.step == "update" && $0.phase == "intent" }!
+            entries[index].data["path"] = "/nonexistent/elsewhere.env"
+        }
+        #expect(report.left.contains { $0.kind == .restoreTarget })
+        #expect(fixture.backupFolders.count == 1, "the backup a person needs is kept")
+    }
+
     @Test func aGapInTheJournalIsRefused() async throws {
         let (fixture, _, report) = try await interrupted { entries in
             entries.removeAll { $0.step == "update" && $0.phase == "intent" }

@@ -22,6 +22,8 @@ final class EngineFixture: @unchecked Sendable {
     struct Options {
         var grace = "0s"
         var healthRejectsNewKey = false
+        /// Shell run first in that health check.
+        var healthAlso = ""
         var verifyPasses = true
         var maxGenerations = 3
         var deleteInactiveWhenFull = true
@@ -30,7 +32,7 @@ final class EngineFixture: @unchecked Sendable {
     init(_ options: Options = Options()) throws {
         folder = try TemporaryFolder()
         let verify = options.verifyPasses ? "" : "    verify:\n      - exec: [\"false\"]\n"
-        let health = options.healthRejectsNewKey ? "    health: { exec: [sh, -c, \"! grep -q canary web.env\"] }\n" : ""
+        let health = options.healthRejectsNewKey ? "    health: { exec: [sh, -c, \"\(options.healthAlso)! grep -q canary web.env\"] }\n" : ""
         try folder.write("rotor.yaml", """
             kind: RotationPolicy
             providers:

@@ -34,6 +34,8 @@ final class ScriptedProvider: KeyProvider, @unchecked Sendable {
     var preflightProblems: [String] = []
     /// The next created secret, when a test needs a particular value.
     var nextSecret: String?
+    /// A failing delete's message quotes the newest key's secret (a careless vendor).
+    var deleteFailureQuotesNewestSecret = false
 
     var keys: [Key] { lock.withLock { live } }
     var calls: [String] { lock.withLock { log } }
@@ -73,7 +75,10 @@ final class ScriptedProvider: KeyProvider, @unchecked Sendable {
             log.append("delete \(id)")
             return failingDeletes.contains(id)
         }
-        if failing { throw ProviderError("the vendor answered 503") }
+        if failing {
+            let quoted = deleteFailureQuotesNewestSecret ? " while \(keys.last?.secret ?? "") is active" : ""
+            throw ProviderError("the vendor answered 503\(quoted)")
+        }
         lock.withLock { live.removeAll { $0.id == id } }
     }
 
