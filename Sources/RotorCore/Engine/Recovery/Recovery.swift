@@ -26,7 +26,8 @@ extension RotationEngine {
         let report = RotationReport(key: run.key, runID: run.id, outcome: .needsPerson, emergency: run.emergency)
         var options = RotationOptions()
         options.lockWait = 0
-        // A recovery must not be mistaken for the dead run (same run id): its own owner id.
+        // The key's lock, taken at once or not at all: a holder whose process is gone is
+        // taken over; a live one means the run is not interrupted.
         return await exclusiveRun(of: run.key, runID: run.id, action: .recover, report: report, options: options, record: nil, refused: { refusal in
             var refused = report
             switch refusal {
