@@ -10,10 +10,12 @@ func fuzzOne(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
         require(RotorDuration(parsing: duration.description)?.seconds == duration.seconds, "\(duration) does not round-trip")
     }
     if case .success(let template) = Template.parse(text) {
-        // Written back with its braces escaped, the parts parse to the same parts.
+        // Written back with its braces escaped, the parts parse to the same parts. Braces
+        // are escaped as the parser sees them: whole characters (a brace followed by a
+        // combining mark is another character, and stays as it is).
         let written = template.parts.map { part -> String in
             switch part {
-            case .literal(let literal): literal.replacingOccurrences(of: "{", with: "{{").replacingOccurrences(of: "}", with: "}}")
+            case .literal(let literal): literal.map { $0 == "{" ? "{{" : $0 == "}" ? "}}" : String($0) }.joined()
             case .placeholder(let placeholder): "{\(placeholder.rawValue)}"
             }
         }.joined()
