@@ -25,16 +25,17 @@ extension RotationEngine {
             var touched: [TouchedTarget] = []
             var consumers: [ConsumerSpec] = []
             for write in history.writes {
-                guard let consumer = configuration.consumers.first(where: { $0.name.value == write.consumer }), consumer.targets.indices.contains(write.index) else {
-                    report.left.append(PendingAction(.restoreTarget, "\(write.target): its consumer is no longer configured; restore it by hand"))
+                let operation: TargetOperation
+                do { operation = try configuredOperation(for: write) } catch {
+                    report.left.append(PendingAction(.restoreTarget, "\(write.target): \(error)"))
                     continue
                 }
-                let operation = targetOperation(consumer, index: write.index)
-                guard operation.spec.filePath == write.path, write.backup.map({ isBackup($0, of: runID) }) ?? true else {
-                    report.left.append(PendingAction(.restoreTarget, "\(write.target): the journal's path or backup is not what the configuration and run \(runID) say; restore it by hand"))
+                guard write.backup.map({ isBackup($0, of: runID) }) ?? true else {
+                    report.left.append(PendingAction(.restoreTarget, "\(write.target): the journal's backup is not in run \(runID)'s backup folder; restore it by hand"))
                     continue
                 }
                 touched.append(TouchedTarget(operation: operation, backup: write.backup))
+                let consumer = operation.consumer
                 if !consumers.contains(where: { $0.name == consumer.name }) { consumers.append(consumer) }
             }
             let restored = await rollBack(touched, consumers: consumers, journal: journal)

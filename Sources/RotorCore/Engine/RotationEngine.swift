@@ -148,7 +148,11 @@ public final class RotationEngine: Sendable {
     /// A finished run keeps its backups while its old generation waits out the grace
     /// period (for `rotor rollback`); once that generation is gone they are removed.
     func removeBackupsOfFinishedRuns(of key: String) throws {
-        for run in try store.runs() where run.key == key && run.finished != nil {
+        // Most of the time there are none: then the runs are not read (every grace-0
+        // rotation asks, and `store.runs()` grows with the history).
+        let kept = Set((try? FileManager.default.contentsOfDirectory(atPath: backupsRoot)) ?? [])
+        guard !kept.isEmpty else { return }
+        for run in try store.runs() where run.key == key && run.finished != nil && kept.contains(run.id) {
             removeBackups(run.id)
         }
     }

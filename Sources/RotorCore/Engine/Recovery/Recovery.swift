@@ -196,16 +196,22 @@ extension RotationEngine {
 
     /// Restores one target from its backup: the file byte for byte, or the old value
     /// through an exec target's command.
-    /// Only a target the configuration still names is restored, at the path it names: a
-    /// journal is not trusted to say which file to write.
     private func restore(_ write: RunHistory.Write, backup: String) async throws {
+        try await configuredOperation(for: write).restore(from: backup)
+    }
+
+    /// The target a journalled write names, as the configuration names it now. A journal is
+    /// not trusted to say which file to write: a write whose consumer is gone, or whose path
+    /// is not the configured one, is refused (for `recover` and `rollback RUN` alike).
+    func configuredOperation(for write: RunHistory.Write) throws(TargetEditError) -> TargetOperation {
+        let byHand = "restore it" + (write.backup.map { " from \($0)" } ?? "") + " by hand"
         guard let consumer = configuration.consumers.first(where: { $0.name.value == write.consumer }), consumer.targets.indices.contains(write.index)
-        else { throw TargetEditError("its consumer is no longer in the configuration: restore it from \(backup) by hand") }
+        else { throw TargetEditError("its consumer is no longer in the configuration: \(byHand)") }
         let operation = targetOperation(consumer, index: write.index)
         guard operation.spec.filePath == write.path else {
-            throw TargetEditError("the journal says \(write.path ?? "a command") but the configuration says \(operation.spec.filePath ?? "a command"): restore it from \(backup) by hand")
+            throw TargetEditError("the journal says \(write.path ?? "a command") but the configuration says \(operation.spec.filePath ?? "a command"): \(byHand)")
         }
-        try await operation.restore(from: backup)
+        return operation
     }
 
     /// Deletes what the run created and no consumer keeps: its journalled new generation,
