@@ -14,7 +14,8 @@ struct Rotor: AsyncParsableCommand {
         discussion: """
             rotor reads rotation policies (keys, who issues them, how old they may get) and consumer \
             manifests (the env files, JSON/YAML/INI files and commands that hold each key), then runs \
-            preflight → create → verify → update → delete for each key, rolling back if anything fails.
+            preflight → create → verify → update → delete for each key, rolling back if anything fails, \
+            and then proves the old key dead (its secret must be refused by the key's verify checks).
 
             Configuration: every *.yaml/*.yml under --config PATH (repeatable), or policies/ and \
             consumers/ in the current folder.

@@ -37,6 +37,14 @@ import Testing
         return scratch
     }
 
+    /// From now on the console refuses `secret` (a person deleted it there): the verify
+    /// check answers 401 for it.
+    func refuse(_ secret: String, in scratch: Scratch) throws {
+        let policy = try String(decoding: scratch.bytes("policies/skytells.yaml"), as: UTF8.self)
+        let deleted = String(Fingerprint.of("Bearer \(secret)").dropFirst("sha256:".count))
+        try scratch.write("policies/skytells.yaml", policy.replacingOccurrences(of: "/status/200", with: "/reject/\(deleted)/200"))
+    }
+
     func value(_ scratch: Scratch) throws -> String {
         try EnvFileFormat(variable: "SKYTELLS_API_KEY").read(Array(scratch.bytes("deploy/.env"))).get()
     }
@@ -60,10 +68,13 @@ import Testing
         let pending = try #require(try StateStoreURL.open(nil, workingDirectory: scratch.url.path)?.store.keyStates()["skytells-prod"])
         #expect(pending.previous != nil && pending.current?.id != pending.previous?.id)
 
-        // With --yes the person confirms: the old key is gone from the state.
+        // With --yes the person confirms: the old key is gone from the state. The console
+        // refuses the key the person deleted (confirm-revoked tries it).
+        try refuse("sk-second-secret-2222", in: scratch)
         let third = try RotorProcess.run(["rotate", "skytells-prod", "--secret-env", "NEW_KEY", "--yes"], in: scratch.url, environment: ["NEW_KEY": "sk-third-secret-3333"])
         #expect(third.status == 0, "\(third.stdout)\(third.stderr)")
         #expect(!third.stdout.contains("sk-third") && !third.stderr.contains("sk-third"))
+        #expect(third.stdout.contains("and its key rejected"), "\(third.stdout)")
     }
 
     @Test func verifyRunsBeforeAnyConsumerIsTouched() throws {

@@ -17,7 +17,8 @@ final class RotationFixture {
     static let targetFiles = ["deploy/c1/.env", "deploy/c2/config.json", "deploy/c3/values.yaml", "deploy/c4/credentials",
                               "deploy/c5/.env", "deploy/c5/store.txt"]
 
-    init(healthPath: String = "/status/200", c2Reload: String = "[touch, ../deploy/c2/reloaded]", grace: String = "0s") throws {
+    init(healthPath: String = "/status/200", c2Reload: String = "[touch, ../deploy/c2/reloaded]", grace: String = "0s",
+         confirmRevokedWithin: String = "0s") throws {
         scratch = try Scratch()
         health = try HealthServer()
         environment = ["VENDOR_DB": scratch.url.appendingPathComponent("vendor-db.json").path]
@@ -37,6 +38,7 @@ final class RotationFixture {
                 provider: vendor
                 every: 30d
                 grace: \(grace)
+                confirm_revoked_within: \(confirmRevokedWithin)
                 name: "{key}-{timestamp}"
                 verify:
                   - exec: [python3, \(vendor), check]

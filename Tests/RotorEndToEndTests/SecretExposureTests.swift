@@ -117,6 +117,7 @@ import Testing
         var outputs: [String] = []
         func record(_ result: RotorProcess.Result) -> Int32 { outputs += [result.stdout, result.stderr]; return result.status }
         #expect(record(try RotorProcess.run(["rotate", "skytells-prod", "--verbose"], in: scratch.url, stdin: values[0] + "\n")) == 0)
+        try ManualProviderTests().refuse(values[0], in: scratch)  // the person deletes it in the console
         #expect(record(try RotorProcess.run(["rotate", "skytells-prod", "--secret-env", "NEW_KEY", "--yes", "--json"], in: scratch.url,
                                             environment: ["NEW_KEY": values[1]])) == 0)
         #expect(record(try RotorProcess.run(["rotate", "skytells-prod", "--secret-env", "NEW_KEY", "--verbose"], in: failing.url,

@@ -13,6 +13,11 @@ struct ReportView {
             console.writeOut(JSONOutput.encode(Document(version: 1, keys: reports)))
         } else {
             for report in reports {
+                if report.emergency, let revocation = report.revocation {
+                    // An incident is closed on evidence: it comes first.
+                    let line = revocation.status == .rejected ? Style.green(revocation.detail, console.colorOut) : Style.red(revocation.detail, console.colorOut)
+                    console.out("\(report.key): \(line)")
+                }
                 console.out("\(report.key): \(word(report.outcome, completed: "completed")) — \(report.message)")
                 if report.emergency {
                     // An incident wants every consumer accounted for.

@@ -32,6 +32,8 @@ extension RotationEngine {
         return await exclusiveRun(of: keyName, runID: runID, action: .deletePending, report: started,
                                   record: .starting(id: runID, key: keyName, at: clock(), emergency: false)) { journal in
             var report = started
+            // Read before the deletion removes the backups that hold it.
+            let oldSecret = key.verify.isEmpty ? nil : try secretInBackups(of: previous, key: keyName)
             if let error = try await provider.delete(.old(previous, because: "delete generation \(previous.id): grace period over"), journal: journal, at: now) {
                 report.outcome = .needsPerson
                 report.message = "deleting generation \(previous.id) (grace period over) failed: \(error.message); the next run retries"
@@ -43,6 +45,8 @@ extension RotationEngine {
             report.outcome = .completed
             report.message = "deleted generation \(previous.id): \(reason)"
             report.steps.append(PlanStep(step: .delete, detail: report.message, status: .ok))
+            report.add(try await confirmRevoked(previous, secret: oldSecret, key: key, journal: journal, redactor: Redactor()))
+            report.escalateIfOldKeyAnswers(provider: provider.name)
             return report
         }
     }

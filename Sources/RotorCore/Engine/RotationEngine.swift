@@ -15,6 +15,8 @@ public final class RotationEngine: Sendable {
     /// Backups live in `<backupsRoot>/<run>/`, mode 0700, files 0600.
     let backupsRoot: String
     let runner: CommandRunner
+    /// Edits of one file happen one at a time, whichever consumer or key makes them.
+    let fileEdits = FileEditQueue()
     let progress: @Sendable (String) -> Void
     /// Called after each target is written: (targets written so far, all targets, what was written).
     let targetProgress: @Sendable (Int, Int, String) -> Void
@@ -155,6 +157,23 @@ public final class RotationEngine: Sendable {
         for run in try store.runs() where run.key == key && run.finished != nil && kept.contains(run.id) {
             removeBackups(run.id)
         }
+    }
+
+    /// The secret of `generation` as a finished run's backup still holds it (backups stay
+    /// while an old generation waits out its grace period), for `confirm-revoked`; nil when
+    /// none does. Only backups in the run's own folder, of targets configured as journalled.
+    func secretInBackups(of generation: GenerationRecord, key: String) throws -> Secret? {
+        let kept = Set((try? FileManager.default.contentsOfDirectory(atPath: backupsRoot)) ?? [])
+        guard !kept.isEmpty else { return nil }
+        for run in try store.runs() where run.key == key && kept.contains(run.id) {
+            for write in RunHistory(try store.journal(of: run.id)).writes {
+                guard let backup = write.backup, isBackup(backup, of: run.id), let operation = try? configuredOperation(for: write),
+                      operation.spec.value == .secretOnly, let value = operation.value(inBackup: backup), Fingerprint.of(value) == generation.fingerprint
+                else { continue }
+                return Secret(value)
+            }
+        }
+        return nil
     }
 
     /// Removes a run's backups. They hold old secrets, so a failure is told, not hidden.

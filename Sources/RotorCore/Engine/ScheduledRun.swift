@@ -36,7 +36,7 @@ public struct ScheduledKeyReport: Sendable, Encodable {
         try container.encodeIfPresent(outcome, forKey: .outcome)
         try container.encodeIfPresent(rotation?.runID, forKey: .run)
         try container.encode(message, forKey: .message)
-        try container.encode(rotation?.steps ?? [], forKey: .steps)
+        try container.encode((rotation?.steps ?? []) + (deletion?.steps ?? []), forKey: .steps)
         try container.encode(left, forKey: .left)
         try container.encodeIfPresent(deletion?.message, forKey: .deletion)
     }

@@ -40,6 +40,8 @@ public struct PlanStep: Sendable, Codable, Equatable {
         case preflight, create
         case verifyKey = "verify-key"
         case update, reload, health, verify, delete
+        /// After the old generation's deletion: its secret must be rejected by the key's checks.
+        case confirmRevoked = "confirm-revoked"
     }
 
     public var step: Kind
@@ -60,6 +62,8 @@ public struct PlanStep: Sendable, Codable, Equatable {
     public enum Status: String, Sendable, Codable {
         case ok, failed
         case rolledBack = "rolled-back"
+        /// A check that could not be made (confirm-revoked without the old value at hand).
+        case notChecked = "not-checked"
     }
 
     public init(step: Kind, consumer: String? = nil, target: String? = nil, targetType: String? = nil,

@@ -31,6 +31,9 @@ public enum JournalStep: String, Sendable, Codable, CaseIterable {
     case delete
     /// The new generation deleted because no consumer kept it.
     case deleteNew = "delete-new"
+    /// The deleted old generation's secret tried against the key's verify checks: it must be
+    /// rejected. Journalled for people; recovery decides nothing on it.
+    case confirmRevoked = "confirm-revoked"
     /// A recovery took over an interrupted run.
     case recover
     /// `rotor sync` wrote the current generation into drifted targets.
@@ -138,7 +141,7 @@ extension JournalEntry {
         case (.sync, .intent): need(facts.new != nil, "current generation")
         case (.preflight, _), (.create, _), (.verifyKey, _), (.update, _), (.reload, _), (.health, _), (.restore, _),
              (.rollback, _), (.verify, _), (.commit, _), (.delete, _), (.deleteNew, _), (.recover, _), (.sync, _),
-             (.retire, _), (.revoke, _), (.makeRoom, _):
+             (.retire, _), (.revoke, _), (.makeRoom, _), (.confirmRevoked, _):
             break
         }
         return missing

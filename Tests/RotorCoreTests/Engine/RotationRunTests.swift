@@ -19,9 +19,12 @@ import Testing
         #expect(try fixture.store.keyStates()["api"] == KeyState(current: new, previous: nil))
         #expect(try fixture.journal(report) == [
             "start.info", "preflight.done", "create.intent", "create.done",
-            "update.intent", "update.done", "update.intent", "update.done", "update.intent", "update.done",
+            // web.env's two targets are one edit: both intents, one write, both results.
+            "update.intent", "update.intent", "update.done", "update.done", "update.intent", "update.done",
             "verify.done", "commit.done", "delete.intent", "delete.done",
+            "confirm-revoked.info",  // the key has no verify checks: not checked
         ])
+        #expect(report.revocation?.status == .notChecked)
         #expect(try fixture.store.run(#require(report.runID))?.outcome == .completed)
         #expect(fixture.backupFolders.isEmpty)
         #expect(try fixture.store.auditLog().map(\.action) == ["rotate"])
@@ -283,14 +286,14 @@ import Testing
 
     /// A restore that fails leaves the target to a person, who needs its backup.
     @Test func aRestoreThatFailsKeepsTheBackupsForAPerson() async throws {
-        // The health check also removes the backup of web's API_KEY: the rollback cannot restore it.
-        let fixture = try EngineFixture(.init(healthRejectsNewKey: true, healthAlso: "rm -f .rotor/backups/*/0-0; "))
+        // The health check also puts a folder where web.env was: the rollback cannot restore it.
+        let fixture = try EngineFixture(.init(healthRejectsNewKey: true, healthAlso: "rm -f web.env; mkdir web.env; exit 1; "))
         let report = await fixture.rotate(RotationOptions(parallel: 1))
         #expect(report.outcome == .needsPerson, "\(report.message)")
         #expect(report.left.contains { $0.kind == .restoreTarget })
         let run = try #require(report.runID)
         let kept = (try? FileManager.default.contentsOfDirectory(atPath: fixture.folder.path + "/.rotor/backups/\(run)")) ?? []
-        #expect(kept == ["0-1"], "the backups left are kept for the person: \(kept)")
+        #expect(kept == ["0-0"], "the backup of web.env is kept for the person: \(kept)")
     }
 
     /// A failed deletion whose vendor message quotes the new secret — a passphrase, nothing

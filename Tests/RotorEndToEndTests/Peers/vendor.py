@@ -12,13 +12,17 @@ file (VENDOR_DB), like a real key-management CLI would at its server.
 
 Knobs (environment): VENDOR_SECRET_PREFIX (default "vk-"), VENDOR_FAIL=create|delete|check,
 VENDOR_KILL_PARENT_AFTER_CREATE=1 (SIGKILL rotor right after the key exists),
-VENDOR_ECHO_SECRET=1 (failures print the secret on stderr, as careless vendors do).
+VENDOR_ECHO_SECRET=1 (failures print the secret on stderr, as careless vendors do),
+VENDOR_DELETE_NOOP=1 (delete answers success and leaves the key live, as a vendor whose
+delete is a no-op for some key types does), VENDOR_REVOKE_DELAY=SECONDS (a deleted key
+still works that long: eventually consistent revocation).
 """
 import json
 import os
 import secrets
 import signal
 import sys
+import time
 
 DB = os.environ["VENDOR_DB"]
 
@@ -63,13 +67,22 @@ def main():
     elif command == "delete":
         if failing == "delete":
             fail("delete", db["keys"][-1]["secret"] if db["keys"] else None)
+        if os.environ.get("VENDOR_DELETE_NOOP"):
+            return
+        deleted = [k for k in db["keys"] if k["id"] == sys.argv[2]]
         db["keys"] = [k for k in db["keys"] if k["id"] != sys.argv[2]]
+        delay = float(os.environ.get("VENDOR_REVOKE_DELAY", "0"))
+        if delay > 0:
+            db.setdefault("revoking", []).extend(
+                {"secret": k["secret"], "until": str(time.time() + delay)} for k in deleted)
         save(db)
     elif command == "list":
         print(json.dumps({"keys": [{"id": k["id"], "name": k["name"]} for k in db["keys"]]}))
     elif command == "check":
         secret = sys.stdin.read()
-        if failing == "check" or secret not in [k["secret"] for k in db["keys"]]:
+        live = [k["secret"] for k in db["keys"]]
+        live += [k["secret"] for k in db.get("revoking", []) if float(k["until"]) > time.time()]
+        if failing == "check" or secret not in live:
             fail("check", secret)
     elif command == "put":
         data = sys.stdin.read()

@@ -238,11 +238,12 @@ struct PolicyDecoder {
         }
         let notify = reader.node("notify").map { context.webhooks($0, subject: subject) } ?? policyNotify
         let deleteWhenUnused = reader.duration("delete_when_unused_for")
+        let confirmRevokedWithin = reader.duration("confirm_revoked_within") ?? KeyPolicy.defaultConfirmRevokedWithin
         let description = reader.string("description")?.value
         guard let provider else { return nil }
         return KeyPolicy(name: name, provider: provider, every: every, grace: grace, generationName: generationName, verify: verify,
-                         window: window, notify: notify, deleteWhenUnusedFor: deleteWhenUnused, description: description,
-                         directory: context.directory)
+                         window: window, notify: notify, deleteWhenUnusedFor: deleteWhenUnused, confirmRevokedWithin: confirmRevokedWithin,
+                         description: description, directory: context.directory)
     }
 }
 

@@ -15,7 +15,12 @@ public struct KeyPolicy: Hashable, Sendable {
     public var notify: [WebhookSpec]
     /// Providers that report last use: delete the old generation only once unused this long.
     public var deleteWhenUnusedFor: RotorDuration?
+    /// How long after its deletion the old generation may still answer (vendors revoke
+    /// eventually): `confirm-revoked` retries with backoff within this bound. Default 15s.
+    public var confirmRevokedWithin: RotorDuration = KeyPolicy.defaultConfirmRevokedWithin
     public var description: String?
     /// The folder of the policy that declares it: its verify commands run there.
     public var directory: String
+
+    public static let defaultConfirmRevokedWithin = RotorDuration(seconds: 15)
 }

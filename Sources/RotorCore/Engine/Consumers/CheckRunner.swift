@@ -9,17 +9,22 @@ struct CheckRunner: Sendable {
     struct Failure: Sendable, CustomStringConvertible {
         var message: String
         var unreachable = false
+        /// Says nothing about the credential: unreachable, timed out, or a server error
+        /// (5xx). A check of a revoked key must fail otherwise (a 4xx, a command's refusal).
+        var inconclusive = false
         var description: String { message }
     }
 
     /// nil when the check passed, else why it failed.
-    func run(_ check: CheckSpec, values: [Placeholder: String], secret: Secret?, directory: String) async -> Failure? {
+    /// `retrying: false` tries an HTTP check once, whatever its `retries` (the caller has
+    /// its own pauses).
+    func run(_ check: CheckSpec, values: [Placeholder: String], secret: Secret?, directory: String, retrying: Bool = true) async -> Failure? {
         var values = values
         if let secret { values[.secret] = secret.reveal() }
         switch check {
         case .http(let http):
             var lastProblem = Failure(message: "not tried")
-            for attempt in 0...http.retries {
+            for attempt in 0...(retrying ? http.retries : 0) {
                 if attempt > 0 { try? await Task.sleep(nanoseconds: UInt64(min(0.2 * pow(2, Double(attempt - 1)), 2) * 1e9)) }  // cancelled: try at once
                 guard let problem = await request(http, values: values) else { return nil }
                 lastProblem = problem
@@ -31,7 +36,8 @@ struct CheckRunner: Sendable {
                                           environment: command.environment.mapValues { $0.render(values) },
                                           directory: directory, timeout: command.timeout.timeInterval)
             if result.succeeded { return nil }
-            return Failure(message: result.timedOut ? "\(command.program) timed out after \(command.timeout)" : "\(command.program) exited \(result.status)")
+            return Failure(message: result.timedOut ? "\(command.program) timed out after \(command.timeout)" : "\(command.program) exited \(result.status)",
+                           inconclusive: result.timedOut)
         }
     }
 
@@ -43,10 +49,11 @@ struct CheckRunner: Sendable {
         do throws(HTTPClient.Failure) {
             let response = try await HTTPClient.send(request)
             return http.expect.contains(response.status) ? nil
-                : Failure(message: "answered \(response.status), expected \(http.expect.map(String.init).joined(separator: " or "))")
+                : Failure(message: "answered \(response.status), expected \(http.expect.map(String.init).joined(separator: " or "))",
+                          inconclusive: response.status >= 500)
         } catch {
-            return error.timedOut ? Failure(message: "timed out after \(http.timeout)")
-                : Failure(message: "unreachable (\(error.message))", unreachable: true)
+            return error.timedOut ? Failure(message: "timed out after \(http.timeout)", inconclusive: true)
+                : Failure(message: "unreachable (\(error.message))", unreachable: true, inconclusive: true)
         }
     }
 }

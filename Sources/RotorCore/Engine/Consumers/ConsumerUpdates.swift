@@ -94,33 +94,56 @@ extension RotationEngine {
         var secretValues = values
         secretValues[.secret] = secret.reveal()
         result.touchedConsumers.append(consumer)
-        for operation in operations {
-            let backup = "\(backupFolder)/\(ordinal)-\(operation.index)"
-            let value = operation.spec.value.render(secretValues)
+        for edit in ConsumerEdit.inSwitchOrder(operations) {
+            let first = edit.operations[0]
+            let backup = "\(backupFolder)/\(ordinal)-\(first.index)"
+            let values = edit.operations.map { $0.spec.value.render(secretValues) }
             do {
-                let hasBackup = try await operation.backup(to: backup)
-                try journal.record(.update, .intent, consumer: name, target: operation.label, "write the new generation",
-                                   facts: JournalFacts(targetIndex: operation.index, backup: hasBackup ? backup : nil, path: operation.spec.filePath))
-                result.touched.append(TouchedTarget(operation: operation, backup: hasBackup ? backup : nil))
-                try await operation.write(value)
-                if operation.canReadBack {
-                    guard let readBack = await operation.readBack(), readBack == value else {
-                        throw TargetEditError("\(operation.label) does not read back the new value after writing")
+                // Backed up, journalled, written and read back while no other edit of the file
+                // runs: the backup is the file this edit changed, the read-back what it wrote.
+                let outcome: (backup: String??, failure: (any Error)?) = try await fileEdits.serialize(edit.path) {
+                    let hasBackup: Bool
+                    do {
+                        hasBackup = try await edit.backup(to: backup)
+                        // Every target of the edit journalled before its one write: recovery restores them together.
+                        for operation in edit.operations {
+                            try journal.record(.update, .intent, consumer: name, target: operation.label, "write the new generation",
+                                               facts: JournalFacts(targetIndex: operation.index, backup: hasBackup ? backup : nil, path: operation.spec.filePath))
+                        }
+                    } catch {
+                        return (nil, error)
                     }
+                    do {
+                        try await edit.write(values)
+                        for (operation, value) in zip(edit.operations, values) where operation.canReadBack {
+                            guard let readBack = await operation.readBack(), readBack == value else {
+                                throw TargetEditError("\(operation.label) does not read back the new value after writing")
+                            }
+                        }
+                    } catch {
+                        return (.some(hasBackup ? backup : nil), error)
+                    }
+                    return (.some(hasBackup ? backup : nil), nil)
                 }
-                try journal.record(.update, .done, consumer: name, target: operation.label, "written and read back", facts: JournalFacts(targetIndex: operation.index))
-                result.steps.append(PlanStep(step: .update, consumer: name, target: operation.label, targetType: operation.spec.typeName,
-                                             current: Fingerprint.of(value), detail: "written and read back", status: .ok))
-                targetProgress(counter.increment(), counter.total, "\(consumer.uses.value): \(name): wrote \(operation.label)")
+                if case .some(let kept) = outcome.backup {
+                    result.touched += edit.operations.map { TouchedTarget(operation: $0, backup: kept) }
+                }
+                if let failure = outcome.failure { throw failure }
+                for (operation, value) in zip(edit.operations, values) {
+                    try journal.record(.update, .done, consumer: name, target: operation.label, "written and read back", facts: JournalFacts(targetIndex: operation.index))
+                    result.steps.append(PlanStep(step: .update, consumer: name, target: operation.label, targetType: operation.spec.typeName,
+                                                 current: Fingerprint.of(value), detail: "written and read back", status: .ok))
+                    targetProgress(counter.increment(), counter.total, "\(consumer.uses.value): \(name): wrote \(operation.label)")
+                }
             } catch where Self.isJournalFailure(error) {
                 result.storeError = error
                 return result
             } catch {
                 let message = "\(name): \(error)"
-                result.steps.append(PlanStep(step: .update, consumer: name, target: operation.label, targetType: operation.spec.typeName,
+                result.steps.append(PlanStep(step: .update, consumer: name, target: first.label, targetType: first.spec.typeName,
                                              detail: message, status: .failed))
                 result.failures.append(message)
-                do { try journal.record(.update, .failed, consumer: name, target: operation.label, message) } catch { result.storeError = error }
+                do { try journal.record(.update, .failed, consumer: name, target: first.label, message) } catch { result.storeError = error }
                 return result
             }
         }

@@ -70,20 +70,26 @@ struct TargetOperation: Sendable {
 
     /// Writes `value` into the target.
     func write(_ value: String) async throws {
-        if let path = spec.filePath, let format = spec.fileFormat {
+        if let path = spec.filePath, spec.fileFormat != nil {
             switch FileTargetReader.read(path) {
             case .failure(let problem): throw TargetEditError("\(label): \(problem.reason)")
             case .success(let bytes):
-                switch format.replace(in: bytes, with: value, create: spec.create) {
-                case .failure(let error): throw TargetEditError("\(label): \(error.message)")
-                case .success(let edited):
-                    do { try AtomicFile.write(edited, to: path) } catch { throw TargetEditError("\(label): \(error.reason)") }
-                }
+                let edited = try replace(in: bytes, with: value)
+                do { try AtomicFile.write(edited, to: path) } catch { throw TargetEditError("\(label): \(error.reason)") }
             }
             return
         }
         guard case .exec(let command, _) = spec.kind else { return }
         try await runWrite(command, value: value)
+    }
+
+    /// `bytes` (the whole file) with this target's value replaced by `value`.
+    func replace(in bytes: [UInt8], with value: String) throws(TargetEditError) -> [UInt8] {
+        guard let format = spec.fileFormat else { return bytes }
+        switch format.replace(in: bytes, with: value, create: spec.create) {
+        case .failure(let error): throw TargetEditError("\(label): \(error.message)")
+        case .success(let edited): return edited
+        }
     }
 
     private func runWrite(_ command: CommandSpec, value: String) async throws {
@@ -117,6 +123,14 @@ struct TargetOperation: Sendable {
         var text = String(decoding: result.stdout, as: UTF8.self)
         if text.hasSuffix("\n") { text.removeLast() }
         return text
+    }
+
+    /// The value this target held when `backupPath` was taken, or nil.
+    func value(inBackup backupPath: String) -> String? {
+        guard let data = FileManager.default.contents(atPath: backupPath) else { return nil }
+        guard let format = spec.fileFormat else { return String(decoding: data, as: UTF8.self) }
+        guard case .success(let value) = format.read([UInt8](data)) else { return nil }
+        return value
     }
 
     /// Puts the backed-up content back: the file byte for byte, or the old value through

@@ -67,6 +67,7 @@ extension RotationEngine {
     /// delete is idempotent) and the state stops listing it.
     private func finishDeletion(_ run: RunRecord, of old: GenerationRecord, history: RunHistory, journal: Journal, report: inout RotationReport) async throws {
         report.oldGeneration = old
+        let oldSecret = try secretInBackups(of: old, key: run.key)
         if !history.oldDeleted {
             let provider: ResolvedProvider
             do { (_, provider) = try resolve(run.key) } catch {
@@ -88,6 +89,16 @@ extension RotationEngine {
         try removeBackupsOfFinishedRuns(of: run.key)
         report.outcome = .completed
         report.message = "run \(run.id) finished: generation \(old.id) deleted (its grace period had ended)"
+        if let (key, provider) = try? resolve(run.key) {
+            try await confirmRevoked(old, secret: oldSecret, key: key, provider: provider, journal: journal, report: &report)
+        }
+    }
+
+    /// confirm-revoked for a deletion that recovery finished.
+    private func confirmRevoked(_ old: GenerationRecord, secret: Secret?, key: KeyPolicy, provider: ResolvedProvider, journal: Journal,
+                                report: inout RotationReport) async throws {
+        report.add(try await confirmRevoked(old, secret: secret, key: key, journal: journal, redactor: Redactor()))
+        report.escalateIfOldKeyAnswers(provider: provider.name)
     }
 
     /// A generation two rotations back whose retirement began: it is gone (or goes now),
@@ -134,6 +145,7 @@ extension RotationEngine {
             report.left.append(PendingAction(.deleteGeneration, "delete old generation \(old.id) of '\(run.key)' at its provider (\(error))"))
             return
         }
+        let oldSecret = try secretInBackups(of: old, key: run.key)
         if try await provider.delete(.old(old, because: "delete old generation \(old.id)"), journal: journal, at: clock()) != nil {
             report.outcome = .needsPerson
             report.left.append(PendingAction(.deleteGeneration, "old generation \(old.id) is still at the provider; 'rotor run' retries its deletion"))
@@ -141,6 +153,7 @@ extension RotationEngine {
         }
         try store.saveKeyState(KeyState(current: new, previous: nil), for: run.key)
         report.message += "; old generation \(old.id) deleted"
+        if let key { try await confirmRevoked(old, secret: oldSecret, key: key, provider: provider, journal: journal, report: &report) }
         removeBackups(run.id)
     }
 

@@ -113,7 +113,7 @@ struct RunHistory: Equatable {
         case .rollback:
             // Only `rotor rollback RUN` journals an intent; a rotation's own rollback records its result.
             if entry.phase == .intent { undoRequested = true }
-        case .preflight, .makeRoom, .verifyKey, .reload, .health, .recover:
+        case .preflight, .makeRoom, .verifyKey, .reload, .health, .recover, .confirmRevoked:
             // Journalled for people; recovery decides nothing on them. (A make-room deletes
             // an inactive generation no consumer uses: done or not, nothing to undo.)
             break

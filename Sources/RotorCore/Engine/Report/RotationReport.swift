@@ -18,12 +18,42 @@ public struct RotationReport: Sendable, Encodable, Equatable {
     /// Set when a scheduled rotation found the key no longer due once it held the lock
     /// (another run rotated it meanwhile): nothing was attempted. Not part of the JSON.
     public var notDue: String? = nil
+    /// Whether the deleted old generation was proven dead (`confirm-revoked`).
+    public var revocation: Revocation? = nil
 
     enum CodingKeys: String, CodingKey {
-        case key, outcome, emergency, message, steps, left
+        case key, outcome, emergency, message, steps, left, revocation, consumers
         case runID = "run"
         case newGeneration = "new_generation"
         case oldGeneration = "old_generation"
+    }
+
+    private struct ConsumerOutcome: Encodable {
+        var consumer: String
+        var state: String
+        var detail: String?
+    }
+
+    /// Every report carries its revocation evidence (`revocation`, when the old generation
+    /// was deleted); an emergency's also says how each consumer ended (`consumers`). Keys
+    /// come out sorted, as in all of rotor's JSON: the evidence is a top-level member of
+    /// the key, not buried in its steps.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(key, forKey: .key)
+        try container.encodeIfPresent(runID, forKey: .runID)
+        try container.encode(emergency, forKey: .emergency)
+        try container.encodeIfPresent(revocation, forKey: .revocation)
+        if emergency {
+            try container.encode(consumerOutcomes.map { ConsumerOutcome(consumer: $0.consumer, state: $0.state.rawValue, detail: $0.detail) },
+                                 forKey: .consumers)
+        }
+        try container.encode(outcome, forKey: .outcome)
+        try container.encode(message, forKey: .message)
+        try container.encodeIfPresent(newGeneration, forKey: .newGeneration)
+        try container.encodeIfPresent(oldGeneration, forKey: .oldGeneration)
+        try container.encode(steps, forKey: .steps)
+        try container.encode(left, forKey: .left)
     }
 
     /// A report that has not ended yet: `failed` until something says otherwise.

@@ -21,7 +21,7 @@ extension RotationRun {
             }
             throw try await cleanUpLostCreate(named: name, error: error)
         }
-        redactor = Redactor([generation.secret])
+        redactor.add(generation.secret)
         let record = GenerationRecord(id: generation.id, fingerprint: generation.secret.fingerprint, created: now)
         report.newGeneration = record
         try journal.record(.create, .done, "created \(generation.id) (\(record.fingerprint))", facts: JournalFacts(new: record, name: name))

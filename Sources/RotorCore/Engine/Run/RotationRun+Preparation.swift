@@ -34,6 +34,21 @@ extension RotationRun {
         engine.progress("\(keyName): preflight ok (\(operations.count) targets)")
     }
 
+    /// The old generation's secret, as a target holds it (a file's first, else an exec
+    /// target's `read`), kept in memory for `confirm-revoked`. Nothing when no target
+    /// holds a value with the old generation's fingerprint.
+    func readOldSecret() async {
+        guard let old, !key.verify.isEmpty else { return }
+        let candidates = operations.filter { $0.spec.value == .secretOnly }
+        for operation in candidates.filter({ $0.spec.filePath != nil }) + candidates.filter({ $0.spec.filePath == nil }) {
+            if let value = await operation.readBack(), Fingerprint.of(value) == old.fingerprint {
+                oldSecret = Secret(value)
+                redactor.add(Secret(value))
+                return
+            }
+        }
+    }
+
     /// Commands that must exist: reload, exec health checks, exec verify checks.
     private func commandProblems() -> [String] {
         var problems: [String] = []
@@ -108,5 +123,14 @@ extension RotationRun {
         }
         note(.delete, "revoked old generation \(old.id) first", .ok)
         engine.progress("\(keyName): revoked old generation \(old.id)")
+        // An incident wants the proof first: the leaked key is dead before anything else happens.
+        try await confirmRevoked(old)
+    }
+
+    /// confirm-revoked: the deleted old generation's secret must be refused by the key's checks.
+    func confirmRevoked(_ old: GenerationRecord) async throws {
+        let revocation = try await engine.confirmRevoked(old, secret: oldSecret, key: key, journal: journal, redactor: redactor)
+        report.add(revocation)
+        engine.progress("\(keyName): \(revocation.detail)")
     }
 }

@@ -67,7 +67,8 @@ extension RotationRun {
         engine.removeBackups(journal.runID)
         // Earlier runs' backups (one a person never restored) hold generations now gone.
         try engine.removeBackupsOfFinishedRuns(of: keyName)
-        return ended(.completed, "\(rotated); old generation \(old.id) deleted")
+        try await confirmRevoked(old)
+        return ended(.completed, "\(rotated); old generation \(old.id) deleted" + (report.revocation?.status == .rejected ? " and its key rejected" : ""))
     }
 
     private func ended(_ outcome: RunOutcome, _ message: String) -> RotationReport {

@@ -22,8 +22,12 @@ final class RotationRun {
     var report: RotationReport
     /// Template values; the new generation's name and id are added once it exists.
     var values: [Placeholder: String]
-    /// Hides the new generation's secret in every message, once it exists.
+    /// Hides the old generation's secret (once read) and the new one's (once it exists) in
+    /// every message.
     var redactor = Redactor([])
+    /// The old generation's secret, read from the targets at preflight and held in memory
+    /// only: `confirm-revoked` tries it once the old generation is deleted.
+    var oldSecret: Secret?
 
     var keyName: String { key.name.value }
 
@@ -54,6 +58,7 @@ final class RotationRun {
         do {
             try begin()
             try preflight()
+            await readOldSecret()
             try await makeRoom()
             try await retire()
             try await revokeFirst()
@@ -62,12 +67,18 @@ final class RotationRun {
             try await checkEveryTargetAccepts(generation)
             try await updateConsumers(generation)
             let record = try commit(generation)
-            return try await deleteOld(replacedBy: record)
+            return settled(try await deleteOld(replacedBy: record))
         } catch let stop as Stop {
             report.outcome = stop.outcome
             report.message = stop.message
-            return report
+            return settled(report)
         }
+    }
+
+    private func settled(_ report: RotationReport) -> RotationReport {
+        var report = report
+        report.escalateIfOldKeyAnswers(provider: provider.name)
+        return report
     }
 
     // MARK: Shared by the steps

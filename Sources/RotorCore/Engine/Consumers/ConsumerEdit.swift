@@ -1,0 +1,109 @@
+import Foundation
+
+/// One step of moving a consumer to a new generation: all of its targets that live in one
+/// file (read once, every value replaced, one atomic rename), or one exec target.
+///
+/// A consumer whose file holds `{id}` and `{secret}` (an access key id and its secret, a
+/// database user and its password) therefore never shows a reader a new id beside an old
+/// secret, and a crash leaves either pair, never a mix.
+///
+/// **Ordering rule between a consumer's files** (`inSwitchOrder`): edits whose values name
+/// `{id}` come after every edit whose values do not. A reader that pairs an id from one
+/// file with a secret from another can see an old id beside a new secret while the id's
+/// file is not written yet, never a new id beside an old secret; a rollback undoes the
+/// edits in reverse order, so it keeps the same property.
+struct ConsumerEdit: Sendable {
+    /// In configuration order; never empty.
+    let operations: [TargetOperation]
+
+    /// The file every operation writes, or nil for an exec target.
+    var path: String? { operations[0].spec.filePath }
+
+    /// Whether any of its values names the generation's `{id}`.
+    var namesID: Bool { operations.contains { $0.spec.value.placeholders.contains(.id) } }
+
+    /// A consumer's operations as edits in the order they are written: one per file (in the
+    /// order the file first appears), one per exec target, then the ordering rule.
+    static func inSwitchOrder(_ operations: [TargetOperation]) -> [ConsumerEdit] {
+        var edits: [[TargetOperation]] = []
+        var editOfFile: [String: Int] = [:]
+        for operation in operations {
+            guard let path = operation.spec.filePath else {
+                edits.append([operation])
+                continue
+            }
+            if let index = editOfFile[path] {
+                edits[index].append(operation)
+            } else {
+                editOfFile[path] = edits.count
+                edits.append([operation])
+            }
+        }
+        let all = edits.map(ConsumerEdit.init)
+        return all.filter { !$0.namesID } + all.filter(\.namesID)
+    }
+
+    /// Saves what the file (or the exec target) holds now; false when no backup is possible.
+    func backup(to backupPath: String) async throws -> Bool {
+        try await operations[0].backup(to: backupPath)
+    }
+
+    /// Writes each operation's value: a file in one edit, an exec target through its command.
+    func write(_ values: [String]) async throws {
+        guard let path, operations.count > 1 else {
+            try await operations[0].write(values[0])
+            return
+        }
+        var bytes: [UInt8]
+        switch FileTargetReader.read(path) {
+        case .success(let read): bytes = read
+        case .failure(let problem): throw TargetEditError("\(operations[0].label): \(problem.reason)")
+        }
+        for (operation, value) in zip(operations, values) {
+            bytes = try operation.replace(in: bytes, with: value)
+        }
+        do { try AtomicFile.write(bytes, to: path) } catch { throw TargetEditError("\(operations[0].label): \(error.reason)") }
+    }
+}
+
+/// Serializes edits to one file across every consumer of a run (and every key of one
+/// rotor process): each edit reads the file as the previous one left it, so consumers that
+/// share a file never undo each other, and each read-back checks what its own edit wrote.
+actor FileEditQueue {
+    private var busy: Set<String> = []
+    private var waiting: [String: [CheckedContinuation<Void, Never>]] = [:]
+
+    /// Runs `body` while no other edit of `path` (or of the file it links to) runs.
+    func serialize<T: Sendable>(_ path: String?, _ body: @Sendable () async throws -> T) async throws -> T {
+        guard let path else { return try await body() }
+        let file = Self.canonical(path)
+        await acquire(file)
+        defer { release(file) }
+        return try await body()
+    }
+
+    private func acquire(_ file: String) async {
+        guard busy.contains(file) else {
+            busy.insert(file)
+            return
+        }
+        await withCheckedContinuation { waiting[file, default: []].append($0) }
+    }
+
+    private func release(_ file: String) {
+        guard var queue = waiting[file], !queue.isEmpty else {
+            busy.remove(file)
+            return
+        }
+        let next = queue.removeFirst()
+        waiting[file] = queue.isEmpty ? nil : queue
+        next.resume()  // the file stays busy: it passes to the next edit
+    }
+
+    /// The file a path names, symlinks resolved, so two names of one file queue together.
+    static func canonical(_ path: String) -> String {
+        guard let resolved = realpath(path, nil) else { return path }
+        defer { free(resolved) }
+        return String(cString: resolved)
+    }
+}

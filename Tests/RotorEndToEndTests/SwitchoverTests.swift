@@ -1,0 +1,297 @@
+import Foundation
+import Testing
+@testable import RotorCore
+
+/// A consumer that holds an id and a secret never sees half a credential, whatever a
+/// watcher reads or wherever rotor is killed (issue 26, part 1).
+@Suite(.serialized) struct SwitchoverTests {
+    /// A consumer `pair` with `{id}` and `{secret}` in one env file and in one JSON file, and
+    /// a consumer `split` with the id and the secret in two env files (the id file listed
+    /// first, so that only rotor's ordering rule can keep the pair sound).
+    final class PairFixture {
+        let scratch: Scratch
+        let environment: [String: String]
+
+        init() throws {
+            scratch = try Scratch()
+            environment = ["VENDOR_DB": scratch.url.appendingPathComponent("vendor-db.json").path]
+            let vendor = RotationFixture.peers.appendingPathComponent("vendor.py").path
+            try scratch.write("policies/vendor.yaml", """
+                kind: RotationPolicy
+                providers:
+                  vendor:
+                    type: exec
+                    create: [python3, \(vendor), create, "{name}"]
+                    id: /AccessKey/AccessKeyId
+                    secret: /AccessKey/SecretAccessKey
+                    delete: [python3, \(vendor), delete, "{id}"]
+                    list: { command: [python3, \(vendor), list], items: /keys, id: /id, name: /name }
+                keys:
+                  api-key:
+                    provider: vendor
+                    every: 30d
+                    grace: 0s
+                    confirm_revoked_within: 0s
+                    name: "{key}-{timestamp}"
+                    verify:
+                      - exec: [python3, \(vendor), check]
+                        stdin: "{secret}"
+                """)
+            try scratch.write("consumers/services.yaml", """
+                kind: ConsumerManifest
+                consumers:
+                  pair:
+                    uses: api-key
+                    targets:
+                      - env_file: ../deploy/pair/.env
+                        var: KEY_ID
+                        value: "{id}"
+                      - json_file: ../deploy/pair/config.json
+                        pointer: /auth/id
+                        value: "{id}"
+                      - env_file: ../deploy/pair/.env
+                        var: KEY_SECRET
+                      - json_file: ../deploy/pair/config.json
+                        pointer: /auth/secret
+                    reload: [touch, ../deploy/pair/reloaded]
+                  split:
+                    uses: api-key
+                    targets:
+                      - env_file: ../deploy/split/id.env
+                        var: KEY_ID
+                        value: "{id}"
+                      - env_file: ../deploy/split/secret.env
+                        var: KEY_SECRET
+                    reload: [touch, ../deploy/split/reloaded]
+                """)
+            try scratch.write("deploy/pair/.env", "# pair\nKEY_ID=AKINITIAL\nOTHER=1\nKEY_SECRET=initial-secret-0001\n")
+            try scratch.write("deploy/pair/config.json", "{\"auth\": {\"id\": \"AKINITIAL\", \"region\": \"eu\", \"secret\": \"initial-secret-0001\"}}\n")
+            try scratch.write("deploy/split/id.env", "KEY_ID=AKINITIAL\n")
+            try scratch.write("deploy/split/secret.env", "KEY_SECRET=initial-secret-0001\n")
+        }
+
+        @discardableResult
+        func rotor(_ arguments: [String], environment extra: [String: String] = [:]) throws -> RotorProcess.Result {
+            try RotorProcess.run(arguments, in: scratch.url, environment: environment.merging(extra) { $1 })
+        }
+
+        /// The vendor's keys: id → secret.
+        func vendorSecrets() throws -> [String: String] {
+            let data = try Data(contentsOf: scratch.url.appendingPathComponent("vendor-db.json"))
+            let db = try JSONSerialization.jsonObject(with: data) as? [String: Any]
+            let keys = db?["keys"] as? [[String: String]] ?? []
+            return Dictionary(uniqueKeysWithValues: keys.compactMap { key in key["id"].flatMap { id in key["secret"].map { (id, $0) } } })
+        }
+
+        /// The three pairs a reader can assemble now, read with python-dotenv and json.
+        func pairs() throws -> [String: [String]] {
+            let script = """
+                import json, sys, dotenv
+                root = sys.argv[1]
+                e = dotenv.dotenv_values(root + "/deploy/pair/.env")
+                j = json.load(open(root + "/deploy/pair/config.json"))["auth"]
+                print(json.dumps({"same-env": [e["KEY_ID"], e["KEY_SECRET"]], "same-json": [j["id"], j["secret"]],
+                                  "split": [dotenv.dotenv_values(root + "/deploy/split/id.env")["KEY_ID"],
+                                            dotenv.dotenv_values(root + "/deploy/split/secret.env")["KEY_SECRET"]]}))
+                """
+            let (status, output) = try RotorProcess.spawn(["/usr/bin/env", "python3", "-c", script, scratch.url.path])
+            guard status == 0, let pairs = try JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: [String]] else {
+                throw CocoaError(.fileReadCorruptFile, userInfo: [NSLocalizedDescriptionKey: "a pair file does not parse: \(output)"])
+            }
+            return pairs
+        }
+    }
+
+    @Test func aWatcherNeverSeesAMixedPairDuringTwentyRotations() throws {
+        let fixture = try PairFixture()
+        let stop = fixture.scratch.url.appendingPathComponent("stop")
+        let out = fixture.scratch.url.appendingPathComponent("pairs.json")
+        let watcher = Process()
+        watcher.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        watcher.arguments = ["python3", RotationFixture.peers.appendingPathComponent("watch_pairs.py").path, fixture.scratch.url.path, stop.path, out.path]
+        try watcher.run()
+        for round in 1...20 {
+            let result = try fixture.rotor(["rotate", "api-key", "--quiet"])
+            #expect(result.status == 0, "round \(round): \(result.stdout)\(result.stderr)")
+        }
+        FileManager.default.createFile(atPath: stop.path, contents: nil)
+        watcher.waitUntilExit()
+        #expect(watcher.terminationStatus == 0, "the watcher failed reading a pair (a file did not parse)")
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: out)) as? [String: Any])
+        let seen = try #require(report["pairs"] as? [String: [[String]]])
+        #expect((report["reads"] as? Int ?? 0) > 100, "the watcher read too rarely to prove anything")
+
+        for source in ["same-env", "same-json"] {
+            let pairs = seen[source] ?? []
+            #expect(pairs.count >= 21, "\(source): the watcher should have seen every generation")
+            // One file, one rename: an id is only ever seen with its own secret.
+            #expect(Set(pairs.map { $0[0] }).count == pairs.count, "\(source): an id seen with two secrets: \(Self.masked(pairs))")
+            #expect(Set(pairs.map { $0[1] }).count == pairs.count, "\(source): a secret seen with two ids: \(Self.masked(pairs))")
+        }
+        // Two files: the secret may be newer than the id (never the other way round).
+        let split = seen["split"] ?? []
+        let idOrder = Self.firstAppearance(split.map { $0[0] })
+        let secretOrder = Self.firstAppearance(split.map { $0[1] })
+        for pair in split {
+            #expect(idOrder[pair[0]]! <= secretOrder[pair[1]]!, "split: a new id was readable beside an old secret: \(Self.masked([pair]))")
+        }
+        // And the last pair is the current generation, everywhere.
+        let current = try fixture.vendorSecrets()
+        #expect(current.count == 1)
+        for (source, pair) in try fixture.pairs() {
+            #expect(current[pair[0]] == pair[1], "\(source) does not hold the current generation")
+        }
+    }
+
+    static func firstAppearance(_ values: [String]) -> [String: Int] {
+        var order: [String: Int] = [:]
+        for value in values where order[value] == nil { order[value] = order.count }
+        return order
+    }
+
+    static func masked(_ pairs: [[String]]) -> String {
+        pairs.map { "(\($0[0]), \(Fingerprint.of($0[1])))" }.joined(separator: " ")
+    }
+
+    /// kill -9 at every journal point of the switch, then `recover`: each pair matches a
+    /// generation the vendor holds, in every file.
+    @Test(arguments: ["update.intent#1", "update.intent#2", "update.intent#3", "update.done#1", "update.done#2",
+                      "update.intent#5", "update.done#6", "reload.intent#1", "reload.done#2", "verify.done", "commit.done", "delete.intent"])
+    func aCrashAnywhereInTheSwitchLeavesMatchingPairs(_ point: String) throws {
+        let fixture = try PairFixture()
+        #expect(try fixture.rotor(["rotate", "api-key"]).status == 0)
+        let crashed = try fixture.rotor(["rotate", "api-key"], environment: ["ROTOR_TEST_CRASH_AT": point])
+        #expect(crashed.status == 9, "rotor should have been killed at \(point): \(crashed.stdout)\(crashed.stderr)")
+        let recovered = try fixture.rotor(["recover"])
+        #expect(recovered.status == 0, "\(recovered.stdout)\(recovered.stderr)")
+        let vendor = try fixture.vendorSecrets()
+        let pairs = try fixture.pairs()
+        for (source, pair) in pairs {
+            #expect(vendor[pair[0]] == pair[1], "after a crash at \(point) and recover, \(source) holds a pair the vendor does not know")
+        }
+        #expect(Set(pairs.values.map { $0[0] }).count == 1, "every consumer on one generation")
+        #expect(try fixture.rotor(["rotate", "api-key"]).status == 0)
+    }
+
+    /// Eight consumers, one env file: their edits queue on the file, so none undoes another's
+    /// (issue 17, item 1: one rotation ended "completed" with K2 on the deleted generation).
+    @Test func consumersSharingAFileNeverUndoEachOther() throws {
+        let fixture = try RotationFixture()
+        let consumers = (1...8).map { index in """
+              s\(index):
+                uses: api-key
+                targets:
+                  - env_file: ../deploy/shared.env
+                    var: K\(index)
+            """ }.joined(separator: "\n")
+        try fixture.scratch.write("consumers/services.yaml", "kind: ConsumerManifest\nconsumers:\n" + consumers + "\n")
+        try fixture.scratch.write("deploy/shared.env", (1...8).map { "K\($0)=initial-secret-0001\n" }.joined())
+        for round in 1...10 {
+            let result = try fixture.rotor(["rotate", "api-key", "--parallel", "8", "--quiet"])
+            #expect(result.status == 0, "round \(round): \(result.stdout)\(result.stderr)")
+            let current = try #require(try fixture.currentGeneration())
+            let text = String(decoding: try fixture.scratch.bytes("deploy/shared.env"), as: UTF8.self)
+            let values = try (1...8).map { try EnvFileFormat(variable: "K\($0)").read(Array(text.utf8)).get() }
+            #expect(values.allSatisfy { Fingerprint.of($0) == current.fingerprint }, "round \(round): a consumer's edit was undone: \(values.map(Fingerprint.of))")
+        }
+    }
+
+    /// Each target of a consumer's file is journalled, and the file changed by one rename.
+    @Test func oneConsumerFileChangesInOneEdit() throws {
+        let fixture = try PairFixture()
+        let result = try fixture.rotor(["rotate", "api-key", "--json", "--parallel", "1"])
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        let document = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        let steps = try #require(((document["keys"] as? [[String: Any]])?.first?["steps"]) as? [[String: Any]])
+        let written = steps.filter { $0["step"] as? String == "update" }.compactMap { $0["target"] as? String }
+        // Ordering rule: within `split`, the secret's file before the id's file.
+        let secretFile = try #require(written.firstIndex { $0.contains("secret.env") })
+        let idFile = try #require(written.firstIndex { $0.contains("id.env") })
+        #expect(secretFile < idFile, "the id file was written before the secret file: \(written)")
+        #expect(written.count == 6)
+    }
+}
+
+/// After the old generation is deleted, its secret is tried against the key's verify
+/// checks and must be rejected (issue 26, part 2).
+@Suite(.serialized) struct ConfirmRevokedTests {
+    static func steps(_ output: String) throws -> [[String: Any]] {
+        let document = try #require(try JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any])
+        return try #require(((document["keys"] as? [[String: Any]])?.first?["steps"]) as? [[String: Any]])
+    }
+
+    static func confirmation(_ output: String) throws -> [String: Any]? {
+        try steps(output).first { $0["step"] as? String == "confirm-revoked" }
+    }
+
+    @Test func theDeletedKeyIsRejected() throws {
+        let fixture = try RotationFixture()
+        #expect(try fixture.rotor(["rotate", "api-key"]).status == 0)
+        let result = try fixture.rotor(["rotate", "api-key", "--json"])
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        let step = try #require(try Self.confirmation(result.stdout))
+        #expect(step["status"] as? String == "ok", "\(step)")
+        #expect((step["detail"] as? String ?? "").contains("rejected"))
+    }
+
+    @Test func aDeleteThatDidNothingNeedsAPerson() throws {
+        let fixture = try RotationFixture(confirmRevokedWithin: "1s")
+        #expect(try fixture.rotor(["rotate", "api-key"]).status == 0)
+        let old = try #require(try fixture.currentGeneration())
+        let values = try fixture.values()
+        let result = try fixture.rotor(["rotate", "api-key", "--emergency"], environment: ["VENDOR_DELETE_NOOP": "1"])
+        #expect(result.status == 3, "\(result.stdout)\(result.stderr)")
+        let lines = result.stdout.split(separator: "\n").map(String.init)
+        // The incident report leads with the evidence, then the consumers.
+        #expect(lines.first?.contains("the old key still answers; revoke it at the provider") == true, "\(result.stdout)")
+        #expect(lines.first?.contains(old.id) == true)
+        #expect(result.stdout.contains("c1: switched"))
+        let json = try fixture.rotor(["rotate", "api-key", "--emergency", "--json"], environment: ["VENDOR_DELETE_NOOP": "1"])
+        #expect(json.status == 3)
+        let key = try #require(((try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])?["keys"] as? [[String: Any]])?.first)
+        let revocation = try #require(key["revocation"] as? [String: Any])
+        #expect(revocation["status"] as? String == "still-active")
+        #expect((revocation["attempts"] as? Int ?? 0) >= 2, "eventual consistency gets retries within the bound")
+        let consumers = try #require(key["consumers"] as? [[String: Any]], "an emergency's JSON says how each consumer ended")
+        #expect(consumers.count == 5 && consumers.allSatisfy { $0["state"] as? String == "switched" })
+        let step = try #require(try Self.confirmation(json.stdout))
+        #expect(step["status"] as? String == "failed")
+        LeakScan(secrets: values + [try fixture.values()[0]]).check([result.stdout, result.stderr, json.stdout, json.stderr,
+                                                                      try fixture.rotor(["history", "--json"]).stdout])
+        try LeakScan(secrets: values).check(folder: fixture.scratch.url.appendingPathComponent(".rotor"))
+    }
+
+    @Test func aSlowRevocationIsWaitedFor() throws {
+        let fixture = try RotationFixture(confirmRevokedWithin: "10s")
+        #expect(try fixture.rotor(["rotate", "api-key"]).status == 0)
+        let result = try fixture.rotor(["rotate", "api-key", "--json"], environment: ["VENDOR_REVOKE_DELAY": "1.5"])
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        let step = try #require(try Self.confirmation(result.stdout))
+        #expect(step["status"] as? String == "ok", "\(step)")
+    }
+
+    @Test func afterTheGracePeriodTheBackupHoldsTheOldValue() throws {
+        let fixture = try RotationFixture(grace: "1h")
+        #expect(try fixture.rotor(["rotate", "api-key"]).status == 0)
+        #expect(try fixture.rotor(["rotate", "api-key"]).status == 0)
+        let later = ["ROTOR_NOW": DateFormatting.iso8601(Date().addingTimeInterval(7200))]
+        let result = try fixture.rotor(["run", "--json"], environment: later)
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        let step = try #require(try Self.confirmation(result.stdout))
+        #expect(step["status"] as? String == "ok", "\(step)")
+        #expect(try fixture.leftovers().isEmpty, "the backups go once the old generation is gone")
+    }
+
+    @Test func withoutTheOldValueItSaysNotChecked() throws {
+        let fixture = try RotationFixture(grace: "1h")
+        #expect(try fixture.rotor(["rotate", "api-key"]).status == 0)
+        #expect(try fixture.rotor(["rotate", "api-key"]).status == 0)
+        try FileManager.default.removeItem(at: fixture.scratch.url.appendingPathComponent(".rotor/backups"))
+        let later = ["ROTOR_NOW": DateFormatting.iso8601(Date().addingTimeInterval(7200))]
+        let result = try fixture.rotor(["run", "--json"], environment: later)
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        let step = try #require(try Self.confirmation(result.stdout))
+        #expect(step["status"] as? String == "not-checked", "\(step)")
+        #expect((step["detail"] as? String ?? "").contains("not checked"))
+    }
+}
