@@ -236,6 +236,13 @@ import Testing
 
     @Test func aDeleteThatDidNothingNeedsAPerson() throws {
         let fixture = try RotationFixture(confirmRevokedWithin: "1s")
+        let policy = String(decoding: try fixture.scratch.bytes("policies/vendor.yaml"), as: UTF8.self)
+        try fixture.scratch.write("policies/vendor.yaml", policy.replacingOccurrences(of: "    verify:\n", with: """
+                notify:
+                  - webhook: "http://127.0.0.1:\(fixture.health.port)/hook/all"
+                verify:
+
+            """))
         #expect(try fixture.rotor(["rotate", "api-key"]).status == 0)
         let old = try #require(try fixture.currentGeneration())
         let values = try fixture.values()
@@ -256,8 +263,10 @@ import Testing
         #expect(consumers.count == 5 && consumers.allSatisfy { $0["state"] as? String == "switched" })
         let step = try #require(try Self.confirmation(json.stdout))
         #expect(step["status"] as? String == "failed")
+        let hooks = fixture.health.requests.filter { $0.hasPrefix("POST /hook") }
+        #expect(hooks.count == 3 && hooks.dropFirst().allSatisfy { $0.contains("still answers") }, "the webhook carries the evidence: \(fixture.health.requests)")
         LeakScan(secrets: values + [try fixture.values()[0]]).check([result.stdout, result.stderr, json.stdout, json.stderr,
-                                                                      try fixture.rotor(["history", "--json"]).stdout])
+                                                                      try fixture.rotor(["history", "--json"]).stdout] + hooks)
         try LeakScan(secrets: values).check(folder: fixture.scratch.url.appendingPathComponent(".rotor"))
     }
 
