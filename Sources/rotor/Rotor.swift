@@ -33,6 +33,7 @@ struct Rotor: AsyncParsableCommand {
 
     /// One command per process: what it has finished with is left to the exit (`KeptUntilExit`).
     static func main() async {
+        BrokenPipes.ignore()
         KeptUntilExit.enable()
         await main(nil)
     }

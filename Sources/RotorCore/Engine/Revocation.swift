@@ -69,7 +69,7 @@ extension RotationEngine {
         var accepted = false
         while true {
             attempts += 1
-            (accepted, last) = await tryChecks(key, values: values, secret: secret)
+            (accepted, last) = await tryChecks(key, values: values, secret: secret, redactor: redactor)
             if !accepted && !last.inconclusive {
                 let detail = "old generation \(old.id) rejected by its verify checks" + (attempts > 1 ? " (after \(attempts) tries)" : "") + ": \(redactor.redact(last.message))"
                 try journal.record(.confirmRevoked, .done, detail)
@@ -93,10 +93,10 @@ extension RotationEngine {
 
     /// One try of every check with the old secret: accepted when any check passes; else the
     /// failure that decides (a conclusive refusal wins over an inconclusive one).
-    private func tryChecks(_ key: KeyPolicy, values: [Placeholder: String], secret: Secret) async -> (accepted: Bool, failure: CheckRunner.Failure) {
+    private func tryChecks(_ key: KeyPolicy, values: [Placeholder: String], secret: Secret, redactor: Redactor) async -> (accepted: Bool, failure: CheckRunner.Failure) {
         var decisive: CheckRunner.Failure?
         for check in key.verify {
-            guard let failure = await CheckRunner(runner: runner).run(check, values: values, secret: secret, directory: key.directory, retrying: false) else {
+            guard let failure = await CheckRunner(runner: runner, redactor: redactor).run(check, values: values, secret: secret, directory: key.directory, retrying: false) else {
                 return (true, CheckRunner.Failure(message: "accepted"))
             }
             if decisive == nil || (decisive!.inconclusive && !failure.inconclusive) { decisive = failure }

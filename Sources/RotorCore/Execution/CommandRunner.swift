@@ -1,21 +1,50 @@
+import CSpawn
 import Foundation
 
 /// The outcome of one command.
 public struct CommandResult: Sendable {
     public var status: Int32
+    /// At most `CommandRunner.outputLimit` bytes of each stream: the rest was read and dropped.
     public var stdout: Data
     public var stderr: Data
     public var timedOut: Bool
 
     public var succeeded: Bool { status == 0 && !timedOut }
+
+    /// What a failed command printed, for its step's message: the end of its standard
+    /// error (else of its output), control characters escaped, every known secret masked,
+    /// at most `limit` characters. nil when it printed nothing.
+    func printed(_ redactor: Redactor, limit: Int = 400) -> String? {
+        let stream = stderr.contains(where: { !Self.isBlank($0) }) ? stderr : stdout
+        let bytes = stream.suffix(limit * 4)
+        let text = ControlCharacters.escape(String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
+        guard !text.isEmpty else { return nil }
+        let tail = text.count > limit ? "…" + text.suffix(limit) : text
+        return redactor.redact(tail, limit: limit + 200)
+    }
+
+    private static func isBlank(_ byte: UInt8) -> Bool { byte == 0x20 || byte == 0x0A || byte == 0x0D || byte == 0x09 }
 }
 
 /// Runs commands as argv arrays — never through a shell. A secret reaches a command
 /// through its standard input or environment, never its arguments.
+///
+/// Every command runs in a process group of its own with only fds 0–2 open, an empty
+/// signal mask and default signal dispositions (`rotor_spawn`). Its `timeout` is a
+/// deadline for the whole group: SIGTERM to the group, then SIGKILL after
+/// `terminationGrace`. Once the command itself has exited rotor reads what is left of its
+/// output for `drainAfterExit` and no longer: a daemon it started (a reload's service)
+/// may keep the pipes open for as long as it lives. Standard input is written without
+/// SIGPIPE: a command that exits without reading it is not rotor's failure.
 public struct CommandRunner: Sendable {
     /// Environment variables rotor must not pass on (provider tokens), unless a command's
     /// own `env` names them.
     public var withheldVariables: Set<String>
+
+    /// Output kept per stream (the rest is read and dropped, so the command never blocks).
+    static let outputLimit = 1 << 20
+    static let terminationGrace: TimeInterval = 2
+    static let drainAfterExit: TimeInterval = 0.1
 
     public init(withheldVariables: Set<String> = []) {
         self.withheldVariables = withheldVariables
@@ -35,8 +64,8 @@ public struct CommandRunner: Sendable {
         return nil
     }
 
-    /// Runs `argv` in `directory`, feeding `stdin`, with `environment` added; kills it
-    /// (TERM, then KILL) after `timeout` seconds.
+    /// Runs `argv` in `directory`, feeding `stdin`, with `environment` added; the whole
+    /// process group is stopped (TERM, then KILL) after `timeout` seconds.
     public func run(_ argv: [String], stdin: Data? = nil, environment: [String: String] = [:],
                     directory: String, timeout: TimeInterval) async -> CommandResult {
         await withCheckedContinuation { continuation in
@@ -47,67 +76,238 @@ public struct CommandRunner: Sendable {
     }
 
     func runBlocking(_ argv: [String], stdin: Data?, environment: [String: String], directory: String, timeout: TimeInterval) -> CommandResult {
+        BrokenPipes.ignore()
         guard let program = argv.first, let executable = Self.locate(program, in: directory) else {
             return CommandResult(status: 127, stdout: Data(), stderr: Data("command not found: \(argv.first ?? "")".utf8), timedOut: false)
         }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = Array(argv.dropFirst())
-        process.currentDirectoryURL = URL(fileURLWithPath: directory)
         var env = ProcessInfo.processInfo.environment
         for name in withheldVariables { env.removeValue(forKey: name) }
         for (name, value) in environment { env[name] = value }
-        process.environment = env
-        let output = Pipe(), errors = Pipe(), input = Pipe()
-        process.standardOutput = output
-        process.standardError = errors
-        process.standardInput = input
-        let finished = DispatchSemaphore(value: 0)
-        process.terminationHandler = { _ in finished.signal() }
-        do {
-            try process.run()
-        } catch {
-            return CommandResult(status: 126, stdout: Data(), stderr: Data("cannot run \(program): \(error.localizedDescription)".utf8), timedOut: false)
+        func failedToStart(_ reason: String) -> CommandResult {
+            CommandResult(status: 126, stdout: Data(), stderr: Data("cannot run \(program): \(reason)".utf8), timedOut: false)
         }
-        // Read both pipes concurrently so a chatty command never blocks on a full pipe.
-        let collected = OutputCollector()
-        let readers = DispatchGroup()
-        for (pipe, isOutput) in [(output, true), (errors, false)] {
-            readers.enter()
-            DispatchQueue.global().async {
-                let data = pipe.fileHandleForReading.readDataToEndOfFile()
-                collected.store(data, isOutput: isOutput)
-                readers.leave()
+        guard let pipes = CommandPipes() else { return failedToStart(String(cString: strerror(errno))) }
+        var pid: pid_t = 0
+        let error = CStrings.with(argv) { arguments in
+            CStrings.with(env.map { "\($0.key)=\($0.value)" }) { variables in
+                rotor_spawn(&pid, executable, arguments, variables, directory, pipes.input.read, pipes.output.write, pipes.errors.write)
             }
         }
-        if let stdin { input.fileHandleForWriting.write(stdin) }
-        try? input.fileHandleForWriting.close()
-        var timedOut = false
-        if finished.wait(timeout: .now() + timeout) == .timedOut {
-            timedOut = true
-            process.terminate()
-            if finished.wait(timeout: .now() + 2) == .timedOut {
-                kill(process.processIdentifier, SIGKILL)
-                finished.wait()
-            }
+        pipes.closeChildEnds()
+        guard error == 0 else {
+            pipes.closeAll()
+            return failedToStart(String(cString: strerror(error)))
         }
-        readers.wait()
-        return CommandResult(status: process.terminationStatus, stdout: collected.output, stderr: collected.errors, timedOut: timedOut)
+        RunningCommands.shared.started(pid)
+        defer { RunningCommands.shared.finished(pid) }
+        return CommandSupervisor(pid: pid, pipes: pipes, input: stdin.map { [UInt8]($0) } ?? [], timeout: timeout).supervise()
     }
 }
 
-/// Output gathered by the reader threads.
-private final class OutputCollector: @unchecked Sendable {
-    private let lock = NSLock()
-    private var outputData = Data()
-    private var errorData = Data()
+/// The three pipes of one command; the parent's ends are non-blocking, every end close-on-exec.
+struct CommandPipes {
+    var input: (read: Int32, write: Int32)
+    var output: (read: Int32, write: Int32)
+    var errors: (read: Int32, write: Int32)
 
-    func store(_ data: Data, isOutput: Bool) {
-        lock.lock()
-        defer { lock.unlock() }
-        if isOutput { outputData = data } else { errorData = data }
+    init?() {
+        var fds = [Int32](repeating: -1, count: 6)
+        guard fds.withUnsafeMutableBufferPointer({ rotor_pipe($0.baseAddress!) }) == 0 else { return nil }
+        guard fds.withUnsafeMutableBufferPointer({ rotor_pipe($0.baseAddress! + 2) }) == 0 else { close(fds[0]); close(fds[1]); return nil }
+        guard fds.withUnsafeMutableBufferPointer({ rotor_pipe($0.baseAddress! + 4) }) == 0 else { fds[0..<4].forEach { close($0) }; return nil }
+        input = (fds[0], fds[1])
+        output = (fds[2], fds[3])
+        errors = (fds[4], fds[5])
+        for fd in [input.write, output.read, errors.read] { _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) }
     }
 
-    var output: Data { lock.lock(); defer { lock.unlock() }; return outputData }
-    var errors: Data { lock.lock(); defer { lock.unlock() }; return errorData }
+    func closeChildEnds() {
+        close(input.read)
+        close(output.write)
+        close(errors.write)
+    }
+
+    func closeAll() {
+        close(input.write)
+        close(output.read)
+        close(errors.read)
+    }
+}
+
+/// Feeds, reads and times one running command (see `CommandRunner`).
+private struct CommandSupervisor {
+    let pid: pid_t
+    let pipes: CommandPipes
+    var input: [UInt8]
+    let timeout: TimeInterval
+
+    func supervise() -> CommandResult {
+        var input = self.input
+        var written = 0
+        let exit = ExitWatcher(pid)
+        var inputFD: Int32 = input.isEmpty ? -1 : pipes.input.write
+        if inputFD < 0 { close(pipes.input.write) }
+        var outputFD = pipes.output.read, errorsFD = pipes.errors.read
+        var output: [UInt8] = [], errors: [UInt8] = []
+        let deadline = Monotonic.now() + timeout
+        var exitedAt: Double?
+        var timedOut = false
+        var killAt: Double?
+        var killed = false
+        var buffer = [UInt8](repeating: 0, count: 1 << 16)
+
+        func readSome(_ fd: inout Int32, into kept: inout [UInt8]) {
+            let count = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            if count > 0 {
+                kept.append(contentsOf: buffer[0..<min(count, max(0, CommandRunner.outputLimit - kept.count))])
+            } else if count == 0 || (errno != EAGAIN && errno != EINTR) {
+                close(fd)
+                fd = -1
+            }
+        }
+
+        while true {
+            let now = Monotonic.now()
+            if exitedAt == nil, exit.hasExited { exitedAt = now }
+            if let exitedAt {
+                if inputFD >= 0 { close(inputFD); inputFD = -1 }
+                let drained = (outputFD < 0 && errorsFD < 0) || now >= exitedAt + CommandRunner.drainAfterExit
+                // After a timeout the group gets its KILL even when the command itself is gone.
+                if drained && (!timedOut || killed || !RunningCommands.groupAlive(pid)) { break }
+            }
+            if !timedOut, now >= deadline {
+                timedOut = true
+                kill(-pid, SIGTERM)
+                killAt = now + CommandRunner.terminationGrace
+            }
+            if let killAt, !killed, now >= killAt {
+                kill(-pid, SIGKILL)
+                killed = true
+            }
+            var polled: [pollfd] = []
+            if outputFD >= 0 { polled.append(pollfd(fd: outputFD, events: Int16(POLLIN), revents: 0)) }
+            if errorsFD >= 0 { polled.append(pollfd(fd: errorsFD, events: Int16(POLLIN), revents: 0)) }
+            if inputFD >= 0 { polled.append(pollfd(fd: inputFD, events: Int16(POLLOUT), revents: 0)) }
+            if exitedAt == nil { polled.append(pollfd(fd: exit.notification, events: Int16(POLLIN), revents: 0)) }
+            var wake = min(timedOut ? (killAt ?? now) : deadline, exitedAt.map { $0 + CommandRunner.drainAfterExit } ?? .infinity)
+            if killed || (exitedAt != nil && timedOut) { wake = min(wake, now + 0.05) }
+            let milliseconds = Int32(min(max(wake - now, 0), 1) * 1000) + 1
+            guard poll(&polled, nfds_t(polled.count), milliseconds) >= 0 || errno == EINTR else { break }
+            for entry in polled where entry.revents != 0 {
+                if entry.fd == outputFD { readSome(&outputFD, into: &output) }
+                else if entry.fd == errorsFD { readSome(&errorsFD, into: &errors) }
+                else if entry.fd == inputFD {
+                    let count = input.withUnsafeBytes { Glibc.write(inputFD, $0.baseAddress! + written, $0.count - written) }
+                    if count > 0 { written += count }
+                    // EPIPE: the command exited without reading all of it; that is its business.
+                    if written == input.count || (count < 0 && errno != EAGAIN && errno != EINTR) {
+                        close(inputFD)
+                        inputFD = -1
+                        input = []
+                    }
+                }
+            }
+        }
+        for fd in [inputFD, outputFD, errorsFD] where fd >= 0 { close(fd) }
+        let status = exit.wait()
+        return CommandResult(status: status, stdout: Data(output), stderr: Data(errors), timedOut: timedOut)
+    }
+}
+
+/// Reaps one child on a thread of its own and signals a pipe when it has: the supervisor
+/// polls that pipe with the command's output, so no exit goes unnoticed between polls.
+private final class ExitWatcher: @unchecked Sendable {
+    let notification: Int32
+    private let notify: Int32
+    private let lock = NSLock()
+    private var status: Int32?
+    private let done = DispatchSemaphore(value: 0)
+
+    init(_ pid: pid_t) {
+        var fds: [Int32] = [-1, -1]
+        _ = rotor_pipe(&fds)
+        notification = fds[0]
+        notify = fds[1]
+        Thread.detachNewThread { [self] in
+            var raw: Int32 = 0
+            while waitpid(pid, &raw, 0) == -1 && errno == EINTR {}
+            let code = raw & 0x7f == 0 ? (raw >> 8) & 0xff : 128 + (raw & 0x7f)
+            lock.withLock { status = code }
+            var byte: UInt8 = 1
+            _ = Glibc.write(notify, &byte, 1)
+            done.signal()
+        }
+    }
+
+    var hasExited: Bool { lock.withLock { status != nil } }
+
+    /// The exit status (128 + signal when killed), once the child is reaped.
+    func wait() -> Int32 {
+        done.wait()
+        close(notification)
+        close(notify)
+        return lock.withLock { status ?? 128 }
+    }
+}
+
+/// The process groups of the commands running now, so that a signal to rotor can stop
+/// them (`terminateAll`).
+final class RunningCommands: @unchecked Sendable {
+    static let shared = RunningCommands()
+    private let lock = NSLock()
+    private var groups: Set<pid_t> = []
+
+    func started(_ pid: pid_t) { lock.withLock { _ = groups.insert(pid) } }
+    func finished(_ pid: pid_t) { lock.withLock { _ = groups.remove(pid) } }
+
+    /// SIGTERM to every running command's group; their own deadlines KILL what stays.
+    func terminateAll() {
+        for group in lock.withLock({ groups }) { kill(-group, SIGTERM) }
+    }
+
+    /// Whether any process is left in the group `pid` leads.
+    static func groupAlive(_ pid: pid_t) -> Bool { kill(-pid, 0) == 0 }
+}
+
+/// SIGPIPE ignored for the whole process: a command that closes its input, or a reader of
+/// rotor's output that goes away (`rotor plan --json | head`), is an EPIPE to handle, not
+/// the end of rotor mid-rotation. (rotor's `main` sets it first; library users get it here.)
+public enum BrokenPipes {
+    private static let ignored: Void = { signal(SIGPIPE, SIG_IGN); return () }()
+    public static func ignore() { _ = ignored }
+}
+
+enum Monotonic {
+    static func now() -> Double {
+        var time = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &time)
+        return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
+    }
+}
+
+/// NUL-terminated C string arrays for posix_spawn, freed after `body`.
+enum CStrings {
+    static func with<T>(_ strings: [String], _ body: ([UnsafeMutablePointer<CChar>?]) -> T) -> T {
+        let pointers = strings.map { strdup($0) } + [nil]
+        defer { pointers.forEach { free($0) } }
+        return body(pointers)
+    }
+}
+
+/// Terminal control characters made visible: what a command or a server printed must not
+/// drive the operator's terminal (colors, cursor moves, a title change).
+enum ControlCharacters {
+    /// Every C0 and C1 control character but tab and newline as `\xHH`; DEL too.
+    static func escape(_ text: String) -> String {
+        guard text.unicodeScalars.contains(where: needsEscape) else { return text }
+        var escaped = ""
+        for scalar in text.unicodeScalars {
+            if needsEscape(scalar) { escaped += String(format: "\\x%02x", scalar.value) } else { escaped.unicodeScalars.append(scalar) }
+        }
+        return escaped
+    }
+
+    private static func needsEscape(_ scalar: Unicode.Scalar) -> Bool {
+        (scalar.value < 0x20 && scalar != "\t" && scalar != "\n") || (0x7F...0x9F).contains(scalar.value)
+    }
 }

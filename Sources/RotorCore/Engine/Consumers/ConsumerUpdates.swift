@@ -148,7 +148,7 @@ extension RotationEngine {
             }
         }
         do {
-            if let failure = try await reloadAndCheck(consumer, values: values, journal: journal, steps: &result.steps) {
+            if let failure = try await reloadAndCheck(consumer, values: values, journal: journal, steps: &result.steps, redactor: Redactor([secret])) {
                 result.failures.append(failure)
             }
         } catch {
@@ -162,13 +162,16 @@ extension RotationEngine {
 
     /// Runs a consumer's reload and health check; nil when both pass, else why not.
     /// Throws only when the journal cannot be written.
-    func reloadAndCheck(_ consumer: ConsumerSpec, values: [Placeholder: String], journal: Journal, steps: inout [PlanStep]) async throws -> String? {
+    /// `redactor` masks the secrets the run knows in what a failed command printed.
+    func reloadAndCheck(_ consumer: ConsumerSpec, values: [Placeholder: String], journal: Journal, steps: inout [PlanStep],
+                        redactor: Redactor = Redactor()) async throws -> String? {
         let name = consumer.name.value
         if let reload = consumer.reload {
             try journal.record(.reload, .intent, consumer: name, "run \(StepDescriptions.argv(reload))")
             let result = await runner.run(reload.argv.map { $0.render(values) }, directory: consumer.directory, timeout: reload.timeout.timeInterval)
             guard result.succeeded else {
                 let message = "\(name): reload \(result.timedOut ? "timed out after \(reload.timeout)" : "failed (\(reload.program) exited \(result.status))")"
+                    + (result.printed(redactor).map { ": \($0)" } ?? "")
                 steps.append(PlanStep(step: .reload, consumer: name, detail: message, status: .failed))
                 try journal.record(.reload, .failed, consumer: name, message)
                 return message
@@ -177,7 +180,7 @@ extension RotationEngine {
             try journal.record(.reload, .done, consumer: name, "reloaded")
         }
         if let health = consumer.health {
-            if let failure = await CheckRunner(runner: runner).run(health, values: values, secret: nil, directory: consumer.directory) {
+            if let failure = await CheckRunner(runner: runner, redactor: redactor).run(health, values: values, secret: nil, directory: consumer.directory) {
                 let message = "\(name): health check failed: \(failure.message)"
                 var step = PlanStep(step: .health, consumer: name, detail: message, status: .failed)
                 step.unreachable = failure.unreachable
@@ -193,7 +196,7 @@ extension RotationEngine {
 
     /// Restores every touched target from its backup (reverse order), then reloads and
     /// health-checks the consumers that were touched. Returns what could not be undone.
-    func rollBack(_ touched: [TouchedTarget], consumers: [ConsumerSpec], journal: Journal) async -> RollbackResult {
+    func rollBack(_ touched: [TouchedTarget], consumers: [ConsumerSpec], journal: Journal, redactor: Redactor = Redactor()) async -> RollbackResult {
         var result = RollbackResult()
         if journal.leaseLost {
             result.left = [PendingAction(.recoverRun, "this run lost its lease: the runner that took the key over recovers it")]
@@ -218,7 +221,7 @@ extension RotationEngine {
                                              detail: "restored to the old generation", status: .rolledBack))
             }
             for consumer in consumers {
-                if let problem = try await reloadAndCheck(consumer, values: [:], journal: journal, steps: &result.steps) {
+                if let problem = try await reloadAndCheck(consumer, values: [:], journal: journal, steps: &result.steps, redactor: redactor) {
                     result.left.append(PendingAction(.checkConsumer, "after rollback, \(problem)"))
                 }
             }

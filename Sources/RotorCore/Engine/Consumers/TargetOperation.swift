@@ -98,7 +98,8 @@ struct TargetOperation: Sendable {
                                       environment: command.environment.mapValues { $0.render(values) },
                                       directory: consumer.directory, timeout: command.timeout.timeInterval)
         guard result.succeeded else {
-            throw TargetEditError("\(label): \(command.program) " + (result.timedOut ? "timed out after \(command.timeout)" : "exited \(result.status)"))
+            throw TargetEditError("\(label): \(command.program) " + (result.timedOut ? "timed out after \(command.timeout)" : "exited \(result.status)")
+                                  + (result.printed(Redactor([Secret(value)])).map { ": \($0)" } ?? ""))
         }
     }
 

@@ -72,7 +72,7 @@ extension RotationRun {
     /// 2. verify-key: the policy's checks run with the new generation before any consumer gets it.
     func verifyKey(_ generation: NewGeneration) async throws {
         for check in key.verify {
-            if let failure = await CheckRunner(runner: engine.runner).run(check, values: values, secret: generation.secret, directory: key.directory) {
+            if let failure = await CheckRunner(runner: engine.runner, redactor: redactor).run(check, values: values, secret: generation.secret, directory: key.directory) {
                 let message = redactor.redact(failure.message)
                 try journal.record(.verifyKey, .failed, message)
                 note(.verifyKey, message, .failed)

@@ -1,0 +1,43 @@
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <unistd.h>
+
+#include "rotor_spawn.h"
+
+int rotor_spawn(pid_t *pid, const char *path, char *const argv[], char *const envp[], const char *directory,
+                int stdin_fd, int stdout_fd, int stderr_fd) {
+    posix_spawn_file_actions_t actions;
+    posix_spawnattr_t attributes;
+    int error = posix_spawn_file_actions_init(&actions);
+    if (error != 0) return error;
+    error = posix_spawnattr_init(&attributes);
+    if (error != 0) {
+        posix_spawn_file_actions_destroy(&actions);
+        return error;
+    }
+    if (error == 0) error = posix_spawn_file_actions_adddup2(&actions, stdin_fd, 0);
+    if (error == 0) error = posix_spawn_file_actions_adddup2(&actions, stdout_fd, 1);
+    if (error == 0) error = posix_spawn_file_actions_adddup2(&actions, stderr_fd, 2);
+    if (error == 0) error = posix_spawn_file_actions_addclosefrom_np(&actions, 3);
+    if (error == 0 && directory != NULL) error = posix_spawn_file_actions_addchdir_np(&actions, directory);
+
+    sigset_t none, defaults;
+    sigemptyset(&none);
+    sigemptyset(&defaults);
+    for (int signal = 1; signal < SIGRTMIN; signal++) {
+        if (signal != SIGKILL && signal != SIGSTOP) sigaddset(&defaults, signal);
+    }
+    if (error == 0) error = posix_spawnattr_setsigmask(&attributes, &none);
+    if (error == 0) error = posix_spawnattr_setsigdefault(&attributes, &defaults);
+    if (error == 0) error = posix_spawnattr_setpgroup(&attributes, 0);
+    if (error == 0) error = posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    if (error == 0) error = posix_spawn(pid, path, &actions, &attributes, argv, envp);
+
+    posix_spawnattr_destroy(&attributes);
+    posix_spawn_file_actions_destroy(&actions);
+    return error;
+}
+
+int rotor_pipe(int fds[2]) { return pipe2(fds, O_CLOEXEC); }

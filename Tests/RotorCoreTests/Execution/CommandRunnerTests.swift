@@ -1,0 +1,50 @@
+import Foundation
+import Testing
+@testable import RotorCore
+
+/// The command runner against real processes: bounds, pipes, exit statuses, what it shows.
+struct CommandRunnerTests {
+    let runner = CommandRunner()
+
+    @Test func outputIsBoundedAndTheCommandNeverBlocks() async {
+        let result = await runner.run(["sh", "-c", "head -c 5000000 /dev/zero; echo done >&2"], directory: "/", timeout: 30)
+        #expect(result.succeeded)
+        #expect(result.stdout.count == CommandRunner.outputLimit, "kept: \(result.stdout.count)")
+        #expect(String(decoding: result.stderr, as: UTF8.self) == "done\n")
+    }
+
+    @Test func inputTheCommandDoesNotReadIsNoError() async {
+        let result = await runner.run(["true"], stdin: Data(count: 1 << 20), directory: "/", timeout: 30)
+        #expect(result.status == 0 && !result.timedOut)
+    }
+
+    @Test func inputIsDeliveredWhole() async {
+        let input = Data((0..<300_000).map { UInt8($0 % 251) })
+        let result = await runner.run(["cat"], stdin: input, directory: "/", timeout: 30)
+        #expect(result.stdout == input)
+    }
+
+    @Test func aCommandKilledBySignalExitsWith128PlusIt() async {
+        let result = await runner.run(["sh", "-c", "kill -TERM $$"], directory: "/", timeout: 30)
+        #expect(result.status == 128 + SIGTERM)
+    }
+
+    @Test func aTimeoutKillsTheGroupEvenWhenTERMIsIgnored() async {
+        let started = Date()
+        let result = await runner.run(["sh", "-c", "trap '' TERM; sleep 30 & wait"], directory: "/", timeout: 0.5)
+        #expect(result.timedOut)
+        #expect(Date().timeIntervalSince(started) < 10)
+    }
+
+    @Test func whatAFailedCommandPrintedIsEscapedMaskedAndShort() {
+        let secret = Secret("sk-live-0123456789abcdef")
+        let result = CommandResult(status: 1, stdout: Data("ignored\n".utf8),
+                                   stderr: Data((String(repeating: "z", count: 5000) + "\nerror \u{1B}]0;title\u{07} for \(secret.reveal())\n").utf8), timedOut: false)
+        let printed = result.printed(Redactor([secret])) ?? ""
+        #expect(printed.hasPrefix("…"))
+        #expect(printed.hasSuffix("error \\x1b]0;title\\x07 for sk-…cdef(redacted)"), "\(printed)")
+        #expect(!printed.contains(secret.reveal()) && !printed.contains("\u{1B}"))
+        #expect(printed.count < 700)
+        #expect(CommandResult(status: 1, stdout: Data("only stdout\n".utf8), stderr: Data(" \n".utf8), timedOut: false).printed(Redactor()) == "only stdout")
+    }
+}
