@@ -196,6 +196,73 @@ import Testing
         }
     }
 
+    /// Found by an attacker: a rollback restored whole-file backups in the order consumers
+    /// finished, not the order they wrote, and left a consumer on the deleted new key.
+    @Test func aRollbackPutsBackOnlyWhatEachEditChanged() throws {
+        let fixture = try RotationFixture()
+        try fixture.scratch.write("consumers/services.yaml", """
+            kind: ConsumerManifest
+            consumers:
+              a:
+                uses: api-key
+                targets:
+                  - env_file: ../deploy/shared.env
+                    var: A_KEY
+                health: { exec: [sleep, "1"] }
+              b:
+                uses: api-key
+                targets:
+                  - env_file: ../deploy/shared.env
+                    var: B_KEY
+                health: { exec: [grep, -q, "B_KEY=initial", ../deploy/shared.env] }
+            """)
+        try fixture.scratch.write("deploy/shared.env", "# shared\nA_KEY=initial-secret-0001\nB_KEY=initial-secret-0001\n")
+        let before = try fixture.scratch.bytes("deploy/shared.env")
+        for round in 1...3 {
+            let result = try fixture.rotor(["rotate", "api-key"])
+            #expect(result.status == 1, "round \(round): \(result.stdout)\(result.stderr)")
+            #expect(try fixture.scratch.bytes("deploy/shared.env") == before, "round \(round): the file is not back as it was")
+        }
+    }
+
+    /// Found by an attacker: `rollback RUN` wrote its whole-file backup back over another
+    /// key's later rotation in the same file.
+    @Test func rollbackRunLeavesAnotherKeysLaterEditAlone() throws {
+        let fixture = try PairFixture()
+        let vendor = RotationFixture.peers.appendingPathComponent("vendor.py").path
+        try fixture.scratch.write("policies/vendor.yaml", """
+            kind: RotationPolicy
+            providers:
+              vendor:
+                type: exec
+                create: [python3, \(vendor), create, "{name}"]
+                id: /AccessKey/AccessKeyId
+                secret: /AccessKey/SecretAccessKey
+                delete: [python3, \(vendor), delete, "{id}"]
+            keys:
+              k1: { provider: vendor, grace: 1d, name: "k1-{timestamp}" }
+              k2: { provider: vendor, grace: 0s, name: "k2-{timestamp}" }
+            """)
+        try fixture.scratch.write("consumers/services.yaml", """
+            kind: ConsumerManifest
+            consumers:
+              c1: { uses: k1, targets: [{ env_file: ../deploy/shared.env, var: K1 }] }
+              c2: { uses: k2, targets: [{ env_file: ../deploy/shared.env, var: K2 }] }
+            """)
+        try fixture.scratch.write("deploy/shared.env", "K1=initial-one\nK2=initial-two\n")
+        #expect(try fixture.rotor(["rotate", "k1"]).status == 0)
+        let k1Before = try EnvFileFormat(variable: "K1").read(Array(fixture.scratch.bytes("deploy/shared.env"))).get()
+        let second = try fixture.rotor(["rotate", "k1", "--json"])
+        let run = try #require(((try JSONSerialization.jsonObject(with: Data(second.stdout.utf8)) as? [String: Any])?["keys"] as? [[String: Any]])?.first?["run"] as? String)
+        #expect(try fixture.rotor(["rotate", "k2"]).status == 0)
+        let k2Now = try EnvFileFormat(variable: "K2").read(Array(fixture.scratch.bytes("deploy/shared.env"))).get()
+        let undone = try fixture.rotor(["rollback", run])
+        #expect(undone.status == 0, "\(undone.stdout)\(undone.stderr)")
+        let file = Array(try fixture.scratch.bytes("deploy/shared.env"))
+        #expect(try EnvFileFormat(variable: "K1").read(file).get() == k1Before, "k1 is back on its earlier generation")
+        #expect(try EnvFileFormat(variable: "K2").read(file).get() == k2Now, "k2's later rotation stays")
+    }
+
     /// Each target of a consumer's file is journalled, and the file changed by one rename.
     @Test func oneConsumerFileChangesInOneEdit() throws {
         let fixture = try PairFixture()

@@ -88,7 +88,8 @@ import Testing
         let backups = fixture.folder.path + "/.rotor/backups/r1"
         try FileManager.default.createDirectory(atPath: backups, withIntermediateDirectories: true)
         try before["worker.json"]!.write(to: URL(fileURLWithPath: backups + "/1-0"))
-        try Data("{\"api\": {\"key\": \"canary-new\"}}\n".utf8).write(to: fixture.folder.url.appendingPathComponent("worker.json"))
+        let written = String(decoding: before["worker.json"]!, as: UTF8.self).replacingOccurrences(of: EngineFixture.oldSecret, with: "canary-new")
+        try Data(written.utf8).write(to: fixture.folder.url.appendingPathComponent("worker.json"))
         fixture.provider.seed(id: "key-9", name: "api-2026-11-30", secret: "canary-new")
         try fixture.store.createRun(RunRecord(id: "r1", key: "api", started: fixture.now, emergency: false, user: "ops", host: "h"))
         let worker = fixture.folder.path + "/worker.json"

@@ -28,7 +28,8 @@ struct ConsumerEdit: Sendable {
         var edits: [[TargetOperation]] = []
         var editOfFile: [String: Int] = [:]
         for operation in operations {
-            guard let path = operation.spec.filePath else {
+            // Two names of one file (a symlink, `a/../b`) are one file: one edit.
+            guard let path = operation.spec.filePath.map(FileEditQueue.canonical) else {
                 edits.append([operation])
                 continue
             }

@@ -157,6 +157,39 @@ extension RotationEngine {
         return result
     }
 
+    /// Puts the old values of `operations` (one file's targets written by one edit, or one
+    /// exec target) back from `backup`, while no other edit of that file runs.
+    func restore(_ operations: [TargetOperation], from backup: String) async throws {
+        let first = operations[0]
+        try await fileEdits.serialize(first.spec.filePath) {
+            if first.spec.filePath != nil {
+                try await TargetOperation.restore(operations, from: backup)
+            } else {
+                try await first.restore(from: backup)
+            }
+        }
+    }
+
+    /// Writes to undo, grouped as they were made: the targets of one file that share a
+    /// backup (one edit) together, each exec target alone; in the order given.
+    static func editGroups<Write>(_ writes: some Sequence<Write>, backup: (Write) -> String?, path: (Write) -> String?) -> [[Write]] {
+        var groups: [[Write]] = []
+        var groupOfBackup: [String: Int] = [:]
+        for write in writes {
+            guard path(write) != nil, let file = backup(write) else {
+                groups.append([write])
+                continue
+            }
+            if let index = groupOfBackup[file] {
+                groups[index].append(write)
+            } else {
+                groupOfBackup[file] = groups.count
+                groups.append([write])
+            }
+        }
+        return groups
+    }
+
     /// An error of the journal (the state store), as opposed to one of a target.
     static func isJournalFailure(_ error: any Error) -> Bool { !(error is TargetEditError) }
 
@@ -203,22 +236,28 @@ extension RotationEngine {
             return result
         }
         do {
-            for target in touched.reversed() {
-                let name = target.operation.consumer.name.value
-                guard let backup = target.backup else {
-                    result.left.append(PendingAction(.restoreTarget, "\(target.operation.label) could not be restored (no 'read' command to back it up): put the old value back by hand"))
+            // One edit wrote a file's targets, so one edit puts their old values back.
+            for group in Self.editGroups(touched.reversed(), backup: \.backup, path: \.operation.spec.filePath) {
+                let first = group[0].operation
+                guard let backup = group[0].backup else {
+                    result.left.append(PendingAction(.restoreTarget, "\(first.label) could not be restored (no 'read' command to back it up): put the old value back by hand"))
                     continue
                 }
-                try journal.record(.restore, .intent, consumer: name, target: target.operation.label, "restore from backup", facts: JournalFacts(backup: backup))
+                for target in group {
+                    try journal.record(.restore, .intent, consumer: target.operation.consumer.name.value, target: target.operation.label, "restore from backup", facts: JournalFacts(backup: backup))
+                }
                 do {
-                    try await target.operation.restore(from: backup)
+                    try await restore(group.map(\.operation), from: backup)
                 } catch {
-                    result.left.append(PendingAction(.restoreTarget, "\(target.operation.label): restore failed: \(error)"))
+                    result.left.append(PendingAction(.restoreTarget, "\(first.label): restore failed: \(error)"))
                     continue
                 }
-                try journal.record(.restore, .done, consumer: name, target: target.operation.label, "restored")
-                result.steps.append(PlanStep(step: .update, consumer: name, target: target.operation.label, targetType: target.operation.spec.typeName,
-                                             detail: "restored to the old generation", status: .rolledBack))
+                for target in group {
+                    let name = target.operation.consumer.name.value
+                    try journal.record(.restore, .done, consumer: name, target: target.operation.label, "restored")
+                    result.steps.append(PlanStep(step: .update, consumer: name, target: target.operation.label, targetType: target.operation.spec.typeName,
+                                                 detail: "restored to the old generation", status: .rolledBack))
+                }
             }
             for consumer in consumers {
                 if let problem = try await reloadAndCheck(consumer, values: [:], journal: journal, steps: &result.steps, redactor: redactor) {

@@ -134,19 +134,62 @@ struct TargetOperation: Sendable {
         return value
     }
 
-    /// Puts the backed-up content back: the file byte for byte, or the old value through
-    /// the exec target's command.
+    /// Puts the old value back, through the exec target's command. (File targets are
+    /// restored per file: `restore(_:from:)`.)
     func restore(from backupPath: String) async throws {
+        guard spec.filePath == nil else { return try await Self.restore([self], from: backupPath) }
         guard let data = FileManager.default.contents(atPath: backupPath) else {
             throw TargetEditError("\(label): its backup \(backupPath) is missing")
         }
-        if let path = spec.filePath {
-            // A write that failed left the file as it was (writes are atomic): nothing to undo.
-            if FileManager.default.contents(atPath: path) == data { return }
-            do { try AtomicFile.write([UInt8](data), to: path) } catch { throw TargetEditError("\(label): \(error.reason)") }
-            return
-        }
         guard case .exec(let command, _) = spec.kind else { return }
         try await runWrite(command, value: String(decoding: data, as: UTF8.self))
+    }
+
+    /// Puts back, in one edit of their one file, the value each of `operations` held when
+    /// `backupPath` was taken. Only those values change: whatever else was written to the
+    /// file meanwhile (another consumer's variable, a person's new line) stays. A value the
+    /// run added (`create: true`) goes by restoring the whole backup, and only when nothing
+    /// else in the file changed. A file that no longer parses is not written over: the
+    /// backup is left to a person (the error names it).
+    static func restore(_ operations: [TargetOperation], from backupPath: String) async throws {
+        guard let first = operations.first, let path = first.spec.filePath else { return }
+        let byHand = "its backup \(backupPath) is kept: restore it by hand"
+        guard let data = FileManager.default.contents(atPath: backupPath) else {
+            throw TargetEditError("\(first.label): its backup \(backupPath) is missing")
+        }
+        let backup = [UInt8](data)
+        guard case .success(let current) = FileTargetReader.read(path) else {
+            throw TargetEditError("\(first.label): the file cannot be read; \(byHand)")
+        }
+        // A write that failed left the file as it was (writes are atomic): nothing to undo.
+        if current == backup { return }
+        var edited = current
+        for operation in operations {
+            guard let format = operation.spec.fileFormat else { continue }
+            guard case .success(let old) = format.read(backup) else {
+                return try restoreWhole(operations, backup: backup, current: current, path: path, byHand: byHand)
+            }
+            guard case .success(let now) = format.read(edited) else {
+                throw TargetEditError("\(operation.label): the file no longer holds a readable value there, so rotor did not write over it; \(byHand)")
+            }
+            if now != old { edited = try operation.replace(in: edited, with: old) }
+        }
+        guard edited != current else { return }
+        do { try AtomicFile.write(edited, to: path) } catch { throw TargetEditError("\(first.label): \(error.reason)") }
+    }
+
+    /// The run added a value the backup does not have: the backup goes back whole when the
+    /// file is exactly the backup plus what the run wrote, else a person decides.
+    private static func restoreWhole(_ operations: [TargetOperation], backup: [UInt8], current: [UInt8], path: String, byHand: String) throws {
+        var expected = backup
+        for operation in operations {
+            guard let format = operation.spec.fileFormat, case .success(let written) = format.read(current),
+                  case .success(let next) = format.replace(in: expected, with: written, create: true) else { expected = []; break }
+            expected = next
+        }
+        guard expected == current else {
+            throw TargetEditError("\(operations[0].label): the run added this value and the file changed since, so rotor did not write over it; \(byHand)")
+        }
+        do { try AtomicFile.write(backup, to: path) } catch { throw TargetEditError("\(operations[0].label): \(error.reason)") }
     }
 }

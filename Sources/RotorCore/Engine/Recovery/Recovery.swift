@@ -160,8 +160,9 @@ extension RotationEngine {
     /// Not every consumer had verified: put every touched target back and delete the new generation.
     private func rollBack(_ run: RunRecord, history: RunHistory, journal: Journal, report: inout RotationReport) async throws {
         var touchedConsumers: [String] = []
-        for write in history.writesToUndo {
-            if !touchedConsumers.contains(write.consumer) { touchedConsumers.append(write.consumer) }
+        for group in Self.editGroups(history.writesToUndo, backup: \.backup, path: \.path) {
+            let write = group[0]
+            for write in group where !touchedConsumers.contains(write.consumer) { touchedConsumers.append(write.consumer) }
             guard let backup = write.backup else {
                 report.left.append(PendingAction(.restoreTarget, "\(write.target) could not be restored (no backup): put the old value back by hand"))
                 continue
@@ -170,15 +171,19 @@ extension RotationEngine {
                 report.left.append(PendingAction(.restoreTarget, "\(write.target): the journal names \(backup) as its backup, which is not in run \(run.id)'s backup folder: rotor did not use it; put the old value back by hand"))
                 continue
             }
-            try journal.record(.restore, .intent, consumer: write.consumer, target: write.target, "restore from backup", facts: JournalFacts(backup: backup))
+            for write in group {
+                try journal.record(.restore, .intent, consumer: write.consumer, target: write.target, "restore from backup", facts: JournalFacts(backup: backup))
+            }
             do {
-                try await restore(write, backup: backup)
+                try await restore(group.map { try configuredOperation(for: $0) }, from: backup)
             } catch {
                 report.left.append(PendingAction(.restoreTarget, "\(write.target): restore failed: \(error)"))
                 continue
             }
-            try journal.record(.restore, .done, consumer: write.consumer, target: write.target, "restored")
-            report.steps.append(PlanStep(step: .update, consumer: write.consumer, target: write.target, detail: "restored to the old generation", status: .rolledBack))
+            for write in group {
+                try journal.record(.restore, .done, consumer: write.consumer, target: write.target, "restored")
+                report.steps.append(PlanStep(step: .update, consumer: write.consumer, target: write.target, detail: "restored to the old generation", status: .rolledBack))
+            }
         }
         for name in touchedConsumers.reversed() {
             guard let consumer = configuration.consumers.first(where: { $0.name.value == name }) else { continue }
@@ -205,12 +210,6 @@ extension RotationEngine {
     func isBackup(_ path: String, of runID: String) -> Bool {
         let folder = backupFolder(runID) + "/"
         return path.hasPrefix(folder) && !path.dropFirst(folder.count).contains("/")
-    }
-
-    /// Restores one target from its backup: the file byte for byte, or the old value
-    /// through an exec target's command.
-    private func restore(_ write: RunHistory.Write, backup: String) async throws {
-        try await configuredOperation(for: write).restore(from: backup)
     }
 
     /// The target a journalled write names, as the configuration names it now. A journal is
