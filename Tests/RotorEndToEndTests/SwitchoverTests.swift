@@ -263,6 +263,50 @@ import Testing
         #expect(try EnvFileFormat(variable: "K2").read(file).get() == k2Now, "k2's later rotation stays")
     }
 
+    /// Two rotor processes (cron and a person, two keys) editing one file: edits queue on
+    /// the file across processes too, so neither undoes the other's.
+    @Test func twoProcessesSharingAFileNeverUndoEachOther() throws {
+        let fixture = try PairFixture()
+        try fixture.scratch.write("policies/vendor.yaml", """
+            kind: RotationPolicy
+            providers:
+              local:
+                type: generate
+                format: { prefix: "gk_", bytes: 24, encoding: base64url }
+            keys:
+              k1: { provider: local, grace: 0s }
+              k2: { provider: local, grace: 0s }
+            """)
+        let consumers = ["k1", "k2"].flatMap { key in (1...4).map { index in
+            "  \(key)-\(index): { uses: \(key), targets: [{ env_file: ../deploy/shared.env, var: \(key.uppercased())_\(index) }] }"
+        } }
+        try fixture.scratch.write("consumers/services.yaml", "kind: ConsumerManifest\nconsumers:\n" + consumers.joined(separator: "\n") + "\n")
+        // A large file widens each edit's read-to-rename window, where a race would land.
+        try fixture.scratch.write("deploy/shared.env", "# " + String(repeating: "n", count: 2 << 20) + "\n"
+                                  + (1...4).map { "K1_\($0)=initial-one\nK2_\($0)=initial-two\n" }.joined())
+        let script = "for i in $(seq 10); do \(RotorProcess.binary.path) rotate \"$1\" --quiet || exit 1; done"
+        let loops = ["k1", "k2"].map { key in
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/bin/sh")
+            process.arguments = ["-c", script, "sh", key]
+            process.currentDirectoryURL = fixture.scratch.url
+            return process
+        }
+        for process in loops { try process.run() }
+        for process in loops { process.waitUntilExit() }
+        #expect(loops.allSatisfy { $0.terminationStatus == 0 })
+        let store = try #require(try StateStoreURL.open(nil, workingDirectory: fixture.scratch.url.path, createIfMissing: false)?.store)
+        let states = try store.keyStates()
+        let file = Array(try fixture.scratch.bytes("deploy/shared.env"))
+        for key in ["k1", "k2"] {
+            let current = try #require(states[key]?.current)
+            for index in 1...4 {
+                let value = try EnvFileFormat(variable: "\(key.uppercased())_\(index)").read(file).get()
+                #expect(Fingerprint.of(value) == current.fingerprint, "\(key)-\(index) lost its edit to the other process")
+            }
+        }
+    }
+
     /// Each target of a consumer's file is journalled, and the file changed by one rename.
     @Test func oneConsumerFileChangesInOneEdit() throws {
         let fixture = try PairFixture()

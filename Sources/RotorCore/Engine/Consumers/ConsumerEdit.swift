@@ -67,9 +67,11 @@ struct ConsumerEdit: Sendable {
     }
 }
 
-/// Serializes edits to one file across every consumer of a run (and every key of one
-/// rotor process): each edit reads the file as the previous one left it, so consumers that
-/// share a file never undo each other, and each read-back checks what its own edit wrote.
+/// Serializes edits to one file: across every consumer of a run and every key of one rotor
+/// process (a queue per file), and across rotor processes (an exclusive `flock` on the
+/// file itself, held from reading it to reading back what was written). Each edit reads
+/// the file as the previous one left it, so writers that share a file never undo each
+/// other, and each read-back checks what its own edit wrote.
 actor FileEditQueue {
     private var busy: Set<String> = []
     private var waiting: [String: [CheckedContinuation<Void, Never>]] = [:]
@@ -80,6 +82,8 @@ actor FileEditQueue {
         let file = Self.canonical(path)
         await acquire(file)
         defer { release(file) }
+        let held = FileLock.exclusive(file)
+        defer { held?.release() }
         return try await body()
     }
 
@@ -107,4 +111,28 @@ actor FileEditQueue {
         defer { free(resolved) }
         return String(cString: resolved)
     }
+}
+
+/// An exclusive `flock` on the file a path names now. An edit replaces the file (a new
+/// inode renamed over the path), so a lock won on an inode the path no longer names is
+/// let go and taken again on the new one. nil when the file does not exist (nothing to
+/// queue on: an edit creates it).
+struct FileLock {
+    private let descriptor: Int32
+
+    static func exclusive(_ path: String) -> FileLock? {
+        while true {
+            let descriptor = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
+            guard descriptor >= 0 else { return nil }
+            while flock(descriptor, LOCK_EX) != 0 && errno == EINTR {}
+            var locked = stat(), named = stat()
+            if fstat(descriptor, &locked) == 0, stat(path, &named) == 0, locked.st_ino == named.st_ino, locked.st_dev == named.st_dev {
+                return FileLock(descriptor: descriptor)
+            }
+            close(descriptor)  // replaced while waiting: queue on the file it is now
+        }
+    }
+
+    /// Closing the descriptor lets the lock go.
+    func release() { close(descriptor) }
 }
