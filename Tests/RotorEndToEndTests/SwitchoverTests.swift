@@ -307,6 +307,19 @@ import Testing
         }
     }
 
+    /// Found by an operator: `status` called every `{id}` target "unknown" and exited 2
+    /// forever. An id is compared with the current generation's id.
+    @Test func statusComparesIDTargetsWithTheCurrentID() throws {
+        let fixture = try PairFixture()
+        #expect(try fixture.rotor(["rotate", "api-key"]).status == 0)
+        let status = try fixture.rotor(["status", "--json"])
+        #expect(status.status == 0, "\(status.stdout)")
+        #expect(!status.stdout.contains("\"unknown\""), "\(status.stdout)")
+        try fixture.scratch.write("deploy/split/id.env", "KEY_ID=AKSOMETHINGELSE\n")
+        let drifted = try fixture.rotor(["status"])
+        #expect(drifted.status == 2, "a wrong id is drift: \(drifted.stdout)")
+    }
+
     /// Each target of a consumer's file is journalled, and the file changed by one rename.
     @Test func oneConsumerFileChangesInOneEdit() throws {
         let fixture = try PairFixture()
@@ -367,7 +380,7 @@ import Testing
         let json = try fixture.rotor(["rotate", "api-key", "--emergency", "--json"], environment: ["VENDOR_DELETE_NOOP": "1"])
         #expect(json.status == 3)
         let key = try #require(((try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])?["keys"] as? [[String: Any]])?.first)
-        let revocation = try #require(key["revocation"] as? [String: Any])
+        let revocation = try #require((key["revocations"] as? [[String: Any]])?.first)
         #expect(revocation["status"] as? String == "still-active")
         #expect((revocation["attempts"] as? Int ?? 0) >= 2, "eventual consistency gets retries within the bound")
         let consumers = try #require(key["consumers"] as? [[String: Any]], "an emergency's JSON says how each consumer ended")
@@ -379,6 +392,54 @@ import Testing
         LeakScan(secrets: values + [try fixture.values()[0]]).check([result.stdout, result.stderr, json.stdout, json.stderr,
                                                                       try fixture.rotor(["history", "--json"]).stdout] + hooks)
         try LeakScan(secrets: values).check(folder: fixture.scratch.url.appendingPathComponent(".rotor"))
+    }
+
+    /// Found by an operator: the generation a rotation retires (pending from an earlier run)
+    /// was deleted silently and never tried.
+    @Test func aRetiredGenerationIsTriedToo() throws {
+        let fixture = try RotationFixture(grace: "1h")
+        #expect(try fixture.rotor(["rotate", "api-key"]).status == 0)
+        #expect(try fixture.rotor(["rotate", "api-key"]).status == 0)
+        let pending = try #require(try StateStoreURL.open(nil, workingDirectory: fixture.scratch.url.path, createIfMissing: false)?
+            .store.keyStates()["api-key"]?.previous)
+        let result = try fixture.rotor(["rotate", "api-key", "--json"], environment: ["VENDOR_DELETE_NOOP": "1"])
+        #expect(result.status == 3, "\(result.stdout)\(result.stderr)")
+        let key = try #require(((try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])?["keys"] as? [[String: Any]])?.first)
+        let revocations = try #require(key["revocations"] as? [[String: Any]])
+        #expect(revocations.count == 1 && revocations[0]["generation_id"] as? String == pending.id && revocations[0]["status"] as? String == "still-active",
+                "\(revocations)")
+        #expect((key["message"] as? String ?? "").hasPrefix("the old key still answers; revoke it at the provider (generation \(pending.id))"))
+    }
+
+    /// Checks that refuse every key prove nothing: a refusal of the old key counts only when
+    /// the same checks still accept the generation in use.
+    @Test func aVerifierThatRefusesEverythingProvesNothing() throws {
+        let fixture = try RotationFixture()
+        #expect(try fixture.rotor(["rotate", "api-key"]).status == 0)
+        let marker = fixture.scratch.url.appendingPathComponent("checked-once").path
+        let result = try fixture.rotor(["rotate", "api-key", "--json"], environment: ["VENDOR_CHECK_ONCE": marker])
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        let step = try #require(try Self.confirmation(result.stdout))
+        #expect(step["status"] as? String == "not-checked", "\(step)")
+        #expect((step["detail"] as? String ?? "").contains("refuse the generation in use"), "\(step)")
+    }
+
+    /// Only 401 and 403 are a refusal; a redirect, 429, 404 or 5xx say nothing about the key.
+    @Test func onlyAnAuthRefusalIsEvidence() async throws {
+        let server = try HealthServer()
+        for (status, conclusive) in [(401, true), (403, true), (302, false), (404, false), (429, false), (503, false)] {
+            let check = CheckSpec.http(HTTPCheckSpec(url: Template(literal: "http://127.0.0.1:\(server.port)/status/\(status)"), method: "GET", headers: [:],
+                                                     body: nil, expect: [200], timeout: RotorDuration(seconds: 5), retries: 0,
+                                                     location: SourceLocation(file: "t", line: 1, column: 1)))
+            let failure = await CheckRunner(runner: CommandRunner()).run(check, values: [:], secret: nil, directory: "/", retrying: false)
+            #expect(failure?.inconclusive == !conclusive, "HTTP \(status)")
+        }
+        for (argv, conclusive) in [(["sh", "-c", "exit 1"], true), (["sh", "-c", "kill -KILL $$"], false), (["no-such-command-here"], false)] {
+            let check = CheckSpec.exec(CommandSpec(argv: argv.map(Template.init(literal:)), timeout: RotorDuration(seconds: 5),
+                                                   location: SourceLocation(file: "t", line: 1, column: 1)))
+            let failure = await CheckRunner(runner: CommandRunner()).run(check, values: [:], secret: nil, directory: "/")
+            #expect(failure?.inconclusive == !conclusive, "\(argv)")
+        }
     }
 
     @Test func aSlowRevocationIsWaitedFor() throws {

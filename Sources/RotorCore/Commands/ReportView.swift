@@ -13,10 +13,9 @@ struct ReportView {
             console.writeOut(JSONOutput.encode(Document(version: 1, keys: reports)))
         } else {
             for report in reports {
-                if report.emergency, let revocation = report.revocation {
+                if report.emergency {
                     // An incident is closed on evidence: it comes first.
-                    let line = revocation.status == .rejected ? Style.green(revocation.detail, console.colorOut) : Style.red(revocation.detail, console.colorOut)
-                    console.out("\(report.key): \(line)")
+                    for revocation in report.revocations { console.out("\(report.key): \(evidence(revocation))") }
                 }
                 console.out("\(report.key): \(word(report.outcome, completed: "completed")) — \(report.message)")
                 if report.emergency {
@@ -51,8 +50,16 @@ struct ReportView {
             text += Style.dim("skipped", console.colorOut) + " — not due: " + report.reason + "\n"
         }
         if let deletion = report.deletion { text += "  " + deletion.message + "\n" }
+        for revocation in report.revocations {
+            text += "  " + evidence(revocation) + "\n"
+        }
         for item in report.left { text += "  left to do: " + item.text + "\n" }
         return text
+    }
+
+    /// A confirm-revoked result, green only when the old key was refused.
+    private func evidence(_ revocation: Revocation) -> String {
+        revocation.status == .rejected ? Style.green(revocation.detail, console.colorOut) : Style.red(revocation.detail, console.colorOut)
     }
 
     private func showLeft(_ left: [PendingAction]) {

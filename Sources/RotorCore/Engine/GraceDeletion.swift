@@ -45,7 +45,8 @@ extension RotationEngine {
             report.outcome = .completed
             report.message = "deleted generation \(previous.id): \(reason)"
             report.steps.append(PlanStep(step: .delete, detail: report.message, status: .ok))
-            report.add(try await confirmRevoked(previous, secret: oldSecret, key: key, journal: journal, redactor: Redactor()))
+            let inUse = await secretInTargets(of: current, key: keyName).map { (id: current.id, secret: $0) }
+            report.add(try await confirmRevoked(previous, secret: oldSecret, current: inUse, key: key, journal: journal, redactor: Redactor()))
             report.escalateIfOldKeyAnswers(provider: provider.name)
             return report
         }

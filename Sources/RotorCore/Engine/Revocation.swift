@@ -44,10 +44,13 @@ public struct Revocation: Sendable, Encodable, Equatable {
 extension RotationEngine {
     /// After `old` was deleted: runs the key's verify checks with its secret, which must be
     /// refused, retrying with backoff (1 s, 2 s, 4 s…) within the key's
-    /// `confirm_revoked_within` (vendors that revoke eventually). The result is journalled
-    /// (step `confirm-revoked`); every message is redacted of both generations' secrets.
-    /// Throws only when the journal cannot be written.
-    func confirmRevoked(_ old: GenerationRecord, secret: Secret?, key: KeyPolicy, journal: Journal, redactor: Redactor) async throws -> Revocation {
+    /// `confirm_revoked_within` (vendors that revoke eventually). A refusal counts only when
+    /// the same checks still accept `current` (the generation in use): checks that refuse
+    /// every key prove nothing. The result is journalled (step `confirm-revoked`); every
+    /// message is redacted of both generations' secrets. Throws only when the journal
+    /// cannot be written.
+    func confirmRevoked(_ old: GenerationRecord, secret: Secret?, current: (id: String, secret: Secret)?, key: KeyPolicy, journal: Journal,
+                        redactor: Redactor) async throws -> Revocation {
         func notChecked(_ why: String) throws -> Revocation {
             let revocation = Revocation(generationID: old.id, status: .notChecked, detail: "not checked: \(why)", attempts: 0)
             try journal.record(.confirmRevoked, .info, revocation.detail)
@@ -59,6 +62,7 @@ extension RotationEngine {
         }
         var redactor = redactor
         redactor.add(secret)
+        if let current { redactor.add(current.secret) }
         var values = TemplateValues.context(key: key.name.value, now: clock())
         values[.id] = old.id
         let bound = key.confirmRevokedWithin.timeInterval
@@ -71,6 +75,14 @@ extension RotationEngine {
             attempts += 1
             (accepted, last) = await tryChecks(key, values: values, secret: secret, redactor: redactor)
             if !accepted && !last.inconclusive {
+                if let current {
+                    var controlValues = values
+                    controlValues[.id] = current.id
+                    let (works, failure) = await tryChecks(key, values: controlValues, secret: current.secret, redactor: redactor, all: true)
+                    if !works {
+                        return try notChecked("the verify checks refuse the generation in use (\(current.id)) too, so their refusal of \(old.id) proves nothing (\(redactor.redact(failure.message)))")
+                    }
+                }
                 let detail = "old generation \(old.id) rejected by its verify checks" + (attempts > 1 ? " (after \(attempts) tries)" : "") + ": \(redactor.redact(last.message))"
                 try journal.record(.confirmRevoked, .done, detail)
                 return Revocation(generationID: old.id, status: .rejected, detail: detail, attempts: attempts)
@@ -91,16 +103,21 @@ extension RotationEngine {
         return Revocation(generationID: old.id, status: .notChecked, detail: detail, attempts: attempts)
     }
 
-    /// One try of every check with the old secret: accepted when any check passes; else the
-    /// failure that decides (a conclusive refusal wins over an inconclusive one).
-    private func tryChecks(_ key: KeyPolicy, values: [Placeholder: String], secret: Secret, redactor: Redactor) async -> (accepted: Bool, failure: CheckRunner.Failure) {
+    /// One try of the checks with `secret`: accepted when any check passes (`all`: when
+    /// every check passes); else the failure that decides (a conclusive refusal wins over
+    /// an inconclusive one).
+    private func tryChecks(_ key: KeyPolicy, values: [Placeholder: String], secret: Secret, redactor: Redactor,
+                           all: Bool = false) async -> (accepted: Bool, failure: CheckRunner.Failure) {
         var decisive: CheckRunner.Failure?
         for check in key.verify {
             guard let failure = await CheckRunner(runner: runner, redactor: redactor).run(check, values: values, secret: secret, directory: key.directory, retrying: false) else {
+                if all { continue }
                 return (true, CheckRunner.Failure(message: "accepted"))
             }
+            if all { return (false, failure) }
             if decisive == nil || (decisive!.inconclusive && !failure.inconclusive) { decisive = failure }
         }
+        if all { return (true, CheckRunner.Failure(message: "accepted")) }
         return (false, decisive ?? CheckRunner.Failure(message: "no check ran", inconclusive: true))
     }
 }
@@ -108,16 +125,17 @@ extension RotationEngine {
 extension RotationReport {
     /// Records the evidence and its step.
     mutating func add(_ revocation: Revocation) {
-        self.revocation = revocation
+        revocations.append(revocation)
         steps.append(revocation.step)
     }
 
     /// A report whose old key still answered after its deletion needs a person, whatever
     /// else happened; the evidence leads its message. Call once, when the report ends.
     mutating func escalateIfOldKeyAnswers(provider: String) {
-        guard let revocation, revocation.status == .stillActive else { return }
-        outcome = .needsPerson
-        message = "\(Revocation.stillAnswers) (generation \(revocation.generationID)); " + message
-        left.append(PendingAction(.deleteGeneration, "generation \(revocation.generationID) still answers after its deletion: revoke it at provider '\(provider)' (its console or support), then rotate again if it was leaked"))
+        for revocation in revocations where revocation.status == .stillActive {
+            outcome = .needsPerson
+            message = "\(Revocation.stillAnswers) (generation \(revocation.generationID)); " + message
+            left.append(PendingAction(.deleteGeneration, "generation \(revocation.generationID) still answers after its deletion: revoke it at provider '\(provider)' (its console or support), then rotate again if it was leaked"))
+        }
     }
 }

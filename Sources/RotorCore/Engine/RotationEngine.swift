@@ -159,6 +159,18 @@ public final class RotationEngine: Sendable {
         }
     }
 
+    /// The secret of `generation` as a target of the key holds it now (a file's first, else
+    /// an exec target's `read`), or nil: rotor stores no secret, the targets do.
+    func secretInTargets(of generation: GenerationRecord, key: String) async -> Secret? {
+        let candidates = configuration.consumers(of: key).flatMap { consumer in
+            consumer.targets.indices.map { targetOperation(consumer, index: $0) }
+        }.filter { $0.spec.value == .secretOnly }
+        for operation in candidates.filter({ $0.spec.filePath != nil }) + candidates.filter({ $0.spec.filePath == nil }) {
+            if let value = await operation.readBack(), Fingerprint.of(value) == generation.fingerprint { return Secret(value) }
+        }
+        return nil
+    }
+
     /// The secret of `generation` as a finished run's backup still holds it (backups stay
     /// while an old generation waits out its grace period), for `confirm-revoked`; nil when
     /// none does. Only backups in the run's own folder, of targets configured as journalled.

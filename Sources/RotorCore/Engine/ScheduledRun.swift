@@ -23,9 +23,11 @@ public struct ScheduledKeyReport: Sendable, Encodable {
     public var message: String { rotation?.message ?? "not due: \(reason)" }
     /// What a person must do, from the rotation and the deletion.
     public var left: [PendingAction] { (rotation?.left ?? []) + (deletion?.left ?? []) }
+    /// Evidence that each generation deleted (by the rotation or after its grace period) is dead.
+    public var revocations: [Revocation] { (rotation?.revocations ?? []) + (deletion?.revocations ?? []) }
 
     enum CodingKeys: String, CodingKey {
-        case key, due, reason, outcome, run, message, steps, left, deletion
+        case key, due, reason, outcome, run, message, steps, left, deletion, revocations
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -39,6 +41,7 @@ public struct ScheduledKeyReport: Sendable, Encodable {
         try container.encode((rotation?.steps ?? []) + (deletion?.steps ?? []), forKey: .steps)
         try container.encode(left, forKey: .left)
         try container.encodeIfPresent(deletion?.message, forKey: .deletion)
+        try container.encode(revocations, forKey: .revocations)
     }
 }
 

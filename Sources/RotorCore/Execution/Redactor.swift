@@ -38,9 +38,11 @@ public struct Redactor: Sendable {
         return output
     }
 
-    /// `text` without any known secret, cut to `limit` characters.
+    /// `text` without any known secret, cut to `limit` characters. Terminal control
+    /// characters are escaped first (`\x1b`): a vendor's message must not drive the
+    /// terminal, nor hide a secret from the mask by splitting it with an escape sequence.
     public func redact(_ text: String, limit: Int = 2_000) -> String {
-        var result = text
+        var result = ControlCharacters.escape(text)
         for secret in secrets where result.contains(secret) {
             result = result.replacingOccurrences(of: secret, with: Fingerprint.mask(secret) + "(redacted)")
         }

@@ -164,6 +164,9 @@ public enum Planner {
         if !input.revokeFirst {
             steps.append(PlanStep(step: .delete, detail: StepDescriptions.delete(key, provider: provider, state: state, emergency: input.emergency)))
         }
+        if let old = state.current, !Self.isGenerated(provider) {
+            steps.append(PlanStep(step: .confirmRevoked, detail: StepDescriptions.confirmRevoked(key, old: old, deletedNow: input.revokeFirst || input.emergency || key.grace.seconds == 0)))
+        }
         plan.steps = steps
         return plan
     }
@@ -179,5 +182,11 @@ public enum Planner {
         }
     }
 
-    private static func count(_ n: Int, _ noun: String) -> String { "\(n) \(noun)\(n == 1 ? "" : "s")" }
+    static func count(_ n: Int, _ noun: String) -> String { "\(n) \(noun)\(n == 1 ? "" : "s")" }
+
+    /// rotor minted it: nothing exists anywhere to be revoked.
+    private static func isGenerated(_ provider: ProviderSpec) -> Bool {
+        if case .generate = provider.kind { return true }
+        return false
+    }
 }

@@ -14,6 +14,13 @@ enum StepDescriptions {
         }
     }
 
+    /// After the old generation's deletion: its secret tried against the key's checks.
+    static func confirmRevoked(_ key: KeyPolicy, old: GenerationRecord, deletedNow: Bool) -> String {
+        guard !key.verify.isEmpty else { return "not checked: the key has no verify checks to try the old generation \(old.id) with once it is deleted" }
+        return "once \(old.id) is deleted\(deletedNow ? "" : " (by the 'rotor run' after the grace period)"), try it with the key's \(Planner.count(key.verify.count, "verify check")): "
+            + "they must refuse it (retried within \(key.confirmRevokedWithin)); if it still answers, exit 3"
+    }
+
     static func delete(_ key: KeyPolicy, provider: ProviderSpec, state: KeyState, emergency: Bool) -> String {
         let when: String
         if key.grace.seconds == 0 || emergency {

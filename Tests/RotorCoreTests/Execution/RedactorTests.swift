@@ -39,4 +39,15 @@ import Testing
         let redacted = Redactor().redact(String(repeating: "word ", count: 1_000), limit: 100)
         #expect(redacted.count == 101 && redacted.hasSuffix("…"))
     }
+
+    /// Found by an attacker: a vendor's escape sequences reached the terminal raw, and a
+    /// secret split by one (`vk-ab\e[0mcd`) escaped the mask while a terminal showed it whole.
+    @Test func controlCharactersAreEscapedBeforeMasking() {
+        let secret = Secret("vk-0123456789abcdefghij")
+        let split = "vk-0123456789\u{1B}[0mabcdefghij"
+        let text = Redactor([secret]).redact("refused \u{1B}]0;owned\u{07}\u{1B}[2J \(split) and \(secret.reveal())")
+        #expect(!text.contains("\u{1B}") && !text.contains("\u{07}"))
+        #expect(text.contains("\\x1b]0;owned\\x07\\x1b[2J"), "\(text)")
+        #expect(!text.contains(secret.reveal()))
+    }
 }

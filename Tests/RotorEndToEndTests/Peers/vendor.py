@@ -15,7 +15,8 @@ VENDOR_KILL_PARENT_AFTER_CREATE=1 (SIGKILL rotor right after the key exists),
 VENDOR_ECHO_SECRET=1 (failures print the secret on stderr, as careless vendors do),
 VENDOR_DELETE_NOOP=1 (delete answers success and leaves the key live, as a vendor whose
 delete is a no-op for some key types does), VENDOR_REVOKE_DELAY=SECONDS (a deleted key
-still works that long: eventually consistent revocation).
+still works that long: eventually consistent revocation), VENDOR_CHECK_ONCE=MARKER (check
+accepts once, creating MARKER, and refuses every key after: a verifier that proves nothing).
 """
 import json
 import os
@@ -82,6 +83,11 @@ def main():
         secret = sys.stdin.read()
         live = [k["secret"] for k in db["keys"]]
         live += [k["secret"] for k in db.get("revoking", []) if float(k["until"]) > time.time()]
+        once = os.environ.get("VENDOR_CHECK_ONCE")
+        if once and os.path.exists(once):
+            fail("check", secret)
+        if once:
+            open(once, "w").close()
         if failing == "check" or secret not in live:
             fail("check", secret)
     elif command == "put":

@@ -11,8 +11,10 @@ struct CheckRunner: Sendable {
     struct Failure: Sendable, CustomStringConvertible {
         var message: String
         var unreachable = false
-        /// Says nothing about the credential: unreachable, timed out, or a server error
-        /// (5xx). A check of a revoked key must fail otherwise (a 4xx, a command's refusal).
+        /// Says nothing about the credential. Only a refusal is evidence that a key is dead:
+        /// an HTTP 401 or 403, or a command that ran and exited non-zero by itself. Anything
+        /// else — unreachable, timed out, a redirect, 429, another 4xx, a 5xx, a command
+        /// that could not start or was killed by a signal — is inconclusive.
         var inconclusive = false
         var description: String { message }
     }
@@ -42,7 +44,7 @@ struct CheckRunner: Sendable {
             if let secret { redactor.add(secret) }
             let printed = result.printed(redactor).map { ": \($0)" } ?? ""
             return Failure(message: (result.timedOut ? "\(command.program) timed out after \(command.timeout)" : "\(command.program) exited \(result.status)") + printed,
-                           inconclusive: result.timedOut)
+                           inconclusive: result.timedOut || result.status > 125)
         }
     }
 
@@ -55,7 +57,7 @@ struct CheckRunner: Sendable {
             let response = try await HTTPClient.send(request)
             return http.expect.contains(response.status) ? nil
                 : Failure(message: "answered \(response.status), expected \(http.expect.map(String.init).joined(separator: " or "))",
-                          inconclusive: response.status >= 500)
+                          inconclusive: response.status != 401 && response.status != 403)
         } catch {
             return error.timedOut ? Failure(message: "timed out after \(http.timeout)", inconclusive: true)
                 : Failure(message: "unreachable (\(error.message))", unreachable: true, inconclusive: true)

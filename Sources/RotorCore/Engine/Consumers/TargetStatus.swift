@@ -22,6 +22,8 @@ public struct TargetStatus: Sendable, Codable {
 
 /// Compares what targets hold with a key's state, by fingerprint (`status`, `sync`, metrics).
 enum TargetClassifier {
+    static let idOnly = Template(parts: [.placeholder(.id)], source: "{id}")
+
     /// `observation`: what a file target held when read just before (else it is read now);
     /// its fingerprint is the value's, so a file is read once. An exec target runs its
     /// `read` command.
@@ -44,17 +46,19 @@ enum TargetClassifier {
             }
             fingerprint = Fingerprint.of(value)
         }
+        // `{secret}` is compared by the secret's fingerprint, `{id}` by the id's (ids are not
+        // secret, and the state keeps them); any other template cannot be compared.
+        let comparable = operation.spec.value == .secretOnly || operation.spec.value == Self.idOnly
         let expected = { (record: GenerationRecord?) -> String? in
-            guard let record else { return nil }
-            // A target whose value is a template other than {secret} cannot be compared by the secret's fingerprint.
-            return operation.spec.value.source == "{secret}" ? record.fingerprint : nil
+            guard let record, comparable else { return nil }
+            return operation.spec.value == .secretOnly ? record.fingerprint : Fingerprint.of(record.id)
         }
         status.fingerprint = fingerprint
         if fingerprint == expected(state.current) {
             status.state = .inSync
         } else if fingerprint == expected(state.previous) {
             status.state = .stale
-        } else if operation.spec.value.source != "{secret}", state.current != nil {
+        } else if !comparable, state.current != nil {
             status.state = .unknown
             status.reason = "its value is the template '\(operation.spec.value.source)', not compared by fingerprint"
         }

@@ -97,7 +97,10 @@ extension RotationEngine {
     /// confirm-revoked for a deletion that recovery finished.
     private func confirmRevoked(_ old: GenerationRecord, secret: Secret?, key: KeyPolicy, provider: ResolvedProvider, journal: Journal,
                                 report: inout RotationReport) async throws {
-        report.add(try await confirmRevoked(old, secret: secret, key: key, journal: journal, redactor: Redactor()))
+        let current = try store.keyStates()[key.name.value]?.current
+        var inUse: (id: String, secret: Secret)?
+        if let current, let secret = await secretInTargets(of: current, key: key.name.value) { inUse = (current.id, secret) }
+        report.add(try await confirmRevoked(old, secret: secret, current: inUse, key: key, journal: journal, redactor: Redactor()))
         report.escalateIfOldKeyAnswers(provider: provider.name)
     }
 

@@ -18,11 +18,12 @@ public struct RotationReport: Sendable, Encodable, Equatable {
     /// Set when a scheduled rotation found the key no longer due once it held the lock
     /// (another run rotated it meanwhile): nothing was attempted. Not part of the JSON.
     public var notDue: String? = nil
-    /// Whether the deleted old generation was proven dead (`confirm-revoked`).
-    public var revocation: Revocation? = nil
+    /// Whether each generation the run deleted was proven dead (`confirm-revoked`): the old
+    /// one, and one retired from an earlier run.
+    public var revocations: [Revocation] = []
 
     enum CodingKeys: String, CodingKey {
-        case key, outcome, emergency, message, steps, left, revocation, consumers
+        case key, outcome, emergency, message, steps, left, revocations, consumers
         case runID = "run"
         case newGeneration = "new_generation"
         case oldGeneration = "old_generation"
@@ -34,8 +35,8 @@ public struct RotationReport: Sendable, Encodable, Equatable {
         var detail: String?
     }
 
-    /// Every report carries its revocation evidence (`revocation`, when the old generation
-    /// was deleted); an emergency's also says how each consumer ended (`consumers`). Keys
+    /// Every report carries its revocation evidence (`revocations`, one per generation it
+    /// deleted); an emergency's also says how each consumer ended (`consumers`). Keys
     /// come out sorted, as in all of rotor's JSON: the evidence is a top-level member of
     /// the key, not buried in its steps.
     public func encode(to encoder: any Encoder) throws {
@@ -43,7 +44,7 @@ public struct RotationReport: Sendable, Encodable, Equatable {
         try container.encode(key, forKey: .key)
         try container.encodeIfPresent(runID, forKey: .runID)
         try container.encode(emergency, forKey: .emergency)
-        try container.encodeIfPresent(revocation, forKey: .revocation)
+        try container.encode(revocations, forKey: .revocations)
         if emergency {
             try container.encode(consumerOutcomes.map { ConsumerOutcome(consumer: $0.consumer, state: $0.state.rawValue, detail: $0.detail) },
                                  forKey: .consumers)

@@ -22,6 +22,7 @@ extension RotationRun {
             throw try await cleanUpLostCreate(named: name, error: error)
         }
         redactor.add(generation.secret)
+        newGeneration = generation
         let record = GenerationRecord(id: generation.id, fingerprint: generation.secret.fingerprint, created: now)
         report.newGeneration = record
         try journal.record(.create, .done, "created \(generation.id) (\(record.fingerprint))", facts: JournalFacts(new: record, name: name))

@@ -34,19 +34,12 @@ extension RotationRun {
         engine.progress("\(keyName): preflight ok (\(operations.count) targets)")
     }
 
-    /// The old generation's secret, as a target holds it (a file's first, else an exec
-    /// target's `read`), kept in memory for `confirm-revoked`. Nothing when no target
-    /// holds a value with the old generation's fingerprint.
+    /// The old generation's secret, as a target holds it, kept in memory for
+    /// `confirm-revoked`. Nothing when no target holds a value with its fingerprint.
     func readOldSecret() async {
-        guard let old, !key.verify.isEmpty else { return }
-        let candidates = operations.filter { $0.spec.value == .secretOnly }
-        for operation in candidates.filter({ $0.spec.filePath != nil }) + candidates.filter({ $0.spec.filePath == nil }) {
-            if let value = await operation.readBack(), Fingerprint.of(value) == old.fingerprint {
-                oldSecret = Secret(value)
-                redactor.add(Secret(value))
-                return
-            }
-        }
+        guard let old, !key.verify.isEmpty, let secret = await engine.secretInTargets(of: old, key: keyName) else { return }
+        oldSecret = secret
+        redactor.add(secret)
     }
 
     /// Commands that must exist: reload, exec health checks, exec verify checks.
@@ -102,6 +95,8 @@ extension RotationRun {
     /// its successor long ago, so it goes now (the state holds one previous generation).
     func retire() async throws {
         guard let retiring = state.previous else { return }
+        // Its value is in the backups kept for its grace period (read before they go).
+        let retiringSecret = key.verify.isEmpty ? nil : try engine.secretInBackups(of: retiring, key: keyName)
         if let error = try await provider.delete(.retiring(retiring), journal: journal, at: now) {
             guard options.emergency else {
                 throw Stop(outcome: .failed, message: "generation \(retiring.id), pending deletion from an earlier run, could not be deleted: \(error.message); delete it first (nothing else was done)")
@@ -113,6 +108,8 @@ extension RotationRun {
         try engine.store.saveKeyState(state, for: keyName)
         try engine.removeBackupsOfFinishedRuns(of: keyName)
         note(.delete, "deleted generation \(retiring.id), pending from an earlier run", .ok)
+        engine.progress("\(keyName): deleted generation \(retiring.id), pending from an earlier run")
+        try await confirmRevoked(retiring, secret: retiringSecret)
     }
 
     /// Emergency `--revoke-first`: cut the old generation off before anything else.
@@ -123,13 +120,16 @@ extension RotationRun {
         }
         note(.delete, "revoked old generation \(old.id) first", .ok)
         engine.progress("\(keyName): revoked old generation \(old.id)")
-        // An incident wants the proof first: the leaked key is dead before anything else happens.
-        try await confirmRevoked(old)
+        // The proof that it is dead waits until the consumers are on the new generation: the
+        // checks' retries must not keep them on a revoked key any longer (see deleteOld).
     }
 
-    /// confirm-revoked: the deleted old generation's secret must be refused by the key's checks.
-    func confirmRevoked(_ old: GenerationRecord) async throws {
-        let revocation = try await engine.confirmRevoked(old, secret: oldSecret, key: key, journal: journal, redactor: redactor)
+    /// confirm-revoked: a deleted generation's secret must be refused by the key's checks,
+    /// which still accept the generation in use (the new one once it exists, else the old).
+    func confirmRevoked(_ deleted: GenerationRecord, secret: Secret?) async throws {
+        let inUse: (id: String, secret: Secret)? = if let newGeneration { (newGeneration.id, newGeneration.secret) }
+            else if let old, let oldSecret, old.id != deleted.id { (old.id, oldSecret) } else { nil }
+        let revocation = try await engine.confirmRevoked(deleted, secret: secret, current: inUse, key: key, journal: journal, redactor: redactor)
         report.add(revocation)
         engine.progress("\(keyName): \(revocation.detail)")
     }

@@ -49,6 +49,7 @@ extension RotationRun {
         let rotated = "rotated to \(new.id) (\(new.fingerprint))"
         guard let old, !options.revokeFirst else {
             engine.removeBackups(journal.runID)
+            if let old { try await confirmRevoked(old, secret: oldSecret) }
             return ended(.completed, "\(rotated); \(old == nil ? "no previous generation known to rotor" : "old generation revoked first")")
         }
         guard key.grace.seconds == 0 || options.emergency else {
@@ -67,8 +68,8 @@ extension RotationRun {
         engine.removeBackups(journal.runID)
         // Earlier runs' backups (one a person never restored) hold generations now gone.
         try engine.removeBackupsOfFinishedRuns(of: keyName)
-        try await confirmRevoked(old)
-        return ended(.completed, "\(rotated); old generation \(old.id) deleted" + (report.revocation?.status == .rejected ? " and its key rejected" : ""))
+        try await confirmRevoked(old, secret: oldSecret)
+        return ended(.completed, "\(rotated); old generation \(old.id) deleted" + (report.revocations.last?.status == .rejected ? " and its key rejected" : ""))
     }
 
     private func ended(_ outcome: RunOutcome, _ message: String) -> RotationReport {

@@ -28,6 +28,8 @@ final class RotationRun {
     /// The old generation's secret, read from the targets at preflight and held in memory
     /// only: `confirm-revoked` tries it once the old generation is deleted.
     var oldSecret: Secret?
+    /// The new generation, once created.
+    var newGeneration: NewGeneration?
 
     var keyName: String { key.name.value }
 
