@@ -35,16 +35,16 @@ let package = Package(
             name: "CCurl",
             linkerSettings: [.linkedLibrary("dl", .when(platforms: [.linux]))]
         ),
-        // Starting commands: posix_spawn with its GNU extensions (close every inherited
-        // descriptor, change folder), which Swift's Glibc module does not expose.
-        .target(name: "CSpawn"),
+        // System calls Swift's Glibc module does not expose: posix_spawn's GNU extensions
+        // (close every inherited descriptor, change folder), pipe2, extended attributes.
+        .target(name: "CPosix"),
         // Everything testable: YAML loading, configuration, planning, targets, commands.
         .target(
             name: "RotorCore",
             dependencies: [
                 "CYAML",
                 "CCurl",
-                "CSpawn",
+                "CPosix",
                 "CPostgres",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "GRDB", package: "GRDB.swift"),

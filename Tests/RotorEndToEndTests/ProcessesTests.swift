@@ -49,14 +49,14 @@ import Testing
     @Test func aTimeoutIsADeadlineForTheWholeGroup() throws {
         let marker = "rotor-timeout-\(UUID().uuidString.prefix(8))"
         let scratch = try Self.setup("""
-                health: { exec: [sh, -c, "sleep 20; : \(marker)"], timeout: 2s }
+                health: { exec: [sh, -c, "sleep 120; : \(marker)"], timeout: 2s }
             """)
         defer { Self.killAll(marker) }
         let (result, seconds) = try Self.elapsed { try RotorProcess.run(["rotate", "hook"], in: scratch.url) }
         // Rolled back; the health check still times out after the rollback, so a person is needed.
         #expect(result.status == 3, "\(result.stdout)\(result.stderr)")
         #expect(result.stdout.contains("timed out after 2s"), "\(result.stdout)")
-        #expect(seconds < 15, "the deadline held for the whole group: \(seconds) s")
+        #expect(seconds < 90, "the deadline held for the whole group (not 2 × 120 s): \(seconds) s")
         #expect(try RotorProcess.spawn(["/usr/bin/pgrep", "-f", marker]).status == 1, "no process of the group outlives its deadline")
     }
 
@@ -71,7 +71,7 @@ import Testing
         defer { Self.killAll(marker) }
         let (result, seconds) = try Self.elapsed { try RotorProcess.run(["rotate", "hook"], in: scratch.url) }
         #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
-        #expect(seconds < 20, "rotor waited for a daemon or a background grandchild: \(seconds) s")
+        #expect(seconds < 45, "rotor waited for a daemon or a background grandchild (60 s): \(seconds) s")
         #expect(try RotorProcess.spawn(["/usr/bin/pgrep", "-f", marker]).status == 0, "the service the reload started keeps running")
     }
 

@@ -1,4 +1,4 @@
-import CSpawn
+import CPosix
 import Foundation
 
 /// The outcome of one command.

@@ -1,3 +1,4 @@
+import CPosix
 import Foundation
 
 #if canImport(Glibc)
@@ -5,7 +6,8 @@ import Glibc
 #endif
 
 /// Replaces a file's content atomically: a temporary file created exclusively in the same
-/// folder, written, fsync'd, given the original's mode and owner, renamed over the
+/// folder, written, fsync'd, given the original's owner, mode, ACL and extended attributes
+/// (SELinux label included), renamed over the
 /// original, then the folder fsync'd. A reader sees the old bytes or the new ones,
 /// never a mix. A crash can leave a stray `.NAME.rotor-tmp-*` file beside the target
 /// (it may hold a new secret): recovery removes those with `removeStrayTemporaries`.
@@ -47,10 +49,12 @@ public enum AtomicFile {
                 offset += written
             }
             if exists {
-                guard fchmod(descriptor, original.st_mode & 0o7777) == 0 else { throw WriteError(path: path, reason: errnoText()) }
                 if original.st_uid != geteuid() || original.st_gid != getegid() {
                     guard fchown(descriptor, original.st_uid, original.st_gid) == 0 else { throw WriteError(path: path, reason: errnoText()) }
                 }
+                guard fchmod(descriptor, original.st_mode & 0o7777) == 0 else { throw WriteError(path: path, reason: errnoText()) }
+                // After the mode: an ACL sets the group bits as its mask.
+                if let problem = ExtendedAttributes.copy(from: target, to: descriptor) { throw WriteError(path: path, reason: problem) }
             } else {
                 guard fchmod(descriptor, newFileMode) == 0 else { throw WriteError(path: path, reason: errnoText()) }
             }
@@ -81,5 +85,29 @@ public enum AtomicFile {
         for file in (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? [] where file.hasPrefix(name) {
             unlink((folder as NSString).appendingPathComponent(file))
         }
+    }
+}
+
+/// A file's extended attributes — its POSIX ACL (`system.posix_acl_access`), SELinux label
+/// (`security.selinux`), `user.*` — carried over to the file that replaces it: a service
+/// that reads its env file through an ACL must still read it after a rotation.
+enum ExtendedAttributes {
+    /// Copies every attribute of the file at `path` to `descriptor`; nil when done, else why
+    /// not (the write is refused rather than drop what grants a service its access).
+    static func copy(from path: String, to descriptor: Int32) -> String? {
+        let size = listxattr(path, nil, 0)
+        guard size > 0 else { return size == 0 || errno == ENOTSUP ? nil : "cannot list its extended attributes: \(AtomicFile.errnoText())" }
+        var names = [CChar](repeating: 0, count: size)
+        let listed = listxattr(path, &names, size)
+        guard listed >= 0 else { return "cannot list its extended attributes: \(AtomicFile.errnoText())" }
+        for name in names[0..<listed].split(separator: 0).map({ String(decoding: $0.map { UInt8(bitPattern: $0) }, as: UTF8.self) }) {
+            let length = getxattr(path, name, nil, 0)
+            guard length >= 0 else { return "cannot read its extended attribute \(name): \(AtomicFile.errnoText())" }
+            var value = [UInt8](repeating: 0, count: length)
+            guard getxattr(path, name, &value, length) == length, fsetxattr(descriptor, name, value, length, 0) == 0 else {
+                return "cannot keep its extended attribute \(name) (\(AtomicFile.errnoText())): rotor does not replace a file whose ACL or label it would drop"
+            }
+        }
+        return nil
     }
 }

@@ -1,7 +1,8 @@
-#ifndef ROTOR_SPAWN_H
-#define ROTOR_SPAWN_H
+#ifndef ROTOR_POSIX_H
+#define ROTOR_POSIX_H
 
 #include <sys/types.h>
+#include <sys/xattr.h>
 
 /// Starts `path` the way rotor runs every command (glibc's posix_spawn, whose GNU
 /// extensions Swift's Glibc module does not expose):

@@ -4,7 +4,7 @@
 #include <spawn.h>
 #include <unistd.h>
 
-#include "rotor_spawn.h"
+#include "rotor_posix.h"
 
 int rotor_spawn(pid_t *pid, const char *path, char *const argv[], char *const envp[], const char *directory,
                 int stdin_fd, int stdout_fd, int stderr_fd) {
