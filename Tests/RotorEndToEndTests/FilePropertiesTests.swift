@@ -28,4 +28,62 @@ import Testing
         #expect(failing.status == 1, "\(failing.stdout)")
         #expect(try properties() == before, "after a restore")
     }
+
+    /// One `generate` key, one consumer whose target is `target` (YAML lines).
+    static func setup(_ target: String) throws -> Scratch {
+        let scratch = try Scratch()
+        try scratch.write("policies/key.yaml", """
+            kind: RotationPolicy
+            providers:
+              local: { type: generate, format: { prefix: "whsec_", bytes: 32, encoding: base64url } }
+            keys:
+              hook: { provider: local, grace: 0s }
+            """)
+        try scratch.write("consumers/app.yaml", """
+            kind: ConsumerManifest
+            consumers:
+              app:
+                uses: hook
+                targets:
+            \(target)
+            """)
+        return scratch
+    }
+
+    @Test func aDeeplyNestedJSONTargetIsRefusedNotACrash() throws {
+        let scratch = try Self.setup("      - { json_file: ../deploy/deep.json, pointer: /a }")
+        try scratch.write("deploy/deep.json", "{\"a\": \"x\", \"b\": " + String(repeating: "[", count: 150_000) + String(repeating: "]", count: 150_000) + "}\n")
+        for command in [["plan"], ["rotate", "hook"]] {
+            let result = try RotorProcess.run(command, in: scratch.url)
+            #expect(result.status == 1, "\(command): \(result.status) \(result.stdout.prefix(300))")
+            #expect(result.stdout.contains("nested deeper than"), "\(command): \(result.stdout.prefix(500))")
+        }
+    }
+
+    @Test(arguments: ["/dev/zero", "fifo"])
+    func aTargetThatIsNotARegularFileIsRefused(_ kind: String) throws {
+        let scratch = try Self.setup("      - { env_file: \(kind == "fifo" ? "../deploy/pipe.env" : kind), var: HOOK, create: true }")
+        let fifo = scratch.url.appendingPathComponent("deploy/pipe.env").path
+        if kind == "fifo" {
+            try FileManager.default.createDirectory(at: scratch.url.appendingPathComponent("deploy"), withIntermediateDirectories: true)
+            #expect(mkfifo(fifo, 0o600) == 0)
+        }
+        for command in [["plan"], ["rotate", "hook"]] {
+            let result = try RotorProcess.run(command, in: scratch.url)
+            #expect(result.status == 1, "\(command): \(result.status) \(result.stdout.prefix(300))")
+            #expect(result.stdout.contains("not a regular file"), "\(command): \(result.stdout.prefix(500))")
+        }
+        if kind == "fifo" {
+            var info = stat()
+            #expect(lstat(fifo, &info) == 0 && info.st_mode & S_IFMT == S_IFIFO, "the FIFO is still a FIFO")
+        }
+    }
+
+    @Test func aTargetLargerThanAConfigurationFileIsRefused() throws {
+        let scratch = try Self.setup("      - { env_file: ../deploy/huge.env, var: HOOK }")
+        try scratch.write("deploy/huge.env", "HOOK=x\n# " + String(repeating: "n", count: 40 << 20) + "\n")
+        let result = try RotorProcess.run(["rotate", "hook"], in: scratch.url)
+        #expect(result.status == 1)
+        #expect(result.stdout.contains("larger than 32 MiB"), "\(result.stdout.prefix(500))")
+    }
 }

@@ -120,6 +120,11 @@ public struct TargetInspector: Sendable {
 
 /// Reads a target file's bytes, saying why it cannot.
 enum FileTargetReader {
+    /// The largest target rotor reads (as the YAML loader's own limit): a configuration file
+    /// is far smaller; a log or an image put where a target should be is refused, not
+    /// read into memory.
+    static let maxBytes = 32 << 20
+
     static func read(_ path: String) -> Result<[UInt8], TargetReadProblem> {
         var info = stat()
         return read(path, status: &info)
@@ -140,23 +145,28 @@ enum FileTargetReader {
         defer { close(descriptor) }
         guard fstat(descriptor, &info) == 0 else { return .failure(.unreadable(String(cString: strerror(errno)))) }
         guard info.st_mode & S_IFMT != S_IFDIR else { return .failure(.unreadable("it is a folder, not a file")) }
+        // A FIFO, a device (/dev/zero) or a socket is not a file rotor edits: reading one
+        // could hang or never end, and writing would replace it with a regular file.
+        guard info.st_mode & S_IFMT == S_IFREG else { return .failure(.unreadable("it is not a regular file (a FIFO, device or socket): only regular files are targets")) }
+        let tooLarge = TargetReadProblem.unreadable("it is larger than \(maxBytes >> 20) MiB: not a configuration file rotor edits")
+        guard Int(info.st_size) <= maxBytes else { return .failure(tooLarge) }
         // Sized from fstat, one byte more; grows if the file grows while it is read.
         var bytes = [UInt8](repeating: 0, count: max(Int(info.st_size), 0) + 1)
         var filled = 0
-        let regular = info.st_mode & S_IFMT == S_IFREG
         while true {
+            if filled > maxBytes { return .failure(tooLarge) }
             if filled == bytes.count { bytes.append(contentsOf: repeatElement(0, count: bytes.count)) }
             let count = bytes.withUnsafeMutableBytes { Glibc.read(descriptor, $0.baseAddress! + filled, $0.count - filled) }
             if count == 0 { break }
             if count < 0 {
                 if errno == EINTR { continue }
-                if errno == EAGAIN { break }  // an empty FIFO or socket: nothing to read now
+                if errno == EAGAIN { break }
                 return .failure(.unreadable(String(cString: strerror(errno))))
             }
             filled += count
             // A regular file reads short only at its end: no second read to hear it (at
             // 10,000 targets, a tenth of plan's system calls).
-            if regular, filled < bytes.count { break }
+            if filled < bytes.count { break }
         }
         bytes.removeSubrange(filled...)
         return .success(bytes)

@@ -73,6 +73,8 @@ enum JSONLocator {
             scanner.skipWhitespace()
             if pointer.tokens.isEmpty, scanner.position != bytes.count { throw Scanner.Malformed() }
             return .success(.found(start..<end))
+        } catch is Scanner.TooDeep {
+            return .failure(.unreadable("it is nested deeper than \(Scanner.maxDepth) levels: not a configuration file rotor edits"))
         } catch let duplicate as Scanner.DuplicateMember {
             return .failure(.unreadable("'\(duplicate.name)' appears twice in one JSON object, and JSON readers disagree about which one counts; remove one"))
         } catch {
@@ -137,8 +139,14 @@ enum JSONLocator {
             while position < bytes.count, [0x20, 0x09, 0x0A, 0x0D].contains(bytes[position]) { position += 1 }
         }
 
+        /// Nesting deeper than this is refused: no configuration needs it, and a hostile file
+        /// 150,000 arrays deep must not exhaust the stack.
+        static let maxDepth = 512
+        struct TooDeep: Error {}
+
         /// Skips one value starting at `position`; returns the index just after it.
-        mutating func skipValue() throws -> Int {
+        mutating func skipValue(depth: Int = 0) throws -> Int {
+            guard depth < Self.maxDepth else { throw TooDeep() }
             skipWhitespace()
             guard position < bytes.count else { throw Malformed() }
             switch bytes[position] {
@@ -159,7 +167,7 @@ enum JSONLocator {
                         guard position < bytes.count, bytes[position] == UInt8(ascii: ":") else { throw Malformed() }
                         position += 1
                     }
-                    _ = try skipValue()
+                    _ = try skipValue(depth: depth + 1)
                     skipWhitespace()
                     guard position < bytes.count else { throw Malformed() }
                     if bytes[position] == UInt8(ascii: ",") { position += 1; continue }
