@@ -225,6 +225,65 @@ import Testing
         }
     }
 
+    /// Found by an attacker (second round): two consumers writing one variable; the rollback
+    /// went in the order the consumers finished, so the later write's backup (holding the
+    /// new value) was restored last. Restores go in reverse order of the writes, and a file
+    /// nobody else changed comes back byte for byte (quoting included).
+    @Test func twoConsumersOfOneVariableRollBackInReverseWriteOrder() throws {
+        let fixture = try RotationFixture()
+        try fixture.scratch.write("consumers/services.yaml", """
+            kind: ConsumerManifest
+            consumers:
+              api:
+                uses: api-key
+                targets: [{ env_file: ../deploy/shared.env, var: K }]
+                health: { exec: [sh, -c, "sleep 1; test -e ../hc-ok && exit 0; touch ../hc-ok; exit 1"] }
+              worker:
+                uses: api-key
+                targets: [{ env_file: ../deploy/shared.env, var: K }]
+            """)
+        try fixture.scratch.write("deploy/shared.env", "export K=initial-secret-0001 # kept\n")
+        let before = try fixture.scratch.bytes("deploy/shared.env")
+        for round in 1...4 {
+            try? FileManager.default.removeItem(at: fixture.scratch.url.appendingPathComponent("hc-ok"))
+            let result = try fixture.rotor(["rotate", "api-key"], environment: ["VENDOR_SECRET_PREFIX": "vk+/"])
+            #expect(result.status == 1, "round \(round): \(result.stdout)\(result.stderr)")
+            let after = try fixture.scratch.bytes("deploy/shared.env")
+            #expect(after == before, "round \(round): \(String(decoding: after, as: UTF8.self))")
+        }
+    }
+
+    /// Found by an attacker (second round): a target with two hard links was replaced
+    /// through one name, splitting it from the other. Such a target is refused.
+    @Test func aHardLinkedTargetIsRefused() throws {
+        let fixture = try PairFixture()
+        #expect(link(fixture.scratch.url.appendingPathComponent("deploy/split/id.env").path,
+                     fixture.scratch.url.appendingPathComponent("deploy/split/hard.env").path) == 0)
+        let result = try fixture.rotor(["rotate", "api-key"])
+        #expect(result.status == 1, "\(result.stdout)")
+        #expect(result.stdout.contains("2 hard links"), "\(result.stdout)")
+    }
+
+    /// Found by an attacker (second round): `{id}` in an exec target's stdin was written as
+    /// the literal text `{id}`.
+    @Test func anExecTargetGetsTheGenerationsID() throws {
+        let fixture = try RotationFixture()
+        let vendor = RotationFixture.peers.appendingPathComponent("vendor.py").path
+        try fixture.scratch.write("consumers/services.yaml", """
+            kind: ConsumerManifest
+            consumers:
+              store:
+                uses: api-key
+                targets:
+                  - exec: [python3, \(vendor), put, ../deploy/pair.txt]
+                    stdin: "{id}:{secret}"
+            """)
+        #expect(try fixture.rotor(["rotate", "api-key"]).status == 0)
+        let current = try #require(try fixture.currentGeneration())
+        let text = String(decoding: try fixture.scratch.bytes("deploy/pair.txt"), as: UTF8.self)
+        #expect(text.hasPrefix("\(current.id):"), "\(text.prefix(12))…")
+    }
+
     /// Found by an attacker: `rollback RUN` wrote its whole-file backup back over another
     /// key's later rotation in the same file.
     @Test func rollbackRunLeavesAnotherKeysLaterEditAlone() throws {

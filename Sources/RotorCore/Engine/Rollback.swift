@@ -38,7 +38,7 @@ extension RotationEngine {
                 let consumer = operation.consumer
                 if !consumers.contains(where: { $0.name == consumer.name }) { consumers.append(consumer) }
             }
-            let restored = await rollBack(touched, consumers: consumers, journal: journal)
+            let restored = await rollBack(touched, consumers: consumers, journal: journal, context: [.id: old.id])
             if let error = restored.storeError { throw error }
             report.steps += restored.steps
             report.left += restored.left

@@ -4,6 +4,11 @@ import Foundation
 public enum TargetAccess {
     /// nil when the file and its folder are writable (an atomic replace needs both).
     public static func writeProblem(_ path: String) -> String? {
+        var info = stat()
+        if stat(path, &info) == 0, info.st_mode & S_IFMT == S_IFREG, info.st_nlink > 1 {
+            return "it has \(info.st_nlink) hard links: replacing it atomically would split them (the other names would keep the old value); "
+                + "give every consumer one name (a symlink is fine)"
+        }
         guard access(path, W_OK) == 0 else {
             return errno == EROFS ? "the file system is read-only" : "the file is not writable (permission denied)"
         }

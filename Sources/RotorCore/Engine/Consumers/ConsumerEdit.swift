@@ -49,10 +49,11 @@ struct ConsumerEdit: Sendable {
         try await operations[0].backup(to: backupPath)
     }
 
-    /// Writes each operation's value: a file in one edit, an exec target through its command.
-    func write(_ values: [String]) async throws {
+    /// Writes each operation's value: a file in one edit, an exec target through its command
+    /// (whose templates get `context`: the generation's `{id}`, `{name}`…).
+    func write(_ values: [String], context: [Placeholder: String]) async throws {
         guard let path, operations.count > 1 else {
-            try await operations[0].write(values[0])
+            try await operations[0].write(values[0], context: context)
             return
         }
         var bytes: [UInt8]

@@ -5,6 +5,10 @@ struct TouchedTarget: Sendable {
     var operation: TargetOperation
     /// nil when no backup was possible (an exec target without `read`).
     var backup: String?
+    /// When its edit was made, among the run's edits: a rollback undoes them in reverse
+    /// order of this, not of when their consumers finished (two consumers of one variable:
+    /// the later edit's backup holds the earlier edit's new value).
+    var order = 0
 }
 
 /// Counts targets written across concurrent consumer updates.
@@ -66,6 +70,7 @@ extension RotationEngine {
         }
         chmod(backupsRoot, 0o700)
         let counter = ProgressCounter(total: operations.count)
+        let editOrder = ProgressCounter(total: 0)
         await withTaskGroup(of: UpdateResult.self) { group in
             var next = 0
             func startNext() {
@@ -75,7 +80,8 @@ extension RotationEngine {
                 next += 1
                 group.addTask {
                     await self.updateConsumer(consumer, ordinal: ordinal, operations: operations.filter { $0.consumer.name == consumer.name },
-                                              backupFolder: folder, values: values, secret: secret, journal: journal, counter: counter)
+                                              backupFolder: folder, values: values, secret: secret, journal: journal, counter: counter,
+                                              editOrder: editOrder)
                 }
             }
             for _ in 0..<min(parallel, consumers.count) { startNext() }
@@ -88,7 +94,8 @@ extension RotationEngine {
     }
 
     private func updateConsumer(_ consumer: ConsumerSpec, ordinal: Int, operations: [TargetOperation], backupFolder: String,
-                                values: [Placeholder: String], secret: Secret, journal: Journal, counter: ProgressCounter) async -> UpdateResult {
+                                values: [Placeholder: String], secret: Secret, journal: Journal, counter: ProgressCounter,
+                                editOrder: ProgressCounter) async -> UpdateResult {
         var result = UpdateResult()
         let name = consumer.name.value
         var secretValues = values
@@ -97,11 +104,12 @@ extension RotationEngine {
         for edit in ConsumerEdit.inSwitchOrder(operations) {
             let first = edit.operations[0]
             let backup = "\(backupFolder)/\(ordinal)-\(first.index)"
-            let values = edit.operations.map { $0.spec.value.render(secretValues) }
+            let rendered = edit.operations.map { $0.spec.value.render(secretValues) }
             do {
                 // Backed up, journalled, written and read back while no other edit of the file
                 // runs: the backup is the file this edit changed, the read-back what it wrote.
-                let outcome: (backup: String??, failure: (any Error)?) = try await fileEdits.serialize(edit.path) {
+                let outcome: (backup: String??, failure: (any Error)?, order: Int) = try await fileEdits.serialize(edit.path) {
+                    let order = editOrder.increment()
                     let hasBackup: Bool
                     do {
                         hasBackup = try await edit.backup(to: backup)
@@ -111,25 +119,25 @@ extension RotationEngine {
                                                facts: JournalFacts(targetIndex: operation.index, backup: hasBackup ? backup : nil, path: operation.spec.filePath))
                         }
                     } catch {
-                        return (nil, error)
+                        return (nil, error, order)
                     }
                     do {
-                        try await edit.write(values)
-                        for (operation, value) in zip(edit.operations, values) where operation.canReadBack {
+                        try await edit.write(rendered, context: values)
+                        for (operation, value) in zip(edit.operations, rendered) where operation.canReadBack {
                             guard let readBack = await operation.readBack(), readBack == value else {
                                 throw TargetEditError("\(operation.label) does not read back the new value after writing")
                             }
                         }
                     } catch {
-                        return (.some(hasBackup ? backup : nil), error)
+                        return (.some(hasBackup ? backup : nil), error, order)
                     }
-                    return (.some(hasBackup ? backup : nil), nil)
+                    return (.some(hasBackup ? backup : nil), nil, order)
                 }
                 if case .some(let kept) = outcome.backup {
-                    result.touched += edit.operations.map { TouchedTarget(operation: $0, backup: kept) }
+                    result.touched += edit.operations.map { TouchedTarget(operation: $0, backup: kept, order: outcome.order) }
                 }
                 if let failure = outcome.failure { throw failure }
-                for (operation, value) in zip(edit.operations, values) {
+                for (operation, value) in zip(edit.operations, rendered) {
                     try journal.record(.update, .done, consumer: name, target: operation.label, "written and read back", facts: JournalFacts(targetIndex: operation.index))
                     result.steps.append(PlanStep(step: .update, consumer: name, target: operation.label, targetType: operation.spec.typeName,
                                                  current: Fingerprint.of(value), detail: "written and read back", status: .ok))
@@ -159,13 +167,13 @@ extension RotationEngine {
 
     /// Puts the old values of `operations` (one file's targets written by one edit, or one
     /// exec target) back from `backup`, while no other edit of that file runs.
-    func restore(_ operations: [TargetOperation], from backup: String) async throws {
+    func restore(_ operations: [TargetOperation], from backup: String, context: [Placeholder: String]) async throws {
         let first = operations[0]
         try await fileEdits.serialize(first.spec.filePath) {
             if first.spec.filePath != nil {
                 try await TargetOperation.restore(operations, from: backup)
             } else {
-                try await first.restore(from: backup)
+                try await first.restore(from: backup, context: context)
             }
         }
     }
@@ -229,7 +237,9 @@ extension RotationEngine {
 
     /// Restores every touched target from its backup (reverse order), then reloads and
     /// health-checks the consumers that were touched. Returns what could not be undone.
-    func rollBack(_ touched: [TouchedTarget], consumers: [ConsumerSpec], journal: Journal, redactor: Redactor = Redactor()) async -> RollbackResult {
+    /// `context`: the template values of the generation restored (its `{id}`), for exec targets.
+    func rollBack(_ touched: [TouchedTarget], consumers: [ConsumerSpec], journal: Journal, redactor: Redactor = Redactor(),
+                  context: [Placeholder: String] = [:]) async -> RollbackResult {
         var result = RollbackResult()
         if journal.leaseLost {
             result.left = [PendingAction(.recoverRun, "this run lost its lease: the runner that took the key over recovers it")]
@@ -237,7 +247,8 @@ extension RotationEngine {
         }
         do {
             // One edit wrote a file's targets, so one edit puts their old values back.
-            for group in Self.editGroups(touched.reversed(), backup: \.backup, path: \.operation.spec.filePath) {
+            let undoOrder = touched.enumerated().sorted { ($0.element.order, $0.offset) > ($1.element.order, $1.offset) }.map(\.element)
+            for group in Self.editGroups(undoOrder, backup: \.backup, path: \.operation.spec.filePath) {
                 let first = group[0].operation
                 guard let backup = group[0].backup else {
                     result.left.append(PendingAction(.restoreTarget, "\(first.label) could not be restored (no 'read' command to back it up): put the old value back by hand"))
@@ -247,7 +258,7 @@ extension RotationEngine {
                     try journal.record(.restore, .intent, consumer: target.operation.consumer.name.value, target: target.operation.label, "restore from backup", facts: JournalFacts(backup: backup))
                 }
                 do {
-                    try await restore(group.map(\.operation), from: backup)
+                    try await restore(group.map(\.operation), from: backup, context: context)
                 } catch {
                     result.left.append(PendingAction(.restoreTarget, "\(first.label): restore failed: \(error)"))
                     continue

@@ -69,7 +69,7 @@ struct TargetOperation: Sendable {
     }
 
     /// Writes `value` into the target.
-    func write(_ value: String) async throws {
+    func write(_ value: String, context: [Placeholder: String] = [:]) async throws {
         if let path = spec.filePath, spec.fileFormat != nil {
             switch FileTargetReader.read(path) {
             case .failure(let problem): throw TargetEditError("\(label): \(problem.reason)")
@@ -80,7 +80,7 @@ struct TargetOperation: Sendable {
             return
         }
         guard case .exec(let command, _) = spec.kind else { return }
-        try await runWrite(command, value: value)
+        try await runWrite(command, value: value, context: context)
     }
 
     /// `bytes` (the whole file) with this target's value replaced by `value`.
@@ -92,8 +92,8 @@ struct TargetOperation: Sendable {
         }
     }
 
-    private func runWrite(_ command: CommandSpec, value: String) async throws {
-        let values: [Placeholder: String] = [.secret: value]
+    private func runWrite(_ command: CommandSpec, value: String, context: [Placeholder: String]) async throws {
+        let values = context.merging([.secret: value]) { $1 }
         let result = await runner.run(command.argv.map { $0.render([:]) }, stdin: command.stdin.map { Data($0.render(values).utf8) },
                                       environment: command.environment.mapValues { $0.render(values) },
                                       directory: consumer.directory, timeout: command.timeout.timeInterval)
@@ -136,13 +136,13 @@ struct TargetOperation: Sendable {
 
     /// Puts the old value back, through the exec target's command. (File targets are
     /// restored per file: `restore(_:from:)`.)
-    func restore(from backupPath: String) async throws {
+    func restore(from backupPath: String, context: [Placeholder: String] = [:]) async throws {
         guard spec.filePath == nil else { return try await Self.restore([self], from: backupPath) }
         guard let data = FileManager.default.contents(atPath: backupPath) else {
             throw TargetEditError("\(label): its backup \(backupPath) is missing")
         }
         guard case .exec(let command, _) = spec.kind else { return }
-        try await runWrite(command, value: String(decoding: data, as: UTF8.self))
+        try await runWrite(command, value: String(decoding: data, as: UTF8.self), context: context)
     }
 
     /// Puts back, in one edit of their one file, the value each of `operations` held when
@@ -163,11 +163,19 @@ struct TargetOperation: Sendable {
         }
         // A write that failed left the file as it was (writes are atomic): nothing to undo.
         if current == backup { return }
+        // Nobody else changed the file (it is the backup plus this run's values): the backup
+        // goes back byte for byte, quoting and escapes as they were.
+        if isBackupPlusTheseValues(operations, backup: backup, current: current) {
+            do { try AtomicFile.write(backup, to: path) } catch { throw TargetEditError("\(first.label): \(error.reason)") }
+            return
+        }
         var edited = current
         for operation in operations {
             guard let format = operation.spec.fileFormat else { continue }
             guard case .success(let old) = format.read(backup) else {
-                return try restoreWhole(operations, backup: backup, current: current, path: path, byHand: byHand)
+                // The run added this value (`create: true`) and the file changed otherwise too
+                // (else the backup went back whole above): a person decides.
+                throw TargetEditError("\(operation.label): the run added this value and the file changed since, so rotor did not write over it; \(byHand)")
             }
             guard case .success(let now) = format.read(edited) else {
                 throw TargetEditError("\(operation.label): the file no longer holds a readable value there, so rotor did not write over it; \(byHand)")
@@ -178,18 +186,15 @@ struct TargetOperation: Sendable {
         do { try AtomicFile.write(edited, to: path) } catch { throw TargetEditError("\(first.label): \(error.reason)") }
     }
 
-    /// The run added a value the backup does not have: the backup goes back whole when the
-    /// file is exactly the backup plus what the run wrote, else a person decides.
-    private static func restoreWhole(_ operations: [TargetOperation], backup: [UInt8], current: [UInt8], path: String, byHand: String) throws {
+    /// Whether `current` is `backup` with only these targets' values changed (to what they
+    /// hold now): then nothing else was written to the file since the backup.
+    private static func isBackupPlusTheseValues(_ operations: [TargetOperation], backup: [UInt8], current: [UInt8]) -> Bool {
         var expected = backup
         for operation in operations {
-            guard let format = operation.spec.fileFormat, case .success(let written) = format.read(current),
-                  case .success(let next) = format.replace(in: expected, with: written, create: true) else { expected = []; break }
+            guard let format = operation.spec.fileFormat, case .success(let now) = format.read(current),
+                  case .success(let next) = format.replace(in: expected, with: now, create: true) else { return false }
             expected = next
         }
-        guard expected == current else {
-            throw TargetEditError("\(operations[0].label): the run added this value and the file changed since, so rotor did not write over it; \(byHand)")
-        }
-        do { try AtomicFile.write(backup, to: path) } catch { throw TargetEditError("\(operations[0].label): \(error.reason)") }
+        return expected == current
     }
 }

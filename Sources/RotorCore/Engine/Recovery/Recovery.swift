@@ -178,7 +178,7 @@ extension RotationEngine {
                 try journal.record(.restore, .intent, consumer: write.consumer, target: write.target, "restore from backup", facts: JournalFacts(backup: backup))
             }
             do {
-                try await restore(group.map { try configuredOperation(for: $0) }, from: backup)
+                try await restore(group.map { try configuredOperation(for: $0) }, from: backup, context: history.old.map { [.id: $0.id] } ?? [:])
             } catch {
                 report.left.append(PendingAction(.restoreTarget, "\(write.target): restore failed: \(error)"))
                 continue

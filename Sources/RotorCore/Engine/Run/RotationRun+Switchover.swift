@@ -18,7 +18,8 @@ extension RotationRun {
         guard let failure = updates.failures.first else { return }
         let message = redactor.redact(failure)
         engine.progress("\(keyName): \(message); rolling back")
-        let undone = await engine.rollBack(updates.touched, consumers: updates.touchedConsumers, journal: journal, redactor: redactor)
+        let undone = await engine.rollBack(updates.touched, consumers: updates.touchedConsumers, journal: journal, redactor: redactor,
+                                           context: old.map { [.id: $0.id] } ?? [:])
         report.steps += undone.steps
         report.left += undone.left
         try journal.record(.rollback, undone.left.isEmpty ? .done : .failed,
