@@ -284,6 +284,23 @@ import Testing
         #expect(text.hasPrefix("\(current.id):"), "\(text.prefix(12))…")
     }
 
+    /// Found by an attacker (second round): a vendor's escape sequences reached the terminal
+    /// raw, in its error messages and in an id it returned.
+    @Test func aVendorsEscapeSequencesNeverReachTheTerminal() throws {
+        let fixture = try RotationFixture()
+        #expect(try fixture.rotor(["rotate", "api-key"]).status == 0)
+        var outputs: [String] = []
+        for environment in [["VENDOR_FAIL": "create"], ["VENDOR_FAIL": "delete"], [:]] {
+            let result = try fixture.rotor(["rotate", "api-key"], environment: environment.merging(["VENDOR_ESC": "1"]) { $1 })
+            outputs += [result.stdout, result.stderr]
+            #expect(result.status != 0, "\(environment): \(result.stdout)")
+        }
+        outputs += [try fixture.rotor(["history"]).stdout, try fixture.rotor(["status"]).stdout]
+        for output in outputs { #expect(!output.contains("\u{1B}") && !output.contains("\u{07}"), "raw control characters: \(output.prefix(400))") }
+        #expect(outputs.joined().contains("\\x1b"), "what the vendor printed is shown, escaped")
+        #expect(try fixture.vendorKeys().count == 1, "the generation with an unshowable id was found by name and deleted")
+    }
+
     /// Found by an attacker: `rollback RUN` wrote its whole-file backup back over another
     /// key's later rotation in the same file.
     @Test func rollbackRunLeavesAnotherKeysLaterEditAlone() throws {

@@ -22,7 +22,7 @@ enum EngineSetup {
         // On a terminal, many targets make one redrawn counter line rather than a line each.
         let redraw = console.errIsTerminal
         return RotationEngine(configuration: configuration, store: opened.store, backupsRoot: opened.stateFolder + "/backups",
-                              progress: { line in if !quiet { console.err(line) } },
+                              progress: { line in if !quiet { console.err(ControlCharacters.escape(line)) } },
                               targetProgress: { done, total, line in
                                   guard !quiet else { return }
                                   guard redraw, total > 10 else { return console.err(line) }

@@ -17,7 +17,7 @@ struct ReportView {
                     // An incident is closed on evidence: it comes first.
                     for revocation in report.revocations { console.out("\(report.key): \(evidence(revocation))") }
                 }
-                console.out("\(report.key): \(word(report.outcome, completed: "completed")) — \(report.message)")
+                console.out("\(report.key): \(word(report.outcome, completed: "completed")) — \(ControlCharacters.escape(report.message))")
                 if report.emergency {
                     // An incident wants every consumer accounted for.
                     for (consumer, state, detail) in report.consumerOutcomes {
@@ -45,25 +45,26 @@ struct ReportView {
     private func lines(_ report: ScheduledKeyReport) -> String {
         var text = "\(report.key): "
         if let rotation = report.rotation {
-            text += word(rotation.outcome, completed: "rotated") + " — " + rotation.message + "\n"
+            text += word(rotation.outcome, completed: "rotated") + " — " + ControlCharacters.escape(rotation.message) + "\n"
         } else {
             text += Style.dim("skipped", console.colorOut) + " — not due: " + report.reason + "\n"
         }
-        if let deletion = report.deletion { text += "  " + deletion.message + "\n" }
+        if let deletion = report.deletion { text += "  " + ControlCharacters.escape(deletion.message) + "\n" }
         for revocation in report.revocations {
             text += "  " + evidence(revocation) + "\n"
         }
-        for item in report.left { text += "  left to do: " + item.text + "\n" }
+        for item in report.left { text += "  left to do: " + ControlCharacters.escape(item.text) + "\n" }
         return text
     }
 
     /// A confirm-revoked result, green only when the old key was refused.
     private func evidence(_ revocation: Revocation) -> String {
-        revocation.status == .rejected ? Style.green(revocation.detail, console.colorOut) : Style.red(revocation.detail, console.colorOut)
+        let detail = ControlCharacters.escape(revocation.detail)
+        return revocation.status == .rejected ? Style.green(detail, console.colorOut) : Style.red(detail, console.colorOut)
     }
 
     private func showLeft(_ left: [PendingAction]) {
-        for item in left { console.out("  left to do: \(item.text)") }
+        for item in left { console.out("  left to do: \(ControlCharacters.escape(item.text))") }
     }
 
     private func word(_ outcome: RunOutcome, completed: String) -> String {

@@ -40,9 +40,11 @@ public struct ProviderError: Error, Sendable, CustomStringConvertible {
     public var mayHaveCreated: Bool
 
     /// The message is scrubbed of anything shaped like a credential here, once, so no
-    /// path (journal, report, audit log) can carry a secret a provider echoed.
+    /// path (journal, report, audit log) can carry a secret a provider echoed; terminal
+    /// control characters are escaped first (a vendor must not drive the operator's terminal,
+    /// nor split a secret with an escape sequence to slip it past the scrub).
     public init(_ message: String, mayHaveCreated: Bool = false) {
-        self.message = Redactor.scrubTokens(message)
+        self.message = Redactor.scrubTokens(ControlCharacters.escape(message))
         self.mayHaveCreated = mayHaveCreated
     }
 

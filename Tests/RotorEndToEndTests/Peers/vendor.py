@@ -16,7 +16,8 @@ VENDOR_ECHO_SECRET=1 (failures print the secret on stderr, as careless vendors d
 VENDOR_DELETE_NOOP=1 (delete answers success and leaves the key live, as a vendor whose
 delete is a no-op for some key types does), VENDOR_REVOKE_DELAY=SECONDS (a deleted key
 still works that long: eventually consistent revocation), VENDOR_CHECK_ONCE=MARKER (check
-accepts once, creating MARKER, and refuses every key after: a verifier that proves nothing).
+accepts once, creating MARKER, and refuses every key after: a verifier that proves nothing),
+VENDOR_ESC=1 (failure messages and new ids carry terminal escape sequences).
 """
 import json
 import os
@@ -45,6 +46,8 @@ def save(db):
 
 def fail(what, secret=None):
     message = f"vendor: {what} refused"
+    if os.environ.get("VENDOR_ESC"):
+        message += " \x1b]0;owned-title\x07\x1b[2J\x1b[H"
     if secret and os.environ.get("VENDOR_ECHO_SECRET"):
         message += f" for key {secret}"
     print(message, file=sys.stderr)
@@ -59,7 +62,7 @@ def main():
         secret = os.environ.get("VENDOR_SECRET_PREFIX", "vk-") + secrets.token_urlsafe(24)
         if failing == "create":
             fail("create", secret)
-        key = {"id": "AK" + secrets.token_hex(8).upper(), "name": sys.argv[2], "secret": secret}
+        key = {"id": "AK" + ("\x1b[2J" if os.environ.get("VENDOR_ESC") else "") + secrets.token_hex(8).upper(), "name": sys.argv[2], "secret": secret}
         db["keys"].append(key)
         save(db)
         if os.environ.get("VENDOR_KILL_PARENT_AFTER_CREATE"):

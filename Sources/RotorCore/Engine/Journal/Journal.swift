@@ -35,7 +35,9 @@ final class Journal: @unchecked Sendable {
     /// needs for recovery is refused here, so such a mistake fails every test that reaches it.
     func record(_ step: JournalStep, _ phase: JournalEntry.Phase, consumer: String? = nil, target: String? = nil,
                 _ detail: String, facts: JournalFacts = JournalFacts()) throws {
-        let entry = JournalEntry(at: clock(), step: step, phase: phase, consumer: consumer, target: target, detail: detail, facts: facts)
+        // A detail quotes providers and commands: never a raw control character (`history`
+        // prints it to a terminal).
+        let entry = JournalEntry(at: clock(), step: step, phase: phase, consumer: consumer, target: target, detail: ControlCharacters.escape(detail), facts: facts)
         let missing = entry.missingFacts
         guard missing.isEmpty else {
             throw JournalCorruption(description: "internal error: journal entry \(step.rawValue).\(phase.rawValue) written without \(missing.joined(separator: ", "))")

@@ -13,6 +13,12 @@ extension RotationRun {
         let generation: NewGeneration
         do throws(ProviderError) {
             generation = try await provider.implementation.create(name: name, values: values, directory: provider.directory)
+            // An id is shown, journalled and stored: one a terminal would interpret is not
+            // taken. It exists, though: found by name and deleted like a lost create.
+            guard !generation.id.isEmpty, ControlCharacters.escape(generation.id) == generation.id else {
+                throw ProviderError("the provider answered with an id holding control characters (\(ControlCharacters.escape(generation.id))), which rotor will not show or store",
+                                    mayHaveCreated: true)
+            }
         } catch {
             try journal.record(.create, .failed, error.message, facts: JournalFacts(name: name, mayHaveCreated: error.mayHaveCreated))
             note(.create, error.message, .failed)
@@ -56,10 +62,10 @@ extension RotationRun {
         for orphan in orphans {
             try journal.record(.create, .info, "found the unrecorded generation \(orphan.id) named '\(name)'", facts: JournalFacts(generationID: orphan.id))
             if let deleteError = try await provider.delete(.new(id: orphan.id, because: "delete the unrecorded generation"), journal: journal, at: now) {
-                return needsPerson(name, error, because: "deleting \(orphan.id) failed: \(deleteError.message)")
+                return needsPerson(name, error, because: "deleting \(ControlCharacters.escape(orphan.id)) failed: \(deleteError.message)")
             }
         }
-        let cleaned = "the generation it created anyway (\(orphans.map(\.id).joined(separator: ", "))) was found by name and deleted"
+        let cleaned = "the generation it created anyway (\(ControlCharacters.escape(orphans.map(\.id).joined(separator: ", ")))) was found by name and deleted"
         note(.delete, cleaned, .ok)
         return Stop(outcome: .failed, message: "create failed: \(error.message); \(cleaned); nothing else was changed")
     }
