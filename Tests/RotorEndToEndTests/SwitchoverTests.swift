@@ -396,6 +396,24 @@ import Testing
         #expect(drifted.status == 2, "a wrong id is drift: \(drifted.stdout)")
     }
 
+    /// Found by an attacker (second round): a lock another program held on a target made
+    /// rotor wait without limit and without a word.
+    @Test func aLockHeldByAnotherProgramIsNamedNotWaitedForeverOn() throws {
+        let fixture = try PairFixture()
+        let file = fixture.scratch.url.appendingPathComponent("deploy/split/secret.env").path
+        let holder = Process()
+        holder.executableURL = URL(fileURLWithPath: "/usr/bin/flock")
+        holder.arguments = [file, "sleep", "60"]
+        try holder.run()
+        defer { holder.terminate() }
+        usleep(300_000)
+        let before = try fixture.pairs()
+        let result = try fixture.rotor(["rotate", "api-key"])
+        #expect(result.status == 1, "\(result.stdout)\(result.stderr)")
+        #expect(result.stdout.contains("held a lock on it (flock)"), "\(result.stdout)")
+        #expect(try fixture.pairs() == before, "rolled back: every pair as it was")
+    }
+
     /// Each target of a consumer's file is journalled, and the file changed by one rename.
     @Test func oneConsumerFileChangesInOneEdit() throws {
         let fixture = try PairFixture()

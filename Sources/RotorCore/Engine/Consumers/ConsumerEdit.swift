@@ -83,7 +83,7 @@ actor FileEditQueue {
         let file = Self.canonical(path)
         await acquire(file)
         defer { release(file) }
-        let held = FileLock.exclusive(file)
+        let held = try FileLock.exclusive(file)
         defer { held?.release() }
         return try await body()
     }
@@ -117,15 +117,24 @@ actor FileEditQueue {
 /// An exclusive `flock` on the file a path names now. An edit replaces the file (a new
 /// inode renamed over the path), so a lock won on an inode the path no longer names is
 /// let go and taken again on the new one. nil when the file does not exist (nothing to
-/// queue on: an edit creates it).
+/// queue on: an edit creates it). Another rotor holds it for one edit (milliseconds); a
+/// holder that keeps it longer than `patience` is named in an error instead of waited for.
 struct FileLock {
     private let descriptor: Int32
+    static let patience: TimeInterval = 10
 
-    static func exclusive(_ path: String) -> FileLock? {
+    static func exclusive(_ path: String) throws(TargetEditError) -> FileLock? {
+        let deadline = Monotonic.now() + patience
         while true {
             let descriptor = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
             guard descriptor >= 0 else { return nil }
-            while flock(descriptor, LOCK_EX) != 0 && errno == EINTR {}
+            while flock(descriptor, LOCK_EX | LOCK_NB) != 0 {
+                guard errno == EWOULDBLOCK || errno == EINTR, Monotonic.now() < deadline else {
+                    close(descriptor)
+                    throw TargetEditError("\(path): another process has held a lock on it (flock) for \(Int(patience)) s; rotor edits it only when no other writer holds it — find the holder with 'fuser \(path)'")
+                }
+                usleep(20_000)
+            }
             var locked = stat(), named = stat()
             if fstat(descriptor, &locked) == 0, stat(path, &named) == 0, locked.st_ino == named.st_ino, locked.st_dev == named.st_dev {
                 return FileLock(descriptor: descriptor)
