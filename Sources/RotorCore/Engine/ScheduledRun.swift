@@ -54,6 +54,13 @@ extension RotationEngine {
         var reports: [ScheduledKeyReport] = []
         for keyPlan in plan.keys {
             var report = ScheduledKeyReport(key: keyPlan.key, due: keyPlan.due, reason: keyPlan.reason)
+            if Interruption.shared.requested {
+                // No new key starts after a signal.
+                report.due = false
+                report.reason = "not started: rotor was stopped by a signal"
+                reports.append(report)
+                continue
+            }
             if keyPlan.due {
                 var options = RotationOptions()
                 options.onlyIfDueAt = now

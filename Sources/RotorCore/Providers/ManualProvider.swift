@@ -82,10 +82,12 @@ struct ManualProvider: KeyProvider {
         tcgetattr(STDIN_FILENO, &original)
         var silent = original
         silent.c_lflag &= ~tcflag_t(ECHO)
+        Interruption.shared.promptStarted(original)  // a second Ctrl-C restores the echo before rotor exits
         tcsetattr(STDIN_FILENO, TCSAFLUSH, &silent)
         tell(prompt)
         defer {
             tcsetattr(STDIN_FILENO, TCSAFLUSH, &original)
+            Interruption.shared.promptEnded()
             tell("")
         }
         return readLine(strippingNewline: true) ?? ""

@@ -74,7 +74,7 @@ extension RotationEngine {
         await withTaskGroup(of: UpdateResult.self) { group in
             var next = 0
             func startNext() {
-                guard next < consumers.count else { return }
+                guard next < consumers.count, !Interruption.shared.requested else { return }
                 let ordinal = next
                 let consumer = consumers[ordinal]
                 next += 1
@@ -103,6 +103,10 @@ extension RotationEngine {
         result.touchedConsumers.append(consumer)
         for edit in ConsumerEdit.inSwitchOrder(operations) {
             let first = edit.operations[0]
+            if Interruption.shared.requested {
+                result.failures.append("\(name): stopped by a signal")
+                return result
+            }
             let backup = "\(backupFolder)/\(ordinal)-\(first.index)"
             let rendered = edit.operations.map { $0.spec.value.render(secretValues) }
             do {
@@ -154,6 +158,10 @@ extension RotationEngine {
                 do { try journal.record(.update, .failed, consumer: name, target: first.label, message) } catch { result.storeError = error }
                 return result
             }
+        }
+        if Interruption.shared.requested {
+            result.failures.append("\(name): stopped by a signal")
+            return result
         }
         do {
             if let failure = try await reloadAndCheck(consumer, values: values, journal: journal, steps: &result.steps, redactor: Redactor([secret])) {

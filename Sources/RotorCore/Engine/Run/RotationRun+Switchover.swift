@@ -16,7 +16,8 @@ extension RotationRun {
         }
         if let error = updates.storeError { throw error }
         guard let failure = updates.failures.first else { return }
-        let message = redactor.redact(failure)
+        let interrupted = Interruption.shared.requested && !failure.hasSuffix("stopped by a signal")
+        let message = redactor.redact(interrupted ? "stopped by a signal (\(failure))" : failure)
         engine.progress("\(keyName): \(message); rolling back")
         let undone = await engine.rollBack(updates.touched, consumers: updates.touchedConsumers, journal: journal, redactor: redactor,
                                            context: old.map { [.id: $0.id] } ?? [:])
@@ -73,7 +74,7 @@ extension RotationRun {
         return ended(.completed, "\(rotated); old generation \(old.id) deleted" + (report.revocations.last?.status == .rejected ? " and its key rejected" : ""))
     }
 
-    private func ended(_ outcome: RunOutcome, _ message: String) -> RotationReport {
+    func ended(_ outcome: RunOutcome, _ message: String) -> RotationReport {
         report.outcome = outcome
         report.message = message
         return report

@@ -61,14 +61,23 @@ final class RotationRun {
             try begin()
             try preflight()
             await readOldSecret()
+            try stopIfInterrupted()
             try await makeRoom()
             try await retire()
             try await revokeFirst()
+            try stopIfInterrupted()
             let generation = try await create()
+            try await stopIfInterrupted(generation)
             try await verifyKey(generation)
             try await checkEveryTargetAccepts(generation)
+            try await stopIfInterrupted(generation)
             try await updateConsumers(generation)
             let record = try commit(generation)
+            if Interruption.shared.requested {
+                // Past the point of no return: nothing to undo; the old generation waits.
+                report.left.append(PendingAction(.deleteGeneration, "old generation \(old?.id ?? "-") is pending deletion: the next 'rotor run' deletes it"))
+                return settled(ended(.needsPerson, "rotated to \(record.id); stopped by a signal before deleting the old generation"))
+            }
             return settled(try await deleteOld(replacedBy: record))
         } catch let stop as Stop {
             report.outcome = stop.outcome
@@ -84,6 +93,18 @@ final class RotationRun {
     }
 
     // MARK: Shared by the steps
+
+    /// A signal asked rotor to stop: no new step starts. Before a generation exists nothing
+    /// was changed; after, the new generation is deleted (no consumer has it yet).
+    func stopIfInterrupted(_ generation: NewGeneration) async throws {
+        guard Interruption.shared.requested else { return }
+        throw try await abandon(generation, because: "stopped by a signal before any consumer was switched")
+    }
+
+    func stopIfInterrupted() throws {
+        guard Interruption.shared.requested else { return }
+        throw Stop(outcome: .failed, message: "stopped by a signal before anything was created or changed")
+    }
 
     /// Records a step's line in the report.
     func note(_ step: PlanStep.Kind, _ detail: String, _ status: PlanStep.Status) {
