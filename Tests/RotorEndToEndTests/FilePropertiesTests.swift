@@ -32,13 +32,7 @@ import Testing
     /// One `generate` key, one consumer whose target is `target` (YAML lines).
     static func setup(_ target: String) throws -> Scratch {
         let scratch = try Scratch()
-        try scratch.write("policies/key.yaml", """
-            kind: RotationPolicy
-            providers:
-              local: { type: generate, format: { prefix: "whsec_", bytes: 32, encoding: base64url } }
-            keys:
-              hook: { provider: local, grace: 0s }
-            """)
+        try scratch.writeGeneratedKey()
         try scratch.write("consumers/app.yaml", """
             kind: ConsumerManifest
             consumers:

@@ -2,23 +2,26 @@ import Foundation
 import Testing
 @testable import RotorCore
 
+extension Scratch {
+    /// `policies/key.yaml`: one key, `hook`, that rotor mints itself (`whsec_…`, grace 0s).
+    func writeGeneratedKey() throws {
+        try write("policies/key.yaml", """
+            kind: RotationPolicy
+            providers:
+              local: { type: generate, format: { prefix: "whsec_", bytes: 32, encoding: base64url } }
+            keys:
+              hook: { provider: local, grace: 0s }
+            """)
+    }
+}
+
 /// Commands and pipes that used to fool rotor (issue 17, items 5 and 6): a timeout that did
 /// not hold, a daemon that hung a run, children that could not be stopped, SIGPIPE.
 @Suite(.serialized) struct ProcessesTests {
     /// One `generate` key and one consumer (an env file) with `extra` lines added to it.
     static func setup(_ extra: String, stdinPadding: Int = 0) throws -> Scratch {
         let scratch = try Scratch()
-        try scratch.write("policies/key.yaml", """
-            kind: RotationPolicy
-            providers:
-              local:
-                type: generate
-                format: { prefix: "whsec_", bytes: 32, encoding: base64url }
-            keys:
-              hook:
-                provider: local
-                grace: 0s
-            """)
+        try scratch.writeGeneratedKey()
         try scratch.write("consumers/app.yaml", """
             kind: ConsumerManifest
             consumers:

@@ -25,14 +25,7 @@ final class RotationFixture {
         let vendor = Self.peers.appendingPathComponent("vendor.py").path
         try scratch.write("policies/vendor.yaml", """
             kind: RotationPolicy
-            providers:
-              vendor:
-                type: exec
-                create: [python3, \(vendor), create, "{name}"]
-                id: /AccessKey/AccessKeyId
-                secret: /AccessKey/SecretAccessKey
-                delete: [python3, \(vendor), delete, "{id}"]
-                list: { command: [python3, \(vendor), list], items: /keys, id: /id, name: /name }
+            \(Self.vendorProvider)
             keys:
               api-key:
                 provider: vendor
@@ -93,6 +86,21 @@ final class RotationFixture {
     @discardableResult
     func rotor(_ arguments: [String], environment extra: [String: String] = [:]) throws -> RotorProcess.Result {
         try RotorProcess.run(arguments, in: scratch.url, environment: environment.merging(extra) { $1 })
+    }
+
+    /// `providers:` with the `vendor` exec provider (`Peers/vendor.py`, keys in `$VENDOR_DB`).
+    static var vendorProvider: String {
+        let vendor = peers.appendingPathComponent("vendor.py").path
+        return """
+            providers:
+              vendor:
+                type: exec
+                create: [python3, \(vendor), create, "{name}"]
+                id: /AccessKey/AccessKeyId
+                secret: /AccessKey/SecretAccessKey
+                delete: [python3, \(vendor), delete, "{id}"]
+                list: { command: [python3, \(vendor), list], items: /keys, id: /id, name: /name }
+            """
     }
 
     func snapshot() throws -> [String: Data] {

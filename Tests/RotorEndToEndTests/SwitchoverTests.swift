@@ -18,14 +18,7 @@ import Testing
             let vendor = RotationFixture.peers.appendingPathComponent("vendor.py").path
             try scratch.write("policies/vendor.yaml", """
                 kind: RotationPolicy
-                providers:
-                  vendor:
-                    type: exec
-                    create: [python3, \(vendor), create, "{name}"]
-                    id: /AccessKey/AccessKeyId
-                    secret: /AccessKey/SecretAccessKey
-                    delete: [python3, \(vendor), delete, "{id}"]
-                    list: { command: [python3, \(vendor), list], items: /keys, id: /id, name: /name }
+                \(RotationFixture.vendorProvider)
                 keys:
                   api-key:
                     provider: vendor
@@ -290,31 +283,26 @@ import Testing
         let fixture = try RotationFixture()
         #expect(try fixture.rotor(["rotate", "api-key"]).status == 0)
         var outputs: [String] = []
-        for environment in [["VENDOR_FAIL": "create"], ["VENDOR_FAIL": "delete"], [:]] {
+        for environment in [["VENDOR_FAIL": "create"], [:], ["VENDOR_FAIL": "delete"]] {
             let result = try fixture.rotor(["rotate", "api-key"], environment: environment.merging(["VENDOR_ESC": "1"]) { $1 })
             outputs += [result.stdout, result.stderr]
             #expect(result.status != 0, "\(environment): \(result.stdout)")
+            if environment.isEmpty {
+                #expect(try fixture.vendorKeys().count == 1, "the generation with an unshowable id was found by name and deleted")
+            }
         }
         outputs += [try fixture.rotor(["history"]).stdout, try fixture.rotor(["status"]).stdout]
         for output in outputs { #expect(!output.contains("\u{1B}") && !output.contains("\u{07}"), "raw control characters: \(output.prefix(400))") }
         #expect(outputs.joined().contains("\\x1b"), "what the vendor printed is shown, escaped")
-        #expect(try fixture.vendorKeys().count == 1, "the generation with an unshowable id was found by name and deleted")
     }
 
     /// Found by an attacker: `rollback RUN` wrote its whole-file backup back over another
     /// key's later rotation in the same file.
     @Test func rollbackRunLeavesAnotherKeysLaterEditAlone() throws {
         let fixture = try PairFixture()
-        let vendor = RotationFixture.peers.appendingPathComponent("vendor.py").path
         try fixture.scratch.write("policies/vendor.yaml", """
             kind: RotationPolicy
-            providers:
-              vendor:
-                type: exec
-                create: [python3, \(vendor), create, "{name}"]
-                id: /AccessKey/AccessKeyId
-                secret: /AccessKey/SecretAccessKey
-                delete: [python3, \(vendor), delete, "{id}"]
+            \(RotationFixture.vendorProvider)
             keys:
               k1: { provider: vendor, grace: 1d, name: "k1-{timestamp}" }
               k2: { provider: vendor, grace: 0s, name: "k2-{timestamp}" }

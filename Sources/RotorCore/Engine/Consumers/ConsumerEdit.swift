@@ -25,23 +25,31 @@ struct ConsumerEdit: Sendable {
     /// A consumer's operations as edits in the order they are written: one per file (in the
     /// order the file first appears), one per exec target, then the ordering rule.
     static func inSwitchOrder(_ operations: [TargetOperation]) -> [ConsumerEdit] {
-        var edits: [[TargetOperation]] = []
-        var editOfFile: [String: Int] = [:]
-        for operation in operations {
-            // Two names of one file (a symlink, `a/../b`) are one file: one edit.
-            guard let path = operation.spec.filePath.map(FileEditQueue.canonical) else {
-                edits.append([operation])
-                continue
-            }
-            if let index = editOfFile[path] {
-                edits[index].append(operation)
-            } else {
-                editOfFile[path] = edits.count
-                edits.append([operation])
-            }
-        }
+        // Two names of one file (a symlink, `a/../b`) are one file: one edit.
+        let edits = grouped(operations) { $0.spec.filePath.map(FileEditQueue.canonical) }
         let all = edits.map(ConsumerEdit.init)
         return all.filter { !$0.namesID } + all.filter(\.namesID)
+    }
+
+    /// `items` in order, those with the same key together (where the first of them stands),
+    /// those without a key each alone: the edits a consumer makes, and the writes a
+    /// rollback undoes (one edit's targets share a backup).
+    static func grouped<Item>(_ items: some Sequence<Item>, by key: (Item) -> String?) -> [[Item]] {
+        var groups: [[Item]] = []
+        var groupOfKey: [String: Int] = [:]
+        for item in items {
+            guard let key = key(item) else {
+                groups.append([item])
+                continue
+            }
+            if let index = groupOfKey[key] {
+                groups[index].append(item)
+            } else {
+                groupOfKey[key] = groups.count
+                groups.append([item])
+            }
+        }
+        return groups
     }
 
     /// Saves what the file (or the exec target) holds now; false when no backup is possible.

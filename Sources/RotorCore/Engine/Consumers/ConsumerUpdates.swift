@@ -189,21 +189,7 @@ extension RotationEngine {
     /// Writes to undo, grouped as they were made: the targets of one file that share a
     /// backup (one edit) together, each exec target alone; in the order given.
     static func editGroups<Write>(_ writes: some Sequence<Write>, backup: (Write) -> String?, path: (Write) -> String?) -> [[Write]] {
-        var groups: [[Write]] = []
-        var groupOfBackup: [String: Int] = [:]
-        for write in writes {
-            guard path(write) != nil, let file = backup(write) else {
-                groups.append([write])
-                continue
-            }
-            if let index = groupOfBackup[file] {
-                groups[index].append(write)
-            } else {
-                groupOfBackup[file] = groups.count
-                groups.append([write])
-            }
-        }
-        return groups
+        ConsumerEdit.grouped(writes) { path($0) == nil ? nil : backup($0) }
     }
 
     /// An error of the journal (the state store), as opposed to one of a target.
