@@ -80,4 +80,47 @@ import Testing
         #expect(result.status == 1)
         #expect(result.stdout.contains("larger than 32 MiB"), "\(result.stdout.prefix(500))")
     }
+
+    /// A chain of symlinks is followed to its end once: the file at the end is replaced and
+    /// every link stays a link (the middle link became a regular file; issue 17, item 2).
+    @Test func aSymlinkChainIsFollowedToItsEndAndEveryLinkStays() throws {
+        let scratch = try Self.setup("      - { env_file: ../deploy/a.env, var: HOOK }")
+        try scratch.write("deploy/real/.env", "HOOK=whsec_initial\n")
+        let deploy = scratch.url.appendingPathComponent("deploy").path
+        #expect(symlink("real/.env", deploy + "/b.env") == 0 && symlink("b.env", deploy + "/a.env") == 0)
+        let result = try RotorProcess.run(["rotate", "hook"], in: scratch.url)
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        #expect((try? FileManager.default.destinationOfSymbolicLink(atPath: deploy + "/a.env")) == "b.env")
+        #expect((try? FileManager.default.destinationOfSymbolicLink(atPath: deploy + "/b.env")) == "real/.env", "the middle link is still a link")
+        #expect(try String(contentsOfFile: deploy + "/real/.env", encoding: .utf8) != "HOOK=whsec_initial\n", "the file at the end was written")
+    }
+
+    /// A link re-pointed between preflight and the write is refused, not followed: the
+    /// file it leads to now is never written (item 2: root wrote into any file a link named).
+    @Test func aLinkRepointedAfterPreflightIsRefused() throws {
+        let scratch = try Self.setup("""
+                  - { env_file: ../deploy/first.env, var: HOOK }
+            """)
+        try scratch.write("consumers/app.yaml", """
+            kind: ConsumerManifest
+            consumers:
+              first:
+                uses: hook
+                targets: [{ env_file: ../deploy/first.env, var: HOOK }]
+                reload: [ln, -sfn, other.env, ../deploy/link.env]
+              second:
+                uses: hook
+                targets: [{ env_file: ../deploy/link.env, var: HOOK }]
+            """)
+        try scratch.write("deploy/first.env", "HOOK=whsec_initial\n")
+        try scratch.write("deploy/one.env", "HOOK=whsec_initial\n")
+        try scratch.write("deploy/other.env", "HOOK=not-a-target\n")
+        #expect(symlink("one.env", scratch.url.appendingPathComponent("deploy/link.env").path) == 0)
+        let result = try RotorProcess.run(["rotate", "hook", "--parallel", "1"], in: scratch.url)
+        #expect(result.status != 0, "\(result.stdout)")
+        #expect(result.stdout.contains("changed since preflight"), "\(result.stdout)")
+        #expect(try String(contentsOf: scratch.url.appendingPathComponent("deploy/other.env"), encoding: .utf8) == "HOOK=not-a-target\n")
+        #expect(try String(contentsOf: scratch.url.appendingPathComponent("deploy/one.env"), encoding: .utf8) == "HOOK=whsec_initial\n")
+        #expect(try String(contentsOf: scratch.url.appendingPathComponent("deploy/first.env"), encoding: .utf8) == "HOOK=whsec_initial\n", "rolled back")
+    }
 }

@@ -12,7 +12,8 @@ import Glibc
 /// never a mix. A crash can leave a stray `.NAME.rotor-tmp-*` file beside the target
 /// (it may hold a new secret): recovery removes those with `removeStrayTemporaries`.
 ///
-/// A symlink is followed: the file it points to is replaced and the link stays.
+/// A symlink is followed to the end of its chain: the file there is replaced and every
+/// link stays.
 public enum AtomicFile {
     public struct WriteError: Error, CustomStringConvertible {
         public var path: String
@@ -24,9 +25,8 @@ public enum AtomicFile {
     static let failingSuffix = ProcessInfo.processInfo.environment["ROTOR_TEST_FAIL_WRITE"]
 
     public static func write(_ bytes: [UInt8], to path: String, newFileMode: mode_t = 0o600) throws(WriteError) {
-        let target = (try? FileManager.default.destinationOfSymbolicLink(atPath: path)).map { link in
-            link.hasPrefix("/") ? link : ((path as NSString).deletingLastPathComponent as NSString).appendingPathComponent(link)
-        } ?? path
+        // Every link of a chain followed: the file at its end is replaced, each link stays.
+        let target = resolved(path)
         if let suffix = failingSuffix, !suffix.isEmpty, target.hasSuffix(suffix) {
             throw WriteError(path: path, reason: "write refused by ROTOR_TEST_FAIL_WRITE")
         }
@@ -70,6 +70,17 @@ public enum AtomicFile {
     }
 
     static func errnoText() -> String { String(cString: strerror(errno)) }
+
+    /// The file `path` names, every symlink followed; a dangling link's own destination.
+    static func resolved(_ path: String) -> String {
+        if let real = realpath(path, nil) {
+            defer { free(real) }
+            return String(cString: real)
+        }
+        return (try? FileManager.default.destinationOfSymbolicLink(atPath: path)).map { link in
+            link.hasPrefix("/") ? link : ((path as NSString).deletingLastPathComponent as NSString).appendingPathComponent(link)
+        } ?? path
+    }
 
     /// `/folder/.NAME.rotor-tmp-`: every temporary file made while writing `path` starts so.
     static func temporaryPrefix(for path: String) -> String {

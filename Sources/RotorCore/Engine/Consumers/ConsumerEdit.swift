@@ -60,7 +60,7 @@ struct ConsumerEdit: Sendable {
     /// Writes each operation's value: a file in one edit, an exec target through its command
     /// (whose templates get `context`: the generation's `{id}`, `{name}`…).
     func write(_ values: [String], context: [Placeholder: String]) async throws {
-        guard let path, operations.count > 1 else {
+        guard operations.count > 1, let path = try operations[0].unchangedPath() else {
             try await operations[0].write(values[0], context: context)
             return
         }

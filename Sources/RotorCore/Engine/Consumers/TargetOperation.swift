@@ -9,8 +9,31 @@ struct TargetOperation: Sendable {
     let spec: TargetSpec
     let label: String
     let runner: CommandRunner
+    /// The file the target's path led to when the run began (every symlink followed): the
+    /// run writes and restores that file, and only while the path still leads to it.
+    let resolvedPath: String?
+
+    init(consumer: ConsumerSpec, index: Int, spec: TargetSpec, label: String, runner: CommandRunner) {
+        self.consumer = consumer
+        self.index = index
+        self.spec = spec
+        self.label = label
+        self.runner = runner
+        resolvedPath = spec.filePath.map(FileEditQueue.canonical)
+    }
 
     var id: TargetID { TargetID(consumer: consumer.name.value, index: index) }
+
+    /// The file to write: the one the path led to at the start, refused when the path now
+    /// leads elsewhere (a symlink re-pointed meanwhile is never followed to a new place).
+    func unchangedPath() throws(TargetEditError) -> String? {
+        guard let path = spec.filePath, let resolvedPath else { return nil }
+        let now = FileEditQueue.canonical(path)
+        guard now == resolvedPath else {
+            throw TargetEditError("\(label): the path now leads to \(now), not to \(resolvedPath) as when the run began (changed since preflight): refused, not followed")
+        }
+        return resolvedPath
+    }
 
     /// Why the target cannot be written, or nil. Nothing is changed.
     func preflight() -> String? {
@@ -49,7 +72,7 @@ struct TargetOperation: Sendable {
     /// Saves what the target holds now, so that it can be restored byte for byte.
     /// Returns false when no backup is possible (an exec target without `read`).
     func backup(to backupPath: String) async throws -> Bool {
-        if let path = spec.filePath {
+        if let path = try unchangedPath() {
             guard case .success(let bytes) = FileTargetReader.read(path) else { throw TargetEditError("\(label): cannot read the file to back it up") }
             try writeBackup(bytes, to: backupPath)
             return true
@@ -70,7 +93,7 @@ struct TargetOperation: Sendable {
 
     /// Writes `value` into the target.
     func write(_ value: String, context: [Placeholder: String] = [:]) async throws {
-        if let path = spec.filePath, spec.fileFormat != nil {
+        if spec.fileFormat != nil, let path = try unchangedPath() {
             switch FileTargetReader.read(path) {
             case .failure(let problem): throw TargetEditError("\(label): \(problem.reason)")
             case .success(let bytes):
@@ -152,7 +175,7 @@ struct TargetOperation: Sendable {
     /// else in the file changed. A file that no longer parses is not written over: the
     /// backup is left to a person (the error names it).
     static func restore(_ operations: [TargetOperation], from backupPath: String) async throws {
-        guard let first = operations.first, let path = first.spec.filePath else { return }
+        guard let first = operations.first, let path = try first.unchangedPath() else { return }
         let byHand = "its backup \(backupPath) is kept: restore it by hand"
         guard let data = FileManager.default.contents(atPath: backupPath) else {
             throw TargetEditError("\(first.label): its backup \(backupPath) is missing")
