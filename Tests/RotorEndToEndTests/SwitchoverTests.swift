@@ -147,14 +147,29 @@ import Testing
     }
 
     /// kill -9 at every journal point of the switch, then `recover`: each pair matches a
-    /// generation the vendor holds, in every file.
+    /// generation the vendor holds, in every file — also the variable a third consumer
+    /// keeps in the pair's file (a shared file in the crash matrix).
     @Test(arguments: ["update.intent#1", "update.intent#2", "update.intent#3", "update.done#1", "update.done#2",
-                      "update.intent#5", "update.done#6", "reload.intent#1", "reload.done#2", "verify.done", "commit.done", "delete.intent"])
+                      "update.intent#5", "update.done#6", "update.intent#7", "update.done#7", "reload.intent#1", "reload.done#2",
+                      "restore.intent#1", "verify.done", "commit.done", "delete.intent"])
     func aCrashAnywhereInTheSwitchLeavesMatchingPairs(_ point: String) throws {
         let fixture = try PairFixture()
+        let manifest = String(decoding: try fixture.scratch.bytes("consumers/services.yaml"), as: UTF8.self)
+        try fixture.scratch.write("consumers/services.yaml", manifest + "\n" + """
+              sharing:
+                uses: api-key
+                targets: [{ env_file: ../deploy/pair/.env, var: SHARED_SECRET, create: true }]
+                health: { exec: [sh, -c, "test ! -e ../deploy/fail-health"] }
+
+            """)
         #expect(try fixture.rotor(["rotate", "api-key"]).status == 0)
+        if point.hasPrefix("restore") {
+            // A rollback to crash in: the sharing consumer's health fails this time.
+            try fixture.scratch.write("deploy/fail-health", "")
+        }
         let crashed = try fixture.rotor(["rotate", "api-key"], environment: ["ROTOR_TEST_CRASH_AT": point])
         #expect(crashed.status == 9, "rotor should have been killed at \(point): \(crashed.stdout)\(crashed.stderr)")
+        try? FileManager.default.removeItem(at: fixture.scratch.url.appendingPathComponent("deploy/fail-health"))
         let recovered = try fixture.rotor(["recover"])
         #expect(recovered.status == 0, "\(recovered.stdout)\(recovered.stderr)")
         let vendor = try fixture.vendorSecrets()
@@ -163,6 +178,8 @@ import Testing
             #expect(vendor[pair[0]] == pair[1], "after a crash at \(point) and recover, \(source) holds a pair the vendor does not know")
         }
         #expect(Set(pairs.values.map { $0[0] }).count == 1, "every consumer on one generation")
+        let shared = try EnvFileFormat(variable: "SHARED_SECRET").read(Array(fixture.scratch.bytes("deploy/pair/.env"))).get()
+        #expect(shared == pairs["same-env"]?[1], "the consumer sharing the file is on the same generation")
         #expect(try fixture.rotor(["rotate", "api-key"]).status == 0)
     }
 
