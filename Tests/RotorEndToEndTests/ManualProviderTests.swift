@@ -112,4 +112,20 @@ import Testing
         #expect(!result.stdout.contains(secret), "the terminal showed the secret: \(result.stdout)")
         #expect(try value(scratch) == secret)
     }
+
+    /// Ctrl-C at the secret prompt ends the wait at once: nothing was created or changed,
+    /// the lock is released, and the terminal echoes again (issue 17, item 7: it was left
+    /// without echo).
+    @Test func ctrlCAtThePromptStopsCleanlyAndRestoresTheEcho() throws {
+        let health = try HealthServer()
+        let scratch = try scratch(health: health)
+        let result = try RotorProcess.run(["python3", RotationFixture.peers.appendingPathComponent("type_at_prompt.py").path,
+                                           "Paste the new secret", "^C", RotorProcess.binary.path, "rotate", "skytells-prod", "--yes"],
+                                          in: scratch.url, executable: URL(fileURLWithPath: "/usr/bin/env"))
+        #expect(result.status == 1, "\(result.stdout)")
+        #expect(result.stdout.contains("stopped by a signal at the prompt"), "\(result.stdout)")
+        #expect(result.stdout.hasSuffix("echo: on\n"), "the terminal echoes again: \(result.stdout.suffix(200))")
+        #expect(try value(scratch) == "sk-old-0000")
+        #expect(try RotorProcess.run(["recover"], in: scratch.url).stdout == "nothing to recover\n")
+    }
 }

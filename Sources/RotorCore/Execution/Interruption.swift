@@ -1,3 +1,4 @@
+import CPosix
 import Foundation
 
 /// SIGINT and SIGTERM (Ctrl-C, a cancelled CI job, `systemctl stop`).
@@ -15,6 +16,14 @@ public final class Interruption: @unchecked Sendable {
     private var sources: [any DispatchSourceSignal] = []
     /// The terminal as it was before a prompt turned its echo off.
     private var terminal: termios?
+    /// Readable once a signal asked rotor to stop: a prompt waiting for a person polls it
+    /// beside its input, so the first Ctrl-C ends the wait (the terminal restored on the
+    /// prompt's way out).
+    private let wakeup: (read: Int32, write: Int32) = {
+        var fds: [Int32] = [-1, -1]
+        _ = rotor_pipe(&fds)
+        return (fds[0], fds[1])
+    }()
 
     /// Whether a signal asked the run to stop.
     public var requested: Bool { lock.withLock { signalled } }
@@ -43,6 +52,28 @@ public final class Interruption: @unchecked Sendable {
         }
         tell("rotor: \(name) received: stopping — no new step starts, and what was touched is put back (send it again to stop at once)")
         RunningCommands.shared.terminateAll()
+        var byte: UInt8 = 1
+        _ = write(wakeup.write, &byte, 1)
+    }
+
+    /// One line typed at the terminal (standard input), or nil when a signal asked rotor to
+    /// stop first, or the input ended.
+    func readLine() -> String? {
+        var line: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            var polled = [pollfd(fd: STDIN_FILENO, events: Int16(POLLIN), revents: 0), pollfd(fd: wakeup.read, events: Int16(POLLIN), revents: 0)]
+            guard poll(&polled, 2, -1) >= 0 || errno == EINTR else { return nil }
+            if polled[1].revents != 0 || requested { return nil }
+            guard polled[0].revents != 0 else { continue }
+            let count = buffer.withUnsafeMutableBytes { Glibc.read(STDIN_FILENO, $0.baseAddress, $0.count) }
+            if count < 0, errno == EINTR || errno == EAGAIN { continue }
+            guard count > 0 else { return line.isEmpty ? nil : String(decoding: line, as: UTF8.self) }
+            for byte in buffer[0..<count] {
+                if byte == 0x0A || byte == 0x0D { return String(decoding: line, as: UTF8.self) }
+                line.append(byte)
+            }
+        }
     }
 
     /// A prompt turned the terminal's echo off: restore `original` if rotor must stop at once.

@@ -55,6 +55,9 @@ struct ManualProvider: KeyProvider {
             throw ProviderError("no person is here to create the key: \(spec.instructions)")
         }
         let trimmed = secret.trimmingCharacters(in: .whitespacesAndNewlines)
+        if Interruption.shared.requested {
+            throw ProviderError("stopped by a signal at the prompt; rotor created nothing (a key made in the console meanwhile is yours to delete there)")
+        }
         guard !trimmed.isEmpty else { throw ProviderError("no secret was given (empty input); nothing was created") }
         return NewGeneration(id: name, name: name, secret: Secret(trimmed))
     }
@@ -65,7 +68,7 @@ struct ManualProvider: KeyProvider {
         if input.confirmDeletion { return }
         if isatty(STDIN_FILENO) == 1 {
             input.tell("Type 'yes' once it is deleted: ")
-            if readLine()?.trimmingCharacters(in: .whitespaces).lowercased() == "yes" { return }
+            if Interruption.shared.readLine()?.trimmingCharacters(in: .whitespaces).lowercased() == "yes" { return }
         }
         throw ProviderError("the old key '\(id)' waits for a person to delete it (\(how)); confirm with --yes next time, or at the prompt")
     }
@@ -90,6 +93,6 @@ struct ManualProvider: KeyProvider {
             Interruption.shared.promptEnded()
             tell("")
         }
-        return readLine(strippingNewline: true) ?? ""
+        return Interruption.shared.readLine() ?? ""
     }
 }

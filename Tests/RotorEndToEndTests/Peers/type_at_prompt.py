@@ -2,11 +2,14 @@
 """type_at_prompt.py PROMPT TEXT COMMAND...: runs COMMAND on a pseudo-terminal, as a
 person at a terminal would: waits until PROMPT appears on the screen, types TEXT and
 Enter, then prints everything the terminal showed (the transcript) and exits as COMMAND
-did. Exits 124 if PROMPT never appears within 60 s."""
+did. Exits 124 if PROMPT never appears within 60 s. TEXT "^C" types Ctrl-C instead (no
+Enter): the terminal sends SIGINT to COMMAND. The transcript ends with a line saying
+whether the terminal echoes input after COMMAND exited ("echo: on" or "echo: off")."""
 import os
 import pty
 import select
 import sys
+import termios
 import time
 
 prompt, text, argv = sys.argv[1].encode(), sys.argv[2].encode(), sys.argv[3:]
@@ -27,12 +30,16 @@ while True:
             break
         screen += chunk
     if not typed and prompt in screen:
-        os.write(fd, text + b"\r")
+        os.write(fd, b"\x03" if text == b"^C" else text + b"\r")
         typed = True
     if not typed and time.monotonic() > deadline:
         os.kill(pid, 9)
         sys.stdout.write(screen.decode(errors="replace"))
         sys.exit(124)
 _, status = os.waitpid(pid, 0)
-sys.stdout.write(screen.decode(errors="replace"))
+try:
+    echo = "on" if termios.tcgetattr(fd)[3] & termios.ECHO else "off"
+except termios.error:
+    echo = "unknown"
+sys.stdout.write(screen.decode(errors="replace") + f"\necho: {echo}\n")
 sys.exit(os.waitstatus_to_exitcode(status))
