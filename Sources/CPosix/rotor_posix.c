@@ -1,5 +1,9 @@
 #define _GNU_SOURCE
+#include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <sys/fsuid.h>
+#include <sys/syscall.h>
 #include <signal.h>
 #include <spawn.h>
 #include <unistd.h>
@@ -41,3 +45,30 @@ int rotor_spawn(pid_t *pid, const char *path, char *const argv[], char *const en
 }
 
 int rotor_pipe(int fds[2]) { return pipe2(fds, O_CLOEXEC); }
+
+/* The process's own groups, saved before a thread drops them (per thread, as the call is). */
+static __thread int saved_count = -1;
+static __thread gid_t saved_groups[256];
+
+int rotor_fs_as(uid_t uid, gid_t gid) {
+    saved_count = getgroups(256, saved_groups);
+    if (saved_count < 0) return -1;
+    if (syscall(SYS_setgroups, 0, NULL) != 0) return -1;
+    setfsgid(gid);
+    setfsuid(uid);
+    /* setfsuid reports no error: ask again, and undo everything if it did not take. */
+    if ((uid_t)setfsuid((uid_t)-1) != uid || (gid_t)setfsgid((gid_t)-1) != gid) {
+        rotor_fs_as_self();
+        errno = EPERM;
+        return -1;
+    }
+    return 0;
+}
+
+int rotor_fs_as_self(void) {
+    setfsuid(geteuid());
+    setfsgid(getegid());
+    if (saved_count >= 0 && syscall(SYS_setgroups, saved_count, saved_groups) != 0) return -1;
+    saved_count = -1;
+    return 0;
+}

@@ -123,4 +123,26 @@ import Testing
         #expect(try String(contentsOf: scratch.url.appendingPathComponent("deploy/one.env"), encoding: .utf8) == "HOOK=whsec_initial\n")
         #expect(try String(contentsOf: scratch.url.appendingPathComponent("deploy/first.env"), encoding: .utf8) == "HOOK=whsec_initial\n", "rolled back")
     }
+
+    /// Found by an attacker: a link re-pointed during a health check made the restore
+    /// refuse (rightly), but the summary still said every consumer was rolled back.
+    @Test func aRestoreRefusedIsNotCalledARollback() throws {
+        let scratch = try Self.setup("")
+        try scratch.write("consumers/app.yaml", """
+            kind: ConsumerManifest
+            consumers:
+              app:
+                uses: hook
+                targets: [{ env_file: ../deploy/link.env, var: HOOK }]
+                health: { exec: [sh, -c, "ln -sfn victim.env ../deploy/link.env; exit 1"] }
+            """)
+        try scratch.write("deploy/real.env", "HOOK=whsec_initial\n")
+        try scratch.write("deploy/victim.env", "HOOK=victim\n")
+        #expect(symlink("real.env", scratch.url.appendingPathComponent("deploy/link.env").path) == 0)
+        let result = try RotorProcess.run(["rotate", "hook"], in: scratch.url)
+        #expect(result.status == 3, "\(result.stdout)")
+        #expect(!result.stdout.contains("every consumer was rolled back"), "\(result.stdout)")
+        #expect(result.stdout.contains("could not put everything back"), "\(result.stdout)")
+        #expect(try String(contentsOf: scratch.url.appendingPathComponent("deploy/victim.env"), encoding: .utf8) == "HOOK=victim\n")
+    }
 }

@@ -53,6 +53,27 @@ import Testing
         #expect(try fixture.snapshot() == before)
     }
 
+    /// Found by an attacker: a signal during a create that had already acted at the vendor
+    /// (its command was stopped mid-way) was reported "nothing was created", and the key
+    /// stayed live. A create cut short is looked up by name and deleted like a lost one.
+    @Test func aSignalDuringCreateLeavesNoKeyAtTheVendor() throws {
+        let fixture = try RotationFixture()
+        #expect(try fixture.rotor(["rotate", "api-key"]).status == 0)
+        let vendor = RotationFixture.peers.appendingPathComponent("vendor.py").path
+        let policy = String(decoding: try fixture.scratch.bytes("policies/vendor.yaml"), as: UTF8.self)
+        try fixture.scratch.write("policies/vendor.yaml", policy.replacingOccurrences(
+            of: "create: [python3, \(vendor), create, \"{name}\"]",
+            with: "create: [sh, -c, 'python3 \(vendor) create \"$1\" && touch ../created && sleep 30', sh, \"{name}\"]"))
+        let keysBefore = try fixture.vendorKeys()
+        let rotor = try BackgroundRotor(["rotate", "api-key"], in: fixture.scratch.url, environment: fixture.environment)
+        Self.waitUntilExists(fixture.scratch.url.appendingPathComponent("created"), while: rotor)
+        kill(rotor.pid, SIGTERM)
+        let (status, output) = rotor.finish()
+        #expect(status == 1, "\(output)")
+        #expect(output.contains("found by name and deleted"), "\(output)")
+        #expect(try fixture.vendorKeys() == keysBefore, "no key the rotation made is left at the vendor")
+    }
+
     static func waitUntilExists(_ file: URL, while rotor: BackgroundRotor, sourceLocation: Testing.SourceLocation = #_sourceLocation) {
         let deadline = Date().addingTimeInterval(120)
         while !FileManager.default.fileExists(atPath: file.path) {

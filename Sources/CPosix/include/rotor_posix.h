@@ -20,4 +20,11 @@ int rotor_spawn(pid_t *pid, const char *path, char *const argv[], char *const en
 /// pipe2(fds, O_CLOEXEC): a pipe no command inherits unless it is dup'ed to its fds 0–2.
 int rotor_pipe(int fds[2]);
 
+/// File access of the calling thread only, as `uid`/`gid` with no supplementary group
+/// (setfsuid, setfsgid and the raw setgroups system call, which — unlike glibc's
+/// setgroups — changes one thread): what a consumer's `user:` files are read and written
+/// as. 0 on success, else -1 (errno set). `rotor_fs_as_self` undoes it.
+int rotor_fs_as(uid_t uid, gid_t gid);
+int rotor_fs_as_self(void);
+
 #endif

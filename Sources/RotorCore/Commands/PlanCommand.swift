@@ -65,12 +65,15 @@ public enum PlanCommand {
     /// One look at a target, for the planner: what it holds, whether rotor could replace
     /// it, and the warning when every user can read it (made here, on the core that
     /// looked; most targets have none).
-    private static func inspect(displayPath: @escaping @Sendable (String) -> String) -> @Sendable (TargetSpec, String) -> TargetInspection {
+    private static func inspect(displayPath: @escaping @Sendable (String) -> String) -> @Sendable (TargetSpec, ConsumerSpec) -> TargetInspection {
         let inspector = TargetInspector()
-        return { target, key in
+        return { target, consumer in
             var inspection = inspector.inspect(target)
             if let mode = inspection.worldReadableMode, let path = target.filePath {
-                inspection.exposure = (path, TargetExposure.warning(shownPath: displayPath(path), key: key, mode: mode))
+                inspection.exposure = (path, TargetExposure.warning(shownPath: displayPath(path), key: consumer.uses.value, mode: mode))
+            }
+            if inspection.writeProblem == nil, let path = target.filePath {
+                inspection.writeProblem = FolderOwnership.refusal(path: path, consumer: consumer)
             }
             return inspection
         }

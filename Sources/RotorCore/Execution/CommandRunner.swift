@@ -17,7 +17,10 @@ public struct CommandResult: Sendable {
     func printed(_ redactor: Redactor, limit: Int = 400) -> String? {
         let stream = stderr.contains(where: { !Self.isBlank($0) }) ? stderr : stdout
         let bytes = stream.suffix(limit * 4)
-        let text = ControlCharacters.escape(String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
+        // One line: a command must not print lines that look like rotor's own.
+        let lines = String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            .split(whereSeparator: \.isNewline).joined(separator: " | ")
+        let text = ControlCharacters.escape(lines)
         guard !text.isEmpty else { return nil }
         let tail = text.count > limit ? "…" + text.suffix(limit) : text
         return redactor.redact(tail, limit: limit + 200)
@@ -263,6 +266,11 @@ final class RunningCommands: @unchecked Sendable {
     /// SIGTERM to every running command's group; their own deadlines KILL what stays.
     func terminateAll() {
         for group in lock.withLock({ groups }) { kill(-group, SIGTERM) }
+    }
+
+    /// SIGKILL to every running command's group: rotor exits at once and leaves none behind.
+    func killAll() {
+        for group in lock.withLock({ groups }) { kill(-group, SIGKILL) }
     }
 
     /// Whether any process is left in the group `pid` leads.

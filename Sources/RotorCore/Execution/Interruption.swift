@@ -46,6 +46,7 @@ public final class Interruption: @unchecked Sendable {
             return !signalled
         }
         guard first else {
+            RunningCommands.shared.killAll()
             restoreTerminal()
             tell("rotor: \(name) again: stopped at once; run 'rotor recover' to finish or undo the interrupted run")
             exit(ExitStatus.needsPerson.rawValue)

@@ -63,7 +63,7 @@ public enum Planner {
     /// first looks at each of its targets (due or not) and plans from what it found, in
     /// place of `input.observations` and `writeProblems`: how `plan` reads 10,000 targets
     /// with no fleet-wide pass, barrier or dictionary between reading and planning.
-    static func plan(_ input: PlanningInput, inspect: (@Sendable (_ target: TargetSpec, _ key: String) -> TargetInspection)?)
+    static func plan(_ input: PlanningInput, inspect: (@Sendable (_ target: TargetSpec, _ consumer: ConsumerSpec) -> TargetInspection)?)
         -> (plan: Plan, inspections: [KeyInspections]) {
         let selected = Set(input.selectedKeys)
         let positionsByKey = input.configuration.consumerPositionsByKey()
@@ -77,7 +77,7 @@ public enum Planner {
                 let positions = positionsByKey[key.name.value] ?? []
                 let consumers = positions.map { input.configuration.consumers[$0] }
                 let inspections = inspect.map { inspect in
-                    consumers.flatMap { consumer in consumer.targets.map { inspect($0, key.name.value) } }
+                    consumers.flatMap { consumer in consumer.targets.map { inspect($0, consumer) } }
                 }
                 let plan = planKey(key, provider: provider, consumers: consumers, input: input, inspections: inspections, dated: dated)
                 return (plan, KeyInspections(consumerPositions: positions, inspections: inspections ?? []))

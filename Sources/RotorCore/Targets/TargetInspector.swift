@@ -138,6 +138,7 @@ enum FileTargetReader {
             switch errno {
             case ENOENT, ENOTDIR: return .failure(.fileMissing)
             case EISDIR: return .failure(.unreadable("it is a folder, not a file"))
+            case ENXIO: return .failure(.unreadable("it is not a regular file (a socket): only regular files are targets"))
             case EACCES, EPERM: return .failure(.unreadable("permission denied"))
             default: return .failure(.unreadable(String(cString: strerror(errno))))
             }

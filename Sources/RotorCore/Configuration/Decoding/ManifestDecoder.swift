@@ -78,8 +78,9 @@ struct ManifestDecoder {
             context.check($0, subject: "'health' of \(reader.subject)", secretRole: .healthCheck, defaultRetries: 3)
         }
         _ = reader.string("description")
+        let user = reader.string("user")
         guard let uses, let targets else { return nil }
-        return ConsumerSpec(name: name, uses: uses, targets: targets, reload: reload, health: health, directory: context.directory)
+        return ConsumerSpec(name: name, uses: uses, targets: targets, reload: reload, health: health, directory: context.directory, user: user)
     }
 
     private func target(_ node: Node, subject describeSubject: @autoclosure @escaping () -> String) -> TargetSpec? {

@@ -7,6 +7,9 @@ public struct ConsumerSpec: Hashable, Sendable {
     public var health: CheckSpec?
     /// The folder of the manifest that declares it: its commands run there.
     public var directory: String
+    /// `user: NAME`: its files are read and written as this account (rotor as root, with
+    /// target folders that account owns).
+    public var user: Located<String>? = nil
 }
 
 /// One place that holds the secret.

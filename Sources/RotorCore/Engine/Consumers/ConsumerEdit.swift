@@ -65,14 +65,14 @@ struct ConsumerEdit: Sendable {
             return
         }
         var bytes: [UInt8]
-        switch FileTargetReader.read(path) {
+        switch operations[0].readFile(path) {
         case .success(let read): bytes = read
         case .failure(let problem): throw TargetEditError("\(operations[0].label): \(problem.reason)")
         }
         for (operation, value) in zip(operations, values) {
             bytes = try operation.replace(in: bytes, with: value)
         }
-        do { try AtomicFile.write(bytes, to: path) } catch { throw TargetEditError("\(operations[0].label): \(error.reason)") }
+        try operations[0].writeFile(bytes, to: path)
     }
 }
 

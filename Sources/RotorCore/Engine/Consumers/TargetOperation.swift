@@ -12,6 +12,8 @@ struct TargetOperation: Sendable {
     /// The file the target's path led to when the run began (every symlink followed): the
     /// run writes and restores that file, and only while the path still leads to it.
     let resolvedPath: String?
+    /// The account its file is read and written as (`user:` on the consumer), if any.
+    let identity: FileIdentity?
 
     init(consumer: ConsumerSpec, index: Int, spec: TargetSpec, label: String, runner: CommandRunner) {
         self.consumer = consumer
@@ -20,6 +22,32 @@ struct TargetOperation: Sendable {
         self.label = label
         self.runner = runner
         resolvedPath = spec.filePath.map(FileEditQueue.canonical)
+        identity = consumer.user.flatMap { FileIdentity(named: $0.value) }
+    }
+
+    /// The file's bytes, read as the consumer's `user:` when it names one.
+    func readFile(_ path: String) -> Result<[UInt8], TargetReadProblem> {
+        guard let identity else { return FileTargetReader.read(path) }
+        return (try? identity.perform { FileTargetReader.read(path) }) ?? .failure(.unreadable("cannot act as user \(identity.name)"))
+    }
+
+    /// Replaces the file atomically, as the consumer's `user:` when it names one.
+    func writeFile(_ bytes: [UInt8], to path: String) throws(TargetEditError) {
+        do {
+            try identity.perform { try AtomicFile.write(bytes, to: path) }
+        } catch let error as AtomicFile.WriteError {
+            throw TargetEditError("\(label): \(error.reason)")
+        } catch let error as TargetEditError {
+            throw error
+        } catch {
+            throw TargetEditError("\(label): \(error)")
+        }
+    }
+
+    /// Why rotor, as root, will not touch this file: see `FolderOwnership.refusal`.
+    func ownershipProblem() -> String? {
+        guard let path = spec.filePath else { return nil }
+        return FolderOwnership.refusal(path: path, resolved: resolvedPath, consumer: consumer).map { "\(label): \($0)" }
     }
 
     var id: TargetID { TargetID(consumer: consumer.name.value, index: index) }
@@ -44,8 +72,9 @@ struct TargetOperation: Sendable {
             return nil
         }
         guard let path = spec.filePath, let format = spec.fileFormat else { return nil }
+        if let problem = ownershipProblem() { return problem }
         let bytes: [UInt8]
-        switch FileTargetReader.read(path) {
+        switch readFile(path) {
         case .success(let read): bytes = read
         case .failure(let problem): return "\(label): \(problem.reason)"
         }
@@ -64,7 +93,7 @@ struct TargetOperation: Sendable {
 
     /// Why `value` cannot be written here (e.g. the env-file rule refuses it), or nil.
     func refusal(of value: String) -> String? {
-        guard let path = spec.filePath, let format = spec.fileFormat, case .success(let bytes) = FileTargetReader.read(path) else { return nil }
+        guard let path = spec.filePath, let format = spec.fileFormat, case .success(let bytes) = readFile(path) else { return nil }
         if case .failure(let error) = format.replace(in: bytes, with: value, create: spec.create) { return "\(label): \(error.message)" }
         return nil
     }
@@ -73,7 +102,7 @@ struct TargetOperation: Sendable {
     /// Returns false when no backup is possible (an exec target without `read`).
     func backup(to backupPath: String) async throws -> Bool {
         if let path = try unchangedPath() {
-            guard case .success(let bytes) = FileTargetReader.read(path) else { throw TargetEditError("\(label): cannot read the file to back it up") }
+            guard case .success(let bytes) = readFile(path) else { throw TargetEditError("\(label): cannot read the file to back it up") }
             try writeBackup(bytes, to: backupPath)
             return true
         }
@@ -94,11 +123,9 @@ struct TargetOperation: Sendable {
     /// Writes `value` into the target.
     func write(_ value: String, context: [Placeholder: String] = [:]) async throws {
         if spec.fileFormat != nil, let path = try unchangedPath() {
-            switch FileTargetReader.read(path) {
+            switch readFile(path) {
             case .failure(let problem): throw TargetEditError("\(label): \(problem.reason)")
-            case .success(let bytes):
-                let edited = try replace(in: bytes, with: value)
-                do { try AtomicFile.write(edited, to: path) } catch { throw TargetEditError("\(label): \(error.reason)") }
+            case .success(let bytes): try writeFile(try replace(in: bytes, with: value), to: path)
             }
             return
         }
@@ -129,7 +156,7 @@ struct TargetOperation: Sendable {
     /// What the target holds now, or nil when it cannot be read (an exec target without `read`).
     func readBack() async -> String? {
         if let path = spec.filePath, let format = spec.fileFormat {
-            guard case .success(let bytes) = FileTargetReader.read(path), case .success(let value) = format.read(bytes) else { return nil }
+            guard case .success(let bytes) = readFile(path), case .success(let value) = format.read(bytes) else { return nil }
             return value
         }
         guard case .exec(_, let read?) = spec.kind else { return nil }
@@ -181,7 +208,7 @@ struct TargetOperation: Sendable {
             throw TargetEditError("\(first.label): its backup \(backupPath) is missing")
         }
         let backup = [UInt8](data)
-        guard case .success(let current) = FileTargetReader.read(path) else {
+        guard case .success(let current) = first.readFile(path) else {
             throw TargetEditError("\(first.label): the file cannot be read; \(byHand)")
         }
         // A write that failed left the file as it was (writes are atomic): nothing to undo.
@@ -189,7 +216,7 @@ struct TargetOperation: Sendable {
         // Nobody else changed the file (it is the backup plus this run's values): the backup
         // goes back byte for byte, quoting and escapes as they were.
         if isBackupPlusTheseValues(operations, backup: backup, current: current) {
-            do { try AtomicFile.write(backup, to: path) } catch { throw TargetEditError("\(first.label): \(error.reason)") }
+            try first.writeFile(backup, to: path)
             return
         }
         var edited = current
@@ -206,7 +233,7 @@ struct TargetOperation: Sendable {
             if now != old { edited = try operation.replace(in: edited, with: old) }
         }
         guard edited != current else { return }
-        do { try AtomicFile.write(edited, to: path) } catch { throw TargetEditError("\(first.label): \(error.reason)") }
+        try first.writeFile(edited, to: path)
     }
 
     /// Whether `current` is `backup` with only these targets' values changed (to what they

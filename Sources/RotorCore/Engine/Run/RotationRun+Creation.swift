@@ -20,9 +20,11 @@ extension RotationRun {
                                     mayHaveCreated: true)
             }
         } catch {
-            try journal.record(.create, .failed, error.message, facts: JournalFacts(name: name, mayHaveCreated: error.mayHaveCreated))
+            // A create cut short by a signal (its command stopped mid-way) may have acted.
+            let mayHaveCreated = error.mayHaveCreated || Interruption.shared.requested
+            try journal.record(.create, .failed, error.message, facts: JournalFacts(name: name, mayHaveCreated: mayHaveCreated))
             note(.create, error.message, .failed)
-            guard error.mayHaveCreated else {
+            guard mayHaveCreated else {
                 throw Stop(outcome: .failed, message: "create failed: \(error.message); nothing was created or changed")
             }
             throw try await cleanUpLostCreate(named: name, error: error)

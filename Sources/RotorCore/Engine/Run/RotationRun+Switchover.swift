@@ -26,8 +26,9 @@ extension RotationRun {
         try journal.record(.rollback, undone.left.isEmpty ? .done : .failed,
                            undone.left.isEmpty ? "every touched target restored" : undone.left.map(\.text).joined(separator: "; "))
         if let error = undone.storeError { throw error }
-        throw try await abandon(generation, because: "\(message); every consumer was rolled back to the old generation",
-                                outcome: undone.left.isEmpty ? .rolledBack : .needsPerson)
+        let rolledBack = undone.left.isEmpty ? "every consumer was rolled back to the old generation"
+            : "the rollback could not put everything back: see what is left to do"
+        throw try await abandon(generation, because: "\(message); \(rolledBack)", outcome: undone.left.isEmpty ? .rolledBack : .needsPerson)
     }
 
     /// 4. Verified: the point of no return (recovery rolls forward from here). The state

@@ -1,0 +1,72 @@
+import CPosix
+import Foundation
+
+/// The account a consumer's files are read and written as (`user: NAME`), when rotor runs
+/// as root and the target's folder belongs to that account: its links can then reach only
+/// what that account could, never root's files.
+///
+/// File access changes on the calling thread only (setfsuid/setfsgid, no supplementary
+/// groups), around synchronous work: `perform` must not span a suspension point, or the
+/// work could continue on another thread.
+struct FileIdentity: Sendable, Hashable {
+    let name: String
+    let uid: uid_t
+    let gid: gid_t
+
+    /// The account `name`, or nil when it does not exist.
+    init?(named name: String) {
+        guard let entry = getpwnam(name) else { return nil }
+        self.name = name
+        uid = entry.pointee.pw_uid
+        gid = entry.pointee.pw_gid
+    }
+
+    /// Runs `body` with this thread's file access as the account.
+    func perform<T>(_ body: () throws -> T) throws -> T {
+        guard rotor_fs_as(uid, gid) == 0 else {
+            throw TargetEditError("cannot act as user \(name) (\(String(cString: strerror(errno)))): rotor must run as root to use 'user:'")
+        }
+        defer { rotor_fs_as_self() }
+        return try body()
+    }
+}
+
+extension Optional where Wrapped == FileIdentity {
+    /// `body` as the identity, or as rotor itself when there is none.
+    func perform<T>(_ body: () throws -> T) throws -> T {
+        guard let identity = self else { return try body() }
+        return try identity.perform(body)
+    }
+}
+
+/// logrotate's rule: as root, a target whose folder someone other than root can write is
+/// refused — that someone could swap the target for a link to any file.
+enum FolderOwnership {
+    /// Why rotor, as root, will not touch the file at `path` (which led to `resolved` when
+    /// the run began) for `consumer`: a folder on its way that another account can write,
+    /// unless the consumer names `user:`; or a `user:` that does not exist. nil when fine.
+    static func refusal(path: String, resolved: String? = nil, consumer: ConsumerSpec) -> String? {
+        if let user = consumer.user {
+            return FileIdentity(named: user.value) == nil ? "consumer '\(consumer.name.value)' names user '\(user.value)', which does not exist" : nil
+        }
+        guard geteuid() == 0 else { return nil }
+        let resolved = resolved ?? FileEditQueue.canonical(path)
+        for folder in Set([PathNormalizer.parent(of: path), PathNormalizer.parent(of: resolved)]).sorted() {
+            guard let writer = otherWriter(of: folder) else { continue }
+            let owner = writer.hasPrefix("group ") || writer == "anyone" ? "NAME" : writer
+            return "its folder \(folder) can be written by \(writer), not only root, who could point the target at any file; "
+                + "as root rotor refuses it (as logrotate does): set 'user: \(owner)' on consumer '\(consumer.name.value)' to read and write its files as that user, or run rotor as that user"
+        }
+        return nil
+    }
+
+    /// Who besides root can write `folder`, or nil when nobody can.
+    static func otherWriter(of folder: String) -> String? {
+        var info = stat()
+        guard stat(folder, &info) == 0 else { return nil }
+        if info.st_uid != 0 { return getpwuid(info.st_uid).map { String(cString: $0.pointee.pw_name) } ?? "uid \(info.st_uid)" }
+        if info.st_mode & 0o002 != 0 { return "anyone" }
+        if info.st_mode & 0o020 != 0, info.st_gid != 0 { return "group " + (getgrgid(info.st_gid).map { String(cString: $0.pointee.gr_name) } ?? "\(info.st_gid)") }
+        return nil
+    }
+}

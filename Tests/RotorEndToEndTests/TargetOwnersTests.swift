@@ -1,0 +1,71 @@
+import Foundation
+import Testing
+@testable import RotorCore
+
+/// rotor as root, and a target whose folder belongs to the app's user (issue 17, item 2):
+/// that user could point the target at any file root can read or write. Such a target is
+/// refused at preflight (logrotate's rule) unless its consumer names `user: NAME`; then its
+/// files are read and written as that user, who cannot reach root's files through a link.
+@Suite(.serialized, .enabled(if: getuid() == 0, "creates a user and needs root")) struct TargetOwnersTests {
+    static let user = "rotor-app"
+
+    /// A scratch folder with one generated key; `deploy/app/` (and its `.env`) belong to
+    /// the app user; the consumer names `user:` when `named`.
+    static func setup(named: Bool) throws -> (Scratch, uid: uid_t, gid: gid_t) {
+        if getpwnam(user) == nil {
+            _ = try RotorProcess.spawn(["/usr/sbin/useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", user])
+        }
+        let uid = try #require(getpwnam(user)?.pointee.pw_uid), gid = try #require(getpwnam(user)?.pointee.pw_gid)
+        let scratch = try Scratch()
+        try scratch.writeGeneratedKey()
+        try scratch.write("consumers/app.yaml", """
+            kind: ConsumerManifest
+            consumers:
+              app:
+                uses: hook
+            \(named ? "    user: \(user)\n" : "")    targets: [{ env_file: ../deploy/app/.env, var: HOOK }]
+            """)
+        try scratch.write("deploy/app/.env", "HOOK=whsec_initial\n")
+        chmod(scratch.url.appendingPathComponent("deploy/app").path, 0o755)
+        chmod(scratch.url.appendingPathComponent("deploy/app/.env").path, 0o640)
+        #expect(chown(scratch.url.appendingPathComponent("deploy/app").path, uid, gid) == 0)
+        #expect(chown(scratch.url.appendingPathComponent("deploy/app/.env").path, uid, gid) == 0)
+        return (scratch, uid, gid)
+    }
+
+    @Test func aFolderAnotherUserCanWriteIsRefusedAsRoot() throws {
+        let (scratch, _, _) = try Self.setup(named: false)
+        for command in [["plan"], ["rotate", "hook"]] {
+            let result = try RotorProcess.run(command, in: scratch.url)
+            #expect(result.status == 1, "\(command): \(result.stdout)")
+            #expect(result.stdout.contains("can be written by \(Self.user)") && result.stdout.contains("user: \(Self.user)"), "\(command): \(result.stdout)")
+        }
+        #expect(try String(contentsOf: scratch.url.appendingPathComponent("deploy/app/.env"), encoding: .utf8) == "HOOK=whsec_initial\n")
+    }
+
+    @Test func withUserTheFilesAreWrittenAsThatUser() throws {
+        let (scratch, uid, gid) = try Self.setup(named: true)
+        let result = try RotorProcess.run(["rotate", "hook"], in: scratch.url)
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        var info = stat()
+        #expect(stat(scratch.url.appendingPathComponent("deploy/app/.env").path, &info) == 0)
+        #expect(info.st_uid == uid && info.st_gid == gid && info.st_mode & 0o777 == 0o640, "owner and mode kept")
+        #expect(try String(contentsOf: scratch.url.appendingPathComponent("deploy/app/.env"), encoding: .utf8) != "HOOK=whsec_initial\n")
+    }
+
+    /// The attack: the app user points its target at a file only root may read. With
+    /// `user:` rotor reads it as that user: refused, nothing disclosed or written.
+    @Test func aLinkToARootOnlyFileIsRefusedWhenReadAsTheUser() throws {
+        let (scratch, _, _) = try Self.setup(named: true)
+        try scratch.write("root-only/secret.env", "HOOK=root-only-value\n")
+        chmod(scratch.url.appendingPathComponent("root-only").path, 0o700)
+        chmod(scratch.url.appendingPathComponent("root-only/secret.env").path, 0o600)
+        let target = scratch.url.appendingPathComponent("deploy/app/.env").path
+        unlink(target)
+        #expect(symlink(scratch.url.appendingPathComponent("root-only/secret.env").path, target) == 0)
+        let result = try RotorProcess.run(["rotate", "hook"], in: scratch.url)
+        #expect(result.status == 1, "\(result.stdout)")
+        #expect(result.stdout.contains("permission denied"), "\(result.stdout)")
+        #expect(try String(contentsOf: scratch.url.appendingPathComponent("root-only/secret.env"), encoding: .utf8) == "HOOK=root-only-value\n")
+    }
+}
