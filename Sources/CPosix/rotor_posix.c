@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <linux/openat2.h>
 #include <sys/fsuid.h>
 #include <sys/syscall.h>
 #include <signal.h>
@@ -71,4 +72,11 @@ int rotor_fs_as_self(void) {
     if (saved_count >= 0 && syscall(SYS_setgroups, saved_count, saved_groups) != 0) return -1;
     saved_count = -1;
     return 0;
+}
+
+int rotor_open_no_symlinks(const char *path, int flags, mode_t mode) {
+    struct open_how how = { .flags = (unsigned long long)flags, .mode = (flags & O_CREAT) ? mode : 0, .resolve = RESOLVE_NO_SYMLINKS };
+    long fd = syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof how);
+    if (fd < 0 && errno == ENOSYS) return open(path, flags | O_NOFOLLOW, mode);
+    return (int)fd;
 }

@@ -20,6 +20,10 @@ int rotor_spawn(pid_t *pid, const char *path, char *const argv[], char *const en
 /// pipe2(fds, O_CLOEXEC): a pipe no command inherits unless it is dup'ed to its fds 0–2.
 int rotor_pipe(int fds[2]);
 
+/// open(2) of `path` refusing a symlink anywhere on it (openat2 with RESOLVE_NO_SYMLINKS;
+/// where the kernel lacks openat2, O_NOFOLLOW on the last component only).
+int rotor_open_no_symlinks(const char *path, int flags, mode_t mode);
+
 /// File access of the calling thread only, as `uid`/`gid` with no supplementary group
 /// (setfsuid, setfsgid and the raw setgroups system call, which — unlike glibc's
 /// setgroups — changes one thread): what a consumer's `user:` files are read and written

@@ -26,19 +26,41 @@ public enum AtomicFile {
 
     public static func write(_ bytes: [UInt8], to path: String, newFileMode: mode_t = 0o600) throws(WriteError) {
         // Every link of a chain followed: the file at its end is replaced, each link stays.
-        let target = resolved(path)
+        try write(bytes, toFile: resolved(path), shownAs: path, newFileMode: newFileMode, noSymlinks: false)
+    }
+
+    /// Writes `path`, which must name the file itself: a symlink anywhere on it (a folder
+    /// swapped for a link since the path was resolved, or the file itself) refuses the
+    /// write. Everything happens through one open handle on the folder — the original's
+    /// attributes read, the temporary file made, the rename — so nothing can redirect it
+    /// between those steps.
+    public static func write(_ bytes: [UInt8], toResolvedPath path: String) throws(WriteError) {
+        try write(bytes, toFile: path, shownAs: path, newFileMode: 0o600, noSymlinks: true)
+    }
+
+    private static func write(_ bytes: [UInt8], toFile target: String, shownAs path: String, newFileMode: mode_t, noSymlinks: Bool) throws(WriteError) {
         if let suffix = failingSuffix, !suffix.isEmpty, target.hasSuffix(suffix) {
             throw WriteError(path: path, reason: "write refused by ROTOR_TEST_FAIL_WRITE")
         }
+        let folderPath = (target as NSString).deletingLastPathComponent
+        let name = (target as NSString).lastPathComponent
+        let folder = noSymlinks ? rotor_open_no_symlinks(folderPath, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0)
+            : open(folderPath, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard folder >= 0 else {
+            throw WriteError(path: path, reason: errno == ELOOP ? "a folder on its path was replaced by a symlink: refused, not followed" : errnoText())
+        }
+        defer { close(folder) }
         var original = stat()
-        let exists = stat(target, &original) == 0
-        let folder = (target as NSString).deletingLastPathComponent
-        let temporary = temporaryPrefix(for: target) + UUID().uuidString
-        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        let exists = fstatat(folder, name, &original, AT_SYMLINK_NOFOLLOW) == 0
+        if exists, noSymlinks, original.st_mode & S_IFMT != S_IFREG {
+            throw WriteError(path: path, reason: "it is no longer a regular file (a symlink or something else took its place): refused, not followed")
+        }
+        let temporary = (temporaryPrefix(for: target) as NSString).lastPathComponent + UUID().uuidString
+        let descriptor = openat(folder, temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o600)
         guard descriptor >= 0 else { throw WriteError(path: path, reason: errnoText()) }
         var renamed = false
         defer {
-            if !renamed { unlink(temporary) }
+            if !renamed { unlinkat(folder, temporary, 0) }
         }
         do {
             defer { close(descriptor) }
@@ -54,19 +76,18 @@ public enum AtomicFile {
                 }
                 guard fchmod(descriptor, original.st_mode & 0o7777) == 0 else { throw WriteError(path: path, reason: errnoText()) }
                 // After the mode: an ACL sets the group bits as its mask.
-                if let problem = ExtendedAttributes.copy(from: target, to: descriptor) { throw WriteError(path: path, reason: problem) }
+                let source = openat(folder, name, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW)
+                guard source >= 0 else { throw WriteError(path: path, reason: errnoText()) }
+                defer { close(source) }
+                if let problem = ExtendedAttributes.copy(from: source, to: descriptor) { throw WriteError(path: path, reason: problem) }
             } else {
                 guard fchmod(descriptor, newFileMode) == 0 else { throw WriteError(path: path, reason: errnoText()) }
             }
             guard fsync(descriptor) == 0 else { throw WriteError(path: path, reason: errnoText()) }
         }
-        guard rename(temporary, target) == 0 else { throw WriteError(path: path, reason: errnoText()) }
+        guard renameat(folder, temporary, folder, name) == 0 else { throw WriteError(path: path, reason: errnoText()) }
         renamed = true
-        let folderDescriptor = open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if folderDescriptor >= 0 {
-            fsync(folderDescriptor)
-            close(folderDescriptor)
-        }
+        fsync(folder)
     }
 
     static func errnoText() -> String { String(cString: strerror(errno)) }
@@ -103,19 +124,19 @@ public enum AtomicFile {
 /// (`security.selinux`), `user.*` — carried over to the file that replaces it: a service
 /// that reads its env file through an ACL must still read it after a rotation.
 enum ExtendedAttributes {
-    /// Copies every attribute of the file at `path` to `descriptor`; nil when done, else why
+    /// Copies every attribute of the open file `source` to `descriptor`; nil when done, else why
     /// not (the write is refused rather than drop what grants a service its access).
-    static func copy(from path: String, to descriptor: Int32) -> String? {
-        let size = listxattr(path, nil, 0)
+    static func copy(from source: Int32, to descriptor: Int32) -> String? {
+        let size = flistxattr(source, nil, 0)
         guard size > 0 else { return size == 0 || errno == ENOTSUP ? nil : "cannot list its extended attributes: \(AtomicFile.errnoText())" }
         var names = [CChar](repeating: 0, count: size)
-        let listed = listxattr(path, &names, size)
+        let listed = flistxattr(source, &names, size)
         guard listed >= 0 else { return "cannot list its extended attributes: \(AtomicFile.errnoText())" }
         for name in names[0..<listed].split(separator: 0).map({ String(decoding: $0.map { UInt8(bitPattern: $0) }, as: UTF8.self) }) {
-            let length = getxattr(path, name, nil, 0)
+            let length = fgetxattr(source, name, nil, 0)
             guard length >= 0 else { return "cannot read its extended attribute \(name): \(AtomicFile.errnoText())" }
             var value = [UInt8](repeating: 0, count: length)
-            guard getxattr(path, name, &value, length) == length, fsetxattr(descriptor, name, value, length, 0) == 0 else {
+            guard fgetxattr(source, name, &value, length) == length, fsetxattr(descriptor, name, value, length, 0) == 0 else {
                 return "cannot keep its extended attribute \(name) (\(AtomicFile.errnoText())): rotor does not replace a file whose ACL or label it would drop"
             }
         }

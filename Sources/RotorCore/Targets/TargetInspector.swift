@@ -1,3 +1,4 @@
+import CPosix
 import Foundation
 
 /// What a target holds now, as far as rotor may say: a fingerprint, never the value.
@@ -125,17 +126,20 @@ enum FileTargetReader {
     /// read into memory.
     static let maxBytes = 32 << 20
 
-    static func read(_ path: String) -> Result<[UInt8], TargetReadProblem> {
+    /// `noSymlinks`: `path` names the file itself (resolved when the run began), and a
+    /// symlink anywhere on it now refuses the read.
+    static func read(_ path: String, noSymlinks: Bool = false) -> Result<[UInt8], TargetReadProblem> {
         var info = stat()
-        return read(path, status: &info)
+        return read(path, status: &info, noSymlinks: noSymlinks)
     }
 
     /// Also fills `status` with the opened file's `fstat` (when it was opened).
-    static func read(_ path: String, status info: inout stat) -> Result<[UInt8], TargetReadProblem> {
+    static func read(_ path: String, status info: inout stat, noSymlinks: Bool = false) -> Result<[UInt8], TargetReadProblem> {
         // O_NONBLOCK: a FIFO put where a target should be must not hang rotor.
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
+        let descriptor = noSymlinks ? rotor_open_no_symlinks(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK, 0) : open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         guard descriptor >= 0 else {
             switch errno {
+            case ELOOP where noSymlinks: return .failure(.unreadable("a symlink took the place of the file or of a folder on its path since the run began: refused, not followed"))
             case ENOENT, ENOTDIR: return .failure(.fileMissing)
             case EISDIR: return .failure(.unreadable("it is a folder, not a file"))
             case ENXIO: return .failure(.unreadable("it is not a regular file (a socket): only regular files are targets"))

@@ -156,6 +156,34 @@ import Testing
         #expect(try folder.read("real.env") == "A=2\n")
         #expect(try FileManager.default.destinationOfSymbolicLink(atPath: folder.path + "/link.env") == "real.env")
     }
+
+    /// A target's path, resolved when the run began, is written through a handle on its
+    /// folder: a folder on the way or the file itself swapped for a symlink since then
+    /// refuses the write, and the file the link leads to is never touched (issue 17, item 2).
+    @Test func aResolvedPathRefusesSymlinksThatAppearedOnIt() throws {
+        let folder = try TemporaryFolder()
+        try folder.write("real/app.env", "A=1\n")
+        try folder.write("elsewhere/app.env", "A=victim\n")
+        try folder.write("elsewhere/victim.env", "A=victim\n")
+        let resolved = folder.path + "/real/app.env"
+        try AtomicFile.write(Array("A=2\n".utf8), toResolvedPath: resolved)
+        #expect(try folder.read("real/app.env") == "A=2\n")
+
+        // The file itself becomes a link.
+        unlink(resolved)
+        #expect(symlink(folder.path + "/elsewhere/victim.env", resolved) == 0)
+        #expect(throws: AtomicFile.WriteError.self) { try AtomicFile.write(Array("A=3\n".utf8), toResolvedPath: resolved) }
+        if case .success = FileTargetReader.read(resolved, noSymlinks: true) { Issue.record("read through a link that appeared") }
+
+        // A folder on the way becomes a link.
+        unlink(resolved)
+        #expect(rename(folder.path + "/real", folder.path + "/real-moved") == 0)
+        #expect(symlink(folder.path + "/elsewhere", folder.path + "/real") == 0)
+        #expect(throws: AtomicFile.WriteError.self) { try AtomicFile.write(Array("A=3\n".utf8), toResolvedPath: resolved) }
+        if case .success = FileTargetReader.read(resolved, noSymlinks: true) { Issue.record("read through a folder link that appeared") }
+        #expect(try folder.read("elsewhere/victim.env") == "A=victim\n")
+        #expect(try folder.read("elsewhere/app.env") == "A=victim\n")
+    }
 }
 
 /// Inputs the fuzzers found (fuzz/corpus/*/regression-*): edits that would not have read

@@ -65,7 +65,7 @@ struct ConsumerEdit: Sendable {
             return
         }
         var bytes: [UInt8]
-        switch operations[0].readFile(path) {
+        switch operations[0].readFile(path, resolved: true) {
         case .success(let read): bytes = read
         case .failure(let problem): throw TargetEditError("\(operations[0].label): \(problem.reason)")
         }

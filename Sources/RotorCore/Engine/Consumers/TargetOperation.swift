@@ -25,16 +25,18 @@ struct TargetOperation: Sendable {
         identity = consumer.user.flatMap { FileIdentity(named: $0.value) }
     }
 
-    /// The file's bytes, read as the consumer's `user:` when it names one.
-    func readFile(_ path: String) -> Result<[UInt8], TargetReadProblem> {
-        guard let identity else { return FileTargetReader.read(path) }
-        return (try? identity.perform { FileTargetReader.read(path) }) ?? .failure(.unreadable("cannot act as user \(identity.name)"))
+    /// The file's bytes, read as the consumer's `user:` when it names one. `resolved`: the
+    /// path is the one resolved when the run began, and no symlink may be on it now.
+    func readFile(_ path: String, resolved: Bool = false) -> Result<[UInt8], TargetReadProblem> {
+        guard let identity else { return FileTargetReader.read(path, noSymlinks: resolved) }
+        return (try? identity.perform { FileTargetReader.read(path, noSymlinks: resolved) }) ?? .failure(.unreadable("cannot act as user \(identity.name)"))
     }
 
-    /// Replaces the file atomically, as the consumer's `user:` when it names one.
+    /// Replaces the file at its path resolved when the run began (`unchangedPath`), through
+    /// a handle on its folder, as the consumer's `user:` when it names one.
     func writeFile(_ bytes: [UInt8], to path: String) throws(TargetEditError) {
         do {
-            try identity.perform { try AtomicFile.write(bytes, to: path) }
+            try identity.perform { try AtomicFile.write(bytes, toResolvedPath: path) }
         } catch let error as AtomicFile.WriteError {
             throw TargetEditError("\(label): \(error.reason)")
         } catch let error as TargetEditError {
@@ -102,7 +104,7 @@ struct TargetOperation: Sendable {
     /// Returns false when no backup is possible (an exec target without `read`).
     func backup(to backupPath: String) async throws -> Bool {
         if let path = try unchangedPath() {
-            guard case .success(let bytes) = readFile(path) else { throw TargetEditError("\(label): cannot read the file to back it up") }
+            guard case .success(let bytes) = readFile(path, resolved: true) else { throw TargetEditError("\(label): cannot read the file to back it up") }
             try writeBackup(bytes, to: backupPath)
             return true
         }
@@ -123,7 +125,7 @@ struct TargetOperation: Sendable {
     /// Writes `value` into the target.
     func write(_ value: String, context: [Placeholder: String] = [:]) async throws {
         if spec.fileFormat != nil, let path = try unchangedPath() {
-            switch readFile(path) {
+            switch readFile(path, resolved: true) {
             case .failure(let problem): throw TargetEditError("\(label): \(problem.reason)")
             case .success(let bytes): try writeFile(try replace(in: bytes, with: value), to: path)
             }
@@ -155,8 +157,10 @@ struct TargetOperation: Sendable {
 
     /// What the target holds now, or nil when it cannot be read (an exec target without `read`).
     func readBack() async -> String? {
-        if let path = spec.filePath, let format = spec.fileFormat {
-            guard case .success(let bytes) = readFile(path), case .success(let value) = format.read(bytes) else { return nil }
+        if spec.filePath != nil, let format = spec.fileFormat {
+            // The file the run began with, and only while its path still leads there.
+            guard let path = try? unchangedPath(), case .success(let bytes) = readFile(path, resolved: true),
+                  case .success(let value) = format.read(bytes) else { return nil }
             return value
         }
         guard case .exec(_, let read?) = spec.kind else { return nil }
@@ -208,7 +212,7 @@ struct TargetOperation: Sendable {
             throw TargetEditError("\(first.label): its backup \(backupPath) is missing")
         }
         let backup = [UInt8](data)
-        guard case .success(let current) = first.readFile(path) else {
+        guard case .success(let current) = first.readFile(path, resolved: true) else {
             throw TargetEditError("\(first.label): the file cannot be read; \(byHand)")
         }
         // A write that failed left the file as it was (writes are atomic): nothing to undo.
