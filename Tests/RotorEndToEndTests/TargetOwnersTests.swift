@@ -68,4 +68,22 @@ import Testing
         #expect(result.stdout.contains("permission denied"), "\(result.stdout)")
         #expect(try String(contentsOf: scratch.url.appendingPathComponent("root-only/secret.env"), encoding: .utf8) == "HOOK=root-only-value\n")
     }
+
+    /// kill -9 in a `user:` consumer's switch, then `recover` (as root): the file is back,
+    /// still the user's, with no temporary file left (the crash matrix's `user:` case).
+    @Test(arguments: ["update.intent#1", "update.done#1"])
+    func aCrashInAUserConsumersSwitchIsRecovered(_ point: String) throws {
+        let (scratch, uid, gid) = try Self.setup(named: true)
+        let file = scratch.url.appendingPathComponent("deploy/app/.env")
+        let before = try Data(contentsOf: file)
+        let crashed = try RotorProcess.run(["rotate", "hook"], in: scratch.url, environment: ["ROTOR_TEST_CRASH_AT": point, "ROTOR_TEST_FAIL_WRITE": ""])
+        #expect(crashed.status == 9, "\(crashed.stdout)\(crashed.stderr)")
+        let recovered = try RotorProcess.run(["recover"], in: scratch.url)
+        #expect(recovered.status == 0 && recovered.stdout.contains("rolled back"), "\(recovered.stdout)")
+        #expect(try Data(contentsOf: file) == before)
+        var info = stat()
+        #expect(stat(file.path, &info) == 0 && info.st_uid == uid && info.st_gid == gid)
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: file.deletingLastPathComponent().path).filter { $0.contains("rotor-tmp") }
+        #expect(leftovers.isEmpty, "\(leftovers)")
+    }
 }
