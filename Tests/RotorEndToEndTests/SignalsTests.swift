@@ -31,6 +31,25 @@ import Testing
         #expect(try fixture.rotor(["rotate", "api-key"]).status == 0, "the lock was released")
     }
 
+    /// The same at another point: while a consumer's reload runs (c2's, slow the first time).
+    @Test func aSignalDuringAReloadRollsBack() throws {
+        let fixture = try RotationFixture(c2Reload: "[sh, ../deploy/slow-reload.sh]")
+        try fixture.scratch.write("deploy/slow-reload.sh", "touch ../deploy/c2/reloaded\ntest -e ../deploy/fast && exit 0\ntest -e ../deploy/reload-started && exit 0\ntouch ../deploy/reload-started\nsleep 60\n")
+        try fixture.scratch.write("deploy/fast", "")
+        #expect(try fixture.rotor(["rotate", "api-key"]).status == 0)
+        try FileManager.default.removeItem(at: fixture.scratch.url.appendingPathComponent("deploy/fast"))
+        let before = try fixture.snapshot()
+        let keysBefore = try fixture.vendorKeys()
+        let rotor = try BackgroundRotor(["rotate", "api-key", "--json"], in: fixture.scratch.url, environment: fixture.environment)
+        Self.waitUntilExists(fixture.scratch.url.appendingPathComponent("deploy/reload-started"), while: rotor)
+        kill(rotor.pid, SIGINT)
+        let (status, output) = rotor.finish()
+        #expect(status == 1, "\(output)")
+        #expect(try fixture.snapshot() == before, "every target back byte for byte")
+        #expect(try fixture.vendorKeys() == keysBefore)
+        #expect(try fixture.rotor(["recover"]).stdout == "nothing to recover\n")
+    }
+
     @Test func aSecondSignalLeavesTheRestToRecover() throws {
         let fixture = try RotationFixture()
         try Self.makeC1Slow(fixture, always: true)

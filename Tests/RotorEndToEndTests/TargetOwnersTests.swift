@@ -53,6 +53,25 @@ import Testing
         #expect(try String(contentsOf: scratch.url.appendingPathComponent("deploy/app/.env"), encoding: .utf8) != "HOOK=whsec_initial\n")
     }
 
+    /// The attack: while the health check runs, a second process (here the check
+    /// itself) re-points the user's target at a root-only file and fails; the rollback must
+    /// not follow the link: the root-only file untouched, nothing of it in the user's file.
+    @Test func aLinkSwappedWhileHealthRunsIsNotFollowedByTheRollback() throws {
+        let (scratch, uid, _) = try Self.setup(named: true)
+        try scratch.write("root-only/secret.env", "HOOK=root-only-value\n")
+        chmod(scratch.url.appendingPathComponent("root-only").path, 0o700)
+        chmod(scratch.url.appendingPathComponent("root-only/secret.env").path, 0o600)
+        let target = scratch.url.appendingPathComponent("deploy/app/.env").path
+        let rootOnly = scratch.url.appendingPathComponent("root-only/secret.env").path
+        let manifest = String(decoding: try scratch.bytes("consumers/app.yaml"), as: UTF8.self)
+        try scratch.write("consumers/app.yaml", manifest + "\n    health: { exec: [setpriv, --reuid=\(uid), --regid=\(uid), --clear-groups, --, sh, -c, \"mv \(target) \(target).kept && ln -s \(rootOnly) \(target); exit 1\"] }\n")
+        let result = try RotorProcess.run(["rotate", "hook"], in: scratch.url)
+        #expect(result.status == 3, "\(result.stdout)\(result.stderr)")
+        #expect(try String(contentsOfFile: rootOnly, encoding: .utf8) == "HOOK=root-only-value\n", "root's file untouched")
+        #expect((try? FileManager.default.destinationOfSymbolicLink(atPath: target)) == rootOnly, "the link was not replaced by a file")
+        #expect(!result.stdout.contains("root-only-value") && !result.stderr.contains("root-only-value"))
+    }
+
     /// The attack: the app user points its target at a file only root may read. With
     /// `user:` rotor reads it as that user: refused, nothing disclosed or written.
     @Test func aLinkToARootOnlyFileIsRefusedWhenReadAsTheUser() throws {

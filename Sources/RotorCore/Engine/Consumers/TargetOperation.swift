@@ -114,11 +114,16 @@ struct TargetOperation: Sendable {
         return true
     }
 
+    /// The backup: mode 0600 in the run's 0700 folder, and — for a `user:` consumer — that
+    /// user's file, as the target is (read as that user, owned by that user).
     private func writeBackup(_ bytes: [UInt8], to path: String) throws {
         do {
             try AtomicFile.write(bytes, to: path, newFileMode: 0o600)
         } catch {
             throw TargetEditError("cannot write the backup of \(label): \(error.reason)")
+        }
+        if let identity, chown(path, identity.uid, identity.gid) != 0 {
+            throw TargetEditError("cannot give the backup of \(label) to user \(identity.name): \(AtomicFile.errnoText())")
         }
     }
 
