@@ -50,6 +50,24 @@ import Testing
         #expect(try fixture.rotor(["recover"]).stdout == "nothing to recover\n")
     }
 
+    /// Found by an attacker: a reload that ignores TERM finished, then the health check ran
+    /// and the run committed after the signal. The run stops after the update whatever the
+    /// commands did (and a command ignoring TERM gets KILL 2 s later).
+    @Test func aSignalStopsTheRunEvenWhenACommandIgnoresTERM() throws {
+        let fixture = try RotationFixture(c2Reload: "[sh, ../deploy/stubborn-reload.sh]")
+        try fixture.scratch.write("deploy/stubborn-reload.sh", "touch ../deploy/c2/reloaded\ntest -e ../deploy/fast && exit 0\ntest -e ../deploy/reload-started && exit 0\ntouch ../deploy/reload-started\ntrap '' TERM INT\nsleep 6\n")
+        try fixture.scratch.write("deploy/fast", "")
+        #expect(try fixture.rotor(["rotate", "api-key"]).status == 0)
+        try FileManager.default.removeItem(at: fixture.scratch.url.appendingPathComponent("deploy/fast"))
+        let before = try fixture.snapshot()
+        let rotor = try BackgroundRotor(["rotate", "api-key", "--parallel", "1"], in: fixture.scratch.url, environment: fixture.environment)
+        Self.waitUntilExists(fixture.scratch.url.appendingPathComponent("deploy/reload-started"), while: rotor)
+        kill(rotor.pid, SIGTERM)
+        let (status, output) = rotor.finish()
+        #expect(status == 1, "rolled back, not committed: \(output)")
+        #expect(try fixture.snapshot() == before)
+    }
+
     @Test func aSecondSignalLeavesTheRestToRecover() throws {
         let fixture = try RotationFixture()
         try Self.makeC1Slow(fixture, always: true)

@@ -43,6 +43,45 @@ import Testing
         #expect(try String(contentsOf: scratch.url.appendingPathComponent("deploy/app/.env"), encoding: .utf8) == "HOOK=whsec_initial\n")
     }
 
+    /// Found by an attacker: only the target's own folder was checked. A folder above it
+    /// that the app user owns lets them swap the whole subtree (for a link, or a folder of
+    /// their own): refused too, at plan (without reading the file) and preflight.
+    @Test func aFolderAboveTheTargetOwnedByAnotherUserIsRefused() throws {
+        let (scratch, uid, gid) = try Self.setup(named: false)
+        let app = scratch.url.appendingPathComponent("deploy/app").path
+        #expect(chown(app, 0, 0) == 0 && chown(app + "/.env", 0, 0) == 0)
+        #expect(chown(scratch.url.appendingPathComponent("deploy").path, uid, gid) == 0)
+        for command in [["plan"], ["rotate", "hook"]] {
+            let result = try RotorProcess.run(command, in: scratch.url)
+            #expect(result.status == 1, "\(command): \(result.stdout)")
+            #expect(result.stdout.contains("folder \(scratch.url.appendingPathComponent("deploy").path) can be written by \(Self.user)"), "\(command): \(result.stdout)")
+            #expect(!result.stdout.contains("sha256:"), "plan shows no fingerprint of a file it refuses: \(result.stdout)")
+        }
+    }
+
+    /// Found by an attacker: `rollback RUN` (and `recover`) resolved the path afresh in a new
+    /// process and wrote the restored secret into a folder the attacker had swapped in.
+    @Test func rollbackRunRefusesATargetWhoseFoldersAnotherUserNowOwns() throws {
+        let (scratch, uid, gid) = try Self.setup(named: false)
+        let app = scratch.url.appendingPathComponent("deploy/app").path
+        #expect(chown(app, 0, 0) == 0 && chown(app + "/.env", 0, 0) == 0)
+        let policy = String(decoding: try scratch.bytes("policies/key.yaml"), as: UTF8.self)
+        try scratch.write("policies/key.yaml", policy.replacingOccurrences(of: "grace: 0s", with: "grace: 1h"))
+        #expect(try RotorProcess.run(["rotate", "hook"], in: scratch.url).status == 0)
+        let second = try RotorProcess.run(["rotate", "hook", "--json"], in: scratch.url)
+        let run = try #require(((try JSONSerialization.jsonObject(with: Data(second.stdout.utf8)) as? [String: Any])?["keys"] as? [[String: Any]])?.first?["run"] as? String)
+        // The app user now owns deploy/ and swaps in a folder of their own.
+        let deploy = scratch.url.appendingPathComponent("deploy").path
+        #expect(chown(deploy, uid, gid) == 0)
+        #expect(rename(app, app + ".real") == 0)
+        try scratch.write("deploy/app/.env", "HOOK=attacker\n")
+        chmod(app + "/.env", 0o644)
+        let result = try RotorProcess.run(["rollback", run], in: scratch.url)
+        #expect(result.status == 3, "\(result.stdout)\(result.stderr)")
+        #expect(result.stdout.contains("can be written by \(Self.user)"), "\(result.stdout)")
+        #expect(try String(contentsOfFile: app + "/.env", encoding: .utf8) == "HOOK=attacker\n", "nothing written into the attacker's file")
+    }
+
     @Test func withUserTheFilesAreWrittenAsThatUser() throws {
         let (scratch, uid, gid) = try Self.setup(named: true)
         let result = try RotorProcess.run(["rotate", "hook"], in: scratch.url)

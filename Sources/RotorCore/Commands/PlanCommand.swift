@@ -68,12 +68,16 @@ public enum PlanCommand {
     private static func inspect(displayPath: @escaping @Sendable (String) -> String) -> @Sendable (TargetSpec, ConsumerSpec) -> TargetInspection {
         let inspector = TargetInspector()
         return { target, consumer in
+            // A target preflight would refuse as root for its folders is not read either:
+            // its folder's owner could point it at a file they may not see a fingerprint of.
+            if let path = target.filePath, let refusal = FolderOwnership.refusal(path: path, consumer: consumer) {
+                var refused = TargetInspection(observation: .notRead("refused: its folder is not root's alone"))
+                refused.writeProblem = refusal
+                return refused
+            }
             var inspection = inspector.inspect(target)
             if let mode = inspection.worldReadableMode, let path = target.filePath {
                 inspection.exposure = (path, TargetExposure.warning(shownPath: displayPath(path), key: consumer.uses.value, mode: mode))
-            }
-            if inspection.writeProblem == nil, let path = target.filePath {
-                inspection.writeProblem = FolderOwnership.refusal(path: path, consumer: consumer)
             }
             return inspection
         }

@@ -263,9 +263,15 @@ final class RunningCommands: @unchecked Sendable {
     func started(_ pid: pid_t) { lock.withLock { _ = groups.insert(pid) } }
     func finished(_ pid: pid_t) { lock.withLock { _ = groups.remove(pid) } }
 
-    /// SIGTERM to every running command's group; their own deadlines KILL what stays.
-    func terminateAll() {
-        for group in lock.withLock({ groups }) { kill(-group, SIGTERM) }
+    /// SIGTERM to every running command's group, and SIGKILL `grace` seconds later to those
+    /// of them still running (a command may ignore TERM); commands started meanwhile (a
+    /// rollback's) are left alone.
+    func terminateAll(grace: TimeInterval = CommandRunner.terminationGrace) {
+        let running = lock.withLock { groups }
+        for group in running { kill(-group, SIGTERM) }
+        DispatchQueue.global().asyncAfter(deadline: .now() + grace) { [self] in
+            for group in running where lock.withLock({ groups.contains(group) }) { kill(-group, SIGKILL) }
+        }
     }
 
     /// SIGKILL to every running command's group: rotor exits at once and leaves none behind.

@@ -113,6 +113,8 @@ public enum AtomicFile {
     public static func removeStrayTemporaries(for path: String) {
         let prefix = temporaryPrefix(for: path)
         let folder = (prefix as NSString).deletingLastPathComponent
+        // Never through a link: a folder swapped for one must not make root delete elsewhere.
+        guard FileEditQueue.canonical(folder) == folder else { return }
         let name = (prefix as NSString).lastPathComponent
         for file in (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? [] where file.hasPrefix(name) {
             unlink((folder as NSString).appendingPathComponent(file))

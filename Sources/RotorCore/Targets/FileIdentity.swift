@@ -43,28 +43,51 @@ extension Optional where Wrapped == FileIdentity {
 /// refused — that someone could swap the target for a link to any file.
 enum FolderOwnership {
     /// Why rotor, as root, will not touch the file at `path` (which led to `resolved` when
-    /// the run began) for `consumer`: a folder on its way that another account can write,
-    /// unless the consumer names `user:`; or a `user:` that does not exist. nil when fine.
+    /// the run began) for `consumer`: a folder anywhere on the way to it that another
+    /// account can change, unless the consumer names `user:`; or a `user:` that does not
+    /// exist. nil when fine.
     static func refusal(path: String, resolved: String? = nil, consumer: ConsumerSpec) -> String? {
         if let user = consumer.user {
             return FileIdentity(named: user.value) == nil ? "consumer '\(consumer.name.value)' names user '\(user.value)', which does not exist" : nil
         }
         guard geteuid() == 0 else { return nil }
         let resolved = resolved ?? FileEditQueue.canonical(path)
-        for folder in Set([PathNormalizer.parent(of: path), PathNormalizer.parent(of: resolved)]).sorted() {
-            guard let writer = otherWriter(of: folder) else { continue }
+        for file in Set([path, resolved]).sorted() {
+            guard let (folder, writer) = otherWriter(onPathTo: file) else { continue }
             let owner = writer.hasPrefix("group ") || writer == "anyone" ? "NAME" : writer
-            return "its folder \(folder) can be written by \(writer), not only root, who could point the target at any file; "
+            return "its folder \(folder) can be written by \(writer), not only root, who could swap the target (or a folder above it) for any file; "
                 + "as root rotor refuses it (as logrotate does): set 'user: \(owner)' on consumer '\(consumer.name.value)' to read and write its files as that user, or run rotor as that user"
         }
         return nil
     }
 
-    /// Who besides root can write `folder`, or nil when nobody can.
-    static func otherWriter(of folder: String) -> String? {
+    /// The first folder on the way to `file` (from its own folder up to `/`) that an account
+    /// other than root can change — rename or replace what it holds — and who; nil when
+    /// none. A sticky folder of root's (`/tmp`) counts only when the entry below it on the
+    /// path is not root's (its owner could still rename it).
+    static func otherWriter(onPathTo file: String) -> (folder: String, writer: String)? {
+        var child = file
+        var folder = PathNormalizer.parent(of: file)
+        while true {
+            var info = stat()
+            if lstat(folder, &info) == 0, info.st_mode & S_IFMT == S_IFDIR, let writer = writer(of: info, childOwnedByRoot: { owner(of: child) == 0 }) {
+                return (folder, writer)
+            }
+            guard folder != "/", !folder.isEmpty, PathNormalizer.parent(of: folder) != folder else { return nil }
+            child = folder
+            folder = PathNormalizer.parent(of: folder)
+        }
+    }
+
+    private static func owner(of path: String) -> uid_t? {
         var info = stat()
-        guard stat(folder, &info) == 0 else { return nil }
+        return lstat(path, &info) == 0 ? info.st_uid : nil
+    }
+
+    /// Who besides root can change the folder `info` describes, or nil.
+    private static func writer(of info: stat, childOwnedByRoot: () -> Bool) -> String? {
         if info.st_uid != 0 { return getpwuid(info.st_uid).map { String(cString: $0.pointee.pw_name) } ?? "uid \(info.st_uid)" }
+        if info.st_mode & S_ISVTX != 0, childOwnedByRoot() { return nil }
         if info.st_mode & 0o002 != 0 { return "anyone" }
         if info.st_mode & 0o020 != 0, info.st_gid != 0 { return "group " + (getgrgid(info.st_gid).map { String(cString: $0.pointee.gr_name) } ?? "\(info.st_gid)") }
         return nil

@@ -1,3 +1,4 @@
+import CPosix
 import Foundation
 
 /// One step of moving a consumer to a new generation: all of its targets that live in one
@@ -134,7 +135,8 @@ struct FileLock {
     static func exclusive(_ path: String) throws(TargetEditError) -> FileLock? {
         let deadline = Monotonic.now() + patience
         while true {
-            let descriptor = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
+            // The canonical path: no symlink on it, so none is followed to open it.
+            let descriptor = rotor_open_no_symlinks(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK, 0)
             guard descriptor >= 0 else { return nil }
             while flock(descriptor, LOCK_EX | LOCK_NB) != 0 {
                 guard errno == EWOULDBLOCK || errno == EINTR, Monotonic.now() < deadline else {

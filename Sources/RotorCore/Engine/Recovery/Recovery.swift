@@ -48,7 +48,11 @@ extension RotationEngine {
             report.oldGeneration = history.old
             try journal.record(.recover, .info, "recovery by pid \(ProcessInfo.processInfo.processIdentifier)")
             // A write cut off by the crash may have left a temporary file holding the new secret.
-            for write in history.writes { if let path = write.path { AtomicFile.removeStrayTemporaries(for: path) } }
+            for write in history.writes {
+                guard let path = write.path else { continue }
+                AtomicFile.removeStrayTemporaries(for: path)
+                AtomicFile.removeStrayTemporaries(for: FileEditQueue.canonical(path))  // beside the file a link leads to
+            }
             switch history.decision {
             case .rollForward(let new): try await rollForward(run, to: new, history: history, journal: journal, report: &report)
             case .rollBack: try await rollBack(run, history: history, journal: journal, report: &report)
@@ -226,6 +230,8 @@ extension RotationEngine {
         guard operation.spec.filePath == write.path else {
             throw TargetEditError("the journal says \(write.path ?? "a command") but the configuration says \(operation.spec.filePath ?? "a command"): \(byHand)")
         }
+        // The same rule as at preflight: as root, never through a folder another account can change.
+        if let problem = operation.ownershipProblem() { throw TargetEditError("\(problem); \(byHand)") }
         return operation
     }
 

@@ -15,7 +15,9 @@ extension RotationRun {
             throw Stop(outcome: .needsPerson, message: "this run lost its lease on '\(keyName)' to another runner and stopped without touching anything further")
         }
         if let error = updates.storeError { throw error }
-        guard let failure = updates.failures.first else { return }
+        // A signal while consumers were updated: whatever the commands did, the run stops here.
+        let stopped = Interruption.shared.requested && updates.failures.isEmpty ? "stopped by a signal" : nil
+        guard let failure = updates.failures.first ?? stopped else { return }
         let interrupted = Interruption.shared.requested && !failure.hasSuffix("stopped by a signal")
         let message = redactor.redact(interrupted ? "stopped by a signal (\(failure))" : failure)
         engine.progress("\(keyName): \(message); rolling back")
