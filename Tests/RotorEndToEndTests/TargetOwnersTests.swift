@@ -26,6 +26,9 @@ import Testing
             \(named ? "    user: \(user)\n" : "")    targets: [{ env_file: ../deploy/app/.env, var: HOOK }]
             """)
         try scratch.write("deploy/app/.env", "HOOK=whsec_initial\n")
+        // Traversable whatever the umask (another test may have narrowed it): the user
+        // must reach its own folder.
+        for folder in ["", "deploy"] { chmod(scratch.url.appendingPathComponent(folder).path, 0o755) }
         chmod(scratch.url.appendingPathComponent("deploy/app").path, 0o755)
         chmod(scratch.url.appendingPathComponent("deploy/app/.env").path, 0o640)
         #expect(chown(scratch.url.appendingPathComponent("deploy/app").path, uid, gid) == 0)

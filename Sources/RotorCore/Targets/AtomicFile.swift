@@ -42,7 +42,8 @@ public enum AtomicFile {
         if let suffix = failingSuffix, !suffix.isEmpty, target.hasSuffix(suffix) {
             throw WriteError(path: path, reason: "write refused by ROTOR_TEST_FAIL_WRITE")
         }
-        let folderPath = (target as NSString).deletingLastPathComponent
+        let parent = (target as NSString).deletingLastPathComponent
+        let folderPath = parent.isEmpty ? "." : parent  // a bare name (`--metrics-file metrics.prom`)
         let name = (target as NSString).lastPathComponent
         let folder = noSymlinks ? rotor_open_no_symlinks(folderPath, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0)
             : open(folderPath, O_RDONLY | O_DIRECTORY | O_CLOEXEC)

@@ -22,6 +22,15 @@ public struct ProviderSpec: Hashable, Sendable {
     }
 
     public static let typeNames = ["manual", "generate", "exec", "http"]
+
+    /// Whether rotor itself calls the issuer (a CLI or an API), so that a call cut short may
+    /// still have acted there; a `manual` key's person or rotor's own `generate` may not.
+    public var reachesAVendor: Bool {
+        switch kind {
+        case .exec, .http: true
+        case .manual, .generate: false
+        }
+    }
 }
 
 /// A console-only issuer: a person creates the key and hands rotor the secret.

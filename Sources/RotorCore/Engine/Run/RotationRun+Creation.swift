@@ -20,8 +20,9 @@ extension RotationRun {
                                     mayHaveCreated: true)
             }
         } catch {
-            // A create cut short by a signal (its command stopped mid-way) may have acted.
-            let mayHaveCreated = error.mayHaveCreated || Interruption.shared.requested
+            // A create cut short by a signal (its command or request stopped mid-way) may have
+            // acted at the vendor. (A person at a prompt, or rotor itself, made nothing yet.)
+            let mayHaveCreated = error.mayHaveCreated || (Interruption.shared.requested && provider.spec.reachesAVendor)
             try journal.record(.create, .failed, error.message, facts: JournalFacts(name: name, mayHaveCreated: mayHaveCreated))
             note(.create, error.message, .failed)
             guard mayHaveCreated else {
