@@ -51,10 +51,10 @@ int rotor_pipe(int fds[2]) { return pipe2(fds, O_CLOEXEC); }
 static __thread int saved_count = -1;
 static __thread gid_t saved_groups[256];
 
-int rotor_fs_as(uid_t uid, gid_t gid) {
+int rotor_fs_as(uid_t uid, gid_t gid, const gid_t *groups, int group_count) {
     saved_count = getgroups(256, saved_groups);
     if (saved_count < 0) return -1;
-    if (syscall(SYS_setgroups, 0, NULL) != 0) return -1;
+    if (syscall(SYS_setgroups, (size_t)group_count, groups) != 0) return -1;
     setfsgid(gid);
     setfsuid(uid);
     /* setfsuid reports no error: ask again, and undo everything if it did not take. */

@@ -114,6 +114,28 @@ import Testing
         #expect(!result.stdout.contains("root-only-value") && !result.stderr.contains("root-only-value"))
     }
 
+    /// Found by an operator: with `user:`, a file whose owner or group that user cannot give
+    /// a new file failed halfway through the rotation ("Operation not permitted"). Its
+    /// groups are the user's own now, and what cannot be kept is refused at preflight.
+    @Test func aUserKeepsItsGroupsAndAnOwnerItCannotKeepIsRefusedAtPreflight() throws {
+        let (scratch, uid, _) = try Self.setup(named: true)
+        let group = "rotor-web"
+        if getgrnam(group) == nil { _ = try RotorProcess.spawn(["/usr/sbin/groupadd", "--system", group]) }
+        _ = try RotorProcess.spawn(["/usr/sbin/usermod", "-aG", group, Self.user])
+        let web = try #require(getgrnam(group)?.pointee.gr_gid)
+        let file = scratch.url.appendingPathComponent("deploy/app/.env").path
+        #expect(chown(file, uid, web) == 0)
+        let kept = try RotorProcess.run(["rotate", "hook"], in: scratch.url)
+        #expect(kept.status == 0, "a group the user is in is kept: \(kept.stdout)")
+        var info = stat()
+        #expect(stat(file, &info) == 0 && info.st_gid == web)
+
+        #expect(chown(file, 0, web) == 0)
+        let refused = try RotorProcess.run(["rotate", "hook"], in: scratch.url)
+        #expect(refused.status == 1, "\(refused.stdout)")
+        #expect(refused.stdout.contains("preflight failed") && refused.stdout.contains("belongs to root"), "\(refused.stdout)")
+    }
+
     /// The attack: the app user points its target at a file only root may read. With
     /// `user:` rotor reads it as that user: refused, nothing disclosed or written.
     @Test func aLinkToARootOnlyFileIsRefusedWhenReadAsTheUser() throws {
@@ -126,7 +148,8 @@ import Testing
         #expect(symlink(scratch.url.appendingPathComponent("root-only/secret.env").path, target) == 0)
         let result = try RotorProcess.run(["rotate", "hook"], in: scratch.url)
         #expect(result.status == 1, "\(result.stdout)")
-        #expect(result.stdout.contains("permission denied"), "\(result.stdout)")
+        #expect(result.stdout.contains("belongs to root") || result.stdout.contains("permission denied"), "refused at preflight: \(result.stdout)")
+        #expect(!result.stdout.contains("root-only-value"))
         #expect(try String(contentsOf: scratch.url.appendingPathComponent("root-only/secret.env"), encoding: .utf8) == "HOOK=root-only-value\n")
     }
 

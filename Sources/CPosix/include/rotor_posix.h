@@ -24,11 +24,11 @@ int rotor_pipe(int fds[2]);
 /// where the kernel lacks openat2, O_NOFOLLOW on the last component only).
 int rotor_open_no_symlinks(const char *path, int flags, mode_t mode);
 
-/// File access of the calling thread only, as `uid`/`gid` with no supplementary group
-/// (setfsuid, setfsgid and the raw setgroups system call, which — unlike glibc's
-/// setgroups — changes one thread): what a consumer's `user:` files are read and written
-/// as. 0 on success, else -1 (errno set). `rotor_fs_as_self` undoes it.
-int rotor_fs_as(uid_t uid, gid_t gid);
+/// File access of the calling thread only, as `uid`/`gid` with `groups` as its
+/// supplementary groups (setfsuid, setfsgid and the raw setgroups system call, which —
+/// unlike glibc's setgroups — changes one thread): what a consumer's `user:` files are
+/// read and written as. 0 on success, else -1 (errno set). `rotor_fs_as_self` undoes it.
+int rotor_fs_as(uid_t uid, gid_t gid, const gid_t *groups, int group_count);
 int rotor_fs_as_self(void);
 
 #endif

@@ -51,7 +51,7 @@ public final class Interruption: @unchecked Sendable {
             tell("rotor: \(name) again: stopped at once; run 'rotor recover' to finish or undo the interrupted run")
             exit(ExitStatus.needsPerson.rawValue)
         }
-        tell("rotor: \(name) received: stopping — no new step starts, and what was touched is put back (send it again to stop at once)")
+        tell("rotor: \(name) received: stopping — no new step starts, and a rotation under way puts back what it touched (send it again to stop at once)")
         RunningCommands.shared.terminateAll()
         var byte: UInt8 = 1
         _ = write(wakeup.write, &byte, 1)

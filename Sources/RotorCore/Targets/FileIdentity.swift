@@ -5,13 +5,15 @@ import Foundation
 /// as root and the target's folder belongs to that account: its links can then reach only
 /// what that account could, never root's files.
 ///
-/// File access changes on the calling thread only (setfsuid/setfsgid, no supplementary
-/// groups), around synchronous work: `perform` must not span a suspension point, or the
-/// work could continue on another thread.
+/// File access changes on the calling thread only (setfsuid/setfsgid and the account's
+/// own groups), around synchronous work: `perform` must not span a suspension point, or
+/// the work could continue on another thread.
 struct FileIdentity: Sendable, Hashable {
     let name: String
     let uid: uid_t
     let gid: gid_t
+    /// Its primary and supplementary groups (getgrouplist).
+    let groups: [gid_t]
 
     /// The account `name`, or nil when it does not exist.
     init?(named name: String) {
@@ -19,11 +21,30 @@ struct FileIdentity: Sendable, Hashable {
         self.name = name
         uid = entry.pointee.pw_uid
         gid = entry.pointee.pw_gid
+        var count: Int32 = 64
+        var list = [gid_t](repeating: 0, count: Int(count))
+        if getgrouplist(name, gid, &list, &count) < 0 {
+            list = [gid_t](repeating: 0, count: Int(count))
+            _ = getgrouplist(name, gid, &list, &count)
+        }
+        groups = Array(list.prefix(Int(max(count, 0))))
+    }
+
+    /// Why a file with this owner and group could not keep them when replaced as this
+    /// account (only root may give a file away), or nil.
+    func cannotKeep(owner: uid_t, group: gid_t) -> String? {
+        if owner != uid {
+            return "it belongs to \(getpwuid(owner).map { String(cString: $0.pointee.pw_name) } ?? "uid \(owner)"), and as user \(name) rotor cannot give the new file that owner: make \(name) its owner"
+        }
+        if !groups.contains(group) {
+            return "its group is \(getgrgid(group).map { String(cString: $0.pointee.gr_name) } ?? "\(group)"), which user \(name) is not in, so the new file could not keep it"
+        }
+        return nil
     }
 
     /// Runs `body` with this thread's file access as the account.
     func perform<T>(_ body: () throws -> T) throws -> T {
-        guard rotor_fs_as(uid, gid) == 0 else {
+        guard rotor_fs_as(uid, gid, groups, Int32(groups.count)) == 0 else {
             throw TargetEditError("cannot act as user \(name) (\(String(cString: strerror(errno)))): rotor must run as root to use 'user:'")
         }
         defer { rotor_fs_as_self() }

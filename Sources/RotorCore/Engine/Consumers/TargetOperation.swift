@@ -29,7 +29,11 @@ struct TargetOperation: Sendable {
     /// path is the one resolved when the run began, and no symlink may be on it now.
     func readFile(_ path: String, resolved: Bool = false) -> Result<[UInt8], TargetReadProblem> {
         guard let identity else { return FileTargetReader.read(path, noSymlinks: resolved) }
-        return (try? identity.perform { FileTargetReader.read(path, noSymlinks: resolved) }) ?? .failure(.unreadable("cannot act as user \(identity.name)"))
+        let read = (try? identity.perform { FileTargetReader.read(path, noSymlinks: resolved) }) ?? .failure(.unreadable("cannot act as user \(identity.name)"))
+        if case .failure(.unreadable(let reason)) = read, reason == "permission denied" {
+            return .failure(.unreadable("permission denied to user \(identity.name) (the consumer's user:) for \(resolvedPath ?? path)"))
+        }
+        return read
     }
 
     /// Replaces the file at its path resolved when the run began (`unchangedPath`), through
@@ -75,6 +79,10 @@ struct TargetOperation: Sendable {
         }
         guard let path = spec.filePath, let format = spec.fileFormat else { return nil }
         if let problem = ownershipProblem() { return problem }
+        if let identity, let resolvedPath {
+            var info = stat()
+            if stat(resolvedPath, &info) == 0, let problem = identity.cannotKeep(owner: info.st_uid, group: info.st_gid) { return "\(label): \(problem)" }
+        }
         let bytes: [UInt8]
         switch readFile(path) {
         case .success(let read): bytes = read

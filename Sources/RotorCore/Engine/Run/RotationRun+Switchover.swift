@@ -29,7 +29,8 @@ extension RotationRun {
                            undone.left.isEmpty ? "every touched target restored" : undone.left.map(\.text).joined(separator: "; "))
         if let error = undone.storeError { throw error }
         let rolledBack = undone.left.isEmpty ? "every consumer was rolled back to the old generation"
-            : "the rollback could not put everything back: see what is left to do"
+            : undone.left.contains(where: { $0.kind == .restoreTarget }) ? "the rollback could not put everything back: see what is left to do"
+            : "every target was put back, but a consumer is still unhealthy: see what is left to do"
         throw try await abandon(generation, because: "\(message); \(rolledBack)", outcome: undone.left.isEmpty ? .rolledBack : .needsPerson)
     }
 
