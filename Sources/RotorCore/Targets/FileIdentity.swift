@@ -72,8 +72,10 @@ enum FolderOwnership {
             return FileIdentity(named: user.value) == nil ? "consumer '\(consumer.name.value)' names user '\(user.value)', which does not exist" : nil
         }
         guard geteuid() == 0 else { return nil }
-        let resolved = resolved ?? FileEditQueue.canonical(path)
-        for file in Set([path, resolved]).sorted() {
+        var files = [path]
+        // The file the links lead to, when there are any (most paths have none: no realpath).
+        if let resolved, resolved != path { files.append(resolved) } else if resolved == nil, hasLink(onPathTo: path) { files.append(FileEditQueue.canonical(path)) }
+        for file in files {
             guard let (folder, writer) = otherWriter(onPathTo: file) else { continue }
             let owner = writer.hasPrefix("group ") || writer == "anyone" ? "NAME" : writer
             return "its folder \(folder) can be written by \(writer), not only root, who could swap the target (or a folder above it) for any file; "
@@ -90,8 +92,7 @@ enum FolderOwnership {
         var child = file
         var folder = PathNormalizer.parent(of: file)
         while true {
-            var info = stat()
-            if lstat(folder, &info) == 0, info.st_mode & S_IFMT == S_IFDIR, let writer = writer(of: info, childOwnedByRoot: { owner(of: child) == 0 }) {
+            if let fact = facts.fact(folder), fact.isDirectory, let writer = writer(of: fact, childOwnedByRoot: { facts.fact(child)?.uid == 0 }) {
                 return (folder, writer)
             }
             guard folder != "/", !folder.isEmpty, PathNormalizer.parent(of: folder) != folder else { return nil }
@@ -100,17 +101,51 @@ enum FolderOwnership {
         }
     }
 
-    private static func owner(of path: String) -> uid_t? {
-        var info = stat()
-        return lstat(path, &info) == 0 ? info.st_uid : nil
+    /// Whether the file or a folder on its way is a symlink.
+    private static func hasLink(onPathTo file: String) -> Bool {
+        var current = file
+        while true {
+            if facts.fact(current)?.isLink == true { return true }
+            let parent = PathNormalizer.parent(of: current)
+            guard parent != current, !parent.isEmpty else { return false }
+            current = parent
+        }
     }
 
-    /// Who besides root can change the folder `info` describes, or nil.
-    private static func writer(of info: stat, childOwnedByRoot: () -> Bool) -> String? {
-        if info.st_uid != 0 { return getpwuid(info.st_uid).map { String(cString: $0.pointee.pw_name) } ?? "uid \(info.st_uid)" }
-        if info.st_mode & S_ISVTX != 0, childOwnedByRoot() { return nil }
-        if info.st_mode & 0o002 != 0 { return "anyone" }
-        if info.st_mode & 0o020 != 0, info.st_gid != 0 { return "group " + (getgrgid(info.st_gid).map { String(cString: $0.pointee.gr_name) } ?? "\(info.st_gid)") }
+    /// Who besides root can change the folder `fact` describes, or nil.
+    private static func writer(of fact: FolderFacts.Fact, childOwnedByRoot: () -> Bool) -> String? {
+        if fact.uid != 0 { return getpwuid(fact.uid).map { String(cString: $0.pointee.pw_name) } ?? "uid \(fact.uid)" }
+        if fact.mode & S_ISVTX != 0, childOwnedByRoot() { return nil }
+        if fact.mode & 0o002 != 0 { return "anyone" }
+        if fact.mode & 0o020 != 0, fact.gid != 0 { return "group " + (getgrgid(fact.gid).map { String(cString: $0.pointee.gr_name) } ?? "\(fact.gid)") }
         return nil
+    }
+
+    private static let facts = FolderFacts()
+}
+
+/// `lstat` of the folders on targets' paths, each asked once per process: `plan` checks
+/// 10,000 targets whose paths share most of their folders (the walk up to `/` cost it a
+/// third more time before).
+private final class FolderFacts: @unchecked Sendable {
+    struct Fact {
+        var isDirectory: Bool
+        var isLink: Bool
+        var uid: uid_t
+        var gid: gid_t
+        var mode: mode_t
+    }
+
+    private let lock = NSLock()
+    private var known: [String: Fact?] = [:]
+
+    func fact(_ path: String) -> Fact? {
+        if let cached = lock.withLock({ known[path] }) { return cached }
+        var info = stat()
+        let fact = lstat(path, &info) == 0
+            ? Fact(isDirectory: info.st_mode & S_IFMT == S_IFDIR, isLink: info.st_mode & S_IFMT == S_IFLNK, uid: info.st_uid, gid: info.st_gid, mode: info.st_mode)
+            : nil
+        lock.withLock { known[path] = .some(fact) }
+        return fact
     }
 }
