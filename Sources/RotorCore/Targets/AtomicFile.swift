@@ -93,15 +93,21 @@ public enum AtomicFile {
 
     static func errnoText() -> String { String(cString: strerror(errno)) }
 
-    /// The file `path` names, every symlink followed; a dangling link's own destination.
+    /// The file `path` names, every symlink followed (realpath); `path` itself when it names
+    /// nothing. Two names of one file have one canonical path.
+    public static func canonical(_ path: String) -> String { realPath(path) ?? path }
+
+    /// As `canonical`, but a dangling link gives its own destination (a write creates it).
     static func resolved(_ path: String) -> String {
-        if let real = realpath(path, nil) {
-            defer { free(real) }
-            return String(cString: real)
-        }
-        return (try? FileManager.default.destinationOfSymbolicLink(atPath: path)).map { link in
+        realPath(path) ?? (try? FileManager.default.destinationOfSymbolicLink(atPath: path)).map { link in
             link.hasPrefix("/") ? link : ((path as NSString).deletingLastPathComponent as NSString).appendingPathComponent(link)
         } ?? path
+    }
+
+    private static func realPath(_ path: String) -> String? {
+        guard let real = realpath(path, nil) else { return nil }
+        defer { free(real) }
+        return String(cString: real)
     }
 
     /// `/folder/.NAME.rotor-tmp-`: every temporary file made while writing `path` starts so.
@@ -115,7 +121,7 @@ public enum AtomicFile {
         let prefix = temporaryPrefix(for: path)
         let folder = (prefix as NSString).deletingLastPathComponent
         // Never through a link: a folder swapped for one must not make root delete elsewhere.
-        guard FileEditQueue.canonical(folder) == folder else { return }
+        guard canonical(folder) == folder else { return }
         let name = (prefix as NSString).lastPathComponent
         for file in (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? [] where file.hasPrefix(name) {
             unlink((folder as NSString).appendingPathComponent(file))

@@ -74,7 +74,7 @@ enum FolderOwnership {
         guard geteuid() == 0 else { return nil }
         var files = [path]
         // The file the links lead to, when there are any (most paths have none: no realpath).
-        if let resolved, resolved != path { files.append(resolved) } else if resolved == nil, hasLink(onPathTo: path) { files.append(FileEditQueue.canonical(path)) }
+        if let resolved, resolved != path { files.append(resolved) } else if resolved == nil, hasLink(onPathTo: path) { files.append(AtomicFile.canonical(path)) }
         for file in files {
             guard let (folder, writer) = otherWriter(onPathTo: file) else { continue }
             let owner = writer.hasPrefix("group ") || writer == "anyone" ? "NAME" : writer

@@ -27,7 +27,7 @@ struct ConsumerEdit: Sendable {
     /// order the file first appears), one per exec target, then the ordering rule.
     static func inSwitchOrder(_ operations: [TargetOperation]) -> [ConsumerEdit] {
         // Two names of one file (a symlink, `a/../b`) are one file: one edit.
-        let edits = grouped(operations) { $0.spec.filePath.map(FileEditQueue.canonical) }
+        let edits = grouped(operations) { $0.spec.filePath.map(AtomicFile.canonical) }
         let all = edits.map(ConsumerEdit.init)
         return all.filter { !$0.namesID } + all.filter(\.namesID)
     }
@@ -61,8 +61,8 @@ struct ConsumerEdit: Sendable {
     /// Writes each operation's value: a file in one edit, an exec target through its command
     /// (whose templates get `context`: the generation's `{id}`, `{name}`…).
     func write(_ values: [String], context: [Placeholder: String]) async throws {
-        guard operations.count > 1, let path = try operations[0].unchangedPath() else {
-            try await operations[0].write(values[0], context: context)
+        guard operations[0].spec.fileFormat != nil, let path = try operations[0].unchangedPath() else {
+            try await operations[0].runWrite(value: values[0], context: context)
             return
         }
         var bytes: [UInt8]
@@ -89,7 +89,7 @@ actor FileEditQueue {
     /// Runs `body` while no other edit of `path` (or of the file it links to) runs.
     func serialize<T: Sendable>(_ path: String?, _ body: @Sendable () async throws -> T) async throws -> T {
         guard let path else { return try await body() }
-        let file = Self.canonical(path)
+        let file = AtomicFile.canonical(path)  // two names of one file queue together
         await acquire(file)
         defer { release(file) }
         let held = try FileLock.exclusive(file)
@@ -113,13 +113,6 @@ actor FileEditQueue {
         let next = queue.removeFirst()
         waiting[file] = queue.isEmpty ? nil : queue
         next.resume()  // the file stays busy: it passes to the next edit
-    }
-
-    /// The file a path names, symlinks resolved, so two names of one file queue together.
-    static func canonical(_ path: String) -> String {
-        guard let resolved = realpath(path, nil) else { return path }
-        defer { free(resolved) }
-        return String(cString: resolved)
     }
 }
 

@@ -21,7 +21,7 @@ struct TargetOperation: Sendable {
         self.spec = spec
         self.label = label
         self.runner = runner
-        resolvedPath = spec.filePath.map(FileEditQueue.canonical)
+        resolvedPath = spec.filePath.map(AtomicFile.canonical)
         identity = consumer.user.flatMap { FileIdentity(named: $0.value) }
     }
 
@@ -62,7 +62,7 @@ struct TargetOperation: Sendable {
     /// leads elsewhere (a symlink re-pointed meanwhile is never followed to a new place).
     func unchangedPath() throws(TargetEditError) -> String? {
         guard let path = spec.filePath, let resolvedPath else { return nil }
-        let now = FileEditQueue.canonical(path)
+        let now = AtomicFile.canonical(path)
         guard now == resolvedPath else {
             throw TargetEditError("\(label): the path now leads to \(now), not to \(resolvedPath) as when the run began (changed since preflight): refused, not followed")
         }
@@ -135,15 +135,8 @@ struct TargetOperation: Sendable {
         }
     }
 
-    /// Writes `value` into the target.
-    func write(_ value: String, context: [Placeholder: String] = [:]) async throws {
-        if spec.fileFormat != nil, let path = try unchangedPath() {
-            switch readFile(path, resolved: true) {
-            case .failure(let problem): throw TargetEditError("\(label): \(problem.reason)")
-            case .success(let bytes): try writeFile(try replace(in: bytes, with: value), to: path)
-            }
-            return
-        }
+    /// Hands `value` to an exec target's command (file targets are written by `ConsumerEdit`).
+    func runWrite(value: String, context: [Placeholder: String]) async throws {
         guard case .exec(let command, _) = spec.kind else { return }
         try await runWrite(command, value: value, context: context)
     }
@@ -208,8 +201,7 @@ struct TargetOperation: Sendable {
         guard let data = FileManager.default.contents(atPath: backupPath) else {
             throw TargetEditError("\(label): its backup \(backupPath) is missing")
         }
-        guard case .exec(let command, _) = spec.kind else { return }
-        try await runWrite(command, value: String(decoding: data, as: UTF8.self), context: context)
+        try await runWrite(value: String(decoding: data, as: UTF8.self), context: context)
     }
 
     /// Puts back, in one edit of their one file, the value each of `operations` held when

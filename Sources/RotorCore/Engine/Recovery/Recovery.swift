@@ -51,7 +51,7 @@ extension RotationEngine {
             for write in history.writes {
                 guard let path = write.path else { continue }
                 AtomicFile.removeStrayTemporaries(for: path)
-                AtomicFile.removeStrayTemporaries(for: FileEditQueue.canonical(path))  // beside the file a link leads to
+                AtomicFile.removeStrayTemporaries(for: AtomicFile.canonical(path))  // beside the file a link leads to
             }
             switch history.decision {
             case .rollForward(let new): try await rollForward(run, to: new, history: history, journal: journal, report: &report)
