@@ -32,8 +32,10 @@ extension RotationEngine {
         return await exclusiveRun(of: keyName, runID: runID, action: .deletePending, report: started,
                                   record: .starting(id: runID, key: keyName, at: clock(), emergency: false)) { journal in
             var report = started
-            // Read before the deletion removes the backups that hold it.
-            let oldSecret = key.verify.isEmpty ? nil : try secretInBackups(of: previous, key: keyName)
+            // Read before the deletion removes the backups that hold it: for confirm-revoked,
+            // and so that a vendor echoing either value is redacted (every Secret is known).
+            let oldSecret = try secretInBackups(of: previous, key: keyName)
+            let inUse = await secretInTargets(of: current, key: keyName).map { (id: current.id, secret: $0) }
             if let error = try await provider.delete(.old(previous, because: "delete generation \(previous.id): grace period over"), journal: journal, at: now) {
                 report.outcome = .needsPerson
                 report.message = "deleting generation \(previous.id) (grace period over) failed: \(error.message); the next run retries"
@@ -45,8 +47,7 @@ extension RotationEngine {
             report.outcome = .completed
             report.message = "deleted generation \(previous.id): \(reason)"
             report.steps.append(PlanStep(step: .delete, detail: report.message, status: .ok))
-            let inUse = await secretInTargets(of: current, key: keyName).map { (id: current.id, secret: $0) }
-            report.add(try await confirmRevoked(previous, secret: oldSecret, current: inUse, key: key, journal: journal, redactor: Redactor()))
+            report.add(try await confirmRevoked(previous, secret: oldSecret, current: inUse, key: key, journal: journal))
             report.escalateIfOldKeyAnswers(provider: provider.name)
             return report
         }

@@ -49,8 +49,7 @@ extension RotationEngine {
     /// every key prove nothing. The result is journalled (step `confirm-revoked`); every
     /// message is redacted of both generations' secrets. Throws only when the journal
     /// cannot be written.
-    func confirmRevoked(_ old: GenerationRecord, secret: Secret?, current: (id: String, secret: Secret)?, key: KeyPolicy, journal: Journal,
-                        redactor: Redactor) async throws -> Revocation {
+    func confirmRevoked(_ old: GenerationRecord, secret: Secret?, current: (id: String, secret: Secret)?, key: KeyPolicy, journal: Journal) async throws -> Revocation {
         func notChecked(_ why: String) throws -> Revocation {
             let revocation = Revocation(generationID: old.id, status: .notChecked, detail: "not checked: \(why)", attempts: 0)
             try journal.record(.confirmRevoked, .info, revocation.detail)
@@ -60,9 +59,6 @@ extension RotationEngine {
         guard let secret, secret.fingerprint == old.fingerprint else {
             return try notChecked("the old value of \(old.id) is no longer at hand (rotor stores no secret; it is read from the targets, or from the backups kept during the grace period)")
         }
-        var redactor = redactor
-        redactor.add(secret)
-        if let current { redactor.add(current.secret) }
         var values = TemplateValues.context(key: key.name.value, now: clock())
         values[.id] = old.id
         let bound = key.confirmRevokedWithin.timeInterval
@@ -73,17 +69,17 @@ extension RotationEngine {
         var accepted = false
         while true {
             attempts += 1
-            (accepted, last) = await tryChecks(key, values: values, secret: secret, redactor: redactor)
+            (accepted, last) = await tryChecks(key, values: values, secret: secret)
             if !accepted && !last.inconclusive {
                 if let current {
                     var controlValues = values
                     controlValues[.id] = current.id
-                    let (works, failure) = await tryChecks(key, values: controlValues, secret: current.secret, redactor: redactor, all: true)
+                    let (works, failure) = await tryChecks(key, values: controlValues, secret: current.secret, all: true)
                     if !works {
-                        return try notChecked("the verify checks refuse the generation in use (\(current.id)) too, so their refusal of \(old.id) proves nothing (\(redactor.redact(failure.message)))")
+                        return try notChecked("the verify checks refuse the generation in use (\(current.id)) too, so their refusal of \(old.id) proves nothing (\(Redactor.redact(failure.message)))")
                     }
                 }
-                let detail = "old generation \(old.id) rejected by its verify checks" + (attempts > 1 ? " (after \(attempts) tries)" : "") + ": \(redactor.redact(last.message))"
+                let detail = "old generation \(old.id) rejected by its verify checks" + (attempts > 1 ? " (after \(attempts) tries)" : "") + ": \(Redactor.redact(last.message))"
                 try journal.record(.confirmRevoked, .done, detail)
                 return Revocation(generationID: old.id, status: .rejected, detail: detail, attempts: attempts)
             }
@@ -98,7 +94,7 @@ extension RotationEngine {
             try journal.record(.confirmRevoked, .failed, detail)
             return Revocation(generationID: old.id, status: .stillActive, detail: detail, attempts: attempts)
         }
-        let detail = "not checked: the verify checks gave no answer about \(old.id)\(over) (\(redactor.redact(last.message)))"
+        let detail = "not checked: the verify checks gave no answer about \(old.id)\(over) (\(Redactor.redact(last.message)))"
         try journal.record(.confirmRevoked, .info, detail)
         return Revocation(generationID: old.id, status: .notChecked, detail: detail, attempts: attempts)
     }
@@ -106,11 +102,11 @@ extension RotationEngine {
     /// One try of the checks with `secret`: accepted when any check passes (`all`: when
     /// every check passes); else the failure that decides (a conclusive refusal wins over
     /// an inconclusive one).
-    private func tryChecks(_ key: KeyPolicy, values: [Placeholder: String], secret: Secret, redactor: Redactor,
+    private func tryChecks(_ key: KeyPolicy, values: [Placeholder: String], secret: Secret,
                            all: Bool = false) async -> (accepted: Bool, failure: CheckRunner.Failure) {
         var decisive: CheckRunner.Failure?
         for check in key.verify {
-            guard let failure = await CheckRunner(runner: runner, redactor: redactor).run(check, values: values, secret: secret, directory: key.directory, retrying: false) else {
+            guard let failure = await CheckRunner(runner: runner).run(check, values: values, secret: secret, directory: key.directory, retrying: false) else {
                 if all { continue }
                 return (true, CheckRunner.Failure(message: "accepted"))
             }

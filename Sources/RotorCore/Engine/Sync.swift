@@ -66,7 +66,7 @@ extension RotationEngine {
                 report.steps += undone.steps
                 report.left += undone.left
                 report.outcome = undone.left.isEmpty ? .rolledBack : .needsPerson
-                report.message = "sync failed: \(Redactor([secret]).redact(failure)); the targets were put back as they were"
+                report.message = "sync failed: \(Redactor.redact(failure)); the targets were put back as they were"
             } else {
                 report.outcome = .completed
                 report.message = "wrote the current generation \(current.id) into \(drifted.count) target\(drifted.count == 1 ? "" : "s"): \(described)"

@@ -14,7 +14,7 @@ public struct CommandResult: Sendable {
     /// What a failed command printed, for its step's message: the end of its standard
     /// error (else of its output), control characters escaped, every known secret masked,
     /// at most `limit` characters. nil when it printed nothing.
-    func printed(_ redactor: Redactor, limit: Int = 400) -> String? {
+    func printed(limit: Int = 400) -> String? {
         let stream = stderr.contains(where: { !Self.isBlank($0) }) ? stderr : stdout
         let bytes = stream.suffix(limit * 4)
         // One line: a command must not print lines that look like rotor's own.
@@ -23,7 +23,7 @@ public struct CommandResult: Sendable {
         let text = ControlCharacters.escape(lines)
         guard !text.isEmpty else { return nil }
         let tail = text.count > limit ? "…" + text.suffix(limit) : text
-        return redactor.redact(tail, limit: limit + 200)
+        return Redactor.redact(tail, limit: limit + 200)
     }
 
     private static func isBlank(_ byte: UInt8) -> Bool { byte == 0x20 || byte == 0x0A || byte == 0x0D || byte == 0x09 }

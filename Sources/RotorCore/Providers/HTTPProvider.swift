@@ -21,10 +21,10 @@ struct HTTPProvider: KeyProvider {
         switch spec.auth.source {
         case .environment(let name):
             guard let value = ProcessInfo.processInfo.environment[name], !value.isEmpty else { throw ProviderError("the token variable \(name) is not set") }
-            return value
+            return Secret(value).reveal()
         case .file(let path):
             guard let data = FileManager.default.contents(atPath: path) else { throw ProviderError("the token file \(path) cannot be read") }
-            return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            return Secret(String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)).reveal()
         }
     }
 
@@ -96,10 +96,8 @@ struct HTTPProvider: KeyProvider {
 
     /// A response body fit for an error: the token and anything secret-shaped masked.
     private func redacted(_ data: Data) -> String {
-        var redactor = Redactor()
-        if let token = try? token() { redactor.add(Secret(token)) }
         let text = String(decoding: data.prefix(2_000), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-        return text.isEmpty ? "(empty body)" : redactor.redact(text, limit: 300)
+        return text.isEmpty ? "(empty body)" : Redactor.redact(text, limit: 300)
     }
 }
 

@@ -39,12 +39,12 @@ public struct ProviderError: Error, Sendable, CustomStringConvertible {
     /// True when the call may have had an effect (a create whose answer was lost).
     public var mayHaveCreated: Bool
 
-    /// The message is scrubbed of anything shaped like a credential here, once, so no
-    /// path (journal, report, audit log) can carry a secret a provider echoed; terminal
-    /// control characters are escaped first (a vendor must not drive the operator's terminal,
-    /// nor split a secret with an escape sequence to slip it past the scrub).
+    /// The message is redacted here, once (every value rotor knows, and anything shaped
+    /// like a credential), so no path (journal, report, audit log) can carry a secret a
+    /// provider echoed; terminal control characters are escaped first (a vendor must not
+    /// drive the operator's terminal, nor split a secret with an escape sequence).
     public init(_ message: String, mayHaveCreated: Bool = false) {
-        self.message = Redactor.scrubTokens(ControlCharacters.escape(message))
+        self.message = Redactor.redact(message)
         self.mayHaveCreated = mayHaveCreated
     }
 

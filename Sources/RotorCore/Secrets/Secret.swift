@@ -6,7 +6,11 @@ import Foundation
 public struct Secret: Sendable, Hashable, CustomStringConvertible, CustomDebugStringConvertible {
     private let value: String
 
-    public init(_ value: String) { self.value = value }
+    /// Every secret made is known to the redactor from then on (`KnownSecrets`).
+    public init(_ value: String) {
+        self.value = value
+        KnownSecrets.shared.add(value)
+    }
 
     /// The value itself, for the few places that deliver it (a target, a command's stdin).
     public func reveal() -> String { value }

@@ -32,7 +32,8 @@ public struct AuditEntry: Sendable, Equatable, Codable {
         self.outcome = outcome
         self.emergency = emergency
         self.runID = runID
-        self.detail = detail
+        // The chain cannot be scrubbed afterwards without breaking it: redacted going in.
+        self.detail = Redactor.known(detail)
         self.data = data
         self.previousHash = ""
         self.hash = ""

@@ -306,7 +306,7 @@ import Testing
         fixture.provider.deleteFailureQuotesNewestSecret = true
         let report = await fixture.rotate()
         #expect(report.outcome == .needsPerson)
-        #expect(report.message.contains("(redacted)"), "\(report.message)")
+        #expect(report.message.contains("[REDACTED]"), "\(report.message)")
         #expect(!report.message.contains("horse battery"), "\(report.message)")
         #expect(!report.steps.contains { $0.detail.contains("horse battery") })
     }

@@ -17,7 +17,11 @@ VENDOR_DELETE_NOOP=1 (delete answers success and leaves the key live, as a vendo
 delete is a no-op for some key types does), VENDOR_REVOKE_DELAY=SECONDS (a deleted key
 still works that long: eventually consistent revocation), VENDOR_CHECK_ONCE=MARKER (check
 accepts once, creating MARKER, and refuses every key after: a verifier that proves nothing),
-VENDOR_ESC=1 (failure messages and new ids carry terminal escape sequences).
+VENDOR_ESC=1 (failure messages and new ids carry terminal escape sequences),
+VENDOR_SECRET_SHAPE=short|hex|spaced (secrets no shape heuristic recognises: 5 letters and
+digits, 40 hex digits, words with spaces). VENDOR_FAIL takes a comma-separated list. With
+VENDOR_ECHO_SECRET a failed delete says "cannot delete ID (secret S)" with the secret of
+the key it was asked to delete.
 """
 import json
 import os
@@ -56,11 +60,19 @@ def fail(what, secret=None):
 
 def main():
     command = sys.argv[1]
-    failing = os.environ.get("VENDOR_FAIL", "")
+    failing = set(os.environ.get("VENDOR_FAIL", "").split(","))
     db = load()
     if command == "create":
-        secret = os.environ.get("VENDOR_SECRET_PREFIX", "vk-") + secrets.token_urlsafe(24)
-        if failing == "create":
+        shape = os.environ.get("VENDOR_SECRET_SHAPE")
+        if shape == "short":
+            secret = secrets.choice("bcdfghjkmnpqrstvwxz") + secrets.token_hex(2)
+        elif shape == "hex":
+            secret = secrets.token_hex(20)
+        elif shape == "spaced":
+            secret = " ".join(secrets.choice(["amber", "violet", "cobalt", "quartz", "maple", "ember"]) + str(secrets.randbelow(100)) for _ in range(4))
+        else:
+            secret = os.environ.get("VENDOR_SECRET_PREFIX", "vk-") + secrets.token_urlsafe(24)
+        if "create" in failing:
             fail("create", secret)
         key = {"id": "AK" + ("\x1b[2J" if os.environ.get("VENDOR_ESC") else "") + secrets.token_hex(8).upper(), "name": sys.argv[2], "secret": secret}
         db["keys"].append(key)
@@ -69,7 +81,11 @@ def main():
             os.kill(os.getppid(), signal.SIGKILL)
         print(json.dumps({"AccessKey": {"AccessKeyId": key["id"], "SecretAccessKey": secret}}))
     elif command == "delete":
-        if failing == "delete":
+        if "delete" in failing:
+            target = [k for k in db["keys"] if k["id"] == sys.argv[2]]
+            if target and os.environ.get("VENDOR_ECHO_SECRET"):
+                print(f"cannot delete {sys.argv[2]} (secret {target[0]['secret']})", file=sys.stderr)
+                sys.exit(1)
             fail("delete", db["keys"][-1]["secret"] if db["keys"] else None)
         if os.environ.get("VENDOR_DELETE_NOOP"):
             return
@@ -91,7 +107,7 @@ def main():
             fail("check", secret)
         if once:
             open(once, "w").close()
-        if failing == "check" or secret not in live:
+        if "check" in failing or secret not in live:
             fail("check", secret)
     elif command == "put":
         data = sys.stdin.read()

@@ -4,8 +4,6 @@ import Foundation
 /// or a command that must exit 0, each with its timeout and retries.
 struct CheckRunner: Sendable {
     var runner: CommandRunner
-    /// Masks secrets in what a failed command printed (the check's own secret is added).
-    var redactor = Redactor()
 
     /// Why a check failed (secret-free), and whether its peer could not be reached at all.
     struct Failure: Sendable, CustomStringConvertible {
@@ -40,9 +38,7 @@ struct CheckRunner: Sendable {
                                           environment: command.environment.mapValues { $0.render(values) },
                                           directory: directory, timeout: command.timeout.timeInterval)
             if result.succeeded { return nil }
-            var redactor = redactor
-            if let secret { redactor.add(secret) }
-            let printed = result.printed(redactor).map { ": \($0)" } ?? ""
+            let printed = result.printed().map { ": \($0)" } ?? ""
             return Failure(message: (result.timedOut ? "\(command.program) timed out after \(command.timeout)" : "\(command.program) exited \(result.status)") + printed,
                            inconclusive: result.timedOut || result.status > 125)
         }

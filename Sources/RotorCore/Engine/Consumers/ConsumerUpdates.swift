@@ -164,7 +164,7 @@ extension RotationEngine {
             return result
         }
         do {
-            if let failure = try await reloadAndCheck(consumer, values: values, journal: journal, steps: &result.steps, redactor: Redactor([secret])) {
+            if let failure = try await reloadAndCheck(consumer, values: values, journal: journal, steps: &result.steps) {
                 result.failures.append(failure)
             }
         } catch {
@@ -197,16 +197,14 @@ extension RotationEngine {
 
     /// Runs a consumer's reload and health check; nil when both pass, else why not.
     /// Throws only when the journal cannot be written.
-    /// `redactor` masks the secrets the run knows in what a failed command printed.
-    func reloadAndCheck(_ consumer: ConsumerSpec, values: [Placeholder: String], journal: Journal, steps: inout [PlanStep],
-                        redactor: Redactor = Redactor()) async throws -> String? {
+    func reloadAndCheck(_ consumer: ConsumerSpec, values: [Placeholder: String], journal: Journal, steps: inout [PlanStep]) async throws -> String? {
         let name = consumer.name.value
         if let reload = consumer.reload {
             try journal.record(.reload, .intent, consumer: name, "run \(StepDescriptions.argv(reload))")
             let result = await runner.run(reload.argv.map { $0.render(values) }, directory: consumer.directory, timeout: reload.timeout.timeInterval)
             guard result.succeeded else {
                 let message = "\(name): reload \(result.timedOut ? "timed out after \(reload.timeout)" : "failed (\(reload.program) exited \(result.status))")"
-                    + (result.printed(redactor).map { ": \($0)" } ?? "")
+                    + (result.printed().map { ": \($0)" } ?? "")
                 steps.append(PlanStep(step: .reload, consumer: name, detail: message, status: .failed))
                 try journal.record(.reload, .failed, consumer: name, message)
                 return message
@@ -215,7 +213,7 @@ extension RotationEngine {
             try journal.record(.reload, .done, consumer: name, "reloaded")
         }
         if let health = consumer.health {
-            if let failure = await CheckRunner(runner: runner, redactor: redactor).run(health, values: values, secret: nil, directory: consumer.directory) {
+            if let failure = await CheckRunner(runner: runner).run(health, values: values, secret: nil, directory: consumer.directory) {
                 let message = "\(name): health check failed: \(failure.message)"
                 var step = PlanStep(step: .health, consumer: name, detail: message, status: .failed)
                 step.unreachable = failure.unreachable
@@ -232,7 +230,7 @@ extension RotationEngine {
     /// Restores every touched target from its backup (reverse order), then reloads and
     /// health-checks the consumers that were touched. Returns what could not be undone.
     /// `context`: the template values of the generation restored (its `{id}`), for exec targets.
-    func rollBack(_ touched: [TouchedTarget], consumers: [ConsumerSpec], journal: Journal, redactor: Redactor = Redactor(),
+    func rollBack(_ touched: [TouchedTarget], consumers: [ConsumerSpec], journal: Journal,
                   context: [Placeholder: String] = [:]) async -> RollbackResult {
         var result = RollbackResult()
         if journal.leaseLost {
@@ -265,7 +263,7 @@ extension RotationEngine {
                 }
             }
             for consumer in consumers {
-                if let problem = try await reloadAndCheck(consumer, values: [:], journal: journal, steps: &result.steps, redactor: redactor) {
+                if let problem = try await reloadAndCheck(consumer, values: [:], journal: journal, steps: &result.steps) {
                     result.left.append(PendingAction(.checkConsumer, "after rollback, \(problem)"))
                 }
             }

@@ -157,7 +157,7 @@ struct TargetOperation: Sendable {
                                       directory: consumer.directory, timeout: command.timeout.timeInterval)
         guard result.succeeded else {
             throw TargetEditError("\(label): \(command.program) " + (result.timedOut ? "timed out after \(command.timeout)" : "exited \(result.status)")
-                                  + (result.printed(Redactor([Secret(value)])).map { ": \($0)" } ?? ""))
+                                  + (result.printed().map { ": \($0)" } ?? ""))
         }
     }
 

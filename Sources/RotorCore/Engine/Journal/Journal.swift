@@ -36,8 +36,8 @@ final class Journal: @unchecked Sendable {
     func record(_ step: JournalStep, _ phase: JournalEntry.Phase, consumer: String? = nil, target: String? = nil,
                 _ detail: String, facts: JournalFacts = JournalFacts()) throws {
         // A detail quotes providers and commands: never a raw control character (`history`
-        // prints it to a terminal).
-        let entry = JournalEntry(at: clock(), step: step, phase: phase, consumer: consumer, target: target, detail: ControlCharacters.escape(detail), facts: facts)
+        // prints it to a terminal), never a value rotor knows.
+        let entry = JournalEntry(at: clock(), step: step, phase: phase, consumer: consumer, target: target, detail: Redactor.known(detail), facts: facts)
         let missing = entry.missingFacts
         guard missing.isEmpty else {
             throw JournalCorruption(description: "internal error: journal entry \(step.rawValue).\(phase.rawValue) written without \(missing.joined(separator: ", "))")

@@ -104,7 +104,7 @@ extension RotationEngine {
         let current = try store.keyStates()[key.name.value]?.current
         var inUse: (id: String, secret: Secret)?
         if let current, let secret = await secretInTargets(of: current, key: key.name.value) { inUse = (current.id, secret) }
-        report.add(try await confirmRevoked(old, secret: secret, current: inUse, key: key, journal: journal, redactor: Redactor()))
+        report.add(try await confirmRevoked(old, secret: secret, current: inUse, key: key, journal: journal))
         report.escalateIfOldKeyAnswers(provider: provider.name)
     }
 

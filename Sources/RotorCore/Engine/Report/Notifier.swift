@@ -30,8 +30,8 @@ struct Notifier: Sendable {
         guard !hooks.isEmpty else { return [] }
         let word = report.outcome == .completed ? "rotated" : report.outcome.rawValue
         let payload = Payload(
-            text: "rotor: \(report.emergency ? "EMERGENCY " : "")\(report.key) \(word) on \(ProcessInfo.processInfo.hostName) — \(report.message)",
-            key: report.key, outcome: report.outcome.rawValue, emergency: report.emergency, run: report.runID, message: report.message,
+            text: Redactor.known("rotor: \(report.emergency ? "EMERGENCY " : "")\(report.key) \(word) on \(ProcessInfo.processInfo.hostName) — \(report.message)"),
+            key: report.key, outcome: report.outcome.rawValue, emergency: report.emergency, run: report.runID, message: Redactor.known(report.message),
             newFingerprint: report.newGeneration?.fingerprint, oldFingerprint: report.oldGeneration?.fingerprint, host: ProcessInfo.processInfo.hostName)
         guard let body = try? JSONEncoder().encode(payload) else { return [] }
         var failures: [String] = []

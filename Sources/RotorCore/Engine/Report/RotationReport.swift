@@ -124,3 +124,24 @@ public struct RotationOptions: Sendable {
         self.lease = lease
     }
 }
+
+extension RotationReport {
+    /// The report with every value rotor knows masked in its sentences — the last pass
+    /// before it is audited, sent to webhooks and printed, whatever path a message took.
+    func redacted() -> RotationReport {
+        var report = self
+        report.message = Redactor.known(message)
+        report.steps = steps.map { step in
+            var step = step
+            step.detail = Redactor.known(step.detail)
+            return step
+        }
+        report.left = left.map { PendingAction($0.kind, Redactor.known($0.text)) }
+        report.revocations = revocations.map { revocation in
+            var revocation = revocation
+            revocation.detail = Redactor.known(revocation.detail)
+            return revocation
+        }
+        return report
+    }
+}

@@ -52,6 +52,8 @@ extension RotationEngine {
             finished.message = "the state store failed during the run (\(error)); nothing more was done"
             finished.left.append(PendingAction(.recoverRun, "run 'rotor recover' once it is back: it finishes or undoes run \(runID)"))
         }
+        // Whatever path a message took, no value rotor knows leaves in it.
+        finished = finished.redacted()
         do {
             try audit(finished, action: action)
         } catch {

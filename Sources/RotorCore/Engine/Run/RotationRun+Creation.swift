@@ -30,7 +30,6 @@ extension RotationRun {
             }
             throw try await cleanUpLostCreate(named: name, error: error)
         }
-        redactor.add(generation.secret)
         newGeneration = generation
         let record = GenerationRecord(id: generation.id, fingerprint: generation.secret.fingerprint, created: now)
         report.newGeneration = record
@@ -82,8 +81,8 @@ extension RotationRun {
     /// 2. verify-key: the policy's checks run with the new generation before any consumer gets it.
     func verifyKey(_ generation: NewGeneration) async throws {
         for check in key.verify {
-            if let failure = await CheckRunner(runner: engine.runner, redactor: redactor).run(check, values: values, secret: generation.secret, directory: key.directory) {
-                let message = redactor.redact(failure.message)
+            if let failure = await CheckRunner(runner: engine.runner).run(check, values: values, secret: generation.secret, directory: key.directory) {
+                let message = Redactor.redact(failure.message)
                 try journal.record(.verifyKey, .failed, message)
                 note(.verifyKey, message, .failed)
                 throw try await abandon(generation, because: "verify-key failed: \(message)")
@@ -100,7 +99,7 @@ extension RotationRun {
         let secretValues = values.merging([.secret: generation.secret.reveal()], uniquingKeysWith: { $1 })
         let refusals = operations.compactMap { $0.refusal(of: $0.spec.value.render(secretValues)) }
         guard !refusals.isEmpty else { return }
-        let message = redactor.redact(refusals.joined(separator: "; "))
+        let message = Redactor.redact(refusals.joined(separator: "; "))
         try journal.record(.preflight, .failed, message)
         throw try await abandon(generation, because: "preflight refused the new value: \(message)")
     }

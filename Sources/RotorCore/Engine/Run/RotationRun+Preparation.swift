@@ -35,11 +35,12 @@ extension RotationRun {
     }
 
     /// The old generation's secret, as a target holds it, kept in memory for
-    /// `confirm-revoked`. Nothing when no target holds a value with its fingerprint.
+    /// `confirm-revoked` and known to the redactor from then on (a vendor that echoes it
+    /// in an error must not publish it). Nothing when no target holds a value with its
+    /// fingerprint.
     func readOldSecret() async {
-        guard let old, !key.verify.isEmpty, let secret = await engine.secretInTargets(of: old, key: keyName) else { return }
+        guard let old, let secret = await engine.secretInTargets(of: old, key: keyName) else { return }
         oldSecret = secret
-        redactor.add(secret)
     }
 
     /// Commands that must exist: reload, exec health checks, exec verify checks.
@@ -95,8 +96,9 @@ extension RotationRun {
     /// its successor long ago, so it goes now (the state holds one previous generation).
     func retire() async throws {
         guard let retiring = state.previous else { return }
-        // Its value is in the backups kept for its grace period (read before they go).
-        let retiringSecret = key.verify.isEmpty ? nil : try engine.secretInBackups(of: retiring, key: keyName)
+        // Its value is in the backups kept for its grace period (read before they go): for
+        // confirm-revoked, and known to the redactor should the provider echo it.
+        let retiringSecret = try engine.secretInBackups(of: retiring, key: keyName)
         if let error = try await provider.delete(.retiring(retiring), journal: journal, at: now) {
             guard options.emergency else {
                 throw Stop(outcome: .failed, message: "generation \(retiring.id), pending deletion from an earlier run, could not be deleted: \(error.message); delete it first (nothing else was done)")
@@ -129,7 +131,7 @@ extension RotationRun {
     func confirmRevoked(_ deleted: GenerationRecord, secret: Secret?) async throws {
         let inUse: (id: String, secret: Secret)? = if let newGeneration { (newGeneration.id, newGeneration.secret) }
             else if let old, let oldSecret, old.id != deleted.id { (old.id, oldSecret) } else { nil }
-        let revocation = try await engine.confirmRevoked(deleted, secret: secret, current: inUse, key: key, journal: journal, redactor: redactor)
+        let revocation = try await engine.confirmRevoked(deleted, secret: secret, current: inUse, key: key, journal: journal)
         report.add(revocation)
         engine.progress("\(keyName): \(revocation.detail)")
     }

@@ -19,9 +19,9 @@ extension RotationRun {
         let stopped = Interruption.shared.requested && updates.failures.isEmpty ? "stopped by a signal" : nil
         guard let failure = updates.failures.first ?? stopped else { return }
         let interrupted = Interruption.shared.requested && !failure.hasSuffix("stopped by a signal")
-        let message = redactor.redact(interrupted ? "stopped by a signal (\(failure))" : failure)
+        let message = Redactor.redact(interrupted ? "stopped by a signal (\(failure))" : failure)
         engine.progress("\(keyName): \(message); rolling back")
-        let undone = await engine.rollBack(updates.touched, consumers: updates.touchedConsumers, journal: journal, redactor: redactor,
+        let undone = await engine.rollBack(updates.touched, consumers: updates.touchedConsumers, journal: journal,
                                            context: old.map { [.id: $0.id] } ?? [:])
         report.steps += undone.steps
         report.left += undone.left
@@ -62,10 +62,11 @@ extension RotationRun {
             return ended(.completed, "\(rotated); old generation \(old.id) kept until \(DateFormatting.iso8601(state.previous?.pendingDeletionAt ?? now)) (grace \(key.grace))")
         }
         if let error = try await provider.delete(.old(old, because: "delete old generation \(old.id)"), journal: journal, at: now) {
-            let message = redactor.redact(error.message)
+            let message = Redactor.redact(error.message)
             note(.delete, message, .failed)
             report.left.append(PendingAction(.deleteGeneration, "old generation \(old.id) is still at the provider; 'rotor run' retries its deletion"))
-            engine.removeBackups(journal.runID)
+            // The backups stay while the old generation does, as in a grace period: the run
+            // that deletes it reads its value there (confirm-revoked, and the redactor).
             return ended(.needsPerson, "rotated to \(new.id), but deleting the old generation failed: \(message)")
         }
         state.previous = nil

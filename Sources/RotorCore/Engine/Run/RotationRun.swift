@@ -22,9 +22,6 @@ final class RotationRun {
     var report: RotationReport
     /// Template values; the new generation's name and id are added once it exists.
     var values: [Placeholder: String]
-    /// Hides the old generation's secret (once read) and the new one's (once it exists) in
-    /// every message.
-    var redactor = Redactor([])
     /// The old generation's secret, read from the targets at preflight and held in memory
     /// only: `confirm-revoked` tries it once the old generation is deleted.
     var oldSecret: Secret?

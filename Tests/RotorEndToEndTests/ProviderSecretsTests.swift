@@ -1,0 +1,100 @@
+import Foundation
+import Testing
+@testable import RotorCore
+
+/// Issue #18: providers never keep a key rotor does not use, and no value rotor knows is
+/// ever echoed — whatever its shape — through stdout, `--json`, the state store, the
+/// journal, the audit log, a webhook body or a file left behind.
+@Suite(.serialized) struct ProviderSecretsTests {
+    /// An exec vendor CLI with `list`, one key with a verify check, one env-file consumer
+    /// and a webhook that records every body it gets.
+    final class Setup {
+        let scratch = try! Scratch()
+        let webhook: HealthServer
+        var environment: [String: String]
+        static let vendor = RotationFixture.peers.appendingPathComponent("vendor.py").path
+
+        init(shape: String) throws {
+            webhook = try HealthServer()
+            environment = ["VENDOR_DB": scratch.url.appendingPathComponent("vendor-db.json").path, "VENDOR_SECRET_SHAPE": shape]
+            try scratch.write("policies/vendor.yaml", """
+                kind: RotationPolicy
+                \(RotationFixture.vendorProvider)
+                keys:
+                  api-key:
+                    provider: vendor
+                    every: 30d
+                    confirm_revoked_within: 0s
+                    name: "{key}-{timestamp}"
+                    verify:
+                      - exec: [python3, \(Self.vendor), check]
+                        stdin: "{secret}"
+                    notify:
+                      - webhook: http://127.0.0.1:\(webhook.port)/hook
+                """)
+            try scratch.write("consumers/app.yaml", """
+                kind: ConsumerManifest
+                consumers:
+                  app:
+                    uses: api-key
+                    targets:
+                      - env_file: ../deploy/.env
+                        var: API_KEY
+                """)
+            try scratch.write("deploy/.env", "API_KEY=initial-value-0001\n")
+        }
+
+        func rotor(_ arguments: [String], _ extra: [String: String] = [:]) throws -> RotorProcess.Result {
+            try RotorProcess.run(arguments, in: scratch.url, environment: environment.merging(extra) { $1 })
+        }
+
+        /// Every secret the vendor holds now.
+        func vendorSecrets() throws -> [String] {
+            let data = try scratch.bytes("vendor-db.json")
+            let json = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+            return (json["keys"] as? [[String: Any]] ?? []).compactMap { $0["secret"] as? String }
+        }
+
+        func vendorIDs() throws -> [String] {
+            let json = try JSONSerialization.jsonObject(with: try scratch.bytes("vendor-db.json")) as? [String: Any]
+            return (json?["keys"] as? [[String: Any]] ?? []).compactMap { $0["id"] as? String }
+        }
+    }
+
+    /// Found by a reviewer: a vendor CLI whose delete fails saying `cannot delete ID (secret S)`
+    /// put S — the new key's (deleting N after a failed verify) or the old key's (deleting O
+    /// after success) — into stdout, `--json` `left`, the journal, the audit log and the
+    /// webhook body, whenever S had no credential shape: short, 40 hex digits, words.
+    @Test(arguments: ["short", "hex", "spaced"])
+    func aSecretAVendorEchoesIsMaskedEverywhere(shape: String) throws {
+        let setup = try Setup(shape: shape)
+        var outputs: [String] = [], values: Set<String> = []
+        func run(_ arguments: [String], _ extra: [String: String] = [:]) throws -> Int32 {
+            let result = try setup.rotor(arguments, extra)
+            outputs += [result.stdout, result.stderr]
+            values.formUnion(try setup.vendorSecrets())
+            return result.status
+        }
+        let echo = ["VENDOR_ECHO_SECRET": "1"]
+        #expect(try run(["rotate", "api-key"]) == 0)
+        // verify-key fails; the new key's deletion fails and echoes the new key.
+        #expect(try run(["rotate", "api-key", "--json"], echo.merging(["VENDOR_FAIL": "check,delete"]) { $1 }) == 3)
+        // The old key's deletion fails and echoes the old key (read from the target).
+        #expect(try run(["rotate", "api-key", "--json"], echo.merging(["VENDOR_FAIL": "delete"]) { $1 }) == 3)
+        // Its deletion fails again in the next run, which knows it only from the backups.
+        #expect(try run(["rotate", "api-key", "--json"], echo.merging(["VENDOR_FAIL": "delete"]) { $1 }) == 1)
+        #expect(try run(["run", "--json"]) == 0)
+        for arguments in [["history", "--json"], ["history", "--verify"], ["status", "--json"], ["recover", "--json"]] { _ = try run(arguments) }
+        #expect(values.count >= 3, "the vendor issued the values this test looks for: \(values.count)")
+        #expect(outputs.contains { $0.contains("(secret [REDACTED])") }, "the echo reached rotor and was masked: \(outputs)")
+
+        let scan = LeakScan(secrets: Array(values))
+        scan.check(outputs)
+        let webhook = setup.webhook.requests.filter { $0.hasPrefix("POST /hook") }
+        #expect(webhook.count >= 3, "every rotation was notified: \(webhook)")
+        scan.check(webhook)
+        // The state store (journal, audit log, runs, with its WAL), backups and anything
+        // else rotor left: only the target and the vendor's database may hold a value.
+        try scan.check(folder: setup.scratch.url, allowed: ["deploy/.env", "vendor-db.json"])
+    }
+}
