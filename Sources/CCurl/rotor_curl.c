@@ -15,7 +15,8 @@ enum {
     OPT_NOBODY = 44, OPT_NOSIGNAL = 99, OPT_HEADERFUNCTION = 20079, OPT_TIMEOUT_MS = 155,
     OPT_CONNECTTIMEOUT_MS = 156, OPT_PROTOCOLS = 181, OPT_POSTFIELDSIZE_LARGE = 30120,
     INFO_RESPONSE_CODE = 0x200000 + 2,
-    CODE_OK = 0, CODE_OPERATION_TIMEDOUT = 28, GLOBAL_DEFAULT = 3, PROTO_HTTP_HTTPS = 1 | 2,
+    CODE_OK = 0, CODE_UNSUPPORTED_PROTOCOL = 1, CODE_URL_MALFORMAT = 3, CODE_COULDNT_RESOLVE_PROXY = 5,
+    CODE_COULDNT_RESOLVE_HOST = 6, CODE_COULDNT_CONNECT = 7, CODE_OPERATION_TIMEDOUT = 28, GLOBAL_DEFAULT = 3, PROTO_HTTP_HTTPS = 1 | 2,
 };
 typedef size_t (*write_callback)(char *, size_t, size_t, void *);
 
@@ -128,6 +129,8 @@ int rotor_http_perform(rotor_http_exchange *exchange) {
         exchange->response_headers_length = header_lines.length;
     } else {
         exchange->timed_out = code == CODE_OPERATION_TIMEDOUT;
+        exchange->never_sent = code == CODE_UNSUPPORTED_PROTOCOL || code == CODE_URL_MALFORMAT || code == CODE_COULDNT_RESOLVE_PROXY
+            || code == CODE_COULDNT_RESOLVE_HOST || code == CODE_COULDNT_CONNECT;
         if (body.overflowed) snprintf(exchange->error, sizeof exchange->error, "response body larger than %zu bytes", body.limit);
         else snprintf(exchange->error, sizeof exchange->error, "%s", error[0] ? error : curl.easy_strerror(code));
         free(body.bytes);

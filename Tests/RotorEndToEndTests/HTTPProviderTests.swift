@@ -116,16 +116,19 @@ import Testing
 
     @Test func serverErrorsAreRetriedThenSucceed() throws {
         let setup = try Setup()
-        try setup.control(#"{"faults": [{"status": 500}, {"status": 503}]}"#)
+        try setup.control(#"{"faults": [{"status": 500, "method": "POST"}, {"status": 503, "method": "POST"}]}"#)
         #expect(try setup.rotor(["rotate", "mailer"]).status == 0)
+        // Each 5xx may have come after the vendor acted: looked up by name before the next create.
         #expect(setup.requests("POST /v3/api_keys") == 3)
+        #expect(setup.requests("GET /v3/api_keys") >= 2)
         #expect(try setup.keys().count == 1)
     }
 
     /// The vendor creates the key at once and answers after rotor's timeout: the key
-    /// exists when rotor looks, whatever rotor's pauses between looks.
+    /// exists when rotor looks, whatever rotor's pauses between looks. With no retry left
+    /// the rotation fails with nothing left behind.
     @Test func aTimedOutCreateIsFoundByNameAndDeleted() throws {
-        let setup = try Setup(timeout: "1s")
+        let setup = try Setup(timeout: "1s", retries: 0)
         try setup.control(#"{"faults": [{"answer_late": 3}]}"#)
         let result = try setup.rotor(["rotate", "mailer"])
         #expect(result.status == 1, "\(result.stdout)\(result.stderr)")
@@ -136,7 +139,7 @@ import Testing
     }
 
     @Test func malformedJSONLeavesNoOrphan() throws {
-        let setup = try Setup()
+        let setup = try Setup(retries: 0)
         try setup.control(#"{"faults": [{"malformed": true}]}"#)
         let result = try setup.rotor(["rotate", "mailer"])
         #expect(result.status == 1)
@@ -145,14 +148,85 @@ import Testing
         #expect(try setup.value() == "old-mail-key")
     }
 
+    // MARK: Orphan keys (#18): a create whose outcome is unknown is never simply re-sent
+
+    /// Found by a reviewer: a vendor that made the key and answered 502 got the create
+    /// again — two keys of the same name, rotor knowing only the second.
+    @Test func aCreateAnswered502AfterActingLeavesOneKey() throws {
+        let setup = try Setup()
+        try setup.control(#"{"faults": [{"status": 502, "after_create": true, "method": "POST"}]}"#)
+        let result = try setup.rotor(["rotate", "mailer", "--json"])
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        #expect(result.stdout.contains("was found by name and deleted"), "\(result.stdout)")
+        let keys = try setup.keys()
+        #expect(keys.count == 1, "only the key rotor uses is left: \(keys)")
+        let json = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]
+        let report = (json?["keys"] as? [[String: Any]])?.first
+        #expect((report?["new_generation"] as? [String: Any])?["id"] as? String == keys.first)
+    }
+
+    /// Found by a reviewer: a vendor answering 503 after every create ended with three keys
+    /// while rotor said "nothing was created or changed".
+    @Test func aVendorThatAlways503sAfterCreatingKeepsNoKey() throws {
+        let setup = try Setup(retries: 2)
+        let fault = #"{"status": 503, "after_create": true, "method": "POST"}"#
+        try setup.control(#"{"faults": [\#(fault), \#(fault), \#(fault)]}"#)
+        let result = try setup.rotor(["rotate", "mailer"])
+        #expect(result.status == 1, "\(result.stdout)\(result.stderr)")
+        #expect(!result.stdout.contains("nothing was created"), "\(result.stdout)")
+        #expect(result.stdout.contains("was found by name and deleted"))
+        #expect(setup.requests("POST /v3/api_keys") == 3, "one create per attempt, each cleared up before the next")
+        let left = try setup.keys()
+        #expect(left.isEmpty, "no orphan: \(left)")
+        #expect(try setup.value() == "old-mail-key")
+    }
+
+    /// Found by a reviewer: an answer over 4 MiB was "nothing was created".
+    @Test func anOversizedAnswerIsAnUnknownOutcome() throws {
+        let setup = try Setup(retries: 0)
+        try setup.control(#"{"faults": [{"big": 5000000}]}"#)
+        let result = try setup.rotor(["rotate", "mailer"])
+        #expect(result.status == 1, "\(result.stdout)\(result.stderr)")
+        #expect(result.stdout.contains("larger than"), "\(result.stdout)")
+        #expect(result.stdout.contains("was found by name and deleted"), "\(result.stdout)")
+        #expect(try setup.keys().isEmpty)
+    }
+
+    /// Found by a reviewer: rotor killed during a slow create was "recovered" at once; the
+    /// create finished afterwards and its key was never found. Recovery waits out the
+    /// create's deadline before it looks.
+    @Test func recoveryWaitsForACreateStillUnderWay() throws {
+        let setup = try Setup(timeout: "4s", retries: 0)
+        try setup.control(#"{"faults": [{"create_after": 2.5}]}"#)
+        let process = Process()
+        process.executableURL = RotorProcess.binary
+        process.arguments = ["rotate", "mailer"]
+        process.currentDirectoryURL = setup.scratch.url
+        process.environment = ProcessInfo.processInfo.environment.merging(setup.environment) { $1 }
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        // Killed once the create is on its way (the server logs the POST when it arrives).
+        for _ in 0..<200 where setup.requests("POST /v3/api_keys") == 0 { usleep(25_000) }
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        #expect(try setup.keys().isEmpty, "the key does not exist yet when rotor dies")
+        let result = try setup.rotor(["recover"])
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        #expect(result.stderr.contains("waiting") || result.stdout.contains("waiting"), "says why it waits: \(result.stdout)\(result.stderr)")
+        let left = try setup.keys()
+        #expect(left.isEmpty, "the key the slow create made was found and deleted: \(left)")
+        #expect(try setup.value() == "old-mail-key")
+    }
+
     @Test func anAPIThatEchoesASecretDoesNotLeakIt() throws {
         let setup = try Setup(retries: 1)
         #expect(try setup.rotor(["rotate", "mailer"]).status == 0)
         let live = try setup.value()
-        try setup.control(#"{"faults": [{"echo": true}, {"echo": true}]}"#)
+        try setup.control(#"{"faults": [{"echo": true, "method": "POST"}, {"echo": true, "method": "POST"}]}"#)
         let result = try setup.rotor(["rotate", "mailer"])
         #expect(result.status == 1)
-        #expect(result.stdout.contains("create answered 500: {\"error\": \"internal error while handling key kms…"), "\(result.stdout)")
+        #expect(result.stdout.contains("create answered 500: {\"error\": \"internal error while handling key [REDACTED]"), "\(result.stdout)")
         #expect(!result.stdout.contains(live) && !result.stderr.contains(live))
         let history = try setup.rotor(["history", "--json"])
         #expect(!history.stdout.contains(live))

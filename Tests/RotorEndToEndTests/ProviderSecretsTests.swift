@@ -14,12 +14,13 @@ import Testing
         var environment: [String: String]
         static let vendor = RotationFixture.peers.appendingPathComponent("vendor.py").path
 
-        init(shape: String) throws {
+        init(shape: String = "", canList: Bool = true) throws {
             webhook = try HealthServer()
             environment = ["VENDOR_DB": scratch.url.appendingPathComponent("vendor-db.json").path, "VENDOR_SECRET_SHAPE": shape]
+            let provider = RotationFixture.vendorProvider.split(separator: "\n").filter { canList || !$0.contains("list:") }.joined(separator: "\n")
             try scratch.write("policies/vendor.yaml", """
                 kind: RotationPolicy
-                \(RotationFixture.vendorProvider)
+                \(provider)
                 keys:
                   api-key:
                     provider: vendor
@@ -96,5 +97,38 @@ import Testing
         // The state store (journal, audit log, runs, with its WAL), backups and anything
         // else rotor left: only the target and the vendor's database may hold a value.
         try scan.check(folder: setup.scratch.url, allowed: ["deploy/.env", "vendor-db.json"])
+    }
+
+    /// Found by a reviewer: a vendor CLI that made the key and then exited 1 was reported
+    /// as "nothing was created", and the key stayed live.
+    @Test func anExecCreateThatFailsAfterActingLeavesNoKey() throws {
+        let setup = try Setup()
+        let result = try setup.rotor(["rotate", "api-key"], ["VENDOR_FAIL": "create-after"])
+        #expect(result.status == 1, "\(result.stdout)\(result.stderr)")
+        #expect(!result.stdout.contains("nothing was created"), "\(result.stdout)")
+        #expect(result.stdout.contains("was found by name and deleted"), "\(result.stdout)")
+        #expect(try setup.vendorIDs().isEmpty, "no orphan at the vendor")
+        #expect(try String(decoding: setup.scratch.bytes("deploy/.env"), as: UTF8.self) == "API_KEY=initial-value-0001\n")
+    }
+
+    /// With no `list`, rotor cannot tell whether the failed create made a key: it says what a
+    /// person must check, and exits 3 — never "nothing was created".
+    @Test func aFailedCreateAtAProviderThatCannotListNeedsAPerson() throws {
+        let setup = try Setup(canList: false)
+        let result = try setup.rotor(["rotate", "api-key"], ["VENDOR_FAIL": "create-after"])
+        #expect(result.status == 3, "\(result.stdout)\(result.stderr)")
+        #expect(result.stdout.contains("may exist at provider 'vendor'"), "\(result.stdout)")
+        #expect(result.stdout.contains("delete it there"), "\(result.stdout)")
+        #expect(try setup.vendorIDs().count == 1, "the vendor did make one: the person is told to look")
+    }
+
+    /// A CLI that is not installed made nothing: that failure stays an ordinary one.
+    @Test func aCreateCommandThatCannotStartMadeNothing() throws {
+        let setup = try Setup(canList: false)
+        let policy = try String(decoding: setup.scratch.bytes("policies/vendor.yaml"), as: UTF8.self)
+        try setup.scratch.write("policies/vendor.yaml", policy.replacingOccurrences(of: "create: [python3,", with: "create: [./no-such-cli,"))
+        let result = try setup.rotor(["rotate", "api-key"])
+        #expect(result.status == 1, "\(result.stdout)\(result.stderr)")
+        #expect(result.stdout.contains("nothing was created or changed") || result.stdout.contains("not installed"), "\(result.stdout)")
     }
 }

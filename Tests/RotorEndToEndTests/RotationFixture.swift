@@ -100,6 +100,7 @@ final class RotationFixture {
                 secret: /AccessKey/SecretAccessKey
                 delete: [python3, \(vendor), delete, "{id}"]
                 list: { command: [python3, \(vendor), list], items: /keys, id: /id, name: /name }
+                timeout: 4s    # recovery after a crash during a create waits this out
             """
     }
 

@@ -25,6 +25,8 @@ typedef struct rotor_http_exchange {
     char *response_headers;              /* header lines of the final response, CRLF-separated */
     size_t response_headers_length;
     int timed_out;
+    /* 1 when the request certainly never reached the server (no connection was made). */
+    int never_sent;
     char error[256];
 } rotor_http_exchange;
 

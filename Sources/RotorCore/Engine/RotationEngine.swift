@@ -29,6 +29,9 @@ public final class RotationEngine: Sendable {
     /// Pauses between looks for a generation whose create answer was lost (1 s and 2 s in
     /// production: a server that timed out may still be creating it).
     let lostCreatePauses: [TimeInterval]
+    /// The longest recovery waits for a create a dead run sent to finish (15 min in
+    /// production: bounded even when a journalled deadline says more).
+    let lostCreateWaitLimit: TimeInterval
 
     public convenience init(configuration: Configuration, store: any StateStore, backupsRoot: String,
                 progress: @escaping @Sendable (String) -> Void = { _ in },
@@ -38,13 +41,14 @@ public final class RotationEngine: Sendable {
                 manualInput: ManualInput = ManualInput()) {
         self.init(configuration: configuration, store: store, backupsRoot: backupsRoot, progress: progress, targetProgress: targetProgress,
                   clock: clock, displayPath: displayPath, manualInput: manualInput,
-                  makeProvider: { spec, runner, input in spec.makeProvider(runner: runner, manualInput: input) }, lostCreatePauses: [1, 2])
+                  makeProvider: { spec, runner, input in spec.makeProvider(runner: runner, manualInput: input) }, lostCreatePauses: [1, 2], lostCreateWaitLimit: 15 * 60)
     }
 
     init(configuration: Configuration, store: any StateStore, backupsRoot: String,
          progress: @escaping @Sendable (String) -> Void, targetProgress: (@Sendable (Int, Int, String) -> Void)?,
          clock: @escaping @Sendable () -> Date, displayPath: @escaping @Sendable (String) -> String, manualInput: ManualInput,
-         makeProvider: @escaping @Sendable (ProviderSpec, CommandRunner, ManualInput) -> (any KeyProvider)?, lostCreatePauses: [TimeInterval]) {
+         makeProvider: @escaping @Sendable (ProviderSpec, CommandRunner, ManualInput) -> (any KeyProvider)?, lostCreatePauses: [TimeInterval],
+         lostCreateWaitLimit: TimeInterval) {
         self.configuration = configuration
         self.store = store
         self.backupsRoot = backupsRoot
@@ -56,6 +60,7 @@ public final class RotationEngine: Sendable {
         self.manualInput = manualInput
         self.makeProvider = makeProvider
         self.lostCreatePauses = lostCreatePauses
+        self.lostCreateWaitLimit = lostCreateWaitLimit
     }
 
     /// Provider token variables, kept out of every command's environment.

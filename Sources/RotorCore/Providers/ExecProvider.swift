@@ -18,8 +18,11 @@ struct ExecProvider: KeyProvider {
         var values = values
         values[.name] = name
         let result = await run(spec.create, values: values, directory: directory)
+        // A CLI that failed may have failed after the vendor made the key (the answer lost
+        // on the way back): only one that could not even start made nothing.
         guard result.succeeded else {
-            throw ProviderError("create " + Self.failure(result, command: spec.create), mayHaveCreated: result.timedOut)
+            throw ProviderError("create " + Self.failure(result, command: spec.create), mayHaveCreated: result.status != 126 && result.status != 127 || result.timedOut,
+                                mayStillBeWorking: result.timedOut)
         }
         return try NewGeneration.parse(result.stdout, idPointer: spec.idPointer, secretPointer: spec.secretPointer, name: name,
                                        source: "create exited 0 but printed its answer")

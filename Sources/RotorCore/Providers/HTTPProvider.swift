@@ -1,10 +1,12 @@
 import Foundation
 
 /// A key-management HTTP API, authenticated with an account-level token from the
-/// environment or a file — never with the key being rotated. Retries 429, 5xx and
-/// timeouts with exponential backoff and jitter, honouring `Retry-After`. TLS
-/// verification is the system's and is never turned off. Response bodies are redacted
-/// before they reach an error.
+/// environment or a file — never with the key being rotated. Lists and deletes are
+/// retried on 429, 5xx and timeouts with exponential backoff and jitter, honouring
+/// `Retry-After`; a create is sent once — a 5xx, a timeout, a lost connection or an
+/// answer too large may come after the vendor made the key, so the engine looks the name
+/// up before it tries again. TLS verification is the system's and is never turned off.
+/// Response bodies are redacted before they reach an error.
 struct HTTPProvider: KeyProvider {
     var spec: HTTPProviderSpec
 
@@ -31,8 +33,15 @@ struct HTTPProvider: KeyProvider {
     func create(name: String, values: [Placeholder: String], directory: String) async throws(ProviderError) -> NewGeneration {
         var values = values
         values[.name] = name
-        let (status, data) = try await send(spec.create, values: values, mayCreate: true)
-        guard (200..<300).contains(status) else { throw ProviderError("create answered \(status): \(redacted(data))") }
+        let (status, data, retryAfter) = try await send(spec.create, values: values, creating: true)
+        if status >= 500 {
+            throw ProviderError("create answered \(status): \(redacted(data)); a generation may have been created", mayHaveCreated: true)
+        }
+        // A 429 or another 4xx is a refusal: the vendor made nothing.
+        guard (200..<300).contains(status) else {
+            throw ProviderError("create answered \(status): \(redacted(data))",
+                                retryAfter: status == 429 ? Backoff.delay(attempt: 1, retryAfter: retryAfter) : nil)
+        }
         return try NewGeneration.parse(data, idPointer: spec.idPointer, secretPointer: spec.secretPointer, name: name,
                                        source: "create answered \(status)")
     }
@@ -41,7 +50,7 @@ struct HTTPProvider: KeyProvider {
         guard let delete = spec.delete else { throw ProviderError("the provider has no 'delete' request: delete generation \(id) by hand") }
         var values = values
         values[.id] = id
-        let (status, data) = try await send(delete, values: values, mayCreate: false)
+        let (status, data, _) = try await send(delete, values: values, creating: false)
         // Idempotent: a generation that is already gone is deleted.
         guard (200..<300).contains(status) || status == 404 || status == 410 else {
             throw ProviderError("delete of \(id) answered \(status): \(redacted(data))")
@@ -50,16 +59,16 @@ struct HTTPProvider: KeyProvider {
 
     func list(values: [Placeholder: String], directory: String) async throws(ProviderError) -> [ListedGeneration]? {
         guard let list = spec.list else { return nil }
-        let (status, data) = try await send(list.request, values: values, mayCreate: false)
+        let (status, data, _) = try await send(list.request, values: values, creating: false)
         guard (200..<300).contains(status), let json = try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed]) else {
             throw ProviderError("list answered \(status): \(redacted(data))")
         }
         return try list.fields.generations(in: json)
     }
 
-    /// Sends a request, retrying what is worth retrying. `mayCreate`: a timeout may have
-    /// created something, which the error says.
-    private func send(_ request: HTTPRequestSpec, values: [Placeholder: String], mayCreate: Bool) async throws(ProviderError) -> (Int, Data) {
+    /// Sends a request, retrying what is worth retrying. `creating`: sent once, and a
+    /// failure after the connection was made may have created something, which the error says.
+    private func send(_ request: HTTPRequestSpec, values: [Placeholder: String], creating: Bool) async throws(ProviderError) -> (status: Int, body: Data, retryAfter: String?) {
         let path = request.path.render(values)
         guard let url = URL(string: spec.baseURL.trimmingSlash + path) else { throw ProviderError("not a valid URL: \(spec.baseURL)\(path)") }
         var httpRequest = HTTPRequest(method: request.method, url: url, timeout: spec.timeout.timeInterval)
@@ -72,20 +81,21 @@ struct HTTPProvider: KeyProvider {
         while true {
             do throws(HTTPClient.Failure) {
                 let response = try await HTTPClient.send(httpRequest)
-                if (response.status == 429 || response.status >= 500), attempt < spec.retries {
+                if !creating, response.status == 429 || response.status >= 500, attempt < spec.retries {
                     attempt += 1
                     await Self.pause(Backoff.delay(attempt: attempt, retryAfter: response.header("Retry-After")))
                     continue
                 }
-                return (response.status, response.body)
+                return (response.status, response.body, response.header("Retry-After"))
             } catch {
-                if error.timedOut, attempt < spec.retries, !mayCreate || request.method == "GET" {
+                if error.timedOut, attempt < spec.retries, !creating {
                     attempt += 1
                     await Self.pause(Backoff.delay(attempt: attempt, retryAfter: nil))
                     continue
                 }
                 let what = error.timedOut ? "timed out after \(spec.timeout)" : "failed (\(error.message))"
-                throw ProviderError("\(request.method) \(url.host ?? "")\(url.path) \(what)", mayHaveCreated: mayCreate && error.timedOut)
+                throw ProviderError("\(request.method) \(url.host ?? "")\(url.path) \(what)", mayHaveCreated: creating && !error.neverSent,
+                                    mayStillBeWorking: creating && !error.neverSent)
             }
         }
     }

@@ -38,14 +38,22 @@ public struct ProviderError: Error, Sendable, CustomStringConvertible {
     public var message: String
     /// True when the call may have had an effect (a create whose answer was lost).
     public var mayHaveCreated: Bool
+    /// True when no answer came (a timeout, a lost connection): the vendor may still be at
+    /// work, so a lookup for what it made looks again after pauses.
+    public var mayStillBeWorking: Bool
+    /// Set when the provider refused in a way that passes (429: too many requests): nothing
+    /// was made, and trying again after this many seconds is right.
+    public var retryAfter: TimeInterval?
 
     /// The message is redacted here, once (every value rotor knows, and anything shaped
     /// like a credential), so no path (journal, report, audit log) can carry a secret a
     /// provider echoed; terminal control characters are escaped first (a vendor must not
     /// drive the operator's terminal, nor split a secret with an escape sequence).
-    public init(_ message: String, mayHaveCreated: Bool = false) {
+    public init(_ message: String, mayHaveCreated: Bool = false, mayStillBeWorking: Bool = false, retryAfter: TimeInterval? = nil) {
         self.message = Redactor.redact(message)
         self.mayHaveCreated = mayHaveCreated
+        self.mayStillBeWorking = mayStillBeWorking
+        self.retryAfter = retryAfter
     }
 
     public var description: String { message }

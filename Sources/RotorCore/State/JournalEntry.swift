@@ -89,6 +89,9 @@ public struct JournalFacts: Sendable, Equatable {
     public var name: String?
     /// For a failed `create`: whether the provider may have created it anyway.
     public var mayHaveCreated: Bool?
+    /// For a `create` intent at a vendor: when rotor stops waiting for its answer. Recovery
+    /// of a run that died during the create waits until then before it looks for the key.
+    public var answerBy: Date?
     /// The index of the target in its consumer's list.
     public var targetIndex: Int?
     /// The file holding the target's backup, when one could be made.
@@ -97,8 +100,8 @@ public struct JournalFacts: Sendable, Equatable {
     public var path: String?
 
     public init(emergency: Bool? = nil, old: GenerationRecord? = nil, new: GenerationRecord? = nil, retiring: GenerationRecord? = nil,
-                generationID: String? = nil, name: String? = nil, mayHaveCreated: Bool? = nil, targetIndex: Int? = nil,
-                backup: String? = nil, path: String? = nil) {
+                generationID: String? = nil, name: String? = nil, mayHaveCreated: Bool? = nil, answerBy: Date? = nil,
+                targetIndex: Int? = nil, backup: String? = nil, path: String? = nil) {
         self.emergency = emergency
         self.old = old
         self.new = new
@@ -106,6 +109,7 @@ public struct JournalFacts: Sendable, Equatable {
         self.generationID = generationID
         self.name = name
         self.mayHaveCreated = mayHaveCreated
+        self.answerBy = answerBy
         self.targetIndex = targetIndex
         self.backup = backup
         self.path = path
@@ -216,6 +220,7 @@ extension JournalFacts {
         if let generationID { data[step == .makeRoom ? "spare_id" : "new_id"] = generationID }
         if let name { data["name"] = name }
         if let mayHaveCreated { data["may_have_created"] = String(mayHaveCreated) }
+        if let answerBy { data["answer_by"] = String(answerBy.timeIntervalSince1970) }
         if let targetIndex { data["index"] = String(targetIndex) }
         // An update's intent says "no backup" with an empty string, as it always has.
         if let backup { data["backup"] = backup } else if step == .update, phase == .intent { data["backup"] = "" }
@@ -260,6 +265,10 @@ extension JournalFacts {
         if generationID?.isEmpty == true { throw JournalCorruption(description: "names a generation with an empty id") }
         name = take("name")
         mayHaveCreated = try bool("may_have_created")
+        if let text = take("answer_by") {
+            guard let seconds = Double(text) else { throw JournalCorruption(description: "has a malformed answer_by '\(text)'") }
+            answerBy = Date(timeIntervalSince1970: seconds)
+        }
         if let index = take("index") {
             guard let value = Int(index) else { throw JournalCorruption(description: "has a malformed target index '\(index)'") }
             targetIndex = value

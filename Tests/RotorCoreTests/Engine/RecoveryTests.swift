@@ -253,10 +253,10 @@ import Testing
         let new = GenerationRecord(id: "n", fingerprint: "sha256:111111111111", created: Date(timeIntervalSince1970: 1))
         let start = entry(.start, .info, JournalFacts(emergency: false))
         #expect(RunHistory([start]).decision == .rollBack)
-        #expect(RunHistory([start, entry(.create, .intent, JournalFacts(name: "k"))]).creation == .unknown(name: "k"))
+        #expect(RunHistory([start, entry(.create, .intent, JournalFacts(name: "k"))]).creation == .unknown(name: "k", answerBy: nil))
         #expect(RunHistory([start, entry(.create, .intent, JournalFacts(name: "k")), entry(.create, .failed, JournalFacts(name: "k", mayHaveCreated: false))]).creation == .refused)
         // A create that may have happened anyway is looked for by name: never "refused".
-        #expect(RunHistory([start, entry(.create, .intent, JournalFacts(name: "k")), entry(.create, .failed, JournalFacts(name: "k", mayHaveCreated: true))]).creation == .unknown(name: "k"))
+        #expect(RunHistory([start, entry(.create, .intent, JournalFacts(name: "k")), entry(.create, .failed, JournalFacts(name: "k", mayHaveCreated: true))]).creation == .unknown(name: "k", answerBy: nil))
         #expect(RunHistory([start, entry(.verify, .done)]).decision == .inconsistent)
         let created = [start, entry(.create, .done, JournalFacts(new: new, name: "k"))]
         #expect(RunHistory(created + [entry(.verify, .done)]).decision == .rollForward(new: new))

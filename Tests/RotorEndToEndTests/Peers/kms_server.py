@@ -10,7 +10,11 @@
   POST   /_control {"faults": [...], "last_used": {"ID": "ISO"}}   (no auth; tests only)
          a fault applies to the next /v3 request: {"status": 429, "retry_after": "1"},
          {"status": 500}, {"delay": 3}, {"malformed": true}, {"echo": true} (500 whose
-         body repeats the newest key's secret, as careless APIs do)
+         body repeats the newest key's secret, as careless APIs do), {"status": 502,
+         "after_create": true} (a create that makes the key, then answers 502), {"big": N}
+         (a create that makes the key, then answers N bytes), {"create_after": S} (a create
+         that makes the key only after S seconds, then answers). "method": "POST" keeps a fault
+         for the next request of that method
   GET    /_keys                          -> the ids held (tests only)
 /v3 requests need "Authorization: Bearer ADMIN_TOKEN". Every request is logged to LOG_FILE.
 """
@@ -60,7 +64,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def fault(self):
         """Applies the next queued fault; True when it answered the request."""
         with LOCK:
-            fault = FAULTS.pop(0) if FAULTS else None
+            # A fault with "method" waits for a request of that method (a create's fault
+            # must not be spent on the lookup rotor makes between two creates).
+            index = next((i for i, f in enumerate(FAULTS) if f.get("method", self.command) == self.command), None)
+            fault = FAULTS.pop(index) if index is not None else None
         if not fault:
             return False
         if "delay" in fault:
@@ -70,6 +77,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             # The vendor does the work at once and answers late: a create exists before
             # the client gives up waiting for it.
             self.handle_v3(answer_after=fault["answer_late"])
+            return True
+        if fault.get("after_create") or "big" in fault or "create_after" in fault:
+            self.handle_v3(after_status=fault.get("status") if fault.get("after_create") else None,
+                           big=fault.get("big"), create_after=fault.get("create_after", 0))
             return True
         if fault.get("malformed"):
             self.handle_v3(malformed=True)
@@ -89,18 +100,23 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def authorized(self):
         return self.headers.get("Authorization") == f"Bearer {ADMIN}"
 
-    def handle_v3(self, malformed=False, answer_after=0):
+    def handle_v3(self, malformed=False, answer_after=0, after_status=None, big=None, create_after=0):
         if not self.authorized():
             self.body()
             return self.reply(401, {"error": "bad admin token"})
         parts = self.path.strip("/").split("/")
         if self.command == "POST" and parts == ["v3", "api_keys"]:
             request = self.body()
+            time.sleep(create_after)
             key = {"id": "key_" + secrets.token_hex(6), "name": request.get("name", ""), "secret": "kms_" + secrets.token_urlsafe(24),
                    "created_at": now(), "last_used_at": None}
             with LOCK:
                 KEYS.append(key)
             time.sleep(answer_after)
+            if after_status:
+                return self.reply(after_status, {"error": "upstream failed"})
+            if big:
+                return self.reply(201, raw=b'{"pad": "' + b"x" * big + b'"}')
             if malformed:
                 return self.reply(201, raw=b'{"api_key_id": "' + key["id"].encode() + b'", "api_key": ')
             return self.reply(201, {"api_key_id": key["id"], "api_key": key["secret"], "name": key["name"]})

@@ -19,7 +19,8 @@ still works that long: eventually consistent revocation), VENDOR_CHECK_ONCE=MARK
 accepts once, creating MARKER, and refuses every key after: a verifier that proves nothing),
 VENDOR_ESC=1 (failure messages and new ids carry terminal escape sequences),
 VENDOR_SECRET_SHAPE=short|hex|spaced (secrets no shape heuristic recognises: 5 letters and
-digits, 40 hex digits, words with spaces). VENDOR_FAIL takes a comma-separated list. With
+digits, 40 hex digits, words with spaces). VENDOR_FAIL takes a comma-separated list;
+create-after makes the key, then fails as if its answer was lost. With
 VENDOR_ECHO_SECRET a failed delete says "cannot delete ID (secret S)" with the secret of
 the key it was asked to delete.
 """
@@ -74,9 +75,12 @@ def main():
             secret = os.environ.get("VENDOR_SECRET_PREFIX", "vk-") + secrets.token_urlsafe(24)
         if "create" in failing:
             fail("create", secret)
+        after = "create-after" in failing
         key = {"id": "AK" + ("\x1b[2J" if os.environ.get("VENDOR_ESC") else "") + secrets.token_hex(8).upper(), "name": sys.argv[2], "secret": secret}
         db["keys"].append(key)
         save(db)
+        if after:
+            fail("create (after making the key)")
         if os.environ.get("VENDOR_KILL_PARENT_AFTER_CREATE"):
             os.kill(os.getppid(), signal.SIGKILL)
         print(json.dumps({"AccessKey": {"AccessKeyId": key["id"], "SecretAccessKey": secret}}))

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Where generations of a key are created, checked and deleted.
 public struct ProviderSpec: Hashable, Sendable {
     public var name: Located<String>
@@ -29,6 +31,34 @@ public struct ProviderSpec: Hashable, Sendable {
         switch kind {
         case .exec, .http: true
         case .manual, .generate: false
+        }
+    }
+
+    /// Whether `list` reports each generation's name, so a create whose answer was lost can
+    /// be found (AWS IAM's access keys have no name).
+    public var listsNames: Bool {
+        switch kind {
+        case .exec(let exec): exec.list?.fields.name != nil
+        case .http(let http): http.list?.fields.name != nil
+        case .manual, .generate: false
+        }
+    }
+
+    /// How many creates one rotation may send (each after the last one's unknown outcome
+    /// was cleared up through `list`): the http provider's `retries` + 1, else one.
+    public var createAttempts: Int {
+        if case .http(let http) = kind { return http.retries + 1 }
+        return 1
+    }
+
+    /// How long a create can take before rotor stops waiting for it (its timeout, plus
+    /// for a command the grace between TERM and KILL); nil when no vendor is called.
+    /// Recovery waits this long after a create's intent before it looks for what it made.
+    public var createDeadline: TimeInterval? {
+        switch kind {
+        case .exec(let exec): exec.create.timeout.timeInterval + CommandRunner.terminationGrace + 0.5
+        case .http(let http): http.timeout.timeInterval + 0.5
+        case .manual, .generate: nil
         }
     }
 }

@@ -243,7 +243,9 @@ extension RotationEngine {
         switch history.creation {
         case .notAttempted, .refused: ids = []
         case .created(let new): ids = [new.id]
-        case .unknown(let name): ids = try await findUnrecorded(named: name, run: run, history: history, journal: journal, report: &report)
+        case .unknown(let name, let answerBy):
+            await waitForCreate(named: name, answerBy: answerBy)
+            ids = try await findUnrecorded(named: name, run: run, history: history, journal: journal, report: &report)
         }
         ids += history.foundByName
         // Never a generation the state calls current or previous, whatever the journal says.
@@ -268,6 +270,17 @@ extension RotationEngine {
         }
     }
 
+    /// A create the dead run sent may still be under way at the vendor (a slow API, a CLI
+    /// that outlived rotor): looking before it could have finished would find nothing and
+    /// leave the key it makes afterwards unknown to everyone. So recovery waits until the
+    /// moment the dead run itself would have stopped waiting.
+    private func waitForCreate(named name: String, answerBy: Date?) async {
+        guard let answerBy, answerBy > Date() else { return }
+        let wait = min(answerBy.timeIntervalSinceNow, lostCreateWaitLimit)
+        progress("waiting \(Int(wait.rounded(.up))) s for the create of '\(name)' the interrupted run sent to finish or time out, before looking for it")
+        try? await Task.sleep(nanoseconds: UInt64(wait * 1e9))
+    }
+
     /// After rotor died during a create: the generation it may have made, by name.
     private func findUnrecorded(named name: String, run: RunRecord, history: RunHistory, journal: Journal,
                                 report: inout RotationReport) async throws -> [String] {
@@ -286,11 +299,12 @@ extension RotationEngine {
             return []
         }
         guard let found else {
-            report.left.append(PendingAction(.checkProvider, "rotor died while creating '\(name)' at provider '\(provider.name)' and the provider cannot list: delete that generation there if it exists"))
+            report.left.append(PendingAction(.checkProvider, "rotor died while creating '\(name)' at provider '\(provider.name)' and the provider cannot list its generations by name: delete that generation there if it exists"))
             return []
         }
-        guard let orphan = found.last else { return [] }
-        try journal.record(.create, .info, "found the unrecorded generation \(orphan.id) named '\(name)'", facts: JournalFacts(generationID: orphan.id))
-        return [orphan.id]
+        for orphan in found {
+            try journal.record(.create, .info, "found the unrecorded generation \(orphan.id) named '\(name)'", facts: JournalFacts(generationID: orphan.id))
+        }
+        return found.map(\.id)
     }
 }

@@ -9,8 +9,9 @@ struct RunHistory: Equatable {
         /// No create was attempted.
         case notAttempted
         /// rotor died (or the answer was lost) before the provider's answer was journalled:
-        /// a generation of this name may exist.
-        case unknown(name: String)
+        /// a generation of this name may exist — or may still come to exist until `answerBy`,
+        /// when the create rotor was waiting for ends.
+        case unknown(name: String, answerBy: Date?)
         /// The provider said no and created nothing.
         case refused
         case created(GenerationRecord)
@@ -80,7 +81,7 @@ struct RunHistory: Equatable {
             old = facts.old
         case .create:
             switch entry.phase {
-            case .intent: creation = .unknown(name: facts.name ?? "")
+            case .intent: creation = .unknown(name: facts.name ?? "", answerBy: facts.answerBy)
             case .done: if let new = facts.new { creation = .created(new) }
             case .failed: if facts.mayHaveCreated == false { creation = .refused }
             case .info: if let id = facts.generationID { foundByName.append(id) }

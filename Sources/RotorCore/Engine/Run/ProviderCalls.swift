@@ -57,9 +57,9 @@ extension ResolvedProvider {
     }
 
     /// The generations named `name` that rotor does not know (`known`): what a create whose
-    /// answer was lost may have left. nil when the provider cannot list.
+    /// answer was lost may have left. nil when the provider cannot list, or lists no names.
     func unrecorded(named name: String, known: Set<String>, at date: Date) async throws(ProviderError) -> [ListedGeneration]? {
-        guard let listed = try await implementation.list(values: values(at: date), directory: directory) else { return nil }
+        guard spec.listsNames, let listed = try await implementation.list(values: values(at: date), directory: directory) else { return nil }
         return listed.filter { $0.name == name && !known.contains($0.id) }
     }
 }

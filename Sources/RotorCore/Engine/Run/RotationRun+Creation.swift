@@ -3,79 +3,113 @@ import Foundation
 /// Creating the new generation and proving it works before any consumer gets it.
 extension RotationRun {
     /// 1. Creates the new generation; its id is journalled as soon as the provider
-    /// returns it. A create whose answer was lost is cleaned up, or named for a person.
+    /// returns it. A create whose outcome is unknown (a timeout, a 5xx, a lost or
+    /// unreadable answer, a CLI that failed) is never simply sent again: what it may have
+    /// made is looked up by its name — unique to the attempt — and deleted first; a
+    /// provider that cannot tell leaves it to a person (exit 3).
     func create() async throws -> NewGeneration {
-        var name = key.generationName.render(values)
-        // Two rotations on one day would give the same name; where the name is the id
-        // (manual keys), the old key to delete must never be the new one.
-        if name == old?.id { name += "-" + DateFormatting.compactTimestamp(now) }
-        try journal.record(.create, .intent, "create generation '\(name)'", facts: JournalFacts(name: name))
-        let generation: NewGeneration
-        do throws(ProviderError) {
-            generation = try await provider.implementation.create(name: name, values: values, directory: provider.directory)
-            // An id is shown, journalled and stored: one a terminal would interpret is not
-            // taken. It exists, though: found by name and deleted like a lost create.
-            guard !generation.id.isEmpty, ControlCharacters.escape(generation.id) == generation.id else {
-                throw ProviderError("the provider answered with an id holding control characters (\(ControlCharacters.escape(generation.id))), which rotor will not show or store",
-                                    mayHaveCreated: true)
+        let attempts = provider.spec.createAttempts
+        var attempt = 1
+        while true {
+            let name = generationName(attempt: attempt)
+            // Recovery of a run that dies now waits this long before it looks for the key.
+            let answerBy = provider.spec.createDeadline.map { Date().addingTimeInterval($0) }
+            try journal.record(.create, .intent, "create generation '\(name)'", facts: JournalFacts(name: name, answerBy: answerBy))
+            let generation: NewGeneration
+            do throws(ProviderError) {
+                generation = try await provider.implementation.create(name: name, values: values, directory: provider.directory)
+                // An id is shown, journalled and stored: one a terminal would interpret is not
+                // taken. It exists, though: found by name and deleted like a lost create.
+                guard !generation.id.isEmpty, ControlCharacters.escape(generation.id) == generation.id else {
+                    throw ProviderError("the provider answered with an id holding control characters (\(ControlCharacters.escape(generation.id))), which rotor will not show or store",
+                                        mayHaveCreated: true)
+                }
+            } catch {
+                // A create cut short by a signal (its command or request stopped mid-way) may have
+                // acted at the vendor. (A person at a prompt, or rotor itself, made nothing yet.)
+                let mayHaveCreated = error.mayHaveCreated || (Interruption.shared.requested && provider.spec.reachesAVendor)
+                try journal.record(.create, .failed, error.message, facts: JournalFacts(name: name, mayHaveCreated: mayHaveCreated))
+                note(.create, error.message, .failed)
+                let again = attempt < attempts && !Interruption.shared.requested
+                guard mayHaveCreated else {
+                    if let pause = error.retryAfter, again {
+                        attempt += 1
+                        try? await Task.sleep(nanoseconds: UInt64(pause * 1e9))  // cancelled: try at once
+                        continue
+                    }
+                    throw Stop(outcome: .failed, message: "create failed: \(error.message); nothing was created or changed")
+                }
+                let cleared = try await clearUp(lostCreate: name, error: error)
+                guard again else {
+                    throw Stop(outcome: .failed, message: "create failed: \(error.message); \(cleared); nothing else was changed")
+                }
+                attempt += 1
+                note(.create, "\(cleared); trying again as '\(generationName(attempt: attempt))' (attempt \(attempt) of \(attempts))", .ok)
+                continue
             }
-        } catch {
-            // A create cut short by a signal (its command or request stopped mid-way) may have
-            // acted at the vendor. (A person at a prompt, or rotor itself, made nothing yet.)
-            let mayHaveCreated = error.mayHaveCreated || (Interruption.shared.requested && provider.spec.reachesAVendor)
-            try journal.record(.create, .failed, error.message, facts: JournalFacts(name: name, mayHaveCreated: mayHaveCreated))
-            note(.create, error.message, .failed)
-            guard mayHaveCreated else {
-                throw Stop(outcome: .failed, message: "create failed: \(error.message); nothing was created or changed")
-            }
-            throw try await cleanUpLostCreate(named: name, error: error)
+            let record = GenerationRecord(id: generation.id, fingerprint: generation.secret.fingerprint, created: now)
+            newGeneration = generation
+            report.newGeneration = record
+            try journal.record(.create, .done, "created \(generation.id) (\(record.fingerprint))", facts: JournalFacts(new: record, name: name))
+            note(.create, "created \(generation.id) (\(record.fingerprint))", .ok)
+            engine.progress("\(keyName): created \(generation.id) (\(record.fingerprint))")
+            values[.name] = name
+            values[.id] = generation.id
+            return generation
         }
-        newGeneration = generation
-        let record = GenerationRecord(id: generation.id, fingerprint: generation.secret.fingerprint, created: now)
-        report.newGeneration = record
-        try journal.record(.create, .done, "created \(generation.id) (\(record.fingerprint))", facts: JournalFacts(new: record, name: name))
-        note(.create, "created \(generation.id) (\(record.fingerprint))", .ok)
-        engine.progress("\(keyName): created \(generation.id) (\(record.fingerprint))")
-        values[.name] = name
-        values[.id] = generation.id
-        return generation
     }
 
-    /// After a create whose answer was lost: a provider that can list tells whether the
-    /// generation exists; what is found by its name and unknown to rotor is deleted.
-    private func cleanUpLostCreate(named name: String, error: ProviderError) async throws -> Stop {
+    /// The name the provider is asked for. At a vendor it is the key's `name` template plus
+    /// this run's suffix (and the attempt after the first), so that a lookup by name after
+    /// a lost answer finds exactly what this attempt made. A manual key's name is what a
+    /// person types, so it stays as the template says — but never the old key's own id.
+    func generationName(attempt: Int) -> String {
+        let name = key.generationName.render(values)
+        guard provider.spec.reachesAVendor else {
+            return name == old?.id ? name + "-" + DateFormatting.compactTimestamp(now) : name
+        }
+        let run = journal.runID.split(separator: "-").last.map(String.init) ?? journal.runID
+        return name + "-" + run + (attempt > 1 ? "-\(attempt)" : "")
+    }
+
+    /// After a create whose outcome is unknown: a provider that lists names tells whether
+    /// the generation exists; what is found by its name and unknown to rotor is deleted.
+    /// Returns what was found; throws the stop for a person when the provider cannot tell.
+    private func clearUp(lostCreate name: String, error: ProviderError) async throws -> String {
         let known = Set(try engine.store.keyStates().values.flatMap { [$0.current?.id, $0.previous?.id] }.compactMap { $0 })
         var orphans: [ListedGeneration] = []
-        // A server that timed out may still be creating it: look again after each pause.
-        for pause in [0] + engine.lostCreatePauses {
+        // A server that gave no answer may still be creating it: look again after each pause.
+        // (One that answered — a 5xx, an unreadable body — has finished: one look.)
+        let stillWorking = error.mayStillBeWorking || Interruption.shared.requested
+        for pause in [0] + (stillWorking ? engine.lostCreatePauses : []) {
             if pause > 0 { try? await Task.sleep(nanoseconds: UInt64(pause * 1e9)) }  // cancelled: look at once
             let found: [ListedGeneration]?
             do throws(ProviderError) { found = try await provider.unrecorded(named: name, known: known, at: now) } catch {
-                return needsPerson(name, error, because: "cannot list provider '\(provider.name)': \(error.message)")
+                throw needsPerson(name, error, because: "cannot list provider '\(provider.name)': \(error.message)")
             }
-            guard let found else { return needsPerson(name, error, because: nil) }
+            guard let found else { throw needsPerson(name, error, because: "the provider cannot list its generations by name") }
             orphans = found
             if !orphans.isEmpty { break }
         }
         guard !orphans.isEmpty else {
-            note(.delete, "no generation named '\(name)' appeared at the provider", .ok)
-            return Stop(outcome: .failed, message: "create failed: \(error.message); no generation named '\(name)' appeared at the provider; nothing else was changed")
+            let none = "no generation named '\(name)' appeared at the provider"
+            note(.delete, none, .ok)
+            return none
         }
         for orphan in orphans {
             try journal.record(.create, .info, "found the unrecorded generation \(orphan.id) named '\(name)'", facts: JournalFacts(generationID: orphan.id))
             if let deleteError = try await provider.delete(.new(id: orphan.id, because: "delete the unrecorded generation"), journal: journal, at: now) {
-                return needsPerson(name, error, because: "deleting \(ControlCharacters.escape(orphan.id)) failed: \(deleteError.message)")
+                throw needsPerson(name, error, because: "deleting \(ControlCharacters.escape(orphan.id)) failed: \(deleteError.message)")
             }
         }
         let cleaned = "the generation it created anyway (\(ControlCharacters.escape(orphans.map(\.id).joined(separator: ", ")))) was found by name and deleted"
         note(.delete, cleaned, .ok)
-        return Stop(outcome: .failed, message: "create failed: \(error.message); \(cleaned); nothing else was changed")
+        return cleaned
     }
 
-    private func needsPerson(_ name: String, _ error: ProviderError, because reason: String?) -> Stop {
-        report.left.append(PendingAction(.checkProvider, "a generation named '\(name)' may exist at provider '\(provider.name)': delete it there"
-                                         + (reason.map { " (\($0))" } ?? "")))
-        return Stop(outcome: .needsPerson, message: "create failed: \(error.message); no consumer was touched")
+    private func needsPerson(_ name: String, _ error: ProviderError, because reason: String) -> Stop {
+        report.left.append(PendingAction(.checkProvider, "a generation named '\(name)' may exist at provider '\(provider.name)': delete it there (\(reason))"))
+        return Stop(outcome: .needsPerson, message: "create failed: \(error.message); a generation named '\(name)' may exist at provider '\(provider.name)' and rotor cannot tell (\(reason)); no consumer was touched")
     }
 
     /// 2. verify-key: the policy's checks run with the new generation before any consumer gets it.

@@ -88,7 +88,7 @@ final class EngineFixture: @unchecked Sendable {
         return RotationEngine(configuration: configuration, store: store, backupsRoot: folder.path + "/.rotor/backups",
                               progress: { [weak self] line in self?.told(line) }, targetProgress: nil, clock: { now },
                               displayPath: { $0 }, manualInput: ManualInput(),
-                              makeProvider: { _, _, _ in provider }, lostCreatePauses: [0.01])
+                              makeProvider: { _, _, _ in provider }, lostCreatePauses: [0.01], lostCreateWaitLimit: 0.01)
     }
 
     private func told(_ line: String) { progressLock.withLock { progressLines.append(line) } }

@@ -66,7 +66,7 @@ final class ScriptedProvider: KeyProvider, @unchecked Sendable {
             lock.withLock { live.append(key) }
             throw ProviderError("the vendor answered 502 after acting", mayHaveCreated: true)
         case .loseAnswerWithoutCreating:
-            throw ProviderError("the connection was reset", mayHaveCreated: true)
+            throw ProviderError("the connection was reset", mayHaveCreated: true, mayStillBeWorking: true)
         }
     }
 
