@@ -3,13 +3,18 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <linux/openat2.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/fsuid.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <signal.h>
 #include <spawn.h>
 #include <unistd.h>
 
 #include "rotor_posix.h"
+
+extern char **environ;
 
 int rotor_spawn(pid_t *pid, const char *path, char *const argv[], char *const envp[], const char *directory,
                 int stdin_fd, int stdout_fd, int stderr_fd) {
@@ -79,4 +84,20 @@ int rotor_open_no_symlinks(const char *path, int flags, mode_t mode) {
     long fd = syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof how);
     if (fd < 0 && errno == ENOSYS) return open(path, flags | O_NOFOLLOW, mode);
     return (int)fd;
+}
+
+int rotor_set_undumpable(void) {
+    return prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+}
+
+void rotor_withdraw_env(const char *name, char **value) {
+    *value = NULL;
+    size_t length = strlen(name);
+    for (char **entry = environ; entry && *entry; entry++) {
+        if (strncmp(*entry, name, length) != 0 || (*entry)[length] != '=') continue;
+        char *text = *entry + length + 1;
+        if (!*value) *value = strdup(text);
+        memset(text, 0, strlen(text));
+    }
+    unsetenv(name);
 }

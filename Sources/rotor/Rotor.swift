@@ -33,6 +33,7 @@ struct Rotor: AsyncParsableCommand {
 
     /// One command per process: what it has finished with is left to the exit (`KeptUntilExit`).
     static func main() async {
+        ProcessHardening.apply()
         BrokenPipes.ignore()
         Interruption.shared.install { line in FileHandle.standardError.write(Data((line + "\n").utf8)) }
         KeptUntilExit.enable()

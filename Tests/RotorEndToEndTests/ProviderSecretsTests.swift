@@ -131,4 +131,59 @@ import Testing
         #expect(result.status == 1, "\(result.stdout)\(result.stderr)")
         #expect(result.stdout.contains("nothing was created or changed") || result.stdout.contains("not installed"), "\(result.stdout)")
     }
+
+    // MARK: Tokens reach provider commands only
+
+    /// An exec provider's `token_env` reaches its own commands and no other: a reload
+    /// neither inherits it nor reads it in rotor's `/proc/$PPID/environ`.
+    @Test func anExecProvidersTokensReachOnlyItsCommands() throws {
+        let setup = try Setup()
+        let token = "vendor-account-token-5d1e7c"
+        let policy = try String(decoding: setup.scratch.bytes("policies/vendor.yaml"), as: UTF8.self)
+        try setup.scratch.write("policies/vendor.yaml", policy.replacingOccurrences(of: "    type: exec\n", with: "    type: exec\n    token_env: [VENDOR_TOKEN]\n"))
+        let manifest = try String(decoding: setup.scratch.bytes("consumers/app.yaml"), as: UTF8.self)
+        try setup.scratch.write("consumers/app.yaml", manifest + "\n    reload: [python3, \(RotationFixture.peers.path)/dump_environment.py, ../deploy/seen]\n")
+        let result = try setup.rotor(["rotate", "api-key"], ["VENDOR_TOKEN": token, "VENDOR_REQUIRE_TOKEN": "VENDOR_TOKEN", "UNRELATED_VARIABLE": "kept"])
+        #expect(result.status == 0, "the provider's commands got the token: \(result.stdout)\(result.stderr)")
+        let seen = String(decoding: try setup.scratch.bytes("deploy/seen"), as: UTF8.self)
+        #expect(seen.contains("UNRELATED_VARIABLE") && seen.contains("parent:"), "\(seen)")
+        #expect(!seen.contains(token), "\(seen)")
+    }
+
+    /// Found by a reviewer: the manual key's `--secret-env` variable reached every reload
+    /// and health command.
+    @Test func aManualKeysSecretEnvReachesNoCommand() throws {
+        let scratch = try Scratch()
+        let dump = "[python3, \(RotationFixture.peers.path)/dump_environment.py, ../deploy/seen]"
+        try scratch.write("policies/console.yaml", """
+            kind: RotationPolicy
+            providers:
+              console: { type: manual, instructions: "Console > API Keys > Generate" }
+            keys:
+              console-key: { provider: console, every: 30d }
+            """)
+        try scratch.write("consumers/app.yaml", """
+            kind: ConsumerManifest
+            consumers:
+              app:
+                uses: console-key
+                targets:
+                  - env_file: ../deploy/.env
+                    var: API_KEY
+                reload: \(dump)
+                health: { exec: \(dump) }
+            """)
+        try scratch.write("deploy/.env", "API_KEY=before-0001\n")
+        let secret = "console-secret-9b7f1e2a"
+        let result = try RotorProcess.run(["rotate", "console-key", "--secret-env", "NEW_CONSOLE_KEY", "--yes"], in: scratch.url,
+                                          environment: ["NEW_CONSOLE_KEY": secret, "UNRELATED_VARIABLE": "kept"])
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        let seen = String(decoding: try scratch.bytes("deploy/seen"), as: UTF8.self)
+        #expect(seen.components(separatedBy: "own:").count == 3, "the reload and the health check both looked: \(seen)")
+        #expect(seen.contains("UNRELATED_VARIABLE"), "\(seen)")
+        #expect(!seen.contains(secret), "\(seen)")
+        // (rotor's own environ keeps the variable's name, its value zeroed.)
+        #expect(!seen.split(separator: "\n").filter { $0.hasPrefix("own:") }.contains { $0.contains("NEW_CONSOLE_KEY") }, "\(seen)")
+        #expect(try String(decoding: scratch.bytes("deploy/.env"), as: UTF8.self) == "API_KEY=\(secret)\n")
+    }
 }

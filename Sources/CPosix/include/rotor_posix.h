@@ -31,4 +31,14 @@ int rotor_open_no_symlinks(const char *path, int flags, mode_t mode);
 int rotor_fs_as(uid_t uid, gid_t gid, const gid_t *groups, int group_count);
 int rotor_fs_as_self(void);
 
+/// prctl(PR_SET_DUMPABLE, 0): no process of the same user may ptrace rotor or read its
+/// /proc files (environ, mem); no core dump holds a secret. 0 on success.
+int rotor_set_undumpable(void);
+
+/// Takes variable `name` out of the process environment: its value is copied to a new
+/// malloc'd string (*value, to be freed by the caller; NULL when unset), the original
+/// bytes — which /proc/PID/environ shows for as long as the process lives, whatever
+/// unsetenv does — are overwritten with zeros, and the variable is unset.
+void rotor_withdraw_env(const char *name, char **value);
+
 #endif

@@ -46,6 +46,8 @@ struct ConfigurationStep {
             console.err("\(errors) error\(errors == 1 ? "" : "s")\(files > 0 ? " in \(files) file\(files == 1 ? "" : "s")" : ""); nothing was changed")
             return nil
         }
+        // From here on no command rotor runs can inherit a provider's token.
+        WithheldEnvironment.withdraw(result.configuration.tokenVariables)
         return (result.configuration, result)
     }
 

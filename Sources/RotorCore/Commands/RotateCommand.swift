@@ -31,6 +31,8 @@ public enum RotateCommand {
         let step = ConfigurationStep(options: global, console: console)
         guard let (configuration, _) = step.load() else { return .failure }
         guard step.keysExist(options.keys, in: configuration) else { return .usage }
+        // A person's new secret reaches no command rotor runs (reload, health, exec targets).
+        if case .environment(let name) = options.secretSource { WithheldEnvironment.withdraw([name]) }
         let loader = step.loader
         if options.dryRun {
             guard let states = step.existingKeyStates() else { return .failure }

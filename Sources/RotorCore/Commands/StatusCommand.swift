@@ -52,7 +52,7 @@ public enum StatusCommand {
 
     static func status(of key: KeyPolicy, consumers: [ConsumerSpec], configuration: Configuration, state: KeyState, now: Date,
                        observations: [TargetID: TargetObservation], displayPath: @escaping (String) -> String) async -> KeyStatus {
-        let runner = CommandRunner(withheldVariables: RotationEngine.tokenVariables(configuration))
+        let runner = CommandRunner(withheldVariables: configuration.tokenVariables)
         var targets: [TargetStatus] = []
         for consumer in consumers {
             for (index, target) in consumer.targets.enumerated() {

@@ -52,7 +52,7 @@ public final class RotationEngine: Sendable {
         self.configuration = configuration
         self.store = store
         self.backupsRoot = backupsRoot
-        self.runner = CommandRunner(withheldVariables: Self.tokenVariables(configuration))
+        self.runner = CommandRunner(withheldVariables: configuration.tokenVariables)
         self.progress = progress
         self.targetProgress = targetProgress ?? { _, _, line in progress(line) }
         self.clock = clock
@@ -63,13 +63,6 @@ public final class RotationEngine: Sendable {
         self.lostCreateWaitLimit = lostCreateWaitLimit
     }
 
-    /// Provider token variables, kept out of every command's environment.
-    static func tokenVariables(_ configuration: Configuration) -> Set<String> {
-        Set(configuration.providers.compactMap { provider in
-            if case .http(let http) = provider.kind, case .environment(let name) = http.auth.source { return name }
-            return nil
-        })
-    }
 
     // MARK: Rotate
 

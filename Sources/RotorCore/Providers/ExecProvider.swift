@@ -49,9 +49,14 @@ struct ExecProvider: KeyProvider {
         return try list.fields.generations(in: json)
     }
 
+    /// Runs one of the provider's commands: the only commands that get its `token_env`.
     private func run(_ command: CommandSpec, values: [Placeholder: String], directory: String) async -> CommandResult {
-        await runner.run(command.argv.map { $0.render(values) }, environment: command.environment.mapValues { $0.render(values) },
-                         directory: directory, timeout: command.timeout.timeInterval)
+        var environment = command.environment.mapValues { $0.render(values) }
+        for name in spec.tokenVariables where environment[name] == nil {
+            if let value = WithheldEnvironment.value(name) { environment[name] = value }
+        }
+        return await runner.run(command.argv.map { $0.render(values) }, environment: environment,
+                                directory: directory, timeout: command.timeout.timeInterval)
     }
 
     /// "failed (exit 2): <stderr>" — the caller redacts before showing it anywhere.

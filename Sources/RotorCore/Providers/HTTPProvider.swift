@@ -13,7 +13,7 @@ struct HTTPProvider: KeyProvider {
     func preflight(directory: String) -> [String] {
         switch spec.auth.source {
         case .environment(let name):
-            return ProcessInfo.processInfo.environment[name]?.isEmpty == false ? [] : ["the provider's token variable \(name) is not set"]
+            return WithheldEnvironment.value(name)?.isEmpty == false ? [] : ["the provider's token variable \(name) is not set"]
         case .file(let path):
             return FileManager.default.isReadableFile(atPath: path) ? [] : ["the provider's token file \(path) cannot be read"]
         }
@@ -22,7 +22,7 @@ struct HTTPProvider: KeyProvider {
     private func token() throws(ProviderError) -> String {
         switch spec.auth.source {
         case .environment(let name):
-            guard let value = ProcessInfo.processInfo.environment[name], !value.isEmpty else { throw ProviderError("the token variable \(name) is not set") }
+            guard let value = WithheldEnvironment.value(name), !value.isEmpty else { throw ProviderError("the token variable \(name) is not set") }
             return Secret(value).reveal()
         case .file(let path):
             guard let data = FileManager.default.contents(atPath: path) else { throw ProviderError("the token file \(path) cannot be read") }

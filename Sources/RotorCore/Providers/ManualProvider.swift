@@ -35,7 +35,7 @@ struct ManualProvider: KeyProvider {
     func preflight(directory: String) -> [String] {
         switch input.secretSource {
         case .environment(let name):
-            return ProcessInfo.processInfo.environment[name]?.isEmpty == false ? [] : ["--secret-env \(name): the variable is not set or empty"]
+            return WithheldEnvironment.value(name)?.isEmpty == false ? [] : ["--secret-env \(name): the variable is not set or empty"]
         case .standardInput:
             return []
         case .none:
@@ -47,7 +47,7 @@ struct ManualProvider: KeyProvider {
         let secret: String
         switch input.secretSource {
         case .environment(let variable):
-            secret = ProcessInfo.processInfo.environment[variable] ?? ""
+            secret = WithheldEnvironment.value(variable) ?? ""
         case .standardInput:
             input.tell("Create the new key: \(spec.instructions) — name it '\(name)'.")
             secret = Self.readSecret(prompt: "Paste the new secret (it is not shown): ", tell: input.tell)

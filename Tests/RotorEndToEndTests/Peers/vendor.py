@@ -20,7 +20,8 @@ accepts once, creating MARKER, and refuses every key after: a verifier that prov
 VENDOR_ESC=1 (failure messages and new ids carry terminal escape sequences),
 VENDOR_SECRET_SHAPE=short|hex|spaced (secrets no shape heuristic recognises: 5 letters and
 digits, 40 hex digits, words with spaces). VENDOR_FAIL takes a comma-separated list;
-create-after makes the key, then fails as if its answer was lost. With
+create-after makes the key, then fails as if its answer was lost. VENDOR_REQUIRE_TOKEN=NAME:
+create, delete and list refuse to work unless the account token variable NAME is set. With
 VENDOR_ECHO_SECRET a failed delete says "cannot delete ID (secret S)" with the secret of
 the key it was asked to delete.
 """
@@ -63,6 +64,10 @@ def main():
     command = sys.argv[1]
     failing = set(os.environ.get("VENDOR_FAIL", "").split(","))
     db = load()
+    required = os.environ.get("VENDOR_REQUIRE_TOKEN")
+    if required and command in ("create", "delete", "list") and not os.environ.get(required):
+        print(f"vendor: not logged in ({required} is not set)", file=sys.stderr)
+        sys.exit(1)
     if command == "create":
         shape = os.environ.get("VENDOR_SECRET_SHAPE")
         if shape == "short":

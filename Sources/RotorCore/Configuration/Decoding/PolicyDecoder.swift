@@ -96,8 +96,17 @@ struct PolicyDecoder {
             ? context.command(in: reader, field: "deactivate", role: .providerRequest, inputRole: nil, defaultTimeout: RotorDuration(seconds: 60))
             : nil
         let capacity = self.capacity(reader, hasList: list != nil)
+        let tokens = reader.list("token_env") { node, offset -> String? in
+            guard let name = MappingReader.string(node, context, field: "item \(offset + 1) of 'token_env' of \(reader.subject)") else { return nil }
+            guard EnvironmentName.isValid(name.value) else {
+                context.error("'\(name.value)' is not a valid environment variable name; use letters, digits and '_', not starting with a digit", at: node)
+                return nil
+            }
+            return name.value
+        } ?? []
         guard let create, let id, let secret else { return nil }
-        return .exec(ExecProviderSpec(create: create, idPointer: id, secretPointer: secret, delete: delete, deactivate: deactivate, list: list, capacity: capacity))
+        return .exec(ExecProviderSpec(create: create, idPointer: id, secretPointer: secret, delete: delete, deactivate: deactivate, list: list,
+                                      capacity: capacity, tokenVariables: tokens))
     }
 
     private func http(_ reader: MappingReader) -> ProviderSpec.Kind? {

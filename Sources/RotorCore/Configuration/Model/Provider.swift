@@ -110,6 +110,9 @@ public struct ExecProviderSpec: Hashable, Sendable {
     public var deactivate: CommandSpec?
     public var list: ExecListSpec?
     public var capacity: ProviderCapacity?
+    /// `token_env`: the variables holding the CLI's account credentials. Only this
+    /// provider's commands get them; every other command rotor runs does not.
+    public var tokenVariables: [String] = []
 }
 
 /// How many generations a provider allows at once (AWS IAM: two access keys per user).
@@ -210,4 +213,19 @@ public struct HTTPProviderSpec: Hashable, Sendable {
 public struct HTTPListSpec: Hashable, Sendable {
     public var request: HTTPRequestSpec
     public var fields: ListFields
+}
+
+extension Configuration {
+    /// Every variable that holds a provider's account token (an http provider's
+    /// `bearer_env`/token variable, an exec provider's `token_env`): withdrawn from rotor's
+    /// environment once loaded (`WithheldEnvironment`) and given to provider commands only.
+    public var tokenVariables: Set<String> {
+        Set(providers.flatMap { provider -> [String] in
+            switch provider.kind {
+            case .http(let http): if case .environment(let name) = http.auth.source { [name] } else { [] }
+            case .exec(let exec): exec.tokenVariables
+            case .manual, .generate: []
+            }
+        })
+    }
 }
