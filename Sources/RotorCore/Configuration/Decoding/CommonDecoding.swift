@@ -124,22 +124,26 @@ extension DecodingContext {
         }
     }
 
-    /// URLs must be http(s); plain http is refused where a token travels, except to loopback.
+    /// URLs must be http(s) with their scheme and host written out; plain http is refused
+    /// where a token or secret travels, except to a host that is exactly loopback. Decided
+    /// on the parsed authority (`URLAuthority`), never on a prefix of the text.
     func checkURL(_ url: Template, at node: Node, field: String, allowPlainHTTP: Bool) {
-        let text = url.source.lowercased()
-        if text.hasPrefix("https://") || text.hasPrefix("{") { return }
-        if text.hasPrefix("http://") {
-            if allowPlainHTTP || Self.isLoopback(text) { return }
-            error("\(field) must use https: rotor sends a secret or token there (plain http is accepted only for loopback addresses)", at: node)
+        guard let authority = URLAuthority(url.source) else {
+            error("\(field) must be an http:// or https:// URL, not '\(url.source)'", at: node)
             return
         }
-        error("\(field) must be an http:// or https:// URL, not '\(url.source)'", at: node)
-    }
-
-    static func isLoopback(_ url: String) -> Bool {
-        let host = url.drop { $0 != "/" }.dropFirst(2).prefix { $0 != "/" && $0 != "?" }
-        let name = host.hasPrefix("[") ? String(host.prefix { $0 != "]" }) + "]" : String(host.prefix { $0 != ":" })
-        return name == "localhost" || name.hasPrefix("127.") || name == "[::1]"
+        if authority.isTemplated {
+            if !allowPlainHTTP {
+                error("\(field) must write its scheme and host out: a placeholder there would decide where rotor sends a secret or token", at: node)
+            }
+            return
+        }
+        guard let host = authority.host else {
+            error("\(field) has no valid host (a name, an IPv4 address, or an IPv6 address in brackets, then an optional :port)", at: node)
+            return
+        }
+        if authority.scheme == "https" || allowPlainHTTP || host.isLoopback { return }
+        error("\(field) must use https: rotor sends a secret or token there (plain http is accepted only for loopback hosts: localhost, 127.0.0.0/8, [::1])", at: node)
     }
 }
 
