@@ -117,6 +117,37 @@ import Testing
                 == "audit log BROKEN: entry 2 is missing or out of order (found entry 3 in its place): entries were deleted or reordered\n")
     }
 
+    /// Found by a reviewer (#18): a garbage last row must break the chain by name, never
+    /// be skipped — whatever it holds (not JSON, JSON null, an entry with the wrong sequence,
+    /// a copy of a real entry).
+    @Test(arguments: ["'garbage'", "'null'", "'{}'", "x'00'",
+                      "(SELECT replace(entry, '\"sequence\":1,', '\"sequence\":7,') FROM audit WHERE sequence = 1)",
+                      "(SELECT entry FROM audit WHERE sequence = 1)"])
+    func aGarbageAuditRowBreaksTheChainByName(_ garbage: String) throws {
+        let fixture = try RotationFixture()
+        try fixture.rotor(["rotate", "api-key"])
+        let database = fixture.scratch.url.appendingPathComponent(".rotor/state.db").path
+        try Self.sqlite(database, "INSERT INTO audit (sequence, entry) VALUES (5, \(garbage))")
+        let verify = try fixture.rotor(["history", "--verify"])
+        #expect(verify.status == 1, "\(verify.stdout)\(verify.stderr)")
+        #expect(verify.stdout.hasPrefix("audit log BROKEN: audit row 5 "), "\(verify.stdout)\(verify.stderr)")
+    }
+
+    /// Found by a reviewer (#18): the recorded user came unchecked from SUDO_USER. The
+    /// account is the real uid's; the variable is kept beside it as a claim.
+    @Test func theAuditLogRecordsTheAccountAndTheSudoClaimBesideIt() throws {
+        let fixture = try RotationFixture()
+        #expect(try fixture.rotor(["rotate", "api-key"], environment: ["SUDO_USER": "mallory"]).status == 0)
+        let account = String(cString: getpwuid(getuid())!.pointee.pw_name)
+        let history = try fixture.rotor(["history", "--json"])
+        let json = try JSONSerialization.jsonObject(with: Data(history.stdout.utf8)) as? [String: Any]
+        let entry = try #require((json?["entries"] as? [[String: Any]])?.last)
+        #expect(entry["user"] as? String == account)
+        #expect(entry["sudo_user"] as? String == "mallory")
+        #expect(try fixture.rotor(["history"]).stdout.contains("\(account) (sudo: mallory)@"))
+        #expect(try fixture.rotor(["history", "--verify"]).status == 0, "the claim is part of the hashed entry")
+    }
+
     @Test func metricsFileIsPrometheusTextfile() throws {
         let fixture = try RotationFixture()
         let metrics = fixture.scratch.url.appendingPathComponent("rotor.prom").path

@@ -8,6 +8,9 @@ public enum HistoryCommand {
         let entries: [AuditEntry]
         do {
             entries = try store?.auditLog() ?? []
+        } catch let damage as AuditLogDamaged where verify {
+            console.out("audit log BROKEN: \(damage)")
+            return .failure
         } catch {
             console.err("error: cannot read the audit log: \(error)")
             return .failure
@@ -28,7 +31,7 @@ public enum HistoryCommand {
         }
         if shown.isEmpty { console.out("no history\(key.map { " for '\($0)'" } ?? "")") }
         for entry in shown {
-            var line = "\(DateFormatting.iso8601(entry.at))  \(entry.user)@\(entry.host)  \(entry.key)  \(entry.action)  \(entry.outcome)"
+            var line = "\(DateFormatting.iso8601(entry.at))  \(entry.user)\(entry.sudoUser.map { " (sudo: \($0))" } ?? "")@\(entry.host)  \(entry.key)  \(entry.action)  \(entry.outcome)"
             if entry.emergency { line += "  " + Style.red("EMERGENCY", console.colorOut) }
             if let old = entry.data["old_fingerprint"] { line += "  old \(old)" }
             if let new = entry.data["new_fingerprint"] { line += "  new \(new)" }

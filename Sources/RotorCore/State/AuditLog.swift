@@ -7,7 +7,11 @@ import Foundation
 public struct AuditEntry: Sendable, Equatable, Codable {
     public var sequence: Int
     public var at: Date
+    /// The account that ran rotor (its real uid's name): what the system vouches for.
     public var user: String
+    /// `SUDO_USER` when rotor ran under sudo: the person the environment names, a claim
+    /// anyone who can set variables could make — recorded beside the account, never as it.
+    public var sudoUser: String?
     public var host: String
     public var key: String
     /// rotate, recover, rollback, delete-pending, sync, break-glass…
@@ -25,7 +29,8 @@ public struct AuditEntry: Sendable, Equatable, Codable {
                 detail: String, data: [String: String] = [:]) {
         self.sequence = 0
         self.at = at
-        self.user = CurrentUser.name
+        self.user = CurrentUser.account
+        self.sudoUser = CurrentUser.sudoClaim
         self.host = ProcessInfo.processInfo.hostName
         self.key = key
         self.action = action
@@ -41,6 +46,7 @@ public struct AuditEntry: Sendable, Equatable, Codable {
 
     enum CodingKeys: String, CodingKey {
         case sequence, at, user, host, key, action, outcome, emergency, detail, data, hash
+        case sudoUser = "sudo_user"
         case runID = "run"
         case previousHash = "previous_hash"
     }
@@ -50,7 +56,7 @@ public struct AuditEntry: Sendable, Equatable, Codable {
         let fields: [String] = [
             previousHash, String(sequence), String(at.timeIntervalSince1970), user, host, key, action, outcome, String(emergency),
             runID ?? "", detail, data.keys.sorted().map { "\($0)=\(data[$0] ?? "")" }.joined(separator: "\u{1F}"),
-        ]
+        ] + (sudoUser.map { ["sudo_user=" + $0] } ?? [])  // absent from entries written before it existed
         let digest = SHA256.hash(data: Data(fields.joined(separator: "\u{1E}").utf8))
         return digest.withUnsafeBytes { Fingerprint.hex($0) }
     }
@@ -74,10 +80,43 @@ public struct AuditEntry: Sendable, Equatable, Codable {
     }
 }
 
-/// Who is running rotor, for runs and the audit log: the person behind sudo if any,
-/// else the account (cron has no USER variable, so it is looked up).
-enum CurrentUser {
-    static var name: String {
-        ProcessInfo.processInfo.environment["SUDO_USER"] ?? NSUserName()
+/// An audit row that is not an entry of the chain: `history --verify` names it as the
+/// place the log is broken (a row is never skipped — a garbage last row must not pass).
+public struct AuditLogDamaged: Error, CustomStringConvertible, Sendable {
+    public var description: String
+}
+
+extension AuditEntry {
+    /// One stored row, read strictly: its entry must decode and carry the row's sequence.
+    static func decodeRow(sequence: Int?, entry text: String?, position: Int) throws(AuditLogDamaged) -> AuditEntry {
+        let row = sequence.map { "row \($0)" } ?? "row \(position) (no sequence)"
+        guard let text else { throw AuditLogDamaged(description: "audit \(row) has no entry") }
+        let decoded: AuditEntry?
+        do { decoded = try StateCoding.decode(text, as: AuditEntry.self, what: "audit \(row)") } catch {
+            throw AuditLogDamaged(description: "audit \(row) is not an audit entry (\(ControlCharacters.escape(String(text.prefix(60)))))")
+        }
+        guard let entry = decoded, entry.sequence == sequence else {
+            throw AuditLogDamaged(description: "audit \(row) holds entry \(decoded?.sequence ?? 0): rows were edited or moved")
+        }
+        return entry
     }
+}
+
+/// Who is running rotor, for runs and the audit log.
+enum CurrentUser {
+    /// The real uid's account name (cron has no USER variable, and a variable can say
+    /// anything): what the audit log records as the user.
+    static var account: String {
+        if let entry = getpwuid(getuid()), let name = entry.pointee.pw_name { return String(cString: name) }
+        return "uid \(getuid())"
+    }
+
+    /// The person behind sudo, as `SUDO_USER` claims, when it names someone else.
+    static var sudoClaim: String? {
+        guard let claim = ProcessInfo.processInfo.environment["SUDO_USER"], !claim.isEmpty, claim != account else { return nil }
+        return ControlCharacters.escape(claim)
+    }
+
+    /// For a run's record: the account, and the sudo claim beside it.
+    static var name: String { account + (sudoClaim.map { " (sudo: \($0))" } ?? "") }
 }

@@ -186,8 +186,8 @@ public final class PostgresStateStore: StateStore {
     }
 
     public func auditLog() throws -> [AuditEntry] {
-        try connection.execute("SELECT entry FROM audit ORDER BY sequence").enumerated().compactMap { index, row in
-            try StateCoding.decode(row[0], as: AuditEntry.self, what: "audit entry \(index + 1)")
+        try connection.execute("SELECT sequence, entry FROM audit ORDER BY sequence").enumerated().map { index, row in
+            try AuditEntry.decodeRow(sequence: row[0].flatMap { Int($0) }, entry: row[1], position: index + 1)
         }
     }
 

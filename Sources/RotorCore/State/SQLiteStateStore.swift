@@ -219,8 +219,8 @@ public final class SQLiteStateStore: StateStore {
 
     public func auditLog() throws -> [AuditEntry] {
         try pool.read { db in
-            try String.fetchAll(db, sql: "SELECT entry FROM audit ORDER BY rowid").enumerated().compactMap { index, text in
-                try StateCoding.decode(text, as: AuditEntry.self, what: "audit entry \(index + 1)")
+            try Row.fetchAll(db, sql: "SELECT sequence, entry FROM audit ORDER BY sequence").enumerated().map { index, row in
+                try AuditEntry.decodeRow(sequence: row[0] as Int?, entry: row[1] as String?, position: index + 1)
             }
         }
     }
