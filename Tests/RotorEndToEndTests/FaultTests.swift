@@ -139,7 +139,7 @@ import Testing
         let setpriv = URL(fileURLWithPath: "/usr/bin/setpriv")
         let result = try RotorProcess.run(asUser + ["rotate", "api-key"], in: scratch.url, environment: ["HOME": scratch.url.path], executable: setpriv)
         #expect(result.status == 1, "\(result.stdout)\(result.stderr)")
-        #expect(result.stdout.contains("preflight failed: deploy/c2/.env:API_KEY: the file is not writable (permission denied)"), "\(result.stdout)")
+        #expect(result.stdout.contains("preflight failed: deploy/c2/.env:API_KEY: the file is not writable (permission denied)"), "\(result.stdout)\(result.stderr)")
         #expect(try Self.targets(scratch) == before)
         #expect(try Self.temporaryFiles(scratch).isEmpty)
         // The same user may plan: reading is allowed.

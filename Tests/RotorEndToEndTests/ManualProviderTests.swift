@@ -39,9 +39,9 @@ import Testing
 
     /// From now on the console refuses `secret` (a person deleted it there): the verify
     /// check answers 401 for it.
-    func refuse(_ secret: String, in scratch: Scratch) throws {
+    func refuse(_ secrets: String..., in scratch: Scratch) throws {
         let policy = try String(decoding: scratch.bytes("policies/skytells.yaml"), as: UTF8.self)
-        let deleted = String(Fingerprint.of("Bearer \(secret)").dropFirst("sha256:".count))
+        let deleted = secrets.map { String(Fingerprint.of("Bearer \($0)").dropFirst("sha256:".count)) }.joined(separator: ",")
         try scratch.write("policies/skytells.yaml", policy.replacingOccurrences(of: "/status/200", with: "/reject/\(deleted)/200"))
     }
 
@@ -69,8 +69,9 @@ import Testing
         #expect(pending.previous != nil && pending.current?.id != pending.previous?.id)
 
         // With --yes the person confirms: the old key is gone from the state. The console
-        // refuses the key the person deleted (confirm-revoked tries it).
-        try refuse("sk-second-secret-2222", in: scratch)
+        // refuses the keys the person deleted (confirm-revoked tries both: the second, and
+        // the first, still pending — its value known from the backups its run kept).
+        try refuse("sk-first-secret-1111", "sk-second-secret-2222", in: scratch)
         let third = try RotorProcess.run(["rotate", "skytells-prod", "--secret-env", "NEW_KEY", "--yes"], in: scratch.url, environment: ["NEW_KEY": "sk-third-secret-3333"])
         #expect(third.status == 0, "\(third.stdout)\(third.stderr)")
         #expect(!third.stdout.contains("sk-third") && !third.stderr.contains("sk-third"))

@@ -93,7 +93,8 @@ import Testing
         #expect(result.status == 1, "\(result.stdout)\(result.stderr)")
         let expectedMessage: String = switch failure {
         case .preflight: "preflight failed: deploy/c4/credentials:[svc] api_key: no 'api_key' in [svc]"
-        case .create: "create failed: create failed (python3 exited 1): vendor: create refused; nothing was created or changed"
+        // A CLI that failed may have acted first: rotor looked, found nothing, changed nothing.
+        case .create: "create failed: create failed (python3 exited 1): vendor: create refused; no generation named 'api-key-"
         case .verifyKey: "verify-key failed: python3 exited 1"
         case .targetWrite: "every consumer was rolled back to the old generation"
         case .reload, .health: ""

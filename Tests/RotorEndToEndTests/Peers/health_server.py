@@ -5,8 +5,8 @@
 
 Binds 127.0.0.1 on a free port and writes the port to PORT_FILE. GET /status/N answers N;
 GET /delay/MS/N waits MS milliseconds, then answers N; GET /fail-first/K answers 500 to
-the first K requests for that path and 200 after; GET /reject/HASH/N answers 401 when the
-Authorization header's SHA-256 starts with HASH (a revoked key) and N otherwise; GET /redirect answers 302 to
+the first K requests for that path and 200 after; GET /reject/HASH[,HASH…]/N answers 401 when the
+Authorization header's SHA-256 starts with one of the HASHes (revoked keys) and N otherwise; GET /redirect answers 302 to
 /status/200; GET /big/N answers a body of N bytes. Every request is appended to
 LOG_FILE (method, path, and header names only; for POST, the body). Stops when its parent closes stdin.
 """
@@ -35,7 +35,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             status = int(parts[1])
         elif parts[0] == "reject":
             auth = self.headers.get("Authorization") or ""
-            status = 401 if hashlib.sha256(auth.encode()).hexdigest().startswith(parts[1]) else int(parts[2])
+            digest = hashlib.sha256(auth.encode()).hexdigest()
+            status = 401 if any(digest.startswith(revoked) for revoked in parts[1].split(",")) else int(parts[2])
         elif parts[0] == "delay":
             time.sleep(int(parts[1]) / 1000)
             status = int(parts[2])
