@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* The few parts of libcurl's stable ABI rotor uses (values from curl/curl.h). */
 typedef void CURL;
@@ -13,9 +14,9 @@ enum {
     OPT_WRITEDATA = 10001, OPT_URL = 10002, OPT_ERRORBUFFER = 10010, OPT_WRITEFUNCTION = 20011,
     OPT_POSTFIELDS = 10015, OPT_HTTPHEADER = 10023, OPT_HEADERDATA = 10029, OPT_CUSTOMREQUEST = 10036,
     OPT_NOBODY = 44, OPT_NOSIGNAL = 99, OPT_HEADERFUNCTION = 20079, OPT_TIMEOUT_MS = 155,
-    OPT_CONNECTTIMEOUT_MS = 156, OPT_PROTOCOLS = 181, OPT_POSTFIELDSIZE_LARGE = 30120,
+    OPT_CONNECTTIMEOUT_MS = 156, OPT_PROTOCOLS = 181, OPT_POSTFIELDSIZE_LARGE = 30120, OPT_NOPROXY = 10177,
     INFO_RESPONSE_CODE = 0x200000 + 2,
-    CODE_OK = 0, CODE_UNSUPPORTED_PROTOCOL = 1, CODE_URL_MALFORMAT = 3, CODE_COULDNT_RESOLVE_PROXY = 5,
+    CODE_OK = 0, CODE_URL_MALFORMAT = 3, CODE_COULDNT_RESOLVE_PROXY = 5,
     CODE_COULDNT_RESOLVE_HOST = 6, CODE_COULDNT_CONNECT = 7, CODE_OPERATION_TIMEDOUT = 28, GLOBAL_DEFAULT = 3, PROTO_HTTP_HTTPS = 1 | 2,
 };
 typedef size_t (*write_callback)(char *, size_t, size_t, void *);
@@ -103,6 +104,9 @@ int rotor_http_perform(rotor_http_exchange *exchange) {
     char error[256] = {0};
 
     curl.easy_setopt(handle, OPT_URL, exchange->url);
+    /* Plain http goes only to loopback (the configuration's rule) and never through a proxy
+       named in the environment (http_proxy), which would see the token in clear. */
+    if (strncasecmp(exchange->url, "http://", 7) == 0) curl.easy_setopt(handle, OPT_NOPROXY, "*");
     curl.easy_setopt(handle, OPT_PROTOCOLS, (long)PROTO_HTTP_HTTPS);
     curl.easy_setopt(handle, OPT_NOSIGNAL, 1L);
     curl.easy_setopt(handle, OPT_TIMEOUT_MS, exchange->timeout_ms);
@@ -129,7 +133,9 @@ int rotor_http_perform(rotor_http_exchange *exchange) {
         exchange->response_headers_length = header_lines.length;
     } else {
         exchange->timed_out = code == CODE_OPERATION_TIMEDOUT;
-        exchange->never_sent = code == CODE_UNSUPPORTED_PROTOCOL || code == CODE_URL_MALFORMAT || code == CODE_COULDNT_RESOLVE_PROXY
+        /* Not CODE_UNSUPPORTED_PROTOCOL: curl also returns it for a garbled answer (an
+           HTTP/0.9 status line) that came after the server acted. */
+        exchange->never_sent = code == CODE_URL_MALFORMAT || code == CODE_COULDNT_RESOLVE_PROXY
             || code == CODE_COULDNT_RESOLVE_HOST || code == CODE_COULDNT_CONNECT;
         if (body.overflowed) snprintf(exchange->error, sizeof exchange->error, "response body larger than %zu bytes", body.limit);
         else snprintf(exchange->error, sizeof exchange->error, "%s", error[0] ? error : curl.easy_strerror(code));

@@ -183,6 +183,39 @@ import Testing
         #expect(try setup.value() == "old-mail-key")
     }
 
+    /// Found by an attacker: a 303 after the vendor made the key was "nothing was created"
+    /// (rotor follows no redirect, so what it led to is unknown).
+    @Test func aRedirectAfterActingIsAnUnknownOutcome() throws {
+        let setup = try Setup(retries: 0)
+        try setup.control(#"{"faults": [{"status": 303, "after_create": true, "method": "POST"}]}"#)
+        let result = try setup.rotor(["rotate", "mailer"])
+        #expect(result.status == 1, "\(result.stdout)\(result.stderr)")
+        #expect(result.stdout.contains("was found by name and deleted"), "\(result.stdout)")
+        #expect(try setup.keys().isEmpty)
+    }
+
+    /// Found by an attacker: an answer that is not HTTP at all, after the vendor acted,
+    /// was taken for "never sent".
+    @Test func aGarbledAnswerAfterActingIsAnUnknownOutcome() throws {
+        let setup = try Setup(retries: 0)
+        try setup.control(#"{"faults": [{"garble": true, "method": "POST"}]}"#)
+        let result = try setup.rotor(["rotate", "mailer"])
+        #expect(result.status == 1, "\(result.stdout)\(result.stderr)")
+        #expect(result.stdout.contains("was found by name and deleted"), "\(result.stdout)")
+        #expect(try setup.keys().isEmpty)
+    }
+
+    /// Found by an attacker: with http_proxy set, the token for a loopback API went in
+    /// clear to the proxy. Plain http never goes through a proxy.
+    @Test func plainHTTPIgnoresAProxyFromTheEnvironment() throws {
+        let setup = try Setup()
+        let proxy = try HealthServer()
+        let result = try setup.rotor(["rotate", "mailer"], environment: ["http_proxy": "http://127.0.0.1:\(proxy.port)", "HTTP_PROXY": "http://127.0.0.1:\(proxy.port)"])
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        #expect(proxy.requests.isEmpty, "the proxy saw: \(proxy.requests)")
+        #expect(setup.requests("POST /v3/api_keys") == 1)
+    }
+
     /// Found by a reviewer: an answer over 4 MiB was "nothing was created".
     @Test func anOversizedAnswerIsAnUnknownOutcome() throws {
         let setup = try Setup(retries: 0)

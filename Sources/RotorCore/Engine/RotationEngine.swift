@@ -53,8 +53,9 @@ public final class RotationEngine: Sendable {
         self.store = store
         self.backupsRoot = backupsRoot
         self.runner = CommandRunner(withheldVariables: configuration.tokenVariables)
-        self.progress = progress
-        self.targetProgress = targetProgress ?? { _, _, line in progress(line) }
+        // Progress lines quote providers and commands too: no value rotor knows gets out.
+        self.progress = { line in progress(Redactor.known(line)) }
+        self.targetProgress = { done, total, line in (targetProgress ?? { _, _, line in progress(line) })(done, total, Redactor.known(line)) }
         self.clock = clock
         self.displayPath = displayPath
         self.manualInput = manualInput

@@ -34,7 +34,9 @@ struct HTTPProvider: KeyProvider {
         var values = values
         values[.name] = name
         let (status, data, retryAfter) = try await send(spec.create, values: values, creating: true)
-        if status >= 500 {
+        // A 5xx may come after the vendor acted; a 3xx is not followed (the token must not
+        // go elsewhere), so what it would have led to is unknown too.
+        if status >= 500 || (300..<400).contains(status) {
             throw ProviderError("create answered \(status): \(redacted(data)); a generation may have been created", mayHaveCreated: true)
         }
         // A 429 or another 4xx is a refusal: the vendor made nothing.
@@ -70,7 +72,10 @@ struct HTTPProvider: KeyProvider {
     /// failure after the connection was made may have created something, which the error says.
     private func send(_ request: HTTPRequestSpec, values: [Placeholder: String], creating: Bool) async throws(ProviderError) -> (status: Int, body: Data, retryAfter: String?) {
         let path = request.path.render(values)
-        guard let url = URL(string: spec.baseURL.trimmingSlash + path) else { throw ProviderError("not a valid URL: \(spec.baseURL)\(path)") }
+        // The host the token goes to is base_url's, whatever a value put in the path.
+        guard let url = URL(string: spec.baseURL.trimmingSlash + path),
+              URLAuthority(url.absoluteString)?.authority.lowercased() == URLAuthority(spec.baseURL)?.authority.lowercased()
+        else { throw ProviderError("not a valid URL on base_url's host: \(spec.baseURL)\(path)") }
         var httpRequest = HTTPRequest(method: request.method, url: url, timeout: spec.timeout.timeInterval)
         httpRequest.headers = [(spec.auth.header, spec.auth.prefix + (try token())), ("Accept", "application/json")]
         if let body = request.body {

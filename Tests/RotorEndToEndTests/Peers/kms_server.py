@@ -14,7 +14,8 @@
          "after_create": true} (a create that makes the key, then answers 502), {"big": N}
          (a create that makes the key, then answers N bytes), {"create_after": S} (a create
          that makes the key only after S seconds, then answers). "method": "POST" keeps a fault
-         for the next request of that method
+         for the next request of that method; {"garble": true} makes the key, then answers
+         with bytes that are not HTTP
   GET    /_keys                          -> the ids held (tests only)
 /v3 requests need "Authorization: Bearer ADMIN_TOKEN". Every request is logged to LOG_FILE.
 """
@@ -78,9 +79,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             # the client gives up waiting for it.
             self.handle_v3(answer_after=fault["answer_late"])
             return True
-        if fault.get("after_create") or "big" in fault or "create_after" in fault:
+        if fault.get("after_create") or "big" in fault or "create_after" in fault or fault.get("garble"):
             self.handle_v3(after_status=fault.get("status") if fault.get("after_create") else None,
-                           big=fault.get("big"), create_after=fault.get("create_after", 0))
+                           big=fault.get("big"), create_after=fault.get("create_after", 0), garble=fault.get("garble"))
             return True
         if fault.get("malformed"):
             self.handle_v3(malformed=True)
@@ -100,7 +101,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def authorized(self):
         return self.headers.get("Authorization") == f"Bearer {ADMIN}"
 
-    def handle_v3(self, malformed=False, answer_after=0, after_status=None, big=None, create_after=0):
+    def handle_v3(self, malformed=False, answer_after=0, after_status=None, big=None, create_after=0, garble=False):
         if not self.authorized():
             self.body()
             return self.reply(401, {"error": "bad admin token"})
@@ -115,6 +116,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
             time.sleep(answer_after)
             if after_status:
                 return self.reply(after_status, {"error": "upstream failed"})
+            if garble:
+                # Not HTTP at all (curl: "Received HTTP/0.9 when not allowed").
+                self.wfile.write(b"garbage from a broken proxy\r\n\r\n")
+                self.close_connection = True
+                return
             if big:
                 return self.reply(201, raw=b'{"pad": "' + b"x" * big + b'"}')
             if malformed:

@@ -148,6 +148,11 @@ struct PolicyDecoder {
         let path = reader.template("path", role: role, required: true)
         let body = reader.node("body").flatMap { jsonTemplate($0, field: "'body' of \(reader.subject)", role: role) }
         guard let path else { return nil }
+        // Joined to base_url as text: a path not starting with '/' could change the host the
+        // token goes to ("@evil.example/…" after "http://127.0.0.1:8080").
+        if !path.source.hasPrefix("/"), let node = reader.node("path") {
+            context.error("'path' of \(reader.subject) must start with '/': it is appended to base_url, and anything else could change the host the token is sent to", at: node)
+        }
         return HTTPRequestSpec(method: method, path: path, body: body, location: reader.location)
     }
 

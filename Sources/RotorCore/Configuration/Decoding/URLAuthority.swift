@@ -5,6 +5,8 @@ import Foundation
 /// address (four decimal parts, as `inet_pton` reads them) or a bracketed IPv6 address.
 struct URLAuthority {
     let scheme: String
+    /// Everything between `://` and the path, as written.
+    let authority: String
     let isTemplated: Bool
     let host: Host?
 
@@ -29,6 +31,7 @@ struct URLAuthority {
         guard let separator = text.range(of: "://") else { return nil }
         let scheme = text[..<separator.lowerBound].lowercased()
         let authority = text[separator.upperBound...].prefix { $0 != "/" && $0 != "?" && $0 != "#" }
+        self.authority = String(authority)
         isTemplated = scheme.contains("{") || authority.contains("{")
         guard isTemplated || scheme == "http" || scheme == "https" else { return nil }
         self.scheme = scheme
