@@ -111,6 +111,50 @@ import Testing
         #expect(try String(decoding: setup.scratch.bytes("deploy/.env"), as: UTF8.self) == "API_KEY=initial-value-0001\n")
     }
 
+    /// Found by an attacker: a CLI that made the key and then exited 127 (a wrapper whose
+    /// helper is missing) was taken for one that never ran.
+    @Test func aCreateThatExits127AfterActingIsLookedUp() throws {
+        let setup = try Setup()
+        let result = try setup.rotor(["rotate", "api-key"], ["VENDOR_FAIL": "create-after", "VENDOR_EXIT": "127"])
+        #expect(result.status == 1, "\(result.stdout)\(result.stderr)")
+        #expect(result.stdout.contains("was found by name and deleted"), "\(result.stdout)")
+        #expect(try setup.vendorIDs().isEmpty)
+    }
+
+    /// Found by an attacker: rotor SIGKILLed during a slow exec create; `recover` waited
+    /// out the deadline and looked, but the CLI — in its own process group, orphaned — kept
+    /// running and made the key afterwards. Recovery stops it first.
+    @Test func recoveryStopsACreateCommandThatOutlivedRotor() throws {
+        let setup = try Setup()
+        let pidFile = setup.scratch.url.appendingPathComponent("cli.pid").path
+        let process = Process()
+        process.executableURL = RotorProcess.binary
+        process.arguments = ["rotate", "api-key"]
+        process.currentDirectoryURL = setup.scratch.url
+        process.environment = ProcessInfo.processInfo.environment.merging(setup.environment) { $1 }
+            .merging(["VENDOR_CREATE_DELAY": "30", "VENDOR_PID_FILE": pidFile]) { $1 }
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        var cli: pid_t = 0
+        for _ in 0..<400 where cli == 0 {
+            cli = (try? String(contentsOfFile: pidFile, encoding: .utf8)).flatMap { pid_t($0) } ?? 0
+            usleep(25_000)
+        }
+        #expect(cli > 0, "the vendor CLI started")
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        #expect(kill(cli, 0) == 0, "the CLI outlives rotor")
+        let result = try setup.rotor(["recover"])
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        #expect(result.stderr.contains("stopped 1 process of the create"), "\(result.stderr)")
+        // Gone, or a zombie nobody reaps (the CLI's parent was rotor): either acts no more.
+        let state = (try? String(contentsOfFile: "/proc/\(cli)/stat", encoding: .utf8))?.split(separator: ")").last?.trimmingCharacters(in: .whitespaces).first
+        #expect(state == nil || state == "Z", "recover stopped the CLI before looking: state \(String(describing: state))")
+        let made = FileManager.default.fileExists(atPath: setup.scratch.url.appendingPathComponent("vendor-db.json").path) ? try setup.vendorIDs() : []
+        #expect(made.isEmpty, "no key was made: \(made)")
+    }
+
     /// With no `list`, rotor cannot tell whether the failed create made a key: it says what a
     /// person must check, and exits 3 — never "nothing was created".
     @Test func aFailedCreateAtAProviderThatCannotListNeedsAPerson() throws {

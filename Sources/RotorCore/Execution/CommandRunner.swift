@@ -8,6 +8,9 @@ public struct CommandResult: Sendable {
     public var stdout: Data
     public var stderr: Data
     public var timedOut: Bool
+    /// False when the command never ran (not found, could not be started): it did nothing.
+    /// (A command that ran may exit 126 or 127 itself.)
+    public var started = true
 
     public var succeeded: Bool { status == 0 && !timedOut }
 
@@ -81,13 +84,13 @@ public struct CommandRunner: Sendable {
     func runBlocking(_ argv: [String], stdin: Data?, environment: [String: String], directory: String, timeout: TimeInterval) -> CommandResult {
         BrokenPipes.ignore()
         guard let program = argv.first, let executable = Self.locate(program, in: directory) else {
-            return CommandResult(status: 127, stdout: Data(), stderr: Data("command not found: \(argv.first ?? "")".utf8), timedOut: false)
+            return CommandResult(status: 127, stdout: Data(), stderr: Data("command not found: \(argv.first ?? "")".utf8), timedOut: false, started: false)
         }
         var env = ProcessInfo.processInfo.environment
         for name in withheldVariables { env.removeValue(forKey: name) }
         for (name, value) in environment { env[name] = value }
         func failedToStart(_ reason: String) -> CommandResult {
-            CommandResult(status: 126, stdout: Data(), stderr: Data("cannot run \(program): \(reason)".utf8), timedOut: false)
+            CommandResult(status: 126, stdout: Data(), stderr: Data("cannot run \(program): \(reason)".utf8), timedOut: false, started: false)
         }
         guard let pipes = CommandPipes() else { return failedToStart(String(cString: strerror(errno))) }
         var pid: pid_t = 0

@@ -17,12 +17,13 @@ struct ExecProvider: KeyProvider {
     func create(name: String, values: [Placeholder: String], directory: String) async throws(ProviderError) -> NewGeneration {
         var values = values
         values[.name] = name
-        let result = await run(spec.create, values: values, directory: directory)
+        // The marker lets a later `rotor recover` find this command (and what it started)
+        // should rotor die while it runs: see `OrphanedCreates`.
+        let result = await run(spec.create, values: values, directory: directory, marker: name)
         // A CLI that failed may have failed after the vendor made the key (the answer lost
-        // on the way back): only one that could not even start made nothing.
+        // on the way back): only one that never started made nothing.
         guard result.succeeded else {
-            throw ProviderError("create " + Self.failure(result, command: spec.create), mayHaveCreated: result.status != 126 && result.status != 127 || result.timedOut,
-                                mayStillBeWorking: result.timedOut)
+            throw ProviderError("create " + Self.failure(result, command: spec.create), mayHaveCreated: result.started, mayStillBeWorking: result.timedOut)
         }
         return try NewGeneration.parse(result.stdout, idPointer: spec.idPointer, secretPointer: spec.secretPointer, name: name,
                                        source: "create exited 0 but printed its answer")
@@ -50,8 +51,9 @@ struct ExecProvider: KeyProvider {
     }
 
     /// Runs one of the provider's commands: the only commands that get its `token_env`.
-    private func run(_ command: CommandSpec, values: [Placeholder: String], directory: String) async -> CommandResult {
+    private func run(_ command: CommandSpec, values: [Placeholder: String], directory: String, marker: String? = nil) async -> CommandResult {
         var environment = command.environment.mapValues { $0.render(values) }
+        if let marker { environment[OrphanedCreates.variable] = marker }
         for name in spec.tokenVariables where environment[name] == nil {
             if let value = WithheldEnvironment.value(name) { environment[name] = value }
         }

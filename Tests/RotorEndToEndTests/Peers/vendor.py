@@ -21,7 +21,9 @@ VENDOR_ESC=1 (failure messages and new ids carry terminal escape sequences),
 VENDOR_SECRET_SHAPE=short|hex|spaced (secrets no shape heuristic recognises: 5 letters and
 digits, 40 hex digits, words with spaces). VENDOR_FAIL takes a comma-separated list;
 create-after makes the key, then fails as if its answer was lost. VENDOR_REQUIRE_TOKEN=NAME:
-create, delete and list refuse to work unless the account token variable NAME is set. With
+create, delete and list refuse to work unless the account token variable NAME is set.
+VENDOR_CREATE_DELAY=S: create waits S seconds before making the key (VENDOR_PID_FILE gets
+its pid first). VENDOR_EXIT=N: the exit status of a failure (default 1). With
 VENDOR_ECHO_SECRET a failed delete says "cannot delete ID (secret S)" with the secret of
 the key it was asked to delete.
 """
@@ -51,13 +53,14 @@ def save(db):
 
 
 def fail(what, secret=None):
+    status = int(os.environ.get("VENDOR_EXIT", "1"))
     message = f"vendor: {what} refused"
     if os.environ.get("VENDOR_ESC"):
         message += " \x1b]0;owned-title\x07\x1b[2J\x1b[H"
     if secret and os.environ.get("VENDOR_ECHO_SECRET"):
         message += f" for key {secret}"
     print(message, file=sys.stderr)
-    sys.exit(1)
+    sys.exit(status)
 
 
 def main():
@@ -69,6 +72,11 @@ def main():
         print(f"vendor: not logged in ({required} is not set)", file=sys.stderr)
         sys.exit(1)
     if command == "create":
+        if os.environ.get("VENDOR_PID_FILE"):
+            with open(os.environ["VENDOR_PID_FILE"], "w") as f:
+                f.write(str(os.getpid()))
+        time.sleep(float(os.environ.get("VENDOR_CREATE_DELAY", "0")))
+        db = load()
         shape = os.environ.get("VENDOR_SECRET_SHAPE")
         if shape == "short":
             secret = secrets.choice("bcdfghjkmnpqrstvwxz") + secrets.token_hex(2)

@@ -274,11 +274,18 @@ extension RotationEngine {
     /// that outlived rotor): looking before it could have finished would find nothing and
     /// leave the key it makes afterwards unknown to everyone. So recovery waits until the
     /// moment the dead run itself would have stopped waiting.
+    /// Then a vendor CLI the dead run started and that still runs is stopped, as the dead
+    /// run would have stopped it at its deadline.
     private func waitForCreate(named name: String, answerBy: Date?) async {
-        guard let answerBy, answerBy > Date() else { return }
-        let wait = min(answerBy.timeIntervalSinceNow, lostCreateWaitLimit)
-        progress("waiting \(Int(wait.rounded(.up))) s for the create of '\(name)' the interrupted run sent to finish or time out, before looking for it")
-        try? await Task.sleep(nanoseconds: UInt64(wait * 1e9))
+        if let answerBy, answerBy > Date() {
+            let wait = min(answerBy.timeIntervalSinceNow, lostCreateWaitLimit)
+            progress("waiting \(Int(wait.rounded(.up))) s for the create of '\(name)' the interrupted run sent to finish or time out, before looking for it")
+            try? await Task.sleep(nanoseconds: UInt64(wait * 1e9))
+        }
+        let stopped = OrphanedCreates.stop(name: name)
+        if stopped > 0 {
+            progress("stopped \(stopped) process\(stopped == 1 ? "" : "es") of the create of '\(name)' that outlived the interrupted run")
+        }
     }
 
     /// After rotor died during a create: the generation it may have made, by name.
