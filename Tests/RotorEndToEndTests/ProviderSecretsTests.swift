@@ -230,4 +230,78 @@ import Testing
         #expect(!seen.split(separator: "\n").filter { $0.hasPrefix("own:") }.contains { $0.contains("NEW_CONSOLE_KEY") }, "\(seen)")
         #expect(try String(decoding: scratch.bytes("deploy/.env"), as: UTF8.self) == "API_KEY=\(secret)\n")
     }
+
+    // MARK: From the attack on #18
+
+    /// Found by an attacker: a verify command that printed the secret URL-encoded, base64 or
+    /// as Python's JSON (`\u00e9`, `\/`) leaked it everywhere — those are the forms an
+    /// echo takes by accident (a logged request, an Authorization header, a config dump).
+    @Test func encodedFormsOfAKnownSecretAreMasked() throws {
+        let scratch = try Scratch()
+        let webhook = try HealthServer()
+        try scratch.write("policies/console.yaml", """
+            kind: RotationPolicy
+            providers:
+              console: { type: manual, instructions: "Console > API Keys > Generate" }
+            keys:
+              console-key:
+                provider: console
+                verify:
+                  - exec: [python3, -c, "import sys,json,base64,urllib.parse as u; s=sys.stdin.read(); print('rejected', u.quote(s, safe=''), u.quote_plus(s), base64.b64encode(s.encode()).decode(), json.dumps(s), json.dumps(s).replace('/', '\\\\/'), file=sys.stderr); sys.exit(1)"]
+                    stdin: "{secret}"
+                notify:
+                  - webhook: http://127.0.0.1:\(webhook.port)/hook
+            """)
+        try scratch.write("consumers/app.yaml", """
+            kind: ConsumerManifest
+            consumers:
+              app:
+                uses: console-key
+                targets:
+                  - env_file: ../deploy/.env
+                    var: API_KEY
+            """)
+        try scratch.write("deploy/.env", "API_KEY=before-0001\n")
+        let secret = "pé/s+w:rd x&y=z?é~"
+        var outputs: [String] = []
+        for arguments in [["rotate", "console-key", "--secret-env", "NEW_KEY", "--yes", "--json"], ["history", "--json"], ["history"]] {
+            let result = try RotorProcess.run(arguments, in: scratch.url, environment: ["NEW_KEY": secret])
+            outputs += [result.stdout, result.stderr]
+        }
+        #expect(outputs[0].contains("verify-key failed"), "\(outputs[0])")
+        #expect(outputs[0].contains("rejected [REDACTED] [REDACTED] [REDACTED]"), "\(outputs[0])")
+        let scan = LeakScan(secrets: [secret])
+        scan.check(outputs + webhook.requests)
+        try scan.check(folder: scratch.url)
+    }
+
+    /// Found by a reviewer: a CLI that printed its answer and then failed had handed over a
+    /// live key whose value rotor never learned — and quoted it in its error.
+    @Test func aFailedCreatesPrintedAnswerIsKnownToTheRedactor() throws {
+        let setup = try Setup(shape: "spaced", canList: false)
+        let result = try setup.rotor(["rotate", "api-key", "--json"], ["VENDOR_FAIL": "create-after", "VENDOR_ECHO_SECRET": "1"])
+        #expect(result.status == 3, "\(result.stdout)\(result.stderr)")
+        #expect(result.stdout.contains("for key [REDACTED]"), "\(result.stdout)")
+        let scan = LeakScan(secrets: try setup.vendorSecrets())
+        scan.check([result.stdout, result.stderr] + setup.webhook.requests)
+        try scan.check(folder: setup.scratch.url, allowed: ["vendor-db.json"])
+    }
+
+    /// Found by an attacker: a vendor whose id embeds the key had it stored raw in the
+    /// state, the journal and the audit log. Such a generation is deleted at once.
+    @Test func anIDHoldingTheSecretIsNeverStored() throws {
+        let setup = try Setup()
+        let result = try setup.rotor(["rotate", "api-key", "--json"], ["VENDOR_ID_HOLDS_SECRET": "1"])
+        #expect(result.status == 1, "\(result.stdout)\(result.stderr)")
+        #expect(result.stdout.contains("contains its secret"), "\(result.stdout)")
+        #expect(try setup.vendorIDs().isEmpty, "deleted at once")
+        // The vendor DB is empty now: the canary is the vendor's secret prefix.
+        let scan = LeakScan(secrets: ["vk-"])
+        for arguments in [["history", "--json"], ["status", "--json"]] {
+            let shown = try setup.rotor(arguments)
+            scan.check([shown.stdout, shown.stderr])
+        }
+        scan.check([result.stdout, result.stderr])
+        try scan.check(folder: setup.scratch.url.appendingPathComponent(".rotor"))
+    }
 }

@@ -29,7 +29,7 @@ final class KnownSecrets: @unchecked Sendable {
         guard value.utf8.count >= Self.shortestMasked else { return }
         lock.withLock {
             guard known.insert(value).inserted else { return }
-            let forms = Set([value, String(JSONLocator.encodeString(value).dropFirst().dropLast()), ControlCharacters.escape(value)])
+            let forms = Self.forms(of: value)
             for form in forms {
                 let bytes = Array(form.utf8)
                 if bytes.count >= Self.indexedLength {
@@ -41,6 +41,36 @@ final class KnownSecrets: @unchecked Sendable {
                 }
             }
         }
+    }
+
+    /// The ways a value is commonly echoed by accident: as is, JSON-escaped (also with `\/`
+    /// and `\u00e9` for non-ASCII, as Python writes it), with control characters escaped,
+    /// percent-encoded (a query string, a form body), and base64 (an `Authorization`
+    /// header, a config dump). A hostile command can always encode it some other way —
+    /// commands that receive a secret are trusted with it (docs/reliability.md).
+    static func forms(of value: String) -> Set<String> {
+        let json = String(JSONLocator.encodeString(value).dropFirst().dropLast())
+        var asciiJSON = ""
+        for scalar in json.unicodeScalars {
+            if scalar.isASCII { asciiJSON.unicodeScalars.append(scalar); continue }
+            for unit in String(scalar).utf16 { asciiJSON += String(format: "\\u%04x", unit) }
+        }
+        let bytes = Data(value.utf8)
+        let base64 = bytes.base64EncodedString()
+        let base64URL = base64.replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+        var forms: Set<String> = [value, json, json.replacingOccurrences(of: "/", with: "\\/"), asciiJSON,
+                                  asciiJSON.replacingOccurrences(of: "/", with: "\\/"), ControlCharacters.escape(value),
+                                  base64, base64URL, String(base64.prefix { $0 != "=" }), String(base64URL.prefix { $0 != "=" })]
+        for (hex, space) in [("%02X", "%20"), ("%02x", "%20"), ("%02X", "+")] {
+            var encoded = ""
+            for byte in value.utf8 {
+                if byte == 0x20 { encoded += space; continue }
+                let unreserved = (0x30...0x39).contains(byte) || (0x41...0x5A).contains(byte) || (0x61...0x7A).contains(byte) || "-._~".utf8.contains(byte)
+                encoded += unreserved ? String(UnicodeScalar(byte)) : "%" + String(format: hex, byte)
+            }
+            forms.insert(encoded)
+        }
+        return forms
     }
 
     /// `text` with every known value replaced by `[REDACTED]`.
@@ -140,14 +170,19 @@ public enum Redactor {
         return output
     }
 
-    /// A vendor prefix or a random-looking token (CredentialDetector), or 32 hex digits or
-    /// more with letters and digits both (a hex key's entropy per character is too low for
-    /// the random-token rule).
+    /// A vendor prefix or a random-looking token (CredentialDetector), or one holding 32 hex
+    /// digits or more in a row with letters and digits both (`vs_7c33…`: a hex key's
+    /// entropy per character is too low for the random-token rule).
     private static func looksLikeACredential(_ token: String) -> Bool {
         if CredentialDetector.reason(token) != nil { return true }
-        guard token.utf8.count >= 32, token.utf8.allSatisfy({ $0.isHexDigit }) else { return false }
-        return token.utf8.contains(where: { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) })
-            && token.utf8.contains(where: { !(UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) })
+        var run = 0, letters = false, digits = false
+        for byte in token.utf8 {
+            guard byte.isHexDigit else { run = 0; letters = false; digits = false; continue }
+            run += 1
+            if (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) { digits = true } else { letters = true }
+            if run >= 32, letters, digits { return true }
+        }
+        return false
     }
 }
 

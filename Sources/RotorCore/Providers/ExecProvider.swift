@@ -23,6 +23,9 @@ struct ExecProvider: KeyProvider {
         // A CLI that failed may have failed after the vendor made the key (the answer lost
         // on the way back): only one that never started made nothing.
         guard result.succeeded else {
+            // A CLI that printed its answer and then failed handed over a live secret: known
+            // to the redactor before its message (which may quote it) is made.
+            _ = try? NewGeneration.parse(result.stdout, idPointer: spec.idPointer, secretPointer: spec.secretPointer, name: name, source: "")
             throw ProviderError("create " + Self.failure(result, command: spec.create), mayHaveCreated: result.started, mayStillBeWorking: result.timedOut)
         }
         return try NewGeneration.parse(result.stdout, idPointer: spec.idPointer, secretPointer: spec.secretPointer, name: name,

@@ -34,6 +34,10 @@ struct HTTPProvider: KeyProvider {
         var values = values
         values[.name] = name
         let (status, data, retryAfter) = try await send(spec.create, values: values, creating: true)
+        if !(200..<300).contains(status) {
+            // An error answer may still carry the new key: known to the redactor first.
+            _ = try? NewGeneration.parse(data, idPointer: spec.idPointer, secretPointer: spec.secretPointer, name: name, source: "")
+        }
         // A 5xx may come after the vendor acted; a 3xx is not followed (the token must not
         // go elsewhere), so what it would have led to is unknown too.
         if status >= 500 || (300..<400).contains(status) {

@@ -64,13 +64,14 @@ struct ManualProvider: KeyProvider {
 
     func delete(id: String, values: [Placeholder: String], directory: String) async throws(ProviderError) {
         let how = spec.deleteInstructions ?? "delete it in the console (\(spec.instructions.components(separatedBy: " > ").dropLast().joined(separator: " > ")))"
-        input.tell("Delete the old key '\(id)': \(how).")
+        // Not "the old key": after a failed verify it is the key the person just made.
+        input.tell("Delete the key '\(id)': \(how).")
         if input.confirmDeletion { return }
         if isatty(STDIN_FILENO) == 1 {
             input.tell("Type 'yes' once it is deleted: ")
             if Interruption.shared.readLine()?.trimmingCharacters(in: .whitespaces).lowercased() == "yes" { return }
         }
-        throw ProviderError("the old key '\(id)' waits for a person to delete it (\(how)); confirm with --yes next time, or at the prompt")
+        throw ProviderError("the key '\(id)' waits for a person to delete it (\(how)); confirm with --yes next time, or at the prompt")
     }
 
     func list(values: [Placeholder: String], directory: String) async throws(ProviderError) -> [ListedGeneration]? { nil }

@@ -44,6 +44,8 @@ import Testing
         #expect(redacted == "create failed: key [REDACTED] already exists", "\(redacted)")
         let hex = "0beec7b5ea3f0fdbc95d0dd47f3c5bc275da8a33"
         #expect(Redactor.redact("token \(hex)") == "token [REDACTED]")
+        // Found by a reviewer (#18): 32 hex digits behind a vendor's own prefix.
+        #expect(Redactor.redact("bad gateway, created vs_7c33141e0d1bec24319834737bb79631") == "bad gateway, created [REDACTED]")
         // …but not what rotor itself writes about ids (`known` applies no heuristic).
         #expect(Redactor.known("created AKIAIOSFODNN7EXAMPLE") == "created AKIAIOSFODNN7EXAMPLE")
     }
@@ -76,6 +78,16 @@ import Testing
         for value in values { _ = Secret(value) }
         for value in values.shuffled().prefix(200) {
             #expect(Redactor.known("(\(value))") == "([REDACTED])", "\(value)")
+        }
+    }
+
+    /// Found by an attacker (#18): the forms an echo takes by accident.
+    @Test func encodedFormsOfAKnownValueAreMasked() {
+        let value = "pé/s+w:rd x&y=z?é~"
+        _ = Secret(value)
+        for form in ["p%C3%A9%2Fs%2Bw%3Ard%20x%26y%3Dz%3F%C3%A9~", "p%C3%A9%2Fs%2Bw%3Ard+x%26y%3Dz%3F%C3%A9~",
+                     Data(value.utf8).base64EncodedString(), "p\\u00e9/s+w:rd x&y=z?\\u00e9~", "p\\u00e9\\/s+w:rd x&y=z?\\u00e9~"] {
+            #expect(Redactor.known("echo: \(form).") == "echo: [REDACTED].", "\(form)")
         }
     }
 }

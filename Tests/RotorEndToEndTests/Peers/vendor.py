@@ -23,7 +23,8 @@ digits, 40 hex digits, words with spaces). VENDOR_FAIL takes a comma-separated l
 create-after makes the key, then fails as if its answer was lost. VENDOR_REQUIRE_TOKEN=NAME:
 create, delete and list refuse to work unless the account token variable NAME is set.
 VENDOR_CREATE_DELAY=S: create waits S seconds before making the key (VENDOR_PID_FILE gets
-its pid first). VENDOR_EXIT=N: the exit status of a failure (default 1). With
+its pid first). VENDOR_EXIT=N: the exit status of a failure (default 1). VENDOR_ID_HOLDS_SECRET=1: the new
+key's id embeds its secret. With
 VENDOR_ECHO_SECRET a failed delete says "cannot delete ID (secret S)" with the secret of
 the key it was asked to delete.
 """
@@ -90,10 +91,14 @@ def main():
             fail("create", secret)
         after = "create-after" in failing
         key = {"id": "AK" + ("\x1b[2J" if os.environ.get("VENDOR_ESC") else "") + secrets.token_hex(8).upper(), "name": sys.argv[2], "secret": secret}
+        if os.environ.get("VENDOR_ID_HOLDS_SECRET"):
+            key["id"] = "AK-" + secret
         db["keys"].append(key)
         save(db)
         if after:
-            fail("create (after making the key)")
+            # The answer is printed, then the CLI fails: its stdout holds the live key.
+            print(json.dumps({"AccessKey": {"AccessKeyId": key["id"], "SecretAccessKey": secret}}))
+            fail("create (after making the key)", secret)
         if os.environ.get("VENDOR_KILL_PARENT_AFTER_CREATE"):
             os.kill(os.getppid(), signal.SIGKILL)
         print(json.dumps({"AccessKey": {"AccessKeyId": key["id"], "SecretAccessKey": secret}}))

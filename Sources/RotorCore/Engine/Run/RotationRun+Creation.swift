@@ -47,6 +47,7 @@ extension RotationRun {
                 note(.create, "\(cleared); trying again as '\(generationName(attempt: attempt))' (attempt \(attempt) of \(attempts))", .ok)
                 continue
             }
+            try await refuseAnIDHoldingItsSecret(generation, name: name)
             let record = GenerationRecord(id: generation.id, fingerprint: generation.secret.fingerprint, created: now)
             newGeneration = generation
             report.newGeneration = record
@@ -57,6 +58,23 @@ extension RotationRun {
             values[.id] = generation.id
             return generation
         }
+    }
+
+    /// Ids are shown, journalled, stored and audited: one that holds the secret (found by an
+    /// attacker: a vendor whose id embeds its key) would put the secret everywhere. Such a
+    /// generation is deleted at once — by id, never journalled — and the run stops.
+    private func refuseAnIDHoldingItsSecret(_ generation: NewGeneration, name: String) async throws {
+        let secret = generation.secret.reveal()
+        guard secret.utf8.count >= 4, generation.id.contains(secret) else { return }
+        let problem = "the provider's id for the new generation contains its secret, so rotor cannot store or show it"
+        try journal.record(.create, .failed, problem, facts: JournalFacts(name: name, mayHaveCreated: false))
+        do throws(ProviderError) {
+            try await provider.implementation.delete(id: generation.id, values: values, directory: provider.directory)
+        } catch {
+            report.left.append(PendingAction(.deleteGeneration, "delete the newest generation at provider '\(provider.name)' by hand (its id holds its secret; deleting it failed: \(error.message))"))
+            throw Stop(outcome: .needsPerson, message: "create failed: \(problem); no consumer was touched")
+        }
+        throw Stop(outcome: .failed, message: "create failed: \(problem); it was deleted at once and nothing else was changed")
     }
 
     /// The name the provider is asked for. At a vendor it is the key's `name` template plus
