@@ -122,7 +122,10 @@ import Testing
     /// a copy of a real entry).
     @Test(arguments: ["'garbage'", "'null'", "'{}'", "x'00'",
                       "(SELECT replace(entry, '\"sequence\":1,', '\"sequence\":7,') FROM audit WHERE sequence = 1)",
-                      "(SELECT entry FROM audit WHERE sequence = 1)"])
+                      "(SELECT entry FROM audit WHERE sequence = 1)",
+                      // Found by an attacker: a blob that is not UTF-8 crashed rotor; a time of
+                      // 1e300 seconds passed verify and crashed `history --json`.
+                      "x'7B22FF22'", "(SELECT json_set(replace(entry, '\"sequence\":1,', '\"sequence\":5,'), '$.at', 1e300) FROM audit WHERE sequence = 1)"])
     func aGarbageAuditRowBreaksTheChainByName(_ garbage: String) throws {
         let fixture = try RotationFixture()
         try fixture.rotor(["rotate", "api-key"])
@@ -131,6 +134,21 @@ import Testing
         let verify = try fixture.rotor(["history", "--verify"])
         #expect(verify.status == 1, "\(verify.stdout)\(verify.stderr)")
         #expect(verify.stdout.hasPrefix("audit log BROKEN: audit row 5 "), "\(verify.stdout)\(verify.stderr)")
+        let shown = try fixture.rotor(["history", "--json"])
+        #expect(shown.status == 1 && shown.stderr.contains("'rotor history --verify' names where it is damaged"), "no crash: \(shown.status) \(shown.stderr)")
+    }
+
+    /// Found by an attacker (#18): escape sequences in an audit row reached the terminal
+    /// through `history`.
+    @Test func historyEscapesWhatTheAuditRowsHold() throws {
+        let fixture = try RotationFixture()
+        try fixture.rotor(["rotate", "api-key"])
+        let database = fixture.scratch.url.appendingPathComponent(".rotor/state.db").path
+        try Self.sqlite(database, "UPDATE audit SET entry = json_set(entry, '$.user', 'x' || char(27) || ']0;owned' || char(7), '$.key', char(27) || '[2J') WHERE sequence = 1")
+        let history = try fixture.rotor(["history"])
+        #expect(history.status == 0)
+        #expect(!history.stdout.contains("\u{1B}") && !history.stdout.contains("\u{07}"), "\(history.stdout)")
+        #expect(history.stdout.contains("x\\x1b]0;owned\\x07"), "\(history.stdout)")
     }
 
     /// Found by a reviewer (#18): the recorded user came unchecked from SUDO_USER. The

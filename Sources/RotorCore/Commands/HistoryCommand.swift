@@ -12,7 +12,7 @@ public enum HistoryCommand {
             console.out("audit log BROKEN: \(damage)")
             return .failure
         } catch {
-            console.err("error: cannot read the audit log: \(error)")
+            console.err("error: cannot read the audit log: \(error); 'rotor history --verify' names where it is damaged")
             return .failure
         }
         if verify {
@@ -31,11 +31,13 @@ public enum HistoryCommand {
         }
         if shown.isEmpty { console.out("no history\(key.map { " for '\($0)'" } ?? "")") }
         for entry in shown {
-            var line = "\(DateFormatting.iso8601(entry.at))  \(entry.user)\(entry.sudoUser.map { " (sudo: \($0))" } ?? "")@\(entry.host)  \(entry.key)  \(entry.action)  \(entry.outcome)"
+            // Whatever the database holds, it does not drive the terminal.
+            let who = ControlCharacters.escape(entry.user + (entry.sudoUser.map { " (sudo: \($0))" } ?? "") + "@" + entry.host)
+            var line = "\(DateFormatting.iso8601(entry.at))  \(who)  " + ControlCharacters.escape("\(entry.key)  \(entry.action)  \(entry.outcome)")
             if entry.emergency { line += "  " + Style.red("EMERGENCY", console.colorOut) }
-            if let old = entry.data["old_fingerprint"] { line += "  old \(old)" }
-            if let new = entry.data["new_fingerprint"] { line += "  new \(new)" }
-            if let run = entry.runID { line += "  run \(run)" }
+            if let old = entry.data["old_fingerprint"] { line += "  old " + ControlCharacters.escape(old) }
+            if let new = entry.data["new_fingerprint"] { line += "  new " + ControlCharacters.escape(new) }
+            if let run = entry.runID { line += "  run " + ControlCharacters.escape(run) }
             console.out(line)
         }
         return .success

@@ -88,8 +88,9 @@ public struct AuditLogDamaged: Error, CustomStringConvertible, Sendable {
 
 extension AuditEntry {
     /// One stored row, read strictly: its entry must decode and carry the row's sequence.
-    static func decodeRow(sequence: Int?, entry text: String?, position: Int) throws(AuditLogDamaged) -> AuditEntry {
+    static func decodeRow(sequence: Int?, entry text: String?, position: Int, notText: Bool = false) throws(AuditLogDamaged) -> AuditEntry {
         let row = sequence.map { "row \($0)" } ?? "row \(position) (no sequence)"
+        guard !notText else { throw AuditLogDamaged(description: "audit \(row) holds something that is not text") }
         guard let text else { throw AuditLogDamaged(description: "audit \(row) has no entry") }
         let decoded: AuditEntry?
         do { decoded = try StateCoding.decode(text, as: AuditEntry.self, what: "audit \(row)") } catch {
@@ -97,6 +98,10 @@ extension AuditEntry {
         }
         guard let entry = decoded, entry.sequence == sequence else {
             throw AuditLogDamaged(description: "audit \(row) holds entry \(decoded?.sequence ?? 0): rows were edited or moved")
+        }
+        // rotor never wrote a time outside 1970–2286 (and such a time cannot be printed).
+        guard entry.at.timeIntervalSince1970 >= 0, entry.at.timeIntervalSince1970 < 10_000_000_000 else {
+            throw AuditLogDamaged(description: "audit \(row) has a time rotor never writes (\(entry.at.timeIntervalSince1970) s after 1970): it was edited")
         }
         return entry
     }

@@ -220,7 +220,12 @@ public final class SQLiteStateStore: StateStore {
     public func auditLog() throws -> [AuditEntry] {
         try pool.read { db in
             try Row.fetchAll(db, sql: "SELECT sequence, entry FROM audit ORDER BY sequence").enumerated().map { index, row in
-                try AuditEntry.decodeRow(sequence: row[0] as Int?, entry: row[1] as String?, position: index + 1)
+                // Read as stored: a blob or a number in the column is damage, not a crash.
+                let entry: DatabaseValue = row[1]
+                let sequence: DatabaseValue = row[0]
+                let text: String? = if case .string(let text) = entry.storage { text } else { nil }
+                let number: Int? = if case .int64(let value) = sequence.storage { Int(value) } else { nil }
+                return try AuditEntry.decodeRow(sequence: number, entry: text, position: index + 1, notText: !entry.isNull && text == nil)
             }
         }
     }
