@@ -183,6 +183,23 @@ import Testing
         #expect(try setup.value() == "old-mail-key")
     }
 
+    /// Found by a reviewer: a vendor that got no answer out in time made the key 14 s later,
+    /// after rotor had looked, found nothing and created another — exit 0, one key orphaned.
+    /// Nothing found yet is not "none": rotor stops and names what to check (exit 3).
+    @Test func aKeyThatMayStillAppearIsLeftToAPersonNamed() throws {
+        let setup = try Setup(timeout: "1s", retries: 2)
+        try setup.control(#"{"faults": [{"create_after": 5, "method": "POST"}]}"#)
+        let result = try setup.rotor(["rotate", "mailer"])
+        #expect(result.status == 3, "\(result.stdout)\(result.stderr)")
+        #expect(setup.requests("POST /v3/api_keys") == 1, "no second create while the first may still act")
+        let named = try #require(result.stdout.firstMatch(of: /a generation named '([^']+)' may exist/)?.1, "\(result.stdout)")
+        var keys: [String] = []
+        for _ in 0..<80 where keys.isEmpty { usleep(100_000); keys = try setup.keys() }
+        #expect(keys.count == 1, "the slow create did make one: \(keys)")
+        #expect(named.hasPrefix("mailer-"))
+        #expect(try setup.value() == "old-mail-key")
+    }
+
     /// Found by an attacker: a 303 after the vendor made the key was "nothing was created"
     /// (rotor follows no redirect, so what it led to is unknown).
     @Test func aRedirectAfterActingIsAnUnknownOutcome() throws {

@@ -184,11 +184,24 @@ import Testing
         #expect(try fixture.journal(report).suffix(5) == ["create.intent", "create.failed", "create.info", "delete-new.intent", "delete-new.done"])
     }
 
-    @Test func aLostAnswerWithNothingCreatedIsSaidSo() async throws {
+    /// A vendor that answered (503) has finished: one look, nothing there, nothing changed.
+    @Test func anAnsweredFailureWithNothingCreatedIsSaidSo() async throws {
+        let fixture = try EngineFixture()
+        fixture.provider.createBehaviour = .failWithoutCreating
+        let report = await fixture.rotate()
+        #expect(report.outcome == .failed && report.message.contains("no generation named"), "\(report.message)")
+        #expect(fixture.provider.calls.filter { $0 == "list" }.count == 2)  // the make-room count, then one look
+    }
+
+    /// Found by a reviewer (#18): a vendor that gave no answer made the key 14 s later,
+    /// after rotor had looked and gone on. Nothing found yet is not "none": a person checks.
+    @Test func aLostAnswerWithNothingFoundYetNeedsAPerson() async throws {
         let fixture = try EngineFixture()
         fixture.provider.createBehaviour = .loseAnswerWithoutCreating
         let report = await fixture.rotate()
-        #expect(report.outcome == .failed && report.message.contains("no generation named"))
+        #expect(report.outcome == .needsPerson, "\(report.message)")
+        #expect(report.message.contains("may still make it"), "\(report.message)")
+        #expect(report.left.contains { $0.kind == .checkProvider })
         #expect(fixture.provider.calls.filter { $0 == "list" }.count == 3)  // the make-room count, then a look and one more after the pause
     }
 

@@ -19,6 +19,8 @@ final class ScriptedProvider: KeyProvider, @unchecked Sendable {
         case loseAnswerAfterCreating
         /// The answer is lost and nothing was created.
         case loseAnswerWithoutCreating
+        /// The vendor answers 503 and created nothing.
+        case failWithoutCreating
     }
 
     private let lock = NSLock()
@@ -67,6 +69,8 @@ final class ScriptedProvider: KeyProvider, @unchecked Sendable {
             throw ProviderError("the vendor answered 502 after acting", mayHaveCreated: true)
         case .loseAnswerWithoutCreating:
             throw ProviderError("the connection was reset", mayHaveCreated: true, mayStillBeWorking: true)
+        case .failWithoutCreating:
+            throw ProviderError("the vendor answered 503", mayHaveCreated: true)
         }
     }
 
