@@ -160,6 +160,8 @@ import Testing
         let result = try setup.rotor(["rotate", "mailer", "--json"])
         #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
         #expect(result.stdout.contains("was found by name and deleted"), "\(result.stdout)")
+        // Said in the message, not only in the steps (found by the operator review).
+        #expect(result.stdout.contains("(after an attempt whose answer was lost: the generation it created anyway"), "\(result.stdout)")
         let keys = try setup.keys()
         #expect(keys.count == 1, "only the key rotor uses is left: \(keys)")
         let json = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]
@@ -268,6 +270,7 @@ import Testing
         #expect(result.stderr.contains("waiting") || result.stdout.contains("waiting"), "says why it waits: \(result.stdout)\(result.stderr)")
         let left = try setup.keys()
         #expect(left.isEmpty, "the key the slow create made was found and deleted: \(left)")
+        #expect(result.stdout.contains("new generation key_") && result.stdout.contains(" deleted"), "recover says what it deleted: \(result.stdout)")
         #expect(try setup.value() == "old-mail-key")
     }
 

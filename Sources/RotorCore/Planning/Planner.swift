@@ -98,7 +98,9 @@ public enum Planner {
             due: schedule.due, reason: schedule.reason, emergency: input.emergency, current: state.current,
             nextDue: schedule.nextDue, blockers: [], steps: [])
         guard schedule.due else { return plan }
+        // At a vendor the run appends its own suffix (unique per attempt): shown as <run>.
         let generationName = key.generationName.render(TemplateValues.context(key: key.name.value, dated: dated ?? TemplateValues.dated(input.now)))
+            + (provider.reachesAVendor ? "-<run>" : "")
         var steps: [PlanStep] = []
         // Files counted once each; only a file several targets write can come twice.
         var sharedFiles = Set<String>()

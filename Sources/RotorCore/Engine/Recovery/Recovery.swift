@@ -210,6 +210,9 @@ extension RotationEngine {
         report.outcome = report.left.isEmpty ? .rolledBack : .needsPerson
         report.message = "run \(run.id) rolled back: " + (report.left.isEmpty ? "every consumer is on the old generation" : report.left.map(\.text).joined(separator: "; "))
         if report.left.isEmpty, history.writes.isEmpty { report.message = "run \(run.id) rolled back: it had changed no consumer" }
+        // What was deleted at the provider is part of the answer (a key the dead run made).
+        let deleted = report.steps.filter { $0.step == .delete && $0.status == .ok }.map(\.detail)
+        if !deleted.isEmpty { report.message += "; " + deleted.joined(separator: "; ") }
         if !report.left.contains(where: { $0.kind == .restoreTarget }) { removeBackups(run.id) }
     }
 

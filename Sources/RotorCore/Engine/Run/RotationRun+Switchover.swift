@@ -82,6 +82,12 @@ extension RotationRun {
     func ended(_ outcome: RunOutcome, _ message: String) -> RotationReport {
         report.outcome = outcome
         report.message = message
+        // An attempt whose answer was lost and whose key was found and deleted is part of
+        // what happened, not only of the journal.
+        let cleared = report.steps.filter { $0.step == .delete && $0.status == .ok && $0.detail.hasPrefix("the generation it created anyway") }
+        if !cleared.isEmpty, outcome == .completed {
+            report.message += " (after \(cleared.count == 1 ? "an attempt" : "\(cleared.count) attempts") whose answer was lost: \(cleared.map(\.detail).joined(separator: "; ")))"
+        }
         return report
     }
 }
