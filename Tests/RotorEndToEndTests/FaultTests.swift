@@ -147,6 +147,32 @@ import Testing
         #expect(plan.status == 1 && plan.stdout.contains("not writable"), "plan shows the preflight problem: \(plan.stdout)")
     }
 
+    /// Found by an attacker (#18): rotor as a user, a target it owns whose group is root's:
+    /// writable, but the new file could not keep that group — the write failed halfway and
+    /// was rolled back. Refused at preflight now, before anything is created.
+    @Test(.enabled(if: isRoot, "creates a user and runs rotor as it"))
+    func aGroupTheUserCannotKeepIsRefusedAtPreflight() throws {
+        let user = "rotor-fault"
+        if try Self.sh(["id", user]) != 0 { _ = try Self.sh(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", user]) }
+        let uid = try #require(getpwnam(user)?.pointee.pw_uid), gid = try #require(getpwnam(user)?.pointee.pw_gid)
+        let scratch = try Scratch()
+        try Self.writeScene(scratch)
+        let binary = scratch.url.appendingPathComponent("bin/rotor")
+        try FileManager.default.createDirectory(at: binary.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try FileManager.default.copyItem(at: RotorProcess.binary, to: binary)
+        #expect(try Self.sh(["chown", "-R", "\(uid):\(gid)", scratch.url.path]) == 0)
+        #expect(try Self.sh(["chmod", "-R", "u+rwX,go+rX", scratch.url.path]) == 0)
+        // c2's file is the user's and writable by it, but its group is root's.
+        #expect(try Self.sh(["chown", "\(uid):0", scratch.url.appendingPathComponent("deploy/c2/.env").path]) == 0)
+        let before = try Self.targets(scratch)
+        let asUser = ["--reuid=\(uid)", "--regid=\(gid)", "--clear-groups", "--", binary.path]
+        let result = try RotorProcess.run(asUser + ["rotate", "api-key"], in: scratch.url, environment: ["HOME": scratch.url.path],
+                                          executable: URL(fileURLWithPath: "/usr/bin/setpriv"))
+        #expect(result.status == 1, "\(result.stdout)\(result.stderr)")
+        #expect(result.stdout.contains("preflight failed: deploy/c2/.env:API_KEY: its group is root, which user \(user) is not in"), "\(result.stdout)")
+        #expect(try Self.targets(scratch) == before)
+    }
+
     /// c1's reload edits c2's file after preflight read it: rotor reads each file again
     /// when it writes, so the other edit survives; when the edit removes rotor's variable,
     /// c2's write fails and c1 is rolled back.

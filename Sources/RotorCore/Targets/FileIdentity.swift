@@ -13,7 +13,7 @@ struct FileIdentity: Sendable, Hashable {
     let uid: uid_t
     let gid: gid_t
     /// Its primary and supplementary groups (getgrouplist).
-    let groups: [gid_t]
+    private(set) var groups: [gid_t]
 
     /// The account `name`, or nil when it does not exist.
     init?(named name: String) {
@@ -28,6 +28,24 @@ struct FileIdentity: Sendable, Hashable {
             _ = getgrouplist(name, gid, &list, &count)
         }
         groups = Array(list.prefix(Int(max(count, 0))))
+    }
+
+    /// rotor's own account when it does not run as root (nil as root, who may give a file
+    /// any owner): a target whose owner or group it cannot keep is refused at preflight,
+    /// not at the write (found by an attacker in #18).
+    static let unprivileged: FileIdentity? = geteuid() == 0 ? nil : getpwuid(geteuid()).flatMap { entry in
+        FileIdentity(named: String(cString: entry.pointee.pw_name)).map { identity in
+            var own = identity
+            own.groups = Array(Set(identity.groups + [getegid()] + Self.processGroups()))
+            return own
+        }
+    }
+
+    private static func processGroups() -> [gid_t] {
+        let count = getgroups(0, nil)
+        guard count > 0 else { return [] }
+        var list = [gid_t](repeating: 0, count: Int(count))
+        return Array(list.prefix(Int(max(getgroups(count, &list), 0))))
     }
 
     /// Why a file with this owner and group could not keep them when replaced as this

@@ -69,6 +69,13 @@ struct TargetOperation: Sendable {
         return resolvedPath
     }
 
+    /// Why a file replaced as `writer` could not keep its owner and group, or nil.
+    private func keepProblem(as writer: FileIdentity) -> String? {
+        var info = stat()
+        guard let resolvedPath, stat(resolvedPath, &info) == 0, let problem = writer.cannotKeep(owner: info.st_uid, group: info.st_gid) else { return nil }
+        return "\(label): \(problem)"
+    }
+
     /// Why the target cannot be written, or nil. Nothing is changed.
     func preflight() -> String? {
         if case .exec(let write, let read) = spec.kind {
@@ -79,16 +86,14 @@ struct TargetOperation: Sendable {
         }
         guard let path = spec.filePath, let format = spec.fileFormat else { return nil }
         if let problem = ownershipProblem() { return problem }
-        if let identity, let resolvedPath {
-            var info = stat()
-            if stat(resolvedPath, &info) == 0, let problem = identity.cannotKeep(owner: info.st_uid, group: info.st_gid) { return "\(label): \(problem)" }
-        }
+        if let identity, let problem = keepProblem(as: identity) { return problem }
         let bytes: [UInt8]
         switch readFile(path) {
         case .success(let read): bytes = read
         case .failure(let problem): return "\(label): \(problem.reason)"
         }
         if let problem = TargetAccess.writeProblem(path) { return "\(label): \(problem)" }
+        if identity == nil, let unprivileged = FileIdentity.unprivileged, let problem = keepProblem(as: unprivileged) { return problem }
         switch format.read(bytes) {
         case .success: break
         case .failure(.unreadable(let reason)): return "\(label): \(reason)"
