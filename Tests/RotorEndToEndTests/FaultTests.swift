@@ -116,26 +116,39 @@ import Testing
         }
     }
 
-    /// CI runs as root, which ignores file modes: the rotation runs as a user the test creates.
-    @Test(.enabled(if: isRoot, "creates a user and runs rotor as it"))
-    func aTargetTheUserCannotWriteIsRefusedAtPreflight() throws {
-        let user = "rotor-fault"
-        if try Self.sh(["id", user]) != 0 { _ = try Self.sh(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", user]) }
-        let uid = try #require(getpwnam(user)?.pointee.pw_uid), gid = try #require(getpwnam(user)?.pointee.pw_gid)
+    static let user = "rotor-fault"
+
+    /// The scene, owned by a user the test creates, with a copy of rotor the user can run
+    /// (the test's build folder may be private), and the setpriv arguments that run it as
+    /// that user.
+    /// `accountless`: a uid and gid no account has (usual in containers) instead.
+    static func userScene(accountless: Bool = false) throws -> (Scratch, [String]) {
+        var uid: uid_t = 4242, gid: gid_t = 4242
+        if accountless {
+            try #require(getpwuid(uid) == nil && getgrgid(gid) == nil, "uid and gid 4242 are free")
+        } else {
+            if try sh(["id", user]) != 0 { _ = try sh(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", user]) }
+            uid = try #require(getpwnam(user)?.pointee.pw_uid)
+            gid = try #require(getpwnam(user)?.pointee.pw_gid)
+        }
         let scratch = try Scratch()
-        try Self.writeScene(scratch)
-        // rotor itself, where the user can run it (the test's build folder may be private).
+        try writeScene(scratch)
         let binary = scratch.url.appendingPathComponent("bin/rotor")
         try FileManager.default.createDirectory(at: binary.deletingLastPathComponent(), withIntermediateDirectories: true)
         try FileManager.default.copyItem(at: RotorProcess.binary, to: binary)
-        #expect(try Self.sh(["chown", "-R", "\(uid):\(gid)", scratch.url.path]) == 0)
+        #expect(try sh(["chown", "-R", "\(uid):\(gid)", scratch.url.path]) == 0)
         // Modes explicitly: another test in this process may have narrowed the umask.
-        #expect(try Self.sh(["chmod", "-R", "u+rwX,go+rX", scratch.url.path]) == 0)
+        #expect(try sh(["chmod", "-R", "u+rwX,go+rX", scratch.url.path]) == 0)
+        return (scratch, ["--reuid=\(uid)", "--regid=\(gid)", "--clear-groups", "--", binary.path])
+    }
+
+    /// CI runs as root, which ignores file modes: the rotation runs as a user the test creates.
+    @Test(.enabled(if: isRoot, "creates a user and runs rotor as it"))
+    func aTargetTheUserCannotWriteIsRefusedAtPreflight() throws {
+        let (scratch, asUser) = try Self.userScene()
         // c2's file and folder stay root's: the user may read, not write.
         #expect(try Self.sh(["chown", "-R", "0:0", scratch.url.appendingPathComponent("deploy/c2").path]) == 0)
         let before = try Self.targets(scratch)
-
-        let asUser = ["--reuid=\(uid)", "--regid=\(gid)", "--clear-groups", "--", binary.path]
         let setpriv = URL(fileURLWithPath: "/usr/bin/setpriv")
         let result = try RotorProcess.run(asUser + ["rotate", "api-key"], in: scratch.url, environment: ["HOME": scratch.url.path], executable: setpriv)
         #expect(result.status == 1, "\(result.stdout)\(result.stderr)")
@@ -150,26 +163,19 @@ import Testing
     /// Found by an attacker (#18): rotor as a user, a target it owns whose group is root's:
     /// writable, but the new file could not keep that group — the write failed halfway and
     /// was rolled back. Refused at preflight now, before anything is created.
-    @Test(.enabled(if: isRoot, "creates a user and runs rotor as it"))
-    func aGroupTheUserCannotKeepIsRefusedAtPreflight() throws {
-        let user = "rotor-fault"
-        if try Self.sh(["id", user]) != 0 { _ = try Self.sh(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", user]) }
-        let uid = try #require(getpwnam(user)?.pointee.pw_uid), gid = try #require(getpwnam(user)?.pointee.pw_gid)
-        let scratch = try Scratch()
-        try Self.writeScene(scratch)
-        let binary = scratch.url.appendingPathComponent("bin/rotor")
-        try FileManager.default.createDirectory(at: binary.deletingLastPathComponent(), withIntermediateDirectories: true)
-        try FileManager.default.copyItem(at: RotorProcess.binary, to: binary)
-        #expect(try Self.sh(["chown", "-R", "\(uid):\(gid)", scratch.url.path]) == 0)
-        #expect(try Self.sh(["chmod", "-R", "u+rwX,go+rX", scratch.url.path]) == 0)
+    /// The second attack: the same as a uid with no account (a container's), whose groups
+    /// are the process's own.
+    @Test(.enabled(if: isRoot, "creates a user and runs rotor as it"), arguments: [false, true])
+    func aGroupTheUserCannotKeepIsRefusedAtPreflight(accountless: Bool) throws {
+        let (scratch, asUser) = try Self.userScene(accountless: accountless)
+        let owner = accountless ? "4242" : Self.user
         // c2's file is the user's and writable by it, but its group is root's.
-        #expect(try Self.sh(["chown", "\(uid):0", scratch.url.appendingPathComponent("deploy/c2/.env").path]) == 0)
+        #expect(try Self.sh(["chown", "\(owner):0", scratch.url.appendingPathComponent("deploy/c2/.env").path]) == 0)
         let before = try Self.targets(scratch)
-        let asUser = ["--reuid=\(uid)", "--regid=\(gid)", "--clear-groups", "--", binary.path]
         let result = try RotorProcess.run(asUser + ["rotate", "api-key"], in: scratch.url, environment: ["HOME": scratch.url.path],
                                           executable: URL(fileURLWithPath: "/usr/bin/setpriv"))
         #expect(result.status == 1, "\(result.stdout)\(result.stderr)")
-        #expect(result.stdout.contains("preflight failed: deploy/c2/.env:API_KEY: its group is root, which user \(user) is not in"), "\(result.stdout)")
+        #expect(result.stdout.contains("preflight failed: deploy/c2/.env:API_KEY: its group is root, which user \(accountless ? "uid 4242" : Self.user) is not in"), "\(result.stdout)")
         #expect(try Self.targets(scratch) == before)
     }
 

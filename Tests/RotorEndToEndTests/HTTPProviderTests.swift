@@ -224,6 +224,20 @@ import Testing
         #expect(try setup.keys().isEmpty)
     }
 
+    /// Found by the second attack: an id of "../../x" was put in the path as is — curl
+    /// removed the dot segments, the DELETE named another resource, answered 404, and rotor
+    /// counted the key deleted while it lived on. A value is one path segment.
+    @Test func anIDIsOnePathSegment() throws {
+        let setup = try Setup()
+        try setup.control(#"{"faults": [{"id": "../../x?y=1#z", "method": "POST"}]}"#)
+        #expect(try setup.rotor(["rotate", "mailer"]).status == 0)
+        #expect(try setup.keys() == ["../../x?y=1#z"])
+        let second = try setup.rotor(["rotate", "mailer"])
+        #expect(second.status == 0, "\(second.stdout)\(second.stderr)")
+        #expect(setup.kms.requests.contains { $0.hasPrefix("DELETE /v3/api_keys/..%2F..%2Fx%3Fy%3D1%23z ") }, "\(setup.kms.requests)")
+        #expect(try setup.keys().count == 1 && !(try setup.keys()).contains("../../x?y=1#z"), "the old key really is gone")
+    }
+
     /// Found by an attacker: with http_proxy set, the token for a loopback API went in
     /// clear to the proxy. Plain http never goes through a proxy.
     @Test func plainHTTPIgnoresAProxyFromTheEnvironment() throws {

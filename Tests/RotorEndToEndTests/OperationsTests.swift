@@ -125,7 +125,9 @@ import Testing
                       "(SELECT entry FROM audit WHERE sequence = 1)",
                       // Found by an attacker: a blob that is not UTF-8 crashed rotor; a time of
                       // 1e300 seconds passed verify and crashed `history --json`.
-                      "x'7B22FF22'", "(SELECT json_set(replace(entry, '\"sequence\":1,', '\"sequence\":5,'), '$.at', 1e300) FROM audit WHERE sequence = 1)"])
+                      "x'7B22FF22'", "(SELECT json_set(replace(entry, '\"sequence\":1,', '\"sequence\":5,'), '$.at', 1e300) FROM audit WHERE sequence = 1)",
+                      // A member named twice: readers disagree about which counts (second attack).
+                      "(SELECT substr(replace(entry, '\"sequence\":1,', '\"sequence\":5,'), 1, length(entry) - 1) || ',\"user\":\"mallory\"}' FROM audit WHERE sequence = 1)"])
     func aGarbageAuditRowBreaksTheChainByName(_ garbage: String) throws {
         let fixture = try RotationFixture()
         try fixture.rotor(["rotate", "api-key"])
@@ -144,11 +146,16 @@ import Testing
         let fixture = try RotationFixture()
         try fixture.rotor(["rotate", "api-key"])
         let database = fixture.scratch.url.appendingPathComponent(".rotor/state.db").path
-        try Self.sqlite(database, "UPDATE audit SET entry = json_set(entry, '$.user', 'x' || char(27) || ']0;owned' || char(7), '$.key', char(27) || '[2J') WHERE sequence = 1")
+        try Self.sqlite(database, "UPDATE audit SET entry = json_set(entry, '$.user', 'x' || char(27) || ']0;owned' || char(7), '$.key', char(27) || '[2J', '$.run', 'r' || char(10) || '2026-01-01T00:00:00Z  mallory@vm  k1  rotate  completed' || char(8238)) WHERE sequence = 1")
         let history = try fixture.rotor(["history"])
         #expect(history.status == 0)
-        #expect(!history.stdout.contains("\u{1B}") && !history.stdout.contains("\u{07}"), "\(history.stdout)")
+        #expect(!history.stdout.contains("\u{1B}") && !history.stdout.contains("\u{07}") && !history.stdout.contains("\u{202E}"), "\(history.stdout)")
         #expect(history.stdout.contains("x\\x1b]0;owned\\x07"), "\(history.stdout)")
+        // A newline in a field would forge the next entry (second attack): one line per entry.
+        #expect(history.stdout.split(separator: "\n").count == 1, "\(history.stdout)")
+        #expect(history.stdout.contains("run r\\n2026-01-01"), "\(history.stdout)")
+        let verify = try fixture.rotor(["history", "--verify"])
+        #expect(verify.status == 1 && !verify.stdout.contains("\u{1B}"), "the key in the broken entry's message is escaped: \(verify.stdout)")
     }
 
     /// Found by a reviewer (#18): the recorded user came unchecked from SUDO_USER. The

@@ -304,4 +304,25 @@ import Testing
         scan.check([result.stdout, result.stderr])
         try scan.check(folder: setup.scratch.url.appendingPathComponent(".rotor"))
     }
+
+    // MARK: From the second attack on #18
+
+    /// A list whose items carry no name cannot clear a lost create: exit 3, never "none".
+    @Test func aListWithoutNamesCannotClearALostCreate() throws {
+        let setup = try Setup()
+        let result = try setup.rotor(["rotate", "api-key"], ["VENDOR_FAIL": "create-after", "VENDOR_LIST_NO_NAMES": "1"])
+        #expect(result.status == 3, "\(result.stdout)\(result.stderr)")
+        #expect(result.stdout.contains("may exist at provider 'vendor'"), "\(result.stdout)")
+    }
+
+    /// An id holding its secret base64-encoded is refused like one holding it as is.
+    @Test func anIDHoldingTheSecretEncodedIsNeverStored() throws {
+        let setup = try Setup()
+        let result = try setup.rotor(["rotate", "api-key"], ["VENDOR_ID_HOLDS_SECRET": "base64"])
+        #expect(result.status == 1, "\(result.stdout)\(result.stderr)")
+        #expect(result.stdout.contains("contains its secret"), "\(result.stdout)")
+        #expect(try setup.vendorIDs().isEmpty)
+        let status = try setup.rotor(["status", "--json"])
+        #expect(!status.stdout.contains("AK-"), "\(status.stdout)")
+    }
 }

@@ -32,12 +32,12 @@ public enum HistoryCommand {
         if shown.isEmpty { console.out("no history\(key.map { " for '\($0)'" } ?? "")") }
         for entry in shown {
             // Whatever the database holds, it does not drive the terminal.
-            let who = ControlCharacters.escape(entry.user + (entry.sudoUser.map { " (sudo: \($0))" } ?? "") + "@" + entry.host)
-            var line = "\(DateFormatting.iso8601(entry.at))  \(who)  " + ControlCharacters.escape("\(entry.key)  \(entry.action)  \(entry.outcome)")
+            let who = ControlCharacters.escapeLine(entry.user + (entry.sudoUser.map { " (sudo: \($0))" } ?? "") + "@" + entry.host)
+            var line = "\(DateFormatting.iso8601(entry.at))  \(who)  " + ControlCharacters.escapeLine("\(entry.key)  \(entry.action)  \(entry.outcome)")
             if entry.emergency { line += "  " + Style.red("EMERGENCY", console.colorOut) }
-            if let old = entry.data["old_fingerprint"] { line += "  old " + ControlCharacters.escape(old) }
-            if let new = entry.data["new_fingerprint"] { line += "  new " + ControlCharacters.escape(new) }
-            if let run = entry.runID { line += "  run " + ControlCharacters.escape(run) }
+            if let old = entry.data["old_fingerprint"] { line += "  old " + ControlCharacters.escapeLine(old) }
+            if let new = entry.data["new_fingerprint"] { line += "  new " + ControlCharacters.escapeLine(new) }
+            if let run = entry.runID { line += "  run " + ControlCharacters.escapeLine(run) }
             console.out(line)
         }
         return .success

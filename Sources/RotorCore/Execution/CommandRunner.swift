@@ -314,17 +314,32 @@ enum CStrings {
 /// Terminal control characters made visible: what a command or a server printed must not
 /// drive the operator's terminal (colors, cursor moves, a title change).
 enum ControlCharacters {
-    /// Every C0 and C1 control character but tab and newline as `\xHH`; DEL too.
+    /// Every C0 and C1 control character but tab and newline as `\xHH`; DEL too; and the
+    /// invisible characters that reorder or break what a terminal shows (bidi overrides
+    /// and isolates, line and paragraph separators) as `\u{HHHH}`.
     static func escape(_ text: String) -> String {
         guard text.unicodeScalars.contains(where: needsEscape) else { return text }
         var escaped = ""
         for scalar in text.unicodeScalars {
-            if needsEscape(scalar) { escaped += String(format: "\\x%02x", scalar.value) } else { escaped.unicodeScalars.append(scalar) }
+            if !needsEscape(scalar) { escaped.unicodeScalars.append(scalar) } else if scalar.value > 0xFF {
+                escaped += String(format: "\\u{%04X}", scalar.value)
+            } else {
+                escaped += String(format: "\\x%02x", scalar.value)
+            }
         }
         return escaped
     }
 
+    /// `escape`, and newlines and tabs as `\n` and `\t` too: for a field of a
+    /// line-oriented output (`history`), where a newline would forge the next line.
+    static func escapeLine(_ text: String) -> String {
+        let escaped = escape(text)
+        guard escaped.contains(where: { $0 == "\n" || $0 == "\t" || $0 == "\r\n" }) else { return escaped }
+        return escaped.replacingOccurrences(of: "\r\n", with: "\\x0d\\n").replacingOccurrences(of: "\n", with: "\\n").replacingOccurrences(of: "\t", with: "\\t")
+    }
+
     private static func needsEscape(_ scalar: Unicode.Scalar) -> Bool {
         (scalar.value < 0x20 && scalar != "\t" && scalar != "\n") || (0x7F...0x9F).contains(scalar.value)
+            || (0x202A...0x202E).contains(scalar.value) || (0x2066...0x2069).contains(scalar.value) || scalar.value == 0x2028 || scalar.value == 0x2029
     }
 }

@@ -50,22 +50,26 @@ final class KnownSecrets: @unchecked Sendable {
     /// commands that receive a secret are trusted with it (docs/reliability.md).
     static func forms(of value: String) -> Set<String> {
         let json = String(JSONLocator.encodeString(value).dropFirst().dropLast())
-        var asciiJSON = ""
+        var asciiJSON = "", upperJSON = ""
         for scalar in json.unicodeScalars {
-            if scalar.isASCII { asciiJSON.unicodeScalars.append(scalar); continue }
-            for unit in String(scalar).utf16 { asciiJSON += String(format: "\\u%04x", unit) }
+            if scalar.isASCII { asciiJSON.unicodeScalars.append(scalar); upperJSON.unicodeScalars.append(scalar); continue }
+            for unit in String(scalar).utf16 {
+                asciiJSON += String(format: "\\u%04x", unit)
+                upperJSON += String(format: "\\u%04X", unit)
+            }
         }
         let bytes = Data(value.utf8)
         let base64 = bytes.base64EncodedString()
         let base64URL = base64.replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
         var forms: Set<String> = [value, json, json.replacingOccurrences(of: "/", with: "\\/"), asciiJSON,
-                                  asciiJSON.replacingOccurrences(of: "/", with: "\\/"), ControlCharacters.escape(value),
+                                  asciiJSON.replacingOccurrences(of: "/", with: "\\/"), upperJSON, ControlCharacters.escape(value),
                                   base64, base64URL, String(base64.prefix { $0 != "=" }), String(base64URL.prefix { $0 != "=" })]
-        for (hex, space) in [("%02X", "%20"), ("%02x", "%20"), ("%02X", "+")] {
+        // Every byte but the unreserved ones; also keeping '/' (Python's quote(), encodeURI).
+        for (hex, space, kept) in [("%02X", "%20", "-._~"), ("%02x", "%20", "-._~"), ("%02X", "+", "-._~"), ("%02X", "%20", "-._~/")] {
             var encoded = ""
             for byte in value.utf8 {
                 if byte == 0x20 { encoded += space; continue }
-                let unreserved = (0x30...0x39).contains(byte) || (0x41...0x5A).contains(byte) || (0x61...0x7A).contains(byte) || "-._~".utf8.contains(byte)
+                let unreserved = (0x30...0x39).contains(byte) || (0x41...0x5A).contains(byte) || (0x61...0x7A).contains(byte) || kept.utf8.contains(byte)
                 encoded += unreserved ? String(UnicodeScalar(byte)) : "%" + String(format: hex, byte)
             }
             forms.insert(encoded)

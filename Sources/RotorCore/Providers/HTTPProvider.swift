@@ -75,7 +75,12 @@ struct HTTPProvider: KeyProvider {
     /// Sends a request, retrying what is worth retrying. `creating`: sent once, and a
     /// failure after the connection was made may have created something, which the error says.
     private func send(_ request: HTTPRequestSpec, values: [Placeholder: String], creating: Bool) async throws(ProviderError) -> (status: Int, body: Data, retryAfter: String?) {
-        let path = request.path.render(values)
+        // A value is one path segment, whatever it holds: an id of "../../x" or "a?b" must
+        // not change which resource the request names (found by an attacker).
+        let path = request.path.render(values.mapValues { value in
+            value == "." || value == ".." ? String(repeating: "%2E", count: value.count)
+                : value.addingPercentEncoding(withAllowedCharacters: Self.unreserved) ?? value
+        })
         // The host the token goes to is base_url's, whatever a value put in the path.
         guard let url = URL(string: spec.baseURL.trimmingSlash + path),
               URLAuthority(url.absoluteString)?.authority.lowercased() == URLAuthority(spec.baseURL)?.authority.lowercased()
@@ -108,6 +113,9 @@ struct HTTPProvider: KeyProvider {
             }
         }
     }
+
+    /// RFC 3986's unreserved characters: the rest of a value is percent-encoded in a path.
+    private static let unreserved = CharacterSet(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
 
     private static func pause(_ seconds: Double) async {
         try? await Task.sleep(nanoseconds: UInt64(seconds * 1e9))

@@ -72,7 +72,7 @@ public struct AuditEntry: Sendable, Equatable, Codable {
                 return "entry \(entry.sequence) does not follow entry \(entry.sequence - 1): the chain was cut or reordered there"
             }
             if entry.computedHash() != entry.hash {
-                return "entry \(entry.sequence) (\(entry.action) of '\(entry.key)' at \(DateFormatting.iso8601(entry.at))) was edited after it was written"
+                return "entry \(entry.sequence) (\(ControlCharacters.escapeLine(entry.action)) of '\(ControlCharacters.escapeLine(entry.key))' at \(DateFormatting.iso8601(entry.at))) was edited after it was written"
             }
             previous = entry.hash
         }
@@ -94,10 +94,16 @@ extension AuditEntry {
         guard let text else { throw AuditLogDamaged(description: "audit \(row) has no entry") }
         let decoded: AuditEntry?
         do { decoded = try StateCoding.decode(text, as: AuditEntry.self, what: "audit \(row)") } catch {
-            throw AuditLogDamaged(description: "audit \(row) is not an audit entry (\(ControlCharacters.escape(String(text.prefix(60)))))")
+            throw AuditLogDamaged(description: "audit \(row) is not an audit entry (\(ControlCharacters.escapeLine(String(text.prefix(60)))))")
         }
         guard let entry = decoded, entry.sequence == sequence else {
             throw AuditLogDamaged(description: "audit \(row) holds entry \(decoded?.sequence ?? 0): rows were edited or moved")
+        }
+        // Byte for byte as rotor writes entries (sorted members, once each): a member named
+        // twice is read differently by different JSON readers, and an unknown or re-formatted
+        // one was not written by rotor (found by an attacker).
+        guard (try? StateCoding.encode(entry)) == text else {
+            throw AuditLogDamaged(description: "audit \(row) is not written as rotor writes entries (a member twice, an unknown member, or re-formatted): it was edited")
         }
         // rotor never wrote a time outside 1970–2286 (and such a time cannot be printed).
         guard entry.at.timeIntervalSince1970 >= 0, entry.at.timeIntervalSince1970 < 10_000_000_000 else {

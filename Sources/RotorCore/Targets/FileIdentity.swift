@@ -33,19 +33,18 @@ struct FileIdentity: Sendable, Hashable {
     /// rotor's own account when it does not run as root (nil as root, who may give a file
     /// any owner): a target whose owner or group it cannot keep is refused at preflight,
     /// not at the write (found by an attacker in #18).
-    static let unprivileged: FileIdentity? = geteuid() == 0 ? nil : getpwuid(geteuid()).flatMap { entry in
-        FileIdentity(named: String(cString: entry.pointee.pw_name)).map { identity in
-            var own = identity
-            own.groups = Array(Set(identity.groups + [getegid()] + Self.processGroups()))
-            return own
-        }
-    }
+    /// The process's own groups count (what the kernel checks), not /etc/group's, and a uid
+    /// with no account (usual in containers) is one too.
+    static let unprivileged: FileIdentity? = geteuid() == 0 ? nil : FileIdentity(process: ())
 
-    private static func processGroups() -> [gid_t] {
+    private init(process: Void) {
+        uid = geteuid()
+        gid = getegid()
+        name = getpwuid(uid).map { String(cString: $0.pointee.pw_name) } ?? "uid \(uid)"
         let count = getgroups(0, nil)
-        guard count > 0 else { return [] }
-        var list = [gid_t](repeating: 0, count: Int(count))
-        return Array(list.prefix(Int(max(getgroups(count, &list), 0))))
+        var list = [gid_t](repeating: 0, count: Int(max(count, 0)))
+        let read = count > 0 ? getgroups(count, &list) : 0
+        groups = Array(Set(list.prefix(Int(max(read, 0))) + [gid]))
     }
 
     /// Why a file with this owner and group could not keep them when replaced as this

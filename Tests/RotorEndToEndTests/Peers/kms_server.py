@@ -15,7 +15,7 @@
          (a create that makes the key, then answers N bytes), {"create_after": S} (a create
          that makes the key only after S seconds, then answers). "method": "POST" keeps a fault
          for the next request of that method; {"garble": true} makes the key, then answers
-         with bytes that are not HTTP
+         with bytes that are not HTTP; {"id": ID} makes the next key with that id
   GET    /_keys                          -> the ids held (tests only)
 /v3 requests need "Authorization: Bearer ADMIN_TOKEN". Every request is logged to LOG_FILE.
 """
@@ -27,6 +27,7 @@ import secrets
 import sys
 import threading
 import time
+import urllib.parse
 
 from loopback import serve
 
@@ -79,9 +80,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             # the client gives up waiting for it.
             self.handle_v3(answer_after=fault["answer_late"])
             return True
-        if fault.get("after_create") or "big" in fault or "create_after" in fault or fault.get("garble"):
+        if fault.get("after_create") or "big" in fault or "create_after" in fault or fault.get("garble") or "id" in fault:
             self.handle_v3(after_status=fault.get("status") if fault.get("after_create") else None,
-                           big=fault.get("big"), create_after=fault.get("create_after", 0), garble=fault.get("garble"))
+                           big=fault.get("big"), create_after=fault.get("create_after", 0), garble=fault.get("garble"), key_id=fault.get("id"))
             return True
         if fault.get("malformed"):
             self.handle_v3(malformed=True)
@@ -101,7 +102,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def authorized(self):
         return self.headers.get("Authorization") == f"Bearer {ADMIN}"
 
-    def handle_v3(self, malformed=False, answer_after=0, after_status=None, big=None, create_after=0, garble=False):
+    def handle_v3(self, malformed=False, answer_after=0, after_status=None, big=None, create_after=0, garble=False, key_id=None):
         if not self.authorized():
             self.body()
             return self.reply(401, {"error": "bad admin token"})
@@ -109,7 +110,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if self.command == "POST" and parts == ["v3", "api_keys"]:
             request = self.body()
             time.sleep(create_after)
-            key = {"id": "key_" + secrets.token_hex(6), "name": request.get("name", ""), "secret": "kms_" + secrets.token_urlsafe(24),
+            key = {"id": key_id or "key_" + secrets.token_hex(6), "name": request.get("name", ""), "secret": "kms_" + secrets.token_urlsafe(24),
                    "created_at": now(), "last_used_at": None}
             with LOCK:
                 KEYS.append(key)
@@ -131,9 +132,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 result = [{"api_key_id": k["id"], "name": k["name"], "created_at": k["created_at"], "last_used_at": k["last_used_at"]} for k in KEYS]
             return self.reply(200, {"result": result})
         if self.command == "DELETE" and len(parts) == 3 and parts[:2] == ["v3", "api_keys"]:
+            key_id = urllib.parse.unquote(parts[2])
             with LOCK:
                 before = len(KEYS)
-                KEYS[:] = [k for k in KEYS if k["id"] != parts[2]]
+                KEYS[:] = [k for k in KEYS if k["id"] != key_id]
                 gone = before != len(KEYS)
             return self.reply(204) if gone else self.reply(404, {"error": "no such key"})
         self.reply(404, {"error": "no such endpoint"})

@@ -24,10 +24,11 @@ create-after makes the key, then fails as if its answer was lost. VENDOR_REQUIRE
 create, delete and list refuse to work unless the account token variable NAME is set.
 VENDOR_CREATE_DELAY=S: create waits S seconds before making the key (VENDOR_PID_FILE gets
 its pid first). VENDOR_EXIT=N: the exit status of a failure (default 1). VENDOR_ID_HOLDS_SECRET=1: the new
-key's id embeds its secret. With
+key's id embeds its secret (=base64: its base64). VENDOR_LIST_NO_NAMES=1: list gives ids only. With
 VENDOR_ECHO_SECRET a failed delete says "cannot delete ID (secret S)" with the secret of
 the key it was asked to delete.
 """
+import base64
 import json
 import os
 import secrets
@@ -91,7 +92,10 @@ def main():
             fail("create", secret)
         after = "create-after" in failing
         key = {"id": "AK" + ("\x1b[2J" if os.environ.get("VENDOR_ESC") else "") + secrets.token_hex(8).upper(), "name": sys.argv[2], "secret": secret}
-        if os.environ.get("VENDOR_ID_HOLDS_SECRET"):
+        holds = os.environ.get("VENDOR_ID_HOLDS_SECRET")
+        if holds == "base64":
+            key["id"] = "AK-" + base64.b64encode(secret.encode()).decode()
+        elif holds:
             key["id"] = "AK-" + secret
         db["keys"].append(key)
         save(db)
@@ -119,7 +123,10 @@ def main():
                 {"secret": k["secret"], "until": str(time.time() + delay)} for k in deleted)
         save(db)
     elif command == "list":
-        print(json.dumps({"keys": [{"id": k["id"], "name": k["name"]} for k in db["keys"]]}))
+        if os.environ.get("VENDOR_LIST_NO_NAMES"):
+            print(json.dumps({"keys": [{"id": k["id"]} for k in db["keys"]]}))
+        else:
+            print(json.dumps({"keys": [{"id": k["id"], "name": k["name"]} for k in db["keys"]]}))
     elif command == "check":
         secret = sys.stdin.read()
         live = [k["secret"] for k in db["keys"]]

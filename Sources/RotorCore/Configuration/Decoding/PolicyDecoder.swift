@@ -113,6 +113,9 @@ struct PolicyDecoder {
         let baseURL = reader.template("base_url", role: TemplateRole(description: "a base URL", allowed: []), required: true)
         if let baseURL, let node = reader.node("base_url") {
             context.checkURL(baseURL, at: node, field: "'base_url' of \(reader.subject)", allowPlainHTTP: false)
+            if baseURL.source.contains("?") || baseURL.source.contains("#") {
+                context.error("'base_url' of \(reader.subject) must not hold a query or fragment ('?', '#'): every request's path is appended to it", at: node)
+            }
         }
         let auth = reader.node("auth", required: true).flatMap { authSpec($0, subject: "'auth' of \(reader.subject)") }
         var idPointer: JSONPointer?, secretPointer: JSONPointer?

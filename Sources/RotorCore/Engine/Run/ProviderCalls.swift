@@ -60,6 +60,8 @@ extension ResolvedProvider {
     /// answer was lost may have left. nil when the provider cannot list, or lists no names.
     func unrecorded(named name: String, known: Set<String>, at date: Date) async throws(ProviderError) -> [ListedGeneration]? {
         guard spec.listsNames, let listed = try await implementation.list(values: values(at: date), directory: directory) else { return nil }
+        // An item without a name could be the one: nothing can be said (found by an attacker).
+        guard listed.allSatisfy({ $0.name != nil }) else { return nil }
         return listed.filter { $0.name == name && !known.contains($0.id) }
     }
 }

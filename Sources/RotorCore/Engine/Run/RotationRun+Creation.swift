@@ -65,7 +65,9 @@ extension RotationRun {
     /// generation is deleted at once — by id, never journalled — and the run stops.
     private func refuseAnIDHoldingItsSecret(_ generation: NewGeneration, name: String) async throws {
         let secret = generation.secret.reveal()
-        guard secret.utf8.count >= 4, generation.id.contains(secret) else { return }
+        // In any form an echo takes (base64, hex…), not only as is.
+        let forms = KnownSecrets.forms(of: secret).union([Data(secret.utf8).map { String(format: "%02x", $0) }.joined()])
+        guard secret.utf8.count >= 4, forms.contains(where: { $0.utf8.count >= 6 && generation.id.contains($0) }) || generation.id.contains(secret) else { return }
         let problem = "the provider's id for the new generation contains its secret, so rotor cannot store or show it"
         try journal.record(.create, .failed, problem, facts: JournalFacts(name: name, mayHaveCreated: false))
         do throws(ProviderError) {
