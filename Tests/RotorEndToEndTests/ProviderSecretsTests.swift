@@ -33,16 +33,7 @@ import Testing
                     notify:
                       - webhook: http://127.0.0.1:\(webhook.port)/hook
                 """)
-            try scratch.write("consumers/app.yaml", """
-                kind: ConsumerManifest
-                consumers:
-                  app:
-                    uses: api-key
-                    targets:
-                      - env_file: ../deploy/.env
-                        var: API_KEY
-                """)
-            try scratch.write("deploy/.env", "API_KEY=initial-value-0001\n")
+            try ProviderSecretsTests.writeApp(scratch, uses: "api-key", value: "initial-value-0001")
         }
 
         func rotor(_ arguments: [String], _ extra: [String: String] = [:]) throws -> RotorProcess.Result {
@@ -197,27 +188,8 @@ import Testing
     /// Found by a reviewer: the manual key's `--secret-env` variable reached every reload
     /// and health command.
     @Test func aManualKeysSecretEnvReachesNoCommand() throws {
-        let scratch = try Scratch()
         let dump = "[python3, \(RotationFixture.peers.path)/dump_environment.py, ../deploy/seen]"
-        try scratch.write("policies/console.yaml", """
-            kind: RotationPolicy
-            providers:
-              console: { type: manual, instructions: "Console > API Keys > Generate" }
-            keys:
-              console-key: { provider: console, every: 30d }
-            """)
-        try scratch.write("consumers/app.yaml", """
-            kind: ConsumerManifest
-            consumers:
-              app:
-                uses: console-key
-                targets:
-                  - env_file: ../deploy/.env
-                    var: API_KEY
-                reload: \(dump)
-                health: { exec: \(dump) }
-            """)
-        try scratch.write("deploy/.env", "API_KEY=before-0001\n")
+        let scratch = try Self.manualScene(consumerExtras: "reload: \(dump)\nhealth: { exec: \(dump) }")
         let secret = "console-secret-9b7f1e2a"
         let result = try RotorProcess.run(["rotate", "console-key", "--secret-env", "NEW_CONSOLE_KEY", "--yes"], in: scratch.url,
                                           environment: ["NEW_CONSOLE_KEY": secret, "UNRELATED_VARIABLE": "kept"])
@@ -237,31 +209,14 @@ import Testing
     /// as Python's JSON (`\u00e9`, `\/`) leaked it everywhere — those are the forms an
     /// echo takes by accident (a logged request, an Authorization header, a config dump).
     @Test func encodedFormsOfAKnownSecretAreMasked() throws {
-        let scratch = try Scratch()
         let webhook = try HealthServer()
-        try scratch.write("policies/console.yaml", """
-            kind: RotationPolicy
-            providers:
-              console: { type: manual, instructions: "Console > API Keys > Generate" }
-            keys:
-              console-key:
-                provider: console
-                verify:
-                  - exec: [python3, -c, "import sys,json,base64,urllib.parse as u; s=sys.stdin.read(); print('rejected', u.quote(s, safe=''), u.quote_plus(s), base64.b64encode(s.encode()).decode(), json.dumps(s), json.dumps(s).replace('/', '\\\\/'), file=sys.stderr); sys.exit(1)"]
-                    stdin: "{secret}"
-                notify:
-                  - webhook: http://127.0.0.1:\(webhook.port)/hook
+        let scratch = try Self.manualScene(keyExtras: """
+            verify:
+              - exec: [python3, -c, "import sys,json,base64,urllib.parse as u; s=sys.stdin.read(); print('rejected', u.quote(s, safe=''), u.quote_plus(s), base64.b64encode(s.encode()).decode(), json.dumps(s), json.dumps(s).replace('/', '\\\\/'), file=sys.stderr); sys.exit(1)"]
+                stdin: "{secret}"
+            notify:
+              - webhook: http://127.0.0.1:\(webhook.port)/hook
             """)
-        try scratch.write("consumers/app.yaml", """
-            kind: ConsumerManifest
-            consumers:
-              app:
-                uses: console-key
-                targets:
-                  - env_file: ../deploy/.env
-                    var: API_KEY
-            """)
-        try scratch.write("deploy/.env", "API_KEY=before-0001\n")
         let secret = "pé/s+w:rd x&y=z?é~"
         var outputs: [String] = []
         for arguments in [["rotate", "console-key", "--secret-env", "NEW_KEY", "--yes", "--json"], ["history", "--json"], ["history"]] {
@@ -324,5 +279,42 @@ import Testing
         #expect(try setup.vendorIDs().isEmpty)
         let status = try setup.rotor(["status", "--json"])
         #expect(!status.stdout.contains("AK-"), "\(status.stdout)")
+    }
+
+    /// A manual key `console-key` with one env-file consumer `app` (deploy/.env); the
+    /// extras are YAML lines added to the key and to the consumer.
+    static func manualScene(keyExtras: String = "", consumerExtras: String = "") throws -> Scratch {
+        let scratch = try Scratch()
+        func indented(_ lines: String, _ by: Int) -> String {
+            lines.split(separator: "\n").map { String(repeating: " ", count: by) + $0 }.joined(separator: "\n")
+        }
+        try scratch.write("policies/console.yaml", """
+            kind: RotationPolicy
+            providers:
+              console: { type: manual, instructions: "Console > API Keys > Generate" }
+            keys:
+              console-key:
+                provider: console
+                every: 30d
+            \(indented(keyExtras, 4))
+            """)
+        try writeApp(scratch, uses: "console-key", value: "before-0001", extras: indented(consumerExtras, 4))
+        return scratch
+    }
+
+    /// One consumer `app` of `key`, its env file `deploy/.env` holding `value`; `extras`:
+    /// YAML lines of the consumer (indented to its fields).
+    static func writeApp(_ scratch: Scratch, uses key: String, value: String, extras: String = "") throws {
+        try scratch.write("consumers/app.yaml", """
+            kind: ConsumerManifest
+            consumers:
+              app:
+                uses: \(key)
+                targets:
+                  - env_file: ../deploy/.env
+                    var: API_KEY
+            \(extras)
+            """)
+        try scratch.write("deploy/.env", "API_KEY=\(value)\n")
     }
 }
