@@ -137,6 +137,7 @@ int rotor_http_perform(rotor_http_exchange *exchange) {
            HTTP/0.9 status line) that came after the server acted. */
         exchange->never_sent = code == CODE_URL_MALFORMAT || code == CODE_COULDNT_RESOLVE_PROXY
             || code == CODE_COULDNT_RESOLVE_HOST || code == CODE_COULDNT_CONNECT;
+        exchange->answered = body.overflowed;
         if (body.overflowed) snprintf(exchange->error, sizeof exchange->error, "response body larger than %zu bytes", body.limit);
         else snprintf(exchange->error, sizeof exchange->error, "%s", error[0] ? error : curl.easy_strerror(code));
         free(body.bytes);

@@ -27,6 +27,8 @@ typedef struct rotor_http_exchange {
     int timed_out;
     /* 1 when the request certainly never reached the server (no connection was made). */
     int never_sent;
+    /* 1 when the server was answering (the body outgrew max_response_bytes): it had finished. */
+    int answered;
     char error[256];
 } rotor_http_exchange;
 

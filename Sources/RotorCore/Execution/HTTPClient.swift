@@ -35,6 +35,8 @@ enum HTTPClient {
         /// True when no connection was made: the server cannot have acted on the request.
         /// Anything else (a timeout, a reset, an answer too large) may come after it did.
         var neverSent = false
+        /// True when the server was answering (its body outgrew the limit): it had finished.
+        var answered = false
     }
 
     /// The largest response body rotor reads; a bigger one fails the exchange.
@@ -79,7 +81,7 @@ enum HTTPClient {
         defer { rotor_http_free(&exchange) }
         guard code == 0 else {
             let message = withUnsafeBytes(of: exchange.error) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-            return .failure(Failure(message: message, timedOut: exchange.timed_out != 0, neverSent: exchange.never_sent != 0))
+            return .failure(Failure(message: message, timedOut: exchange.timed_out != 0, neverSent: exchange.never_sent != 0, answered: exchange.answered != 0))
         }
         let body = exchange.response_body.map { Data(bytes: $0, count: exchange.response_body_length) } ?? Data()
         let headerText = exchange.response_headers.map {

@@ -109,7 +109,7 @@ struct HTTPProvider: KeyProvider {
                 }
                 let what = error.timedOut ? "timed out after \(spec.timeout)" : "failed (\(error.message))"
                 throw ProviderError("\(request.method) \(url.host ?? "")\(url.path) \(what)", mayHaveCreated: creating && !error.neverSent,
-                                    mayStillBeWorking: creating && !error.neverSent)
+                                    mayStillBeWorking: creating && !error.neverSent && !error.answered)
             }
         }
     }
