@@ -58,6 +58,11 @@ struct GlobalFlags: ParsableArguments {
     @Flag(name: .shortAndLong, help: "Print more about each step.")
     var verbose = false
 
+    /// A `ROTOR_NOW` that does not parse is a usage error (64), never silently the real time.
+    func validate() throws {
+        if let problem = GlobalOptions.fixedNowProblem { throw ValidationError(problem) }
+    }
+
     var options: GlobalOptions {
         GlobalOptions(configPaths: configPaths, stateURL: stateURL ?? ProcessInfo.processInfo.environment["ROTOR_STATE"],
                       quiet: quiet, verbose: verbose)

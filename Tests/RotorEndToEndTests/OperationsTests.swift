@@ -173,6 +173,31 @@ import Testing
         #expect(try fixture.rotor(["history", "--verify"]).status == 0, "the claim is part of the hashed entry")
     }
 
+    /// Issue #19 (SPEC, "Onboarding, people and schedules"): ROTOR_NOW must parse — an RFC
+    /// 3339 time or a date meaning 00:00 UTC — or the command is a usage error; it was
+    /// silently the real time.
+    @Test func rotorNowMustParse() throws {
+        let fixture = try RotationFixture()
+        for bad in ["tomorrow", "2027-13-01", "2027-01-01 09:00"] {
+            let result = try fixture.rotor(["plan"], environment: ["ROTOR_NOW": bad])
+            #expect(result.status == 64, "\(bad): \(result.stdout)\(result.stderr)")
+            #expect(result.stderr.contains("ROTOR_NOW="), "\(result.stderr)")
+        }
+        let day = try fixture.rotor(["plan", "--json"], environment: ["ROTOR_NOW": "2031-01-01"])
+        #expect(day.status == 0, "\(day.stdout)\(day.stderr)")
+        #expect(day.stdout.contains("2031-01-01T00:00:00Z"), "a date means 00:00 UTC: \(day.stdout.prefix(600))")
+    }
+
+    /// Issue #19: an unknown key or run is a usage error for every command.
+    @Test func anUnknownKeyOrRunIsAUsageError() throws {
+        let fixture = try RotationFixture()
+        #expect(try fixture.rotor(["history", "api-key"]).status == 0, "a configured key with no history yet")
+        #expect(try fixture.rotor(["history", "nosuch"]).status == 64)
+        #expect(try fixture.rotor(["rotate", "api-key"]).status == 0)
+        let rollback = try fixture.rotor(["rollback", "20990101T000000Z-abcdef"])
+        #expect(rollback.status == 64 && rollback.stderr.contains("no run '20990101T000000Z-abcdef'"), "\(rollback.stdout)\(rollback.stderr)")
+    }
+
     @Test func metricsFileIsPrometheusTextfile() throws {
         let fixture = try RotationFixture()
         let metrics = fixture.scratch.url.appendingPathComponent("rotor.prom").path

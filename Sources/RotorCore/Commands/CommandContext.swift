@@ -23,7 +23,25 @@ public struct GlobalOptions: Sendable {
     }
 
     @Sendable public static func environmentClock() -> Date {
-        ProcessInfo.processInfo.environment["ROTOR_NOW"].flatMap { ISO8601DateFormatter().date(from: $0) } ?? Date()
+        ProcessInfo.processInfo.environment["ROTOR_NOW"].flatMap(fixedNow) ?? Date()
+    }
+
+    /// `ROTOR_NOW` read strictly: an RFC 3339 time (`2027-01-01T09:30:00Z`, an offset,
+    /// fractions), or a date meaning 00:00 UTC (`2027-01-01`); nil for anything else.
+    public static func fixedNow(_ text: String) -> Date? {
+        let plain = ISO8601DateFormatter()
+        if let date = plain.date(from: text) ?? ISO8601DateFormatter.withFractions.date(from: text) { return date }
+        let day = ISO8601DateFormatter()
+        day.formatOptions = [.withFullDate]
+        day.timeZone = TimeZone(identifier: "UTC")
+        return text.count == 10 ? day.date(from: text) : nil
+    }
+
+    /// Why `ROTOR_NOW` cannot be used (a usage error: rotor must not act at a time it
+    /// guessed, or at the real time when the caller meant another), or nil.
+    public static var fixedNowProblem: String? {
+        guard let text = ProcessInfo.processInfo.environment["ROTOR_NOW"], fixedNow(text) == nil else { return nil }
+        return "ROTOR_NOW='\(ControlCharacters.escape(text))' is neither an RFC 3339 time (2027-01-01T09:30:00Z) nor a date (2027-01-01, meaning 00:00 UTC); unset it to use the system clock"
     }
 }
 

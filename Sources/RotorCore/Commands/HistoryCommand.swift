@@ -24,6 +24,10 @@ public enum HistoryCommand {
             return .success
         }
         let shown = entries.filter { key == nil || $0.key == key }
+        if let key, shown.isEmpty, !isConfigured(key, global: global) {
+            console.err("error: unknown key '\(ControlCharacters.escape(key))': it is neither configured nor in the audit log")
+            return .usage
+        }
         if json {
             struct Document: Encodable { var version: Int; var entries: [AuditEntry] }
             console.writeOut(JSONOutput.encode(Document(version: 1, entries: shown)))
@@ -41,5 +45,12 @@ public enum HistoryCommand {
             console.out(line)
         }
         return .success
+    }
+
+    /// Whether the configuration (if it loads) names `key`: a configured key that was never
+    /// rotated has an empty history, not an unknown name.
+    private static func isConfigured(_ key: String, global: GlobalOptions) -> Bool {
+        let result = ConfigurationLoader(workingDirectory: global.workingDirectory).load(paths: global.configPaths)
+        return result.configuration.key(named: key) != nil
     }
 }

@@ -7,6 +7,11 @@ public enum RollbackCommand {
         guard let (configuration, _) = step.load() else { return .failure }
         let engine: RotationEngine
         do { engine = try EngineSetup.make(configuration, global: global, console: console, loader: step.loader) } catch { return error }
+        // An unknown run is a usage error, as an unknown key is.
+        guard (try? engine.store.runs().contains { $0.id == runID }) != false else {
+            console.err("error: no run '\(ControlCharacters.escape(runID))' in the state store; 'rotor history' lists the runs")
+            return .usage
+        }
         return ReportView(console: console).show([await engine.rollback(runID: runID)], json: json)
     }
 }
