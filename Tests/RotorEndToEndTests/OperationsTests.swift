@@ -198,6 +198,17 @@ import Testing
         #expect(rollback.status == 64 && rollback.stderr.contains("no run '20990101T000000Z-abcdef'"), "\(rollback.stdout)\(rollback.stderr)")
     }
 
+    /// Issue #19's polish list: "rotated — rotated to", "1 targets", "1 checks passed".
+    @Test func oneOfAThingIsSaidInTheSingular() throws {
+        let setup = try ProviderSecretsTests.Setup()
+        let result = try setup.rotor(["run"])
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        #expect(result.stdout.contains("api-key: completed — rotated to "), "\(result.stdout)")
+        #expect(result.stderr.contains("preflight ok (1 target)"), "\(result.stderr)")
+        let history = try setup.rotor(["rotate", "api-key", "--json"])
+        #expect(history.stdout.contains("1 check passed") && history.stdout.contains("1 target ready"), "\(history.stdout)")
+    }
+
     @Test func metricsFileIsPrometheusTextfile() throws {
         let fixture = try RotationFixture()
         let metrics = fixture.scratch.url.appendingPathComponent("rotor.prom").path

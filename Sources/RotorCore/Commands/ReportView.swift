@@ -45,7 +45,8 @@ struct ReportView {
     private func lines(_ report: ScheduledKeyReport) -> String {
         var text = "\(report.key): "
         if let rotation = report.rotation {
-            text += word(rotation.outcome, completed: "rotated") + " — " + ControlCharacters.escape(rotation.message) + "\n"
+            // "completed — rotated to …", as `rotate` says it (not "rotated — rotated to").
+            text += word(rotation.outcome, completed: "completed") + " — " + ControlCharacters.escape(rotation.message) + "\n"
         } else {
             text += Style.dim("skipped", console.colorOut) + " — not due: " + report.reason + "\n"
         }

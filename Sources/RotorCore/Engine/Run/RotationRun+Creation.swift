@@ -149,8 +149,9 @@ extension RotationRun {
             }
         }
         guard !key.verify.isEmpty else { return }
-        try journal.record(.verifyKey, .done, "\(key.verify.count) checks passed")
-        note(.verifyKey, "\(key.verify.count) checks passed", .ok)
+        let passed = key.verify.count == 1 ? "1 check passed" : "\(key.verify.count) checks passed"
+        try journal.record(.verifyKey, .done, passed)
+        note(.verifyKey, passed, .ok)
     }
 
     /// Every target must accept the new value before any is touched (the env-file rule,

@@ -29,9 +29,10 @@ extension RotationRun {
             note(.preflight, text, .failed)
             throw Stop(outcome: .failed, message: "preflight failed: \(text); nothing was created or changed")
         }
-        try journal.record(.preflight, .done, "\(operations.count) targets ready")
-        note(.preflight, "\(operations.count) targets ready", .ok)
-        engine.progress("\(keyName): preflight ok (\(operations.count) targets)")
+        let targets = Planner.count(operations.count, "target")
+        try journal.record(.preflight, .done, "\(targets) ready")
+        note(.preflight, "\(targets) ready", .ok)
+        engine.progress("\(keyName): preflight ok (\(targets))")
     }
 
     /// The old generation's secret, as a target holds it, kept in memory for
