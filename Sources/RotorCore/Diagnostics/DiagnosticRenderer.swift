@@ -12,7 +12,9 @@ public struct DiagnosticRenderer: Sendable {
 
     public func render(_ diagnostic: Diagnostic) -> String {
         var lines = [headline(diagnostic)]
-        if let location = diagnostic.location, let source = sources.line(location.line, of: location.file) {
+        if let location = diagnostic.location, let line = sources.line(location.line, of: location.file) {
+            // A literal secret the configuration was refused for is masked where it is quoted.
+            let source = KnownSecrets.shared.redact(line)
             let (excerpt, column) = Self.excerpt(of: source, around: location.column)
             lines.append(excerpt)
             lines.append(caretLine(under: excerpt, column: column))

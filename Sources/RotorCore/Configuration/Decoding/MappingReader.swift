@@ -212,6 +212,8 @@ final class MappingReader {
         for (pair, name) in unused where !known.contains(name) {
             let key = key(pair)
             if let hint = hints[name] {
+                // A literal secret under a refused name: not quoted back in the source line.
+                if let literal = value(pair).scalarText { _ = Secret(literal) }
                 context.error("unknown field '\(name)' in \(subject): \(hint)", at: key)
                 continue
             }
@@ -296,6 +298,8 @@ extension MappingReader {
                 context.diagnostics.error(message, at: placeholderLocation(value, offset: offset, context))
             }
             if !template.usesSecret, let reason = CredentialDetector.reason(text.value) {
+                // Refused, and never quoted back: the error's source line would put it in CI logs.
+                _ = Secret(text.value)
                 context.error(
                     "\(field()) holds what looks like a literal credential (\(reason)); rotor refuses secrets written into configuration: keep tokens in the environment or a file",
                     at: value)
