@@ -209,6 +209,19 @@ import Testing
         #expect(history.stdout.contains("1 check passed") && history.stdout.contains("1 target ready"), "\(history.stdout)")
     }
 
+    /// Issue #19: `--quiet` printed every key's "skipped" line — the example crontab mailed
+    /// every 15 minutes. Now nothing unless something failed or needs a person.
+    @Test func quietIsSilentUnlessSomethingFails() throws {
+        let setup = try ProviderSecretsTests.Setup()
+        for environment in [[:], ["ROTOR_NOW": "2026-12-01T00:00:00Z"]] {
+            let result = try setup.rotor(["run", "--quiet"], environment)
+            #expect(result.status == 0 && result.stdout.isEmpty && result.stderr.isEmpty, "\(result.stdout)\(result.stderr)")
+        }
+        let failing = try setup.rotor(["run", "--quiet"], ["ROTOR_NOW": "2031-01-01T00:00:00Z", "VENDOR_FAIL": "check"])
+        #expect(failing.status == 1)
+        #expect(failing.stdout.contains("api-key: failed — verify-key failed"), "\(failing.stdout)")
+    }
+
     @Test func metricsFileIsPrometheusTextfile() throws {
         let fixture = try RotationFixture()
         let metrics = fixture.scratch.url.appendingPathComponent("rotor.prom").path

@@ -16,6 +16,6 @@ public enum RecoverCommand {
             if !global.quiet { console.out("nothing to recover") }
             return .success
         }
-        return ReportView(console: console).show(reports, json: json, recovery: true)
+        return ReportView(console: console, quiet: global.quiet).show(reports, json: json, recovery: true)
     }
 }

@@ -4,6 +4,8 @@ import Foundation
 /// or the `--json` document. Returns the exit code the reports call for.
 struct ReportView {
     let console: Console
+    /// `--quiet`: only what failed or needs a person is shown (cron mails nothing else).
+    var quiet = false
 
     /// `rotate`, `recover`, `rollback`, `sync`. `recovery`: the reports are of interrupted
     /// runs, finished either way (see `recoveryExitStatus`).
@@ -12,7 +14,7 @@ struct ReportView {
         if json {
             console.writeOut(JSONOutput.encode(Document(version: 1, keys: reports)))
         } else {
-            for report in reports {
+            for report in reports where !quiet || report.exitStatus != .success {
                 if report.emergency {
                     // An incident is closed on evidence: it comes first.
                     for revocation in report.revocations { console.out("\(report.key): \(evidence(revocation))") }
@@ -35,7 +37,7 @@ struct ReportView {
         if json {
             console.writeOut(JSONOutput.encode(Document(version: 1, keys: reports)))
         } else {
-            for report in reports { console.writeOut(lines(report)) }
+            for report in reports where !quiet || report.exitStatus != .success { console.writeOut(lines(report)) }
         }
         return reports.map(\.exitStatus).max() ?? .success
     }

@@ -12,6 +12,6 @@ public enum RollbackCommand {
             console.err("error: no run '\(ControlCharacters.escape(runID))' in the state store; 'rotor history' lists the runs")
             return .usage
         }
-        return ReportView(console: console).show([await engine.rollback(runID: runID)], json: json)
+        return ReportView(console: console, quiet: global.quiet).show([await engine.rollback(runID: runID)], json: json)
     }
 }

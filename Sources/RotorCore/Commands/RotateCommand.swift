@@ -52,7 +52,7 @@ public enum RotateCommand {
             let report = await engine.rotate(key, options: RotationOptions(emergency: options.emergency, revokeFirst: options.revokeFirst, parallel: options.parallel))
             reports.append(report)
         }
-        status = max(status, ReportView(console: console).show(reports, json: options.json))
+        status = max(status, ReportView(console: console, quiet: global.quiet).show(reports, json: options.json))
         return status
     }
 }

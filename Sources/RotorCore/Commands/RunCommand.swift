@@ -42,7 +42,7 @@ public enum RunCommand {
             console.err("error: cannot read the key states (\(error)); nothing was rotated")
             return .needsPerson
         }
-        let status = max(recovered, ReportView(console: console).show(reports, json: options.json))
+        let status = max(recovered, ReportView(console: console, quiet: global.quiet).show(reports, json: options.json))
         if let path = options.metricsFile {
             do {
                 let states = try engine.store.keyStates()

@@ -12,6 +12,6 @@ public enum SyncCommand {
         for key in keys.isEmpty ? configuration.keys.map(\.name.value) : keys {
             reports.append(await engine.sync(key, dryRun: dryRun, now: global.clock()))
         }
-        return ReportView(console: console).show(reports, json: false)
+        return ReportView(console: console, quiet: global.quiet).show(reports, json: false)
     }
 }
