@@ -53,7 +53,7 @@ import Testing
             policies/p.yaml:7:5: error: unknown field 'evrey' in key 'hook' (did you mean 'every'?)
                 evrey: 30d
                 ^
-            policies/p.yaml:8:12: error: 'grace' of key 'hook' is not a duration: 'soon'; write e.g. 90d, 12h, 30m, 45s or 0s
+            policies/p.yaml:8:12: error: 'grace' of key 'hook' is not a duration: 'soon'; write e.g. 2w, 90d, 12h, 30m, 45s or 0s
                 grace: soon
                        ^
             3 errors in 2 files; nothing was changed

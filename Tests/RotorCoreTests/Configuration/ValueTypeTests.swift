@@ -3,12 +3,14 @@ import Testing
 @testable import RotorCore
 
 @Suite struct DurationTests {
-    @Test(arguments: [("90d", 7_776_000), ("12h", 43_200), ("30m", 1_800), ("45s", 45), ("0s", 0), ("1h30m", 5_400), ("1d12h", 129_600)])
+    @Test(arguments: [("90d", 7_776_000), ("12h", 43_200), ("30m", 1_800), ("45s", 45), ("0s", 0), ("1h30m", 5_400), ("1d12h", 129_600),
+                            // Weeks (issue #19's polish list), printed back in days.
+                            ("1w", 604_800), ("2w3d", 1_468_800)])
     func parses(_ text: String, _ seconds: Int64) {
         #expect(RotorDuration(parsing: text)?.seconds == seconds)
     }
 
-    @Test(arguments: ["", "90", "d", "90 days", "1w", "30m1h", "1h1h", "-5s", "1.5h", "9999999999s"])
+    @Test(arguments: ["", "90", "d", "90 days", "1d1w", "30m1h", "1h1h", "-5s", "1.5h", "9999999999s"])
     func rejects(_ text: String) {
         #expect(RotorDuration(parsing: text) == nil)
     }

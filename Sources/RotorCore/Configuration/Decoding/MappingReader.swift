@@ -136,7 +136,7 @@ final class MappingReader {
         guard let text = string(field) else { return nil }
         guard let duration = RotorDuration(parsing: text.value) else {
             context.diagnostics.error(
-                "'\(field)' of \(subject) is not a duration: '\(text.value)'; write e.g. 90d, 12h, 30m, 45s or 0s",
+                "'\(field)' of \(subject) is not a duration: '\(text.value)'; write e.g. 2w, 90d, 12h, 30m, 45s or 0s",
                 at: text.location)
             return nil
         }

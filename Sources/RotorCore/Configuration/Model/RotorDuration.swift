@@ -1,10 +1,12 @@
-/// A duration written as `90d`, `12h`, `30m`, `45s`, `0s` or a sum of them (`1h30m`).
+/// A duration written as `2w`, `90d`, `12h`, `30m`, `45s`, `0s` or a sum of them
+/// (`1h30m`), largest unit first; printed back without weeks (`14d`).
 public struct RotorDuration: Hashable, Sendable, Comparable, CustomStringConvertible {
     public var seconds: Int64
 
     public init(seconds: Int64) { self.seconds = seconds }
 
     private static let units: [(suffix: Character, seconds: Int64)] = [("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1)]
+    private static let parsedUnits = [(suffix: Character("w"), seconds: Int64(604_800))] + units
 
     /// Parses the text; nil when it is not a duration.
     public init?(parsing text: String) {
@@ -18,10 +20,10 @@ public struct RotorDuration: Hashable, Sendable, Comparable, CustomStringConvert
                 guard digits.count <= 9 else { return nil }
                 continue
             }
-            guard let rank = Self.units.firstIndex(where: { $0.suffix == character }),
+            guard let rank = Self.parsedUnits.firstIndex(where: { $0.suffix == character }),
                   !digits.isEmpty, rank > lastUnitRank, let value = Int64(digits)
             else { return nil }
-            total += value * Self.units[rank].seconds
+            total += value * Self.parsedUnits[rank].seconds
             digits = ""
             sawUnit = true
             lastUnitRank = rank
