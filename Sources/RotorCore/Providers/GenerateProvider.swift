@@ -11,7 +11,8 @@ struct GenerateProvider: KeyProvider {
         var generator = SystemRandomNumberGenerator()
         let bytes = (0..<format.bytes).map { _ in UInt8.random(in: 0...255, using: &generator) }
         let secret = Secret(format.prefix + Self.encode(bytes, as: format.encoding))
-        let suffix = String(UInt32.random(in: 0...UInt32.max, using: &generator), radix: 16)
+        // Always 8 hex digits (a leading zero was dropped: ids of 7 digits, issue #19).
+        let suffix = String(UInt32.random(in: 0...UInt32.max, using: &generator), radix: 16).leftPadded(to: 8, with: "0")
         return NewGeneration(id: "gen-\(values[.timestamp] ?? "")-\(suffix)", name: name, secret: secret)
     }
 
