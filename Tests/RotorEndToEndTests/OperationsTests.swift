@@ -47,6 +47,7 @@ import Testing
         #expect(keys["broken-key"]?["outcome"] as? String == "failed")
         #expect((keys["broken-key"]?["message"] as? String)?.contains("preflight failed") == true)
         #expect(keys["fresh-key"]?["due"] as? Bool == false)
+        #expect(keys["fresh-key"]?["outcome"] as? String == "skipped", "every key has an outcome (issue #19)")
         #expect(keys["fresh-key"]?["reason"] as? String == "current generation is 14d old; due in 16d (2026-12-26)")
         #expect(keys["windowed-key"]?["due"] as? Bool == false)
         #expect(keys["windowed-key"]?["reason"] as? String == "current generation is 14d old; due in 16d (2026-12-26)")

@@ -35,7 +35,9 @@ public struct ScheduledKeyReport: Sendable, Encodable {
         try container.encode(key, forKey: .key)
         try container.encode(due, forKey: .due)
         try container.encode(reason, forKey: .reason)
-        try container.encodeIfPresent(outcome, forKey: .outcome)
+        // Every key has an outcome in the JSON (issue #19): a key nothing was attempted for
+        // is "skipped", one whose only work was a grace-period deletion takes its outcome.
+        try container.encode(outcome?.rawValue ?? deletion?.outcome.rawValue ?? "skipped", forKey: .outcome)
         try container.encodeIfPresent(rotation?.runID, forKey: .run)
         try container.encode(message, forKey: .message)
         try container.encode((rotation?.steps ?? []) + (deletion?.steps ?? []), forKey: .steps)
