@@ -54,9 +54,9 @@ import Testing
         // Day 40 on a Thursday: windowed-key is due but outside its window and waits.
         let later = try RotorProcess.run(["run"], in: scratch.url, environment: at("2027-01-07T10:00:00Z"))
         #expect(later.stdout.contains("windowed-key: skipped — not due: current generation is 42d old (every 30d), but outside its window 'Sat-Sun 00:00-06:00 UTC'; waits until 2027-01-09T00:00:00Z"))
-        #expect(later.stdout.contains("fresh-key: rotated"))
+        #expect(later.stdout.contains("fresh-key: completed — rotated to "))
         let weekend = try RotorProcess.run(["run"], in: scratch.url, environment: at("2027-01-09T01:00:00Z"))
-        #expect(weekend.stdout.contains("windowed-key: rotated"))
+        #expect(weekend.stdout.contains("windowed-key: completed — rotated to "))
         #expect(try RotorProcess.run(["run", "--dry-run"], in: scratch.url, environment: at("2027-01-09T02:00:00Z")).status == 0)
     }
 
