@@ -143,7 +143,8 @@ import Testing
         #expect(try fixture.currentGeneration()?.id == gen1.id)
         #expect(try fixture.vendorKeys() == [gen1.id])
         #expect(try fixture.leftovers().isEmpty)
-        #expect(try fixture.rotor(["rollback", "no-such-run"]).stdout.contains("no run 'no-such-run' in the state store"))
+        let unknown = try fixture.rotor(["rollback", "no-such-run"])
+        #expect(unknown.status == 64 && unknown.stderr.contains("no run 'no-such-run' in the state store"), "an unknown run is a usage error: \(unknown.stdout)\(unknown.stderr)")
     }
 
     @Test func aGenerationStillInItsGracePeriodIsRetiredByTheNextRotation() throws {
