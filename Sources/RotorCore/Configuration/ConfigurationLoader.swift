@@ -245,11 +245,12 @@ public struct ConfigurationLoader: Sendable {
 
         // Declared names, so a provider that failed to decode is not reported again as unknown.
         let providerNames = declared.providers
+        var suggestions = ReferenceSuggestions()
         let providersByName = Dictionary(configuration.providers.map { ($0.name.value, $0) }, uniquingKeysWith: { first, _ in first })
         for key in configuration.keys {
             guard providerNames.contains(key.provider.value) else {
                 diagnostics.error(
-                    "key '\(key.name.value)' uses unknown provider '\(key.provider.value)'\(Suggestion.didYouMean(key.provider.value, in: providerNames))",
+                    "key '\(key.name.value)' uses unknown provider '\(key.provider.value)'\(suggestions.didYouMean(key.provider.value, in: providerNames))",
                     at: key.provider.location)
                 continue
             }
@@ -266,7 +267,7 @@ public struct ConfigurationLoader: Sendable {
         let unknown = Set(consumersByKey.keys.filter { !keyNames.contains($0) })
         for consumer in configuration.consumers where !unknown.isEmpty && unknown.contains(consumer.uses.value) {
             diagnostics.error(
-                "consumer '\(consumer.name.value)' uses unknown key '\(consumer.uses.value)'\(Suggestion.didYouMean(consumer.uses.value, in: keyNames))",
+                "consumer '\(consumer.name.value)' uses unknown key '\(consumer.uses.value)'\(suggestions.didYouMean(consumer.uses.value, in: keyNames))",
                 at: consumer.uses.location)
         }
         for key in configuration.keys where consumersByKey[key.name.value] == nil {

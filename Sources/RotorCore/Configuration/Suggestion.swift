@@ -1,16 +1,7 @@
-import Foundation
-
 /// "Did you mean …?" for misspelled names.
 enum Suggestion {
     /// The candidate closest to `word`, if it is close enough to be a likely typo.
-    ///
-    /// Each call compares `word` with every candidate; a mass rename (thousands of
-    /// consumers naming thousands of keys that do not exist) made that quadratic — 80 s
-    /// for 8,000 errors (#18). So suggestions draw on one budget of comparisons per
-    /// process: once it is spent, errors come without "did you mean", and validation
-    /// stays linear in the number of errors.
     static func closest(to word: String, in candidates: some Collection<String>) -> String? {
-        guard Budget.take(candidates.count) else { return nil }
         let lowered = word.lowercased()
         let allowed = max(1, min(3, word.count / 3))
         var best: (name: String, distance: Int)?
@@ -22,20 +13,6 @@ enum Suggestion {
         }
         guard let best else { return nil }
         return best.distance <= allowed ? best.name : nil
-    }
-
-    /// Comparisons left for suggestions in this process.
-    private enum Budget {
-        private static let lock = NSLock()
-        nonisolated(unsafe) private static var left = 100_000
-
-        static func take(_ count: Int) -> Bool {
-            lock.withLock {
-                guard left >= count else { return false }
-                left -= count
-                return true
-            }
-        }
     }
 
     /// " (did you mean 'x'?)" or "".
@@ -63,5 +40,26 @@ enum Suggestion {
             (previousPrevious, previous, current) = (previous, current, previousPrevious)
         }
         return previous[b.count]
+    }
+}
+
+/// "Did you mean" for references between files (a consumer's key, a key's provider): many
+/// errors may name the same unknown, and a mass rename makes thousands of distinct ones,
+/// each compared with every declared name — 80 s for 8,000 errors (#18). So answers are
+/// kept per name, and the comparisons one load spends on them are bounded; beyond that,
+/// errors come without a suggestion and validation stays linear in the number of errors.
+struct ReferenceSuggestions {
+    private var answers: [String: String] = [:]
+    private var comparisonsLeft: Int
+
+    init(comparisons: Int = 100_000) { comparisonsLeft = comparisons }
+
+    mutating func didYouMean(_ word: String, in candidates: some Collection<String>) -> String {
+        if let known = answers[word] { return known }
+        guard comparisonsLeft >= candidates.count else { return "" }
+        comparisonsLeft -= candidates.count
+        let answer = Suggestion.didYouMean(word, in: candidates)
+        answers[word] = answer
+        return answer
     }
 }

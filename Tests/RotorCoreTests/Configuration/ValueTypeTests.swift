@@ -80,6 +80,16 @@ import Testing
         #expect(Suggestion.closest(to: "provder", in: ["provider", "name"]) == "provider")
         #expect(Suggestion.closest(to: "zzz", in: ["every", "grace"]) == nil)
     }
+
+    /// References between files (#18): one answer per unknown name, and a bounded number of
+    /// comparisons per load, so a mass rename stays linear.
+    @Test func referenceSuggestionsAreKeptPerNameAndBounded() {
+        let keys = ["prd-1", "prd-2", "prd-3", "prd-4", "prd-5", "prd-6"]
+        var suggestions = ReferenceSuggestions(comparisons: 10)
+        #expect(suggestions.didYouMean("prod-1", in: keys) == " (did you mean 'prd-1'?)")
+        #expect(suggestions.didYouMean("prod-1", in: keys) == " (did you mean 'prd-1'?)", "kept: costs nothing the second time")
+        #expect(suggestions.didYouMean("prod-2", in: keys) == "", "4 comparisons left, 6 needed: no suggestion")
+    }
 }
 
 @Suite struct CredentialDetectorTests {
