@@ -33,14 +33,7 @@ import Testing
     static func setup(_ target: String) throws -> Scratch {
         let scratch = try Scratch()
         try scratch.writeGeneratedKey()
-        try scratch.write("consumers/app.yaml", """
-            kind: ConsumerManifest
-            consumers:
-              app:
-                uses: hook
-                targets:
-            \(target)
-            """)
+        try scratch.writeHookConsumer("    targets:\n" + target)
         return scratch
     }
 

@@ -13,6 +13,12 @@ extension Scratch {
               hook: { provider: local, grace: 0s }
             """)
     }
+
+    /// One consumer `app` of that key; `fields`: its YAML lines below `uses`, indented
+    /// by four spaces.
+    func writeHookConsumer(_ fields: String) throws {
+        try write("consumers/app.yaml", "kind: ConsumerManifest\nconsumers:\n  app:\n    uses: hook\n" + fields + "\n")
+    }
 }
 
 /// Commands and pipes that used to fool rotor (issue 17, items 5 and 6): a timeout that did
@@ -22,16 +28,7 @@ extension Scratch {
     static func setup(_ extra: String, stdinPadding: Int = 0) throws -> Scratch {
         let scratch = try Scratch()
         try scratch.writeGeneratedKey()
-        try scratch.write("consumers/app.yaml", """
-            kind: ConsumerManifest
-            consumers:
-              app:
-                uses: hook
-                targets:
-                  - env_file: ../deploy/.env
-                    var: HOOK_SECRET
-            \(extra)
-            """)
+        try scratch.writeHookConsumer("    targets:\n      - env_file: ../deploy/.env\n        var: HOOK_SECRET\n" + extra)
         try scratch.write("deploy/.env", "HOOK_SECRET=whsec_initial\n")
         return scratch
     }

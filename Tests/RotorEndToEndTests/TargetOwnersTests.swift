@@ -18,13 +18,7 @@ import Testing
         let uid = try #require(getpwnam(user)?.pointee.pw_uid), gid = try #require(getpwnam(user)?.pointee.pw_gid)
         let scratch = try Scratch()
         try scratch.writeGeneratedKey()
-        try scratch.write("consumers/app.yaml", """
-            kind: ConsumerManifest
-            consumers:
-              app:
-                uses: hook
-            \(named ? "    user: \(user)\n" : "")    targets: [{ env_file: ../deploy/app/.env, var: HOOK }]
-            """)
+        try scratch.writeHookConsumer((named ? "    user: \(user)\n" : "") + "    targets: [{ env_file: ../deploy/app/.env, var: HOOK }]")
         try scratch.write("deploy/app/.env", "HOOK=whsec_initial\n")
         // Traversable whatever the umask (another test may have narrowed it): the user
         // must reach its own folder.
