@@ -28,7 +28,7 @@ struct Rotor: AsyncParsableCommand {
             64 usage error.
             """,
         version: RotorVersion.current,
-        subcommands: [Validate.self, Plan.self, Apply.self, Rotate.self, RunDue.self, Status.self, Sync.self, History.self, Rollback.self, Recover.self, State.self]
+        subcommands: [Validate.self, Plan.self, Apply.self, Rotate.self, RunDue.self, Status.self, Sync.self, History.self, Report.self, Rollback.self, Recover.self, State.self]
     )
 
     /// One command per process: what it has finished with is left to the exit (`KeptUntilExit`).
@@ -291,6 +291,30 @@ extension Rotor {
 
         func run() throws {
             try finish(HistoryCommand.run(key: key, json: json, verify: verify, global: global.options, console: global.console))
+        }
+    }
+
+    struct Report: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "report",
+            abstract: "Write one self-contained HTML page showing the fleet: ages, consumers, drift, runs, audit.",
+            discussion: """
+                The page needs no network (inline style, SVG and a small script; it reads without the script too) \
+                and holds no secret: ids and fingerprints only. It reads every target as 'rotor status' does \
+                (an exec target's read command runs) and verifies the audit chain as 'rotor history --verify' does. \
+                Exit 0 when the page is written, 1 when the configuration or state cannot be read.
+                """)
+
+        @Option(name: .customLong("html"), help: ArgumentHelp("Write the page here ('-': standard output).", valueName: "file"))
+        var html: String
+
+        @Option(help: ArgumentHelp("Show this many of the newest runs with their steps.", valueName: "n"))
+        var runs = 20
+
+        @OptionGroup var global: GlobalFlags
+
+        func run() async throws {
+            try finish(await ReportCommand.run(ReportCommand.Options(htmlPath: html, runs: runs), global: global.options, console: global.console))
         }
     }
 
