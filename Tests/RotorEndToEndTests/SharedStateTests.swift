@@ -53,6 +53,23 @@ struct SharedStateTests {
         #expect(try store.auditLog().filter { $0.action == "rotate" }.count == Self.keys.count)
     }
 
+    /// `rotor report` reads a PostgreSQL store as it reads SQLite: every key, every run and
+    /// the audit chain verified, with its head as `history --json` gives it.
+    @Test func theReportPageReadsThePostgreSQLState() throws {
+        let (scratch, url) = try Self.scene()
+        #expect(try RotorProcess.run(["run", "--state", url], in: scratch.url).status == 0)
+        let result = try RotorProcess.run(["report", "--html", "page.html", "--state", url, "--runs", "3"], in: scratch.url)
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stderr.contains("wrote page.html: 8 keys, 0 overdue, 0 targets not in sync, audit log intact"), "\(result.stderr)")
+        let parsed = try ReportTests.python([ReportTests.page, "parse", scratch.url.appendingPathComponent("page.html").path])
+        #expect(parsed["keys"] as? [String] == Self.keys)
+        #expect((parsed["runs"] as? [Any])?.count == 3)
+        #expect((parsed["text"] as? String)?.contains("the newest 3 of 8 runs") == true)
+        let store = try #require(try PostgresStateStore.open(url: url))
+        let last = try #require(try store.auditLog().last)
+        #expect(parsed["audit_head"] as? String == "\(last.sequence):\(last.hash)")
+    }
+
     /// The role `rotor_password` must authenticate (scram); its password reaches rotor only
     /// through PGPASSWORD or ~/.pgpass, as for psql, and is never printed.
     @Test func thePasswordComesFromPGPASSWORDOrThePasswordFile() throws {

@@ -1,0 +1,92 @@
+import Foundation
+import Testing
+@testable import RotorCore
+
+/// The report page as rendered, without a browser: what goes in escaped, what the template
+/// may never do, the CSP's hashes, the age bars and the graph's limit.
+/// (ReportTests, end to end, reads real pages with html5lib and headless Chromium.)
+struct ReportPageTests {
+    static let now = Date(timeIntervalSince1970: 1_800_000_000)
+
+    static func key(_ name: String, consumers: [String], age: Int?, every: Int64? = 100 * 86_400, state: TargetState = .inSync) -> FleetReport.Key {
+        let current = age.map { GenerationRecord(id: "gen-\(name)", fingerprint: "sha256:0123456789ab", created: now.addingTimeInterval(-Double($0))) }
+        let targets = consumers.map { TargetStatus(consumer: $0, target: "deploy/\($0).env:API_KEY", type: "env_file", state: state, fingerprint: nil, reason: nil) }
+        let nextDue = current.flatMap { c in every.map { c.created.addingTimeInterval(Double($0)) } }
+        let status = StatusCommand.KeyStatus(key: name, current: current, ageSeconds: age, nextDue: nextDue,
+                                             overdue: current == nil || nextDue.map { $0 <= now } == true, pendingDeletion: nil, targets: targets)
+        return FleetReport.Key(status: status, provider: "local (generate)", every: every.map { RotorDuration(seconds: $0) },
+                               grace: RotorDuration(seconds: 0), window: nil, lastRun: nil)
+    }
+
+    static func report(keys: [FleetReport.Key], runs: [FleetReport.Run] = []) -> FleetReport {
+        FleetReport(generatedAt: now, keys: keys, runs: runs, runCount: runs.count,
+                    audit: FleetReport.Audit(entries: 0, problem: nil, head: nil, breakGlass: []), warnings: [])
+    }
+
+    @Test func hostileNamesAreShownAsTextNeverAsMarkup() {
+        let hostile = ["<script>alert(1)</script>", "\" onmouseover=\"alert(1)", "' autofocus onfocus='x", "&lt;b&gt;", "a\u{1B}[31mred\u{202E}"]
+        let page = ReportPage.render(Self.report(keys: hostile.map { Self.key($0, consumers: [$0 + "-c"], age: 10) }))
+        #expect(page.components(separatedBy: "<script").count == 2)  // the page's own script only
+        #expect(!page.contains("onmouseover=\"alert") && !page.contains("onfocus='x"))
+        #expect(page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"))
+        #expect(page.contains("&quot; onmouseover=&quot;alert(1)"))
+        #expect(page.contains("&amp;lt;b&amp;gt;"))  // an entity in a name is shown as typed, not decoded
+        #expect(page.contains("a\\x1b[31mred\\u{202E}") && !page.contains("\u{1B}") && !page.contains("\u{202E}"))
+    }
+
+    @Test func aKnownSecretInAJournalLineIsRedactedOnThePage() {
+        let canary = "rotor-report-canary-7f3a9c1e5b"
+        _ = Secret(canary)
+        let entry = JournalEntry(at: Self.now, step: .reload, phase: .failed, consumer: "api", detail: "reload said: \(canary)")
+        let run = FleetReport.Run(record: RunRecord(id: "r1", key: "k", started: Self.now, emergency: true, user: "root", host: "h"), steps: [entry])
+        let page = ReportPage.render(Self.report(keys: [Self.key("k", consumers: ["api"], age: 1)], runs: [run]))
+        #expect(!page.contains(canary))
+        #expect(page.contains("reload said: [REDACTED]"))
+        #expect(page.contains("BREAK-GLASS"))
+    }
+
+    @Test func theTemplateNeverInsertsAnythingUnescaped() {
+        for form in ["{{{", "{{&", "{{%", "{{="] {
+            #expect(!ReportTemplate.page.contains(form), "the template uses \(form)")
+        }
+        #expect(!ReportTemplate.style.contains("{{") && !ReportTemplate.script.contains("{{"))
+        #expect(!ReportTemplate.page.contains("http://") || ReportTemplate.page.components(separatedBy: "http://").count == 2)  // the SVG namespace only
+    }
+
+    @Test func theContentSecurityPolicyNamesThePagesOwnStyleAndScriptOnly() throws {
+        let page = ReportPage.render(Self.report(keys: []))
+        let attribute = try #require(page.firstMatch(of: /content="(default-src[^"]*)"/)?.1)
+        let policy = attribute.replacingOccurrences(of: "&#39;", with: "'")
+        #expect(policy.hasPrefix("default-src 'none'; "))
+        #expect(policy.contains("style-src \(ReportPage.cspHash(ReportTemplate.style))"))
+        #expect(policy.contains("script-src \(ReportPage.cspHash(ReportTemplate.script))"))
+        #expect(page.contains("<style>\(ReportTemplate.style)</style>") && page.contains("<script>\(ReportTemplate.script)</script>"))
+        #expect(page.contains("No key is configured."))
+    }
+
+    @Test func ageBarsFillAgainstTheLimitAndTurnRedWhenOverdue() {
+        #expect(ReportPage.AgeBar(age: 50, limit: 100).filled == 80)
+        #expect(ReportPage.AgeBar(age: 50, limit: 100).level == "ok")
+        #expect(ReportPage.AgeBar(age: 85, limit: 100).level == "near")
+        let over = ReportPage.AgeBar(age: 250, limit: 100)
+        #expect(over.filled == ReportPage.AgeBar.width && over.level == "over" && over.percent == 250)
+        let page = ReportPage.render(Self.report(keys: [Self.key("old", consumers: [], age: 200 * 86_400), Self.key("new", consumers: [], age: nil)]))
+        #expect(page.contains("<tr class=\"key-row overdue\" data-key=\"old\""))
+        #expect(page.contains("<tr class=\"key-row overdue\" data-key=\"new\""))  // never rotated by rotor: due
+        #expect(page.contains("now (never rotated by rotor)"))
+    }
+
+    @Test func theGraphIsDrawnForASmallFleetAndNamedNotDrawnForALargeOne() {
+        let small = ReportPage.render(Self.report(keys: [Self.key("k", consumers: ["a", "b"], age: 1, state: .stale)]))
+        #expect(small.contains("<svg class=\"graph\""))
+        #expect(small.components(separatedBy: "<line class=\"edge drift\"").count == 3)
+        let consumers = (0...ReportPage.graphConsumerLimit).map { "c\($0)" }
+        let large = ReportPage.render(Self.report(keys: [Self.key("k", consumers: consumers, age: 1)]))
+        #expect(!large.contains("<svg class=\"graph\""))
+        #expect(large.contains("\(consumers.count) consumers are too many to draw"))
+        // A large fleet's key sections start collapsed; a small one's open.
+        #expect(small.contains(" open>"))
+        let many = ReportPage.render(Self.report(keys: (0...ReportPage.openSectionLimit).map { Self.key("k\($0)", consumers: [], age: 1) }))
+        #expect(!many.contains(" open>"))
+    }
+}
