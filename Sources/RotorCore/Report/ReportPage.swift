@@ -69,6 +69,8 @@ extension ReportPage {
         let audit: AuditView
         let warnings: [String]
         let hasWarnings: Bool
+        let warningCount: String
+        let warningsOpen: Bool
 
         init(_ report: FleetReport) {
             let keyCount = report.keys.count
@@ -96,6 +98,8 @@ extension ReportPage {
             audit = AuditView(report.audit)
             warnings = report.warnings.map(ReportPage.printable)
             hasWarnings = !warnings.isEmpty
+            warningCount = "\(warnings.count) warning\(warnings.count == 1 ? "" : "s")"
+            warningsOpen = warnings.count <= ReportPage.openSectionLimit
         }
     }
 
@@ -389,4 +393,58 @@ extension ReportPage {
             return shown.count <= labelLength ? shown : String(shown.prefix(labelLength - 1)) + "…"
         }
     }
+}
+
+// MARK: - The names the template reads (TemplateFields)
+
+extension ReportPage.Page: TemplateFields {
+    nonisolated(unsafe) static let fields: [String: PartialKeyPath<Self>] = ["title": \.title, "generatedAt": \.generatedAt, "version": \.version, "style": \.style, "script": \.script, "contentSecurityPolicy": \.contentSecurityPolicy, "summary": \.summary, "keys": \.keys, "noKeys": \.noKeys, "graph": \.graph, "graphOmitted": \.graphOmitted, "runs": \.runs, "runsNote": \.runsNote, "audit": \.audit, "warnings": \.warnings, "hasWarnings": \.hasWarnings, "warningCount": \.warningCount, "warningsOpen": \.warningsOpen]
+}
+
+extension ReportPage.Summary: TemplateFields {
+    nonisolated(unsafe) static let fields: [String: PartialKeyPath<Self>] = ["keys": \.keys, "overdue": \.overdue, "drifted": \.drifted, "pendingDeletions": \.pendingDeletions, "anyOverdue": \.anyOverdue, "anyDrifted": \.anyDrifted]
+}
+
+extension ReportPage.KeyRow: TemplateFields {
+    nonisolated(unsafe) static let fields: [String: PartialKeyPath<Self>] = ["anchor": \.anchor, "name": \.name, "filterText": \.filterText, "provider": \.provider, "every": \.every, "grace": \.grace, "window": \.window, "age": \.age, "bar": \.bar, "nextDue": \.nextDue, "overdue": \.overdue, "neverRotated": \.neverRotated, "current": \.current, "pendingDeletion": \.pendingDeletion, "lastRun": \.lastRun, "lastOutcome": \.lastOutcome, "lastOutcomeClass": \.lastOutcomeClass, "inSync": \.inSync, "targetCount": \.targetCount, "allInSync": \.allInSync, "targets": \.targets, "noTargets": \.noTargets, "open": \.open]
+}
+
+extension ReportPage.AgeBar: TemplateFields {
+    nonisolated(unsafe) static let fields: [String: PartialKeyPath<Self>] = ["filled": \.filled, "percent": \.percent, "level": \.level]
+}
+
+extension ReportPage.Generation: TemplateFields {
+    nonisolated(unsafe) static let fields: [String: PartialKeyPath<Self>] = ["id": \.id, "fingerprint": \.fingerprint, "created": \.created, "deleteAfter": \.deleteAfter]
+}
+
+extension ReportPage.TargetRow: TemplateFields {
+    nonisolated(unsafe) static let fields: [String: PartialKeyPath<Self>] = ["consumer": \.consumer, "target": \.target, "type": \.type, "state": \.state, "stateClass": \.stateClass, "fingerprint": \.fingerprint, "reason": \.reason]
+}
+
+extension ReportPage.RunRow: TemplateFields {
+    nonisolated(unsafe) static let fields: [String: PartialKeyPath<Self>] = ["id": \.id, "key": \.key, "started": \.started, "finished": \.finished, "outcome": \.outcome, "outcomeClass": \.outcomeClass, "breakGlass": \.breakGlass, "who": \.who, "steps": \.steps, "stepCount": \.stepCount]
+}
+
+extension ReportPage.StepRow: TemplateFields {
+    nonisolated(unsafe) static let fields: [String: PartialKeyPath<Self>] = ["at": \.at, "step": \.step, "phase": \.phase, "phaseClass": \.phaseClass, "place": \.place, "detail": \.detail]
+}
+
+extension ReportPage.AuditView: TemplateFields {
+    nonisolated(unsafe) static let fields: [String: PartialKeyPath<Self>] = ["entries": \.entries, "intact": \.intact, "empty": \.empty, "problem": \.problem, "head": \.head, "breakGlass": \.breakGlass, "hasBreakGlass": \.hasBreakGlass]
+}
+
+extension ReportPage.BreakGlassRow: TemplateFields {
+    nonisolated(unsafe) static let fields: [String: PartialKeyPath<Self>] = ["at": \.at, "key": \.key, "action": \.action, "outcome": \.outcome, "who": \.who, "run": \.run]
+}
+
+extension ReportPage.Graph: TemplateFields {
+    nonisolated(unsafe) static let fields: [String: PartialKeyPath<Self>] = ["height": \.height, "width": \.width, "keyNodes": \.keyNodes, "consumerNodes": \.consumerNodes, "edges": \.edges, "summary": \.summary]
+}
+
+extension ReportPage.Graph.Node: TemplateFields {
+    nonisolated(unsafe) static let fields: [String: PartialKeyPath<Self>] = ["x": \.x, "y": \.y, "textY": \.textY, "label": \.label, "fullName": \.fullName, "nodeClass": \.nodeClass]
+}
+
+extension ReportPage.Graph.Edge: TemplateFields {
+    nonisolated(unsafe) static let fields: [String: PartialKeyPath<Self>] = ["x1": \.x1, "y1": \.y1, "x2": \.x2, "y2": \.y2, "edgeClass": \.edgeClass]
 }

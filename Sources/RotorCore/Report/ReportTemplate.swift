@@ -205,10 +205,15 @@ enum ReportTemplate {
         {{#hasWarnings}}
         <section id="warnings" aria-label="Warnings">
         <h2>Warnings</h2>
+        <details class="warnings"{{#warningsOpen}} open{{/warningsOpen}}>
+        <summary>{{warningCount}}</summary>
+        <div>
         <ul>
         {{#warnings}}<li>{{.}}</li>
         {{/warnings}}
         </ul>
+        </div>
+        </details>
         </section>
         {{/hasWarnings}}
         </main>

@@ -89,4 +89,35 @@ struct ReportPageTests {
         let many = ReportPage.render(Self.report(keys: (0...ReportPage.openSectionLimit).map { Self.key("k\($0)", consumers: [], age: 1) }))
         #expect(!many.contains(" open>"))
     }
+
+    /// Every stored property of every view model is in its `TemplateFields` table (the
+    /// template reads through the tables, not by reflection).
+    @Test func everyViewModelNamesEachOfItsFieldsForTheTemplate() throws {
+        func check<T: TemplateFields>(_ value: T?, sourceLocation: Testing.SourceLocation = #_sourceLocation) {
+            guard let value else { Issue.record("no \(T.self) to check", sourceLocation: sourceLocation); return }
+            let stored = Set(Mirror(reflecting: value).children.compactMap(\.label))
+            #expect(stored == Set(T.fields.keys), "\(T.self)", sourceLocation: sourceLocation)
+        }
+        var key = Self.key("k", consumers: ["a"], age: 5)
+        key.status.pendingDeletion = GenerationRecord(id: "old", fingerprint: "sha256:0123456789ab", created: Self.now, pendingDeletionAt: Self.now)
+        let entry = JournalEntry(at: Self.now, step: .update, phase: .done, consumer: "a", detail: "written")
+        let run = FleetReport.Run(record: RunRecord(id: "r", key: "k", started: Self.now, emergency: true, user: "u", host: "h"), steps: [entry])
+        var report = Self.report(keys: [key], runs: [run])
+        report.audit.breakGlass = [AuditEntry(at: Self.now, key: "k", action: "rotate", outcome: "completed", emergency: true, detail: "")]
+        let page = ReportPage.Page(report)
+        check(page)
+        check(page.summary)
+        check(page.keys.first)
+        check(page.keys.first?.bar)
+        check(page.keys.first?.current)
+        check(page.keys.first?.pendingDeletion)
+        check(page.keys.first?.targets.first)
+        check(page.runs.first)
+        check(page.runs.first?.steps.first)
+        check(page.audit)
+        check(page.audit.breakGlass.first)
+        check(page.graph)
+        check(page.graph?.keyNodes.first)
+        check(page.graph?.edges.first)
+    }
 }
