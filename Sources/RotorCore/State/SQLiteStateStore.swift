@@ -1,18 +1,22 @@
 import Foundation
 import GRDB
 
-/// The embedded state store: one SQLite file (WAL mode) in a folder of mode 0700, the
-/// file itself 0600.
+/// The embedded state store: one SQLite file (WAL mode), made 0600 in a folder rotor
+/// makes 0700.
 public final class SQLiteStateStore: StateStore {
     private let pool: DatabasePool
     public let path: String
     private let fencing = FencingTokens()
 
+    /// Modes are set on what this creates — the folder (0700) and the file (0600) — never
+    /// on a folder that was there (`--state sqlite:/tmp/state.db` must leave /tmp alone).
     public init(path: String) throws {
         self.path = path
         let folder = (path as NSString).deletingLastPathComponent
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        chmod(folder, 0o700)
+        if !FileManager.default.fileExists(atPath: folder) {
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            chmod(folder, 0o700)  // the umask may have taken bits the attribute asked for
+        }
         var configuration = GRDB.Configuration()
         configuration.busyMode = .timeout(10)
         let previousMask = umask(0o077)
@@ -28,9 +32,7 @@ public final class SQLiteStateStore: StateStore {
             try Self.migrator.migrate(pool)
             return pool
         }
-        for file in [path, path + "-wal", path + "-shm"] where FileManager.default.fileExists(atPath: file) {
-            chmod(file, 0o600)
-        }
+        // New files were made under umask 077 (SQLite gives -wal and -shm the database's mode).
     }
 
     /// How the writer syncs commits (`PRAGMA synchronous`: 2 is FULL).

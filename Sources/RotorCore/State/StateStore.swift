@@ -131,7 +131,12 @@ public enum StateStoreURL {
             if path.hasPrefix("//") { path = String(path.dropFirst(2)) }
             guard !path.isEmpty else { throw Problem(description: "--state \(text): name a file, e.g. sqlite:.rotor/state.db") }
             let absolute = PathNormalizer.normalize(path.hasPrefix("/") ? path : workingDirectory + "/" + path)
-            if !createIfMissing, !FileManager.default.fileExists(atPath: absolute) { return nil }
+            var isFolder: ObjCBool = false
+            let exists = FileManager.default.fileExists(atPath: absolute, isDirectory: &isFolder)
+            if exists, isFolder.boolValue {
+                throw Problem(description: "--state \(text): \(path) is a folder, not a state database; name the file, e.g. sqlite:\(path.hasSuffix("/") ? path : path + "/")state.db")
+            }
+            if !createIfMissing, !exists { return nil }
             do {
                 return Opened(store: try SQLiteStateStore(path: absolute), stateFolder: (absolute as NSString).deletingLastPathComponent)
             } catch {

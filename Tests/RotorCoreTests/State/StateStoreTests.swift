@@ -160,6 +160,41 @@ import Testing
         #expect(info.st_mode & 0o777 == 0o600)
     }
 
+    /// rotor sets the modes of what it creates, never of a folder that was there: a
+    /// `--state` in a shared folder (`/tmp`, 1777) or a read-only command (`status`,
+    /// `report`) opening an existing store changed the folder to 0700 (found by an operator).
+    @Test func aFolderThatWasThereKeepsItsModeAndAFolderIsNotAStore() throws {
+        let folder = try TemporaryFolder()
+        let shared = folder.path + "/shared"
+        mkdir(shared, 0o777)
+        chmod(shared, 0o1777)
+        _ = try #require(try StateStoreURL.open("sqlite:\(shared)/state.db", workingDirectory: folder.path))
+        var info = stat()
+        stat(shared, &info)
+        #expect(info.st_mode & 0o7777 == 0o1777)
+        stat(shared + "/state.db", &info)
+        #expect(info.st_mode & 0o777 == 0o600)  // the file rotor made is private
+        _ = try #require(try StateStoreURL.open("sqlite:\(shared)/state.db", workingDirectory: folder.path, createIfMissing: false))
+        stat(shared, &info)
+        #expect(info.st_mode & 0o7777 == 0o1777)
+        // A folder named as the store is refused, by either kind of command, and it and its
+        // parent (whose mode rotor would have set) are left as they were.
+        stat(folder.path, &info)
+        let parentMode = info.st_mode & 0o7777
+        for create in [true, false] {
+            #expect(throws: StateStoreURL.Problem.self) { try StateStoreURL.open("sqlite:\(shared)", workingDirectory: folder.path, createIfMissing: create) }
+            do {
+                _ = try StateStoreURL.open("sqlite:\(shared)", workingDirectory: folder.path, createIfMissing: create)
+            } catch {
+                #expect("\(error)".contains("is a folder, not a state database"), "\(error)")
+            }
+            stat(shared, &info)
+            #expect(info.st_mode & 0o7777 == 0o1777)
+            stat(folder.path, &info)
+            #expect(info.st_mode & 0o7777 == parentMode)
+        }
+    }
+
     @Test func stateURLs() throws {
         let folder = try TemporaryFolder()
         #expect(try StateStoreURL.open(nil, workingDirectory: folder.path, createIfMissing: false) == nil)
