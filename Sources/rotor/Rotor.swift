@@ -302,13 +302,14 @@ extension Rotor {
                 The page needs no network (inline style, SVG and a small script; it reads without the script too) \
                 and holds no secret: ids and fingerprints only. It reads every target as 'rotor status' does \
                 (an exec target's read command runs) and verifies the audit chain as 'rotor history --verify' does. \
-                Exit 0 when the page is written, 1 when the configuration or state cannot be read.
+                Exit 0 when the page is written (drift, overdue keys or a broken audit chain are the page's news), \
+                1 when the configuration or state cannot be read or FILE cannot be written.
                 """)
 
         @Option(name: .customLong("html"), help: ArgumentHelp("Write the page here ('-': standard output).", valueName: "file"))
         var html: String
 
-        @Option(help: ArgumentHelp("Show this many of the newest runs with their steps.", valueName: "n"))
+        @Option(parsing: .unconditional, help: ArgumentHelp("Show this many of the newest runs with their steps.", valueName: "n"))
         var runs = 20
 
         @OptionGroup var global: GlobalFlags

@@ -139,6 +139,10 @@ import Testing
         #expect(browsed["overdue"] as? [String] == ["beta"])
         #expect(browsed["filter_visible"] as? Bool == true)
         #expect(browsed["hidden_keys"] as? [String] == ["beta", Self.hostileKey])
+        // A key's runs stay with it under the filter; the others' are hidden.
+        let browsedRuns = try #require(browsed["runs"] as? [[String: Any]])
+        #expect(browsedRuns.filter { $0["hidden"] as? Bool == false }.compactMap { ($0["text"] as? String)?.contains(" alpha ") }.allSatisfy { $0 })
+        #expect(browsedRuns.filter { $0["hidden"] as? Bool == false }.count == 2)
         #expect(browsed["requests"] as? [String] == [])
         #expect(browsed["screenshot_png"] as? Bool == true)
         // Kept for a person to look at when the test runs in CI.
@@ -162,7 +166,40 @@ import Testing
         #expect(parsed["overdue"] as? [String] == ["alpha", "beta", Self.hostileKey])  // never rotated by rotor: due
         #expect(parsed["audit_state"] as? String == "The audit log is empty.")
         #expect((parsed["runs"] as? [Any])?.isEmpty == true)
-        #expect((parsed["text"] as? String)?.contains("No run is recorded yet.") == true)
+        #expect(parsed["runs_note"] as? String == "No run is recorded yet.")
+        // A page made from the wrong folder or a mistyped --state says so, on the page and on stderr.
+        #expect((parsed["sources"] as? String)?.hasPrefix("State sqlite:.rotor/state.db (no store there yet: nothing is recorded") == true, "\(parsed["sources"] ?? "")")
+        #expect((parsed["sources"] as? String)?.contains("configuration policies/keys.yaml, consumers/services.yaml") == true, "\(parsed["sources"] ?? "")")
+        #expect(result.stderr.contains("wrote the page to standard output: 3 keys, 3 overdue, 5 targets not in sync, audit log intact; no state store at sqlite:.rotor/state.db yet"), "\(result.stderr)")
+    }
+
+    /// `--runs 0` shows no run and says how many there are; an interrupted run is named
+    /// with the command that finishes it.
+    @Test func runsNotShownAndInterruptedRunsAreSaidSo() throws {
+        let scratch = try Self.fleet()
+        #expect(try RotorProcess.run(["rotate", "beta"], in: scratch.url).status == 0)
+        let crashed = try RotorProcess.run(["rotate", "alpha"], in: scratch.url, environment: ["ROTOR_TEST_CRASH_AT": "update.done"])
+        #expect(crashed.status != 0)
+        let result = try RotorProcess.run(["report", "--html", "page.html", "--runs", "0"], in: scratch.url)
+        #expect(result.status == 0, "\(result.stderr)")
+        let parsed = try Self.python([Self.page, "parse", scratch.url.appendingPathComponent("page.html").path])
+        #expect(parsed["runs_note"] as? String == "2 runs are recorded; none shown (--runs 0).")
+        #expect((parsed["unfinished"] as? String)?.hasPrefix("1 run has no outcome: interrupted, or still going — 'rotor recover'") == true, "\(parsed["unfinished"] ?? "")")
+    }
+
+    /// A fleet too large for open sections: they start collapsed, and a link to a key's
+    /// section (its anchor, stable as keys come and go) opens it in the browser.
+    @Test func aLinkToAKeyOpensItsCollapsedSection() throws {
+        let scratch = try Scratch()
+        let keys = (1...14).map { "key-\($0)" }
+        try scratch.write("policies/keys.yaml", "kind: RotationPolicy\nproviders:\n  local: { type: generate }\nkeys:\n"
+            + keys.map { "  \($0): { provider: local, every: 30d }\n" }.joined())
+        let result = try RotorProcess.run(["report", "--html", "page.html"], in: scratch.url)
+        #expect(result.status == 0, "\(result.stderr)")
+        let page = scratch.url.appendingPathComponent("page.html").path
+        #expect(try Self.python([Self.page, "parse", page])["open_sections"] as? [String] == [])
+        let browsed = try Self.python([Self.page, "browse", page, scratch.url.appendingPathComponent("shot.png").path, "#" + ReportPage.anchor("key-9")])
+        #expect(browsed["open_sections"] as? [String] == ["key-9"])
     }
 
     @Test func anAuditLogCutShortIsShownBroken() throws {
@@ -182,7 +219,9 @@ import Testing
         let unwritable = try RotorProcess.run(["report", "--html", "no/such/folder/page.html"], in: scratch.url)
         #expect(unwritable.status == 1 && unwritable.stderr.contains("no/such/folder/page.html: No such file or directory"), "\(unwritable.stderr)")
         let badRuns = try RotorProcess.run(["report", "--html", "page.html", "--runs", "-1"], in: scratch.url)
-        #expect(badRuns.status == 64, "\(badRuns.stderr)")
+        #expect(badRuns.status == 64 && badRuns.stderr.contains("--runs must be 0 or more"), "\(badRuns.stderr)")
+        let noName = try RotorProcess.run(["report", "--html", ""], in: scratch.url)
+        #expect(noName.status == 64 && noName.stderr.contains("--html needs a file name"), "\(noName.stderr)")
         try scratch.write("policies/broken.yaml", "kind: RotationPolicy\nkeys:\n  k: { provider: nowhere }\n")
         let invalid = try RotorProcess.run(["report", "--html", "page.html"], in: scratch.url)
         #expect(invalid.status == 1 && invalid.stderr.contains("policies/broken.yaml:3"), "\(invalid.stderr)")

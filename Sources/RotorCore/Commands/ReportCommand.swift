@@ -20,14 +20,19 @@ public enum ReportCommand {
             console.err("error: --runs must be 0 or more")
             return .usage
         }
+        guard !options.htmlPath.isEmpty else {
+            console.err("error: --html needs a file name ('-' writes the page to standard output)")
+            return .usage
+        }
         let step = ConfigurationStep(options: global, console: console)
         guard let (configuration, _) = step.load() else { return .failure }
         guard let store = step.existingStore() else { return .failure }
         let loader = step.loader
-        let report: FleetReport
+        var report: FleetReport
         do {
             report = try await FleetReport.gather(configuration: configuration, store: store, runLimit: options.runs, now: global.clock(),
                                                   displayPath: { loader.displayPath($0) })
+            report.source.state = StateStoreURL.redacted(global.stateURL ?? "sqlite:.rotor/state.db")
         } catch {
             console.err("error: cannot read the state store: \(error)")
             return .failure
@@ -35,22 +40,21 @@ public enum ReportCommand {
         let page = ReportPage.render(report)
         if options.htmlPath == "-" {
             console.writeOut(page)
-            return .success
-        }
-        let path = loader.absolute(options.htmlPath)
-        do {
-            try AtomicFile.write(Array(page.utf8), to: path, newFileMode: 0o644)
-        } catch {
-            console.err("error: \(error)")
-            return .failure
+        } else {
+            do {
+                try AtomicFile.write(Array(page.utf8), to: loader.absolute(options.htmlPath), newFileMode: 0o644)
+            } catch {
+                console.err("error: \(error)")
+                return .failure
+            }
         }
         if !global.quiet {
             let overdue = report.overdueCount, drifted = report.driftedCount
-            var line = "wrote \(options.htmlPath): \(report.keys.count) key\(report.keys.count == 1 ? "" : "s"), "
+            let written = options.htmlPath == "-" ? "wrote the page to standard output" : "wrote \(options.htmlPath)"
+            console.err(ControlCharacters.escapeLine("\(written): \(report.keys.count) key\(report.keys.count == 1 ? "" : "s"), "
                 + "\(overdue) overdue, \(drifted) target\(drifted == 1 ? "" : "s") not in sync, audit log "
                 + (report.audit.problem == nil ? "intact" : "BROKEN")
-            line = ControlCharacters.escapeLine(line)
-            console.err(line)
+                + (report.source.stateExists ? "" : "; no state store at \(report.source.state) yet: every key shows as never rotated")))
         }
         return .success
     }

@@ -5,6 +5,13 @@ import Foundation
 /// target holds, the recent runs with their steps, and the audit chain's verification.
 /// Holds ids, fingerprints, names and times — never a secret.
 public struct FleetReport: Sendable {
+    public struct Source: Sendable {
+        public var state = ""
+        public var stateExists = false
+        public var configurationFiles: [String] = []
+        public var host = ""
+    }
+
     public struct Key: Sendable {
         public var status: StatusCommand.KeyStatus
         /// The provider's name and type (`console (manual)`).
@@ -32,11 +39,17 @@ public struct FleetReport: Sendable {
     }
 
     public var generatedAt: Date
+    /// Where the page's facts come from — the store (its URL, a password masked; whether
+    /// it exists), the configuration files, this host — so that a page made from the wrong
+    /// folder or a mistyped `--state` says so.
+    public var source = Source()
     public var keys: [Key]
     /// The newest runs first.
     public var runs: [Run]
     /// How many runs the store holds in all (`runs` is the newest of them).
     public var runCount: Int
+    /// Runs with no outcome: interrupted (or still going), for `rotor recover`.
+    public var unfinishedRunCount = 0
     public var audit: Audit
     public var warnings: [String]
 
@@ -68,8 +81,13 @@ extension FleetReport {
             return Key(status: status, provider: policy.provider.value + (provider.map { " (\($0.typeName))" } ?? ""),
                        every: policy.every, grace: policy.grace, window: policy.window?.description, lastRun: newestRun[name])
         }
-        return FleetReport(generatedAt: now, keys: keys, runs: Array(runs), runCount: allRuns.count,
-                           audit: try Self.audit(store), warnings: TargetExposure.warnings(configuration, keys: [], displayPath: displayPath))
+        var report = FleetReport(generatedAt: now, keys: keys, runs: Array(runs), runCount: allRuns.count,
+                                 audit: try Self.audit(store), warnings: TargetExposure.warnings(configuration, keys: [], displayPath: displayPath))
+        report.unfinishedRunCount = allRuns.filter { $0.outcome == nil }.count
+        report.source.stateExists = store != nil
+        report.source.configurationFiles = configuration.files
+        report.source.host = ProcessInfo.processInfo.hostName
+        return report
     }
 
     /// The audit log verified as `history --verify` does; damage is the page's finding, not

@@ -47,6 +47,20 @@ public enum ReportPage {
     static func cspHash(_ text: String) -> String {
         "'sha256-" + Data(SHA256.hash(data: Data(text.utf8))).base64EncodedString() + "'"
     }
+
+    /// "State sqlite:.rotor/state.db; configuration policies/keys.yaml, …; host h".
+    static func sources(_ source: FleetReport.Source) -> String {
+        let files = source.configurationFiles
+        let configuration = files.count <= 4 ? files.joined(separator: ", ") : files.prefix(3).joined(separator: ", ") + " and \(files.count - 3) more files"
+        return printable("State \(source.state)" + (source.stateExists ? "" : " (no store there yet: nothing is recorded, every key shows as never rotated)")
+            + "; configuration \(configuration.isEmpty ? "(none)" : configuration); host \(source.host).")
+    }
+
+    /// A key's section's `id`: stable while keys come and go (a bookmark keeps working),
+    /// and made of hex digits whatever the name holds.
+    static func anchor(_ name: String) -> String {
+        "key-" + SHA256.hash(data: Data(name.utf8)).prefix(6).map { String(format: "%02x", $0) }.joined()
+    }
 }
 
 // MARK: - View models (the names the template uses)
@@ -64,6 +78,8 @@ extension ReportPage {
         let noKeys: Bool
         let graph: Graph?
         let graphOmitted: String?
+        let sources: String
+        let unfinishedRuns: String?
         let runs: [RunRow]
         let runsNote: String?
         let audit: AuditView
@@ -83,7 +99,7 @@ extension ReportPage {
                 + "script-src \(ReportPage.cspHash(ReportTemplate.script)); img-src 'none'; form-action 'none'; base-uri 'none'"
             summary = Summary(report)
             let open = keyCount <= ReportPage.openSectionLimit
-            keys = report.keys.enumerated().map { KeyRow($0.element, index: $0.offset, now: report.generatedAt, open: open) }
+            keys = report.keys.map { KeyRow($0, now: report.generatedAt, open: open) }
             noKeys = keys.isEmpty
             let consumerCount = Set(report.keys.flatMap { $0.status.targets.map(\.consumer) }).count
             if consumerCount <= ReportPage.graphConsumerLimit {
@@ -93,8 +109,19 @@ extension ReportPage {
                 graph = nil
                 graphOmitted = "\(consumerCount) consumers are too many to draw; each key's section below lists its consumers."
             }
-            runs = report.runs.map(RunRow.init)
-            runsNote = report.runCount > report.runs.count ? "the newest \(report.runs.count) of \(report.runCount) runs" : nil
+            sources = ReportPage.sources(report.source)
+            unfinishedRuns = report.unfinishedRunCount == 0 ? nil
+                : "\(report.unfinishedRunCount) run\(report.unfinishedRunCount == 1 ? " has" : "s have") no outcome: interrupted, or still going — 'rotor recover' finishes or undoes an interrupted one"
+            let filters = Dictionary(keys.map { ($0.rawName, $0.filterText) }, uniquingKeysWith: { first, _ in first })
+            runs = report.runs.map { RunRow($0, filterText: filters[$0.record.key]) }
+            if report.runCount == 0 {
+                runsNote = "No run is recorded yet."
+            } else if report.runCount > report.runs.count {
+                runsNote = report.runs.isEmpty ? "\(report.runCount) runs are recorded; none shown (--runs 0)."
+                    : "The newest \(report.runs.count) of \(report.runCount) runs."
+            } else {
+                runsNote = nil
+            }
             audit = AuditView(report.audit)
             warnings = report.warnings.map(ReportPage.printable)
             hasWarnings = !warnings.isEmpty
@@ -124,6 +151,10 @@ extension ReportPage {
     struct KeyRow {
         let anchor: String
         let name: String
+        /// The name as configured: what runs are matched to.
+        let rawName: String
+        let policy: String
+        let overdueBy: String?
         let filterText: String
         let provider: String
         let every: String
@@ -146,23 +177,26 @@ extension ReportPage {
         let noTargets: Bool
         let open: Bool
 
-        init(_ key: FleetReport.Key, index: Int, now: Date, open: Bool) {
+        init(_ key: FleetReport.Key, now: Date, open: Bool) {
             let status = key.status
-            anchor = "key-\(index + 1)"
+            anchor = ReportPage.anchor(status.key)
             name = ReportPage.printable(status.key)
+            rawName = status.key
             let consumers = status.targets.map(\.consumer)
             filterText = ([status.key, key.provider] + consumers).map { ReportPage.printable($0).lowercased() }.joined(separator: " ")
             provider = ReportPage.printable(key.provider)
             every = key.every.map(\.description) ?? "on demand"
             grace = key.grace.description
             window = key.window.map(ReportPage.printable) ?? "any time"
+            policy = (key.every.map { "every \($0)" } ?? "on demand") + ", grace \(grace), window \(window), provider \(provider)"
+            overdueBy = status.nextDue.flatMap { due in due < now ? "overdue by \(DateFormatting.age(now.timeIntervalSince(due)))" : nil }
             neverRotated = status.current == nil
             age = status.ageSeconds.map { DateFormatting.age(Double($0)) } ?? "never rotated"
             bar = status.ageSeconds.flatMap { age in key.every.map { AgeBar(age: age, limit: $0.seconds) } }
             nextDue = status.nextDue.map(DateFormatting.iso8601) ?? (status.current == nil ? "now (never rotated by rotor)" : "on demand")
             overdue = status.overdue
-            current = status.current.map(Generation.init)
-            pendingDeletion = status.pendingDeletion.map(Generation.init)
+            current = status.current.map { Generation($0, now: now) }
+            pendingDeletion = status.pendingDeletion.map { Generation($0, now: now) }
             lastRun = key.lastRun.map { ReportPage.printable($0.id) }
             lastOutcome = key.lastRun.map { $0.outcome?.rawValue ?? "unfinished" }
             lastOutcomeClass = RunRow.outcomeClass(key.lastRun?.outcome)
@@ -183,7 +217,8 @@ extension ReportPage {
         let level: String
 
         init(age: Int, limit: Int64) {
-            let fraction = limit > 0 ? Double(age) / Double(limit) : 1
+            // A clock behind the store's (another host's) gives a negative age: shown as 0.
+            let fraction = limit > 0 ? Double(max(age, 0)) / Double(limit) : 1
             filled = Int((min(max(fraction, 0), 1) * Double(Self.width)).rounded())
             percent = Int((fraction * 100).rounded())
             level = fraction >= 1 ? "over" : fraction >= 0.8 ? "near" : "ok"
@@ -195,12 +230,15 @@ extension ReportPage {
         let fingerprint: String
         let created: String
         let deleteAfter: String?
+        /// Its grace period is over: the next `rotor run` deletes it.
+        let graceEnded: Bool
 
-        init(_ record: GenerationRecord) {
+        init(_ record: GenerationRecord, now: Date) {
             id = ReportPage.printable(record.id)
             fingerprint = ReportPage.printable(record.fingerprint)
             created = DateFormatting.iso8601(record.created)
             deleteAfter = record.pendingDeletionAt.map(DateFormatting.iso8601)
+            graceEnded = record.pendingDeletionAt.map { $0 <= now } ?? false
         }
     }
 
@@ -235,8 +273,11 @@ extension ReportPage {
         let who: String
         let steps: [StepRow]
         let stepCount: Int
+        /// What the filter box matches: the key's (its consumers, its provider), so that a
+        /// key's runs stay with it.
+        let filterText: String
 
-        init(_ run: FleetReport.Run) {
+        init(_ run: FleetReport.Run, filterText: String?) {
             let record = run.record
             id = ReportPage.printable(record.id)
             key = ReportPage.printable(record.key)
@@ -248,6 +289,7 @@ extension ReportPage {
             who = ReportPage.printable(record.user + "@" + record.host)
             steps = run.steps.map(StepRow.init)
             stepCount = steps.count
+            self.filterText = filterText ?? key.lowercased()
         }
 
         static func outcomeClass(_ outcome: RunOutcome?) -> String {
@@ -279,6 +321,7 @@ extension ReportPage {
 
     struct AuditView {
         let entries: Int
+        let entriesText: String
         let intact: Bool
         let empty: Bool
         let problem: String?
@@ -288,6 +331,7 @@ extension ReportPage {
 
         init(_ audit: FleetReport.Audit) {
             entries = audit.entries
+            entriesText = "\(audit.entries) entr\(audit.entries == 1 ? "y" : "ies")"
             intact = audit.problem == nil
             empty = audit.entries == 0 && audit.problem == nil
             problem = audit.problem.map(ReportPage.printable)
@@ -398,7 +442,7 @@ extension ReportPage {
 // MARK: - The names the template reads (TemplateFields)
 
 extension ReportPage.Page: TemplateFields {
-    nonisolated(unsafe) static let fields: [String: PartialKeyPath<Self>] = ["title": \.title, "generatedAt": \.generatedAt, "version": \.version, "style": \.style, "script": \.script, "contentSecurityPolicy": \.contentSecurityPolicy, "summary": \.summary, "keys": \.keys, "noKeys": \.noKeys, "graph": \.graph, "graphOmitted": \.graphOmitted, "runs": \.runs, "runsNote": \.runsNote, "audit": \.audit, "warnings": \.warnings, "hasWarnings": \.hasWarnings, "warningCount": \.warningCount, "warningsOpen": \.warningsOpen]
+    nonisolated(unsafe) static let fields: [String: PartialKeyPath<Self>] = ["title": \.title, "generatedAt": \.generatedAt, "version": \.version, "style": \.style, "script": \.script, "contentSecurityPolicy": \.contentSecurityPolicy, "summary": \.summary, "keys": \.keys, "noKeys": \.noKeys, "graph": \.graph, "graphOmitted": \.graphOmitted, "sources": \.sources, "unfinishedRuns": \.unfinishedRuns, "runs": \.runs, "runsNote": \.runsNote, "audit": \.audit, "warnings": \.warnings, "hasWarnings": \.hasWarnings, "warningCount": \.warningCount, "warningsOpen": \.warningsOpen]
 }
 
 extension ReportPage.Summary: TemplateFields {
@@ -406,7 +450,7 @@ extension ReportPage.Summary: TemplateFields {
 }
 
 extension ReportPage.KeyRow: TemplateFields {
-    nonisolated(unsafe) static let fields: [String: PartialKeyPath<Self>] = ["anchor": \.anchor, "name": \.name, "filterText": \.filterText, "provider": \.provider, "every": \.every, "grace": \.grace, "window": \.window, "age": \.age, "bar": \.bar, "nextDue": \.nextDue, "overdue": \.overdue, "neverRotated": \.neverRotated, "current": \.current, "pendingDeletion": \.pendingDeletion, "lastRun": \.lastRun, "lastOutcome": \.lastOutcome, "lastOutcomeClass": \.lastOutcomeClass, "inSync": \.inSync, "targetCount": \.targetCount, "allInSync": \.allInSync, "targets": \.targets, "noTargets": \.noTargets, "open": \.open]
+    nonisolated(unsafe) static let fields: [String: PartialKeyPath<Self>] = ["anchor": \.anchor, "name": \.name, "rawName": \.rawName, "policy": \.policy, "overdueBy": \.overdueBy, "filterText": \.filterText, "provider": \.provider, "every": \.every, "grace": \.grace, "window": \.window, "age": \.age, "bar": \.bar, "nextDue": \.nextDue, "overdue": \.overdue, "neverRotated": \.neverRotated, "current": \.current, "pendingDeletion": \.pendingDeletion, "lastRun": \.lastRun, "lastOutcome": \.lastOutcome, "lastOutcomeClass": \.lastOutcomeClass, "inSync": \.inSync, "targetCount": \.targetCount, "allInSync": \.allInSync, "targets": \.targets, "noTargets": \.noTargets, "open": \.open]
 }
 
 extension ReportPage.AgeBar: TemplateFields {
@@ -414,7 +458,7 @@ extension ReportPage.AgeBar: TemplateFields {
 }
 
 extension ReportPage.Generation: TemplateFields {
-    nonisolated(unsafe) static let fields: [String: PartialKeyPath<Self>] = ["id": \.id, "fingerprint": \.fingerprint, "created": \.created, "deleteAfter": \.deleteAfter]
+    nonisolated(unsafe) static let fields: [String: PartialKeyPath<Self>] = ["id": \.id, "fingerprint": \.fingerprint, "created": \.created, "deleteAfter": \.deleteAfter, "graceEnded": \.graceEnded]
 }
 
 extension ReportPage.TargetRow: TemplateFields {
@@ -422,7 +466,7 @@ extension ReportPage.TargetRow: TemplateFields {
 }
 
 extension ReportPage.RunRow: TemplateFields {
-    nonisolated(unsafe) static let fields: [String: PartialKeyPath<Self>] = ["id": \.id, "key": \.key, "started": \.started, "finished": \.finished, "outcome": \.outcome, "outcomeClass": \.outcomeClass, "breakGlass": \.breakGlass, "who": \.who, "steps": \.steps, "stepCount": \.stepCount]
+    nonisolated(unsafe) static let fields: [String: PartialKeyPath<Self>] = ["id": \.id, "key": \.key, "started": \.started, "finished": \.finished, "outcome": \.outcome, "outcomeClass": \.outcomeClass, "breakGlass": \.breakGlass, "who": \.who, "steps": \.steps, "stepCount": \.stepCount, "filterText": \.filterText]
 }
 
 extension ReportPage.StepRow: TemplateFields {
@@ -430,7 +474,7 @@ extension ReportPage.StepRow: TemplateFields {
 }
 
 extension ReportPage.AuditView: TemplateFields {
-    nonisolated(unsafe) static let fields: [String: PartialKeyPath<Self>] = ["entries": \.entries, "intact": \.intact, "empty": \.empty, "problem": \.problem, "head": \.head, "breakGlass": \.breakGlass, "hasBreakGlass": \.hasBreakGlass]
+    nonisolated(unsafe) static let fields: [String: PartialKeyPath<Self>] = ["entries": \.entries, "entriesText": \.entriesText, "intact": \.intact, "empty": \.empty, "problem": \.problem, "head": \.head, "breakGlass": \.breakGlass, "hasBreakGlass": \.hasBreakGlass]
 }
 
 extension ReportPage.BreakGlassRow: TemplateFields {

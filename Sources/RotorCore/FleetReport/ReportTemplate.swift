@@ -9,7 +9,7 @@ enum ReportTemplate {
         @media (prefers-color-scheme:dark){:root{--bg:#0d1117;--fg:#e6edf3;--muted:#9198a1;--line:#3d444d;--panel:#151b23;\
         --ok:#3fb950;--near:#d29922;--bad:#f85149;--bad-bg:#3c1618;--warn-bg:#3a2e12;--bar:#262c36}}
         *{box-sizing:border-box}
-        body{margin:0 auto;max-width:1400px;padding:1rem 1.5rem 3rem;background:var(--bg);color:var(--fg);\
+        body{margin:0 auto;max-width:2200px;padding:1rem 1.5rem 3rem;background:var(--bg);color:var(--fg);\
         font:clamp(14px,0.55vw + 10px,22px)/1.45 system-ui,-apple-system,"Segoe UI",sans-serif}
         h1{font-size:1.6em;margin:.4em 0 .1em}h2{font-size:1.25em;margin:1.6em 0 .5em;border-bottom:1px solid var(--line);padding-bottom:.2em}
         .meta,.note{color:var(--muted)}
@@ -56,6 +56,8 @@ enum ReportTemplate {
         try{history.replaceState(null,'',box.value?'#filter='+encodeURIComponent(box.value):location.pathname);}catch(e){}});
         var m=/^#filter=(.*)$/.exec(location.hash);
         if(m){try{box.value=decodeURIComponent(m[1]);}catch(e){box.value=m[1];}apply(box.value);}
+        function openTarget(){var t=location.hash.length>1&&document.getElementById(location.hash.slice(1));if(t&&t.tagName==='DETAILS'){t.open=true;}}
+        openTarget();window.addEventListener('hashchange',openTarget);
         window.addEventListener('beforeprint',function(){var d=document.querySelectorAll('details');for(var i=0;i<d.length;i++){d[i].open=true;}});
         })();
         """
@@ -76,6 +78,7 @@ enum ReportTemplate {
         <header>
         <h1>rotor fleet report</h1>
         <p class="meta">Generated {{generatedAt}} by rotor {{version}}. Fingerprints and ids only: this page holds no secret.</p>
+        <p class="meta" id="sources">{{sources}}</p>
         </header>
         <main>
         <section id="summary" aria-label="Summary">
@@ -87,9 +90,10 @@ enum ReportTemplate {
         <div class="tile"><span class="n" id="summary-pending">{{pendingDeletions}}</span>pending deletions</div>
         {{/summary}}
         {{#audit}}
-        <div class="tile{{^intact}} bad{{/intact}}{{#intact}} good{{/intact}}"><span class="n" id="summary-audit">{{#intact}}intact{{/intact}}{{^intact}}BROKEN{{/intact}}</span>audit chain, {{entries}} entries</div>
+        <div class="tile{{^intact}} bad{{/intact}}{{#intact}} good{{/intact}}"><span class="n" id="summary-audit">{{#intact}}intact{{/intact}}{{^intact}}BROKEN{{/intact}}</span>audit chain, {{entriesText}}</div>
         {{/audit}}
         </div>
+        {{#unfinishedRuns}}<p id="summary-unfinished" class="audit-bad">{{.}}</p>{{/unfinishedRuns}}
         </section>
 
         <section id="keys" aria-label="Keys">
@@ -104,7 +108,7 @@ enum ReportTemplate {
         <tr class="key-row{{#overdue}} overdue{{/overdue}}" data-key="{{name}}" data-filter="{{filterText}}">
         <td><a href="#{{anchor}}">{{name}}</a>{{#overdue}} <span class="badge bad">OVERDUE</span>{{/overdue}}</td>
         <td>{{provider}}</td>
-        <td>{{#bar}}<svg class="bar" width="160" height="12" viewBox="0 0 160 12" role="img" aria-label="{{percent}}% of its limit"><rect class="track" width="160" height="12" rx="3"/><rect class="{{level}}" width="{{filled}}" height="12" rx="3"/></svg>{{/bar}}<span class="{{#overdue}}bad{{/overdue}}">{{age}}</span>{{#bar}} <span class="note">({{percent}}%)</span>{{/bar}}</td>
+        <td>{{#bar}}<svg class="bar" width="160" height="12" viewBox="0 0 160 12" role="img" aria-label="{{percent}}% of its limit"><rect class="track" width="160" height="12" rx="3"/><rect class="{{level}}" width="{{filled}}" height="12" rx="3"/></svg>{{/bar}}<span class="{{#overdue}}bad{{/overdue}}">{{age}}</span>{{#overdueBy}} <span class="bad">({{.}})</span>{{/overdueBy}}{{#bar}} <span class="note">({{percent}}%)</span>{{/bar}}</td>
         <td>{{every}}</td>
         <td>{{nextDue}}</td>
         <td>{{window}}</td>
@@ -126,8 +130,8 @@ enum ReportTemplate {
         <dl class="generation">
         {{#current}}<dt>current</dt><dd><code>{{id}}</code> <code>{{fingerprint}}</code>, created {{created}}</dd>{{/current}}
         {{#neverRotated}}<dt>current</dt><dd>never rotated by rotor</dd>{{/neverRotated}}
-        {{#pendingDeletion}}<dt>pending deletion</dt><dd><code>{{id}}</code> <code>{{fingerprint}}</code>{{#deleteAfter}}, deleted after {{.}}{{/deleteAfter}}</dd>{{/pendingDeletion}}
-        <dt>policy</dt><dd>every {{every}}, grace {{grace}}, window {{window}}, provider {{provider}}</dd>
+        {{#pendingDeletion}}<dt>pending deletion</dt><dd><code>{{id}}</code> <code>{{fingerprint}}</code>{{#deleteAfter}}, deleted after {{.}}{{/deleteAfter}}{{#graceEnded}} — its grace is over: the next <code>rotor run</code> deletes it{{/graceEnded}}</dd>{{/pendingDeletion}}
+        <dt>policy</dt><dd>{{policy}}</dd>
         </dl>
         {{#noTargets}}<p class="note">No consumer uses this key.</p>{{/noTargets}}
         {{^noTargets}}
@@ -163,10 +167,9 @@ enum ReportTemplate {
 
         <section id="runs" aria-label="Recent runs">
         <h2>Recent runs</h2>
-        {{#runsNote}}<p class="note">{{.}}</p>{{/runsNote}}
-        {{^runs}}<p class="note">No run is recorded yet.</p>{{/runs}}
+        {{#runsNote}}<p class="note" id="runs-note">{{.}}</p>{{/runsNote}}
         {{#runs}}
-        <details class="run{{#breakGlass}} breakglass{{/breakGlass}}" data-filter="{{key}}">
+        <details class="run{{#breakGlass}} breakglass{{/breakGlass}}" data-filter="{{filterText}}">
         <summary><code>{{id}}</code> {{key}} · {{started}} · <span class="badge {{outcomeClass}}">{{outcome}}</span>{{#breakGlass}} <span class="badge bad">BREAK-GLASS</span>{{/breakGlass}} · {{who}}</summary>
         <div>
         <p class="note">started {{started}}, finished {{finished}}, {{stepCount}} journal entries</p>
@@ -185,7 +188,7 @@ enum ReportTemplate {
         <section id="audit" aria-label="Audit log">
         <h2>Audit log</h2>
         {{#audit}}
-        {{#intact}}<p id="audit-state" class="ok">{{#empty}}The audit log is empty.{{/empty}}{{^empty}}Hash chain verified: {{entries}} entries, intact.{{/empty}}</p>{{/intact}}
+        {{#intact}}<p id="audit-state" class="ok">{{#empty}}The audit log is empty.{{/empty}}{{^empty}}Hash chain verified: {{entriesText}}, intact.{{/empty}}</p>{{/intact}}
         {{^intact}}<p id="audit-state" class="audit-bad"><strong>Audit log BROKEN:</strong> {{problem}}</p>{{/intact}}
         {{#head}}<p>Chain head (<code>sequence:hash</code>, to compare with a copy kept elsewhere): <code id="audit-head">{{.}}</code></p>{{/head}}
         <h3>Break-glass entries</h3>

@@ -76,6 +76,32 @@ struct ReportPageTests {
         #expect(page.contains("now (never rotated by rotor)"))
     }
 
+    /// From the operator review: how far overdue, a grace that is over, a clock behind the
+    /// store's, stable anchors, runs that follow their key's filter, plurals.
+    @Test func whatAnOperatorReadsIsExact() throws {
+        var late = Self.key("late", consumers: ["api"], age: 100 * 86_400 + 8 * 3_600)
+        late.status.pendingDeletion = GenerationRecord(id: "old", fingerprint: "sha256:0123456789ab", created: Self.now.addingTimeInterval(-200 * 86_400),
+                                                       pendingDeletionAt: Self.now.addingTimeInterval(-60))
+        let ahead = Self.key("ahead", consumers: [], age: -3_600)
+        let run = FleetReport.Run(record: RunRecord(id: "r1", key: "late", started: Self.now, emergency: false, user: "u", host: "h"), steps: [])
+        var report = Self.report(keys: [late, ahead], runs: [run])
+        report.audit = FleetReport.Audit(entries: 1, problem: nil, head: "1:ab", breakGlass: [])
+        let page = ReportPage.render(report)
+        #expect(page.contains("(overdue by 8h)"))
+        #expect(page.contains("its grace is over: the next <code>rotor run</code> deletes it"))
+        #expect(ReportPage.AgeBar(age: -3_600, limit: 100).percent == 0)
+        #expect(!page.contains("-3600") && !page.contains("<span class=\"note\">(-"))
+        #expect(page.contains("audit chain, 1 entry<") && page.contains("Hash chain verified: 1 entry, intact."))
+        #expect(page.contains("<dd>every 100d, grace 0s, window any time, provider local (generate)</dd>"))
+        let onDemand = ReportPage.render(Self.report(keys: [Self.key("manual", consumers: [], age: 5, every: nil)]))
+        #expect(onDemand.contains("<dd>on demand, grace 0s,"))
+        // An anchor is the name's hash: the same whatever other keys exist, hex whatever the name.
+        let anchor = ReportPage.anchor("late")
+        #expect(anchor.wholeMatch(of: /key-[0-9a-f]{12}/) != nil && anchor == ReportPage.anchor("late") && anchor != ReportPage.anchor("Late"))
+        #expect(page.contains("<details id=\"\(anchor)\""))
+        #expect(page.contains("<details class=\"run\" data-filter=\"late local (generate) api\">"))
+    }
+
     @Test func theGraphIsDrawnForASmallFleetAndNamedNotDrawnForALargeOne() {
         let small = ReportPage.render(Self.report(keys: [Self.key("k", consumers: ["a", "b"], age: 1, state: .stale)]))
         #expect(small.contains("<svg class=\"graph\""))
