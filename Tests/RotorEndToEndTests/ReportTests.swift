@@ -202,6 +202,43 @@ import Testing
         #expect(browsed["open_sections"] as? [String] == ["key-9"])
     }
 
+    /// FILE is written as a new regular file or over one: a symlink (planted by whoever
+    /// owns its folder, for root to follow), a device, a FIFO, the state store, a
+    /// configuration file or a target is refused and left as it was (found by an attacker:
+    /// `--html /dev/null` as root made /dev/null a regular file).
+    @Test func thePageNeverReplacesWhatIsNotAPage() throws {
+        let scratch = try Self.fleet()
+        #expect(try RotorProcess.run(["rotate", "beta"], in: scratch.url).status == 0)
+        let precious = try scratch.write("root-only/precious", "precious\n")
+        try FileManager.default.createSymbolicLink(atPath: scratch.url.appendingPathComponent("link.html").path, withDestinationPath: precious.path)
+        try FileManager.default.createSymbolicLink(atPath: scratch.url.appendingPathComponent("dangling.html").path,
+                                                   withDestinationPath: scratch.url.appendingPathComponent("root-only/new").path)
+        #expect(mkfifo(scratch.url.appendingPathComponent("fifo.html").path, 0o644) == 0)
+        let refused: [(String, String)] = [
+            ("link.html", "is a symbolic link"), ("dangling.html", "is a symbolic link"), ("fifo.html", "is not a regular file"),
+            (".rotor/state.db", "is the state store"), ("policies/keys.yaml", "is a configuration file"),
+            ("deploy/beta.env", "is a target of consumer"), ("deploy", "is not a regular file"),
+        ]
+        let before = try FileManager.default.subpathsOfDirectory(atPath: scratch.url.path).sorted()
+        let beta = try scratch.bytes("deploy/beta.env")
+        for (file, reason) in refused {
+            let result = try RotorProcess.run(["report", "--html", file], in: scratch.url)
+            #expect(result.status == 1 && result.stderr.contains("\(file) \(reason)") && result.stderr.contains("nothing was written"), "\(file): \(result.stderr)")
+        }
+        #expect(try String(contentsOf: precious, encoding: .utf8) == "precious\n")
+        #expect(!FileManager.default.fileExists(atPath: scratch.url.appendingPathComponent("root-only/new").path))
+        #expect(try scratch.bytes("deploy/beta.env") == beta)
+        #expect(try FileManager.default.subpathsOfDirectory(atPath: scratch.url.path).sorted() == before)
+        // A page over a page: replaced, its mode kept; a folder reached through a link is fine.
+        let page = try scratch.write("pages/fleet.html", "old page")
+        chmod(page.path, 0o640)
+        try FileManager.default.createSymbolicLink(atPath: scratch.url.appendingPathComponent("www").path, withDestinationPath: "pages")
+        let written = try RotorProcess.run(["report", "--html", "www/fleet.html"], in: scratch.url)
+        #expect(written.status == 0, "\(written.stderr)")
+        #expect(try String(contentsOf: page, encoding: .utf8).hasPrefix("<!DOCTYPE html>"))
+        #expect((try FileManager.default.attributesOfItem(atPath: page.path)[.posixPermissions] as? Int) == 0o640)
+    }
+
     @Test func anAuditLogCutShortIsShownBroken() throws {
         let scratch = try Self.fleet()
         for _ in 0..<2 { #expect(try RotorProcess.run(["rotate", "beta"], in: scratch.url).status == 0) }
@@ -217,7 +254,7 @@ import Testing
     @Test func aPageThatCannotBeWrittenOrReadIsAnErrorThatChangesNothing() throws {
         let scratch = try Self.fleet()
         let unwritable = try RotorProcess.run(["report", "--html", "no/such/folder/page.html"], in: scratch.url)
-        #expect(unwritable.status == 1 && unwritable.stderr.contains("no/such/folder/page.html: No such file or directory"), "\(unwritable.stderr)")
+        #expect(unwritable.status == 1 && unwritable.stderr.contains("no/such/folder/page.html: its folder") && unwritable.stderr.contains("does not exist (No such file or directory); nothing was written"), "\(unwritable.stderr)")
         let badRuns = try RotorProcess.run(["report", "--html", "page.html", "--runs", "-1"], in: scratch.url)
         #expect(badRuns.status == 64 && badRuns.stderr.contains("--runs must be 0 or more"), "\(badRuns.stderr)")
         let noName = try RotorProcess.run(["report", "--html", ""], in: scratch.url)

@@ -26,8 +26,20 @@ public enum ReportCommand {
         }
         let step = ConfigurationStep(options: global, console: console)
         guard let (configuration, _) = step.load() else { return .failure }
-        guard let store = step.existingStore() else { return .failure }
         let loader = step.loader
+        // Where the page goes is checked before anything is read: a refused FILE costs nothing.
+        var file: PageFile?
+        if options.htmlPath != "-" {
+            do {
+                file = try PageFile(shown: options.htmlPath, absolute: loader.absolute(options.htmlPath), configuration: configuration,
+                                    configurationFiles: configuration.files.map { loader.absolute($0) },
+                                    stateFiles: StateStoreURL.sqliteFiles(global.stateURL, workingDirectory: global.workingDirectory))
+            } catch {
+                console.err("error: \(error)")
+                return .failure
+            }
+        }
+        guard let store = step.existingStore() else { return .failure }
         var report: FleetReport
         do {
             report = try await FleetReport.gather(configuration: configuration, store: store, runLimit: options.runs, now: global.clock(),
@@ -38,15 +50,15 @@ public enum ReportCommand {
             return .failure
         }
         let page = ReportPage.render(report)
-        if options.htmlPath == "-" {
-            console.writeOut(page)
-        } else {
+        if let file {
             do {
-                try AtomicFile.write(Array(page.utf8), to: loader.absolute(options.htmlPath), newFileMode: 0o644)
+                try file.write(page)
             } catch {
                 console.err("error: \(error)")
                 return .failure
             }
+        } else {
+            console.writeOut(page)
         }
         if !global.quiet {
             let overdue = report.overdueCount, drifted = report.driftedCount

@@ -127,8 +127,7 @@ public enum StateStoreURL {
     public static func open(_ url: String?, workingDirectory: String, createIfMissing: Bool = true) throws -> Opened? {
         let text = url ?? "sqlite:.rotor/state.db"
         if text.hasPrefix("sqlite:") {
-            var path = String(text.dropFirst("sqlite:".count))
-            if path.hasPrefix("//") { path = String(path.dropFirst(2)) }
+            let path = sqlitePath(text)
             guard !path.isEmpty else { throw Problem(description: "--state \(text): name a file, e.g. sqlite:.rotor/state.db") }
             let absolute = PathNormalizer.normalize(path.hasPrefix("/") ? path : workingDirectory + "/" + path)
             var isFolder: ObjCBool = false
@@ -154,6 +153,22 @@ public enum StateStoreURL {
             }
         }
         throw Problem(description: "--state \(redacted(text)): unknown kind of store; use sqlite:PATH or postgres://USER@HOST:PORT/DB")
+    }
+
+    /// The files of the SQLite store a URL names (the database, its WAL and shared
+    /// memory), absolute; none for PostgreSQL.
+    public static func sqliteFiles(_ url: String?, workingDirectory: String) -> [String] {
+        let text = url ?? "sqlite:.rotor/state.db"
+        let path = text.hasPrefix("sqlite:") ? sqlitePath(text) : ""
+        guard !path.isEmpty else { return [] }
+        let absolute = PathNormalizer.normalize(path.hasPrefix("/") ? path : workingDirectory + "/" + path)
+        return [absolute, absolute + "-wal", absolute + "-shm"]
+    }
+
+    /// `sqlite:PATH` or `sqlite://PATH` → PATH as written.
+    private static func sqlitePath(_ text: String) -> String {
+        let path = String(text.dropFirst("sqlite:".count))
+        return path.hasPrefix("//") ? String(path.dropFirst(2)) : path
     }
 
     /// The URL as rotor prints it: a password written into it (`user:secret@`) masked.

@@ -34,8 +34,8 @@ public enum AtomicFile {
     /// write. Everything happens through one open handle on the folder — the original's
     /// attributes read, the temporary file made, the rename — so nothing can redirect it
     /// between those steps.
-    public static func write(_ bytes: [UInt8], toResolvedPath path: String) throws(WriteError) {
-        try write(bytes, toFile: path, shownAs: path, newFileMode: 0o600, noSymlinks: true)
+    public static func write(_ bytes: [UInt8], toResolvedPath path: String, newFileMode: mode_t = 0o600) throws(WriteError) {
+        try write(bytes, toFile: path, shownAs: path, newFileMode: newFileMode, noSymlinks: true)
     }
 
     private static func write(_ bytes: [UInt8], toFile target: String, shownAs path: String, newFileMode: mode_t, noSymlinks: Bool) throws(WriteError) {
