@@ -239,6 +239,26 @@ import Testing
         #expect((try FileManager.default.attributesOfItem(atPath: page.path)[.posixPermissions] as? Int) == 0o640)
     }
 
+    /// `--html -` into a full disk or a closed stream is an error, not a cut page and exit 0
+    /// (found by an attacker: `> /dev/full` exited 0).
+    @Test func aPageThatDoesNotReachStandardOutputIsAnError() throws {
+        let scratch = try Self.fleet()
+        let process = Process()
+        process.executableURL = RotorProcess.binary
+        process.arguments = ["report", "--html", "-"]
+        process.currentDirectoryURL = scratch.url
+        process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: "/dev/full"))
+        let errors = scratch.url.appendingPathComponent("stderr")
+        FileManager.default.createFile(atPath: errors.path, contents: nil)
+        process.standardError = try FileHandle(forWritingTo: errors)
+        try process.run()
+        process.waitUntilExit()
+        let stderr = try String(contentsOf: errors, encoding: .utf8)
+        #expect(process.terminationStatus == 1, "\(stderr)")
+        #expect(stderr.contains("error: the page was not written whole to standard output: No space left on device"), "\(stderr)")
+        #expect(!stderr.contains("wrote the page"))
+    }
+
     @Test func anAuditLogCutShortIsShownBroken() throws {
         let scratch = try Self.fleet()
         for _ in 0..<2 { #expect(try RotorProcess.run(["rotate", "beta"], in: scratch.url).status == 0) }

@@ -57,8 +57,9 @@ public enum ReportCommand {
                 console.err("error: \(error)")
                 return .failure
             }
-        } else {
-            console.writeOut(page)
+        } else if let problem = console.stdoutWhole(Array(page.utf8)) {
+            console.err("error: the page was not written whole to standard output: \(problem)")
+            return .failure
         }
         if !global.quiet {
             let overdue = report.overdueCount, drifted = report.driftedCount

@@ -6,6 +6,9 @@ public struct Console: Sendable {
     /// Results (stdout), as bytes: a large `--json` output is written without a `String`
     /// in between.
     public var stdout: @Sendable ([UInt8]) -> Void
+    /// Results that must arrive whole (`report --html -`): nil when every byte was
+    /// written, else why not (a full disk, a closed pipe).
+    public var stdoutWhole: @Sendable ([UInt8]) -> String?
     /// Progress and diagnostics (stderr).
     public var stderr: @Sendable ([UInt8]) -> Void
     /// Color on stderr (diagnostics, progress) — a terminal, no NO_COLOR, no --no-color.
@@ -15,8 +18,10 @@ public struct Console: Sendable {
     public var errIsTerminal: Bool
 
     public init(stdout: @escaping @Sendable ([UInt8]) -> Void, stderr: @escaping @Sendable ([UInt8]) -> Void,
-                colorOut: Bool = false, colorErr: Bool = false, errIsTerminal: Bool = false) {
+                colorOut: Bool = false, colorErr: Bool = false, errIsTerminal: Bool = false,
+                stdoutWhole: (@Sendable ([UInt8]) -> String?)? = nil) {
         self.stdout = stdout
+        self.stdoutWhole = stdoutWhole ?? { stdout($0); return nil }
         self.stderr = stderr
         self.colorOut = colorOut
         self.colorErr = colorErr
@@ -32,18 +37,25 @@ public struct Console: Sendable {
             stderr: { writeAll($0, to: STDERR_FILENO) },
             colorOut: allowed && isatty(STDOUT_FILENO) == 1,
             colorErr: allowed && isatty(STDERR_FILENO) == 1,
-            errIsTerminal: isatty(STDERR_FILENO) == 1 && environment["TERM"] != "dumb")
+            errIsTerminal: isatty(STDERR_FILENO) == 1 && environment["TERM"] != "dumb",
+            stdoutWhole: { bytes in
+                let error = writeAll(bytes, to: STDOUT_FILENO)
+                return error == 0 ? nil : String(cString: strerror(error))
+            })
     }
 
     /// Every byte, through short writes and signals; stops at an error such as a closed pipe
     /// (`rotor plan --json | head`). Straight from the array: `Data` would copy a 6 MB plan.
-    static func writeAll(_ bytes: [UInt8], to descriptor: Int32) {
+    /// 0, or the `errno` that stopped it.
+    @discardableResult
+    static func writeAll(_ bytes: [UInt8], to descriptor: Int32) -> Int32 {
         bytes.withUnsafeBytes { buffer in
             var offset = 0
             while offset < buffer.count {
                 let written = write(descriptor, buffer.baseAddress! + offset, buffer.count - offset)
-                if written > 0 { offset += written } else if written < 0, errno == EINTR { continue } else { return }
+                if written > 0 { offset += written } else if written < 0, errno == EINTR { continue } else { return written < 0 ? errno : EIO }
             }
+            return 0
         }
     }
 
