@@ -79,6 +79,26 @@ import Testing
         #expect(try String(contentsOfFile: app + "/.env", encoding: .utf8) == "HOOK=attacker\n", "nothing written into the attacker's file")
     }
 
+    /// Found by an attacker: `status` and `report` read, as root, a target that `plan` and
+    /// preflight refuse — the folder's owner linked it to a root-only file — and showed its
+    /// fingerprint (a guessable value's hash, on a page meant to be shared). Not read now.
+    @Test func statusAndReportDoNotReadATargetPlanRefuses() throws {
+        let (scratch, _, _) = try Self.setup(named: false)
+        try scratch.write("root-only/secret.env", "HOOK=hunter2\n")
+        chmod(scratch.url.appendingPathComponent("root-only").path, 0o700)
+        let target = scratch.url.appendingPathComponent("deploy/app/.env").path
+        #expect(unlink(target) == 0)
+        #expect(symlink(scratch.url.appendingPathComponent("root-only/secret.env").path, target) == 0)
+        let status = try RotorProcess.run(["status", "--json"], in: scratch.url)
+        let report = try RotorProcess.run(["report", "--html", "-"], in: scratch.url)
+        #expect(report.status == 0, "\(report.stderr)")
+        let leaked = Fingerprint.of("hunter2")
+        for output in [status.stdout, report.stdout] {
+            #expect(!output.contains(leaked), "a fingerprint of the root-only value: \(output.prefix(300))")
+            #expect(output.contains("refused: its folder is not root"), "\(output.prefix(600))")
+        }
+    }
+
     @Test func withUserTheFilesAreWrittenAsThatUser() throws {
         let (scratch, uid, gid) = try Self.setup(named: true)
         let result = try RotorProcess.run(["rotate", "hook"], in: scratch.url)

@@ -49,16 +49,23 @@ public enum PlanCommand {
     }
 
     /// Reads every target of the consumers of `keys` (all keys when empty), read-only, on every core.
+    /// A target preflight would refuse as root for its folders is not read (as in `plan`):
+    /// its folder's owner could point it at a file whose fingerprint they may not see.
     static func observe(_ configuration: Configuration, keys: [String]) -> [TargetID: TargetObservation] {
         let selected = Set(keys)
-        var targets: [(id: TargetID, target: TargetSpec)] = []
+        var targets: [(id: TargetID, target: TargetSpec, consumer: ConsumerSpec)] = []
         for consumer in configuration.consumers where selected.isEmpty || selected.contains(consumer.uses.value) {
             for (index, target) in consumer.targets.enumerated() {
-                targets.append((TargetID(consumer: consumer.name.value, index: index), target))
+                targets.append((TargetID(consumer: consumer.name.value, index: index), target, consumer))
             }
         }
         let inspector = TargetInspector()
-        let observations = targets.parallelMap { inspector.observe($0.target) }
+        let observations = targets.parallelMap { item -> TargetObservation in
+            if let path = item.target.filePath, FolderOwnership.refusal(path: path, consumer: item.consumer) != nil {
+                return .notRead("refused: its folder is not root's alone (see 'rotor plan')")
+            }
+            return inspector.observe(item.target)
+        }
         return Dictionary(zip(targets.lazy.map(\.id), observations), uniquingKeysWith: { first, _ in first })
     }
 
