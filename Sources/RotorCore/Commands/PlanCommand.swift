@@ -62,7 +62,7 @@ public enum PlanCommand {
         let inspector = TargetInspector()
         let observations = targets.parallelMap { item -> TargetObservation in
             if let path = item.target.filePath, FolderOwnership.refusal(path: path, consumer: item.consumer) != nil {
-                return .notRead("refused: its folder is not root's alone (see 'rotor plan')")
+                return .notRead("refused: its folder is not root's alone")
             }
             return inspector.observe(item.target)
         }
