@@ -12,23 +12,46 @@ import Foundation
 /// digits): masking every `abcd` inside every word would make output unreadable and hide
 /// nothing. Values under four bytes are not secrets anyone could keep (and masking every
 /// `old` would garble every message), so they are not masked.
+///
+/// A value of 16 bytes or more is also masked in pieces: any run of 8 bytes or more of it
+/// (a value wrapped by `fold`, split by a space, its head or tail alone), as far as the
+/// text follows the value. Pieces that read as words — a space in them, or only one kind
+/// of character among lower case, upper case and digits — are not indexed, so that a
+/// value made of words does not garble every message that uses them.
 final class KnownSecrets: @unchecked Sendable {
     static let shared = KnownSecrets()
 
     static let replacement = "[REDACTED]"
     private static let indexedLength = 6
     private static let shortestMasked = 4
+    private static let pieceLength = 8
+    private static let shortestInPieces = 16
 
     private let lock = NSLock()
     /// Forms of the long values (as UTF-8), by their first four bytes.
     private var byPrefix: [UInt32: [[UInt8]]] = [:]
     private var known: Set<String> = []
     private var shortValues: [String] = []
+    /// Values masked in pieces, and where each 8-byte piece of them starts.
+    private var pieceValues: [[UInt8]] = []
+    private var pieces: [UInt64: [Piece]] = [:]
+
+    struct Piece {
+        var value: Int
+        var offset: Int
+    }
 
     func add(_ value: String) {
         guard value.utf8.count >= Self.shortestMasked else { return }
         lock.withLock {
             guard known.insert(value).inserted else { return }
+            let raw = Array(value.utf8)
+            if raw.count >= Self.shortestInPieces {
+                pieceValues.append(raw)
+                for offset in 0...(raw.count - Self.pieceLength) where Self.isRandomLooking(raw[offset..<offset + Self.pieceLength]) {
+                    pieces[Self.word(raw, at: offset), default: []].append(Piece(value: pieceValues.count - 1, offset: offset))
+                }
+            }
             let forms = Self.forms(of: value)
             for form in forms {
                 let bytes = Array(form.utf8)
@@ -79,8 +102,8 @@ final class KnownSecrets: @unchecked Sendable {
 
     /// `text` with every known value replaced by `[REDACTED]`.
     func redact(_ text: String) -> String {
-        let (index, short) = lock.withLock { (byPrefix, shortValues) }
-        var result = index.isEmpty ? text : Self.maskIndexed(text, index)
+        let (index, short, pieces, pieceValues) = lock.withLock { (byPrefix, shortValues, self.pieces, self.pieceValues) }
+        var result = index.isEmpty ? text : Self.maskIndexed(text, index, pieces: pieces, pieceValues: pieceValues)
         for value in short where result.contains(value) {
             result = Self.maskStandingAlone(value, in: result)
         }
@@ -91,18 +114,60 @@ final class KnownSecrets: @unchecked Sendable {
         UInt32(bytes[offset]) << 24 | UInt32(bytes[offset + 1]) << 16 | UInt32(bytes[offset + 2]) << 8 | UInt32(bytes[offset + 3])
     }
 
-    private static func maskIndexed(_ text: String, _ index: [UInt32: [[UInt8]]]) -> String {
+    /// Eight bytes as one number, for the pieces' index.
+    private static func word(_ bytes: [UInt8], at offset: Int) -> UInt64 {
+        var word: UInt64 = 0
+        for byte in bytes[offset..<offset + pieceLength] { word = word << 8 | UInt64(byte) }
+        return word
+    }
+
+    /// No white space, and at least two kinds of character among lower case, upper case
+    /// and digits: a piece of a random value, not of a word.
+    private static func isRandomLooking(_ piece: ArraySlice<UInt8>) -> Bool {
+        var lower = false, upper = false, digit = false
+        for byte in piece {
+            switch byte {
+            case 0x09, 0x0A, 0x0D, 0x20: return false
+            case UInt8(ascii: "a")...UInt8(ascii: "z"): lower = true
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"): upper = true
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = true
+            default: break
+            }
+        }
+        return [lower, upper, digit].filter { $0 }.count >= 2
+    }
+
+    /// How many bytes from `position` follow a known value from one of its pieces (0: none).
+    private static func pieceMatch(_ bytes: [UInt8], at position: Int, _ pieces: [UInt64: [Piece]], _ values: [[UInt8]]) -> Int {
+        guard !pieces.isEmpty, position + pieceLength <= bytes.count, let hits = pieces[word(bytes, at: position)] else { return 0 }
+        var longest = 0
+        for hit in hits {
+            let value = values[hit.value]
+            var length = pieceLength
+            while position + length < bytes.count, hit.offset + length < value.count, bytes[position + length] == value[hit.offset + length] { length += 1 }
+            longest = max(longest, length)
+        }
+        return longest
+    }
+
+    private static func maskIndexed(_ text: String, _ index: [UInt32: [[UInt8]]], pieces: [UInt64: [Piece]], pieceValues: [[UInt8]]) -> String {
         let bytes = Array(text.utf8)
         guard bytes.count >= indexedLength else { return text }
         var output: [UInt8] = []
         var position = 0, copiedUpTo = 0
         var changed = false
         while position + 4 <= bytes.count {
+            var length = 0
             if let candidates = index[prefix(bytes, at: position)],
                let match = candidates.first(where: { position + $0.count <= bytes.count && bytes[position..<position + $0.count].elementsEqual($0) }) {
+                length = match.count
+            } else {
+                length = pieceMatch(bytes, at: position, pieces, pieceValues)
+            }
+            if length > 0 {
                 output += bytes[copiedUpTo..<position]
                 output += Array(replacement.utf8)
-                position += match.count
+                position += length
                 copiedUpTo = position
                 changed = true
             } else {

@@ -32,6 +32,32 @@ import Testing
         #expect(Redactor.known("k3Xqz and xk3Xq stay") == "k3Xqz and xk3Xq stay")
     }
 
+    /// Found by an attacker (#22): a reload that printed the key it loaded wrapped at 16
+    /// columns (`fold -w 16`) put every piece of a live secret on the report page; a head or
+    /// tail alone, or halves split by a space, passed too. Pieces of 8 bytes or more of a
+    /// value of 16 or more are masked; pieces that read as words (one kind of character,
+    /// or a space) are not, so ordinary messages are not garbled.
+    @Test func piecesOfAKnownValueAreMasked() {
+        let value = "whsec_Gt5SKY1X2xW1GWeZBexaWedV8bTKx7J0QaH3NRkoRo"
+        _ = Secret(value)
+        let folded = stride(from: 0, to: value.count, by: 16).map { String(value.dropFirst($0).prefix(16)) }.joined(separator: "\n")
+        let redacted = Redactor.redact("reload failed after rollback: loaded\n\(folded)\n")
+        for piece in folded.split(separator: "\n") where piece.count >= 8 {
+            #expect(!redacted.contains(piece), "\(piece) in \(redacted)")
+        }
+        #expect(Redactor.known("head \(value.prefix(12)) tail \(value.suffix(10))") == "head [REDACTED] tail [REDACTED]")
+        #expect(Redactor.known("\(value.prefix(24)) \(value.dropFirst(24))") == "[REDACTED] [REDACTED]")
+        // A piece is masked whole, as far as it follows the value, and no further.
+        #expect(Redactor.known("id=\(value.dropFirst(3).prefix(20))ZZZ") == "id=[REDACTED]ZZZ")
+        // Under 8 bytes, or a value under 16, is not cut into pieces.
+        #expect(Redactor.known("x \(value.prefix(7)) y") == "x \(value.prefix(7)) y")
+        _ = Secret("Short9Value1x")
+        #expect(Redactor.known("Short9Value") == "Short9Value")
+        // Pieces that read as words are not masked: a value made of words stays whole-only.
+        _ = Secret("correct horse battery staple 42")
+        #expect(Redactor.known("the correct horse was battery powered") == "the correct horse was battery powered")
+    }
+
     @Test func aValueInsideALongerKnownValueDoesNotSplitIt() {
         _ = Secret("abcdefgh12")
         _ = Secret("abcdefgh1234567890")
