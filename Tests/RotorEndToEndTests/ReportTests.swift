@@ -139,6 +139,11 @@ import Testing
         #expect(browsed["overdue"] as? [String] == ["beta"])
         #expect(browsed["filter_visible"] as? Bool == true)
         #expect(browsed["hidden_keys"] as? [String] == ["beta", Self.hostileKey])
+        #expect(browsed["filter_count"] as? String == "1 of 3 keys match")
+        // A link whose filter is invisible says what it is when nothing matches (found by an attacker).
+        let invisible = try Self.python([Self.page, "browse", pagePath, screenshot, "#filter=%E2%80%8B"])
+        #expect(invisible["hidden_keys"] as? [String] == keys)
+        #expect(invisible["filter_count"] as? String == "0 of 3 keys match (the filter is \"\\u{200B}\")", "\(invisible["filter_count"] ?? "")")
         // A key's runs stay with it under the filter; the others' are hidden.
         let browsedRuns = try #require(browsed["runs"] as? [[String: Any]])
         #expect(browsedRuns.filter { $0["hidden"] as? Bool == false }.compactMap { ($0["text"] as? String)?.contains(" alpha ") }.allSatisfy { $0 })
@@ -257,6 +262,19 @@ import Testing
         #expect(process.terminationStatus == 1, "\(stderr)")
         #expect(stderr.contains("error: the page was not written whole to standard output: No space left on device"), "\(stderr)")
         #expect(!stderr.contains("wrote the page"))
+    }
+
+    /// Found by an attacker: an audit log emptied whole, or cut at its newest entry, read
+    /// as intact; the finished runs show it.
+    @Test(arguments: ["DELETE FROM audit", "DELETE FROM audit WHERE sequence = (SELECT max(sequence) FROM audit)"])
+    func anAuditLogEmptiedOrCutAtItsTailIsShownBroken(_ cut: String) throws {
+        let scratch = try Self.fleet()
+        for _ in 0..<2 { #expect(try RotorProcess.run(["rotate", "beta"], in: scratch.url).status == 0) }
+        try OperationsTests.sqlite(scratch.url.appendingPathComponent(".rotor/state.db").path, cut)
+        let result = try RotorProcess.run(["report", "--html", "page.html"], in: scratch.url)
+        #expect(result.status == 0 && result.stderr.contains("audit log BROKEN"), "\(result.stderr)")
+        let parsed = try Self.python([Self.page, "parse", scratch.url.appendingPathComponent("page.html").path])
+        #expect((parsed["audit_state"] as? String)?.contains(cut.contains("max") ? "the audit log has no entry for 1 finished run (" : "the audit log has no entry for 2 finished runs (") == true, "\(parsed["audit_state"] ?? "")")
     }
 
     @Test func anAuditLogCutShortIsShownBroken() throws {

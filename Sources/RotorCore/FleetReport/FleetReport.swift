@@ -30,7 +30,8 @@ public struct FleetReport: Sendable {
 
     /// What `history --verify` would say, and the chain's head (`sequence:hash`).
     public struct Audit: Sendable {
-        public var entries: Int
+        /// nil when the log cannot be read as entries (a damaged row).
+        public var entries: Int?
         /// nil when the chain verifies.
         public var problem: String?
         public var head: String?
@@ -82,7 +83,7 @@ extension FleetReport {
                        every: policy.every, grace: policy.grace, window: policy.window?.description, lastRun: newestRun[name])
         }
         var report = FleetReport(generatedAt: now, keys: keys, runs: Array(runs), runCount: allRuns.count,
-                                 audit: try Self.audit(store), warnings: TargetExposure.warnings(configuration, keys: [], displayPath: displayPath))
+                                 audit: try Self.audit(store, runs: allRuns), warnings: TargetExposure.warnings(configuration, keys: [], displayPath: displayPath))
         report.unfinishedRunCount = allRuns.filter { $0.outcome == nil }.count
         report.source.stateExists = store != nil
         report.source.configurationFiles = configuration.files
@@ -92,15 +93,26 @@ extension FleetReport {
 
     /// The audit log verified as `history --verify` does; damage is the page's finding, not
     /// a reason to write no page.
-    private static func audit(_ store: (any StateStore)?) throws -> Audit {
+    private static func audit(_ store: (any StateStore)?, runs: [RunRecord]) throws -> Audit {
         let entries: [AuditEntry]
         do {
             entries = try store?.auditLog() ?? []
         } catch let damage as AuditLogDamaged {
-            return Audit(entries: 0, problem: damage.description, head: nil, breakGlass: [])
+            return Audit(entries: nil, problem: damage.description, head: nil, breakGlass: [])
         }
         let head = entries.last.map { "\($0.sequence):\($0.hash)" }
-        return Audit(entries: entries.count, problem: AuditEntry.verify(entries), head: head,
+        return Audit(entries: entries.count, problem: AuditEntry.verify(entries) ?? missingAuditEntries(entries: entries, runs: runs), head: head,
                      breakGlass: entries.filter(\.emergency).reversed())
+    }
+
+    /// Every finished run leaves an audit entry naming it (rotate, recover, rollback…): a
+    /// finished run with none means entries were deleted — the chain alone cannot show a
+    /// cut tail, or a log emptied whole. nil when every finished run has one.
+    static func missingAuditEntries(entries: [AuditEntry], runs: [RunRecord]) -> String? {
+        let audited = Set(entries.compactMap(\.runID))
+        let missing = runs.filter { $0.outcome != nil && !audited.contains($0.id) }.sorted { $0.started < $1.started }
+        guard let newest = missing.last else { return nil }
+        return "the audit log has no entry for \(missing.count) finished run\(missing.count == 1 ? "" : "s") (\(newest.id), of '\(newest.key)'"
+            + (missing.count == 1 ? "" : ", the newest") + "): entries were deleted"
     }
 }

@@ -30,16 +30,20 @@ public enum ReportPage {
     /// secrets redacted, so that neither the page nor a browser is steered by a name.
     static func printable(_ text: String) -> String {
         let escaped = ControlCharacters.escapeLine(Redactor.known(text))
-        guard escaped.unicodeScalars.contains(where: isNoncharacter) else { return escaped }
+        guard escaped.unicodeScalars.contains(where: isInvisible) else { return escaped }
         var result = ""
         for scalar in escaped.unicodeScalars {
-            if isNoncharacter(scalar) { result += String(format: "\\u{%04X}", scalar.value) } else { result.unicodeScalars.append(scalar) }
+            if isInvisible(scalar) { result += String(format: "\\u{%04X}", scalar.value) } else { result.unicodeScalars.append(scalar) }
         }
         return result
     }
 
-    private static func isNoncharacter(_ scalar: Unicode.Scalar) -> Bool {
-        (0xFDD0...0xFDEF).contains(scalar.value) || scalar.value & 0xFFFE == 0xFFFE
+    /// What a reader cannot see or tell apart: format characters (bidi marks, zero-width
+    /// spaces and joiners, word joiner, BOM, tag characters), the Hangul fillers that
+    /// render blank, and noncharacters.
+    private static func isInvisible(_ scalar: Unicode.Scalar) -> Bool {
+        scalar.properties.generalCategory == .format || [0x115F, 0x1160, 0x3164, 0xFFA0].contains(scalar.value)
+            || (0xFDD0...0xFDEF).contains(scalar.value) || scalar.value & 0xFFFE == 0xFFFE
     }
 
     /// `sha256-…` of an inline block, for the page's Content-Security-Policy: only the
@@ -320,7 +324,6 @@ extension ReportPage {
     }
 
     struct AuditView {
-        let entries: Int
         let entriesText: String
         let intact: Bool
         let empty: Bool
@@ -330,8 +333,7 @@ extension ReportPage {
         let hasBreakGlass: Bool
 
         init(_ audit: FleetReport.Audit) {
-            entries = audit.entries
-            entriesText = "\(audit.entries) entr\(audit.entries == 1 ? "y" : "ies")"
+            entriesText = audit.entries.map { "\($0) entr\($0 == 1 ? "y" : "ies")" } ?? "entries unreadable"
             intact = audit.problem == nil
             empty = audit.entries == 0 && audit.problem == nil
             problem = audit.problem.map(ReportPage.printable)
@@ -474,7 +476,7 @@ extension ReportPage.StepRow: TemplateFields {
 }
 
 extension ReportPage.AuditView: TemplateFields {
-    nonisolated(unsafe) static let fields: [String: PartialKeyPath<Self>] = ["entries": \.entries, "entriesText": \.entriesText, "intact": \.intact, "empty": \.empty, "problem": \.problem, "head": \.head, "breakGlass": \.breakGlass, "hasBreakGlass": \.hasBreakGlass]
+    nonisolated(unsafe) static let fields: [String: PartialKeyPath<Self>] = ["entriesText": \.entriesText, "intact": \.intact, "empty": \.empty, "problem": \.problem, "head": \.head, "breakGlass": \.breakGlass, "hasBreakGlass": \.hasBreakGlass]
 }
 
 extension ReportPage.BreakGlassRow: TemplateFields {

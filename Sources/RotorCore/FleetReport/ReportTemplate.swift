@@ -20,7 +20,7 @@ enum ReportTemplate {
         .tile.bad{border-color:var(--bad);background:var(--bad-bg)}.tile.bad .n{color:var(--bad)}
         .tile.good .n{color:var(--ok)}
         table{border-collapse:collapse;width:100%;margin:.4em 0}
-        th,td{text-align:left;padding:.35em .6em;border-bottom:1px solid var(--line);vertical-align:top}
+        th,td{text-align:left;padding:.35em .6em;border-bottom:1px solid var(--line);vertical-align:top;overflow-wrap:anywhere}
         th{font-weight:600;color:var(--muted)}
         tr.overdue td{background:var(--bad-bg)}tr.breakglass td{background:var(--warn-bg)}
         .badge{display:inline-block;padding:0 .45em;border-radius:1em;font-size:.85em;font-weight:600;border:1px solid currentColor}
@@ -50,8 +50,13 @@ enum ReportTemplate {
         (function(){
         var box=document.getElementById('filter');box.hidden=false;
         var items=document.querySelectorAll('[data-filter]');
-        function apply(text){var q=text.trim().toLowerCase();
-        for(var i=0;i<items.length;i++){items[i].hidden=q!==''&&items[i].getAttribute('data-filter').indexOf(q)<0;}}
+        var rows=document.querySelectorAll('tr.key-row'),count=document.getElementById('filter-count');
+        function apply(text){var q=text.trim().toLowerCase(),shown=0;
+        for(var i=0;i<items.length;i++){items[i].hidden=q!==''&&items[i].getAttribute('data-filter').indexOf(q)<0;}
+        for(var j=0;j<rows.length;j++){if(!rows[j].hidden){shown++;}}
+        count.textContent=q===''?'':shown+' of '+rows.length+' keys match'+(shown===0?' (the filter is "'+visible(q)+'")':'');}
+        function visible(text){return text.replace(/[\\u0000-\\u001f\\u007f-\\u00a0\\u00ad\\u061c\\u115f\\u1160\\u180e\\u2000-\\u200f\\u2028-\\u202f\\u205f-\\u206f\\u3000\\u3164\\ufeff\\uffa0]/g,
+        function(c){return '\\\\u{'+c.charCodeAt(0).toString(16).toUpperCase()+'}';});}
         box.addEventListener('input',function(){apply(box.value);
         try{history.replaceState(null,'',box.value?'#filter='+encodeURIComponent(box.value):location.pathname);}catch(e){}});
         var m=/^#filter=(.*)$/.exec(location.hash);
@@ -98,7 +103,7 @@ enum ReportTemplate {
 
         <section id="keys" aria-label="Keys">
         <h2>Keys</h2>
-        <input type="search" id="filter" placeholder="Filter keys, providers and consumers" aria-label="Filter" hidden>
+        <input type="search" id="filter" placeholder="Filter keys, providers and consumers" aria-label="Filter" hidden> <span id="filter-count" class="note" aria-live="polite"></span>
         {{#noKeys}}<p class="note">No key is configured.</p>{{/noKeys}}
         {{^noKeys}}
         <table>

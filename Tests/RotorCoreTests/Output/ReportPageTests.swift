@@ -34,6 +34,28 @@ struct ReportPageTests {
         #expect(page.contains("a\\x1b[31mred\\u{202E}") && !page.contains("\u{1B}") && !page.contains("\u{202E}"))
     }
 
+    /// Found by an attacker: bidi marks, zero-width characters, fillers and tag characters
+    /// passed through, so two consumers could look the same and a name could look empty.
+    @Test func invisibleCharactersAreShownAsEscapes() {
+        for (name, shown) in [("a\u{200E}b", "a\\u{200E}b"), ("a\u{200B}b", "a\\u{200B}b"), ("\u{3164}", "\\u{3164}"), ("a\u{FEFF}", "a\\u{FEFF}"),
+                              ("x\u{E0041}", "x\\u{E0041}"), ("a\u{061C}b", "a\\u{061C}b"), ("a\u{2060}b", "a\\u{2060}b")] {
+            #expect(ReportPage.printable(name) == shown, "\(shown)")
+        }
+        #expect(ReportPage.printable("café ☕ 日本") == "café ☕ 日本")
+    }
+
+    /// Found by an attacker: the page listed completed runs under "intact, the audit log is
+    /// empty" after every audit row was deleted. Each finished run leaves audit entries; a
+    /// finished run with none means entries were deleted.
+    @Test func finishedRunsWithoutAuditEntriesMakeTheChainBroken() {
+        let finished = RunRecord(id: "r1", key: "k", started: Self.now, finished: Self.now, outcome: .completed, emergency: false, user: "u", host: "h")
+        let unfinished = RunRecord(id: "r2", key: "k", started: Self.now, emergency: false, user: "u", host: "h")
+        #expect(FleetReport.missingAuditEntries(entries: [], runs: [finished, unfinished]) == "the audit log has no entry for 1 finished run (r1, of 'k'): entries were deleted")
+        var entry = AuditEntry(at: Self.now, key: "k", action: "rotate", outcome: "completed", runID: "r1", detail: "")
+        entry.sequence = 1
+        #expect(FleetReport.missingAuditEntries(entries: [entry], runs: [finished, unfinished]) == nil)
+    }
+
     @Test func aKnownSecretInAJournalLineIsRedactedOnThePage() {
         let canary = "rotor-report-canary-7f3a9c1e5b"
         _ = Secret(canary)

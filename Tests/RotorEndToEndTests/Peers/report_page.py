@@ -84,6 +84,7 @@ def describe(document):
         "break_glass_rows": len([e for e in elements if local(e.tag) == "tr" and "breakglass" in classes(e)]),
         "graph_nodes": [text(t) for t in graph.iter(SVG + "text")] if graph is not None else [],
         "filter_visible": "filter" in by_id and by_id["filter"].get("hidden") is None,
+        "filter_count": text(by_id["filter-count"]).strip() if "filter-count" in by_id else None,
         "scripts": len([e for e in elements if local(e.tag) == "script"]),
         "text": " ".join(text(document).split()),
     }
