@@ -20,8 +20,8 @@ enum ReportTemplate {
         .tile.bad{border-color:var(--bad);background:var(--bad-bg)}.tile.bad .n{color:var(--bad)}
         .tile.good .n{color:var(--ok)}
         table{border-collapse:collapse;width:100%;margin:.4em 0}
-        th,td{text-align:left;padding:.35em .6em;border-bottom:1px solid var(--line);vertical-align:top;overflow-wrap:anywhere}
-        th{font-weight:600;color:var(--muted)}
+        th,td{text-align:left;padding:.35em .6em;border-bottom:1px solid var(--line);vertical-align:top}
+        td{overflow-wrap:anywhere}th{font-weight:600;color:var(--muted);white-space:nowrap}
         tr.overdue td{background:var(--bad-bg)}tr.breakglass td{background:var(--warn-bg)}
         .badge{display:inline-block;padding:0 .45em;border-radius:1em;font-size:.85em;font-weight:600;border:1px solid currentColor}
         .ok{color:var(--ok)}.near,.warn{color:var(--near)}.bad,.over,.drift{color:var(--bad)}
