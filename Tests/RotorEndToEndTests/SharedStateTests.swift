@@ -64,7 +64,7 @@ struct SharedStateTests {
         let parsed = try ReportTests.python([ReportTests.page, "parse", scratch.url.appendingPathComponent("page.html").path])
         #expect(parsed["keys"] as? [String] == Self.keys)
         #expect((parsed["runs"] as? [Any])?.count == 3)
-        #expect((parsed["text"] as? String)?.contains("the newest 3 of 8 runs") == true)
+        #expect((parsed["text"] as? String)?.contains("The newest 3 of 8 runs.") == true)
         let store = try #require(try PostgresStateStore.open(url: url))
         let last = try #require(try store.auditLog().last)
         #expect(parsed["audit_head"] as? String == "\(last.sequence):\(last.hash)")
