@@ -13,9 +13,11 @@ import Foundation
 /// nothing. Values under four bytes are not secrets anyone could keep (and masking every
 /// `old` would garble every message), so they are not masked.
 ///
-/// A value of 16 bytes or more is also masked in pieces: any run of 8 bytes or more of it
+/// In text from outside (`Redactor.redact`: what commands print, what vendors answer), a
+/// value of 16 bytes or more is also masked in pieces: any run of 8 bytes or more of it
 /// (a value wrapped by `fold`, split by a space, its head or tail alone), as far as the
-/// text follows the value. Pieces that read as words — a space in them, or only one kind
+/// text follows the value. Not in rotor's own text (`Redactor.known`): it names generation
+/// ids, and some vendors' secrets begin with their id (`key_e510feaf534b.…`). Pieces that read as words — a space in them, or only one kind
 /// of character among lower case, upper case and digits — are not indexed, so that a
 /// value made of words does not garble every message that uses them.
 final class KnownSecrets: @unchecked Sendable {
@@ -100,9 +102,10 @@ final class KnownSecrets: @unchecked Sendable {
         return forms
     }
 
-    /// `text` with every known value replaced by `[REDACTED]`.
-    func redact(_ text: String) -> String {
-        let (index, short, pieces, pieceValues) = lock.withLock { (byPrefix, shortValues, self.pieces, self.pieceValues) }
+    /// `text` with every known value replaced by `[REDACTED]`; with `inPieces`, every piece
+    /// of 8 bytes or more of a value of 16 or more too.
+    func redact(_ text: String, inPieces: Bool = false) -> String {
+        let (index, short, pieces, pieceValues) = lock.withLock { (byPrefix, shortValues, inPieces ? self.pieces : [:], self.pieceValues) }
         var result = index.isEmpty ? text : Self.maskIndexed(text, index, pieces: pieces, pieceValues: pieceValues)
         for value in short where result.contains(value) {
             result = Self.maskStandingAlone(value, in: result)
@@ -211,7 +214,7 @@ public enum Redactor {
     /// value masked, then anything shaped like a credential (a value rotor has never
     /// seen), cut to `limit` characters.
     public static func redact(_ text: String, limit: Int = 2_000) -> String {
-        var result = scrubTokens(known(text))
+        var result = scrubTokens(KnownSecrets.shared.redact(ControlCharacters.escape(text), inPieces: true))
         if result.count > limit { result = String(result.prefix(limit)) + "…" }
         return result
     }
