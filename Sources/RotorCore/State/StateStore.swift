@@ -173,10 +173,21 @@ public enum StateStoreURL {
 
     /// The URL as rotor prints it: a password written into it (`user:secret@`) masked.
     /// Passwords belong in PGPASSWORD or ~/.pgpass, never in the URL.
+    /// libpq also takes `?password=…` (any case) in the query: masked too.
     public static func redacted(_ url: String) -> String {
-        guard let scheme = url.range(of: "://"), let at = url[scheme.upperBound...].firstIndex(of: "@") else { return url }
-        let credentials = url[scheme.upperBound..<at]
-        guard let colon = credentials.firstIndex(of: ":") else { return url }
-        return String(url[..<colon]) + ":***" + String(url[at...])
+        var text = url
+        if let question = text.firstIndex(of: "?") {
+            let parameters = text[text.index(after: question)...].split(separator: "&", omittingEmptySubsequences: false).map { parameter -> String in
+                guard let equals = parameter.firstIndex(of: "="), parameter[..<equals].lowercased() == "password" else { return String(parameter) }
+                return parameter[...equals] + "***"
+            }
+            text = text[...question] + parameters.joined(separator: "&")
+        }
+        guard let scheme = text.range(of: "://") else { return text }
+        let authority = text[scheme.upperBound...].prefix { $0 != "/" && $0 != "?" }
+        guard let at = authority.lastIndex(of: "@") else { return text }
+        let credentials = text[scheme.upperBound..<at]
+        guard let colon = credentials.firstIndex(of: ":") else { return text }
+        return String(text[..<colon]) + ":***" + String(text[at...])
     }
 }

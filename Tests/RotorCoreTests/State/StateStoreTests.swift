@@ -90,6 +90,11 @@ import Testing
         #expect(StateStoreURL.redacted("postgres://ops:s3cret@db.internal:5432/rotor") == "postgres://ops:***@db.internal:5432/rotor")
         #expect(StateStoreURL.redacted("postgres://ops@db.internal/rotor") == "postgres://ops@db.internal/rotor")
         #expect(StateStoreURL.redacted("sqlite:.rotor/state.db") == "sqlite:.rotor/state.db")
+        // Found by an attacker (#22): libpq also takes the password as a query parameter.
+        #expect(StateStoreURL.redacted("postgres://rotor@127.0.0.1:5432/r?password=pwsecret") == "postgres://rotor@127.0.0.1:5432/r?password=***")
+        #expect(StateStoreURL.redacted("postgresql://h/r?sslmode=require&PassWord=a%26b&user=x") == "postgresql://h/r?sslmode=require&PassWord=***&user=x")
+        #expect(StateStoreURL.redacted("postgres://u:p@h/r?password=q") == "postgres://u:***@h/r?password=***")
+        #expect(StateStoreURL.redacted("postgres://h/r?application_name=a:b@c") == "postgres://h/r?application_name=a:b@c")
     }
 
     let now = Date(timeIntervalSince1970: 1_800_000_000)
