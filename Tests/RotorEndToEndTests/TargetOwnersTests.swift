@@ -99,6 +99,30 @@ import Testing
         }
     }
 
+    /// Found by a second attack: the target is root's link, in root's folder, to a link in
+    /// the app user's folder, which the user points at a root-only file. Only the path as
+    /// written and the final file were checked; every link on the way counts now.
+    @Test func aChainOfLinksThroughAnotherAccountsFolderIsRefused() throws {
+        let (scratch, uid, gid) = try Self.setup(named: false)
+        let app = scratch.url.appendingPathComponent("deploy/app").path
+        #expect(chown(app, 0, 0) == 0)
+        try scratch.write("root-only/victim.env", "HOOK=hunter2\n")
+        chmod(scratch.url.appendingPathComponent("root-only").path, 0o700)
+        let userFolder = scratch.url.appendingPathComponent("user-home").path
+        #expect(mkdir(userFolder, 0o755) == 0 && chown(userFolder, uid, gid) == 0)
+        #expect(symlink(scratch.url.appendingPathComponent("root-only/victim.env").path, userFolder + "/fl.env") == 0)
+        #expect(lchown(userFolder + "/fl.env", uid, gid) == 0)
+        #expect(unlink(app + "/.env") == 0 && symlink(userFolder + "/fl.env", app + "/.env") == 0)
+        for command in [["plan"], ["rotate", "hook"]] {
+            let result = try RotorProcess.run(command, in: scratch.url)
+            #expect(result.status == 1, "\(command): \(result.stdout)")
+            #expect(result.stdout.contains("folder \(userFolder) can be written by \(Self.user)"), "\(command): \(result.stdout)")
+        }
+        let status = try RotorProcess.run(["status", "--json"], in: scratch.url)
+        #expect(!status.stdout.contains(Fingerprint.of("hunter2")) && status.stdout.contains("refused"), "\(status.stdout)")
+        #expect(try String(contentsOf: scratch.url.appendingPathComponent("root-only/victim.env"), encoding: .utf8) == "HOOK=hunter2\n")
+    }
+
     @Test func withUserTheFilesAreWrittenAsThatUser() throws {
         let (scratch, uid, gid) = try Self.setup(named: true)
         let result = try RotorProcess.run(["rotate", "hook"], in: scratch.url)

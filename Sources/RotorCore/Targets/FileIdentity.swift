@@ -92,6 +92,9 @@ enum FolderOwnership {
         var files = [path]
         // The file the links lead to, when there are any (most paths have none: no realpath).
         if let resolved, resolved != path { files.append(resolved) } else if resolved == nil, hasLink(onPathTo: path) { files.append(AtomicFile.canonical(path)) }
+        // Every link met on the way, too: whoever can write a link's folder can re-point it
+        // (a root link to a link in the app user's folder reached any file).
+        if files.count > 1 { files += linksOnTheWay(to: path) }
         for file in files {
             guard let (folder, writer) = otherWriter(onPathTo: file) else { continue }
             let owner = writer.hasPrefix("group ") || writer == "anyone" ? "NAME" : writer
@@ -116,6 +119,28 @@ enum FolderOwnership {
             child = folder
             folder = PathNormalizer.parent(of: folder)
         }
+    }
+
+    /// Every symbolic link met while resolving `path` as the system does (at most 40), each
+    /// as the absolute path of the link itself.
+    static func linksOnTheWay(to path: String) -> [String] {
+        var links: [String] = []
+        var pending = path.split(separator: "/").map(String.init)
+        var current = ""
+        while !pending.isEmpty, links.count <= 40 {
+            let part = pending.removeFirst()
+            if part.isEmpty || part == "." { continue }
+            if part == ".." { current = PathNormalizer.parent(of: current.isEmpty ? "/" : current); if current == "/" { current = "" }; continue }
+            let candidate = current + "/" + part
+            guard facts.fact(candidate)?.isLink == true, let target = try? FileManager.default.destinationOfSymbolicLink(atPath: candidate) else {
+                current = candidate
+                continue
+            }
+            links.append(candidate)
+            if target.hasPrefix("/") { current = "" }
+            pending = target.split(separator: "/").map(String.init) + pending
+        }
+        return links
     }
 
     /// Whether the file or a folder on its way is a symlink.
