@@ -234,6 +234,17 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: scratch.url.appendingPathComponent("root-only/new").path))
         #expect(try scratch.bytes("deploy/beta.env") == beta)
         #expect(try FileManager.default.subpathsOfDirectory(atPath: scratch.url.path).sorted() == before)
+        // Found by a second attack: the store's side files, a hard link to the store, and the
+        // store named through a link to its folder.
+        #expect(link(scratch.url.appendingPathComponent(".rotor/state.db").path, scratch.url.appendingPathComponent("hard.html").path) == 0)
+        try FileManager.default.createSymbolicLink(atPath: scratch.url.appendingPathComponent("statelink").path, withDestinationPath: ".rotor")
+        for file in [".rotor/state.db-wal", ".rotor/state.db-shm", ".rotor/state.db-journal", "hard.html", "statelink/state.db-wal"] {
+            let result = try RotorProcess.run(["report", "--html", file], in: scratch.url)
+            #expect(result.status == 1 && result.stderr.contains("is the state store"), "\(file): \(result.stderr)")
+        }
+        let linked = try RotorProcess.run(["report", "--html", "statelink/state.db-wal", "--state", "sqlite:statelink/state.db"], in: scratch.url)
+        #expect(linked.status == 1 && linked.stderr.contains("is the state store"), "\(linked.stderr)")
+        #expect(try RotorProcess.run(["history", "--verify"], in: scratch.url).status == 0)
         // A page over a page: replaced, its mode kept; a folder reached through a link is fine.
         let page = try scratch.write("pages/fleet.html", "old page")
         chmod(page.path, 0o640)

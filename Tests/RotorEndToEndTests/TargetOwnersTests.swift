@@ -123,6 +123,25 @@ import Testing
         #expect(try String(contentsOf: scratch.url.appendingPathComponent("root-only/victim.env"), encoding: .utf8) == "HOOK=hunter2\n")
     }
 
+    /// Found by a second attack: as root, `report --html` into a folder another account
+    /// owns (or through its link) let that account choose where root writes. Refused, as
+    /// for targets; nothing written anywhere.
+    @Test func reportAsRootWritesNoPageWhereAnotherAccountChoosesTheFile() throws {
+        let (scratch, uid, gid) = try Self.setup(named: true)
+        try scratch.write("root-only/fleet.html", "root's\n")
+        chmod(scratch.url.appendingPathComponent("root-only").path, 0o700)
+        let userFolder = scratch.url.appendingPathComponent("user-home").path
+        #expect(mkdir(userFolder, 0o755) == 0 && chown(userFolder, uid, gid) == 0)
+        #expect(symlink(scratch.url.appendingPathComponent("root-only").path, userFolder + "/reports") == 0)
+        #expect(lchown(userFolder + "/reports", uid, gid) == 0)
+        for file in [userFolder + "/reports/fleet.html", userFolder + "/fleet.html"] {
+            let result = try RotorProcess.run(["report", "--html", file], in: scratch.url)
+            #expect(result.status == 1 && result.stderr.contains("can be written by \(Self.user)") && result.stderr.contains("nothing was written"), "\(result.stderr)")
+        }
+        #expect(try String(contentsOf: scratch.url.appendingPathComponent("root-only/fleet.html"), encoding: .utf8) == "root's\n")
+        #expect(!FileManager.default.fileExists(atPath: userFolder + "/fleet.html"))
+    }
+
     @Test func withUserTheFilesAreWrittenAsThatUser() throws {
         let (scratch, uid, gid) = try Self.setup(named: true)
         let result = try RotorProcess.run(["rotate", "hook"], in: scratch.url)

@@ -31,7 +31,8 @@ public enum ReportCommand {
         var file: PageFile?
         if options.htmlPath != "-" {
             do {
-                file = try PageFile(shown: options.htmlPath, absolute: loader.absolute(options.htmlPath), configuration: configuration,
+                let joined = options.htmlPath.hasPrefix("/") ? options.htmlPath : global.workingDirectory + "/" + options.htmlPath
+                file = try PageFile(shown: options.htmlPath, joined: joined, configuration: configuration,
                                     configurationFiles: configuration.files.map { loader.absolute($0) },
                                     stateFiles: StateStoreURL.sqliteFiles(global.stateURL, workingDirectory: global.workingDirectory))
             } catch {

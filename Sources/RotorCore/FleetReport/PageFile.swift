@@ -17,16 +17,18 @@ struct PageFile {
         var description: String
     }
 
-    /// `shown` is FILE as the user wrote it; `absolute` the same from the working folder.
-    init(shown: String, absolute: String, configuration: Configuration, configurationFiles: [String], stateFiles: [String]) throws(Refusal) {
-        let name = (absolute as NSString).lastPathComponent
-        let folder = (absolute as NSString).deletingLastPathComponent
+    /// `shown` is FILE as the user wrote it; `joined` the same from the working folder, not
+    /// normalized (`L/../x` goes up from where the link L leads, as the system does).
+    init(shown: String, joined: String, configuration: Configuration, configurationFiles: [String], stateFiles: [String]) throws(Refusal) {
+        let name = (joined as NSString).lastPathComponent
+        let folder = (joined as NSString).deletingLastPathComponent
         guard let resolvedFolder = Self.realPath(folder.isEmpty ? "/" : folder) else {
             throw Refusal(description: "\(shown): its folder \(folder) does not exist (\(String(cString: strerror(errno)))); nothing was written")
         }
         path = (resolvedFolder == "/" ? "" : resolvedFolder) + "/" + name
         var info = stat()
-        if lstat(path, &info) == 0 {
+        let exists = lstat(path, &info) == 0
+        if exists {
             switch info.st_mode & S_IFMT {
             case S_IFREG: break
             case S_IFLNK:
@@ -35,19 +37,48 @@ struct PageFile {
                 throw Refusal(description: "\(shown) is not a regular file (a folder, device, FIFO or socket): refused; name a new or regular file; nothing was written")
             }
         }
-        let own = Self.realPath(path) ?? path
-        if stateFiles.contains(where: { Self.realPath($0) == own || $0 == own }) {
+        // As root, the rule for targets: no folder on the way — as written, through its
+        // links, or resolved — that another account can change, or it chooses the file.
+        if geteuid() == 0 {
+            for file in [joined, path] + FolderOwnership.linksOnTheWay(to: joined) {
+                if let (owned, writer) = FolderOwnership.otherWriter(onPathTo: file) {
+                    throw Refusal(description: "\(shown): the folder \(owned) can be written by \(writer), not only root, who could choose the file root writes; "
+                        + "as root rotor writes no page there: name a file in a folder only root can change, then copy it; nothing was written")
+                }
+            }
+        }
+        // The same file under another name (a link to its folder, a hard link) is the same
+        // file: compared by device and inode when it exists, by resolved path when not.
+        let identity = exists ? FileKey(info) : nil
+        func isSame(_ other: String) -> Bool {
+            var otherInfo = stat()
+            if let identity, stat(other, &otherInfo) == 0 { return FileKey(otherInfo) == identity }
+            let otherFolder = (other as NSString).deletingLastPathComponent
+            guard let resolved = Self.realPath(otherFolder) else { return false }
+            return (resolved == "/" ? "" : resolved) + "/" + (other as NSString).lastPathComponent == path
+        }
+        if stateFiles.contains(where: isSame) {
             throw Refusal(description: "\(shown) is the state store (or one of its files): refused; nothing was written")
         }
-        if configurationFiles.contains(where: { Self.realPath($0) == own }) {
+        if configurationFiles.contains(where: isSame) {
             throw Refusal(description: "\(shown) is a configuration file: refused; nothing was written")
         }
         for consumer in configuration.consumers {
             for target in consumer.targets {
-                if let file = target.filePath, Self.realPath(file) == own {
+                if let file = target.filePath, isSame(file) {
                     throw Refusal(description: "\(shown) is a target of consumer '\(ControlCharacters.escapeLine(consumer.name.value))': refused; nothing was written")
                 }
             }
+        }
+    }
+
+    /// A file's identity: its device and inode.
+    private struct FileKey: Equatable {
+        var device: UInt64
+        var inode: UInt64
+        init(_ info: stat) {
+            device = UInt64(info.st_dev)
+            inode = UInt64(info.st_ino)
         }
     }
 

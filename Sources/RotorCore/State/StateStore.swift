@@ -155,14 +155,14 @@ public enum StateStoreURL {
         throw Problem(description: "--state \(redacted(text)): unknown kind of store; use sqlite:PATH or postgres://USER@HOST:PORT/DB")
     }
 
-    /// The files of the SQLite store a URL names (the database, its WAL and shared
-    /// memory), absolute; none for PostgreSQL.
+    /// The files of the SQLite store a URL names (the database, its WAL, shared memory and
+    /// rollback journal), absolute; none for PostgreSQL.
     public static func sqliteFiles(_ url: String?, workingDirectory: String) -> [String] {
         let text = url ?? "sqlite:.rotor/state.db"
         let path = text.hasPrefix("sqlite:") ? sqlitePath(text) : ""
         guard !path.isEmpty else { return [] }
         let absolute = PathNormalizer.normalize(path.hasPrefix("/") ? path : workingDirectory + "/" + path)
-        return [absolute, absolute + "-wal", absolute + "-shm"]
+        return [absolute, absolute + "-wal", absolute + "-shm", absolute + "-journal"]
     }
 
     /// `sqlite:PATH` or `sqlite://PATH` → PATH as written.
