@@ -39,11 +39,20 @@ public enum ReportPage {
     }
 
     /// What a reader cannot see or tell apart: format characters (bidi marks, zero-width
-    /// spaces and joiners, word joiner, BOM, tag characters), the Hangul fillers that
-    /// render blank, and noncharacters.
+    /// spaces and joiners, word joiner, BOM, tag characters), every space but U+0020
+    /// (no-break, em, ideographic…), unassigned code points, and the characters that
+    /// render blank or change nothing visible — Hangul and Khmer fillers, the Braille
+    /// blank, the combining grapheme joiner, variation selectors — and noncharacters.
     private static func isInvisible(_ scalar: Unicode.Scalar) -> Bool {
-        scalar.properties.generalCategory == .format || [0x115F, 0x1160, 0x3164, 0xFFA0].contains(scalar.value)
-            || (0xFDD0...0xFDEF).contains(scalar.value) || scalar.value & 0xFFFE == 0xFFFE
+        switch scalar.properties.generalCategory {
+        case .format, .unassigned: return true
+        case .spaceSeparator: return scalar != " "
+        default: break
+        }
+        let value = scalar.value
+        return [0x034F, 0x115F, 0x1160, 0x17B4, 0x17B5, 0x2800, 0x3164, 0xFFA0].contains(value)
+            || (0xFE00...0xFE0F).contains(value) || (0xE0100...0xE01EF).contains(value)
+            || (0xFDD0...0xFDEF).contains(value) || value & 0xFFFE == 0xFFFE
     }
 
     /// `sha256-…` of an inline block, for the page's Content-Security-Policy: only the

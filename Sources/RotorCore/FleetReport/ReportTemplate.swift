@@ -21,7 +21,7 @@ enum ReportTemplate {
         .tile.good .n{color:var(--ok)}
         table{border-collapse:collapse;width:100%;margin:.4em 0}
         th,td{text-align:left;padding:.35em .6em;border-bottom:1px solid var(--line);vertical-align:top}
-        td{overflow-wrap:anywhere}th{font-weight:600;color:var(--muted);white-space:nowrap}
+        td{overflow-wrap:anywhere;white-space:pre-wrap}th{font-weight:600;color:var(--muted);white-space:nowrap}
         tr.overdue td{background:var(--bad-bg)}tr.breakglass td{background:var(--warn-bg)}
         .badge{display:inline-block;padding:0 .45em;border-radius:1em;font-size:.85em;font-weight:600;border:1px solid currentColor}
         .ok{color:var(--ok)}.near,.warn{color:var(--near)}.bad,.over,.drift{color:var(--bad)}
@@ -55,7 +55,7 @@ enum ReportTemplate {
         for(var i=0;i<items.length;i++){items[i].hidden=q!==''&&items[i].getAttribute('data-filter').indexOf(q)<0;}
         for(var j=0;j<rows.length;j++){if(!rows[j].hidden){shown++;}}
         count.textContent=q===''?'':shown+' of '+rows.length+' keys match'+(shown===0?' (the filter is "'+visible(q)+'")':'');}
-        function visible(text){return text.replace(/[\\u0000-\\u001f\\u007f-\\u00a0\\u00ad\\u061c\\u115f\\u1160\\u180e\\u2000-\\u200f\\u2028-\\u202f\\u205f-\\u206f\\u3000\\u3164\\ufeff\\uffa0]/g,
+        function visible(text){return text.replace(/[\\u0000-\\u001f\\u007f-\\u00a0\\u00ad\\u034f\\u061c\\u115f\\u1160\\u1680\\u17b4\\u17b5\\u180e\\u2000-\\u200f\\u2028-\\u202f\\u205f-\\u206f\\u2800\\u3000\\u3164\\ufe00-\\ufe0f\\ufeff\\uffa0]/g,
         function(c){return '\\\\u{'+c.charCodeAt(0).toString(16).toUpperCase()+'}';});}
         box.addEventListener('input',function(){apply(box.value);
         try{history.replaceState(null,'',box.value?'#filter='+encodeURIComponent(box.value):location.pathname);}catch(e){}});

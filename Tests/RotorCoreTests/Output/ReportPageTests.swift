@@ -38,7 +38,11 @@ struct ReportPageTests {
     /// passed through, so two consumers could look the same and a name could look empty.
     @Test func invisibleCharactersAreShownAsEscapes() {
         for (name, shown) in [("a\u{200E}b", "a\\u{200E}b"), ("a\u{200B}b", "a\\u{200B}b"), ("\u{3164}", "\\u{3164}"), ("a\u{FEFF}", "a\\u{FEFF}"),
-                              ("x\u{E0041}", "x\\u{E0041}"), ("a\u{061C}b", "a\\u{061C}b"), ("a\u{2060}b", "a\\u{2060}b")] {
+                              ("x\u{E0041}", "x\\u{E0041}"), ("a\u{061C}b", "a\\u{061C}b"), ("a\u{2060}b", "a\\u{2060}b"),
+                              // From the second attack: blank-looking letters, joiners, selectors, every other space.
+                              ("\u{2800}", "\\u{2800}"), ("a\u{FE0F}", "a\\u{FE0F}"), ("a\u{E0100}", "a\\u{E0100}"), ("a\u{034F}b", "a\\u{034F}b"),
+                              ("\u{17B4}", "\\u{17B4}"), ("a\u{2065}", "a\\u{2065}"), ("a\u{00A0}b", "a\\u{00A0}b"), ("a\u{2003}b", "a\\u{2003}b"),
+                              ("a\u{3000}b", "a\\u{3000}b"), ("a\u{1680}b", "a\\u{1680}b"), ("a\u{202F}b", "a\\u{202F}b")] {
             #expect(ReportPage.printable(name) == shown, "\(shown)")
         }
         #expect(ReportPage.printable("café ☕ 日本") == "café ☕ 日本")
