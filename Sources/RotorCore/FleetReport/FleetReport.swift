@@ -83,7 +83,7 @@ extension FleetReport {
                        every: policy.every, grace: policy.grace, window: policy.window?.description, lastRun: newestRun[name])
         }
         var report = FleetReport(generatedAt: now, keys: keys, runs: Array(runs), runCount: allRuns.count,
-                                 audit: try Self.audit(store, runs: allRuns), warnings: TargetExposure.warnings(configuration, keys: [], displayPath: displayPath))
+                                 audit: try Self.audit(store, runs: allRuns, states: states), warnings: TargetExposure.warnings(configuration, keys: [], displayPath: displayPath))
         report.unfinishedRunCount = allRuns.filter { $0.outcome == nil }.count
         report.source.stateExists = store != nil
         report.source.configurationFiles = configuration.files
@@ -93,7 +93,7 @@ extension FleetReport {
 
     /// The audit log verified as `history --verify` does; damage is the page's finding, not
     /// a reason to write no page.
-    private static func audit(_ store: (any StateStore)?, runs: [RunRecord]) throws -> Audit {
+    private static func audit(_ store: (any StateStore)?, runs: [RunRecord], states: [String: KeyState]) throws -> Audit {
         let entries: [AuditEntry]
         do {
             entries = try store?.auditLog() ?? []
@@ -101,13 +101,24 @@ extension FleetReport {
             return Audit(entries: nil, problem: damage.description, head: nil, breakGlass: [])
         }
         let head = entries.last.map { "\($0.sequence):\($0.hash)" }
-        return Audit(entries: entries.count, problem: AuditEntry.verify(entries) ?? missingAuditEntries(entries: entries, runs: runs), head: head,
+        let problem = AuditEntry.verify(entries) ?? missingAuditEntries(entries: entries, runs: runs) ?? unauditedGenerations(entries: entries, states: states)
+        return Audit(entries: entries.count, problem: problem, head: head,
                      breakGlass: entries.filter(\.emergency).reversed())
     }
 
     /// Every finished run leaves an audit entry naming it (rotate, recover, rollback…): a
     /// finished run with none means entries were deleted — the chain alone cannot show a
     /// cut tail, or a log emptied whole. nil when every finished run has one.
+    /// Every current generation was made by a run whose audit entry names it (`new_id`):
+    /// one that none names means entries were deleted with their runs. nil when all are.
+    static func unauditedGenerations(entries: [AuditEntry], states: [String: KeyState]) -> String? {
+        let named = Set(entries.compactMap { $0.data["new_id"] })
+        let missing = states.filter { $0.value.current.map { !named.contains($0.id) } ?? false }.keys.sorted()
+        guard let first = missing.first, let id = states[first]?.current?.id else { return nil }
+        return "the audit log names no rotation to the current generation of \(missing.count) key\(missing.count == 1 ? "" : "s") ('\(first)': \(id)"
+            + (missing.count == 1 ? "" : ", and others") + "): entries were deleted"
+    }
+
     static func missingAuditEntries(entries: [AuditEntry], runs: [RunRecord]) -> String? {
         let audited = Set(entries.compactMap(\.runID))
         let missing = runs.filter { $0.outcome != nil && !audited.contains($0.id) }.sorted { $0.started < $1.started }
