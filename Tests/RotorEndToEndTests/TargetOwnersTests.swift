@@ -30,6 +30,17 @@ import Testing
         return (scratch, uid, gid)
     }
 
+    /// `user-home/`, the app user's folder, holding the user's link NAME to `destination` (in
+    /// the scratch folder) under `root-only/`, which only root can enter. The folder's path.
+    static func userLink(in scratch: Scratch, named name: String, to destination: String, uid: uid_t, gid: gid_t) throws -> String {
+        chmod(scratch.url.appendingPathComponent("root-only").path, 0o700)
+        let userFolder = scratch.url.appendingPathComponent("user-home").path
+        #expect(mkdir(userFolder, 0o755) == 0 && chown(userFolder, uid, gid) == 0)
+        #expect(symlink(scratch.url.appendingPathComponent(destination).path, userFolder + "/" + name) == 0)
+        #expect(lchown(userFolder + "/" + name, uid, gid) == 0)
+        return userFolder
+    }
+
     @Test func aFolderAnotherUserCanWriteIsRefusedAsRoot() throws {
         let (scratch, _, _) = try Self.setup(named: false)
         for command in [["plan"], ["rotate", "hook"]] {
@@ -107,11 +118,7 @@ import Testing
         let app = scratch.url.appendingPathComponent("deploy/app").path
         #expect(chown(app, 0, 0) == 0)
         try scratch.write("root-only/victim.env", "HOOK=hunter2\n")
-        chmod(scratch.url.appendingPathComponent("root-only").path, 0o700)
-        let userFolder = scratch.url.appendingPathComponent("user-home").path
-        #expect(mkdir(userFolder, 0o755) == 0 && chown(userFolder, uid, gid) == 0)
-        #expect(symlink(scratch.url.appendingPathComponent("root-only/victim.env").path, userFolder + "/fl.env") == 0)
-        #expect(lchown(userFolder + "/fl.env", uid, gid) == 0)
+        let userFolder = try Self.userLink(in: scratch, named: "fl.env", to: "root-only/victim.env", uid: uid, gid: gid)
         #expect(unlink(app + "/.env") == 0 && symlink(userFolder + "/fl.env", app + "/.env") == 0)
         for command in [["plan"], ["rotate", "hook"]] {
             let result = try RotorProcess.run(command, in: scratch.url)
@@ -129,11 +136,7 @@ import Testing
     @Test func reportAsRootWritesNoPageWhereAnotherAccountChoosesTheFile() throws {
         let (scratch, uid, gid) = try Self.setup(named: true)
         try scratch.write("root-only/fleet.html", "root's\n")
-        chmod(scratch.url.appendingPathComponent("root-only").path, 0o700)
-        let userFolder = scratch.url.appendingPathComponent("user-home").path
-        #expect(mkdir(userFolder, 0o755) == 0 && chown(userFolder, uid, gid) == 0)
-        #expect(symlink(scratch.url.appendingPathComponent("root-only").path, userFolder + "/reports") == 0)
-        #expect(lchown(userFolder + "/reports", uid, gid) == 0)
+        let userFolder = try Self.userLink(in: scratch, named: "reports", to: "root-only", uid: uid, gid: gid)
         for file in [userFolder + "/reports/fleet.html", userFolder + "/fleet.html"] {
             let result = try RotorProcess.run(["report", "--html", file], in: scratch.url)
             #expect(result.status == 1 && result.stderr.contains("can be written by \(Self.user)") && result.stderr.contains("nothing was written"), "\(result.stderr)")
