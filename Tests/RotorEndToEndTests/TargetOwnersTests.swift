@@ -143,6 +143,16 @@ import Testing
         }
         #expect(try String(contentsOf: scratch.url.appendingPathComponent("root-only/fleet.html"), encoding: .utf8) == "root's\n")
         #expect(!FileManager.default.fileExists(atPath: userFolder + "/fleet.html"))
+        // A sticky folder of root's (like /tmp) is fine: no one else can replace root's entry
+        // there, and FILE is never followed; a link another account put there is refused.
+        let shared = scratch.url.appendingPathComponent("shared").path
+        #expect(mkdir(shared, 0o777) == 0 && chmod(shared, 0o1777) == 0)
+        let written = try RotorProcess.run(["report", "--html", shared + "/fleet.html"], in: scratch.url)
+        #expect(written.status == 0, "\(written.stderr)")
+        #expect(symlink(scratch.url.appendingPathComponent("root-only").path, shared + "/reports") == 0 && lchown(shared + "/reports", uid, gid) == 0)
+        let planted = try RotorProcess.run(["report", "--html", shared + "/reports/fleet.html"], in: scratch.url)
+        #expect(planted.status == 1 && planted.stderr.contains("can be written by anyone"), "\(planted.stderr)")
+        #expect(try String(contentsOf: scratch.url.appendingPathComponent("root-only/fleet.html"), encoding: .utf8) == "root's\n")
     }
 
     @Test func withUserTheFilesAreWrittenAsThatUser() throws {

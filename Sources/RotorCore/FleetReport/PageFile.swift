@@ -39,12 +39,21 @@ struct PageFile {
         }
         // As root, the rule for targets: no folder on the way — as written, through its
         // links, or resolved — that another account can change, or it chooses the file.
+        // FILE's own folder may be root's sticky one (/tmp): no one else can replace an
+        // entry of root's there, and FILE itself is never followed.
         if geteuid() == 0 {
-            for file in [joined, path] + FolderOwnership.linksOnTheWay(to: joined) {
-                if let (owned, writer) = FolderOwnership.otherWriter(onPathTo: file) {
-                    throw Refusal(description: "\(shown): the folder \(owned) can be written by \(writer), not only root, who could choose the file root writes; "
-                        + "as root rotor writes no page there: name a file in a folder only root can change, then copy it; nothing was written")
-                }
+            let refusal = { (owned: String, writer: String) in
+                Refusal(description: "\(shown): the folder \(owned) can be written by \(writer), not only root, who could choose the file root writes; "
+                    + "as root rotor writes no page there: name a file in a folder only root can change, then copy it; nothing was written")
+            }
+            for file in [folder.isEmpty ? "/" : folder, resolvedFolder] + FolderOwnership.linksOnTheWay(to: joined) {
+                if let (owned, writer) = FolderOwnership.otherWriter(onPathTo: file) { throw refusal(owned, writer) }
+            }
+            var own = stat()
+            if stat(resolvedFolder, &own) == 0, !(own.st_uid == 0 && own.st_mode & S_ISVTX != 0) {
+                if own.st_uid != 0 { throw refusal(resolvedFolder, getpwuid(own.st_uid).map { String(cString: $0.pointee.pw_name) } ?? "uid \(own.st_uid)") }
+                if own.st_mode & 0o002 != 0 { throw refusal(resolvedFolder, "anyone") }
+                if own.st_mode & 0o020 != 0, own.st_gid != 0 { throw refusal(resolvedFolder, "group " + (getgrgid(own.st_gid).map { String(cString: $0.pointee.gr_name) } ?? "\(own.st_gid)")) }
             }
         }
         // The same file under another name (a link to its folder, a hard link) is the same

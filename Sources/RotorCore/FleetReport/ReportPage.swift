@@ -44,6 +44,7 @@ public enum ReportPage {
     /// render blank or change nothing visible — Hangul and Khmer fillers, the Braille
     /// blank, the combining grapheme joiner, variation selectors — and noncharacters.
     private static func isInvisible(_ scalar: Unicode.Scalar) -> Bool {
+        if scalar.value < 0x80 { return false }  // ASCII controls are escapeLine's; the rest is visible
         switch scalar.properties.generalCategory {
         case .format, .unassigned: return true
         case .spaceSeparator: return scalar != " "
