@@ -106,9 +106,6 @@ extension FleetReport {
                      breakGlass: entries.filter(\.emergency).reversed())
     }
 
-    /// Every finished run leaves an audit entry naming it (rotate, recover, rollback…): a
-    /// finished run with none means entries were deleted — the chain alone cannot show a
-    /// cut tail, or a log emptied whole. nil when every finished run has one.
     /// Every current generation was made by a run whose audit entry names it (`new_id`):
     /// one that none names means entries were deleted with their runs. nil when all are.
     static func unauditedGenerations(entries: [AuditEntry], states: [String: KeyState]) -> String? {
@@ -119,6 +116,9 @@ extension FleetReport {
             + (missing.count == 1 ? "" : ", and others") + "): entries were deleted"
     }
 
+    /// Every finished run leaves an audit entry naming it (rotate, recover, rollback…): a
+    /// finished run with none means entries were deleted — the chain alone cannot show a
+    /// cut tail, or a log emptied whole. nil when every finished run has one.
     static func missingAuditEntries(entries: [AuditEntry], runs: [RunRecord]) -> String? {
         let audited = Set(entries.compactMap(\.runID))
         let missing = runs.filter { $0.outcome != nil && !audited.contains($0.id) }.sorted { $0.started < $1.started }

@@ -49,12 +49,8 @@ struct PageFile {
             for file in [folder.isEmpty ? "/" : folder, resolvedFolder] + FolderOwnership.linksOnTheWay(to: joined) {
                 if let (owned, writer) = FolderOwnership.otherWriter(onPathTo: file) { throw refusal(owned, writer) }
             }
-            var own = stat()
-            if stat(resolvedFolder, &own) == 0, !(own.st_uid == 0 && own.st_mode & S_ISVTX != 0) {
-                if own.st_uid != 0 { throw refusal(resolvedFolder, getpwuid(own.st_uid).map { String(cString: $0.pointee.pw_name) } ?? "uid \(own.st_uid)") }
-                if own.st_mode & 0o002 != 0 { throw refusal(resolvedFolder, "anyone") }
-                if own.st_mode & 0o020 != 0, own.st_gid != 0 { throw refusal(resolvedFolder, "group " + (getgrgid(own.st_gid).map { String(cString: $0.pointee.gr_name) } ?? "\(own.st_gid)")) }
-            }
+            // The page rotor makes is root's entry, whoever made a file of that name before.
+            if let writer = FolderOwnership.otherWriter(ofFolder: resolvedFolder, entryOwnedByRoot: true) { throw refusal(resolvedFolder, writer) }
         }
         // The same file under another name (a link to its folder, a hard link) is the same
         // file: compared by device and inode when it exists, by resolved path when not.

@@ -154,6 +154,14 @@ enum FolderOwnership {
         }
     }
 
+    /// Who besides root can change the folder at `path` (no link), or nil. A sticky folder
+    /// of root's (`/tmp`) protects only entries of root's: `entryOwnedByRoot` says whether
+    /// the one that matters is.
+    static func otherWriter(ofFolder path: String, entryOwnedByRoot: Bool) -> String? {
+        guard let fact = facts.fact(path), fact.isDirectory else { return nil }
+        return writer(of: fact, childOwnedByRoot: { entryOwnedByRoot })
+    }
+
     /// Who besides root can change the folder `fact` describes, or nil.
     private static func writer(of fact: FolderFacts.Fact, childOwnedByRoot: () -> Bool) -> String? {
         if fact.uid != 0 { return getpwuid(fact.uid).map { String(cString: $0.pointee.pw_name) } ?? "uid \(fact.uid)" }
