@@ -25,9 +25,10 @@ public enum ReportPage {
         do { return try MustacheTemplate(string: ReportTemplate.page) } catch { fatalError("the report template does not parse: \(error)") }
     }()
 
-    /// What a page may show of text rotor did not write: control characters, bidi overrides
-    /// and noncharacters escaped as `\xHH` / `\u{HHHH}` (as on a terminal), and known
-    /// secrets redacted, so that neither the page nor a browser is steered by a name.
+    /// What a page may show of text rotor did not write: known secrets redacted, control
+    /// characters escaped as on a terminal (`\xHH`), and everything a reader cannot see or
+    /// tell apart (`isInvisible`) as `\u{HHHH}` — so that no name steers the page, the
+    /// browser or the reader.
     static func printable(_ text: String) -> String {
         let escaped = ControlCharacters.escapeLine(Redactor.known(text))
         guard escaped.unicodeScalars.contains(where: isInvisible) else { return escaped }
@@ -84,8 +85,8 @@ extension ReportPage {
         let title: String
         let generatedAt: String
         let version: String
-        let style: String
-        let script: String
+        /// The style and script are literal text of the template (`ReportTemplate`); only
+        /// their hashes are values.
         let contentSecurityPolicy: String
         let summary: Summary
         let keys: [KeyRow]
@@ -107,8 +108,6 @@ extension ReportPage {
             title = "rotor report — \(keyCount) key\(keyCount == 1 ? "" : "s")"
             generatedAt = DateFormatting.iso8601(report.generatedAt)
             version = RotorVersion.current
-            style = ReportTemplate.style
-            script = ReportTemplate.script
             contentSecurityPolicy = "default-src 'none'; style-src \(ReportPage.cspHash(ReportTemplate.style)); "
                 + "script-src \(ReportPage.cspHash(ReportTemplate.script)); img-src 'none'; form-action 'none'; base-uri 'none'"
             summary = Summary(report)
@@ -454,7 +453,7 @@ extension ReportPage {
 // MARK: - The names the template reads (TemplateFields)
 
 extension ReportPage.Page: TemplateFields {
-    nonisolated(unsafe) static let fields: [String: PartialKeyPath<Self>] = ["title": \.title, "generatedAt": \.generatedAt, "version": \.version, "style": \.style, "script": \.script, "contentSecurityPolicy": \.contentSecurityPolicy, "summary": \.summary, "keys": \.keys, "noKeys": \.noKeys, "graph": \.graph, "graphOmitted": \.graphOmitted, "sources": \.sources, "unfinishedRuns": \.unfinishedRuns, "runs": \.runs, "runsNote": \.runsNote, "audit": \.audit, "warnings": \.warnings, "hasWarnings": \.hasWarnings, "warningCount": \.warningCount, "warningsOpen": \.warningsOpen]
+    nonisolated(unsafe) static let fields: [String: PartialKeyPath<Self>] = ["title": \.title, "generatedAt": \.generatedAt, "version": \.version, "contentSecurityPolicy": \.contentSecurityPolicy, "summary": \.summary, "keys": \.keys, "noKeys": \.noKeys, "graph": \.graph, "graphOmitted": \.graphOmitted, "sources": \.sources, "unfinishedRuns": \.unfinishedRuns, "runs": \.runs, "runsNote": \.runsNote, "audit": \.audit, "warnings": \.warnings, "hasWarnings": \.hasWarnings, "warningCount": \.warningCount, "warningsOpen": \.warningsOpen]
 }
 
 extension ReportPage.Summary: TemplateFields {
