@@ -223,6 +223,51 @@ import Testing
         #expect(failing.stdout.contains("api-key: failed — verify-key failed"), "\(failing.stdout)")
     }
 
+    static func samples(_ path: String) throws -> [String: Double] {
+        var samples: [String: Double] = [:]
+        for line in try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n") where !line.hasPrefix("#") {
+            let parts = line.split(separator: " ")
+            samples[String(parts[0])] = parts.count == 2 ? Double(parts[1]) : nil
+        }
+        return samples
+    }
+
+    /// Issue 19: a `{id}` target holding the current id counted as drifted forever (the
+    /// shipped AWS example's AccessKeyId), and a key whose rotation failed read "completed"
+    /// when its grace-period deletion completed after it in the same run: each key's outcome
+    /// is now the worst of what this run did for it.
+    @Test func metricsCountIdTargetsByIdAndGiveEachKeyTheWorstOutcomeOfTheRun() throws {
+        let scratch = try Scratch()
+        try scratch.write("policies/key.yaml", """
+            kind: RotationPolicy
+            providers:
+              local: { type: generate }
+            keys:
+              hook: { provider: local, every: 30d, grace: 1h }
+            """)
+        try scratch.writeHookConsumer("""
+                targets:
+                  - env_file: ../deploy/.env
+                    var: HOOK_SECRET
+                  - env_file: ../deploy/.env
+                    var: HOOK_ID
+                    value: "{id}"
+            """)
+        try scratch.write("deploy/.env", "HOOK_SECRET=initial\nHOOK_ID=none\n")
+        let metrics = scratch.url.appendingPathComponent("rotor.prom").path
+        for _ in 0..<2 { #expect(try RotorProcess.run(["rotate", "hook"], in: scratch.url).status == 0) }
+        #expect(try RotorProcess.run(["run", "--metrics-file", metrics], in: scratch.url).status == 0)
+        #expect(try Self.samples(metrics)["rotor_key_drifted_targets{key=\"hook\"}"] == 0)
+        // A month on: the rotation is due and fails at preflight (its file is gone); the old
+        // generation's grace has ended, so the same run deletes it — which must not hide the failure.
+        #expect(rename(scratch.url.appendingPathComponent("deploy/.env").path, scratch.url.appendingPathComponent("deploy/env.kept").path) == 0)
+        let later = try RotorProcess.run(["run", "--metrics-file", metrics], in: scratch.url, environment: ["ROTOR_NOW": DateFormatting.iso8601(Date().addingTimeInterval(31 * 86_400))])
+        #expect(later.status == 1 && later.stdout.contains("deleted generation"), "\(later.stdout)")
+        let samples = try Self.samples(metrics)
+        #expect(samples["rotor_key_last_run_outcome{key=\"hook\",outcome=\"failed\"}"] == 1, "\(samples)")
+        #expect(samples["rotor_key_last_run_outcome{key=\"hook\",outcome=\"completed\"}"] == 0)
+    }
+
     @Test func metricsFileIsPrometheusTextfile() throws {
         let fixture = try RotationFixture()
         let metrics = fixture.scratch.url.appendingPathComponent("rotor.prom").path

@@ -46,7 +46,13 @@ public enum RunCommand {
         if let path = options.metricsFile {
             do {
                 let states = try engine.store.keyStates()
-                let metrics = Metrics.render(configuration: configuration, states: states, runs: try engine.store.runs(),
+                var outcomes: [String: RunOutcome] = [:]
+                for report in reports {
+                    for outcome in [report.rotation?.outcome, report.deletion?.outcome].compactMap({ $0 }) {
+                        outcomes[report.key] = outcomes[report.key].map { $0.worst(outcome) } ?? outcome
+                    }
+                }
+                let metrics = Metrics.render(configuration: configuration, states: states, runs: try engine.store.runs(), outcomes: outcomes,
                                              drifted: TargetClassifier.driftCounts(configuration, states: states), now: global.clock())
                 try AtomicFile.write(Array(metrics.utf8), to: path, newFileMode: 0o644)
             } catch {

@@ -2,7 +2,11 @@ import Foundation
 
 /// The Prometheus textfile-collector view of rotor's state (`--metrics-file`).
 public enum Metrics {
-    public static func render(configuration: Configuration, states: [String: KeyState], runs: [RunRecord], drifted: [String: Int], now: Date) -> String {
+    /// `outcomes`: what this `rotor run` did for each key, the worst of its runs (a failed
+    /// rotation followed by a completed grace-period deletion is a failure); a key it did
+    /// nothing for shows its last finished run.
+    public static func render(configuration: Configuration, states: [String: KeyState], runs: [RunRecord], outcomes thisRun: [String: RunOutcome] = [:],
+                              drifted: [String: Int], now: Date) -> String {
         var lines: [String] = []
         func family(_ name: String, _ help: String, _ samples: [(String, Double)]) {
             lines.append("# HELP \(name) \(help)")
@@ -17,7 +21,7 @@ public enum Metrics {
                keys.compactMap { key in states[key]?.current.map { (label(key), $0.created.timeIntervalSince1970.rounded()) } })
         var outcomes: [(String, Double)] = []
         for key in keys {
-            guard let last = runs.last(where: { $0.key == key && $0.finished != nil }), let outcome = last.outcome else { continue }
+            guard let outcome = thisRun[key] ?? runs.last(where: { $0.key == key && $0.finished != nil })?.outcome else { continue }
             for candidate in [RunOutcome.completed, .rolledBack, .failed, .needsPerson] {
                 outcomes.append(("\(label(key)),outcome=\"\(candidate.rawValue)\"", candidate == outcome ? 1 : 0))
             }

@@ -71,6 +71,22 @@ public enum RunOutcome: String, Sendable, Codable {
     case inProgress = "in-progress"
 }
 
+extension RunOutcome {
+    /// The worse of two outcomes: needs-person, then failed and rolled-back, then completed.
+    public func worst(_ other: RunOutcome) -> RunOutcome {
+        func rank(_ outcome: RunOutcome) -> Int {
+            switch outcome {
+            case .completed: 0
+            case .rolledBack: 1
+            case .failed: 2
+            case .inProgress: 3
+            case .needsPerson: 4
+            }
+        }
+        return rank(other) > rank(self) ? other : self
+    }
+}
+
 /// One run of the workflow for one key.
 public struct RunRecord: Sendable, Equatable, Codable {
     public var id: String

@@ -46,13 +46,8 @@ enum TargetClassifier {
             }
             fingerprint = Fingerprint.of(value)
         }
-        // `{secret}` is compared by the secret's fingerprint, `{id}` by the id's (ids are not
-        // secret, and the state keeps them); any other template cannot be compared.
-        let comparable = operation.spec.value == .secretOnly || operation.spec.value == Self.idOnly
-        let expected = { (record: GenerationRecord?) -> String? in
-            guard let record, comparable else { return nil }
-            return operation.spec.value == .secretOnly ? record.fingerprint : Fingerprint.of(record.id)
-        }
+        let comparable = Self.isComparable(operation.spec)
+        let expected = { (record: GenerationRecord?) -> String? in Self.expectedFingerprint(operation.spec, of: record) }
         status.fingerprint = fingerprint
         if fingerprint == expected(state.current) {
             status.state = .inSync
@@ -65,7 +60,18 @@ enum TargetClassifier {
         return status
     }
 
-    /// Targets not in sync, per key (for metrics).
+    /// `{secret}` is compared by the secret's fingerprint, `{id}` by the id's (ids are not
+    /// secret, and the state keeps them); any other template cannot be compared.
+    static func isComparable(_ spec: TargetSpec) -> Bool { spec.value == .secretOnly || spec.value == idOnly }
+
+    /// The fingerprint a target holding `record` reads as, or nil when not comparable.
+    static func expectedFingerprint(_ spec: TargetSpec, of record: GenerationRecord?) -> String? {
+        guard let record, isComparable(spec) else { return nil }
+        return spec.value == .secretOnly ? record.fingerprint : Fingerprint.of(record.id)
+    }
+
+    /// File targets not in sync, per key (for metrics): compared as `status` compares them;
+    /// a template that cannot be compared is not counted.
     static func driftCounts(_ configuration: Configuration, states: [String: KeyState]) -> [String: Int] {
         var counts: [String: Int] = [:]
         let consumersByKey = configuration.consumersByKey()
@@ -74,8 +80,9 @@ enum TargetClassifier {
             var count = 0
             for consumer in consumersByKey[key.name.value] ?? [] {
                 for target in consumer.targets {
-                    if case .present(let fingerprint) = TargetInspector().observe(target), fingerprint == state.current?.fingerprint { continue }
-                    if target.filePath != nil { count += 1 }
+                    guard target.filePath != nil, isComparable(target) else { continue }
+                    if case .present(let fingerprint) = TargetInspector().observe(target), fingerprint == expectedFingerprint(target, of: state.current) { continue }
+                    count += 1
                 }
             }
             counts[key.name.value] = count
