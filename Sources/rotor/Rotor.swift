@@ -232,8 +232,10 @@ extension Rotor {
             abstract: "Each key's age, next due time, pending deletion, and what every target holds.",
             discussion: """
                 Targets are compared by fingerprint: in-sync (current generation), stale (previous \
-                generation), unknown (something else), missing, unreadable. Exit 2 when a target \
-                drifted or a key is overdue, so cron can alert; 0 otherwise.
+                generation), unknown (something else), missing, unreadable; a '{id}' target by the id. \
+                An interrupted run (no outcome) is named with the 'rotor recover' that finishes it. \
+                Exit 3 while a run is interrupted, 2 when a target drifted or a key is overdue, so cron \
+                can alert; 0 otherwise.
                 """)
 
         @Argument(help: ArgumentHelp("Only these keys (default: all).", valueName: "key"))

@@ -223,6 +223,35 @@ import Testing
         #expect(failing.stdout.contains("api-key: failed — verify-key failed"), "\(failing.stdout)")
     }
 
+    /// Issue 19: an interrupted run was invisible to `status`, `plan` and `sync` until
+    /// someone thought of `recover`, and `sync` would write the old generation over the
+    /// interrupted run's new one. Each names it and the command that finishes it; `status`
+    /// exits 3 while one exists; `sync` changes nothing for its key.
+    @Test func statusPlanAndSyncNameAnInterruptedRun() throws {
+        let scratch = try ProcessesTests.setup("")
+        #expect(try RotorProcess.run(["rotate", "hook"], in: scratch.url).status == 0)
+        let crashed = try RotorProcess.run(["rotate", "hook"], in: scratch.url, environment: ["ROTOR_TEST_CRASH_AT": "update.done"])
+        #expect(crashed.status != 0)
+        let run = try #require(try SQLiteStateStore(path: scratch.url.appendingPathComponent(".rotor/state.db").path).runs().first { $0.finished == nil }?.id)
+        let named = "run \(run) of 'hook'"
+        let status = try RotorProcess.run(["status"], in: scratch.url)
+        #expect(status.status == 3 && status.stdout.contains(named) && status.stdout.contains("rotor recover"), "\(status.stdout)")
+        let json = try RotorProcess.run(["status", "--json"], in: scratch.url)
+        let document = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
+        #expect((document["interrupted_runs"] as? [[String: Any]])?.first?["run"] as? String == run, "\(json.stdout)")
+        #expect(json.status == 3)
+        let plan = try RotorProcess.run(["plan"], in: scratch.url)
+        #expect(plan.stderr.contains(named) && plan.stderr.contains("rotor recover"), "\(plan.stderr)")
+        let planJSON = try RotorProcess.run(["plan", "--json"], in: scratch.url)
+        #expect(planJSON.stdout.contains(named), "\(planJSON.stdout)")
+        let before = try scratch.bytes("deploy/.env")
+        let sync = try RotorProcess.run(["sync"], in: scratch.url)
+        #expect(sync.status == 3 && sync.stdout.contains(named) && sync.stdout.contains("rotor recover"), "\(sync.stdout)")
+        #expect(try scratch.bytes("deploy/.env") == before, "sync changed nothing")
+        #expect(try RotorProcess.run(["recover"], in: scratch.url).status == 0)
+        #expect(try RotorProcess.run(["status"], in: scratch.url).status == 0)
+    }
+
     static func samples(_ path: String) throws -> [String: Double] {
         var samples: [String: Double] = [:]
         for line in try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n") where !line.hasPrefix("#") {

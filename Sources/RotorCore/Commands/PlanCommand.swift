@@ -24,11 +24,12 @@ public enum PlanCommand {
         guard let (configuration, loaded) = step.load() else { return .failure }
         guard step.keysExist(options.keys, in: configuration) else { return .usage }
         let loader = step.loader
-        guard let states = step.existingKeyStates() else { return .failure }
+        guard let (states, interrupted) = step.existingStatesAndInterruptedRuns(keys: options.keys) else { return .failure }
         let input = PlanningInput(configuration: configuration, states: states, now: options.now, selectedKeys: options.keys,
                                   displayPath: { loader.displayPath($0) })
         let (plan, inspected) = Planner.plan(input, inspect: inspect(displayPath: { loader.displayPath($0) }))
-        let warnings = exposureWarnings(inspected, consumers: configuration.consumers, sharedFiles: configuration.filesWithSeveralTargets)
+        let warnings = interrupted.map(InterruptedRuns.describe)
+            + exposureWarnings(inspected, consumers: configuration.consumers, sharedFiles: configuration.filesWithSeveralTargets)
         let summary = PlanSummary(plan, sharedFiles: configuration.filesWithSeveralTargets.map { Set($0.map(loader.displayPath)) })
         let out = options.json ? PlanJSONRenderer.pieces(plan, summary: summary, warnings: warnings) : [Array(PlanTextRenderer(colored: console.colorOut).render(plan).utf8)]
         out.forEach(console.stdout)

@@ -30,7 +30,7 @@ public enum StatusCommand {
         let step = ConfigurationStep(options: global, console: console)
         guard let (configuration, _) = step.load() else { return .failure }
         guard step.keysExist(keys, in: configuration) else { return .usage }
-        guard let states = step.existingKeyStates() else { return .failure }
+        guard let (states, interrupted) = step.existingStatesAndInterruptedRuns(keys: keys) else { return .failure }
         let loader = step.loader
         let now = global.clock()
         // Every file target is read once, on every core, before keys are classified in order.
@@ -42,11 +42,14 @@ public enum StatusCommand {
         }
         let warnings = TargetExposure.warnings(configuration, keys: keys, displayPath: { loader.displayPath($0) })
         if json {
-            console.stdout(jsonBytes(statuses, warnings: warnings))
+            console.stdout(jsonBytes(statuses, interrupted: interrupted, warnings: warnings))
         } else {
             render(statuses, console: console)
+            for run in interrupted { console.out(Style.red("interrupted: ", console.colorOut) + InterruptedRuns.describe(run)) }
             warnings.forEach { console.warn($0) }
         }
+        // A run with no outcome needs a person (or `rotor recover`) before anything else.
+        if !interrupted.isEmpty { return .needsPerson }
         return statuses.contains(where: \.needsAttention) ? .pending : .success
     }
 
@@ -71,10 +74,20 @@ public enum StatusCommand {
     /// `--json`: `"version": 1`, every key with its targets, the warnings. Written with
     /// `JSONWriter`, each key on either core: at fleet scale the `Encodable` path was most
     /// of `status`'s time (docs/performance.md).
-    static func jsonBytes(_ statuses: [KeyStatus], warnings: [String]) -> [UInt8] {
+    static func jsonBytes(_ statuses: [KeyStatus], interrupted: [RunRecord] = [], warnings: [String]) -> [UInt8] {
         let keys = WrittenElements(statuses)
         var json = JSONWriter(capacity: 1 << 16)
         json.object { document in
+            document.member("interrupted_runs") { runs in
+                runs.array(interrupted) { json, run in
+                    json.object { object in
+                        object.member("key", run.key)
+                        object.member("message", InterruptedRuns.describe(run))
+                        object.member("run", run.id)
+                        object.member("started", DateFormatting.iso8601(run.started))
+                    }
+                }
+            }
             document.member("keys", keys)
             document.member("version", 1)
             document.member("warnings", warnings)
