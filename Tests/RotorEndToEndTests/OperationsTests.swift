@@ -252,6 +252,38 @@ import Testing
         #expect(try RotorProcess.run(["status"], in: scratch.url).status == 0)
     }
 
+    /// Issue 19: `window` was skipped for a key rotor never rotated, so the first cron run
+    /// rotated every key at once, outside every window. The window holds for it too; a
+    /// person's `rotate` still rotates at once.
+    @Test func aWindowHoldsForAKeysFirstRotation() throws {
+        let scratch = try Scratch()
+        try scratch.write("policies/key.yaml", """
+            kind: RotationPolicy
+            providers:
+              local: { type: generate }
+            keys:
+              hook: { provider: local, every: 30d, grace: 0s, window: "Mon-Fri 09:00-17:00 UTC" }
+            """)
+        try scratch.writeHookConsumer("    targets:\n      - env_file: ../deploy/.env\n        var: HOOK_SECRET\n")
+        try scratch.write("deploy/.env", "HOOK_SECRET=initial\n")
+        let sunday = ["ROTOR_NOW": "2026-12-06T12:00:00Z"]
+        let plan = try RotorProcess.run(["plan", "--detailed-exitcode"], in: scratch.url, environment: sunday)
+        #expect(plan.status == 0, "nothing due on a Sunday: \(plan.stdout)")
+        #expect(plan.stdout.contains("never rotated by rotor, but outside its window 'Mon-Fri 09:00-17:00 UTC'; waits until 2026-12-07T09:00:00Z"), "\(plan.stdout)")
+        let run = try RotorProcess.run(["run"], in: scratch.url, environment: sunday)
+        let untouched = String(decoding: try scratch.bytes("deploy/.env"), as: UTF8.self)
+        #expect(run.status == 0 && untouched == "HOOK_SECRET=initial\n", "\(run.stdout)")
+        let monday = try RotorProcess.run(["run"], in: scratch.url, environment: ["ROTOR_NOW": "2026-12-07T09:30:00Z"])
+        let rotated = String(decoding: try scratch.bytes("deploy/.env"), as: UTF8.self)
+        #expect(monday.status == 0 && rotated != "HOOK_SECRET=initial\n", "\(monday.stdout)")
+        // A person rotating by hand is not held by the window.
+        let byHand = try Scratch()
+        try byHand.write("policies/key.yaml", String(decoding: try scratch.bytes("policies/key.yaml"), as: UTF8.self))
+        try byHand.write("consumers/app.yaml", String(decoding: try scratch.bytes("consumers/app.yaml"), as: UTF8.self))
+        try byHand.write("deploy/.env", "HOOK_SECRET=initial\n")
+        #expect(try RotorProcess.run(["rotate", "hook"], in: byHand.url, environment: sunday).status == 0)
+    }
+
     static func samples(_ path: String) throws -> [String: Double] {
         var samples: [String: Double] = [:]
         for line in try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n") where !line.hasPrefix("#") {

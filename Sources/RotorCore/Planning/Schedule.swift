@@ -11,7 +11,9 @@ enum Schedule {
     static func evaluate(_ key: KeyPolicy, state: KeyState, now: Date, force: Bool, emergency: Bool) -> Evaluation {
         if emergency { return Evaluation(due: true, reason: "emergency rotation requested", nextDue: nil) }
         guard let current = state.current else {
-            return Evaluation(due: true, reason: "never rotated by rotor", nextDue: nil)
+            // The window holds for a key's first scheduled rotation too: the first cron run
+            // must not rotate every key at once, outside every window (issue 19).
+            return outsideWindow(key, reason: "never rotated by rotor", now: now, force: force) ?? Evaluation(due: true, reason: "never rotated by rotor", nextDue: nil)
         }
         let age = now.timeIntervalSince(current.created)
         let ageText = DateFormatting.age(age)
@@ -23,16 +25,22 @@ enum Schedule {
         let nextDue = current.created.addingTimeInterval(every.timeInterval)
         if nextDue <= now {
             let reason = "current generation is \(ageText) old (every \(every))"
-            if !force, let window = key.window, !window.contains(now) {
-                let opens = window.nextOpening(after: now)
-                return Evaluation(due: false, reason: "\(reason), but outside its window '\(window)'; waits until \(opens.map(DateFormatting.iso8601) ?? "the window opens")", nextDue: opens)
-            }
-            return Evaluation(due: true, reason: reason, nextDue: nextDue)
+            return outsideWindow(key, reason: reason, now: now, force: force) ?? Evaluation(due: true, reason: reason, nextDue: nextDue)
         }
         if force {
             return Evaluation(due: true, reason: "rotation requested (current generation is \(ageText) old; due \(DateFormatting.day(nextDue)))", nextDue: nextDue)
         }
         return Evaluation(due: false, reason: "current generation is \(ageText) old; due in \(DateFormatting.age(nextDue.timeIntervalSince(now))) (\(DateFormatting.day(nextDue)))", nextDue: nextDue)
+    }
+}
+
+extension Schedule {
+    /// Not due yet when a scheduled rotation falls outside the key's window (a person's
+    /// `rotate` is not held); nil when it may go now.
+    private static func outsideWindow(_ key: KeyPolicy, reason: String, now: Date, force: Bool) -> Evaluation? {
+        guard !force, let window = key.window, !window.contains(now) else { return nil }
+        let opens = window.nextOpening(after: now)
+        return Evaluation(due: false, reason: "\(reason), but outside its window '\(window)'; waits until \(opens.map(DateFormatting.iso8601) ?? "the window opens")", nextDue: opens)
     }
 }
 
