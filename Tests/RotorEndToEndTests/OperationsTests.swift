@@ -284,6 +284,18 @@ import Testing
         #expect(try RotorProcess.run(["rotate", "hook"], in: byHand.url, environment: sunday).status == 0)
     }
 
+    /// Issue 19: `plan --out` saved a plan it exited 1 on and still said "run it with:
+    /// rotor apply". A plan preflight would refuse is not saved.
+    @Test func aPlanThatWouldBeRefusedIsNotSaved() throws {
+        let scratch = try ProcessesTests.setup("")
+        #expect(unlink(scratch.url.appendingPathComponent("deploy/.env").path) == 0)
+        #expect(mkfifo(scratch.url.appendingPathComponent("deploy/.env").path, 0o600) == 0)
+        let plan = try RotorProcess.run(["plan", "--out", "plan.json"], in: scratch.url)
+        #expect(plan.status == 1, "\(plan.stdout)")
+        #expect(!FileManager.default.fileExists(atPath: scratch.url.appendingPathComponent("plan.json").path))
+        #expect(plan.stderr.contains("plan not saved to plan.json: preflight would refuse 1 target") && !plan.stderr.contains("rotor apply"), "\(plan.stderr)")
+    }
+
     static func samples(_ path: String) throws -> [String: Double] {
         var samples: [String: Double] = [:]
         for line in try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n") where !line.hasPrefix("#") {

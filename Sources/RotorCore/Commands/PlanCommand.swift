@@ -34,7 +34,10 @@ public enum PlanCommand {
         let out = options.json ? PlanJSONRenderer.pieces(plan, summary: summary, warnings: warnings) : [Array(PlanTextRenderer(colored: console.colorOut).render(plan).utf8)]
         out.forEach(console.stdout)
         if !options.json { warnings.forEach { console.warn($0) } }
-        if let out = options.out {
+        if let out = options.out, summary.blockers > 0 {
+            // A plan apply would refuse is not one to review: nothing is saved.
+            console.err("plan not saved to \(out): preflight would refuse \(summary.blockers) target\(summary.blockers == 1 ? "" : "s") (see above); fix \(summary.blockers == 1 ? "it" : "them") and plan again")
+        } else if let out = options.out {
             let saved = SavedPlan(plan: plan, configuration: configuration, sources: loaded.sources)
             do {
                 try AtomicFile.write(Array(JSONOutput.encode(saved).utf8), to: loader.absolute(out), newFileMode: 0o644)
