@@ -278,7 +278,7 @@ extension Rotor {
         static let configuration = CommandConfiguration(
             commandName: "history",
             abstract: "The audit log: who, what, when — fingerprints only.",
-            discussion: "Entries are hash-chained: --verify detects an edited, reordered or deleted entry and says where (exit 1).")
+            discussion: "Entries are hash-chained: --verify detects an edited, reordered or deleted entry and says where (exit 1); it cross-checks the runs and key states (a cut tail), and with --head SEQ:HASH a head published earlier.")
 
         @Argument(help: ArgumentHelp("Only this key.", valueName: "key"))
         var key: String?
@@ -286,13 +286,16 @@ extension Rotor {
         @Flag(help: "Print the entries as JSON on stdout.")
         var json = false
 
-        @Flag(help: "Check the hash chain of the whole log.")
+        @Flag(help: "Check the hash chain of the whole log, and that every finished run and current generation has its entry.")
         var verify = false
+
+        @Option(help: ArgumentHelp("With --verify: the log must still hold this head, published earlier by --metrics-file or a webhook (exit 1 when cut or rewritten).", valueName: "seq:hash"))
+        var head: String?
 
         @OptionGroup var global: GlobalFlags
 
         func run() throws {
-            try finish(HistoryCommand.run(key: key, json: json, verify: verify, global: global.options, console: global.console))
+            try finish(HistoryCommand.run(key: key, json: json, verify: verify, head: head, global: global.options, console: global.console))
         }
     }
 

@@ -106,7 +106,8 @@ import Testing
         #expect(lines.count == 4)
         #expect(lines[1].contains("break-glass  started  EMERGENCY") && lines[2].contains("rotate  completed  EMERGENCY"))
         #expect(lines[3].contains("rotate  failed"))
-        #expect(try fixture.rotor(["history", "--verify"]).stdout == "audit log intact: 4 entries, hash chain verified\n")
+        let verified = try fixture.rotor(["history", "--verify"]).stdout
+        #expect(verified.hasPrefix("audit log intact: 4 entries, hash chain verified; head 4:") && verified.count == "audit log intact: 4 entries, hash chain verified; head 4:".count + 65, "\(verified)")
 
         let database = fixture.scratch.url.appendingPathComponent(".rotor/state.db").path
         try Self.sqlite(database, "UPDATE audit SET entry = replace(entry, '\"failed\"', '\"completed\"') WHERE sequence = 4")
@@ -296,6 +297,33 @@ import Testing
         #expect(plan.stderr.contains("plan not saved to plan.json: preflight would refuse 1 target") && !plan.stderr.contains("rotor apply"), "\(plan.stderr)")
     }
 
+    /// Issue 19: deleting the newest audit rows went unnoticed by `history --verify`. The
+    /// runs are cross-checked now, and a head published earlier (`--head SEQ:HASH`, from the
+    /// metrics file or a webhook) shows a cut tail or a rewritten chain even with the runs
+    /// deleted too.
+    @Test func historyVerifyCatchesACutTailThroughTheRunsAndAPublishedHead() throws {
+        let scratch = try ProcessesTests.setup("")
+        let metrics = scratch.url.appendingPathComponent("rotor.prom").path
+        for _ in 0..<3 { #expect(try RotorProcess.run(["rotate", "hook"], in: scratch.url).status == 0) }
+        #expect(try RotorProcess.run(["run", "--metrics-file", metrics], in: scratch.url).status == 0)
+        let line = try #require(try String(contentsOfFile: metrics, encoding: .utf8).split(separator: "\n").first { $0.hasPrefix("rotor_audit_head_sequence{") })
+        let hash = try #require(line.firstMatch(of: /hash="([0-9a-f]{64})"\} (\d+)/))
+        let head = "\(hash.2):\(hash.1)"
+        let intact = try RotorProcess.run(["history", "--verify", "--head", head], in: scratch.url)
+        #expect(intact.status == 0 && intact.stdout.contains("head \(head)"), "\(intact.stdout)")
+        let database = scratch.url.appendingPathComponent(".rotor/state.db").path
+        try Self.sqlite(database, "DELETE FROM audit WHERE sequence = (SELECT max(sequence) FROM audit)")
+        let cut = try RotorProcess.run(["history", "--verify"], in: scratch.url)
+        #expect(cut.status == 1 && cut.stdout.contains("the audit log has no entry for 1 finished run"), "\(cut.stdout)")
+        try Self.sqlite(database, "DELETE FROM runs WHERE id NOT IN (SELECT json_extract(entry, '$.run') FROM audit)")
+        let cutWithRuns = try RotorProcess.run(["history", "--verify", "--head", head], in: scratch.url)
+        #expect(cutWithRuns.status == 1 && cutWithRuns.stdout.contains("ends at entry \(Int(hash.2)! - 1), before the published head \(hash.2)"), "\(cutWithRuns.stdout)")
+        let wrong = try RotorProcess.run(["history", "--verify", "--head", "1:" + String(repeating: "0", count: 64)], in: scratch.url)
+        #expect(wrong.status == 1 && wrong.stdout.contains("entry 1 is not the one published"), "\(wrong.stdout)")
+        let malformed = try RotorProcess.run(["history", "--verify", "--head", "nonsense"], in: scratch.url)
+        #expect(malformed.status == 64, "\(malformed.stderr)")
+    }
+
     static func samples(_ path: String) throws -> [String: Double] {
         var samples: [String: Double] = [:]
         for line in try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n") where !line.hasPrefix("#") {
@@ -459,6 +487,12 @@ import Testing
         #expect((payloads[0]["text"] as? String)?.hasPrefix("rotor: api-key rotated on ") == true)
         #expect((payloads[2]["text"] as? String)?.hasPrefix("rotor: EMERGENCY api-key rotated") == true)
         #expect((payloads[0]["new_fingerprint"] as? String)?.hasPrefix("sha256:") == true)
+        // Issue 19: each payload publishes the audit chain's head after the rotation, which
+        // `history --verify --head` checks the log against later.
+        let entries = try #require(try SQLiteStateStore(path: fixture.scratch.url.appendingPathComponent(".rotor/state.db").path).auditLog())
+        let heads = payloads.compactMap { $0["audit_head"] as? String }
+        #expect(heads.count == 3 && heads.last == "\(entries.last!.sequence):\(entries.last!.hash)", "\(heads)")
+        for head in heads { #expect(try fixture.rotor(["history", "--verify", "--head", head]).status == 0) }
         #expect(!fixture.health.requests.joined().contains("CANARYhook-"))
     }
 }

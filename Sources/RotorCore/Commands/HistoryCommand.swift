@@ -1,9 +1,20 @@
 import Foundation
 
-/// `rotor history [KEY] [--json] [--verify]`: the audit log — who, what, when,
-/// fingerprints only; `--verify` checks the hash chain and says where it breaks.
+/// `rotor history [KEY] [--json] [--verify [--head SEQ:HASH]]`: the audit log — who, what,
+/// when, fingerprints only; `--verify` checks the hash chain, cross-checks it with the runs
+/// and key states (a cut tail, a log emptied or deleted with its runs), and with `--head`
+/// against a head published earlier (metrics, webhooks, the report page).
 public enum HistoryCommand {
-    public static func run(key: String?, json: Bool, verify: Bool, global: GlobalOptions, console: Console) -> ExitStatus {
+    public static func run(key: String?, json: Bool, verify: Bool, head: String? = nil, global: GlobalOptions, console: Console) -> ExitStatus {
+        var published: (sequence: Int, hash: String)?
+        if let head {
+            guard let parsed = AuditEntry.parseHead(head) else {
+                console.err("error: --head '\(ControlCharacters.escape(head))' is not SEQUENCE:HASH (a number, a colon and 64 lowercase hex digits, as the metrics file and webhooks publish it)")
+                return .usage
+            }
+            published = parsed
+        }
+        let verify = verify || published != nil
         guard let store = ConfigurationStep(options: global, console: console).existingStore() else { return .failure }
         let entries: [AuditEntry]
         do {
@@ -16,11 +27,20 @@ public enum HistoryCommand {
             return .failure
         }
         if verify {
-            if let problem = AuditEntry.verify(entries) {
+            let runs: [RunRecord], states: [String: KeyState]
+            do {
+                (runs, states) = (try store?.runs() ?? [], try store?.keyStates() ?? [:])
+            } catch {
+                console.err("error: cannot read the runs and key states to cross-check the audit log: \(error)")
+                return .failure
+            }
+            if let problem = AuditEntry.verify(entries) ?? published.flatMap({ AuditEntry.check(entries, against: $0) })
+                ?? AuditEntry.crossCheck(entries, runs: runs, states: states) {
                 console.out("audit log BROKEN: \(problem)")
                 return .failure
             }
-            console.out("audit log intact: \(entries.count) entr\(entries.count == 1 ? "y" : "ies"), hash chain verified")
+            console.out("audit log intact: \(entries.count) entr\(entries.count == 1 ? "y" : "ies"), hash chain verified"
+                + (published == nil ? "" : ", the published head found") + (AuditEntry.head(of: entries).map { "; head \($0)" } ?? ""))
             return .success
         }
         let shown = entries.filter { key == nil || $0.key == key }

@@ -53,7 +53,8 @@ public enum RunCommand {
                     }
                 }
                 let metrics = Metrics.render(configuration: configuration, states: states, runs: try engine.store.runs(), outcomes: outcomes,
-                                             drifted: TargetClassifier.driftCounts(configuration, states: states), now: global.clock())
+                                             drifted: TargetClassifier.driftCounts(configuration, states: states),
+                                             auditHead: try engine.store.auditLog().last, now: global.clock())
                 try AtomicFile.write(Array(metrics.utf8), to: path, newFileMode: 0o644)
             } catch {
                 console.err("warning: cannot write the metrics file: \(error)")

@@ -94,7 +94,7 @@ public final class RotationEngine: Sendable {
             try await RotationRun(engine: self, key: key, provider: provider, journal: journal, options: options, report: started).execute()
         }
         guard report.notDue == nil else { return report }
-        for failure in await Notifier().notify(report, key: key) {
+        for failure in await Notifier().notify(report, key: key, auditHead: { AuditEntry.head(of: (try? self.store.auditLog()) ?? []) }) {
             progress("\(keyName): notification failed: \(failure) (the rotation is unaffected)")
         }
         return report

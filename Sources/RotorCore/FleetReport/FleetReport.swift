@@ -100,30 +100,9 @@ extension FleetReport {
         } catch let damage as AuditLogDamaged {
             return Audit(entries: nil, problem: damage.description, head: nil, breakGlass: [])
         }
-        let head = entries.last.map { "\($0.sequence):\($0.hash)" }
-        let problem = AuditEntry.verify(entries) ?? missingAuditEntries(entries: entries, runs: runs) ?? unauditedGenerations(entries: entries, states: states)
+        let head = AuditEntry.head(of: entries)
+        let problem = AuditEntry.verify(entries) ?? AuditEntry.crossCheck(entries, runs: runs, states: states)
         return Audit(entries: entries.count, problem: problem, head: head,
                      breakGlass: entries.filter(\.emergency).reversed())
-    }
-
-    /// Every current generation was made by a run whose audit entry names it (`new_id`):
-    /// one that none names means entries were deleted with their runs. nil when all are.
-    static func unauditedGenerations(entries: [AuditEntry], states: [String: KeyState]) -> String? {
-        let named = Set(entries.compactMap { $0.data["new_id"] })
-        let missing = states.filter { $0.value.current.map { !named.contains($0.id) } ?? false }.keys.sorted()
-        guard let first = missing.first, let id = states[first]?.current?.id else { return nil }
-        return "the audit log names no rotation to the current generation of \(missing.count) key\(missing.count == 1 ? "" : "s") ('\(first)': \(id)"
-            + (missing.count == 1 ? "" : ", and others") + "): entries were deleted"
-    }
-
-    /// Every finished run leaves an audit entry naming it (rotate, recover, rollback…): a
-    /// finished run with none means entries were deleted — the chain alone cannot show a
-    /// cut tail, or a log emptied whole. nil when every finished run has one.
-    static func missingAuditEntries(entries: [AuditEntry], runs: [RunRecord]) -> String? {
-        let audited = Set(entries.compactMap(\.runID))
-        let missing = runs.filter { $0.outcome != nil && !audited.contains($0.id) }.sorted { $0.started < $1.started }
-        guard let newest = missing.last else { return nil }
-        return "the audit log has no entry for \(missing.count) finished run\(missing.count == 1 ? "" : "s") (\(newest.id), of '\(newest.key)'"
-            + (missing.count == 1 ? "" : ", the newest") + "): entries were deleted"
     }
 }

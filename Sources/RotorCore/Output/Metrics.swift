@@ -5,8 +5,10 @@ public enum Metrics {
     /// `outcomes`: what this `rotor run` did for each key, the worst of its runs (a failed
     /// rotation followed by a completed grace-period deletion is a failure); a key it did
     /// nothing for shows its last finished run.
+    /// `auditHead`: the audit chain's newest entry, published so that `history --verify
+    /// --head` can later show a cut or rewritten log.
     public static func render(configuration: Configuration, states: [String: KeyState], runs: [RunRecord], outcomes thisRun: [String: RunOutcome] = [:],
-                              drifted: [String: Int], now: Date) -> String {
+                              drifted: [String: Int], auditHead: AuditEntry? = nil, now: Date) -> String {
         var lines: [String] = []
         func family(_ name: String, _ help: String, _ samples: [(String, Double)]) {
             lines.append("# HELP \(name) \(help)")
@@ -28,6 +30,10 @@ public enum Metrics {
         }
         family("rotor_key_last_run_outcome", "Outcome of the key's last run (1 for the outcome it had).", outcomes)
         family("rotor_key_drifted_targets", "File targets not holding the current generation.", keys.map { (label($0), Double(drifted[$0] ?? 0)) })
+        if let auditHead {
+            family("rotor_audit_head_sequence", "The audit chain's newest entry (its hash as a label): check with rotor history --verify --head SEQ:HASH.",
+                   [("hash=\"\(auditHead.hash)\"", Double(auditHead.sequence))])
+        }
         return lines.joined(separator: "\n") + "\n"
     }
 }

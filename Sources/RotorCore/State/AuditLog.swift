@@ -80,6 +80,61 @@ public struct AuditEntry: Sendable, Equatable, Codable {
     }
 }
 
+extension AuditEntry {
+    /// The chain's head as it is published (metrics, webhooks, the report page) and checked
+    /// (`history --verify --head`): `SEQUENCE:HASH` of the newest entry.
+    static func head(of entries: [AuditEntry]) -> String? {
+        entries.last.map { "\($0.sequence):\($0.hash)" }
+    }
+
+    /// Whether `entries` still hold the head published earlier; nil when they do. A chain
+    /// that verifies can still have lost its newest entries, or been rewritten whole.
+    static func check(_ entries: [AuditEntry], against head: (sequence: Int, hash: String)) -> String? {
+        guard let entry = entries.first(where: { $0.sequence == head.sequence }) else {
+            return "the log ends at entry \(entries.last?.sequence ?? 0), before the published head \(head.sequence): its newest entries were deleted"
+        }
+        guard entry.hash == head.hash else {
+            return "entry \(head.sequence) is not the one published (\(head.hash.prefix(12))…): the log was rewritten from there or before"
+        }
+        return nil
+    }
+
+    /// `SEQUENCE:HASH` read strictly, or nil.
+    public static func parseHead(_ text: String) -> (sequence: Int, hash: String)? {
+        let parts = text.split(separator: ":", omittingEmptySubsequences: false)
+        guard parts.count == 2, let sequence = Int(parts[0]), sequence > 0, parts[1].count == 64,
+              parts[1].allSatisfy({ $0.isHexDigit && !$0.isUppercase }) else { return nil }
+        return (sequence, String(parts[1]))
+    }
+
+    /// What the runs and key states say the log must hold (nil when it does): the chain
+    /// alone cannot show a cut tail, a log emptied whole, or one deleted with its runs.
+    static func crossCheck(_ entries: [AuditEntry], runs: [RunRecord], states: [String: KeyState]) -> String? {
+        missingEntries(entries, runs: runs) ?? unauditedGenerations(entries, states: states)
+    }
+
+    /// Every current generation was made by a run whose audit entry names it (`new_id`):
+    /// one that none names means entries were deleted with their runs. nil when all are.
+    static func unauditedGenerations(_ entries: [AuditEntry], states: [String: KeyState]) -> String? {
+        let named = Set(entries.compactMap { $0.data["new_id"] })
+        let missing = states.filter { $0.value.current.map { !named.contains($0.id) } ?? false }.keys.sorted()
+        guard let first = missing.first, let id = states[first]?.current?.id else { return nil }
+        return "the audit log names no rotation to the current generation of \(missing.count) key\(missing.count == 1 ? "" : "s") ('\(first)': \(id)"
+            + (missing.count == 1 ? "" : ", and others") + "): entries were deleted"
+    }
+
+    /// Every finished run leaves an audit entry naming it (rotate, recover, rollback…): a
+    /// finished run with none means entries were deleted — the chain alone cannot show a
+    /// cut tail, or a log emptied whole. nil when every finished run has one.
+    static func missingEntries(_ entries: [AuditEntry], runs: [RunRecord]) -> String? {
+        let audited = Set(entries.compactMap(\.runID))
+        let missing = runs.filter { $0.outcome != nil && !audited.contains($0.id) }.sorted { $0.started < $1.started }
+        guard let newest = missing.last else { return nil }
+        return "the audit log has no entry for \(missing.count) finished run\(missing.count == 1 ? "" : "s") (\(newest.id), of '\(newest.key)'"
+            + (missing.count == 1 ? "" : ", the newest") + "): entries were deleted"
+    }
+}
+
 /// An audit row that is not an entry of the chain: `history --verify` names it as the
 /// place the log is broken (a row is never skipped — a garbage last row must not pass).
 public struct AuditLogDamaged: Error, CustomStringConvertible, Sendable {

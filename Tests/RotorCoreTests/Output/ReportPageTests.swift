@@ -54,10 +54,10 @@ struct ReportPageTests {
     @Test func finishedRunsWithoutAuditEntriesMakeTheChainBroken() {
         let finished = RunRecord(id: "r1", key: "k", started: Self.now, finished: Self.now, outcome: .completed, emergency: false, user: "u", host: "h")
         let unfinished = RunRecord(id: "r2", key: "k", started: Self.now, emergency: false, user: "u", host: "h")
-        #expect(FleetReport.missingAuditEntries(entries: [], runs: [finished, unfinished]) == "the audit log has no entry for 1 finished run (r1, of 'k'): entries were deleted")
+        #expect(AuditEntry.missingEntries([], runs: [finished, unfinished]) == "the audit log has no entry for 1 finished run (r1, of 'k'): entries were deleted")
         var entry = AuditEntry(at: Self.now, key: "k", action: "rotate", outcome: "completed", runID: "r1", detail: "")
         entry.sequence = 1
-        #expect(FleetReport.missingAuditEntries(entries: [entry], runs: [finished, unfinished]) == nil)
+        #expect(AuditEntry.missingEntries([entry], runs: [finished, unfinished]) == nil)
     }
 
     @Test func aKnownSecretInAJournalLineIsRedactedOnThePage() {

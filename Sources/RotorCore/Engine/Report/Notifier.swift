@@ -14,9 +14,12 @@ struct Notifier: Sendable {
         var newFingerprint: String?
         var oldFingerprint: String?
         var host: String
+        /// The audit chain's head after this rotation (`SEQ:HASH`), for `history --verify --head`.
+        var auditHead: String?
 
         enum CodingKeys: String, CodingKey {
             case text, key, outcome, emergency, run, message, host
+            case auditHead = "audit_head"
             case newFingerprint = "new_fingerprint"
             case oldFingerprint = "old_fingerprint"
         }
@@ -24,7 +27,7 @@ struct Notifier: Sendable {
 
     /// Sends the report to every webhook of `key` that wants its event; returns one line per
     /// webhook that failed (naming only its host: webhook URLs often carry tokens).
-    func notify(_ report: RotationReport, key: KeyPolicy) async -> [String] {
+    func notify(_ report: RotationReport, key: KeyPolicy, auditHead: () -> String?) async -> [String] {
         let event: WebhookSpec.Event = report.outcome == .completed ? .success : .failure
         let hooks = key.notify.filter { $0.events.contains(event) || (report.emergency && $0.events.contains(.emergency)) }
         guard !hooks.isEmpty else { return [] }
@@ -32,7 +35,8 @@ struct Notifier: Sendable {
         let payload = Payload(
             text: Redactor.known("rotor: \(report.emergency ? "EMERGENCY " : "")\(report.key) \(word) on \(ProcessInfo.processInfo.hostName) — \(report.message)"),
             key: report.key, outcome: report.outcome.rawValue, emergency: report.emergency, run: report.runID, message: Redactor.known(report.message),
-            newFingerprint: report.newGeneration?.fingerprint, oldFingerprint: report.oldGeneration?.fingerprint, host: ProcessInfo.processInfo.hostName)
+            newFingerprint: report.newGeneration?.fingerprint, oldFingerprint: report.oldGeneration?.fingerprint, host: ProcessInfo.processInfo.hostName,
+            auditHead: auditHead())
         guard let body = try? JSONEncoder().encode(payload) else { return [] }
         var failures: [String] = []
         for hook in hooks {
