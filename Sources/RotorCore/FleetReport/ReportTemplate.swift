@@ -195,7 +195,7 @@ enum ReportTemplate {
         {{#audit}}
         {{#intact}}<p id="audit-state" class="ok">{{#empty}}The audit log is empty.{{/empty}}{{^empty}}Hash chain verified: {{entriesText}}, intact.{{/empty}}</p>{{/intact}}
         {{^intact}}<p id="audit-state" class="audit-bad"><strong>Audit log BROKEN:</strong> {{problem}}</p>{{/intact}}
-        {{#head}}<p>Chain head (<code>sequence:hash</code>, to compare with a copy kept elsewhere): <code id="audit-head">{{.}}</code></p>{{/head}}
+        {{#head}}<p>Chain head (<code>sequence:hash</code>; keep a copy, and check the log against it later with <code>rotor history --verify --head</code>): <code id="audit-head">{{.}}</code></p>{{/head}}
         <h3>Break-glass entries</h3>
         {{^hasBreakGlass}}<p class="note">None.</p>{{/hasBreakGlass}}
         {{#hasBreakGlass}}
