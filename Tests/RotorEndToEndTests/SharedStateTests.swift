@@ -114,8 +114,12 @@ struct SharedStateTests {
             with: "  key-1-a:\n    uses: key-1\n    targets:\n      - env_file: ../deploy/key-1-a.env\n        var: API_KEY\n    reload: [sleep, \"2\"]\n"))
         let runnerA = try BackgroundRotor(["rotate", "key-1", "--state", url, "--parallel", "1"], in: scratch.url,
                                           environment: ["ROTOR_TEST_LEASE_SECONDS": "1"])
-        // Wait until A has written key-1-a and is in its reload, then stop it.
+        // Wait until A has written key-1-a and is in its reload (its `sleep` child runs), then
+        // stop it. Stopping it on the file change alone could catch it inside the journal's
+        // transaction, whose lock then held recovery (and the test) forever (issue 23).
         runnerA.waitUntilChanged(scratch.url.appendingPathComponent("deploy/key-1-a.env"), from: "API_KEY=initial\n")
+        let reloading = Date().addingTimeInterval(30)
+        while !Self.hasChild(named: "sleep", of: runnerA.pid), Date() < reloading { usleep(5_000) }
         kill(runnerA.pid, SIGSTOP)
         // Past A's lease as the store records it (not a guess at how long that takes).
         let locks = try PostgresConnection(url: url)
@@ -141,6 +145,17 @@ struct SharedStateTests {
         #expect(try store.keyStates()["key-1"]?.current == nil, "the interrupted rotation did not become current")
         // The key rotates normally afterwards.
         #expect(try RotorProcess.run(["rotate", "key-1", "--state", url], in: scratch.url).status == 0)
+    }
+
+    /// Whether a process named `name` (its `comm`) has `parent` as its parent.
+    static func hasChild(named name: String, of parent: Int32) -> Bool {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return entries.contains { entry in
+            guard Int32(entry) != nil, let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
+                  let open = stat.firstIndex(of: "("), let close = stat.lastIndex(of: ")") else { return false }
+            let fields = stat[stat.index(close, offsetBy: 2)...].split(separator: " ")
+            return stat[stat.index(after: open)..<close] == name && fields.count > 1 && Int32(fields[1]) == parent
+        }
     }
 
     /// `scripts/postgres-test-server` with its arguments; what it prints.

@@ -175,7 +175,7 @@ extension GenerationRecord: JSONWritable {
             record.member("created", DateFormatting.iso8601(created))
             record.member("fingerprint", fingerprint)
             record.member("id", id)
-            record.member("pendingDeletionAt", pendingDeletionAt.map(DateFormatting.iso8601))
+            record.member("pending_deletion_at", pendingDeletionAt.map(DateFormatting.iso8601))
         }
     }
 }

@@ -15,8 +15,20 @@ public struct GenerationRecord: Sendable, Equatable, Codable {
         self.pendingDeletionAt = pendingDeletionAt
     }
 
+    /// `snake_case` like every JSON key rotor writes (issue 19); stores and journals written
+    /// before still say `pendingDeletionAt`, which is read too.
     enum CodingKeys: String, CodingKey {
-        case id, fingerprint, created, pendingDeletionAt
+        case id, fingerprint, created
+        case pendingDeletionAt = "pending_deletion_at"
+        case legacyPendingDeletionAt = "pendingDeletionAt"
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(id, forKey: .id)
+        try container.encode(fingerprint, forKey: .fingerprint)
+        try container.encode(created, forKey: .created)
+        try container.encodeIfPresent(pendingDeletionAt, forKey: .pendingDeletionAt)
     }
 
     /// Read back from the state store: a record that could not have been written (no id,
@@ -25,7 +37,8 @@ public struct GenerationRecord: Sendable, Equatable, Codable {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         self.init(id: try container.decode(String.self, forKey: .id), fingerprint: try container.decode(String.self, forKey: .fingerprint),
                   created: try container.decode(Date.self, forKey: .created),
-                  pendingDeletionAt: try container.decodeIfPresent(Date.self, forKey: .pendingDeletionAt))
+                  pendingDeletionAt: try container.decodeIfPresent(Date.self, forKey: .pendingDeletionAt)
+                    ?? container.decodeIfPresent(Date.self, forKey: .legacyPendingDeletionAt))
         if let problem {
             throw DecodingError.dataCorrupted(DecodingError.Context(codingPath: decoder.codingPath, debugDescription: problem))
         }

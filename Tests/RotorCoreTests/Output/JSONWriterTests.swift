@@ -129,7 +129,7 @@ import Testing
 
     /// `status --json` as it was written through `Encodable`, against the writer.
     @Test func aStatusIsWrittenAsItsEncodableFormIsEncoded() throws {
-        struct EncodableStatus: Encodable { var version = 1; var keys: [StatusCommand.KeyStatus]; var warnings: [String] }
+        struct EncodableStatus: Encodable { var interrupted_runs: [String] = []; var version = 1; var keys: [StatusCommand.KeyStatus]; var warnings: [String] }
         let full = StatusCommand.KeyStatus(
             key: "k \"1\"", current: Self.fullKey(0).current, ageSeconds: 86_400, nextDue: Self.created, overdue: true,
             pendingDeletion: GenerationRecord(id: "old", fingerprint: "sha256:000000000000", created: Self.created),

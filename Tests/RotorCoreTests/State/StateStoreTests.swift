@@ -200,6 +200,19 @@ import Testing
         }
     }
 
+    /// Issue 19: JSON keys are snake_case everywhere; a generation's pending deletion time
+    /// was `pendingDeletionAt`. Written `pending_deletion_at` now, and read either way, so
+    /// stores and journals written before stay readable.
+    @Test func aPendingDeletionTimeIsSnakeCaseAndTheOldKeyStillReads() throws {
+        let record = GenerationRecord(id: "g", fingerprint: "sha256:0123456789ab", created: Date(timeIntervalSince1970: 1_800_000_000),
+                                      pendingDeletionAt: Date(timeIntervalSince1970: 1_800_003_600))
+        let written = try #require(try StateCoding.encode(record))
+        #expect(written.contains("\"pending_deletion_at\"") && !written.contains("pendingDeletionAt"), "\(written)")
+        let legacy = written.replacingOccurrences(of: "pending_deletion_at", with: "pendingDeletionAt")
+        #expect(try StateCoding.decode(legacy, as: GenerationRecord.self, what: "a key") == record)
+        #expect(try StateCoding.decode(written, as: GenerationRecord.self, what: "a key") == record)
+    }
+
     @Test func stateURLs() throws {
         let folder = try TemporaryFolder()
         #expect(try StateStoreURL.open(nil, workingDirectory: folder.path, createIfMissing: false) == nil)
