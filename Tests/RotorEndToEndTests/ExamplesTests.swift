@@ -27,7 +27,9 @@ import Testing
         let folder = "examples/providers/\(name)/rotor.yaml"  // deploy/ beside it holds target files, not configuration
         let validate = try RotorProcess.run(["validate", "--config", folder])
         #expect(validate.status == 0 && validate.stdout.hasPrefix("valid: 1 file, 1 provider, 1 key, 1 consumer"), "\(validate.stdout)\(validate.stderr)")
-        let plan = try RotorProcess.run(["plan", "--config", folder, "--detailed-exitcode"])
+        // Inside the http-api example's window (Mon-Fri 09:00-17:00 UTC), which holds for a
+        // key's first rotation too: a Wednesday at noon.
+        let plan = try RotorProcess.run(["plan", "--config", folder, "--detailed-exitcode"], environment: ["ROTOR_NOW": "2026-12-02T12:00:00Z"])
         #expect(plan.status == 2, "\(plan.stdout)\(plan.stderr)")
     }
 
