@@ -258,13 +258,7 @@ import Testing
     /// person's `rotate` still rotates at once.
     @Test func aWindowHoldsForAKeysFirstRotation() throws {
         let scratch = try Scratch()
-        try scratch.write("policies/key.yaml", """
-            kind: RotationPolicy
-            providers:
-              local: { type: generate }
-            keys:
-              hook: { provider: local, every: 30d, grace: 0s, window: "Mon-Fri 09:00-17:00 UTC" }
-            """)
+        try scratch.writeGeneratedKey(#"every: 30d, grace: 0s, window: "Mon-Fri 09:00-17:00 UTC""#)
         try scratch.writeHookConsumer("    targets:\n      - env_file: ../deploy/.env\n        var: HOOK_SECRET\n")
         try scratch.write("deploy/.env", "HOOK_SECRET=initial\n")
         let sunday = ["ROTOR_NOW": "2026-12-06T12:00:00Z"]
@@ -339,13 +333,7 @@ import Testing
     /// is now the worst of what this run did for it.
     @Test func metricsCountIdTargetsByIdAndGiveEachKeyTheWorstOutcomeOfTheRun() throws {
         let scratch = try Scratch()
-        try scratch.write("policies/key.yaml", """
-            kind: RotationPolicy
-            providers:
-              local: { type: generate }
-            keys:
-              hook: { provider: local, every: 30d, grace: 1h }
-            """)
+        try scratch.writeGeneratedKey("every: 30d, grace: 1h")
         try scratch.writeHookConsumer("""
                 targets:
                   - env_file: ../deploy/.env

@@ -3,14 +3,15 @@ import Testing
 @testable import RotorCore
 
 extension Scratch {
-    /// `policies/key.yaml`: one key, `hook`, that rotor mints itself (`whsec_…`, grace 0s).
-    func writeGeneratedKey() throws {
+    /// `policies/key.yaml`: one key, `hook`, that rotor mints itself (`whsec_…`).
+    /// `policy`: the key's members after its provider (default: grace 0s).
+    func writeGeneratedKey(_ policy: String = "grace: 0s") throws {
         try write("policies/key.yaml", """
             kind: RotationPolicy
             providers:
               local: { type: generate, format: { prefix: "whsec_", bytes: 32, encoding: base64url } }
             keys:
-              hook: { provider: local, grace: 0s }
+              hook: { provider: local, \(policy) }
             """)
     }
 

@@ -45,7 +45,7 @@ public enum ReportCommand {
         do {
             report = try await FleetReport.gather(configuration: configuration, store: store, runLimit: options.runs, now: global.clock(),
                                                   displayPath: { loader.displayPath($0) })
-            report.source.state = StateStoreURL.redacted(global.stateURL ?? "sqlite:.rotor/state.db")
+            report.source.state = StateStoreURL.redacted(global.stateURL ?? StateStoreURL.defaultURL)
         } catch {
             console.err("error: cannot read the state store: \(error)")
             return .failure

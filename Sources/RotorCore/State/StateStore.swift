@@ -141,7 +141,7 @@ public enum StateStoreURL {
     /// to) gives nil (nothing recorded yet)
     /// instead of creating one: `plan` and `status` must change nothing.
     public static func open(_ url: String?, workingDirectory: String, createIfMissing: Bool = true) throws -> Opened? {
-        let text = url ?? "sqlite:.rotor/state.db"
+        let text = url ?? defaultURL
         if text.hasPrefix("sqlite:") {
             let path = sqlitePath(text)
             guard !path.isEmpty else { throw Problem(description: "--state \(text): name a file, e.g. sqlite:.rotor/state.db") }
@@ -174,7 +174,7 @@ public enum StateStoreURL {
     /// The files of the SQLite store a URL names (the database, its WAL, shared memory and
     /// rollback journal), absolute; none for PostgreSQL.
     public static func sqliteFiles(_ url: String?, workingDirectory: String) -> [String] {
-        let text = url ?? "sqlite:.rotor/state.db"
+        let text = url ?? defaultURL
         let path = text.hasPrefix("sqlite:") ? sqlitePath(text) : ""
         guard !path.isEmpty else { return [] }
         let absolute = PathNormalizer.normalize(path.hasPrefix("/") ? path : workingDirectory + "/" + path)
@@ -186,6 +186,9 @@ public enum StateStoreURL {
         let path = String(text.dropFirst("sqlite:".count))
         return path.hasPrefix("//") ? String(path.dropFirst(2)) : path
     }
+
+    /// `--state` when neither it nor `ROTOR_STATE` is given.
+    public static let defaultURL = "sqlite:.rotor/state.db"
 
     /// The URL as rotor prints it: a password written into it (`user:secret@`) masked.
     /// Passwords belong in PGPASSWORD or ~/.pgpass, never in the URL.
