@@ -28,7 +28,7 @@ struct Rotor: AsyncParsableCommand {
             64 usage error.
             """,
         version: RotorVersion.current,
-        subcommands: [Validate.self, Plan.self, Apply.self, Rotate.self, RunDue.self, Status.self, Sync.self, History.self, Report.self, Rollback.self, Recover.self, State.self]
+        subcommands: [Validate.self, Plan.self, Apply.self, Rotate.self, RunDue.self, Adopt.self, Confirm.self, Status.self, Sync.self, History.self, Report.self, Rollback.self, Recover.self, State.self]
     )
 
     /// One command per process: what it has finished with is left to the exit (`KeptUntilExit`).
@@ -52,10 +52,10 @@ struct GlobalFlags: ParsableArguments {
     @Flag(name: .customLong("no-color"), help: "Never color output (NO_COLOR is honoured too).")
     var noColor = false
 
-    @Flag(name: .shortAndLong, help: "Print only errors.")
+    @Flag(name: .shortAndLong, help: "Print nothing unless something failed or needs a person.")
     var quiet = false
 
-    @Flag(name: .shortAndLong, help: "Print more about each step.")
+    @Flag(name: .shortAndLong, help: "Also print every command rotor runs, its exit status and its output (secrets masked), on stderr.")
     var verbose = false
 
     /// A `ROTOR_NOW` that does not parse is a usage error (64), never silently the real time.
@@ -64,7 +64,8 @@ struct GlobalFlags: ParsableArguments {
     }
 
     var options: GlobalOptions {
-        GlobalOptions(configPaths: configPaths, stateURL: stateURL ?? ProcessInfo.processInfo.environment["ROTOR_STATE"],
+        VerboseLog.start(verbose: verbose)
+        return GlobalOptions(configPaths: configPaths, stateURL: stateURL ?? ProcessInfo.processInfo.environment["ROTOR_STATE"],
                       quiet: quiet, verbose: verbose)
     }
 
@@ -223,6 +224,69 @@ extension Rotor {
         func run() async throws {
             try finish(await RunCommand.run(RunCommand.Options(dryRun: dryRun, json: json, metricsFile: metricsFile),
                                             global: global.options, console: global.console))
+        }
+    }
+
+    struct Adopt: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "adopt",
+            abstract: "Record the key the targets hold now as the current generation (onboarding).",
+            discussion: """
+                Reads every target of the key: those holding the secret must agree (compared by \
+                fingerprint; rotor stores no value), a '{id}' target names the id (else --id; a key of \
+                an exec or http provider needs one of the two, so that its first rotation deletes the \
+                original there). The generation is recorded as created now (or at ROTOR_NOW), so 'every' \
+                and 'window' count from today. A missing target is refused unless it has create: true; \
+                a key rotor has recorded already is refused. Audited. Creates the state store if there \
+                is none. With --all, keys whose targets hold nothing yet are skipped (their first \
+                rotation creates one). Exit 0 adopted; 1 refused (nothing recorded for that key).
+                """)
+
+        @Argument(help: ArgumentHelp("The keys to adopt.", valueName: "key"))
+        var keys: [String] = []
+
+        @Flag(help: "Adopt every configured key.")
+        var all = false
+
+        @Option(help: ArgumentHelp("The id the provider knows the key by (one key only).", valueName: "id"))
+        var id: String?
+
+        @Flag(help: "Print the reports as JSON on stdout.")
+        var json = false
+
+        @OptionGroup var global: GlobalFlags
+
+        func validate() throws {
+            guard all != !keys.isEmpty else { throw ValidationError(all ? "name keys or give --all, not both" : "name the keys to adopt, or give --all") }
+            guard id == nil || keys.count == 1 else { throw ValidationError("--id names the id of one key: adopt one key with it") }
+        }
+
+        func run() async throws {
+            try finish(await AdoptCommand.run(AdoptCommand.Options(keys: keys, all: all, id: id, json: json), global: global.options, console: global.console))
+        }
+    }
+
+    struct Confirm: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "confirm",
+            abstract: "Record that a person deleted a manual key's old generation in the console.",
+            discussion: """
+                For keys whose provider is manual: the old generation waiting for a person to delete it \
+                (after its grace period, 'rotor run' exits 3 naming it) is recorded as deleted, audited \
+                as 'confirm', and the key's verify checks must now refuse its secret when rotor still has \
+                it in a backup. Exit 0 recorded; 1 nothing waits; 3 the old key still answers.
+                """)
+
+        @Argument(help: ArgumentHelp("The keys whose old generation was deleted.", valueName: "key"))
+        var keys: [String]
+
+        @Flag(help: "Print the reports as JSON on stdout.")
+        var json = false
+
+        @OptionGroup var global: GlobalFlags
+
+        func run() async throws {
+            try finish(await ConfirmCommand.run(keys: keys, json: json, global: global.options, console: global.console))
         }
     }
 

@@ -29,61 +29,19 @@ import Testing
         #expect(validate.status == 0 && validate.stdout.hasPrefix("valid: 1 file, 1 provider, 1 key, 1 consumer"), "\(validate.stdout)\(validate.stderr)")
         // Inside the http-api example's window (Mon-Fri 09:00-17:00 UTC), which holds for a
         // key's first rotation too: a Wednesday at noon.
-        let plan = try RotorProcess.run(["plan", "--config", folder, "--detailed-exitcode"], environment: ["ROTOR_NOW": "2026-12-02T12:00:00Z"])
-        #expect(plan.status == 2, "\(plan.stdout)\(plan.stderr)")
-    }
-
-    /// `rotor ARGS…` taken from a line of an example file, with its paths moved into `scratch`.
-    static func rotorArguments(in line: String, scratch: Scratch) -> [String] {
-        let afterBinary = line.components(separatedBy: "/usr/local/bin/rotor ").last ?? ""
-        let command = afterBinary.components(separatedBy: " > ").first!.components(separatedBy: " || ").first!
-        return command.split(separator: " ").map { word in
-            word.hasPrefix("/var/lib/") ? scratch.url.appendingPathComponent("rotor.prom").path : String(word)
+        let wednesday = ["ROTOR_NOW": "2026-12-02T12:00:00Z", "MAIL_ADMIN_TOKEN": "admin-token-for-the-plan"]
+        let plan = try RotorProcess.run(["plan", "--config", folder, "--detailed-exitcode"], environment: wednesday)
+        switch name {
+        case "skytells-console":
+            // Due, but only a person can rotate it: not work for apply (issue 19).
+            #expect(plan.status == 0 && plan.stdout.contains("skytells-prod  NEEDS A PERSON"), "\(plan.stdout)\(plan.stderr)")
+        case "http-api":
+            #expect(plan.status == 2, "\(plan.stdout)\(plan.stderr)")
+            // Without its admin token the plan already says what preflight will refuse.
+            let untokened = try RotorProcess.run(["plan", "--config", folder], environment: ["ROTOR_NOW": "2026-12-02T12:00:00Z"], unset: ["MAIL_ADMIN_TOKEN"])
+            #expect(untokened.status == 1 && untokened.stdout.contains("! preflight will refuse: the provider's token variable MAIL_ADMIN_TOKEN is not set"), "\(untokened.stdout)")
+        default:
+            #expect(plan.status == 2, "\(plan.stdout)\(plan.stderr)")
         }
-    }
-
-    @Test func theCrontabAndSystemdCommandsRunAsWritten() throws {
-        let crontab = try String(contentsOf: Self.root.appendingPathComponent("examples/cron/crontab"), encoding: .utf8)
-        let service = try String(contentsOf: Self.root.appendingPathComponent("examples/systemd/rotor.service"), encoding: .utf8)
-        let timer = try String(contentsOf: Self.root.appendingPathComponent("examples/systemd/rotor.timer"), encoding: .utf8)
-        let jobs = crontab.split(separator: "\n").filter { !$0.hasPrefix("#") && $0.contains("rotor ") }
-        #expect(jobs.count == 2)
-        for job in jobs {
-            #expect(job.split(separator: " ", omittingEmptySubsequences: true).count > 5, "five time fields, then the command")
-        }
-        let execStart = try #require(service.split(separator: "\n").first { $0.hasPrefix("ExecStart=") })
-        #expect(timer.contains("OnCalendar=*:0/15") && timer.contains("WantedBy=timers.target"))
-        for line in jobs.map(String.init) + [String(execStart)] {
-            let scratch = try Scratch()
-            try scratch.copy("examples/quickstart")
-            let arguments = Self.rotorArguments(in: line, scratch: scratch)
-            let result = try RotorProcess.run(arguments, in: scratch.url)
-            if arguments.first == "run" {
-                #expect(result.status == 0, "\(line): \(result.stdout)\(result.stderr)")
-                #expect(FileManager.default.fileExists(atPath: scratch.url.appendingPathComponent("rotor.prom").path))
-            } else {
-                #expect(result.status == 2, "status on a never-rotated key reports it as overdue: \(line)")
-            }
-        }
-    }
-
-    @Test func theWorkflowPlansAppliesAndRotatesInEmergencies() throws {
-        let workflow = try String(contentsOf: Self.root.appendingPathComponent("examples/github-actions/rotor.yml"), encoding: .utf8)
-        let parsed = try Self.python(["python3", "-c", "import json,sys,yaml; print(json.dumps(yaml.safe_load(open(sys.argv[1]))))",
-                                      Self.root.appendingPathComponent("examples/github-actions/rotor.yml").path])
-        let document = try JSONSerialization.jsonObject(with: Data(parsed.stdout.utf8)) as? [String: Any]
-        let jobs = try #require(document?["jobs"] as? [String: Any])
-        #expect(Set(jobs.keys) == ["plan", "apply", "emergency"])
-        #expect(workflow.contains("rotor plan --detailed-exitcode --out rotation.plan"))
-        // The workflow's plan and apply steps, as written, against the quickstart.
-        let scratch = try Scratch()
-        try scratch.copy("examples/quickstart")
-        let plan = try RotorProcess.run(["plan", "--detailed-exitcode", "--out", "rotation.plan"], in: scratch.url)
-        #expect(plan.status == 2)
-        #expect(workflow.contains("rotor apply rotation.plan --json"))
-        let apply = try RotorProcess.run(["apply", "rotation.plan", "--json"], in: scratch.url)
-        #expect(apply.status == 0, "\(apply.stdout)\(apply.stderr)")
-        #expect(workflow.contains(#"rotor rotate "$KEY" --emergency --revoke-first --json"#))
-        #expect(try RotorProcess.run(["rotate", "webhook-signing", "--emergency", "--revoke-first", "--json"], in: scratch.url).status == 0)
     }
 }

@@ -266,6 +266,7 @@ import Testing
     @Test func twoRunsAtOnceRotateTheKeyOnce() throws {
         let scratch = try Scratch()
         try Self.writeScene(scratch, reload: [1: #"[sh, -c, "while [ ! -e ../gate ]; do sleep 0.05; done"]"#])
+        try scratch.startStateStore()
         let first = try BackgroundRotor(["run"], in: scratch.url)
         first.waitUntilChanged(scratch.url.appendingPathComponent("deploy/c1/.env"), from: try String(contentsOf: scratch.url.appendingPathComponent("deploy/c1/.env"), encoding: .utf8))
         let second = try BackgroundRotor(["run"], in: scratch.url)

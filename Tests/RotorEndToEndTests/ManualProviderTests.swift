@@ -92,14 +92,110 @@ import Testing
         #expect(try value(scratch) == "sk-old-0000")
     }
 
-    @Test func cronCannotCreateAManualKeyAndSaysWhatToDo() throws {
+    /// Cron cannot paste a secret (issue 19): a due manual key is left to a person with exit
+    /// 3 and the command they run — not "failed" (exit 1) at every cron run.
+    @Test func cronLeavesADueManualKeyToAPerson() throws {
         let health = try HealthServer()
         let scratch = try scratch(health: health)
-        let result = try RotorProcess.run(["run"], in: scratch.url)
-        #expect(result.status == 1)
-        #expect(result.stdout.contains("this key is issued by hand (Skytells Console > Settings > API Keys > Generate New API Key): a person must run 'rotor rotate KEY' with the new secret on stdin or --secret-env VAR"))
-        #expect(try RotorProcess.run(["rotate", "skytells-prod", "--secret-env", "UNSET_VAR"], in: scratch.url).stdout.contains("--secret-env UNSET_VAR: the variable is not set or empty"))
+        let adopted = try RotorProcess.run(["adopt", "skytells-prod"], in: scratch.url, environment: ["ROTOR_NOW": "2027-01-01"])
+        #expect(adopted.status == 0, "\(adopted.stdout)\(adopted.stderr)")
+        let later = ["ROTOR_NOW": "2027-06-01"]
+        let result = try RotorProcess.run(["run"], in: scratch.url, environment: later)
+        #expect(result.status == 3, "\(result.stdout)\(result.stderr)")
+        #expect(result.stdout.contains("skytells-prod: NEEDS A PERSON — due (current generation is 151d old (every 90d)), and only a person can give its new secret: nothing was done"), "\(result.stdout)")
+        #expect(result.stdout.contains("left to do: run 'rotor rotate skytells-prod' at a terminal"), "\(result.stdout)")
         #expect(try value(scratch) == "sk-old-0000")
+        // Said with --quiet too: it needs a person.
+        #expect(try RotorProcess.run(["run", "--quiet"], in: scratch.url, environment: later).stdout.contains("rotor rotate skytells-prod"))
+        #expect(try RotorProcess.run(["rotate", "skytells-prod", "--secret-env", "UNSET_VAR"], in: scratch.url).stdout.contains("--secret-env UNSET_VAR: the variable is not set or empty"))
+    }
+
+    /// The CI job (issue 19): `plan` marks a due manual key `needs_person` and does not call
+    /// it pending work (--detailed-exitcode 0 when it is all there is); `apply` leaves it to
+    /// its person instead of failing on it.
+    @Test func planMarksADueManualKeyAndApplyLeavesIt() throws {
+        let health = try HealthServer()
+        let scratch = try scratch(health: health)
+        _ = try RotorProcess.run(["adopt", "skytells-prod"], in: scratch.url, environment: ["ROTOR_NOW": "2027-01-01"])
+        let later = ["ROTOR_NOW": "2027-06-01"]
+        let plan = try RotorProcess.run(["plan", "--json", "--detailed-exitcode", "--out", "plan.json"], in: scratch.url, environment: later)
+        #expect(plan.status == 0, "\(plan.stdout)\(plan.stderr)")
+        let document = try #require(try JSONSerialization.jsonObject(with: Data(plan.stdout.utf8)) as? [String: Any])
+        let key = try #require((document["keys"] as? [[String: Any]])?.first)
+        #expect(key["due"] as? Bool == true && key["needs_person"] as? Bool == true, "\(key)")
+        #expect((document["summary"] as? [String: Any])?["needs_person"] as? Int == 1)
+        let text = try RotorProcess.run(["plan"], in: scratch.url, environment: later)
+        #expect(text.stdout.contains("skytells-prod  NEEDS A PERSON"), "\(text.stdout)")
+        #expect(text.stdout.contains("a person rotates it: rotor rotate skytells-prod"), "\(text.stdout)")
+        let apply = try RotorProcess.run(["apply", "plan.json"], in: scratch.url, environment: later)
+        #expect(apply.status == 0, "\(apply.stdout)\(apply.stderr)")
+        #expect(apply.stdout.contains("skytells-prod: left for a person (a manual key) — rotor rotate skytells-prod"), "\(apply.stdout)")
+        #expect(try value(scratch) == "sk-old-0000")
+    }
+
+    /// An old key waiting for a person to delete it keeps `run` at exit 3 until `rotor
+    /// confirm` records the deletion (audited); then `run` is quiet again.
+    @Test func aDeletionWaitingForAPersonEndsWithConfirm() throws {
+        let health = try HealthServer()
+        let scratch = try scratch(health: health)
+        let rotated = try RotorProcess.run(["rotate", "skytells-prod", "--secret-env", "NEW_KEY"], in: scratch.url, environment: ["NEW_KEY": "sk-new-secret-5555"])
+        _ = try RotorProcess.run(["adopt", "skytells-prod"], in: scratch.url)  // refused: it has a generation
+        #expect(rotated.status == 0, "\(rotated.stdout)\(rotated.stderr)")
+        let second = try RotorProcess.run(["rotate", "skytells-prod", "--secret-env", "NEW_KEY"], in: scratch.url, environment: ["NEW_KEY": "sk-newer-secret-6666"])
+        #expect(second.status == 3)
+        #expect(second.stdout.contains("run 'rotor confirm skytells-prod'"), "\(second.stdout)")
+        let run = try RotorProcess.run(["run"], in: scratch.url)
+        #expect(run.status == 3, "\(run.stdout)\(run.stderr)")
+        #expect(run.stdout.contains("left to do: delete the key 'data-pipeline-prod-"), "\(run.stdout)")
+        #expect(run.stdout.contains("in the console, then run 'rotor confirm skytells-prod'"), "\(run.stdout)")
+        try refuse("sk-new-secret-5555", in: scratch)
+        let confirm = try RotorProcess.run(["confirm", "skytells-prod"], in: scratch.url)
+        #expect(confirm.status == 0, "\(confirm.stdout)\(confirm.stderr)")
+        #expect(confirm.stdout.contains("a person confirmed deleting it"), "\(confirm.stdout)")
+        #expect(confirm.stdout.contains("rejected by its verify checks"), "the old key was tried and refused: \(confirm.stdout)")
+        #expect(try RotorProcess.run(["run"], in: scratch.url).status == 0)
+        let history = try RotorProcess.run(["history", "skytells-prod"], in: scratch.url)
+        #expect(history.stdout.contains("  confirm  completed"), "\(history.stdout)")
+        #expect(try RotorProcess.run(["history", "--verify"], in: scratch.url).status == 0)
+        // Nothing waits any more; and confirm is for manual keys only.
+        #expect(try RotorProcess.run(["confirm", "skytells-prod"], in: scratch.url).status == 1)
+        #expect(try RotorProcess.run(["confirm", "nosuch"], in: scratch.url).status == 64)
+    }
+
+    /// At the terminal the secret is asked first and the deletion's confirmation after,
+    /// neither echoed (issue 19: the confirmation came first, and what was typed there was
+    /// shown — a secret pasted into the wrong prompt landed on screen).
+    @Test func theSecretIsAskedBeforeTheConfirmationAndNeitherIsShown() throws {
+        let health = try HealthServer()
+        let scratch = try scratch(health: health)
+        _ = try RotorProcess.run(["adopt", "skytells-prod"], in: scratch.url)
+        try refuse("sk-old-0000", in: scratch)  // the person deletes it in the console when asked
+        let secret = "sk-typed-at-the-prompt-8888"
+        let confirmation = "Type 'yes' once it is deleted (not shown): "
+        let result = try RotorProcess.run(["python3", RotationFixture.peers.appendingPathComponent("type_at_prompt.py").path,
+                                           "Paste the new secret", secret, confirmation, "yes", "--",
+                                           RotorProcess.binary.path, "rotate", "skytells-prod"],
+                                          in: scratch.url, executable: URL(fileURLWithPath: "/usr/bin/env"))
+        #expect(result.status == 0, "\(result.stdout)")
+        let secretPrompt = try #require(result.stdout.range(of: "Paste the new secret (it is not shown): "))
+        let confirmPrompt = try #require(result.stdout.range(of: confirmation))
+        #expect(secretPrompt.upperBound <= confirmPrompt.lowerBound, "the secret is asked first: \(result.stdout)")
+        #expect(!result.stdout.contains(secret), "the terminal showed the secret: \(result.stdout)")
+        #expect(!result.stdout[confirmPrompt.upperBound...].contains("yes"), "the terminal showed the answer: \(result.stdout)")
+        #expect(try value(scratch) == secret)
+        #expect(try RotorProcess.run(["run"], in: scratch.url).status == 0, "nothing waits for a person")
+
+        // An old key still waiting for its deletion is confirmed before a new one is asked
+        // for: refused before any prompt, with the way on.
+        let waiting = try RotorProcess.run(["rotate", "skytells-prod", "--secret-env", "NEW_KEY"], in: scratch.url, environment: ["NEW_KEY": "sk-newer-secret-9999"])
+        #expect(waiting.status == 3, "\(waiting.stdout)")
+        let refused = try RotorProcess.run(["python3", RotationFixture.peers.appendingPathComponent("type_at_prompt.py").path,
+                                            "Paste the new secret", "sk-never-typed", "--", RotorProcess.binary.path, "rotate", "skytells-prod"],
+                                           in: scratch.url, executable: URL(fileURLWithPath: "/usr/bin/env"))
+        #expect(refused.status == 1, "\(refused.stdout)")
+        #expect(!refused.stdout.contains("Paste the new secret"), "\(refused.stdout)")
+        #expect(refused.stdout.contains("must be gone before a new key is made: delete the key 'data-pipeline-prod-"), "\(refused.stdout)")
+        #expect(refused.stdout.contains("run 'rotor confirm skytells-prod' (or rotate with --yes"), "\(refused.stdout)")
     }
 
     /// A person pastes the secret at the terminal's prompt: the terminal never shows it

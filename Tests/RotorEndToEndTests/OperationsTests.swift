@@ -57,7 +57,9 @@ import Testing
         #expect(later.stdout.contains("fresh-key: completed — rotated to "))
         let weekend = try RotorProcess.run(["run"], in: scratch.url, environment: at("2027-01-09T01:00:00Z"))
         #expect(weekend.stdout.contains("windowed-key: completed — rotated to "))
-        #expect(try RotorProcess.run(["run", "--dry-run"], in: scratch.url, environment: at("2027-01-09T02:00:00Z")).status == 0)
+        // A dry run shows what preflight will refuse, and exits 1 for it as `plan` does.
+        let dryRun = try RotorProcess.run(["run", "--dry-run"], in: scratch.url, environment: at("2027-01-09T02:00:00Z"))
+        #expect(dryRun.status == 1 && dryRun.stdout.contains("! preflight will refuse: broken-key-app: deploy/broken-key.env:SECRET"), "\(dryRun.stdout)")
     }
 
     @Test func graceDeletionsHappenOnALaterRun() throws {
@@ -262,6 +264,7 @@ import Testing
         try scratch.writeHookConsumer("    targets:\n      - env_file: ../deploy/.env\n        var: HOOK_SECRET\n")
         try scratch.write("deploy/.env", "HOOK_SECRET=initial\n")
         let sunday = ["ROTOR_NOW": "2026-12-06T12:00:00Z"]
+        try scratch.startStateStore()
         let plan = try RotorProcess.run(["plan", "--detailed-exitcode"], in: scratch.url, environment: sunday)
         #expect(plan.status == 0, "nothing due on a Sunday: \(plan.stdout)")
         #expect(plan.stdout.contains("never rotated by rotor, but outside its window 'Mon-Fri 09:00-17:00 UTC'; waits until 2026-12-07T09:00:00Z"), "\(plan.stdout)")
@@ -360,6 +363,7 @@ import Testing
     @Test func metricsFileIsPrometheusTextfile() throws {
         let fixture = try RotationFixture()
         let metrics = fixture.scratch.url.appendingPathComponent("rotor.prom").path
+        try fixture.scratch.startStateStore()
         #expect(try fixture.rotor(["run", "--metrics-file", metrics], environment: ["ROTOR_NOW": "2026-11-26T10:00:00Z"]).status == 0)
         let text = try String(contentsOfFile: metrics, encoding: .utf8)
         var samples: [String: Double] = [:]
@@ -495,5 +499,45 @@ import Testing
             #expect(result.stdout.contains("  \(consumer): rolled back") || result.stdout.contains("  \(consumer): switched"), "\(consumer) missing: \(result.stdout)")
         }
         #expect(try fixture.rotor(["history"]).stdout.contains("break-glass  started  EMERGENCY"))
+    }
+
+    /// The incident runbook (docs/incident.md) as written, with the targets holding a key
+    /// rotor did not issue (pasted by hand). Issue 19: `--revoke-first` revoked rotor's
+    /// recorded generation and said "old generation revoked first" with exit 0, while the
+    /// deployed — leaked — key stayed live. Now it says that key is unknown and must be
+    /// revoked by hand (exit 3); rotor's own is revoked too.
+    @Test func theIncidentRunbookWithTargetsHoldingAnUnknownKey() throws {
+        let fixture = try RotationFixture()
+        #expect(try fixture.rotor(["rotate", "api-key"]).status == 0)
+        let recorded = try #require(try fixture.currentGeneration())
+        let current = try #require(try fixture.values().first)
+        let pasted = "pasted-by-hand-CANARY-4242"
+        for file in RotationFixture.targetFiles {
+            let text = String(decoding: try fixture.scratch.bytes(file), as: UTF8.self)
+            try fixture.scratch.write(file, text.replacingOccurrences(of: current, with: pasted))
+        }
+        // 1. Find the key: its targets hold something rotor did not issue.
+        let found = try fixture.rotor(["status"])
+        #expect(found.status == 2 && found.stdout.contains("c1: deploy/c1/.env:API_KEY  unknown"), "\(found.stdout)")
+        #expect(found.stdout.contains(String(Fingerprint.of(pasted).dropFirst("sha256:".count))) == false, "status shows states, not the unknown key's fingerprint")
+        // 2. See what will happen.
+        let dryRun = try fixture.rotor(["rotate", "api-key", "--emergency", "--revoke-first", "--dry-run"])
+        #expect(dryRun.status == 0 && dryRun.stdout.contains("REVOKE FIRST"), "\(dryRun.stdout)")
+        // 4. Rotate.
+        let result = try fixture.rotor(["rotate", "api-key", "--emergency", "--revoke-first"])
+        #expect(result.status == 3, "\(result.stdout)\(result.stderr)")
+        #expect(result.stdout.contains("but the DEPLOYED KEY IS UNKNOWN to rotor and still live: revoke it by hand"), "\(result.stdout)")
+        #expect(result.stdout.contains("left to do: revoke by hand, at provider 'vendor', the key the targets held (\(Fingerprint.of(pasted)) at c1: deploy/c1/.env:API_KEY"), "\(result.stdout)")
+        #expect(!(result.stdout + result.stderr).contains(pasted), "the pasted key's value is never printed")
+        #expect(try !fixture.vendorKeys().contains(recorded.id), "rotor's recorded generation was revoked too")
+        let new = try #require(try fixture.currentGeneration())
+        #expect(try fixture.values().allSatisfy { Fingerprint.of($0) == new.fingerprint }, "every consumer is on the new key")
+        // 6. Check.
+        #expect(try fixture.rotor(["status", "api-key"]).status == 0)
+        #expect(try fixture.rotor(["history", "api-key"]).stdout.contains("break-glass  started  EMERGENCY"))
+        #expect(try fixture.rotor(["history", "--verify"]).status == 0)
+        // With the targets on rotor's own generation, revoke-first is what it says.
+        let known = try fixture.rotor(["rotate", "api-key", "--emergency", "--revoke-first"])
+        #expect(known.status == 0 && known.stdout.contains("old generation revoked first"), "\(known.stdout)")
     }
 }

@@ -34,6 +34,7 @@ import Testing
                       - webhook: http://127.0.0.1:\(webhook.port)/hook
                 """)
             try ProviderSecretsTests.writeApp(scratch, uses: "api-key", value: "initial-value-0001")
+            try scratch.startStateStore()
         }
 
         func rotor(_ arguments: [String], _ extra: [String: String] = [:]) throws -> RotorProcess.Result {

@@ -30,6 +30,7 @@ struct SharedStateTests {
 
     @Test func severalRunnersAtOnceRotateEachKeyExactlyOnce() throws {
         let (scratch, url) = try Self.scene()
+        try scratch.startStateStore(url)
         let folder = scratch.url
         let results = try [0, 1, 2].concurrentMap { _ in try RotorProcess.run(["run", "--state", url], in: folder) }
         for result in results {
@@ -57,6 +58,7 @@ struct SharedStateTests {
     /// the audit chain verified, with its head as `history --json` gives it.
     @Test func theReportPageReadsThePostgreSQLState() throws {
         let (scratch, url) = try Self.scene()
+        try scratch.startStateStore(url)
         #expect(try RotorProcess.run(["run", "--state", url], in: scratch.url).status == 0)
         let result = try RotorProcess.run(["report", "--html", "page.html", "--state", url, "--runs", "3"], in: scratch.url)
         #expect(result.status == 0, "\(result.stderr)")
@@ -84,11 +86,11 @@ struct SharedStateTests {
         let refused = try RotorProcess.run(["run", "--state", url], in: scratch.url, environment: ["HOME": scratch.url.path], unset: ["PGPASSWORD", "PGPASSFILE"])
         #expect(refused.status == 1)
         #expect(refused.stderr.contains("no password supplied"), "\(refused.stderr)")
-        let withVariable = try RotorProcess.run(["run", "--state", url], in: scratch.url, environment: ["PGPASSWORD": password])
+        let withVariable = try RotorProcess.run(["rotate", "key-1", "--state", url], in: scratch.url, environment: ["PGPASSWORD": password])
         #expect(withVariable.status == 0, "\(withVariable.stdout)\(withVariable.stderr)")
         try scratch.write(".pgpass", "\(server):\(name):rotor_password:\(password)\n")
         chmod(scratch.url.appendingPathComponent(".pgpass").path, 0o600)
-        let withFile = try RotorProcess.run(["status", "--state", url], in: scratch.url, environment: ["HOME": scratch.url.path], unset: ["PGPASSWORD"])
+        let withFile = try RotorProcess.run(["history", "--state", url], in: scratch.url, environment: ["HOME": scratch.url.path], unset: ["PGPASSWORD"])
         #expect(withFile.status == 0, "\(withFile.stdout)\(withFile.stderr)")
         for output in [refused, withVariable, withFile] { #expect(!(output.stdout + output.stderr).contains(password)) }
     }
@@ -269,6 +271,7 @@ struct SharedStateTests {
     /// runners carry on against the new store.
     @Test func stateMigratesToPostgreSQLAndBack() throws {
         let (scratch, url) = try Self.scene()
+        try scratch.startStateStore()
         #expect(try RotorProcess.run(["run"], in: scratch.url).status == 0)             // 8 rotations on SQLite
         #expect(try RotorProcess.run(["rotate", "key-1"], in: scratch.url).status == 0)  // one more, with a previous generation
         let toPostgres = try RotorProcess.run(["state", "migrate", "--from", "sqlite:.rotor/state.db", "--to", url], in: scratch.url)

@@ -37,12 +37,18 @@ public enum ApplyCommand {
             console.err("make a new plan (rotor plan --out \(planPath)) and review it")
             return .failure
         }
-        let due = saved.keys.filter(\.due).map(\.key)
+        // A saved plan runs unattended: a due manual key was marked needs_person in the plan
+        // and is left to its person (told again here), not failed on.
+        let byHand = saved.keys.filter { $0.due && !$0.emergency && ($0.needsPerson || configuration.isManual($0.key)) }
+        for key in byHand {
+            let line = "\(key.key): left for a person (a manual key) — \(key.personCommand) at a terminal gives it its new secret"
+            if json { console.err(line) } else { console.out(line) }  // stdout carries the JSON
+        }
+        let due = saved.keys.filter { $0.due && !byHand.map(\.key).contains($0.key) }.map(\.key)
         guard !due.isEmpty else {
-            if !global.quiet { console.out("the plan rotates nothing") }
+            if !global.quiet, byHand.isEmpty { console.out("the plan rotates nothing") }
             return .success
         }
-        // A saved plan runs unattended: manual keys need a person and are refused at preflight.
         let options = RotateCommand.Options(keys: due, emergency: saved.keys.contains { $0.due && $0.emergency }, parallel: parallel, json: json,
                                             secretSource: .none)
         return await RotateCommand.run(options, global: global, console: console)

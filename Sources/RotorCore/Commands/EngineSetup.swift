@@ -4,18 +4,27 @@ import Foundation
 enum EngineSetup {
     /// The engine over the `--state` store; or the exit code, after saying why not: 3 when
     /// the store exists but cannot be used (a run may be interrupted in it), 1 otherwise.
+    ///
+    /// `existingStoreOnly` (`rotor run`): a store that does not exist yet is not made — cron
+    /// must never start over because `--state` was mistyped (every key would rotate as
+    /// "never rotated", the real old generations orphaned at their providers).
     static func make(_ configuration: Configuration, global: GlobalOptions, console: Console, loader: ConfigurationLoader,
-                     manualInput: ManualInput = ManualInput()) throws(ExitStatus) -> RotationEngine {
-        let opened: StateStoreURL.Opened
+                     manualInput: ManualInput = ManualInput(), existingStoreOnly: Bool = false) throws(ExitStatus) -> RotationEngine {
+        let opened: StateStoreURL.Opened?
         do {
-            guard let store = try StateStoreURL.open(global.stateURL, workingDirectory: global.workingDirectory) else { throw ExitStatus.failure }
-            opened = store
+            opened = try StateStoreURL.open(global.stateURL, workingDirectory: global.workingDirectory, createIfMissing: !existingStoreOnly)
         } catch let problem as StateStoreURL.Problem where problem.storeUnavailable {
             console.err("error: \(problem)")
             console.err("rotor cannot tell whether a run was interrupted there: repair or restore the state store, then run 'rotor recover'")
             throw .needsPerson
         } catch {
             console.err("error: \(error)")
+            throw .failure
+        }
+        guard let opened else {
+            let url = StateStoreURL.redacted(global.stateURL ?? StateStoreURL.defaultURL)
+            console.err("error: there is no state store at \(url), and 'rotor run' never starts one (a mistyped --state would rotate every key as never rotated)")
+            console.err("start with 'rotor adopt --all' (records the keys the targets hold now) or 'rotor rotate KEY', or give the --state of your existing store")
             throw .failure
         }
         let quiet = global.quiet

@@ -18,10 +18,12 @@ enum InterruptedRuns {
 extension ConfigurationStep {
     /// The existing store's key states and unfinished runs (none yet is fine); nil, after
     /// saying why, when it cannot be read.
-    func existingStatesAndInterruptedRuns(keys: [String]) -> (states: [String: KeyState], interrupted: [RunRecord])? {
+    /// `streaks`: each key's failed rotations in a row (the scheduled retry's backoff).
+    func existingStatesAndInterruptedRuns(keys: [String]) -> (states: [String: KeyState], interrupted: [RunRecord], streaks: [String: FailureStreak])? {
         guard let store = existingStore() else { return nil }
         do {
-            return (try store?.keyStates() ?? [:], InterruptedRuns.of(keys, in: try store?.runs() ?? []))
+            let runs = try store?.runs() ?? []
+            return (try store?.keyStates() ?? [:], InterruptedRuns.of(keys, in: runs), FailureStreak.streaks(in: runs))
         } catch {
             console.err("error: cannot read the state store: \(error)")
             return nil

@@ -24,16 +24,18 @@ public enum PlanCommand {
         guard let (configuration, loaded) = step.load() else { return .failure }
         guard step.keysExist(options.keys, in: configuration) else { return .usage }
         let loader = step.loader
-        guard let (states, interrupted) = step.existingStatesAndInterruptedRuns(keys: options.keys) else { return .failure }
-        let input = PlanningInput(configuration: configuration, states: states, now: options.now, selectedKeys: options.keys,
+        guard let (states, interrupted, streaks) = step.existingStatesAndInterruptedRuns(keys: options.keys) else { return .failure }
+        var input = PlanningInput(configuration: configuration, states: states, now: options.now, selectedKeys: options.keys,
                                   displayPath: { loader.displayPath($0) })
+        input.preflightProblems = PreflightChecks.forPlan
+        input.failureStreaks = streaks
         let (plan, inspected) = Planner.plan(input, inspect: inspect(displayPath: { loader.displayPath($0) }))
         let warnings = interrupted.map(InterruptedRuns.describe)
             + exposureWarnings(inspected, consumers: configuration.consumers, sharedFiles: configuration.filesWithSeveralTargets)
         let summary = PlanSummary(plan, sharedFiles: configuration.filesWithSeveralTargets.map { Set($0.map(loader.displayPath)) })
         let out = options.json ? PlanJSONRenderer.pieces(plan, summary: summary, warnings: warnings) : [Array(PlanTextRenderer(colored: console.colorOut).render(plan).utf8)]
         out.forEach(console.stdout)
-        if !options.json { warnings.forEach { console.warn($0) } }
+        if !options.json, !global.quiet { warnings.forEach { console.warn($0) } }
         if let out = options.out, summary.blockers > 0 {
             // A plan apply would refuse is not one to review: nothing is saved.
             console.err("plan not saved to \(out): preflight would refuse \(summary.blockers) target\(summary.blockers == 1 ? "" : "s") (see above); fix \(summary.blockers == 1 ? "it" : "them") and plan again")
@@ -49,7 +51,16 @@ public enum PlanCommand {
         }
         KeptUntilExit.keep(states, inspected, plan, out, summary, warnings)  // the configuration is kept by `ConfigurationStep`
         if summary.blockers > 0 { return .failure }
-        return options.detailedExitCode && summary.due > 0 ? .pending : .success
+                // 2 means "apply has work": a due manual key waits for a person, not for apply.
+        return options.detailedExitCode && summary.unattended > 0 ? .pending : .success
+    }
+
+    /// The plan a dry run shows (`run --dry-run`, `rotate --dry-run`): made as `plan` makes
+    /// it — every target looked at, every check preflight can make without the provider.
+    static func dryRun(_ input: PlanningInput, displayPath: @escaping @Sendable (String) -> String) -> Plan {
+        var input = input
+        input.preflightProblems = PreflightChecks.forPlan
+        return Planner.plan(input, inspect: inspect(displayPath: displayPath)).plan
     }
 
     /// Reads every target of the consumers of `keys` (all keys when empty), read-only, on every core.

@@ -10,7 +10,9 @@ struct ReportView {
     /// `rotate`, `recover`, `rollback`, `sync`. `recovery`: the reports are of interrupted
     /// runs, finished either way (see `recoveryExitStatus`).
     @discardableResult
-    func show(_ reports: [RotationReport], json: Bool, recovery: Bool = false) -> ExitStatus {
+    /// `showEvidence`: every report's confirm-revoked results follow its line (an emergency's
+    /// always come first).
+    func show(_ reports: [RotationReport], json: Bool, recovery: Bool = false, showEvidence: Bool = false) -> ExitStatus {
         if json {
             console.writeOut(JSONOutput.encode(Document(version: 1, keys: reports)))
         } else {
@@ -20,6 +22,9 @@ struct ReportView {
                     for revocation in report.revocations { console.out("\(report.key): \(evidence(revocation))") }
                 }
                 console.out("\(report.key): \(word(report.outcome, completed: "completed")) — \(ControlCharacters.escape(report.message))")
+                if showEvidence, !report.emergency {
+                    for revocation in report.revocations { console.out("  \(self.evidence(revocation))") }
+                }
                 if report.emergency {
                     // An incident wants every consumer accounted for.
                     for (consumer, state, detail) in report.consumerOutcomes {

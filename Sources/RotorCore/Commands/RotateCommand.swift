@@ -36,10 +36,10 @@ public enum RotateCommand {
         let loader = step.loader
         if options.dryRun {
             guard let states = step.existingKeyStates() else { return .failure }
-            let plan = Planner.plan(PlanningInput(
-                configuration: configuration, states: states,
-                observations: PlanCommand.observe(configuration, keys: options.keys), now: global.clock(), selectedKeys: options.keys,
-                force: true, emergency: options.emergency, revokeFirst: options.revokeFirst, displayPath: { loader.displayPath($0) }))
+            let plan = PlanCommand.dryRun(PlanningInput(
+                configuration: configuration, states: states, now: global.clock(), selectedKeys: options.keys,
+                force: true, emergency: options.emergency, revokeFirst: options.revokeFirst, displayPath: { loader.displayPath($0) }),
+                displayPath: { loader.displayPath($0) })
             console.writeOut(options.json ? PlanJSONRenderer.render(plan) : PlanTextRenderer(colored: console.colorOut).render(plan))
             return PlanSummary(plan).blockers > 0 ? .failure : .success
         }

@@ -23,19 +23,18 @@ public enum RunCommand {
         if options.dryRun {
             guard let states = step.existingKeyStates() else { return .failure }
             let loader = step.loader
-            let plan = Planner.plan(PlanningInput(configuration: configuration, states: states,
-                                                  observations: PlanCommand.observe(configuration, keys: []), now: now,
-                                                  displayPath: { loader.displayPath($0) }))
+            let plan = PlanCommand.dryRun(PlanningInput(configuration: configuration, states: states, now: now, displayPath: { loader.displayPath($0) }),
+                                          displayPath: { loader.displayPath($0) })
             console.writeOut(options.json ? PlanJSONRenderer.render(plan) : PlanTextRenderer(colored: console.colorOut).render(plan))
             for (key, state) in states.sorted(by: { $0.key < $1.key }) {
                 if let previous = state.previous, let due = previous.pendingDeletionAt, due <= now, !options.json {
                     console.out("\(key): would delete generation \(previous.id) (grace period ended \(DateFormatting.iso8601(due)))")
                 }
             }
-            return .success
+            return PlanSummary(plan).blockers > 0 ? .failure : .success
         }
         let engine: RotationEngine
-        do { engine = try EngineSetup.make(configuration, global: global, console: console, loader: step.loader) } catch { return error }
+        do { engine = try EngineSetup.make(configuration, global: global, console: console, loader: step.loader, existingStoreOnly: true) } catch { return error }
         guard let recovered = await EngineSetup.recoverFirst(engine, console: console, json: options.json) else { return .needsPerson }
         let reports: [ScheduledKeyReport]
         do { reports = try await engine.runScheduled(now: now) } catch {

@@ -14,23 +14,39 @@ public enum StatusCommand {
         public var overdue: Bool
         public var pendingDeletion: GenerationRecord?
         public var targets: [TargetStatus]
+        /// The key's last rotations failed: when cron tries again (issue 19).
+        public var failedRotations: FailedRotations?
 
         enum CodingKeys: String, CodingKey {
             case key, current, overdue, targets
             case ageSeconds = "age_seconds"
             case nextDue = "next_due"
             case pendingDeletion = "pending_deletion"
+            case failedRotations = "failed_rotations"
         }
 
         /// Drifted or overdue: cron should hear about it.
         public var needsAttention: Bool { overdue || targets.contains { $0.state != .inSync } }
     }
 
+    /// A key's failed rotations in a row, and the scheduled retry's backoff.
+    public struct FailedRotations: Sendable, Codable {
+        public var count: Int
+        public var last: Date
+        public var retryAt: Date
+        public var sentence: String
+
+        enum CodingKeys: String, CodingKey {
+            case count, last, sentence
+            case retryAt = "retry_at"
+        }
+    }
+
     public static func run(keys: [String], json: Bool, global: GlobalOptions, console: Console) async -> ExitStatus {
         let step = ConfigurationStep(options: global, console: console)
         guard let (configuration, _) = step.load() else { return .failure }
         guard step.keysExist(keys, in: configuration) else { return .usage }
-        guard let (states, interrupted) = step.existingStatesAndInterruptedRuns(keys: keys) else { return .failure }
+        guard let (states, interrupted, streaks) = step.existingStatesAndInterruptedRuns(keys: keys) else { return .failure }
         let loader = step.loader
         let now = global.clock()
         // Every file target is read once, on every core, before keys are classified in order.
@@ -38,7 +54,8 @@ public enum StatusCommand {
         let consumersByKey = configuration.consumersByKey()
         let statuses = await configuration.keys.filter { keys.isEmpty || keys.contains($0.name.value) }.asyncMap { key in
             await status(of: key, consumers: consumersByKey[key.name.value] ?? [], configuration: configuration,
-                         state: states[key.name.value] ?? KeyState(), now: now, observations: observations, displayPath: { loader.displayPath($0) })
+                         state: states[key.name.value] ?? KeyState(), now: now, observations: observations, displayPath: { loader.displayPath($0) },
+                         streak: streaks[key.name.value])
         }
         let warnings = TargetExposure.warnings(configuration, keys: keys, displayPath: { loader.displayPath($0) })
         if json {
@@ -46,7 +63,8 @@ public enum StatusCommand {
         } else {
             render(statuses, console: console)
             for run in interrupted { console.out(Style.red("interrupted: ", console.colorOut) + InterruptedRuns.describe(run)) }
-            warnings.forEach { console.warn($0) }
+            // --quiet (the example crontab's hourly drift check): a standing warning would mail every hour.
+            if !global.quiet { warnings.forEach { console.warn($0) } }
         }
         // A run with no outcome needs a person (or `rotor recover`) before anything else.
         if !interrupted.isEmpty { return .needsPerson }
@@ -54,7 +72,8 @@ public enum StatusCommand {
     }
 
     static func status(of key: KeyPolicy, consumers: [ConsumerSpec], configuration: Configuration, state: KeyState, now: Date,
-                       observations: [TargetID: TargetObservation], displayPath: @escaping (String) -> String) async -> KeyStatus {
+                       observations: [TargetID: TargetObservation], displayPath: @escaping (String) -> String,
+                       streak: FailureStreak? = nil) async -> KeyStatus {
         let runner = CommandRunner(withheldVariables: configuration.tokenVariables)
         var targets: [TargetStatus] = []
         for consumer in consumers {
@@ -68,7 +87,8 @@ public enum StatusCommand {
         if let created = state.current?.created, let every = key.every { nextDue = created.addingTimeInterval(every.timeInterval) }
         return KeyStatus(key: key.name.value, current: state.current, ageSeconds: state.current.map { Int(now.timeIntervalSince($0.created)) },
                          nextDue: nextDue, overdue: state.current == nil || nextDue.map { $0 <= now } == true,
-                         pendingDeletion: state.previous, targets: targets)
+                         pendingDeletion: state.previous, targets: targets,
+                         failedRotations: streak.map { FailedRotations(count: $0.count, last: $0.last, retryAt: $0.retryAt, sentence: $0.sentence) })
     }
 
     /// `--json`: `"version": 1`, every key with its targets, the warnings. Written with
@@ -107,6 +127,9 @@ public enum StatusCommand {
             }
             if status.overdue { headline += "  " + Style.red("OVERDUE", console.colorOut) }
             console.out(headline)
+            if let failed = status.failedRotations {
+                console.out("  " + Style.yellow("failing: ", console.colorOut) + failed.sentence)
+            }
             if let pending = status.pendingDeletion {
                 console.out("  pending deletion: \(pending.id) (\(pending.fingerprint))" + (pending.pendingDeletionAt.map { " after \(DateFormatting.iso8601($0))" } ?? ""))
             }
@@ -134,6 +157,7 @@ extension StatusCommand.KeyStatus: JSONWritable {
         json.object { key in
             key.member("age_seconds", ageSeconds)
             key.member("current", current)
+            key.member("failed_rotations", failedRotations)
             key.member("key", self.key)
             key.member("next_due", nextDue.map(DateFormatting.iso8601))
             key.member("overdue", overdue)
@@ -152,6 +176,17 @@ extension StatusCommand.TargetStatus: JSONWritable {
             target.member("state", state.rawValue)
             target.member("target", self.target)
             target.member("type", type)
+        }
+    }
+}
+
+extension StatusCommand.FailedRotations: JSONWritable {
+    func write(to json: inout JSONWriter) {
+        json.object { object in
+            object.member("count", count)
+            object.member("last", DateFormatting.iso8601(last))
+            object.member("retry_at", DateFormatting.iso8601(retryAt))
+            object.member("sentence", sentence)
         }
     }
 }

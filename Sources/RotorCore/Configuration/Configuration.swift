@@ -20,6 +20,12 @@ public struct Configuration: Sendable {
         keys.first { $0.name.value == name }
     }
 
+    /// Whether only a person can give the key's new secret (its provider is `manual`).
+    public func isManual(_ keyName: String) -> Bool {
+        guard let key = key(named: keyName), let provider = provider(named: key.provider.value), case .manual = provider.kind else { return false }
+        return true
+    }
+
     public func consumers(of key: String) -> [ConsumerSpec] {
         consumers.filter { $0.uses.value == key }
     }

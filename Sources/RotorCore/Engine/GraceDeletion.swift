@@ -4,14 +4,18 @@ extension RotationEngine {
     /// Deletes a previous generation whose time has come (`rotor run`): when its grace
     /// period has passed, or earlier when the key sets `delete_when_unused_for` and the
     /// provider reports it unused that long. nil when the key has nothing pending.
-    public func deletePending(_ keyName: String, now: Date) async throws -> RotationReport? {
+    ///
+    /// `confirmedByPerson` (`rotor confirm`): a person says they deleted a `manual` key's
+    /// previous generation in the console; it is recorded (audited as `confirm`) as if
+    /// rotor had deleted it, whatever its grace period says.
+    public func deletePending(_ keyName: String, now: Date, confirmedByPerson: Bool = false) async throws -> RotationReport? {
         guard let state = try store.keyStates()[keyName], let current = state.current, let previous = state.previous,
               let due = previous.pendingDeletionAt, let key = configuration.key(named: keyName)
         else { return nil }
         let provider: ResolvedProvider
         do { (_, provider) = try resolve(keyName) } catch { return nil }
-        var reason = "its grace period ended \(DateFormatting.iso8601(due))"
-        if due > now {
+        var reason = confirmedByPerson ? "a person confirmed deleting it" : "its grace period ended \(DateFormatting.iso8601(due))"
+        if due > now, !confirmedByPerson {
             guard let unusedFor = key.deleteWhenUnusedFor else { return nil }
             let listed: [ListedGeneration]?
             do throws(ProviderError) { listed = try await provider.implementation.list(values: provider.values(at: now), directory: provider.directory) } catch {
@@ -29,17 +33,24 @@ extension RotationEngine {
         }
         let runID = Self.makeRunID(clock())
         let started = RotationReport(key: keyName, runID: runID, newGeneration: current, oldGeneration: previous)
-        return await exclusiveRun(of: keyName, runID: runID, action: .deletePending, report: started,
+        return await exclusiveRun(of: keyName, runID: runID, action: confirmedByPerson ? .confirm : .deletePending, report: started,
                                   record: .starting(id: runID, key: keyName, at: clock(), emergency: false)) { journal in
             var report = started
             // Read before the deletion removes the backups that hold it: for confirm-revoked,
             // and so that a vendor echoing either value is redacted (every Secret is known).
             let oldSecret = try secretInBackups(of: previous, key: keyName)
             let inUse = await secretInTargets(of: current, key: keyName).map { (id: current.id, secret: $0) }
-            if let error = try await provider.delete(.old(previous, because: "delete generation \(previous.id): grace period over"), journal: journal, at: now) {
+            let because = confirmedByPerson ? "a person confirmed deleting it" : "grace period over"
+            if let error = try await provider.delete(.old(previous, because: "delete generation \(previous.id): \(because)"), journal: journal, at: now) {
                 report.outcome = .needsPerson
-                report.message = "deleting generation \(previous.id) (grace period over) failed: \(error.message); the next run retries"
-                report.left.append(PendingAction(.deleteGeneration, "generation \(previous.id) is still at the provider"))
+                if case .manual = provider.spec.kind {
+                    // Only a person can delete it; `run` asks again each time until one says so.
+                    report.message = "generation \(previous.id) waits for a person to delete it (its grace period is over)"
+                    report.left.append(PendingAction(.confirmDeletion, "delete the key '\(previous.id)' in the console, then run 'rotor confirm \(keyName)'"))
+                } else {
+                    report.message = "deleting generation \(previous.id) (grace period over) failed: \(error.message); the next run retries"
+                    report.left.append(PendingAction(.deleteGeneration, "generation \(previous.id) is still at the provider"))
+                }
                 return report
             }
             try store.saveKeyState(KeyState(current: current, previous: nil), for: keyName)

@@ -103,7 +103,8 @@ public final class RotationEngine: Sendable {
     /// Why a scheduled rotation found the key no longer due once it held the lock, or nil.
     private func noLongerDue(_ key: KeyPolicy, at date: Date) throws -> String? {
         let state = try store.keyStates()[key.name.value] ?? KeyState()
-        let schedule = Schedule.evaluate(key, state: state, now: date, force: false, emergency: false)
+        let schedule = Schedule.evaluate(key, state: state, now: date, force: false, emergency: false,
+                                         streak: FailureStreak.streaks(in: try store.runs())[key.name.value])
         return schedule.due ? nil : schedule.reason
     }
 
@@ -202,7 +203,7 @@ public final class RotationEngine: Sendable {
 
 /// What an audit entry says was done.
 enum AuditAction: String, Sendable {
-    case rotate, rollback, sync, recover
+    case rotate, rollback, sync, recover, adopt, confirm
     case deletePending = "delete-pending"
     case breakGlass = "break-glass"
 }

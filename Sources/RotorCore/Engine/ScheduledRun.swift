@@ -52,7 +52,9 @@ extension RotationEngine {
     /// rotated, each re-checked under its lock; then previous generations whose grace
     /// period passed are deleted. One failing key does not stop the others.
     public func runScheduled(now: Date) async throws -> [ScheduledKeyReport] {
-        let plan = Planner.plan(PlanningInput(configuration: configuration, states: try store.keyStates(), now: now))
+        var input = PlanningInput(configuration: configuration, states: try store.keyStates(), now: now)
+        input.failureStreaks = FailureStreak.streaks(in: try store.runs())
+        let plan = Planner.plan(input)
         var reports: [ScheduledKeyReport] = []
         for keyPlan in plan.keys {
             var report = ScheduledKeyReport(key: keyPlan.key, due: keyPlan.due, reason: keyPlan.reason)
@@ -63,7 +65,14 @@ extension RotationEngine {
                 reports.append(report)
                 continue
             }
-            if keyPlan.due {
+            if keyPlan.due, keyPlan.needsPerson {
+                // Cron cannot paste a secret: the key waits for a person, and the run says so
+                // (exit 3) instead of failing at preflight every time.
+                report.rotation = RotationReport(
+                    key: keyPlan.key, outcome: .needsPerson,
+                    message: "due (\(keyPlan.reason)), and only a person can give its new secret: nothing was done",
+                    left: [PendingAction(.rotateByHand, "run '\(keyPlan.personCommand)' at a terminal (the new secret on stdin, or --secret-env VAR)")])
+            } else if keyPlan.due {
                 var options = RotationOptions()
                 options.onlyIfDueAt = now
                 let rotation = await rotate(keyPlan.key, options: options)

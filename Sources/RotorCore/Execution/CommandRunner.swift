@@ -74,11 +74,14 @@ public struct CommandRunner: Sendable {
     /// process group is stopped (TERM, then KILL) after `timeout` seconds.
     public func run(_ argv: [String], stdin: Data? = nil, environment: [String: String] = [:],
                     directory: String, timeout: TimeInterval) async -> CommandResult {
-        await withCheckedContinuation { continuation in
+        let started = Date()
+        let result = await withCheckedContinuation { continuation in
             DispatchQueue.global().async {
                 continuation.resume(returning: self.runBlocking(argv, stdin: stdin, environment: environment, directory: directory, timeout: timeout))
             }
         }
+        VerboseLog.command(argv, directory: directory, result: result, seconds: Date().timeIntervalSince(started))
+        return result
     }
 
     func runBlocking(_ argv: [String], stdin: Data?, environment: [String: String], directory: String, timeout: TimeInterval) -> CommandResult {

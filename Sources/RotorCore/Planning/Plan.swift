@@ -22,6 +22,9 @@ public struct KeyPlan: Sendable, Codable, Equatable {
     /// Why it is (or is not) due: "never rotated by rotor", "current generation is 95d old (every 90d)".
     public var reason: String
     public var emergency: Bool
+    /// A due key whose new secret only a person can give (a `manual` provider): `run` and
+    /// `apply` do not rotate it; a person runs `rotor rotate KEY`.
+    public var needsPerson = false
     public var current: GenerationRecord?
     public var nextDue: Date?
     /// What preflight will refuse, as far as a read-only look can tell.
@@ -32,7 +35,29 @@ public struct KeyPlan: Sendable, Codable, Equatable {
         case key, provider, due, reason, emergency, current, blockers, steps
         case providerType = "provider_type"
         case nextDue = "next_due"
+        case needsPerson = "needs_person"
     }
+}
+
+extension KeyPlan {
+    /// Decoded by hand so that a plan saved before `needs_person` existed still applies.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        key = try container.decode(String.self, forKey: .key)
+        provider = try container.decode(String.self, forKey: .provider)
+        providerType = try container.decode(String.self, forKey: .providerType)
+        due = try container.decode(Bool.self, forKey: .due)
+        reason = try container.decode(String.self, forKey: .reason)
+        emergency = try container.decode(Bool.self, forKey: .emergency)
+        needsPerson = try container.decodeIfPresent(Bool.self, forKey: .needsPerson) ?? false
+        current = try container.decodeIfPresent(GenerationRecord.self, forKey: .current)
+        nextDue = try container.decodeIfPresent(Date.self, forKey: .nextDue)
+        blockers = try container.decode([String].self, forKey: .blockers)
+        steps = try container.decode([PlanStep].self, forKey: .steps)
+    }
+
+    /// `rotor rotate KEY` as a person types it for this key (the secret on stdin).
+    public var personCommand: String { "rotor rotate \(key)" }
 }
 
 public struct PlanStep: Sendable, Codable, Equatable {

@@ -9,6 +9,15 @@ public struct PlanSummary: Sendable, Codable, Equatable {
     public var files: [String]
     public var consumers: Int
     public var blockers: Int
+    /// Due keys only a person can rotate (`manual`): `run` and `apply` leave them.
+    public var needsPerson: Int
+    /// Due keys `run` and `apply` would rotate themselves.
+    public var unattended: Int { due - needsPerson }
+
+    enum CodingKeys: String, CodingKey {
+        case keys, due, targets, files, consumers, blockers
+        case needsPerson = "needs_person"
+    }
 
     /// `sharedFiles`: the files, as displayed, that several targets write (see
     /// `Configuration.filesWithSeveralTargets`); any other file is named by one step, so
@@ -18,12 +27,13 @@ public struct PlanSummary: Sendable, Codable, Equatable {
         // consumer and a key's count is its own; only files are merged across keys.
         let tallies = plan.keys.parallelMap { key in key.due ? KeyTally(key, sharedFiles: sharedFiles) : nil }
         keys = plan.keys.count
-        (due, targets, blockers, consumers) = (0, 0, 0, 0)
+        (due, targets, blockers, consumers, needsPerson) = (0, 0, 0, 0, 0)
         files = []
         var seenFiles = Set<String>()
         for (key, tally) in zip(plan.keys, tallies) {
             guard let tally else { continue }
             due += 1
+            if key.needsPerson { needsPerson += 1 }
             blockers += key.blockers.count
             targets += tally.targets
             consumers += tally.consumers
@@ -72,8 +82,12 @@ public struct PlanTextRenderer {
                 lines.append("\(Style.bold(key.key, colored))  \(Style.dim("not due: \(key.reason)", colored))")
                 continue
             }
-            let marker = key.emergency ? Style.red("EMERGENCY rotation", colored) : Style.yellow("rotate", colored)
+            let marker = key.emergency ? Style.red("EMERGENCY rotation", colored)
+                : key.needsPerson ? Style.red("NEEDS A PERSON", colored) : Style.yellow("rotate", colored)
             lines.append("\(Style.bold(key.key, colored))  \(marker): \(key.reason)")
+            if key.needsPerson, !key.emergency {
+                lines.append("  a person rotates it: \(key.personCommand) (the new secret on stdin or --secret-env VAR); 'rotor run' and 'rotor apply' leave it")
+            }
             lines.append("  provider \(key.provider) (\(key.providerType))" + (key.current.map { ", current generation \($0.id) \($0.fingerprint)" } ?? ""))
             let width = String(key.steps.count).count
             for (number, step) in key.steps.enumerated() {
@@ -97,6 +111,9 @@ public struct PlanTextRenderer {
                 + "\(summary.targets) target\(summary.targets == 1 ? "" : "s") of \(summary.consumers) consumer\(summary.consumers == 1 ? "" : "s") will change"
                 + (summary.files.isEmpty ? "." : ", in \(summary.files.count) file\(summary.files.count == 1 ? "" : "s"):"))
             lines.append(contentsOf: summary.files.map { "  \($0)" })
+            if summary.needsPerson > 0 {
+                lines.append("\(summary.needsPerson) of them need\(summary.needsPerson == 1 ? "s" : "") a person (manual): " + plan.keys.filter { $0.due && $0.needsPerson }.map(\.personCommand).joined(separator: ", "))
+            }
             if summary.blockers > 0 {
                 lines.append(Style.red("\(summary.blockers) problem\(summary.blockers == 1 ? "" : "s") would stop preflight; fix them before rotating.", colored))
             }
@@ -146,6 +163,7 @@ extension KeyPlan: JSONWritable {
             key.member("due", due)
             key.member("emergency", emergency)
             key.member("key", self.key)
+            key.member("needs_person", needsPerson)
             key.member("next_due", nextDue.map(DateFormatting.iso8601))
             key.member("provider", provider)
             key.member("provider_type", providerType)
@@ -188,6 +206,7 @@ extension PlanSummary: JSONWritable {
             summary.member("due", due)
             summary.member("files", files)
             summary.member("keys", keys)
+            summary.member("needs_person", needsPerson)
             summary.member("targets", targets)
         }
     }

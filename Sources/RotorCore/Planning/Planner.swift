@@ -19,6 +19,12 @@ public struct PlanningInput: Sendable {
     public var revokeFirst: Bool
     /// Turns absolute paths into what the user should see.
     public var displayPath: @Sendable (String) -> String
+    /// What preflight would refuse for a due key, as far as a look without the provider can
+    /// tell (commands on PATH, token variables: `PreflightChecks.forPlan`); nil: not looked.
+    public var preflightProblems: (@Sendable (KeyPolicy, ProviderSpec, [ConsumerSpec]) -> [String])?
+    /// Each key's failed rotations in a row (`FailureStreak.streaks`): a scheduled
+    /// rotation waits out its backoff.
+    public var failureStreaks: [String: FailureStreak] = [:]
 
     public init(configuration: Configuration, states: [String: KeyState] = [:], observations: [TargetID: TargetObservation] = [:],
                 now: Date, selectedKeys: [String] = [], force: Bool = false, emergency: Bool = false, revokeFirst: Bool = false,
@@ -92,15 +98,18 @@ public enum Planner {
     static func planKey(_ key: KeyPolicy, provider: ProviderSpec, consumers: [ConsumerSpec], input: PlanningInput,
                         inspections: [TargetInspection]? = nil, dated: [Placeholder: String]? = nil) -> KeyPlan {
         let state = input.states[key.name.value] ?? KeyState()
-        let schedule = Schedule.evaluate(key, state: state, now: input.now, force: input.force, emergency: input.emergency)
+        let schedule = Schedule.evaluate(key, state: state, now: input.now, force: input.force, emergency: input.emergency,
+                                         streak: input.failureStreaks[key.name.value])
         var plan = KeyPlan(
             key: key.name.value, provider: provider.name.value, providerType: provider.typeName,
             due: schedule.due, reason: schedule.reason, emergency: input.emergency, current: state.current,
             nextDue: schedule.nextDue, blockers: [], steps: [])
         guard schedule.due else { return plan }
+        if case .manual = provider.kind { plan.needsPerson = true }
         // At a vendor the run appends its own suffix (unique per attempt): shown as <run>.
         let generationName = key.generationName.render(TemplateValues.context(key: key.name.value, dated: dated ?? TemplateValues.dated(input.now)))
             + (provider.reachesAVendor ? "-<run>" : "")
+        plan.blockers += input.preflightProblems?(key, provider, consumers) ?? []
         var steps: [PlanStep] = []
         // Files counted once each; only a file several targets write can come twice.
         var sharedFiles = Set<String>()

@@ -8,7 +8,15 @@ enum Schedule {
         var nextDue: Date?
     }
 
-    static func evaluate(_ key: KeyPolicy, state: KeyState, now: Date, force: Bool, emergency: Bool) -> Evaluation {
+    /// `streak`: the key's failed rotations in a row; a scheduled rotation waits out its
+    /// backoff (`FailureStreak.retryAt`), a forced or emergency one does not.
+    static func evaluate(_ key: KeyPolicy, state: KeyState, now: Date, force: Bool, emergency: Bool, streak: FailureStreak? = nil) -> Evaluation {
+        let evaluation = evaluate(key, state: state, now: now, force: force, emergency: emergency)
+        guard evaluation.due, !force, !emergency, let streak, streak.retryAt > now else { return evaluation }
+        return Evaluation(due: false, reason: "\(evaluation.reason), but \(streak.sentence)", nextDue: streak.retryAt)
+    }
+
+    private static func evaluate(_ key: KeyPolicy, state: KeyState, now: Date, force: Bool, emergency: Bool) -> Evaluation {
         if emergency { return Evaluation(due: true, reason: "emergency rotation requested", nextDue: nil) }
         guard let current = state.current else {
             // The window holds for a key's first scheduled rotation too: the first cron run

@@ -68,10 +68,11 @@ struct ManualProvider: KeyProvider {
         input.tell("Delete the key '\(id)': \(how).")
         if input.confirmDeletion { return }
         if isatty(STDIN_FILENO) == 1 {
-            input.tell("Type 'yes' once it is deleted: ")
-            if Interruption.shared.readLine()?.trimmingCharacters(in: .whitespaces).lowercased() == "yes" { return }
+            // Not echoed either: a secret pasted here by mistake must not land on screen.
+            let answer = Self.readSecret(prompt: "Type 'yes' once it is deleted (not shown): ", tell: input.tell)
+            if answer.trimmingCharacters(in: .whitespacesAndNewlines).lowercased() == "yes" { return }
         }
-        throw ProviderError("the key '\(id)' waits for a person to delete it (\(how)); confirm with --yes next time, or at the prompt")
+        throw ProviderError("the key '\(id)' waits for a person to delete it (\(how)); once it is deleted, run 'rotor confirm \(values[.key] ?? "KEY")'")
     }
 
     func list(values: [Placeholder: String], directory: String) async throws(ProviderError) -> [ListedGeneration]? { nil }

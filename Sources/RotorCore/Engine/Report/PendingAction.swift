@@ -16,6 +16,10 @@ public struct PendingAction: Sendable, Equatable, Encodable, CustomStringConvert
         case recoverRun
         /// The state store or the audit log needs a look.
         case checkState
+        /// A due `manual` key: only a person can give its new secret (`rotor rotate KEY`).
+        case rotateByHand
+        /// A person deletes an old `manual` key in the console, then runs `rotor confirm KEY`.
+        case confirmDeletion
     }
 
     public var kind: Kind

@@ -54,6 +54,8 @@ extension RotationEngine {
         }
         // Whatever path a message took, no value rotor knows leaves in it.
         finished = finished.redacted()
+        // The body found nothing to do (an adoption with nothing to adopt) and recorded nothing.
+        if run == nil, finished.notDue != nil { return finished }
         do {
             try audit(finished, action: action)
         } catch {

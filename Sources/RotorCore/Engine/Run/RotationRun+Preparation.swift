@@ -20,9 +20,10 @@ extension RotationRun {
     /// 0. Every target exists, parses and is writable; every command exists; the provider
     /// is ready. Nothing is created or touched if any of this fails.
     func preflight() throws {
-        var problems = provider.implementation.preflight(directory: provider.directory)
+        // A manual key's own requirement (a secret at hand) is checked here, not in the shared checks.
+        var problems = provider.implementation is ManualProvider ? provider.implementation.preflight(directory: provider.directory) : []
+        problems += PreflightChecks.problems(key: key, provider: provider.spec, implementation: provider.implementation, consumers: consumers)
         problems += operations.compactMap { $0.preflight() }
-        problems += commandProblems()
         guard problems.isEmpty else {
             let text = problems.joined(separator: "; ")
             try journal.record(.preflight, .failed, text)
@@ -42,25 +43,6 @@ extension RotationRun {
     func readOldSecret() async {
         guard let old, let secret = await engine.secretInTargets(of: old, key: keyName) else { return }
         oldSecret = secret
-    }
-
-    /// Commands that must exist: reload, exec health checks, exec verify checks.
-    private func commandProblems() -> [String] {
-        var problems: [String] = []
-        for check in key.verify {
-            if case .exec(let command) = check, CommandRunner.locate(command.program, in: key.directory) == nil {
-                problems.append("verify command '\(command.program)' is not installed or not on PATH")
-            }
-        }
-        for consumer in consumers {
-            if let reload = consumer.reload, CommandRunner.locate(reload.program, in: consumer.directory) == nil {
-                problems.append("\(consumer.name.value): reload command '\(reload.program)' is not installed or not on PATH")
-            }
-            if case .exec(let command)? = consumer.health, CommandRunner.locate(command.program, in: consumer.directory) == nil {
-                problems.append("\(consumer.name.value): health command '\(command.program)' is not installed or not on PATH")
-            }
-        }
-        return problems
     }
 
     /// Room for one more generation at a provider with a limit (AWS IAM: two keys per
@@ -97,6 +79,18 @@ extension RotationRun {
     /// its successor long ago, so it goes now (the state holds one previous generation).
     func retire() async throws {
         guard let retiring = state.previous else { return }
+        retired = retiring
+        if case .manual = provider.spec.kind, !engine.manualInput.confirmDeletion {
+            // Only a person deletes a console key, and they are asked for the new secret
+            // before any confirmation (issue 19): an old key still waiting is theirs to
+            // confirm first, or with --yes.
+            let how = "delete the key '\(retiring.id)' in the console, then run 'rotor confirm \(keyName)' (or rotate with --yes if it is deleted already)"
+            guard options.emergency else {
+                throw Stop(outcome: .failed, message: "generation \(retiring.id), pending deletion from an earlier rotation, must be gone before a new key is made: \(how); nothing was done")
+            }
+            report.left.append(PendingAction(.confirmDeletion, "generation \(retiring.id) (pending deletion from an earlier rotation): \(how)"))
+            return
+        }
         // Its value is in the backups kept for its grace period (read before they go): for
         // confirm-revoked, and known to the redactor should the provider echo it.
         let retiringSecret = try engine.secretInBackups(of: retiring, key: keyName)
@@ -118,6 +112,22 @@ extension RotationRun {
     /// Emergency `--revoke-first`: cut the old generation off before anything else.
     func revokeFirst() async throws {
         guard options.revokeFirst, let old else { return }
+        // What the targets hold may not be what rotor recorded (a key pasted by hand, a
+        // restore from an old backup): that key — the one that leaked — rotor cannot revoke.
+        // It says so, loudly, rather than report the recorded generation's revocation as if
+        // it were the deployed one (issue 19).
+        let known = Set([old.fingerprint] + (retired.map { [$0.fingerprint] } ?? []))
+        for operation in operations where operation.spec.value == .secretOnly {
+            guard let value = await operation.readBack(), !value.isEmpty else { continue }
+            let fingerprint = Fingerprint.of(value)
+            if !known.contains(fingerprint) { unknownDeployed.append("\(fingerprint) at \(operation.consumer.name.value): \(operation.label)") }
+        }
+        if !unknownDeployed.isEmpty {
+            let held = unknownDeployed.joined(separator: ", ")
+            note(.delete, "the targets hold a key rotor did not issue (\(held)): it cannot be revoked by rotor", .failed)
+            engine.progress("\(keyName): WARNING: the deployed key is unknown to rotor (\(held)); rotor revokes its own generation \(old.id), not that one")
+            report.left.append(PendingAction(.deleteGeneration, "revoke by hand, at provider '\(provider.name)', the key the targets held (\(held)): rotor did not issue it and could not revoke it"))
+        }
         if let error = try await provider.delete(.old(old, step: .revoke, because: "delete the old generation first"), journal: journal, at: now) {
             throw Stop(outcome: .failed, message: "revoking the old generation failed: \(error.message); nothing else was done")
         }

@@ -56,6 +56,9 @@ extension RotationRun {
         guard let old, !options.revokeFirst else {
             engine.removeBackups(journal.runID)
             if let old { try await confirmRevoked(old, secret: oldSecret) }
+            if let old, !unknownDeployed.isEmpty {
+                return ended(.needsPerson, "\(rotated); rotor's generation \(old.id) revoked first, but the DEPLOYED KEY IS UNKNOWN to rotor and still live: revoke it by hand (see left to do)")
+            }
             return ended(.completed, "\(rotated); \(old == nil ? "no previous generation known to rotor" : "old generation revoked first")")
         }
         guard key.grace.seconds == 0 || options.emergency else {
@@ -64,7 +67,11 @@ extension RotationRun {
         if let error = try await provider.delete(.old(old, because: "delete old generation \(old.id)"), journal: journal, at: now) {
             let message = Redactor.redact(error.message)
             note(.delete, message, .failed)
-            report.left.append(PendingAction(.deleteGeneration, "old generation \(old.id) is still at the provider; 'rotor run' retries its deletion"))
+            if case .manual = provider.spec.kind {
+                report.left.append(PendingAction(.confirmDeletion, "delete the key '\(old.id)' in the console, then run 'rotor confirm \(keyName)'"))
+            } else {
+                report.left.append(PendingAction(.deleteGeneration, "old generation \(old.id) is still at the provider; 'rotor run' retries its deletion"))
+            }
             // The backups stay while the old generation does, as in a grace period: the run
             // that deletes it reads its value there (confirm-revoked, and the redactor).
             return ended(.needsPerson, "rotated to \(new.id), but deleting the old generation failed: \(message)")

@@ -27,6 +27,12 @@ final class RotationRun {
     var oldSecret: Secret?
     /// The new generation, once created.
     var newGeneration: NewGeneration?
+    /// `--revoke-first`: what the targets held that rotor did not issue (neither the old
+    /// generation nor the one before), each as "fingerprint at target": still live at the
+    /// provider, and only a person can revoke it.
+    var unknownDeployed: [String] = []
+    /// The generation before the old one, when this run retired it (see `retire`).
+    var retired: GenerationRecord?
 
     var keyName: String { key.name.value }
 

@@ -1,0 +1,120 @@
+import Foundation
+
+extension RotationEngine {
+    /// `rotor adopt`: records the generation a key's targets hold now as its current one,
+    /// created at `now`, so that `every` and `window` count from today and the first
+    /// rotation deletes the original key (instead of leaving it live at its provider).
+    ///
+    /// Every target that holds the secret itself (`{secret}`) must hold the same value; a
+    /// `{id}` target names the id (else `id`; a key at a vendor needs one of the two, so that
+    /// its first rotation can delete the original there). A missing target is refused
+    /// unless it has `create: true`. Nothing is recorded when anything disagrees; a key with
+    /// a generation already is refused. The report's `notDue` is set when no target holds
+    /// a value at all (nothing to adopt: the first rotation creates one).
+    public func adopt(_ keyName: String, id givenID: String?, now: Date) async -> RotationReport {
+        let runID = Self.makeRunID(clock())
+        var report = RotationReport(key: keyName)
+        guard let key = configuration.key(named: keyName), let provider = configuration.provider(named: key.provider.value) else {
+            report.message = "unknown key '\(keyName)'"
+            return report
+        }
+        let result = await exclusiveRun(of: keyName, runID: runID, action: .adopt, report: report, record: nil, skip: {
+            guard let current = try store.keyStates()[keyName]?.current else { return nil }
+            var refused = report
+            refused.message = "it has a current generation already (\(current.id) \(current.fingerprint), since \(DateFormatting.iso8601(current.created))): adopt is for keys rotor has not recorded; nothing was changed"
+            return refused
+        }) { _ in
+            var report = report
+            let held: HeldGeneration
+            switch await heldGeneration(of: key, givenID: givenID, reachesAVendor: provider.reachesAVendor, now: now) {
+            case .failure(let refusal):
+                report.message = refusal.message + "; nothing was recorded"
+                report.notDue = refusal.nothingHeld ? refusal.message : nil
+                return report
+            case .success(let found): held = found
+            }
+            let record = GenerationRecord(id: held.id, fingerprint: held.fingerprint, created: now)
+            try store.saveKeyState(KeyState(current: record, previous: nil), for: keyName)
+            report.outcome = .completed
+            report.newGeneration = record
+            let due = key.every.map { "; next rotation due \(DateFormatting.iso8601(now.addingTimeInterval($0.timeInterval)))" } ?? ""
+            report.message = "adopted \(held.id) (\(held.fingerprint)) as held by \(Planner.count(held.targets, "target"))\(due)"
+            return report
+        }
+        return result
+    }
+
+    /// The generation every target of a key agrees on.
+    private struct HeldGeneration {
+        var id: String
+        var fingerprint: String
+        var targets: Int
+    }
+
+    private struct AdoptionRefusal: Error {
+        var message: String
+        /// No target holds anything: not a disagreement, just nothing to adopt yet.
+        var nothingHeld = false
+    }
+
+    private func heldGeneration(of key: KeyPolicy, givenID: String?, reachesAVendor: Bool, now: Date) async -> Result<HeldGeneration, AdoptionRefusal> {
+        var fingerprints: [(label: String, fingerprint: String)] = []
+        var ids: [(label: String, id: String)] = []
+        var problems: [String] = []
+        for consumer in configuration.consumers(of: key.name.value) {
+            for index in consumer.targets.indices {
+                let operation = targetOperation(consumer, index: index)
+                let label = "\(consumer.name.value): \(operation.label)"
+                let holdsSecret = operation.spec.value == .secretOnly, holdsID = operation.spec.value == TargetClassifier.idOnly
+                // A template that mixes text with the secret cannot be compared; an exec
+                // target without `read` cannot be read.
+                guard holdsSecret || holdsID, operation.canReadBack else { continue }
+                if let path = operation.spec.filePath, let refusal = FolderOwnership.refusal(path: path, consumer: consumer) {
+                    problems.append("\(label): not read: \(refusal)")
+                    continue
+                }
+                if operation.spec.filePath != nil {
+                    let observation = TargetInspector().observe(operation.spec)
+                    if observation.word == .missing, operation.spec.create { continue }  // a new consumer: the first rotation writes it
+                    guard observation.word == .present else {
+                        problems.append("\(label): \(observation.reason ?? observation.state)")
+                        continue
+                    }
+                }
+                guard let value = await operation.readBack() else {
+                    problems.append("\(label): cannot be read")
+                    continue
+                }
+                if holdsSecret { fingerprints.append((label, Fingerprint.of(value))) } else { ids.append((label, value)) }
+            }
+        }
+        let name = key.name.value
+        if fingerprints.isEmpty {
+            let nothing = "no target of '\(name)' holds a value to adopt (the first rotation creates one: 'rotor rotate \(name)')"
+            return .failure(AdoptionRefusal(message: problems.isEmpty ? nothing : "its targets hold no value rotor can adopt: " + problems.joined(separator: "; "),
+                                            nothingHeld: problems.isEmpty))
+        }
+        guard problems.isEmpty else {
+            return .failure(AdoptionRefusal(message: "every target must hold the key to adopt it: " + problems.joined(separator: "; ")))
+        }
+        let distinct = Set(fingerprints.map(\.fingerprint))
+        guard distinct.count == 1, let fingerprint = distinct.first else {
+            return .failure(AdoptionRefusal(message: "its targets disagree: " + fingerprints.map { "\($0.label) holds \($0.fingerprint)" }.joined(separator: ", ")
+                + " — put one value in all of them (or 'rotor rotate \(name)'), then adopt"))
+        }
+        let heldIDs = Set(ids.map(\.id))
+        guard heldIDs.count <= 1 else {
+            return .failure(AdoptionRefusal(message: "its {id} targets disagree: " + ids.map { "\($0.label) holds '\(ControlCharacters.escape($0.id))'" }.joined(separator: ", ")))
+        }
+        if let givenID, let heldID = heldIDs.first, heldID != givenID {
+            return .failure(AdoptionRefusal(message: "--id \(ControlCharacters.escape(givenID)) differs from the id its {id} targets hold ('\(ControlCharacters.escape(heldID))')"))
+        }
+        guard let id = givenID ?? heldIDs.first ?? (reachesAVendor ? nil : "adopted-" + DateFormatting.compactTimestamp(now).prefix(8)) else {
+            return .failure(AdoptionRefusal(message: "rotor cannot tell the id its provider knows this key by: give it with --id ID, so that the first rotation can delete it there"))
+        }
+        guard !id.isEmpty, ControlCharacters.escape(id) == id, Fingerprint.of(id) != fingerprint else {
+            return .failure(AdoptionRefusal(message: "the id must be printable, not empty, and not the secret itself"))
+        }
+        return .success(HeldGeneration(id: id, fingerprint: fingerprint, targets: fingerprints.count + ids.count))
+    }
+}
