@@ -21,10 +21,12 @@ public enum RunCommand {
         guard let (configuration, _) = step.load() else { return .failure }
         let now = global.clock()
         if options.dryRun {
-            guard let states = step.existingKeyStates() else { return .failure }
+            guard let (states, _, streaks) = step.existingStatesAndInterruptedRuns(keys: []) else { return .failure }
             let loader = step.loader
-            let plan = PlanCommand.dryRun(PlanningInput(configuration: configuration, states: states, now: now, displayPath: { loader.displayPath($0) }),
-                                          displayPath: { loader.displayPath($0) })
+            var input = PlanningInput(configuration: configuration, states: states, now: now, displayPath: { loader.displayPath($0) })
+            input.failureStreaks = streaks
+            input.backoffHolds = true  // as the run itself would
+            let plan = PlanCommand.dryRun(input, displayPath: { loader.displayPath($0) })
             console.writeOut(options.json ? PlanJSONRenderer.render(plan) : PlanTextRenderer(colored: console.colorOut).render(plan))
             for (key, state) in states.sorted(by: { $0.key < $1.key }) {
                 if let previous = state.previous, let due = previous.pendingDeletionAt, due <= now, !options.json {

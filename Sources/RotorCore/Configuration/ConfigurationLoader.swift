@@ -45,6 +45,7 @@ public struct ConfigurationLoader: Sendable {
         var sources = SourceFiles()
         var configuration = Configuration()
         var declared = DeclaredNames()
+        var fleetNotify: FleetNotify?
         for file in discover(paths: paths, diagnostics: &diagnostics).parallelMapEach(parse(file:)) {
             configuration.files.append(file.display)
             diagnostics.append(contentsOf: file.diagnostics)
@@ -52,9 +53,14 @@ public struct ConfigurationLoader: Sendable {
             sources.add(bytes, for: file.display)
             let context = DecodingContext(file: file.display, directory: PathNormalizer.parent(of: file.path))
             for document in loaded.documents {
-                decode(document, into: &configuration, declared: &declared, context: context, consumersAhead: file.consumersAhead)
+                decode(document, into: &configuration, declared: &declared, fleetNotify: &fleetNotify, context: context, consumersAhead: file.consumersAhead)
             }
             diagnostics.append(contentsOf: context.diagnostics)
+        }
+        if let fleetNotify {
+            for index in configuration.keys.indices where configuration.keys[index].notifyFromDefault {
+                configuration.keys[index].notify = fleetNotify.webhooks
+            }
         }
         configuration.filesWithSeveralTargets = crossCheck(configuration, declared: declared, diagnostics: &diagnostics)
         return ConfigurationLoadResult(configuration: configuration, diagnostics: diagnostics, sources: sources)
@@ -194,8 +200,14 @@ public struct ConfigurationLoader: Sendable {
 
     // MARK: Documents
 
-    private func decode(_ document: YAMLDocument, into configuration: inout Configuration, declared: inout DeclaredNames, context: DecodingContext,
-                        consumersAhead: ConsumersDecodedAhead?) {
+    /// The fleet's `notify` default and the file that sets it.
+    private struct FleetNotify {
+        var webhooks: [WebhookSpec]
+        var file: String
+    }
+
+    private func decode(_ document: YAMLDocument, into configuration: inout Configuration, declared: inout DeclaredNames,
+                        fleetNotify: inout FleetNotify?, context: DecodingContext, consumersAhead: ConsumersDecodedAhead?) {
         guard let root = document.root else { return }
         guard let reader = MappingReader(root, context, subject: "a configuration document") else { return }
         guard let kind = reader.string("kind", required: true) else {
@@ -204,7 +216,14 @@ public struct ConfigurationLoader: Sendable {
         }
         switch kind.value {
         case "RotationPolicy":
-            let (providers, keys, names) = PolicyDecoder(context: context).decode(reader)
+            let (providers, keys, names, notifyDefault) = PolicyDecoder(context: context).decode(reader)
+            if let notifyDefault, let node = reader.node("notify") {
+                if let first = fleetNotify {
+                    context.error("a second notify default for every key (the first is in \(first.file)): keep one", at: node)
+                } else {
+                    fleetNotify = FleetNotify(webhooks: notifyDefault, file: context.file)
+                }
+            }
             configuration.providers += providers
             configuration.keys += keys
             declared.providers.formUnion(names.providers)

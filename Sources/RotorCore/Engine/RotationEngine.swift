@@ -104,7 +104,7 @@ public final class RotationEngine: Sendable {
     private func noLongerDue(_ key: KeyPolicy, at date: Date) throws -> String? {
         let state = try store.keyStates()[key.name.value] ?? KeyState()
         let schedule = Schedule.evaluate(key, state: state, now: date, force: false, emergency: false,
-                                         streak: FailureStreak.streaks(in: try store.runs())[key.name.value])
+                                         streak: FailureStreak.streaks(in: try store.runs())[key.name.value], backoffHolds: true)
         return schedule.due ? nil : schedule.reason
     }
 

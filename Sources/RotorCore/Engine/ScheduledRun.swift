@@ -54,6 +54,7 @@ extension RotationEngine {
     public func runScheduled(now: Date) async throws -> [ScheduledKeyReport] {
         var input = PlanningInput(configuration: configuration, states: try store.keyStates(), now: now)
         input.failureStreaks = FailureStreak.streaks(in: try store.runs())
+        input.backoffHolds = true
         let plan = Planner.plan(input)
         var reports: [ScheduledKeyReport] = []
         for keyPlan in plan.keys {

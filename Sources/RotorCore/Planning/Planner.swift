@@ -25,6 +25,8 @@ public struct PlanningInput: Sendable {
     /// Each key's failed rotations in a row (`FailureStreak.streaks`): a scheduled
     /// rotation waits out its backoff.
     public var failureStreaks: [String: FailureStreak] = [:]
+    /// The backoff holds a failing key back (`rotor run` and its dry run); else it is only said.
+    public var backoffHolds = false
 
     public init(configuration: Configuration, states: [String: KeyState] = [:], observations: [TargetID: TargetObservation] = [:],
                 now: Date, selectedKeys: [String] = [], force: Bool = false, emergency: Bool = false, revokeFirst: Bool = false,
@@ -99,7 +101,7 @@ public enum Planner {
                         inspections: [TargetInspection]? = nil, dated: [Placeholder: String]? = nil) -> KeyPlan {
         let state = input.states[key.name.value] ?? KeyState()
         let schedule = Schedule.evaluate(key, state: state, now: input.now, force: input.force, emergency: input.emergency,
-                                         streak: input.failureStreaks[key.name.value])
+                                         streak: input.failureStreaks[key.name.value], backoffHolds: input.backoffHolds)
         var plan = KeyPlan(
             key: key.name.value, provider: provider.name.value, providerType: provider.typeName,
             due: schedule.due, reason: schedule.reason, emergency: input.emergency, current: state.current,
@@ -187,9 +189,11 @@ public enum Planner {
         switch observation {
         case .present, .notRead: return nil
         case .unreadable(let reason): return "\(label) is unreadable: \(reason)"
-        case .fileMissing, .missing:
-            if target.create, observation != .fileMissing { return nil }
-            return "\(label): \(observation.reason ?? "")\(target.create ? "" : " (set create: true on the target to add it)")"
+        case .fileMissing:
+            return "\(label): \(TargetObservation.fileMissingReason)\(TargetObservation.createFileHint)"
+        case .missing:
+            if target.create { return nil }
+            return "\(label): \(observation.reason ?? "") (set create: true on the target to add it)"
         }
     }
 

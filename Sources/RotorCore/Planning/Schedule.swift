@@ -8,11 +8,18 @@ enum Schedule {
         var nextDue: Date?
     }
 
-    /// `streak`: the key's failed rotations in a row; a scheduled rotation waits out its
-    /// backoff (`FailureStreak.retryAt`), a forced or emergency one does not.
-    static func evaluate(_ key: KeyPolicy, state: KeyState, now: Date, force: Bool, emergency: Bool, streak: FailureStreak? = nil) -> Evaluation {
-        let evaluation = evaluate(key, state: state, now: now, force: force, emergency: emergency)
+    /// `streak`: the key's failed rotations in a row. With `backoffHolds` (`rotor run`) a
+    /// scheduled rotation waits out its backoff (`FailureStreak.retryAt`); otherwise (`plan`,
+    /// whose saved plan `apply` rotates at once) the key stays due and the reason says when
+    /// `run` would try. A forced or emergency rotation is never held.
+    static func evaluate(_ key: KeyPolicy, state: KeyState, now: Date, force: Bool, emergency: Bool,
+                         streak: FailureStreak? = nil, backoffHolds: Bool = false) -> Evaluation {
+        var evaluation = evaluate(key, state: state, now: now, force: force, emergency: emergency)
         guard evaluation.due, !force, !emergency, let streak, streak.retryAt > now else { return evaluation }
+        guard backoffHolds else {
+            evaluation.reason += "; \(streak.sentence)"
+            return evaluation
+        }
         return Evaluation(due: false, reason: "\(evaluation.reason), but \(streak.sentence)", nextDue: streak.retryAt)
     }
 

@@ -32,6 +32,10 @@ public enum TargetObservation: Sendable, Equatable {
     public var state: String { word.rawValue }
 
     static let fileMissingReason = "the file does not exist"
+    /// What works when a target's file is missing: rotor edits files and never creates one
+    /// (whose account, mode and folder would it be?); `create: true` adds the value to a
+    /// file that exists.
+    static let createFileHint = " — rotor edits files, it does not create them: create it first (empty is fine; mode 0600, owned by the account that reads it, e.g. install -m 600 /dev/null FILE), then create: true on the target adds the value"
 
     public var fingerprint: String? {
         if case .present(let fingerprint) = self { return fingerprint }

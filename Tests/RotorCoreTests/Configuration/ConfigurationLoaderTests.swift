@@ -51,6 +51,40 @@ import Testing
         #expect(result.configuration.key(named: "k")?.description == "yes")
     }
 
+    /// Issue 19: `notify:` could not be set once for every policy file. A policy document
+    /// with only `notify:` (in a file of its own) is the default for every key whose key or
+    /// file sets none; a second such default is an error naming the first.
+    @Test func aNotifyDefaultInItsOwnFileReachesEveryKeyWithoutOne() throws {
+        let folder = try TemporaryFolder()
+        try folder.write("policies/notify.yaml", "kind: RotationPolicy\nnotify:\n  - webhook: https://alerts.example/rotor\n")
+        try folder.write("policies/a.yaml", """
+            kind: RotationPolicy
+            providers:
+              local: { type: generate }
+            keys:
+              plain: { provider: local }
+              own: { provider: local, notify: { webhook: https://own.example/hook } }
+            """)
+        try folder.write("policies/b.yaml", """
+            kind: RotationPolicy
+            notify: { webhook: https://team-b.example/hook }
+            keys:
+              team-b: { provider: local }
+            """)
+        let result = ConfigurationLoader(workingDirectory: folder.path).load(paths: ["policies"])
+        #expect(!result.diagnostics.hasErrors, "\(result.diagnostics.sorted)")
+        let urls = { (key: String) in result.configuration.key(named: key)?.notify.map(\.url.source) ?? [] }
+        #expect(urls("plain") == ["https://alerts.example/rotor"])
+        #expect(urls("own") == ["https://own.example/hook"])
+        #expect(urls("team-b") == ["https://team-b.example/hook"])
+
+        try folder.write("policies/z.yaml", "kind: RotationPolicy\nnotify: { webhook: https://other.example/hook }\n")
+        let twice = ConfigurationLoader(workingDirectory: folder.path).load(paths: ["policies"])
+        let error = try #require(twice.diagnostics.errors.first)
+        #expect(error.message == "a second notify default for every key (the first is in policies/notify.yaml): keep one", "\(error.message)")
+        #expect(error.location?.file == "policies/z.yaml" && error.location?.line == 2)
+    }
+
     @Test func defaultFoldersAndMissingConfiguration() throws {
         let folder = try TemporaryFolder()
         let empty = ConfigurationLoader(workingDirectory: folder.path).load(paths: [])

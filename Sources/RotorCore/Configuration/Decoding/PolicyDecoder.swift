@@ -7,8 +7,11 @@ struct PolicyDecoder {
 
     /// The providers and keys decoded, plus every name declared (also those that failed
     /// to decode), so that one broken provider is not reported again as unknown by its keys.
-    func decode(_ document: MappingReader) -> (providers: [ProviderSpec], keys: [KeyPolicy], declared: DeclaredNames) {
-        let policyNotify = document.node("notify").map { context.webhooks($0, subject: "this policy") } ?? []
+    ///
+    /// A document with only `notify:` (no providers, no keys) is the fleet's default:
+    /// returned as `fleetNotify`, for every key whose own policy sets none.
+    func decode(_ document: MappingReader) -> (providers: [ProviderSpec], keys: [KeyPolicy], declared: DeclaredNames, fleetNotify: [WebhookSpec]?) {
+        let policyNotify = document.node("notify").map { context.webhooks($0, subject: "this policy") }
         let providerEntries = document.namedEntries("providers") ?? []
         let keysMapping = document.namedMapping("keys")
         let keyNames = keysMapping.map(MappingReader.entryNames(of:)) ?? []
@@ -20,11 +23,12 @@ struct PolicyDecoder {
             }
         } ?? []
         let declared = DeclaredNames(providers: Set(providerEntries.map(\.name.value)), keys: Set(keyNames))
-        if !document.has("providers") && !document.has("keys") {
-            context.error("a RotationPolicy needs 'providers' or 'keys'", at: document.node)
+        let onlyNotify = !document.has("providers") && !document.has("keys")
+        if onlyNotify, policyNotify == nil {
+            context.error("a RotationPolicy needs 'providers' or 'keys' (or only 'notify': the default for every key)", at: document.node)
         }
         document.finish(hints: ["secret": Self.literalSecretHint, "token": Self.literalSecretHint])
-        return (providers, keys, declared)
+        return (providers, keys, declared, onlyNotify ? policyNotify : nil)
     }
 
     // MARK: Providers
@@ -230,7 +234,7 @@ struct PolicyDecoder {
 
     // MARK: Keys
 
-    private func key(named name: Located<String>, _ node: Node, policyNotify: [WebhookSpec]) -> KeyPolicy? {
+    private func key(named name: Located<String>, _ node: Node, policyNotify: [WebhookSpec]?) -> KeyPolicy? {
         let subject = "key '\(name.value)'"
         guard let reader = MappingReader(node, context, subject: subject) else { return nil }
         defer {
@@ -253,14 +257,16 @@ struct PolicyDecoder {
             case .failure(let error): context.diagnostics.error("'window' of \(subject): \(error.message)", at: text.location)
             }
         }
-        let notify = reader.node("notify").map { context.webhooks($0, subject: subject) } ?? policyNotify
+        let ownNotify = reader.node("notify").map { context.webhooks($0, subject: subject) } ?? policyNotify
         let deleteWhenUnused = reader.duration("delete_when_unused_for")
         let confirmRevokedWithin = reader.duration("confirm_revoked_within") ?? KeyPolicy.defaultConfirmRevokedWithin
         let description = reader.string("description")?.value
         guard let provider else { return nil }
-        return KeyPolicy(name: name, provider: provider, every: every, grace: grace, generationName: generationName, verify: verify,
-                         window: window, notify: notify, deleteWhenUnusedFor: deleteWhenUnused, confirmRevokedWithin: confirmRevokedWithin,
-                         description: description, directory: context.directory)
+        var key = KeyPolicy(name: name, provider: provider, every: every, grace: grace, generationName: generationName, verify: verify,
+                            window: window, notify: ownNotify ?? [], deleteWhenUnusedFor: deleteWhenUnused, confirmRevokedWithin: confirmRevokedWithin,
+                            description: description, directory: context.directory)
+        key.notifyFromDefault = ownNotify == nil
+        return key
     }
 }
 

@@ -13,6 +13,9 @@ public struct KeyPolicy: Hashable, Sendable {
     /// Scheduled rotation happens only inside this window.
     public var window: RotationWindow?
     public var notify: [WebhookSpec]
+    /// Neither the key nor its policy file set `notify`: the fleet's default applies (a
+    /// policy document with only `notify:`, which may live in a file of its own).
+    public var notifyFromDefault = false
     /// Providers that report last use: delete the old generation only once unused this long.
     public var deleteWhenUnusedFor: RotorDuration?
     /// How long after its deletion the old generation may still answer (vendors revoke

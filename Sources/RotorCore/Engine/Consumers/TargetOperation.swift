@@ -90,7 +90,8 @@ struct TargetOperation: Sendable {
         let bytes: [UInt8]
         switch readFile(path) {
         case .success(let read): bytes = read
-        case .failure(let problem): return "\(label): \(problem.reason)"
+        case .failure(let problem):
+            return "\(label): \(problem.reason)" + (problem.reason == TargetObservation.fileMissingReason ? TargetObservation.createFileHint : "")
         }
         if let problem = TargetAccess.writeProblem(path) { return "\(label): \(problem)" }
         if identity == nil, let unprivileged = FileIdentity.unprivileged, let problem = keepProblem(as: unprivileged) { return problem }

@@ -1,0 +1,155 @@
+import Foundation
+import Testing
+@testable import RotorCore
+
+/// Issue 19: onboarding a fleet whose keys already exist (`rotor adopt`), cron that never
+/// starts over (`run` never creates a store), a failing key that cron does not hammer
+/// (backoff), a plan that checks what preflight will check, and `--verbose`.
+@Suite(.serialized) struct OnboardingTests {
+    /// The key every target holds is recorded as the current generation, so that `every`
+    /// counts from the adoption and the first rotation deletes the original at its vendor
+    /// (it used to stay live there, exit 0). Targets that disagree, or a vendor key whose id
+    /// rotor cannot tell, are refused with nothing recorded.
+    @Test func anAdoptedKeysFirstRotationDeletesTheOriginalAtItsVendor() throws {
+        let fixture = try RotationFixture()
+        try fixture.scratch.write("vendor-db.json", #"{"keys": [{"id": "AKORIGINAL", "name": "original", "secret": "\#(RotationFixture.initial)"}]}"#)
+        let adoptedAt = ["ROTOR_NOW": "2027-01-01T00:00:00Z"]
+        let noID = try fixture.rotor(["adopt", "api-key"], environment: adoptedAt)
+        #expect(noID.status == 1 && noID.stdout.contains("give it with --id ID, so that the first rotation can delete it there"), "\(noID.stdout)\(noID.stderr)")
+        let yaml = String(decoding: try fixture.scratch.bytes("deploy/c3/values.yaml"), as: UTF8.self)
+        try fixture.scratch.write("deploy/c3/values.yaml", yaml.replacingOccurrences(of: RotationFixture.initial, with: "another-key-CANARY-5151"))
+        let disagree = try fixture.rotor(["adopt", "api-key", "--id", "AKORIGINAL"], environment: adoptedAt)
+        #expect(disagree.status == 1, "\(disagree.stdout)")
+        #expect(disagree.stdout.contains("its targets disagree: ") && disagree.stdout.contains("c3: deploy/c3/values.yaml:auth.apiKey holds \(Fingerprint.of("another-key-CANARY-5151"))"), "\(disagree.stdout)")
+        #expect(!(disagree.stdout + disagree.stderr).contains("CANARY-5151"), "fingerprints only")
+        #expect(try fixture.currentGeneration() == nil, "nothing recorded")
+        try fixture.scratch.write("deploy/c3/values.yaml", yaml)
+
+        let adopted = try fixture.rotor(["adopt", "api-key", "--id", "AKORIGINAL"], environment: adoptedAt)
+        #expect(adopted.status == 0, "\(adopted.stdout)\(adopted.stderr)")
+        #expect(adopted.stdout.contains("api-key: completed — adopted AKORIGINAL (\(Fingerprint.of(RotationFixture.initial))) as held by 6 targets; next rotation due 2027-01-31T00:00:00Z"), "\(adopted.stdout)")
+        let current = try #require(try fixture.currentGeneration())
+        #expect(current.id == "AKORIGINAL" && current.created == GlobalOptions.fixedNow("2027-01-01"))
+        #expect(try fixture.rotor(["status"], environment: adoptedAt).status == 0, "every target in sync with the adopted generation")
+        #expect(try fixture.rotor(["plan", "--detailed-exitcode"], environment: ["ROTOR_NOW": "2027-01-15T00:00:00Z"]).status == 0, "not due: 14 days old")
+        #expect(try fixture.rotor(["adopt", "api-key", "--id", "AKORIGINAL"]).status == 1, "a recorded key is not adopted again")
+
+        let run = try fixture.rotor(["run"], environment: ["ROTOR_NOW": "2027-02-15T00:00:00Z"])
+        #expect(run.status == 0, "\(run.stdout)\(run.stderr)")
+        #expect(try !fixture.vendorKeys().contains("AKORIGINAL"), "the original key is deleted at the vendor")
+        #expect(run.stdout.contains("old generation AKORIGINAL rejected by its verify checks"), "\(run.stdout)")
+        let history = try fixture.rotor(["history", "api-key"])
+        #expect(history.stdout.contains("  adopt  completed  new \(Fingerprint.of(RotationFixture.initial))"), "\(history.stdout)")
+        #expect(try fixture.rotor(["history", "--verify"]).status == 0)
+    }
+
+    /// `run` with no store at `--state` (a typo) exits 1 saying how to start, and creates
+    /// nothing. `adopt --all` starts one: a `{id}` target names the id; a key whose targets
+    /// hold nothing yet is skipped (its first rotation creates it).
+    @Test func runNeverStartsAStoreAndAdoptAllStartsOne() throws {
+        let scratch = try Scratch()
+        try scratch.write("policies/keys.yaml", """
+            kind: RotationPolicy
+            providers:
+              local: { type: generate }
+            keys:
+              hook: { provider: local, every: 30d, grace: 0s }
+              fresh: { provider: local, every: 30d, grace: 0s }
+            """)
+        try scratch.write("consumers/apps.yaml", """
+            kind: ConsumerManifest
+            consumers:
+              app:
+                uses: hook
+                targets:
+                  - { env_file: ../deploy/.env, var: HOOK_SECRET }
+                  - { env_file: ../deploy/.env, var: HOOK_ID, value: "{id}" }
+              new-app:
+                uses: fresh
+                targets: [{ env_file: ../deploy/new.env, var: FRESH_SECRET, create: true }]
+            """)
+        try scratch.write("deploy/.env", "HOOK_SECRET=whsec_deployed_by_hand\nHOOK_ID=hook-2026-original\n")
+        let typo = try RotorProcess.run(["run", "--state", "sqlite:typo/state.db"], in: scratch.url)
+        #expect(typo.status == 1 && typo.stderr.contains("there is no state store at sqlite:typo/state.db, and 'rotor run' never starts one"), "\(typo.stderr)")
+        #expect(typo.stderr.contains("start with 'rotor adopt --all'"))
+        #expect(!FileManager.default.fileExists(atPath: scratch.url.appendingPathComponent("typo").path))
+        #expect(String(decoding: try scratch.bytes("deploy/.env"), as: UTF8.self).contains("whsec_deployed_by_hand"))
+
+        let adopt = try RotorProcess.run(["adopt", "--all"], in: scratch.url)
+        #expect(adopt.status == 0, "\(adopt.stdout)\(adopt.stderr)")
+        #expect(adopt.stdout.contains("hook: completed — adopted hook-2026-original"), "\(adopt.stdout)")
+        #expect(adopt.stdout.contains("fresh: skipped — no target of 'fresh' holds a value to adopt"), "\(adopt.stdout)")
+        // Issue 19: "set create: true" did not work for a missing file. rotor does not
+        // create files (whose account and mode?): the message says what works.
+        let plan = try RotorProcess.run(["plan"], in: scratch.url)
+        #expect(plan.status == 1 && plan.stdout.contains("deploy/new.env:FRESH_SECRET: the file does not exist — rotor edits files, it does not create them: create it first"), "\(plan.stdout)")
+        let missing = try RotorProcess.run(["run"], in: scratch.url)
+        #expect(missing.status == 1 && missing.stdout.contains("the file does not exist — rotor edits files, it does not create them"), "\(missing.stdout)")
+        try scratch.write("deploy/new.env", "")
+        chmod(scratch.url.appendingPathComponent("deploy/new.env").path, 0o600)
+        let run = try RotorProcess.run(["rotate", "fresh"], in: scratch.url)
+        #expect(run.status == 0, "\(run.stdout)\(run.stderr)")
+        #expect(String(decoding: try scratch.bytes("deploy/new.env"), as: UTF8.self).hasPrefix("FRESH_SECRET="))
+        #expect(try RotorProcess.run(["run"], in: scratch.url).stdout.contains("hook: skipped"))
+        #expect(try RotorProcess.run(["adopt", "nosuch"], in: scratch.url).status == 64)
+        #expect(try RotorProcess.run(["adopt", "hook", "fresh", "--id", "x"], in: scratch.url).status == 64)
+    }
+
+    /// A scheduled rotation that failed is not retried at every cron run: 1 h, then 2 h…
+    /// (at most 24 h); plan and status say when; `rotate` tries at once.
+    @Test func aFailingKeyIsRetriedAfterABackoff() throws {
+        let scratch = try ProcessesTests.setup("")
+        try scratch.writeGeneratedKey("every: 30d, grace: 0s")
+        #expect(try RotorProcess.run(["adopt", "hook"], in: scratch.url, environment: ["ROTOR_NOW": "2027-01-01T00:00:00Z"]).status == 0)
+        try FileManager.default.removeItem(at: scratch.url.appendingPathComponent("deploy/.env"))  // preflight fails
+        let first = try RotorProcess.run(["run"], in: scratch.url, environment: ["ROTOR_NOW": "2027-02-01T00:00:00Z"])
+        #expect(first.status == 1 && first.stdout.contains("hook: failed — preflight failed"), "\(first.stdout)")
+        let soon = ["ROTOR_NOW": "2027-02-01T00:30:00Z"]
+        let waiting = try RotorProcess.run(["run"], in: scratch.url, environment: soon)
+        #expect(waiting.status == 0, "\(waiting.stdout)")
+        #expect(waiting.stdout.contains("hook: skipped — not due: current generation is 31d old (every 30d), but its last rotation failed (once, the newest at 2027-02-01T00:00:00Z); the next scheduled try is from 2027-02-01T01:00:00Z"), "\(waiting.stdout)")
+        // plan keeps it due (apply rotates at once) and says when run would try.
+        let plan = try RotorProcess.run(["plan"], in: scratch.url, environment: soon)
+        #expect(plan.stdout.contains("hook  rotate: current generation is 31d old (every 30d); its last rotation failed (once, the newest at 2027-02-01T00:00:00Z); the next scheduled try is from 2027-02-01T01:00:00Z"), "\(plan.stdout)")
+        #expect(try RotorProcess.run(["run", "--dry-run"], in: scratch.url, environment: soon).stdout.contains("hook  not due: current generation is 31d old (every 30d), but its last rotation failed"))
+        let status = try RotorProcess.run(["status", "--json"], in: scratch.url, environment: soon)
+        let key = try #require(((try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any])?["keys"] as? [[String: Any]])?.first)
+        #expect((key["failed_rotations"] as? [String: Any])?["retry_at"] as? String == "2027-02-01T01:00:00Z", "\(key)")
+        // The second failure doubles the pause; a person's rotate is not held.
+        #expect(try RotorProcess.run(["run"], in: scratch.url, environment: ["ROTOR_NOW": "2027-02-01T01:00:00Z"]).status == 1)
+        #expect(try RotorProcess.run(["plan"], in: scratch.url, environment: ["ROTOR_NOW": "2027-02-01T02:00:00Z"]).stdout.contains("failed (2 in a row, the newest at 2027-02-01T01:00:00Z); the next scheduled try is from 2027-02-01T03:00:00Z"))
+        try scratch.write("deploy/.env", "HOOK_SECRET=whsec_initial\n")
+        #expect(try RotorProcess.run(["rotate", "hook"], in: scratch.url, environment: ["ROTOR_NOW": "2027-02-01T02:00:00Z"]).status == 0)
+        #expect(try RotorProcess.run(["run"], in: scratch.url, environment: ["ROTOR_NOW": "2027-03-15T00:00:00Z"]).stdout.contains("hook: completed — rotated to"), "after a success the schedule is the usual one")
+    }
+
+    /// `plan` refuses what preflight would refuse without calling the provider: a provider
+    /// command with a typo, a reload command that does not exist (they passed the plan and
+    /// failed at apply).
+    @Test func planChecksTheCommandsPreflightWillNeed() throws {
+        let fixture = try RotationFixture(c2Reload: "[no-such-reload-command]")
+        let policy = String(decoding: try fixture.scratch.bytes("policies/vendor.yaml"), as: UTF8.self)
+        try fixture.scratch.write("policies/vendor.yaml", policy.replacingOccurrences(of: "create: [python3,", with: "create: [pyhton3,"))
+        let plan = try fixture.rotor(["plan"])
+        #expect(plan.status == 1, "\(plan.stdout)")
+        #expect(plan.stdout.contains("! preflight will refuse: the provider's command 'pyhton3' is not installed or not on PATH"), "\(plan.stdout)")
+        #expect(plan.stdout.contains("! preflight will refuse: c2: reload command 'no-such-reload-command' is not installed or not on PATH"), "\(plan.stdout)")
+        #expect(try fixture.rotor(["rotate", "api-key", "--dry-run"]).status == 1)
+        #expect(try fixture.values().allSatisfy { $0 == RotationFixture.initial })
+    }
+
+    /// `--verbose` shows every command rotor ran, how it ended and what it printed — with
+    /// any secret masked (the vendor CLI prints the new key on stdout).
+    @Test func verboseShowsEveryCommandWithSecretsMasked() throws {
+        let fixture = try RotationFixture()
+        let result = try fixture.rotor(["rotate", "api-key", "--verbose"])
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        #expect(result.stderr.contains("rotor: ran [python3 ") && result.stderr.contains("vendor.py create api-key-"), "\(result.stderr)")
+        #expect(result.stderr.contains(": exited 0 after "), "\(result.stderr)")
+        #expect(result.stderr.contains("rotor: ran [touch ../deploy/c1/reloaded]"), "\(result.stderr)")
+        #expect(result.stderr.contains("rotor:   stdout: {\"AccessKey\""), "the create command's answer is shown: \(result.stderr)")
+        let secret = try #require(try fixture.values().first)
+        #expect(!result.stderr.contains(secret) && !result.stdout.contains(secret), "the new secret is masked")
+        #expect(!(try fixture.rotor(["rotate", "api-key"])).stderr.contains("rotor: ran ["), "nothing without --verbose")
+    }
+}
