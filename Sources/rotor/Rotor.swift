@@ -297,6 +297,7 @@ extension Rotor {
             discussion: """
                 Targets are compared by fingerprint: in-sync (current generation), stale (previous \
                 generation), unknown (something else), missing, unreadable; a '{id}' target by the id. \
+                An exec target's 'read' command runs (plan runs none). \
                 An interrupted run (no outcome) is named with the 'rotor recover' that finishes it. \
                 Exit 3 while a run is interrupted, 2 when a target drifted or a key is overdue, so cron \
                 can alert; 0 otherwise.

@@ -57,9 +57,8 @@ struct StandardErrorHandler: LogHandler {
         set { metadata[key] = newValue }
     }
 
-    func log(level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String,
-             file: String, function: String, line: UInt) {
-        FileHandle.standardError.write(Data("rotor: \(message)\n".utf8))
+    func log(event: LogEvent) {
+        FileHandle.standardError.write(Data("rotor: \(event.message)\n".utf8))
     }
 }
 
