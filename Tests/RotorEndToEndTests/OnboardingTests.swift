@@ -138,6 +138,23 @@ import Testing
         #expect(try fixture.values().allSatisfy { $0 == RotationFixture.initial })
     }
 
+    /// Issue 19: a YAML block-scalar target, refused by preflight, was missing from the plan
+    /// and the dry runs.
+    @Test func aTargetPreflightCannotRewriteIsInThePlanAndTheDryRuns() throws {
+        let scratch = try Scratch()
+        try scratch.writeGeneratedKey("every: 30d, grace: 0s")
+        try scratch.writeHookConsumer("    targets: [{ yaml_file: ../deploy/values.yaml, path: auth.key }]")
+        try scratch.write("deploy/values.yaml", "auth:\n  key: |\n    whsec_block_scalar\n")
+        try scratch.startStateStore()
+        let refusal = "! preflight will refuse: app: deploy/values.yaml:auth.key: auth.key is a multi-line or block scalar; rotor rewrites single-line scalars only"
+        for command in [["plan"], ["rotate", "hook", "--dry-run"], ["run", "--dry-run"]] {
+            let result = try RotorProcess.run(command, in: scratch.url)
+            #expect(result.status == 1 && result.stdout.contains(refusal), "\(command): \(result.stdout)")
+        }
+        let rotate = try RotorProcess.run(["rotate", "hook"], in: scratch.url)
+        #expect(rotate.status == 1 && rotate.stdout.contains("preflight failed: deploy/values.yaml:auth.key: auth.key is a multi-line or block scalar"), "\(rotate.stdout)")
+    }
+
     /// `--verbose` shows every command rotor ran, how it ended and what it printed — with
     /// any secret masked (the vendor CLI prints the new key on stdout).
     @Test func verboseShowsEveryCommandWithSecretsMasked() throws {

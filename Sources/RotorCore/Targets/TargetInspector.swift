@@ -82,9 +82,15 @@ public struct TargetInspector: Sendable {
         let read = FileTargetReader.read(path, status: &info)
         var inspection = TargetInspection(observation: Self.observation(read, format: format))
         switch read {
-        case .success:
+        case .success(let bytes):
             let mode = Int(info.st_mode & 0o7777)
             if info.st_mode & S_IFMT == S_IFREG, mode & 0o004 != 0 { inspection.worldReadableMode = mode }
+            // What preflight tries too: a value rotor could not rewrite in place (a YAML
+            // block scalar) is refused there, so the plan says so (issue 19).
+            if case .present = inspection.observation, case .failure(let error) = format.replace(in: bytes, with: "rotor-preflight-sample", create: target.create) {
+                inspection.writeProblem = error.message
+                return inspection
+            }
         case .failure(.missing), .failure(.fileMissing):
             return inspection  // nothing to warn about or to replace
         case .failure(.unreadable):
