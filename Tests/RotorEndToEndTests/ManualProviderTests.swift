@@ -144,8 +144,13 @@ import Testing
         let second = try RotorProcess.run(["rotate", "skytells-prod", "--secret-env", "NEW_KEY"], in: scratch.url, environment: ["NEW_KEY": "sk-newer-secret-6666"])
         #expect(second.status == 3)
         #expect(second.stdout.contains("run 'rotor confirm skytells-prod'"), "\(second.stdout)")
+        let runsBefore = try RotorProcess.run(["history", "--json"], in: scratch.url).stdout.components(separatedBy: "\"sequence\"").count
         let run = try RotorProcess.run(["run"], in: scratch.url)
         #expect(run.status == 3, "\(run.stdout)\(run.stderr)")
+        // Said at every run, recorded only once a person confirms (not an entry every 15 minutes).
+        #expect(try RotorProcess.run(["run"], in: scratch.url).status == 3)
+        #expect(try RotorProcess.run(["history", "--json"], in: scratch.url).stdout.components(separatedBy: "\"sequence\"").count == runsBefore)
+        #expect(try RotorProcess.run(["status"], in: scratch.url).stdout.contains("— waits for a person: delete it in the console, then 'rotor confirm skytells-prod'"))
         #expect(run.stdout.contains("left to do: delete the key 'data-pipeline-prod-"), "\(run.stdout)")
         #expect(run.stdout.contains("in the console, then run 'rotor confirm skytells-prod'"), "\(run.stdout)")
         try refuse("sk-new-secret-5555", in: scratch)
@@ -184,6 +189,8 @@ import Testing
         #expect(!result.stdout[confirmPrompt.upperBound...].contains("yes"), "the terminal showed the answer: \(result.stdout)")
         #expect(try value(scratch) == secret)
         #expect(try RotorProcess.run(["run"], in: scratch.url).status == 0, "nothing waits for a person")
+        // The adopted key's console name is unknown to rotor: the person is told which key it is.
+        #expect(result.stdout.contains("Delete the key that was in use before rotor's first rotation (adopted as 'adopted-"), "\(result.stdout)")
 
         // An old key still waiting for its deletion is confirmed before a new one is asked
         // for: refused before any prompt, with the way on.

@@ -69,6 +69,9 @@ import Testing
                 targets: [{ env_file: ../deploy/new.env, var: FRESH_SECRET, create: true }]
             """)
         try scratch.write("deploy/.env", "HOOK_SECRET=whsec_deployed_by_hand\nHOOK_ID=hook-2026-original\n")
+        // Found by the operator review: the dry run said nothing of it and exited 0.
+        let dryRun = try RotorProcess.run(["run", "--dry-run"], in: scratch.url)
+        #expect(dryRun.status == 1 && dryRun.stderr.contains("'rotor run' never starts one"), "\(dryRun.stdout)\(dryRun.stderr)")
         let typo = try RotorProcess.run(["run", "--state", "sqlite:typo/state.db"], in: scratch.url)
         #expect(typo.status == 1 && typo.stderr.contains("there is no state store at sqlite:typo/state.db, and 'rotor run' never starts one"), "\(typo.stderr)")
         #expect(typo.stderr.contains("start with 'rotor adopt --all'"))
@@ -79,6 +82,10 @@ import Testing
         #expect(adopt.status == 0, "\(adopt.stdout)\(adopt.stderr)")
         #expect(adopt.stdout.contains("hook: completed — adopted hook-2026-original"), "\(adopt.stdout)")
         #expect(adopt.stdout.contains("fresh: skipped — no target of 'fresh' holds a value to adopt"), "\(adopt.stdout)")
+        // Again, as when a key joins an onboarded fleet: the recorded keys are skipped, not failed.
+        let again = try RotorProcess.run(["adopt", "--all"], in: scratch.url)
+        #expect(again.status == 0 && again.stdout.contains("hook: skipped — recorded already (hook-2026-original "), "\(again.stdout)")
+        #expect(try RotorProcess.run(["adopt", "hook"], in: scratch.url).status == 1, "named, a recorded key is refused")
         // Issue 19: "set create: true" did not work for a missing file. rotor does not
         // create files (whose account and mode?): the message says what works.
         let plan = try RotorProcess.run(["plan"], in: scratch.url)
@@ -91,6 +98,12 @@ import Testing
         #expect(run.status == 0, "\(run.stdout)\(run.stderr)")
         #expect(String(decoding: try scratch.bytes("deploy/new.env"), as: UTF8.self).hasPrefix("FRESH_SECRET="))
         #expect(try RotorProcess.run(["run"], in: scratch.url).stdout.contains("hook: skipped"))
+        // status --quiet: only what needs attention (the crontab's hourly check), nothing when all is well.
+        let quiet = try RotorProcess.run(["status", "--quiet", "hook"], in: scratch.url)
+        #expect(quiet.status == 0 && quiet.stdout.isEmpty && quiet.stderr.isEmpty, "\(quiet.stdout)\(quiet.stderr)")
+        try scratch.write("deploy/.env", "HOOK_SECRET=drifted\nHOOK_ID=hook-2026-original\n")
+        let drift = try RotorProcess.run(["status", "--quiet"], in: scratch.url)
+        #expect(drift.status == 2 && drift.stdout.contains("app: deploy/.env:HOOK_SECRET  unknown") && !drift.stdout.contains("fresh"), "\(drift.stdout)")
         #expect(try RotorProcess.run(["adopt", "nosuch"], in: scratch.url).status == 64)
         #expect(try RotorProcess.run(["adopt", "hook", "fresh", "--id", "x"], in: scratch.url).status == 64)
     }
@@ -136,6 +149,40 @@ import Testing
         #expect(plan.stdout.contains("! preflight will refuse: c2: reload command 'no-such-reload-command' is not installed or not on PATH"), "\(plan.stdout)")
         #expect(try fixture.rotor(["rotate", "api-key", "--dry-run"]).status == 1)
         #expect(try fixture.values().allSatisfy { $0 == RotationFixture.initial })
+        // Once per command, not once per use (create and delete are one CLI).
+        #expect(plan.stdout.components(separatedBy: "'pyhton3' is not installed").count == 2, "\(plan.stdout)")
+
+        // Found by the operator review: an exec provider's token_env was not checked.
+        try fixture.scratch.write("policies/vendor.yaml", policy.replacingOccurrences(of: "    type: exec\n", with: "    type: exec\n    token_env: [VENDOR_TOKEN]\n"))
+        try fixture.scratch.write("consumers/services.yaml", String(decoding: try fixture.scratch.bytes("consumers/services.yaml"), as: UTF8.self)
+            .replacingOccurrences(of: "[no-such-reload-command]", with: "[touch, ../deploy/c2/reloaded]"))
+        let untokened = try RotorProcess.run(["plan"], in: fixture.scratch.url, environment: fixture.environment, unset: ["VENDOR_TOKEN"])
+        #expect(untokened.status == 1 && untokened.stdout.contains("! preflight will refuse: the provider's token variable VENDOR_TOKEN is not set"), "\(untokened.stdout)")
+        #expect(try fixture.rotor(["plan"], environment: ["VENDOR_TOKEN": "account-token"]).status == 0)
+    }
+
+    /// Found by the operator review: for a missing JSON or YAML file the hint ("create it
+    /// empty") did not work, and a YAML path rotor cannot add passed the plan.
+    @Test func aMissingFileGetsAHintThatWorksForItsFormat() throws {
+        let scratch = try Scratch()
+        try scratch.writeGeneratedKey("every: 30d, grace: 0s")
+        try scratch.writeHookConsumer("""
+                targets:
+                  - { json_file: ../deploy/app.json, pointer: /hook, create: true }
+                  - { yaml_file: ../deploy/app.yaml, path: auth.hook, create: true }
+            """)
+        try scratch.startStateStore()
+        let missing = try RotorProcess.run(["plan"], in: scratch.url)
+        #expect(missing.stdout.contains("deploy/app.json:/hook: the file does not exist — rotor edits files, it does not create them: create it first, mode 0600 and owned by the account that reads it, holding {}"), "\(missing.stdout)")
+        #expect(missing.stdout.contains("deploy/app.yaml:auth.hook: the file does not exist — rotor edits files, it does not create them: create it first, mode 0600 and owned by the account that reads it, with the path written out"), "\(missing.stdout)")
+        try scratch.write("deploy/app.json", "{}")
+        try scratch.write("deploy/app.yaml", "replicas: 1\n")
+        let yaml = try RotorProcess.run(["plan"], in: scratch.url)
+        #expect(yaml.status == 1 && yaml.stdout.contains("! preflight will refuse: app: deploy/app.yaml:auth.hook:") && !yaml.stdout.contains("app.json:/hook:"), "\(yaml.stdout)")
+        try scratch.write("deploy/app.yaml", "replicas: 1\nauth:\n  hook: placeholder\n")
+        #expect(try RotorProcess.run(["plan"], in: scratch.url).status == 0)
+        #expect(try RotorProcess.run(["rotate", "hook"], in: scratch.url).status == 0)
+        #expect(try RotorProcess.run(["plan", "hook"], in: scratch.url).stdout.contains("not due"))
     }
 
     /// Issue 19: a YAML block-scalar target, refused by preflight, was missing from the plan

@@ -57,9 +57,12 @@ import Testing
         #expect(later.stdout.contains("fresh-key: completed — rotated to "))
         let weekend = try RotorProcess.run(["run"], in: scratch.url, environment: at("2027-01-09T01:00:00Z"))
         #expect(weekend.stdout.contains("windowed-key: completed — rotated to "))
-        // A dry run shows what preflight will refuse, and exits 1 for it as `plan` does.
+        // broken-key failed three times: run waits (its dry run says so); plan keeps it due and
+        // shows what preflight will refuse (exit 1).
         let dryRun = try RotorProcess.run(["run", "--dry-run"], in: scratch.url, environment: at("2027-01-09T02:00:00Z"))
-        #expect(dryRun.status == 1 && dryRun.stdout.contains("! preflight will refuse: broken-key-app: deploy/broken-key.env:SECRET"), "\(dryRun.stdout)")
+        #expect(dryRun.status == 0 && dryRun.stdout.contains("broken-key  not due: ") && dryRun.stdout.contains("its last rotation failed (3 in a row"), "\(dryRun.stdout)")
+        let plan = try RotorProcess.run(["plan"], in: scratch.url, environment: at("2027-01-09T02:00:00Z"))
+        #expect(plan.status == 1 && plan.stdout.contains("! preflight will refuse: broken-key-app: deploy/broken-key.env:SECRET"), "\(plan.stdout)")
     }
 
     @Test func graceDeletionsHappenOnALaterRun() throws {
@@ -523,6 +526,8 @@ import Testing
         // 2. See what will happen.
         let dryRun = try fixture.rotor(["rotate", "api-key", "--emergency", "--revoke-first", "--dry-run"])
         #expect(dryRun.status == 0 && dryRun.stdout.contains("REVOKE FIRST"), "\(dryRun.stdout)")
+        #expect(dryRun.stdout.contains("WARNING: the targets hold a key rotor did not issue (\(Fingerprint.of(pasted))): revoke-first cannot revoke it"), "\(dryRun.stdout)")
+        #expect(dryRun.stdout.contains("confirm-revoked "), "the step's name is not cut: \(dryRun.stdout)")
         // 4. Rotate.
         let result = try fixture.rotor(["rotate", "api-key", "--emergency", "--revoke-first"])
         #expect(result.status == 3, "\(result.stdout)\(result.stderr)")

@@ -30,7 +30,7 @@ import Testing
     }
 
     /// The crontab's variables and jobs, with /etc/rotor, /var/lib/… and the binary's path moved into `scratch`.
-    static func crontab(for scratch: Scratch) throws -> (environment: [String: String], jobs: [String]) {
+    static func crontab(for scratch: Scratch) throws -> (environment: [String: String], jobs: [String], onboarding: String) {
         let text = try String(contentsOf: root.appendingPathComponent("examples/cron/crontab"), encoding: .utf8)
         let moved = { (line: Substring) in
             String(line).replacingOccurrences(of: "/usr/local/bin/rotor", with: "rotor")
@@ -39,6 +39,8 @@ import Testing
         }
         var environment: [String: String] = [:]
         var jobs: [String] = []
+        // The header's once-before-the-first-run command, as a person copies it.
+        let onboarding = moved(text.split(separator: "\n").first { $0.hasPrefix("#") && $0.contains("rotor adopt") }?.drop { $0 == "#" || $0 == " " } ?? "")
         for line in text.split(separator: "\n") where !line.hasPrefix("#") {
             if let equals = line.firstIndex(of: "="), !line.contains(" ") {
                 environment[String(line[..<equals])] = moved(line[line.index(after: equals)...])
@@ -51,7 +53,7 @@ import Testing
         }
         try FileManager.default.createDirectory(at: scratch.url.appendingPathComponent("var/lib/rotor"), withIntermediateDirectories: true)
         try FileManager.default.createDirectory(at: scratch.url.appendingPathComponent("var/lib/prometheus/node-exporter"), withIntermediateDirectories: true)
-        return (environment, jobs)
+        return (environment, jobs, onboarding)
     }
 
     /// Cron mails what a job prints: nothing while all is well — after onboarding, on a
@@ -60,15 +62,16 @@ import Testing
     @Test func theCrontabIsSilentWhileAllIsWellAndMailsWhenSomethingFails() throws {
         let scratch = try Scratch()
         try scratch.copy("examples/quickstart")
-        let (environment, jobs) = try Self.crontab(for: scratch)
+        let (environment, jobs, onboarding) = try Self.crontab(for: scratch)
         #expect(jobs.count == 2 && environment["MAILTO"] != nil && environment["ROTOR_STATE"] != nil)
         let now = Date()
         let at = { (days: Double) in environment.merging(["ROTOR_NOW": DateFormatting.iso8601(now.addingTimeInterval(days * 86_400))]) { $1 } }
         // Before onboarding the run job refuses to start a store (a mistyped state must not rotate everything).
         let refused = try Self.shell(jobs[0], in: scratch, at(0))
         #expect(refused.status == 1 && refused.output.contains("rotor adopt --all"), "\(refused.output)")
-        // Onboarding, as the crontab's header says.
-        let adopted = try Self.shell("cd \(scratch.url.path) && rotor adopt --all", in: scratch, at(0))
+        // Onboarding, as the crontab's header says, copied into a shell (not cron: without its variables).
+        #expect(onboarding.contains("ROTOR_STATE=") && onboarding.contains("rotor adopt --all"), "\(onboarding)")
+        let adopted = try Self.shell(onboarding, in: scratch, ["ROTOR_NOW": at(0)["ROTOR_NOW"]!])
         #expect(adopted.status == 0 && adopted.output.contains("webhook-signing: completed — adopted"), "\(adopted.output)")
         for days in [0.0, 40] {  // nothing due; then a rotation
             for job in jobs {

@@ -22,9 +22,7 @@ enum EngineSetup {
             throw .failure
         }
         guard let opened else {
-            let url = StateStoreURL.redacted(global.stateURL ?? StateStoreURL.defaultURL)
-            console.err("error: there is no state store at \(url), and 'rotor run' never starts one (a mistyped --state would rotate every key as never rotated)")
-            console.err("start with 'rotor adopt --all' (records the keys the targets hold now) or 'rotor rotate KEY', or give the --state of your existing store")
+            noStore(global, console: console)
             throw .failure
         }
         let quiet = global.quiet
@@ -40,6 +38,13 @@ enum EngineSetup {
                               clock: global.clock,
                               displayPath: { loader.displayPath($0) },
                               manualInput: manualInput)
+    }
+
+    /// Says that `rotor run` found no state store at `--state`, and how to start one.
+    static func noStore(_ global: GlobalOptions, console: Console) {
+        let url = StateStoreURL.redacted(global.stateURL ?? StateStoreURL.defaultURL)
+        console.err("error: there is no state store at \(url), and 'rotor run' never starts one (a mistyped --state would rotate every key as never rotated)")
+        console.err("start with 'rotor adopt --all' (records the keys the targets hold now) or 'rotor rotate KEY' with this same state (--state \(url), or ROTOR_STATE), or give the --state of your existing store")
     }
 
     /// Finishes or undoes interrupted runs before a command changes anything, and shows

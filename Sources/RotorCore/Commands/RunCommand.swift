@@ -21,6 +21,12 @@ public enum RunCommand {
         guard let (configuration, _) = step.load() else { return .failure }
         let now = global.clock()
         if options.dryRun {
+            // As the run itself: no store, no run (say so now, not at the real run).
+            guard let store = step.existingStore() else { return .failure }
+            guard store != nil else {
+                EngineSetup.noStore(global, console: console)
+                return .failure
+            }
             guard let (states, _, streaks) = step.existingStatesAndInterruptedRuns(keys: []) else { return .failure }
             let loader = step.loader
             var input = PlanningInput(configuration: configuration, states: states, now: now, displayPath: { loader.displayPath($0) })

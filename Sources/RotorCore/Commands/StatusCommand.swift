@@ -61,7 +61,9 @@ public enum StatusCommand {
         if json {
             console.stdout(jsonBytes(statuses, interrupted: interrupted, warnings: warnings))
         } else {
-            render(statuses, console: console)
+            // --quiet (cron): only the keys that need attention, and nothing when none does.
+            render(global.quiet ? statuses.filter(\.needsAttention) : statuses, console: console, quiet: global.quiet,
+                   manualKeys: Set(configuration.keys.map(\.name.value).filter(configuration.isManual)), now: now)
             for run in interrupted { console.out(Style.red("interrupted: ", console.colorOut) + InterruptedRuns.describe(run)) }
             // --quiet (the example crontab's hourly drift check): a standing warning would mail every hour.
             if !global.quiet { warnings.forEach { console.warn($0) } }
@@ -116,7 +118,7 @@ public enum StatusCommand {
         return json.bytes
     }
 
-    private static func render(_ statuses: [KeyStatus], console: Console) {
+    private static func render(_ statuses: [KeyStatus], console: Console, quiet: Bool, manualKeys: Set<String>, now: Date) {
         for status in statuses {
             var headline = "\(Style.bold(status.key, console.colorOut))  "
             if let current = status.current {
@@ -131,7 +133,9 @@ public enum StatusCommand {
                 console.out("  " + Style.yellow("failing: ", console.colorOut) + failed.sentence)
             }
             if let pending = status.pendingDeletion {
-                console.out("  pending deletion: \(pending.id) (\(pending.fingerprint))" + (pending.pendingDeletionAt.map { " after \(DateFormatting.iso8601($0))" } ?? ""))
+                let waitsForAPerson = manualKeys.contains(status.key) && (pending.pendingDeletionAt.map { $0 <= now } ?? true)
+                console.out("  pending deletion: \(pending.id) (\(pending.fingerprint))" + (pending.pendingDeletionAt.map { " after \(DateFormatting.iso8601($0))" } ?? "")
+                            + (waitsForAPerson ? " — waits for a person: delete it in the console, then 'rotor confirm \(status.key)'" : ""))
             }
             for target in status.targets {
                 let word = target.state == .inSync ? Style.green(target.state.rawValue, console.colorOut) : Style.yellow(target.state.rawValue, console.colorOut)
@@ -140,6 +144,7 @@ public enum StatusCommand {
         }
         let drifted = statuses.flatMap(\.targets).filter { $0.state != .inSync }.count
         let overdue = statuses.filter(\.overdue).count
+        if quiet, drifted + overdue == 0 { return }
         console.out(drifted + overdue == 0 ? "all targets in sync; no key overdue" : "\(drifted) target\(drifted == 1 ? "" : "s") not in sync, \(overdue) key\(overdue == 1 ? "" : "s") overdue")
     }
 }

@@ -9,8 +9,9 @@ extension RotationEngine {
     /// `{id}` target names the id (else `id`; a key at a vendor needs one of the two, so that
     /// its first rotation can delete the original there). A missing target is refused
     /// unless it has `create: true`. Nothing is recorded when anything disagrees; a key with
-    /// a generation already is refused. The report's `notDue` is set when no target holds
-    /// a value at all (nothing to adopt: the first rotation creates one).
+    /// a generation already is refused. The report's `notDue` is set when there is nothing to
+    /// adopt: no target holds a value (the first rotation creates one), or rotor recorded
+    /// the key already (`adopt --all` skips both).
     public func adopt(_ keyName: String, id givenID: String?, now: Date) async -> RotationReport {
         let runID = Self.makeRunID(clock())
         var report = RotationReport(key: keyName)
@@ -22,6 +23,7 @@ extension RotationEngine {
             guard let current = try store.keyStates()[keyName]?.current else { return nil }
             var refused = report
             refused.message = "it has a current generation already (\(current.id) \(current.fingerprint), since \(DateFormatting.iso8601(current.created))): adopt is for keys rotor has not recorded; nothing was changed"
+            refused.notDue = "recorded already (\(current.id) \(current.fingerprint))"
             return refused
         }) { _ in
             var report = report
@@ -109,7 +111,7 @@ extension RotationEngine {
         if let givenID, let heldID = heldIDs.first, heldID != givenID {
             return .failure(AdoptionRefusal(message: "--id \(ControlCharacters.escape(givenID)) differs from the id its {id} targets hold ('\(ControlCharacters.escape(heldID))')"))
         }
-        guard let id = givenID ?? heldIDs.first ?? (reachesAVendor ? nil : "adopted-" + DateFormatting.compactTimestamp(now).prefix(8)) else {
+        guard let id = givenID ?? heldIDs.first ?? (reachesAVendor ? nil : ManualProvider.adoptedPrefix + DateFormatting.compactTimestamp(now).prefix(8)) else {
             return .failure(AdoptionRefusal(message: "rotor cannot tell the id its provider knows this key by: give it with --id ID, so that the first rotation can delete it there"))
         }
         guard !id.isEmpty, ControlCharacters.escape(id) == id, Fingerprint.of(id) != fingerprint else {

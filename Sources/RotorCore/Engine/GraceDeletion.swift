@@ -31,6 +31,14 @@ extension RotationEngine {
             }
             reason = "unused since \(DateFormatting.iso8601(lastUse)) (\(unusedFor) or more)"
         }
+        if case .manual = provider.spec.kind, !confirmedByPerson, !manualInput.confirmDeletion {
+            // Only a person deletes it: said at every run (exit 3), recorded only once they
+            // confirm — not a run and an audit entry every 15 minutes for months.
+            var waiting = RotationReport(key: keyName, outcome: .needsPerson, newGeneration: current, oldGeneration: previous)
+            waiting.message = "generation \(previous.id) waits for a person to delete it (its grace period is over)"
+            waiting.left.append(PendingAction(.confirmDeletion, "delete \(ManualProvider.describe(previous.id)) in the console, then run 'rotor confirm \(keyName)'"))
+            return waiting
+        }
         let runID = Self.makeRunID(clock())
         let started = RotationReport(key: keyName, runID: runID, newGeneration: current, oldGeneration: previous)
         return await exclusiveRun(of: keyName, runID: runID, action: confirmedByPerson ? .confirm : .deletePending, report: started,
@@ -43,14 +51,8 @@ extension RotationEngine {
             let because = confirmedByPerson ? "a person confirmed deleting it" : "grace period over"
             if let error = try await provider.delete(.old(previous, because: "delete generation \(previous.id): \(because)"), journal: journal, at: now) {
                 report.outcome = .needsPerson
-                if case .manual = provider.spec.kind {
-                    // Only a person can delete it; `run` asks again each time until one says so.
-                    report.message = "generation \(previous.id) waits for a person to delete it (its grace period is over)"
-                    report.left.append(PendingAction(.confirmDeletion, "delete the key '\(previous.id)' in the console, then run 'rotor confirm \(keyName)'"))
-                } else {
-                    report.message = "deleting generation \(previous.id) (grace period over) failed: \(error.message); the next run retries"
-                    report.left.append(PendingAction(.deleteGeneration, "generation \(previous.id) is still at the provider"))
-                }
+                report.message = "deleting generation \(previous.id) (grace period over) failed: \(error.message); the next run retries"
+                report.left.append(PendingAction(.deleteGeneration, "generation \(previous.id) is still at the provider"))
                 return report
             }
             try store.saveKeyState(KeyState(current: current, previous: nil), for: keyName)

@@ -92,7 +92,7 @@ public struct PlanTextRenderer {
             let width = String(key.steps.count).count
             for (number, step) in key.steps.enumerated() {
                 let index = String(number + 1).leftPadded(to: width)
-                let name = step.step.rawValue.padding(toLength: 10, withPad: " ", startingAt: 0)
+                let name = step.step.rawValue.padding(toLength: max(10, step.step.rawValue.count), withPad: " ", startingAt: 0)
                 var text = step.detail
                 if let consumer = step.consumer { text = "\(consumer): \(text)" }
                 if let current = step.current { text += Style.dim("  (now \(current))", colored) }

@@ -133,6 +133,7 @@ public enum Planner {
         steps.reserveCapacity(targetCount + 2 * consumers.count + key.verify.count + 5)
         steps.append(PlanStep(step: .preflight, detail:
             "check \(count(targetCount, "target")) in \(count(fileCount, "file")), \(count(commands, "command")) and the provider's requirements; stop before anything is created if one fails"))
+        let revokeStep = steps.count
         if input.revokeFirst, let current = state.current {
             steps.append(PlanStep(step: .delete, detail: "REVOKE FIRST: delete the current generation \(current.id) (\(current.fingerprint)) before consumers are updated; consumers fail until updated, and rollback cannot restore it"))
         }
@@ -145,6 +146,7 @@ public enum Planner {
             }
         }
         var position = 0  // of the target among all of `consumers`' targets
+        var unknownHeld: [String] = []  // with --revoke-first: what targets hold that rotor did not issue
         for consumer in consumers {
             for (index, target) in consumer.targets.enumerated() {
                 defer { position += 1 }
@@ -161,6 +163,10 @@ public enum Planner {
                 } else if let problem = writeProblem {
                     plan.blockers.append("\(consumer.name.value): \(label): \(problem)")
                 }
+                if input.revokeFirst, target.value == .secretOnly, let held = observation?.fingerprint,
+                   held != state.current?.fingerprint, held != state.previous?.fingerprint, !unknownHeld.contains(held) {
+                    unknownHeld.append(held)
+                }
                 steps.append(PlanStep(step: .update, consumer: consumer.name.value, target: label, targetType: target.typeName,
                                       current: observation.map { $0.fingerprint ?? $0.state }, detail: StepDescriptions.update(target, label: label)))
             }
@@ -170,6 +176,9 @@ public enum Planner {
             if let health = consumer.health {
                 steps.append(PlanStep(step: .health, consumer: consumer.name.value, detail: StepDescriptions.check(health)))
             }
+        }
+        if !unknownHeld.isEmpty, steps.indices.contains(revokeStep), steps[revokeStep].step == .delete {
+            steps[revokeStep].detail += " — WARNING: the targets hold a key rotor did not issue (\(unknownHeld.joined(separator: ", "))): revoke-first cannot revoke it; revoke it at the provider by hand"
         }
         steps.append(PlanStep(step: .verify, detail: consumers.isEmpty
             ? "no consumers use this key"
@@ -190,7 +199,7 @@ public enum Planner {
         case .present, .notRead: return nil
         case .unreadable(let reason): return "\(label) is unreadable: \(reason)"
         case .fileMissing:
-            return "\(label): \(TargetObservation.fileMissingReason)\(TargetObservation.createFileHint)"
+            return "\(label): \(TargetObservation.fileMissingReason)\(TargetObservation.createFileHint(target))"
         case .missing:
             if target.create { return nil }
             return "\(label): \(observation.reason ?? "") (set create: true on the target to add it)"

@@ -7,11 +7,16 @@ struct ExecProvider: KeyProvider {
     var runner: CommandRunner
 
     func preflight(directory: String) -> [String] {
-        [spec.create, spec.delete, spec.deactivate, spec.list?.command].compactMap { $0 }.compactMap { command in
-            CommandRunner.locate(command.program, in: directory) == nil
-                ? "the provider's command '\(command.program)' is not installed or not on PATH"
-                : nil
+        let commands = [spec.create, spec.delete, spec.deactivate, spec.list?.command].compactMap { $0 }
+        var problems: [String] = []
+        for program in commands.map(\.program) where CommandRunner.locate(program, in: directory) == nil {
+            let problem = "the provider's command '\(program)' is not installed or not on PATH"
+            if !problems.contains(problem) { problems.append(problem) }  // create and delete are often one CLI
         }
+        for name in spec.tokenVariables where WithheldEnvironment.value(name)?.isEmpty != false {
+            problems.append("the provider's token variable \(name) is not set")
+        }
+        return problems
     }
 
     func create(name: String, values: [Placeholder: String], directory: String) async throws(ProviderError) -> NewGeneration {

@@ -58,22 +58,32 @@ struct ManualProvider: KeyProvider {
         if Interruption.shared.requested {
             throw ProviderError("stopped by a signal at the prompt; rotor created nothing (a key made in the console meanwhile is yours to delete there)")
         }
-        guard !trimmed.isEmpty else { throw ProviderError("no secret was given (empty input); nothing was created") }
+        guard !trimmed.isEmpty else { throw ProviderError("no secret was given (empty input)") }
         return NewGeneration(id: name, name: name, secret: Secret(trimmed))
     }
 
     func delete(id: String, values: [Placeholder: String], directory: String) async throws(ProviderError) {
         let how = spec.deleteInstructions ?? "delete it in the console (\(spec.instructions.components(separatedBy: " > ").dropLast().joined(separator: " > ")))"
         // Not "the old key": after a failed verify it is the key the person just made.
-        input.tell("Delete the key '\(id)': \(how).")
+        input.tell("Delete \(Self.describe(id)): \(how).")
         if input.confirmDeletion { return }
         if isatty(STDIN_FILENO) == 1 {
             // Not echoed either: a secret pasted here by mistake must not land on screen.
             let answer = Self.readSecret(prompt: "Type 'yes' once it is deleted (not shown): ", tell: input.tell)
-            if answer.trimmingCharacters(in: .whitespacesAndNewlines).lowercased() == "yes" { return }
+            if ["yes", "y"].contains(answer.trimmingCharacters(in: .whitespacesAndNewlines).lowercased()) { return }
         }
-        throw ProviderError("the key '\(id)' waits for a person to delete it (\(how)); once it is deleted, run 'rotor confirm \(values[.key] ?? "KEY")'")
+        throw ProviderError("\(Self.describe(id)) waits for a person to delete it (\(how)); once it is deleted, run 'rotor confirm \(values[.key] ?? "KEY")'")
     }
+
+    /// A generation as a person finds it in the console: by its name, or — adopted without
+    /// `--id` — as the one in use before rotor's first rotation (rotor never knew its name).
+    static func describe(_ id: String) -> String {
+        guard id.hasPrefix(adoptedPrefix) else { return "the key '\(id)'" }
+        return "the key that was in use before rotor's first rotation (adopted as '\(id)'; its name in the console is unknown to rotor — compare the fingerprint in 'rotor history')"
+    }
+
+    /// The id `rotor adopt` gives a generation whose provider has no id for it.
+    static let adoptedPrefix = "adopted-"
 
     func list(values: [Placeholder: String], directory: String) async throws(ProviderError) -> [ListedGeneration]? { nil }
 

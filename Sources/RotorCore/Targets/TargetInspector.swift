@@ -35,7 +35,15 @@ public enum TargetObservation: Sendable, Equatable {
     /// What works when a target's file is missing: rotor edits files and never creates one
     /// (whose account, mode and folder would it be?); `create: true` adds the value to a
     /// file that exists.
-    static let createFileHint = " — rotor edits files, it does not create them: create it first (empty is fine; mode 0600, owned by the account that reads it, e.g. install -m 600 /dev/null FILE), then create: true on the target adds the value"
+    static func createFileHint(_ target: TargetSpec) -> String {
+        let start: String
+        switch target.typeName {
+        case "json_file": start = "holding {} (e.g. echo '{}' | install -m 600 /dev/stdin FILE), then create: true on the target adds the value"
+        case "yaml_file": start = "with the path written out and any value on one line (rotor rewrites a YAML value in place; it does not add one)"
+        default: start = "(empty is fine, e.g. install -m 600 /dev/null FILE), then create: true on the target adds the value"
+        }
+        return " — rotor edits files, it does not create them: create it first, mode 0600 and owned by the account that reads it, " + start
+    }
 
     public var fingerprint: String? {
         if case .present(let fingerprint) = self { return fingerprint }
@@ -87,7 +95,8 @@ public struct TargetInspector: Sendable {
             if info.st_mode & S_IFMT == S_IFREG, mode & 0o004 != 0 { inspection.worldReadableMode = mode }
             // What preflight tries too: a value rotor could not rewrite in place (a YAML
             // block scalar) is refused there, so the plan says so (issue 19).
-            if case .present = inspection.observation, case .failure(let error) = format.replace(in: bytes, with: "rotor-preflight-sample", create: target.create) {
+            let rewritable = inspection.observation.word == .present || (inspection.observation.word == .missing && target.create)
+            if rewritable, case .failure(let error) = format.replace(in: bytes, with: "rotor-preflight-sample", create: target.create) {
                 inspection.writeProblem = error.message
                 return inspection
             }

@@ -84,7 +84,8 @@ import Testing
         let updates = plan.keys[0].steps.filter { $0.step == .update }
         #expect(updates.map(\.current) == ["sha256:0123456789ab", "missing"])
         #expect(updates.map(\.target) == ["api.env:HOOK", "api.json:/hook"])
-        #expect(plan.keys[0].blockers == ["api: api.json:/hook: the file does not exist" + TargetObservation.createFileHint])
+        #expect(plan.keys[0].blockers.count == 1)
+        #expect(plan.keys[0].blockers.first?.hasPrefix("api: api.json:/hook: the file does not exist — rotor edits files, it does not create them: create it first, mode 0600 and owned by the account that reads it, holding {}") == true, "\(plan.keys[0].blockers)")
         #expect(PlanSummary(plan) == PlanSummary(keysForTest: 1, due: 1, targets: 2, files: ["api.env", "api.json"], consumers: 1, blockers: 1))
     }
 

@@ -91,7 +91,7 @@ struct TargetOperation: Sendable {
         switch readFile(path) {
         case .success(let read): bytes = read
         case .failure(let problem):
-            return "\(label): \(problem.reason)" + (problem.reason == TargetObservation.fileMissingReason ? TargetObservation.createFileHint : "")
+            return "\(label): \(problem.reason)" + (problem.reason == TargetObservation.fileMissingReason ? TargetObservation.createFileHint(spec) : "")
         }
         if let problem = TargetAccess.writeProblem(path) { return "\(label): \(problem)" }
         if identity == nil, let unprivileged = FileIdentity.unprivileged, let problem = keepProblem(as: unprivileged) { return problem }

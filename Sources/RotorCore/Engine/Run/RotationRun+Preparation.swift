@@ -84,7 +84,7 @@ extension RotationRun {
             // Only a person deletes a console key, and they are asked for the new secret
             // before any confirmation (issue 19): an old key still waiting is theirs to
             // confirm first, or with --yes.
-            let how = "delete the key '\(retiring.id)' in the console, then run 'rotor confirm \(keyName)' (or rotate with --yes if it is deleted already)"
+            let how = "delete \(ManualProvider.describe(retiring.id)) in the console, then run 'rotor confirm \(keyName)' (or rotate with --yes if it is deleted already)"
             guard options.emergency else {
                 throw Stop(outcome: .failed, message: "generation \(retiring.id), pending deletion from an earlier rotation, must be gone before a new key is made: \(how); nothing was done")
             }
@@ -117,13 +117,25 @@ extension RotationRun {
         // It says so, loudly, rather than report the recorded generation's revocation as if
         // it were the deployed one (issue 19).
         let known = Set([old.fingerprint] + (retired.map { [$0.fingerprint] } ?? []))
-        for operation in operations where operation.spec.value == .secretOnly {
+        let knownIDs = Set([old.id] + (retired.map { [$0.id] } ?? []))
+        var heldIDs: [String] = []
+        var heldFingerprints = Set<String>()
+        for operation in operations where operation.spec.value == .secretOnly || operation.spec.value == TargetClassifier.idOnly {
             guard let value = await operation.readBack(), !value.isEmpty else { continue }
+            if operation.spec.value == TargetClassifier.idOnly {
+                if !knownIDs.contains(value), !heldIDs.contains(value) { heldIDs.append(value) }
+                continue
+            }
             let fingerprint = Fingerprint.of(value)
+            heldFingerprints.insert(fingerprint)
             if !known.contains(fingerprint) { unknownDeployed.append("\(fingerprint) at \(operation.consumer.name.value): \(operation.label)") }
         }
         if !unknownDeployed.isEmpty {
-            let held = unknownDeployed.joined(separator: ", ")
+            // An `{id}` target may name it: the provider's id is what a person looks it up by.
+            // Never a value a secret target holds (an id target holding the key itself), never a long one.
+            heldIDs.removeAll { heldFingerprints.contains(Fingerprint.of($0)) || $0.count > 128 }
+            let named = heldIDs.isEmpty ? "" : "; its {id} target names \(heldIDs.map { "'\(ControlCharacters.escape($0))'" }.joined(separator: ", "))"
+            let held = unknownDeployed.joined(separator: ", ") + named
             note(.delete, "the targets hold a key rotor did not issue (\(held)): it cannot be revoked by rotor", .failed)
             engine.progress("\(keyName): WARNING: the deployed key is unknown to rotor (\(held)); rotor revokes its own generation \(old.id), not that one")
             report.left.append(PendingAction(.deleteGeneration, "revoke by hand, at provider '\(provider.name)', the key the targets held (\(held)): rotor did not issue it and could not revoke it"))

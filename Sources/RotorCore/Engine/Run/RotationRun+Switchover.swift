@@ -68,7 +68,7 @@ extension RotationRun {
             let message = Redactor.redact(error.message)
             note(.delete, message, .failed)
             if case .manual = provider.spec.kind {
-                report.left.append(PendingAction(.confirmDeletion, "delete the key '\(old.id)' in the console, then run 'rotor confirm \(keyName)'"))
+                report.left.append(PendingAction(.confirmDeletion, "delete \(ManualProvider.describe(old.id)) in the console, then run 'rotor confirm \(keyName)'"))
             } else {
                 report.left.append(PendingAction(.deleteGeneration, "old generation \(old.id) is still at the provider; 'rotor run' retries its deletion"))
             }
