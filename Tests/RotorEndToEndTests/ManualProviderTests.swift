@@ -108,6 +108,12 @@ import Testing
         // Said with --quiet too: it needs a person.
         #expect(try RotorProcess.run(["run", "--quiet"], in: scratch.url, environment: later).stdout.contains("rotor rotate skytells-prod"))
         #expect(try RotorProcess.run(["rotate", "skytells-prod", "--secret-env", "UNSET_VAR"], in: scratch.url).stdout.contains("--secret-env UNSET_VAR: the variable is not set or empty"))
+        // Found by an attacker: the key in use given as the new one was accepted, and the
+        // person told to delete it — every consumer's key.
+        let same = try RotorProcess.run(["rotate", "skytells-prod", "--secret-env", "KEY", "--yes"], in: scratch.url, environment: ["KEY": "sk-old-0000"])
+        #expect(same.status == 1 && same.stdout.contains("the secret given is the key in use now (\(Fingerprint.of("sk-old-0000"))), not a new one"), "\(same.stdout)")
+        #expect(!same.stderr.contains("Delete the key"), "\(same.stderr)")
+        #expect(try value(scratch) == "sk-old-0000")
     }
 
     /// The CI job (issue 19): `plan` marks a due manual key `needs_person` and does not call
@@ -153,6 +159,11 @@ import Testing
         #expect(try RotorProcess.run(["status"], in: scratch.url).stdout.contains("— waits for a person: delete it in the console, then 'rotor confirm skytells-prod'"))
         #expect(run.stdout.contains("left to do: delete the key 'data-pipeline-prod-"), "\(run.stdout)")
         #expect(run.stdout.contains("in the console, then run 'rotor confirm skytells-prod'"), "\(run.stdout)")
+        // Found by an attacker: confirm recorded the deletion although the old key still
+        // answered, and nothing tracked the live key any more. Refused now, reminder kept.
+        let early = try RotorProcess.run(["confirm", "skytells-prod"], in: scratch.url)
+        #expect(early.status == 3 && early.stdout.contains("still answers its verify checks: it is not deleted at the provider yet; nothing was recorded"), "\(early.stdout)")
+        #expect(try RotorProcess.run(["run"], in: scratch.url).status == 3, "the reminder stays")
         try refuse("sk-new-secret-5555", in: scratch)
         let confirm = try RotorProcess.run(["confirm", "skytells-prod"], in: scratch.url)
         #expect(confirm.status == 0, "\(confirm.stdout)\(confirm.stderr)")

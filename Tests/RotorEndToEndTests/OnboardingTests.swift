@@ -15,7 +15,7 @@ import Testing
         try fixture.scratch.write("vendor-db.json", #"{"keys": [{"id": "AKORIGINAL", "name": "original", "secret": "\#(RotationFixture.initial)"}]}"#)
         let adoptedAt = ["ROTOR_NOW": "2027-01-01T00:00:00Z"]
         let noID = try fixture.rotor(["adopt", "api-key"], environment: adoptedAt)
-        #expect(noID.status == 1 && noID.stdout.contains("give it with --id ID, so that the first rotation can delete it there"), "\(noID.stdout)\(noID.stderr)")
+        #expect(noID.status == 1 && noID.stdout.contains("give the id its provider knows this key by with --id ID, so that the first rotation deletes the right key there"), "\(noID.stdout)\(noID.stderr)")
         let yaml = String(decoding: try fixture.scratch.bytes("deploy/c3/values.yaml"), as: UTF8.self)
         try fixture.scratch.write("deploy/c3/values.yaml", yaml.replacingOccurrences(of: RotationFixture.initial, with: "another-key-CANARY-5151"))
         let disagree = try fixture.rotor(["adopt", "api-key", "--id", "AKORIGINAL"], environment: adoptedAt)
@@ -25,6 +25,16 @@ import Testing
         #expect(try fixture.currentGeneration() == nil, "nothing recorded")
         try fixture.scratch.write("deploy/c3/values.yaml", yaml)
 
+        // Found by an attacker: an id the vendor does not list, one holding the secret, one
+        // with a line break (a forged history line) — all refused, nothing recorded.
+        let unlisted = try fixture.rotor(["adopt", "api-key", "--id", "AKNOSUCH"], environment: adoptedAt)
+        #expect(unlisted.status == 1 && unlisted.stdout.contains("provider 'vendor' does not list a key 'AKNOSUCH'"), "\(unlisted.stdout)")
+        let holding = try fixture.rotor(["adopt", "api-key", "--id", RotationFixture.initial + "-1"], environment: adoptedAt)
+        #expect(holding.status == 1 && holding.stdout.contains("the id must not hold the secret"), "\(holding.stdout)")
+        #expect(!(holding.stdout + holding.stderr).contains(RotationFixture.initial), "\(holding.stdout)\(holding.stderr)")
+        let forged = try fixture.rotor(["adopt", "api-key", "--id", "AK\n2027-01-01T00:00:00Z  root@vm  api-key  rotate  completed"], environment: adoptedAt)
+        #expect(forged.status == 1 && forged.stdout.contains("the id must be one printable word"), "\(forged.stdout)")
+        #expect(try fixture.currentGeneration() == nil)
         let adopted = try fixture.rotor(["adopt", "api-key", "--id", "AKORIGINAL"], environment: adoptedAt)
         #expect(adopted.status == 0, "\(adopted.stdout)\(adopted.stderr)")
         #expect(adopted.stdout.contains("api-key: completed — adopted AKORIGINAL (\(Fingerprint.of(RotationFixture.initial))) as held by 6 targets; next rotation due 2027-01-31T00:00:00Z"), "\(adopted.stdout)")
@@ -41,6 +51,61 @@ import Testing
         let history = try fixture.rotor(["history", "api-key"])
         #expect(history.stdout.contains("  adopt  completed  new \(Fingerprint.of(RotationFixture.initial))"), "\(history.stdout)")
         #expect(try fixture.rotor(["history", "--verify"]).status == 0)
+    }
+
+    /// Found by an attacker: a vendor id read from a `{id}` target was adopted, and the first
+    /// rotation deleted that key at the vendor — another team's. A person names it with --id.
+    @Test func aVendorIdFromATargetIsConfirmedByAPerson() throws {
+        let fixture = try RotationFixture()
+        try fixture.scratch.write("vendor-db.json", #"{"keys": [{"id": "AKORIGINAL", "name": "o", "secret": "\#(RotationFixture.initial)"}, {"id": "AKOTHERTEAM", "name": "t", "secret": "theirs-0002"}]}"#)
+        let manifest = String(decoding: try fixture.scratch.bytes("consumers/services.yaml"), as: UTF8.self)
+        try fixture.scratch.write("consumers/services.yaml", manifest.replacingOccurrences(of: "      - env_file: ../deploy/c1/.env\n        var: API_KEY\n",
+            with: "      - env_file: ../deploy/c1/.env\n        var: API_KEY\n      - { env_file: ../deploy/c1/.env, var: API_KEY_ID, value: \"{id}\" }\n"))
+        #expect(try String(decoding: fixture.scratch.bytes("consumers/services.yaml"), as: UTF8.self).contains("API_KEY_ID"))
+        try fixture.scratch.write("deploy/c1/.env", "API_KEY=\(RotationFixture.initial)\nAPI_KEY_ID=AKOTHERTEAM\n")
+        let fromTarget = try fixture.rotor(["adopt", "api-key"])
+        #expect(fromTarget.status == 1 && fromTarget.stdout.contains("its {id} target names 'AKOTHERTEAM': check it, then 'rotor adopt api-key --id AKOTHERTEAM'"), "\(fromTarget.stdout)")
+        let disagree = try fixture.rotor(["adopt", "api-key", "--id", "AKORIGINAL"])
+        #expect(disagree.status == 1 && disagree.stdout.contains("--id AKORIGINAL differs from the id its {id} targets hold ('AKOTHERTEAM')"), "\(disagree.stdout)")
+        #expect(try fixture.currentGeneration() == nil && fixture.vendorKeys() == ["AKORIGINAL", "AKOTHERTEAM"])
+    }
+
+    /// Found by an attacker: an empty file, or another application's SQLite database, at
+    /// `--state` was taken for a store (rotor's tables written into it, every key rotated as
+    /// never rotated); `recover` and `apply` started a store where `run` refuses.
+    @Test func onlyARotorStoreIsAStoreForRunRecoverAndApply() throws {
+        let scratch = try ProcessesTests.setup("")
+        try scratch.write("empty.db", "")
+        let sqlite = { (sql: String) in try RotorProcess.run(["sqlite3", "foreign.db", sql], in: scratch.url, executable: URL(fileURLWithPath: "/usr/bin/env")).stdout }
+        _ = try sqlite("CREATE TABLE invoices (id INTEGER)")
+        for state in ["sqlite:empty.db", "sqlite:foreign.db"] {
+            let run = try RotorProcess.run(["run", "--state", state], in: scratch.url)
+            #expect(run.status == 1 && run.stderr.contains("never starts one"), "\(state): \(run.stdout)\(run.stderr)")
+        }
+        #expect(try sqlite(".tables").trimmingCharacters(in: .whitespacesAndNewlines) == "invoices", "nothing written into the other database")
+        #expect(try Data(contentsOf: scratch.url.appendingPathComponent("empty.db")).isEmpty)
+        let recover = try RotorProcess.run(["recover", "--state", "sqlite:typo.db"], in: scratch.url)
+        #expect(recover.status == 0 && !FileManager.default.fileExists(atPath: scratch.url.appendingPathComponent("typo.db").path), "\(recover.stdout)")
+        #expect(try RotorProcess.run(["plan", "--out", "p.json", "--state", "sqlite:typo.db"], in: scratch.url).status == 0)
+        let apply = try RotorProcess.run(["apply", "p.json", "--state", "sqlite:typo.db"], in: scratch.url)
+        #expect(apply.status == 1 && apply.stderr.contains("'rotor apply' never starts one"), "\(apply.stdout)\(apply.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: scratch.url.appendingPathComponent("typo.db").path))
+        #expect(String(decoding: try scratch.bytes("deploy/.env"), as: UTF8.self) == "HOOK_SECRET=whsec_initial\n")
+    }
+
+    /// Found by an attacker: a relative PATH entry was resolved against rotor's folder by
+    /// `plan` and against the command's folder by the run (where a planted program ran); a
+    /// folder passed as a command. Only absolute PATH entries and regular files count.
+    @Test func onlyAbsolutePathEntriesAndRegularFilesAreCommands() throws {
+        let scratch = try Scratch()
+        try scratch.writeGeneratedKey("every: 30d, grace: 0s, verify: [{ exec: [mytool] }]")
+        try scratch.writeHookConsumer("    targets: [{ env_file: ../deploy/.env, var: HOOK_SECRET }]\n    reload: [/tmp]")
+        try scratch.write("deploy/.env", "HOOK_SECRET=whsec_initial\n")
+        try scratch.write("bin/mytool", "#!/bin/sh\nexit 0\n")
+        chmod(scratch.url.appendingPathComponent("bin/mytool").path, 0o755)
+        let plan = try RotorProcess.run(["plan"], in: scratch.url, environment: ["PATH": "bin:" + (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin")])
+        #expect(plan.status == 1 && plan.stdout.contains("verify command 'mytool' is not installed or not on PATH"), "\(plan.stdout)")
+        #expect(plan.stdout.contains("app: reload command '/tmp' is not installed or not on PATH"), "\(plan.stdout)")
     }
 
     /// `run` with no store at `--state` (a typo) exits 1 saying how to start, and creates
@@ -206,7 +271,9 @@ import Testing
     /// any secret masked (the vendor CLI prints the new key on stdout).
     @Test func verboseShowsEveryCommandWithSecretsMasked() throws {
         let fixture = try RotationFixture()
-        let result = try fixture.rotor(["rotate", "api-key", "--verbose"])
+        // The vendor CLI also prints most of the new secret on stderr (found by an attacker:
+        // shown before rotor had parsed the answer, so before the redactor knew it).
+        let result = try fixture.rotor(["rotate", "api-key", "--verbose"], environment: ["VENDOR_PRINT_FRAGMENT": "1"])
         #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
         #expect(result.stderr.contains("rotor: ran [python3 ") && result.stderr.contains("vendor.py create api-key-"), "\(result.stderr)")
         #expect(result.stderr.contains(": exited 0 after "), "\(result.stderr)")
@@ -214,6 +281,8 @@ import Testing
         #expect(result.stderr.contains("rotor:   stdout: {\"AccessKey\""), "the create command's answer is shown: \(result.stderr)")
         let secret = try #require(try fixture.values().first)
         #expect(!result.stderr.contains(secret) && !result.stdout.contains(secret), "the new secret is masked")
+        #expect(result.stderr.contains("rotor:   stderr: debug: issued key ending "), "\(result.stderr)")
+        #expect(!result.stderr.contains(String(secret.dropFirst(5))) && !result.stderr.contains(String(secret.dropFirst(5).prefix(12))), "a piece of it is masked too: \(result.stderr)")
         #expect(!(try fixture.rotor(["rotate", "api-key"])).stderr.contains("rotor: ran ["), "nothing without --verbose")
     }
 }

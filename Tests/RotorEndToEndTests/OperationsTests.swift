@@ -429,6 +429,7 @@ import Testing
 @Suite(.serialized) struct ApplyCommandTests {
     @Test func aReviewedPlanRunsExactly() throws {
         let fixture = try RotationFixture()
+        try fixture.scratch.startStateStore()  // apply, unattended, never starts one
         let plan = try fixture.rotor(["plan", "--out", "rotation.plan"])
         #expect(plan.status == 0 && plan.stderr.contains("plan saved to rotation.plan; run it with: rotor apply rotation.plan"))
         let saved = try String(decoding: fixture.scratch.bytes("rotation.plan"), as: UTF8.self)

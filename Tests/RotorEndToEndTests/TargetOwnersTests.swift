@@ -155,6 +155,26 @@ import Testing
         #expect(try String(contentsOf: scratch.url.appendingPathComponent("root-only/fleet.html"), encoding: .utf8) == "root's\n")
     }
 
+    /// Found by an attacker (issue 19): with `user:`, `plan` and the dry runs read the
+    /// target as root, so the user's link to a root-only file showed that file's
+    /// fingerprint (rotate refused it). They read as the user now, as preflight does.
+    @Test func planReadsAUserConsumersTargetAsThatUser() throws {
+        let (scratch, _, _) = try Self.setup(named: true)
+        try scratch.write("root-only/secret.env", "HOOK=hunter2\n")
+        chmod(scratch.url.appendingPathComponent("root-only").path, 0o700)
+        chmod(scratch.url.appendingPathComponent("root-only/secret.env").path, 0o600)
+        let target = scratch.url.appendingPathComponent("deploy/app/.env").path
+        #expect(unlink(target) == 0)
+        #expect(symlink(scratch.url.appendingPathComponent("root-only/secret.env").path, target) == 0)
+        _ = lchown(target, getpwnam(Self.user)!.pointee.pw_uid, getpwnam(Self.user)!.pointee.pw_gid)
+        for command in [["plan"], ["rotate", "hook", "--dry-run"], ["status"]] {
+            let result = try RotorProcess.run(command, in: scratch.url)
+            #expect(!result.stdout.contains(Fingerprint.of("hunter2")) && !result.stderr.contains(Fingerprint.of("hunter2")), "\(command): \(result.stdout)")
+            #expect(result.status != 0, "\(command): \(result.stdout)")
+        }
+        #expect(try RotorProcess.run(["plan"], in: scratch.url).stdout.contains("permission denied"))
+    }
+
     @Test func withUserTheFilesAreWrittenAsThatUser() throws {
         let (scratch, uid, gid) = try Self.setup(named: true)
         let result = try RotorProcess.run(["rotate", "hook"], in: scratch.url)

@@ -49,8 +49,9 @@ public enum ApplyCommand {
             if !global.quiet, byHand.isEmpty { console.out("the plan rotates nothing") }
             return .success
         }
-        let options = RotateCommand.Options(keys: due, emergency: saved.keys.contains { $0.due && $0.emergency }, parallel: parallel, json: json,
+        var options = RotateCommand.Options(keys: due, emergency: saved.keys.contains { $0.due && $0.emergency }, parallel: parallel, json: json,
                                             secretSource: .none)
+        options.existingStoreOnly = true
         return await RotateCommand.run(options, global: global, console: console)
     }
 }

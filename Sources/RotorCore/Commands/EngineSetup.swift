@@ -5,11 +5,11 @@ enum EngineSetup {
     /// The engine over the `--state` store; or the exit code, after saying why not: 3 when
     /// the store exists but cannot be used (a run may be interrupted in it), 1 otherwise.
     ///
-    /// `existingStoreOnly` (`rotor run`): a store that does not exist yet is not made — cron
+    /// `existingStoreOnly` (`rotor run`, `rotor apply`: unattended): a store that does not exist yet is not made — cron
     /// must never start over because `--state` was mistyped (every key would rotate as
     /// "never rotated", the real old generations orphaned at their providers).
     static func make(_ configuration: Configuration, global: GlobalOptions, console: Console, loader: ConfigurationLoader,
-                     manualInput: ManualInput = ManualInput(), existingStoreOnly: Bool = false) throws(ExitStatus) -> RotationEngine {
+                     manualInput: ManualInput = ManualInput(), existingStoreOnly: Bool = false, command: String = "run") throws(ExitStatus) -> RotationEngine {
         let opened: StateStoreURL.Opened?
         do {
             opened = try StateStoreURL.open(global.stateURL, workingDirectory: global.workingDirectory, createIfMissing: !existingStoreOnly)
@@ -22,7 +22,7 @@ enum EngineSetup {
             throw .failure
         }
         guard let opened else {
-            noStore(global, console: console)
+            noStore(global, console: console, command: command)
             throw .failure
         }
         let quiet = global.quiet
@@ -41,9 +41,9 @@ enum EngineSetup {
     }
 
     /// Says that `rotor run` found no state store at `--state`, and how to start one.
-    static func noStore(_ global: GlobalOptions, console: Console) {
+    static func noStore(_ global: GlobalOptions, console: Console, command: String = "run") {
         let url = StateStoreURL.redacted(global.stateURL ?? StateStoreURL.defaultURL)
-        console.err("error: there is no state store at \(url), and 'rotor run' never starts one (a mistyped --state would rotate every key as never rotated)")
+        console.err("error: there is no state store at \(url), and 'rotor \(command)' never starts one (a mistyped --state would rotate every key as never rotated)")
         console.err("start with 'rotor adopt --all' (records the keys the targets hold now) or 'rotor rotate KEY' with this same state (--state \(url), or ROTOR_STATE), or give the --state of your existing store")
     }
 

@@ -79,7 +79,7 @@ public enum PlanCommand {
             if let path = item.target.filePath, FolderOwnership.refusal(path: path, consumer: item.consumer) != nil {
                 return .notRead("refused: its folder is not root's alone")
             }
-            return inspector.observe(item.target)
+            return asConsumer(item.consumer) { inspector.observe(item.target) } ?? .unreadable("cannot act as user \(item.consumer.user?.value ?? "")")
         }
         return Dictionary(zip(targets.lazy.map(\.id), observations), uniquingKeysWith: { first, _ in first })
     }
@@ -97,12 +97,24 @@ public enum PlanCommand {
                 refused.writeProblem = refusal
                 return refused
             }
-            var inspection = inspector.inspect(target)
+            guard var inspection = asConsumer(consumer, { inspector.inspect(target) }) else {
+                return TargetInspection(observation: .unreadable("cannot act as user \(consumer.user?.value ?? "")"))
+            }
             if let mode = inspection.worldReadableMode, let path = target.filePath {
                 inspection.exposure = (path, TargetExposure.warning(shownPath: displayPath(path), key: consumer.uses.value, mode: mode))
             }
             return inspection
         }
+    }
+
+    /// `body` with this thread's file access as the consumer's `user:`, as preflight reads
+    /// (found by an attacker: `plan` read as root showed the fingerprint of a root-only file
+    /// the user's link pointed at); as rotor itself when it names none. nil when rotor
+    /// cannot act as that user.
+    static func asConsumer<T>(_ consumer: ConsumerSpec, _ body: () -> T) -> T? {
+        guard let user = consumer.user else { return body() }
+        guard let identity = FileIdentity(named: user.value) else { return nil }
+        return try? identity.perform(body)
     }
 
     /// The inspections' warnings as `TargetExposure.warnings` words them: each file once,

@@ -13,6 +13,8 @@ public enum RotateCommand {
         /// For `manual` keys: where the new secret comes from, and `--yes`.
         public var secretSource: ManualInput.SecretSource
         public var yes: Bool
+        /// `apply`: unattended, so it never starts a state store (as `run`).
+        public var existingStoreOnly = false
 
         public init(keys: [String], emergency: Bool = false, revokeFirst: Bool = false, dryRun: Bool = false, parallel: Int = 8, json: Bool = false,
                     secretSource: ManualInput.SecretSource = .standardInput, yes: Bool = false) {
@@ -45,7 +47,10 @@ public enum RotateCommand {
         }
         let manualInput = ManualInput(secretSource: options.secretSource, confirmDeletion: options.yes, tell: { console.writeErr($0.hasSuffix(": ") ? $0 : $0 + "\n") })
         let engine: RotationEngine
-        do { engine = try EngineSetup.make(configuration, global: global, console: console, loader: loader, manualInput: manualInput) } catch { return error }
+        do {
+            engine = try EngineSetup.make(configuration, global: global, console: console, loader: loader, manualInput: manualInput,
+                                          existingStoreOnly: options.existingStoreOnly, command: "apply")
+        } catch { return error }
         guard var status = await EngineSetup.recoverFirst(engine, console: console, json: options.json) else { return .needsPerson }
         var reports: [RotationReport] = []
         for key in options.keys {

@@ -35,6 +35,10 @@ extension RotationEngine {
                 return report
             case .success(let found): held = found
             }
+            if provider.reachesAVendor, let problem = await listingProblem(held.id, key: keyName, provider: provider, at: now) {
+                report.message = problem + "; nothing was recorded"
+                return report
+            }
             let record = GenerationRecord(id: held.id, fingerprint: held.fingerprint, created: now)
             try store.saveKeyState(KeyState(current: record, previous: nil), for: keyName)
             report.outcome = .completed
@@ -63,6 +67,7 @@ extension RotationEngine {
         var fingerprints: [(label: String, fingerprint: String)] = []
         var ids: [(label: String, id: String)] = []
         var problems: [String] = []
+        var heldValues = Set<String>()
         for consumer in configuration.consumers(of: key.name.value) {
             for index in consumer.targets.indices {
                 let operation = targetOperation(consumer, index: index)
@@ -87,7 +92,14 @@ extension RotationEngine {
                     problems.append("\(label): cannot be read")
                     continue
                 }
-                if holdsSecret { fingerprints.append((label, Fingerprint.of(value))) } else { ids.append((label, value)) }
+                if holdsSecret {
+                    // Known to the redactor from here on: no message may carry it (an `{id}`
+                    // target holding it by mistake, quoted in a refusal, included).
+                    heldValues.insert(Secret(value).reveal())
+                    fingerprints.append((label, Fingerprint.of(value)))
+                } else {
+                    ids.append((label, value))
+                }
             }
         }
         let name = key.name.value
@@ -111,12 +123,44 @@ extension RotationEngine {
         if let givenID, let heldID = heldIDs.first, heldID != givenID {
             return .failure(AdoptionRefusal(message: "--id \(ControlCharacters.escape(givenID)) differs from the id its {id} targets hold ('\(ControlCharacters.escape(heldID))')"))
         }
-        guard let id = givenID ?? heldIDs.first ?? (reachesAVendor ? nil : ManualProvider.adoptedPrefix + DateFormatting.compactTimestamp(now).prefix(8)) else {
-            return .failure(AdoptionRefusal(message: "rotor cannot tell the id its provider knows this key by: give it with --id ID, so that the first rotation can delete it there"))
+        if reachesAVendor, givenID == nil {
+            // The first rotation deletes this id at the vendor. Whoever can write a target
+            // file could name another key there (another team's): a person confirms it.
+            let named = heldIDs.first.map { " (its {id} target names '\(ControlCharacters.escape($0))': check it, then 'rotor adopt \(name) --id \(ControlCharacters.escape($0))')" } ?? ""
+            return .failure(AdoptionRefusal(message: "give the id its provider knows this key by with --id ID, so that the first rotation deletes the right key there\(named)"))
         }
-        guard !id.isEmpty, ControlCharacters.escape(id) == id, Fingerprint.of(id) != fingerprint else {
-            return .failure(AdoptionRefusal(message: "the id must be printable, not empty, and not the secret itself"))
+        let id = givenID ?? heldIDs.first ?? ManualProvider.adoptedPrefix + DateFormatting.compactTimestamp(now).prefix(8)
+        if let problem = Self.idProblem(id, heldValues: heldValues) {
+            return .failure(AdoptionRefusal(message: problem))
         }
         return .success(HeldGeneration(id: id, fingerprint: fingerprint, targets: fingerprints.count + ids.count))
+    }
+
+    /// Why `id` cannot be a generation's id, or nil. An id is shown, journalled, audited
+    /// (for good) and passed to the provider's commands: one printable word of at most 256
+    /// characters — no whitespace or line break (a forged line in `history`), no control or
+    /// invisible character — that does not contain the secret (found by an attacker: an id
+    /// of "SECRET-1" stored the key in the audit chain, where it cannot be scrubbed).
+    static func idProblem(_ id: String, heldValues: Set<String>) -> String? {
+        let invisible = id.unicodeScalars.contains { $0.properties.isWhitespace || $0.properties.generalCategory == .control || $0.properties.generalCategory == .format }
+        if id.isEmpty || id.count > 256 || invisible {
+            return "the id must be one printable word (no spaces, line breaks or invisible characters, at most 256 characters)"
+        }
+        if heldValues.contains(where: { !$0.isEmpty && (id.contains($0) || (id.count >= 8 && $0.contains(id))) }) {
+            return "the id must not hold the secret (nor be part of it): ids are shown and kept for good"
+        }
+        return nil
+    }
+
+    /// Why the key's provider does not confirm `id` (it lists its keys and `id` is not among
+    /// them, or the list failed); nil when it is listed or the provider cannot list.
+    private func listingProblem(_ id: String, key: String, provider: ProviderSpec, at now: Date) async -> String? {
+        guard let implementation = makeProvider(provider, runner, manualInput) else { return nil }
+        do throws(ProviderError) {
+            guard let listed = try await implementation.list(values: TemplateValues.context(key: key, now: now), directory: provider.directory) else { return nil }
+            return listed.contains { $0.id == id } ? nil : "provider '\(provider.name.value)' does not list a key '\(ControlCharacters.escape(id))': give the id it knows the deployed key by"
+        } catch {
+            return "cannot list provider '\(provider.name.value)' to check the id: \(Redactor.redact(error.message))"
+        }
     }
 }

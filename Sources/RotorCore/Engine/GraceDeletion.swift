@@ -48,6 +48,25 @@ extension RotationEngine {
             // and so that a vendor echoing either value is redacted (every Secret is known).
             let oldSecret = try secretInBackups(of: previous, key: keyName)
             let inUse = await secretInTargets(of: current, key: keyName).map { (id: current.id, secret: $0) }
+            if confirmedByPerson {
+                // A person says it is deleted: rotor checks first, and when the old key still
+                // answers it records nothing — the reminder stays (found by an attacker: it
+                // was dropped, and nothing tracked the live key any more).
+                let revocation = try await confirmRevoked(previous, secret: oldSecret, current: inUse, key: key, journal: journal)
+                report.add(revocation)
+                if revocation.status == .stillActive {
+                    report.outcome = .needsPerson
+                    report.message = "generation \(previous.id) still answers its verify checks: it is not deleted at the provider yet; nothing was recorded — delete it there, then confirm again"
+                    report.left.append(PendingAction(.confirmDeletion, "delete \(ManualProvider.describe(previous.id)) in the console, then run 'rotor confirm \(keyName)'"))
+                    return report
+                }
+                try store.saveKeyState(KeyState(current: current, previous: nil), for: keyName)
+                try removeBackupsOfFinishedRuns(of: keyName)
+                report.outcome = .completed
+                report.message = "deleted generation \(previous.id): \(reason)"
+                report.steps.append(PlanStep(step: .delete, detail: report.message, status: .ok))
+                return report
+            }
             let because = confirmedByPerson ? "a person confirmed deleting it" : "grace period over"
             if let error = try await provider.delete(.old(previous, because: "delete generation \(previous.id): \(because)"), journal: journal, at: now) {
                 report.outcome = .needsPerson

@@ -57,30 +57,42 @@ public struct CommandRunner: Sendable {
     }
 
     /// The executable for `program`: a path (relative to `directory`) or a name on PATH.
+    ///
+    /// Only absolute `PATH` entries are searched (found by an attacker: a relative entry was
+    /// resolved against rotor's folder by `plan` but against the command's folder by the run,
+    /// where a planted program ran), and only a regular file counts (not a folder, not "").
     public static func locate(_ program: String, in directory: String) -> String? {
+        guard !program.isEmpty else { return nil }
         if program.contains("/") {
             let path = program.hasPrefix("/") ? program : PathNormalizer.normalize(directory + "/" + program)
-            return FileManager.default.isExecutableFile(atPath: path) ? path : nil
+            return isExecutableFile(path) ? path : nil
         }
         let searchPath = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
-        for folder in searchPath.split(separator: ":") {
+        for folder in searchPath.split(separator: ":") where folder.hasPrefix("/") {
             let candidate = "\(folder)/\(program)"
-            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+            if isExecutableFile(candidate) { return candidate }
         }
         return nil
     }
 
+    private static func isExecutableFile(_ path: String) -> Bool {
+        var info = stat()
+        return stat(path, &info) == 0 && info.st_mode & S_IFMT == S_IFREG && access(path, X_OK) == 0
+    }
+
     /// Runs `argv` in `directory`, feeding `stdin`, with `environment` added; the whole
     /// process group is stopped (TERM, then KILL) after `timeout` seconds.
+    /// `log`: `--verbose` shows it here; false when the caller shows it later (a provider's
+    /// create, once the secret in its answer is known to the redactor).
     public func run(_ argv: [String], stdin: Data? = nil, environment: [String: String] = [:],
-                    directory: String, timeout: TimeInterval) async -> CommandResult {
+                    directory: String, timeout: TimeInterval, log: Bool = true) async -> CommandResult {
         let started = Date()
         let result = await withCheckedContinuation { continuation in
             DispatchQueue.global().async {
                 continuation.resume(returning: self.runBlocking(argv, stdin: stdin, environment: environment, directory: directory, timeout: timeout))
             }
         }
-        VerboseLog.command(argv, directory: directory, result: result, seconds: Date().timeIntervalSince(started))
+        if log { VerboseLog.command(argv, directory: directory, result: result, seconds: Date().timeIntervalSince(started)) }
         return result
     }
 

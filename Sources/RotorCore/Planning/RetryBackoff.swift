@@ -5,7 +5,9 @@ import Foundation
 /// mails the same failure every 15 minutes). The next scheduled try waits 1 h after the
 /// first failure, doubling with each further one, at most 24 h. `rotate` ignores it.
 public struct FailureStreak: Sendable, Equatable {
-    /// Failed or rolled-back runs since the key's last run that ended otherwise.
+    /// Failed, rolled-back or needs-a-person runs since the key's last run that ended otherwise
+    /// (needs-a-person counts: a create whose answer was lost must not be retried every 15
+    /// minutes, each retry a possible orphan key at the vendor).
     public var count: Int
     /// When the newest of them ended.
     public var last: Date
@@ -24,7 +26,7 @@ public struct FailureStreak: Sendable, Equatable {
         var ended = Set<String>()  // keys whose newest run that ended otherwise was seen
         for run in runs.sorted(by: { $0.started > $1.started }) where !ended.contains(run.key) {
             guard let outcome = run.outcome, let finished = run.finished else { continue }  // still going, or interrupted
-            guard outcome == .failed || outcome == .rolledBack else {
+            guard outcome == .failed || outcome == .rolledBack || outcome == .needsPerson else {
                 ended.insert(run.key)
                 continue
             }

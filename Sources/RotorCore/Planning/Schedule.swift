@@ -15,7 +15,9 @@ enum Schedule {
     static func evaluate(_ key: KeyPolicy, state: KeyState, now: Date, force: Bool, emergency: Bool,
                          streak: FailureStreak? = nil, backoffHolds: Bool = false) -> Evaluation {
         var evaluation = evaluate(key, state: state, now: now, force: force, emergency: emergency)
-        guard evaluation.due, !force, !emergency, let streak, streak.retryAt > now else { return evaluation }
+        // A failure stamped after `now` (a clock set forward, then back) holds nothing back:
+        // it would otherwise hold the key until that time, however overdue.
+        guard evaluation.due, !force, !emergency, let streak, streak.last <= now, streak.retryAt > now else { return evaluation }
         guard backoffHolds else {
             evaluation.reason += "; \(streak.sentence)"
             return evaluation

@@ -24,7 +24,11 @@ struct ExecProvider: KeyProvider {
         values[.name] = name
         // The marker lets a later `rotor recover` find this command (and what it started)
         // should rotor die while it runs: see `OrphanedCreates`.
-        let result = await run(spec.create, values: values, directory: directory, marker: name)
+        let started = Date()
+        let result = await run(spec.create, values: values, directory: directory, marker: name, log: false)
+        // `--verbose` shows it once its answer was parsed: the new secret is known to the
+        // redactor by then (found by an attacker: pieces of it printed beside the JSON were not).
+        defer { VerboseLog.command(spec.create.argv.map { $0.render(values) }, directory: directory, result: result, seconds: Date().timeIntervalSince(started)) }
         // A CLI that failed may have failed after the vendor made the key (the answer lost
         // on the way back): only one that never started made nothing.
         guard result.succeeded else {
@@ -59,14 +63,14 @@ struct ExecProvider: KeyProvider {
     }
 
     /// Runs one of the provider's commands: the only commands that get its `token_env`.
-    private func run(_ command: CommandSpec, values: [Placeholder: String], directory: String, marker: String? = nil) async -> CommandResult {
+    private func run(_ command: CommandSpec, values: [Placeholder: String], directory: String, marker: String? = nil, log: Bool = true) async -> CommandResult {
         var environment = command.environment.mapValues { $0.render(values) }
         if let marker { environment[OrphanedCreates.variable] = marker }
         for name in spec.tokenVariables where environment[name] == nil {
             if let value = WithheldEnvironment.value(name) { environment[name] = value }
         }
         return await runner.run(command.argv.map { $0.render(values) }, environment: environment,
-                                directory: directory, timeout: command.timeout.timeInterval)
+                                directory: directory, timeout: command.timeout.timeInterval, log: log)
     }
 
     /// "failed (exit 2): <stderr>" — the caller redacts before showing it anywhere.

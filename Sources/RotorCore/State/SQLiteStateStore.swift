@@ -10,6 +10,18 @@ public final class SQLiteStateStore: StateStore {
 
     /// Modes are set on what this creates — the folder (0700) and the file (0600) — never
     /// on a folder that was there (`--state sqlite:/tmp/state.db` must leave /tmp alone).
+    /// Whether the database at `path` holds rotor's tables (its migrations ran), looked at
+    /// read-only: an empty file, or another application's database, is not a state store —
+    /// `rotor run` must not take it for one and rotate every key as never rotated (nor
+    /// write its tables into someone else's database).
+    static func holdsRotorState(path: String) throws -> Bool {
+        var configuration = GRDB.Configuration()
+        configuration.readonly = true
+        configuration.busyMode = .timeout(10)
+        let queue = try DatabaseQueue(path: path, configuration: configuration)
+        return try queue.read { db in try db.tableExists("grdb_migrations") && db.tableExists("keys") }
+    }
+
     public init(path: String) throws {
         self.path = path
         let folder = (path as NSString).deletingLastPathComponent

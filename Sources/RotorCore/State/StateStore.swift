@@ -137,8 +137,9 @@ public enum StateStoreURL {
     /// `sqlite:PATH` (relative to `workingDirectory`; the default is `sqlite:.rotor/state.db`)
     /// or `postgres://USER@HOST:PORT/DB` (any libpq URI; the password from PGPASSWORD or
     /// ~/.pgpass; TLS when the server offers it).
-    /// With `createIfMissing` false, a missing SQLite file (or a database rotor never wrote
-    /// to) gives nil (nothing recorded yet)
+    /// With `createIfMissing` false, a missing SQLite file, an empty one or another
+    /// application's database (or a PostgreSQL database rotor never wrote to) gives nil
+    /// (nothing recorded yet)
     /// instead of creating one: `plan` and `status` must change nothing.
     public static func open(_ url: String?, workingDirectory: String, createIfMissing: Bool = true) throws -> Opened? {
         let text = url ?? defaultURL
@@ -153,6 +154,7 @@ public enum StateStoreURL {
             }
             if !createIfMissing, !exists { return nil }
             do {
+                if !createIfMissing, try !SQLiteStateStore.holdsRotorState(path: absolute) { return nil }
                 return Opened(store: try SQLiteStateStore(path: absolute), stateFolder: (absolute as NSString).deletingLastPathComponent)
             } catch {
                 throw Problem(description: "--state \(text): cannot open the state database: \(error)", storeUnavailable: true)

@@ -48,6 +48,30 @@ import Testing
         #expect(key.steps.last?.detail.contains("after the grace period of 7d") == true)
     }
 
+    /// The retry backoff (issue 19): failures in a row — needs-a-person included (found by an
+    /// attacker: a lost create retried every 15 minutes left an orphan key each time) —
+    /// hold `run` back 1 h, 2 h, 4 h…; a failure stamped in the future holds nothing back
+    /// (it held a key overdue for years); plan is told, not held.
+    @Test func failedRotationsBackOffAndAFutureFailureHoldsNothing() throws {
+        let configuration = try configuration()
+        func run(_ minutesAgo: Double, _ outcome: RunOutcome) -> RunRecord {
+            RunRecord(id: UUID().uuidString, key: "hook", started: now.addingTimeInterval(-minutesAgo * 60 - 1),
+                      finished: now.addingTimeInterval(-minutesAgo * 60), outcome: outcome, emergency: false, user: "u", host: "h")
+        }
+        let streaks = FailureStreak.streaks(in: [run(300, .completed), run(100, .failed), run(30, .needsPerson)])
+        #expect(streaks["hook"]?.count == 2 && streaks["hook"]?.retryAt == now.addingTimeInterval(-30 * 60 + 2 * 3600))
+        var input = PlanningInput(configuration: configuration, states: ["hook": KeyState(current: generation(ageDays: 31))], now: now)
+        input.failureStreaks = streaks
+        input.backoffHolds = true
+        #expect(!Planner.plan(input).keys[0].due, "run waits")
+        input.backoffHolds = false
+        #expect(Planner.plan(input).keys[0].due && Planner.plan(input).keys[0].reason.contains("its last rotation failed (2 in a row"), "plan is told")
+        input.backoffHolds = true
+        input.failureStreaks = FailureStreak.streaks(in: [run(-1_000_000, .failed)])  // stamped two years ahead
+        #expect(Planner.plan(input).keys[0].due, "a future failure holds nothing back")
+        #expect(FailureStreak(count: 12, last: now).retryAt == now.addingTimeInterval(86_400), "at most 24 h")
+    }
+
     @Test func dueWhenOlderThanEvery() throws {
         let configuration = try configuration()
         let old = Planner.plan(PlanningInput(configuration: configuration, states: ["hook": KeyState(current: generation(ageDays: 31))], now: now))

@@ -24,7 +24,8 @@ create-after makes the key, then fails as if its answer was lost. VENDOR_REQUIRE
 create, delete and list refuse to work unless the account token variable NAME is set.
 VENDOR_CREATE_DELAY=S: create waits S seconds before making the key (VENDOR_PID_FILE gets
 its pid first). VENDOR_EXIT=N: the exit status of a failure (default 1). VENDOR_ID_HOLDS_SECRET=1: the new
-key's id embeds its secret (=base64: its base64). VENDOR_LIST_NO_NAMES=1: list gives ids only. With
+key's id embeds its secret (=base64: its base64). VENDOR_LIST_NO_NAMES=1: list gives ids only. VENDOR_PRINT_FRAGMENT=1: create also prints
+most of the new secret on stderr (a chatty CLI). With
 VENDOR_ECHO_SECRET a failed delete says "cannot delete ID (secret S)" with the secret of
 the key it was asked to delete.
 """
@@ -103,6 +104,8 @@ def main():
             # The answer is printed, then the CLI fails: its stdout holds the live key.
             print(json.dumps({"AccessKey": {"AccessKeyId": key["id"], "SecretAccessKey": secret}}))
             fail("create (after making the key)", secret)
+        if os.environ.get("VENDOR_PRINT_FRAGMENT"):
+            print(f"debug: issued key ending {secret[5:]}", file=sys.stderr)
         if os.environ.get("VENDOR_KILL_PARENT_AFTER_CREATE"):
             os.kill(os.getppid(), signal.SIGKILL)
         print(json.dumps({"AccessKey": {"AccessKeyId": key["id"], "SecretAccessKey": secret}}))

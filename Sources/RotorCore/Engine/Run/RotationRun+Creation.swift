@@ -47,6 +47,15 @@ extension RotationRun {
                 note(.create, "\(cleared); trying again as '\(generationName(attempt: attempt))' (attempt \(attempt) of \(attempts))", .ok)
                 continue
             }
+            if provider.implementation is ManualProvider,
+               [old?.fingerprint, state.previous?.fingerprint].contains(generation.secret.fingerprint) {
+                // Found by an attacker (issue 19): the key in use, pasted as the "new" one, was
+                // accepted, and the person was then told to delete it — every consumer's key.
+                let message = "the secret given is the key in use now (\(generation.secret.fingerprint)), not a new one: create a new key in the console and give its secret"
+                try journal.record(.create, .failed, message, facts: JournalFacts(name: name, mayHaveCreated: false))
+                note(.create, message, .failed)
+                throw Stop(outcome: .failed, message: message + "; nothing was changed")
+            }
             try await refuseAnIDHoldingItsSecret(generation, name: name)
             let record = GenerationRecord(id: generation.id, fingerprint: generation.secret.fingerprint, created: now)
             newGeneration = generation
