@@ -111,9 +111,29 @@ import Testing
         // Found by an attacker: the key in use given as the new one was accepted, and the
         // person told to delete it — every consumer's key.
         let same = try RotorProcess.run(["rotate", "skytells-prod", "--secret-env", "KEY", "--yes"], in: scratch.url, environment: ["KEY": "sk-old-0000"])
-        #expect(same.status == 1 && same.stdout.contains("the secret given is the key in use now (\(Fingerprint.of("sk-old-0000"))), not a new one"), "\(same.stdout)")
+        #expect(same.status == 1 && same.stdout.contains("the secret given is a key in use now or used before (\(Fingerprint.of("sk-old-0000"))), not a new one"), "\(same.stdout)")
         #expect(!same.stderr.contains("Delete the key"), "\(same.stderr)")
         #expect(try value(scratch) == "sk-old-0000")
+        // Second attack review: on a key rotor never recorded, the deployed key given as new
+        // (an emergency) was accepted and kept in service.
+        let fresh = try self.scratch(health: health)
+        let unknown = try RotorProcess.run(["rotate", "skytells-prod", "--emergency", "--secret-env", "KEY"], in: fresh.url, environment: ["KEY": "sk-old-0000"])
+        #expect(unknown.status == 1 && unknown.stdout.contains("not a new one"), "\(unknown.stdout)")
+    }
+
+    /// Second attack review: `--yes` while the old key still answers dropped the reminder
+    /// (the state kept no old generation). It stays waiting for a person now.
+    @Test func yesWhileTheOldKeyStillAnswersKeepsItWaiting() throws {
+        let health = try HealthServer()
+        let scratch = try scratch(health: health)
+        _ = try RotorProcess.run(["adopt", "skytells-prod"], in: scratch.url)
+        let rotated = try RotorProcess.run(["rotate", "skytells-prod", "--secret-env", "NEW", "--yes"], in: scratch.url, environment: ["NEW": "sk-new-secret-7777"])
+        #expect(rotated.status == 3 && rotated.stdout.contains("still answers its verify checks: kept as waiting for a person to delete it"), "\(rotated.stdout)")
+        #expect(try value(scratch) == "sk-new-secret-7777")
+        #expect(try RotorProcess.run(["run"], in: scratch.url).status == 3, "the reminder stays")
+        try refuse("sk-old-0000", in: scratch)
+        #expect(try RotorProcess.run(["confirm", "skytells-prod"], in: scratch.url).status == 0)
+        #expect(try RotorProcess.run(["run"], in: scratch.url).status == 0)
     }
 
     /// The CI job (issue 19): `plan` marks a due manual key `needs_person` and does not call

@@ -34,6 +34,11 @@ import Testing
         #expect(!(holding.stdout + holding.stderr).contains(RotationFixture.initial), "\(holding.stdout)\(holding.stderr)")
         let forged = try fixture.rotor(["adopt", "api-key", "--id", "AK\n2027-01-01T00:00:00Z  root@vm  api-key  rotate  completed"], environment: adoptedAt)
         #expect(forged.status == 1 && forged.stdout.contains("the id must be one printable word"), "\(forged.stdout)")
+        // Second attack review: a blank-looking filler (it looks like the real id) and the
+        // secret upper-cased.
+        #expect(try fixture.rotor(["adopt", "api-key", "--id", "AKORIGINAL\u{3164}"], environment: adoptedAt).stdout.contains("one printable word"))
+        let upper = try fixture.rotor(["adopt", "api-key", "--id", RotationFixture.initial.uppercased()], environment: adoptedAt)
+        #expect(upper.status == 1 && upper.stdout.contains("must not hold the secret"), "\(upper.stdout)")
         #expect(try fixture.currentGeneration() == nil)
         let adopted = try fixture.rotor(["adopt", "api-key", "--id", "AKORIGINAL"], environment: adoptedAt)
         #expect(adopted.status == 0, "\(adopted.stdout)\(adopted.stderr)")
@@ -68,6 +73,18 @@ import Testing
         let disagree = try fixture.rotor(["adopt", "api-key", "--id", "AKORIGINAL"])
         #expect(disagree.status == 1 && disagree.stdout.contains("--id AKORIGINAL differs from the id its {id} targets hold ('AKOTHERTEAM')"), "\(disagree.stdout)")
         #expect(try fixture.currentGeneration() == nil && fixture.vendorKeys() == ["AKORIGINAL", "AKOTHERTEAM"])
+
+        // Second attack review: an id another key holds already (the first rotation of
+        // this one deleted the other's live key).
+        let policy = String(decoding: try fixture.scratch.bytes("policies/vendor.yaml"), as: UTF8.self)
+        try fixture.scratch.write("policies/vendor.yaml", policy + "\n  team-key: { provider: vendor, every: 30d, grace: 0s }\n")
+        try fixture.scratch.write("consumers/team.yaml", "kind: ConsumerManifest\nconsumers:\n  team: { uses: team-key, targets: [{ env_file: ../deploy/team.env, var: KEY }] }\n")
+        try fixture.scratch.write("deploy/team.env", "KEY=theirs-0002\n")
+        #expect(try fixture.rotor(["adopt", "team-key", "--id", "AKOTHERTEAM"]).status == 0)
+        try fixture.scratch.write("deploy/c1/.env", "API_KEY=\(RotationFixture.initial)\nAPI_KEY_ID=AKOTHERTEAM\n")
+        let taken = try fixture.rotor(["adopt", "api-key", "--id", "AKOTHERTEAM"])
+        #expect(taken.status == 1 && taken.stdout.contains("'AKOTHERTEAM' is a generation of key 'team-key' at the same provider"), "\(taken.stdout)")
+        #expect(try fixture.currentGeneration() == nil)
     }
 
     /// Found by an attacker: an empty file, or another application's SQLite database, at
@@ -83,6 +100,11 @@ import Testing
             #expect(run.status == 1 && run.stderr.contains("never starts one"), "\(state): \(run.stdout)\(run.stderr)")
         }
         #expect(try sqlite(".tables").trimmingCharacters(in: .whitespacesAndNewlines) == "invoices", "nothing written into the other database")
+        // Second attack review: an application of its own with GRDB's bookkeeping and a `keys` table.
+        _ = try sqlite("CREATE TABLE grdb_migrations (identifier TEXT); INSERT INTO grdb_migrations VALUES ('v1'); CREATE TABLE keys (id INTEGER); CREATE TABLE runs (id INTEGER); CREATE TABLE locks (id INTEGER)")
+        let lookalike = try RotorProcess.run(["run", "--state", "sqlite:foreign.db"], in: scratch.url)
+        #expect(lookalike.status == 1 && lookalike.stderr.contains("never starts one"), "\(lookalike.stderr)")
+        #expect(try sqlite("SELECT count(*) FROM grdb_migrations").trimmingCharacters(in: .whitespacesAndNewlines) == "1", "no migration of rotor's recorded there")
         #expect(try Data(contentsOf: scratch.url.appendingPathComponent("empty.db")).isEmpty)
         let recover = try RotorProcess.run(["recover", "--state", "sqlite:typo.db"], in: scratch.url)
         #expect(recover.status == 0 && !FileManager.default.fileExists(atPath: scratch.url.appendingPathComponent("typo.db").path), "\(recover.stdout)")
@@ -221,6 +243,12 @@ import Testing
         try fixture.scratch.write("policies/vendor.yaml", policy.replacingOccurrences(of: "    type: exec\n", with: "    type: exec\n    token_env: [VENDOR_TOKEN]\n"))
         try fixture.scratch.write("consumers/services.yaml", String(decoding: try fixture.scratch.bytes("consumers/services.yaml"), as: UTF8.self)
             .replacingOccurrences(of: "[no-such-reload-command]", with: "[touch, ../deploy/c2/reloaded]"))
+        // Second attack review: an exec target's command was not looked for by plan.
+        let services = String(decoding: try fixture.scratch.bytes("consumers/services.yaml"), as: UTF8.self)
+        try fixture.scratch.write("consumers/services.yaml", services.replacingOccurrences(of: "      - exec: [python3,", with: "      - exec: [no-such-store-cli,"))
+        let storeCLI = try fixture.rotor(["plan"], environment: ["VENDOR_TOKEN": "account-token"])
+        #expect(storeCLI.status == 1 && storeCLI.stdout.contains("c5: exec target command 'no-such-store-cli' is not installed or not on PATH"), "\(storeCLI.stdout)")
+        try fixture.scratch.write("consumers/services.yaml", services)
         let untokened = try RotorProcess.run(["plan"], in: fixture.scratch.url, environment: fixture.environment, unset: ["VENDOR_TOKEN"])
         #expect(untokened.status == 1 && untokened.stdout.contains("! preflight will refuse: the provider's token variable VENDOR_TOKEN is not set"), "\(untokened.stdout)")
         #expect(try fixture.rotor(["plan"], environment: ["VENDOR_TOKEN": "account-token"]).status == 0)
@@ -273,7 +301,14 @@ import Testing
         let fixture = try RotationFixture()
         // The vendor CLI also prints most of the new secret on stderr (found by an attacker:
         // shown before rotor had parsed the answer, so before the redactor knew it).
+        // And a health check that prints the deployed key on a key rotor never rotated (it
+        // was not known to the redactor: no generation recorded).
+        let services = String(decoding: try fixture.scratch.bytes("consumers/services.yaml"), as: UTF8.self)
+        try fixture.scratch.write("consumers/services.yaml", services.replacingOccurrences(of: "health: { exec: [test, -f, ../deploy/c2/reloaded] }",
+            with: "health: { exec: [sh, -c, \"grep -h API_KEY ../deploy/c1/.env.deployed >&2; test -f ../deploy/c2/reloaded\"] }"))
+        try FileManager.default.copyItem(at: fixture.scratch.url.appendingPathComponent("deploy/c1/.env"), to: fixture.scratch.url.appendingPathComponent("deploy/c1/.env.deployed"))
         let result = try fixture.rotor(["rotate", "api-key", "--verbose"], environment: ["VENDOR_PRINT_FRAGMENT": "1"])
+        #expect(!result.stderr.contains(RotationFixture.initial) && result.stderr.contains("rotor:   stderr: export API_KEY="), "the deployed key is masked: \(result.stderr)")
         #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
         #expect(result.stderr.contains("rotor: ran [python3 ") && result.stderr.contains("vendor.py create api-key-"), "\(result.stderr)")
         #expect(result.stderr.contains(": exited 0 after "), "\(result.stderr)")

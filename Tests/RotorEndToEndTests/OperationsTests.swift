@@ -512,6 +512,10 @@ import Testing
     /// revoked by hand (exit 3); rotor's own is revoked too.
     @Test func theIncidentRunbookWithTargetsHoldingAnUnknownKey() throws {
         let fixture = try RotationFixture()
+        // c1 also keeps the key's id (an `{id}` target), which the report may name.
+        let manifest = String(decoding: try fixture.scratch.bytes("consumers/services.yaml"), as: UTF8.self)
+        try fixture.scratch.write("consumers/services.yaml", manifest.replacingOccurrences(of: "      - env_file: ../deploy/c1/.env\n        var: API_KEY\n",
+            with: "      - env_file: ../deploy/c1/.env\n        var: API_KEY\n      - { env_file: ../deploy/c1/.env, var: API_KEY_ID, value: \"{id}\", create: true }\n"))
         #expect(try fixture.rotor(["rotate", "api-key"]).status == 0)
         let recorded = try #require(try fixture.currentGeneration())
         let current = try #require(try fixture.values().first)
@@ -520,6 +524,11 @@ import Testing
             let text = String(decoding: try fixture.scratch.bytes(file), as: UTF8.self)
             try fixture.scratch.write(file, text.replacingOccurrences(of: current, with: pasted))
         }
+        // Second attack review: an `{id}` target holding the pasted key with a letter in
+        // front was named in the report, the key with it.
+        let c1 = String(decoding: try fixture.scratch.bytes("deploy/c1/.env"), as: UTF8.self)
+        try fixture.scratch.write("deploy/c1/.env", c1.replacingOccurrences(of: "API_KEY_ID=\(recorded.id)", with: "API_KEY_ID=x\(pasted)"))
+        #expect(String(decoding: try fixture.scratch.bytes("deploy/c1/.env"), as: UTF8.self).contains("API_KEY_ID=x\(pasted)"))
         // 1. Find the key: its targets hold something rotor did not issue.
         let found = try fixture.rotor(["status"])
         #expect(found.status == 2 && found.stdout.contains("c1: deploy/c1/.env:API_KEY  unknown"), "\(found.stdout)")

@@ -10,9 +10,22 @@ enum EngineSetup {
     /// "never rotated", the real old generations orphaned at their providers).
     static func make(_ configuration: Configuration, global: GlobalOptions, console: Console, loader: ConfigurationLoader,
                      manualInput: ManualInput = ManualInput(), existingStoreOnly: Bool = false, command: String = "run") throws(ExitStatus) -> RotationEngine {
+        guard let engine = try makeIfStoreExists(configuration, global: global, console: console, loader: loader, manualInput: manualInput,
+                                                 create: !existingStoreOnly) else {
+            noStore(global, console: console, command: command)
+            throw .failure
+        }
+        return engine
+    }
+
+    /// `make`, or nil when no store is at `--state` and `create` is false (`recover`:
+    /// nothing can be interrupted where no store is). A store that exists but cannot be
+    /// used is exit 3, as for `make`.
+    static func makeIfStoreExists(_ configuration: Configuration, global: GlobalOptions, console: Console, loader: ConfigurationLoader,
+                                  manualInput: ManualInput = ManualInput(), create: Bool) throws(ExitStatus) -> RotationEngine? {
         let opened: StateStoreURL.Opened?
         do {
-            opened = try StateStoreURL.open(global.stateURL, workingDirectory: global.workingDirectory, createIfMissing: !existingStoreOnly)
+            opened = try StateStoreURL.open(global.stateURL, workingDirectory: global.workingDirectory, createIfMissing: create)
         } catch let problem as StateStoreURL.Problem where problem.storeUnavailable {
             console.err("error: \(problem)")
             console.err("rotor cannot tell whether a run was interrupted there: repair or restore the state store, then run 'rotor recover'")
@@ -21,10 +34,7 @@ enum EngineSetup {
             console.err("error: \(error)")
             throw .failure
         }
-        guard let opened else {
-            noStore(global, console: console, command: command)
-            throw .failure
-        }
+        guard let opened else { return nil }
         let quiet = global.quiet
         // On a terminal, many targets make one redrawn counter line rather than a line each.
         let redraw = console.errIsTerminal

@@ -8,12 +8,13 @@ public enum RecoverCommand {
         let engine: RotationEngine
         // Nothing can be interrupted where no store is: none is made (a mistyped --state
         // must not leave an empty store that a later 'rotor run' would take for the real one).
-        guard let store = step.existingStore() else { return .failure }
-        if store == nil {
-            if !global.quiet && !json { console.out("nothing to recover (no state store there)") }
-            return .success
-        }
-        do { engine = try EngineSetup.make(configuration, global: global, console: console, loader: step.loader) } catch { return error }
+        do {
+            guard let existing = try EngineSetup.makeIfStoreExists(configuration, global: global, console: console, loader: step.loader, create: false) else {
+                if !global.quiet && !json { console.out("nothing to recover (no state store there)") }
+                return .success
+            }
+            engine = existing
+        } catch { return error }
         let reports: [RotationReport]
         do { reports = try await engine.recover() } catch {
             console.err("error: \(error)")

@@ -39,6 +39,14 @@ extension RotationEngine {
                 report.message = problem + "; nothing was recorded"
                 return report
             }
+            // Found by an attacker: another key's id adopted here made this key's first
+            // rotation delete that key's live generation at the vendor.
+            for (other, state) in try store.keyStates() where other != keyName {
+                guard let otherKey = configuration.key(named: other), otherKey.provider.value == provider.name.value,
+                      [state.current?.id, state.previous?.id].contains(held.id) else { continue }
+                report.message = "'\(ControlCharacters.escapeLine(held.id))' is a generation of key '\(other)' at the same provider: give this key's own id; nothing was recorded"
+                return report
+            }
             let record = GenerationRecord(id: held.id, fingerprint: held.fingerprint, created: now)
             try store.saveKeyState(KeyState(current: record, previous: nil), for: keyName)
             report.outcome = .completed
@@ -58,7 +66,18 @@ extension RotationEngine {
     }
 
     private struct AdoptionRefusal: Error {
-        var message: String
+        /// Passed through `Redactor.redact` (pieces of known values too): it may quote what
+        /// a target holds.
+        var message: String {
+            get { text }
+            set { text = Redactor.redact(newValue) }
+        }
+        private var text = ""
+
+        init(message: String, nothingHeld: Bool = false) {
+            self.nothingHeld = nothingHeld
+            self.message = message
+        }
         /// No target holds anything: not a disagreement, just nothing to adopt yet.
         var nothingHeld = false
     }
@@ -118,15 +137,15 @@ extension RotationEngine {
         }
         let heldIDs = Set(ids.map(\.id))
         guard heldIDs.count <= 1 else {
-            return .failure(AdoptionRefusal(message: "its {id} targets disagree: " + ids.map { "\($0.label) holds '\(ControlCharacters.escape($0.id))'" }.joined(separator: ", ")))
+            return .failure(AdoptionRefusal(message: "its {id} targets disagree: " + ids.map { "\($0.label) holds '\(ControlCharacters.escapeLine($0.id))'" }.joined(separator: ", ")))
         }
         if let givenID, let heldID = heldIDs.first, heldID != givenID {
-            return .failure(AdoptionRefusal(message: "--id \(ControlCharacters.escape(givenID)) differs from the id its {id} targets hold ('\(ControlCharacters.escape(heldID))')"))
+            return .failure(AdoptionRefusal(message: "--id \(ControlCharacters.escapeLine(givenID)) differs from the id its {id} targets hold ('\(ControlCharacters.escapeLine(heldID))')"))
         }
         if reachesAVendor, givenID == nil {
             // The first rotation deletes this id at the vendor. Whoever can write a target
             // file could name another key there (another team's): a person confirms it.
-            let named = heldIDs.first.map { " (its {id} target names '\(ControlCharacters.escape($0))': check it, then 'rotor adopt \(name) --id \(ControlCharacters.escape($0))')" } ?? ""
+            let named = heldIDs.first.map { " (its {id} target names '\(ControlCharacters.escapeLine($0))': check it, then 'rotor adopt \(name) --id \(ControlCharacters.escapeLine($0))')" } ?? ""
             return .failure(AdoptionRefusal(message: "give the id its provider knows this key by with --id ID, so that the first rotation deletes the right key there\(named)"))
         }
         let id = givenID ?? heldIDs.first ?? ManualProvider.adoptedPrefix + DateFormatting.compactTimestamp(now).prefix(8)
@@ -142,11 +161,14 @@ extension RotationEngine {
     /// invisible character — that does not contain the secret (found by an attacker: an id
     /// of "SECRET-1" stored the key in the audit chain, where it cannot be scrubbed).
     static func idProblem(_ id: String, heldValues: Set<String>) -> String? {
-        let invisible = id.unicodeScalars.contains { $0.properties.isWhitespace || $0.properties.generalCategory == .control || $0.properties.generalCategory == .format }
+        let invisible = id.unicodeScalars.contains {
+            $0.properties.isWhitespace || [.control, .format, .privateUse, .surrogate].contains($0.properties.generalCategory) || ControlCharacters.isInvisible($0)
+        }
         if id.isEmpty || id.count > 256 || invisible {
             return "the id must be one printable word (no spaces, line breaks or invisible characters, at most 256 characters)"
         }
-        if heldValues.contains(where: { !$0.isEmpty && (id.contains($0) || (id.count >= 8 && $0.contains(id))) }) {
+        let folded = id.lowercased()  // an upper-cased hex secret is the secret
+        if heldValues.map({ $0.lowercased() }).contains(where: { !$0.isEmpty && (folded.contains($0) || (folded.count >= 8 && $0.contains(folded))) }) {
             return "the id must not hold the secret (nor be part of it): ids are shown and kept for good"
         }
         return nil
@@ -158,7 +180,7 @@ extension RotationEngine {
         guard let implementation = makeProvider(provider, runner, manualInput) else { return nil }
         do throws(ProviderError) {
             guard let listed = try await implementation.list(values: TemplateValues.context(key: key, now: now), directory: provider.directory) else { return nil }
-            return listed.contains { $0.id == id } ? nil : "provider '\(provider.name.value)' does not list a key '\(ControlCharacters.escape(id))': give the id it knows the deployed key by"
+            return listed.contains { $0.id == id } ? nil : "provider '\(provider.name.value)' does not list a key '\(ControlCharacters.escapeLine(id))': give the id it knows the deployed key by"
         } catch {
             return "cannot list provider '\(provider.name.value)' to check the id: \(Redactor.redact(error.message))"
         }

@@ -353,6 +353,24 @@ enum ControlCharacters {
         return escaped.replacingOccurrences(of: "\r\n", with: "\\x0d\\n").replacingOccurrences(of: "\n", with: "\\n").replacingOccurrences(of: "\t", with: "\\t")
     }
 
+    /// What a reader cannot see or tell apart: format characters (bidi marks, zero-width
+    /// spaces and joiners, word joiner, BOM, tag characters), every space but U+0020
+    /// (no-break, em, ideographic…), unassigned code points, and the characters that
+    /// render blank or change nothing visible — Hangul and Khmer fillers, the Braille
+    /// blank, the combining grapheme joiner, variation selectors — and noncharacters.
+    static func isInvisible(_ scalar: Unicode.Scalar) -> Bool {
+        if scalar.value < 0x80 { return false }  // ASCII controls are escapeLine's; the rest is visible
+        switch scalar.properties.generalCategory {
+        case .format, .unassigned: return true
+        case .spaceSeparator: return scalar != " "
+        default: break
+        }
+        let value = scalar.value
+        return [0x034F, 0x115F, 0x1160, 0x17B4, 0x17B5, 0x2800, 0x3164, 0xFFA0].contains(value)
+            || (0xFE00...0xFE0F).contains(value) || (0xE0100...0xE01EF).contains(value)
+            || (0xFDD0...0xFDEF).contains(value) || value & 0xFFFE == 0xFFFE
+    }
+
     private static func needsEscape(_ scalar: Unicode.Scalar) -> Bool {
         (scalar.value < 0x20 && scalar != "\t" && scalar != "\n") || (0x7F...0x9F).contains(scalar.value)
             || (0x202A...0x202E).contains(scalar.value) || (0x2066...0x2069).contains(scalar.value) || scalar.value == 0x2028 || scalar.value == 0x2029

@@ -27,34 +27,16 @@ public enum ReportPage {
 
     /// What a page may show of text rotor did not write: known secrets redacted, control
     /// characters escaped as on a terminal (`\xHH`), and everything a reader cannot see or
-    /// tell apart (`isInvisible`) as `\u{HHHH}` — so that no name steers the page, the
+    /// tell apart (`ControlCharacters.isInvisible`) as `\u{HHHH}` — so that no name steers the page, the
     /// browser or the reader.
     static func printable(_ text: String) -> String {
         let escaped = ControlCharacters.escapeLine(Redactor.known(text))
-        guard escaped.unicodeScalars.contains(where: isInvisible) else { return escaped }
+        guard escaped.unicodeScalars.contains(where: ControlCharacters.isInvisible) else { return escaped }
         var result = ""
         for scalar in escaped.unicodeScalars {
-            if isInvisible(scalar) { result += String(format: "\\u{%04X}", scalar.value) } else { result.unicodeScalars.append(scalar) }
+            if ControlCharacters.isInvisible(scalar) { result += String(format: "\\u{%04X}", scalar.value) } else { result.unicodeScalars.append(scalar) }
         }
         return result
-    }
-
-    /// What a reader cannot see or tell apart: format characters (bidi marks, zero-width
-    /// spaces and joiners, word joiner, BOM, tag characters), every space but U+0020
-    /// (no-break, em, ideographic…), unassigned code points, and the characters that
-    /// render blank or change nothing visible — Hangul and Khmer fillers, the Braille
-    /// blank, the combining grapheme joiner, variation selectors — and noncharacters.
-    private static func isInvisible(_ scalar: Unicode.Scalar) -> Bool {
-        if scalar.value < 0x80 { return false }  // ASCII controls are escapeLine's; the rest is visible
-        switch scalar.properties.generalCategory {
-        case .format, .unassigned: return true
-        case .spaceSeparator: return scalar != " "
-        default: break
-        }
-        let value = scalar.value
-        return [0x034F, 0x115F, 0x1160, 0x17B4, 0x17B5, 0x2800, 0x3164, 0xFFA0].contains(value)
-            || (0xFE00...0xFE0F).contains(value) || (0xE0100...0xE01EF).contains(value)
-            || (0xFDD0...0xFDEF).contains(value) || value & 0xFFFE == 0xFFFE
     }
 
     /// `sha256-…` of an inline block, for the page's Content-Security-Policy: only the

@@ -9,7 +9,10 @@ enum PreflightChecks {
     /// Each problem as a sentence; empty when none. `provider` is the implementation the
     /// run uses; a `manual` key's own requirement (a person with the secret) is not a
     /// problem here — the plan marks it `needs_person`.
-    static func problems(key: KeyPolicy, provider: ProviderSpec, implementation: (any KeyProvider)?, consumers: [ConsumerSpec]) -> [String] {
+    /// `targetCommands`: exec targets' commands too (`plan`; a run's preflight checks each
+    /// target itself).
+    static func problems(key: KeyPolicy, provider: ProviderSpec, implementation: (any KeyProvider)?, consumers: [ConsumerSpec],
+                         targetCommands: Bool = false) -> [String] {
         var problems: [String] = []
         if let implementation, !(implementation is ManualProvider) {
             problems += implementation.preflight(directory: provider.directory)
@@ -26,6 +29,13 @@ enum PreflightChecks {
             if case .exec(let command)? = consumer.health, CommandRunner.locate(command.program, in: consumer.directory) == nil {
                 problems.append("\(consumer.name.value): health command '\(command.program)' is not installed or not on PATH")
             }
+            // An exec target's commands (a file target is looked at by the plan itself).
+            for target in consumer.targets where targetCommands {
+                guard case .exec(let write, let read) = target.kind else { continue }
+                for command in [write, read].compactMap({ $0 }) where CommandRunner.locate(command.program, in: consumer.directory) == nil {
+                    problems.append("\(consumer.name.value): exec target command '\(command.program)' is not installed or not on PATH")
+                }
+            }
         }
         return problems
     }
@@ -33,6 +43,6 @@ enum PreflightChecks {
     /// `problems` for the planner: the provider implementation made as a run would make it
     /// (no person at hand), for a due key only.
     static let forPlan: @Sendable (KeyPolicy, ProviderSpec, [ConsumerSpec]) -> [String] = { key, provider, consumers in
-        problems(key: key, provider: provider, implementation: provider.makeProvider(runner: CommandRunner()), consumers: consumers)
+        problems(key: key, provider: provider, implementation: provider.makeProvider(runner: CommandRunner()), consumers: consumers, targetCommands: true)
     }
 }

@@ -15,7 +15,9 @@ struct HTTPProvider: KeyProvider {
         case .environment(let name):
             return WithheldEnvironment.value(name)?.isEmpty == false ? [] : ["the provider's token variable \(name) is not set"]
         case .file(let path):
-            return FileManager.default.isReadableFile(atPath: path) ? [] : ["the provider's token file \(path) cannot be read"]
+            var info = stat()
+            let readableFile = stat(path, &info) == 0 && info.st_mode & S_IFMT == S_IFREG && access(path, R_OK) == 0
+            return readableFile ? [] : ["the provider's token file \(path) cannot be read (or is not a file)"]
         }
     }
 

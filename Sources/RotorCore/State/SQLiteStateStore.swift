@@ -19,7 +19,15 @@ public final class SQLiteStateStore: StateStore {
         configuration.readonly = true
         configuration.busyMode = .timeout(10)
         let queue = try DatabaseQueue(path: path, configuration: configuration)
-        return try queue.read { db in try db.tableExists("grdb_migrations") && db.tableExists("keys") }
+        // Every table of rotor's first migration, and that migration recorded: an application
+        // with a table called `keys` (found by an attacker: GRDB's own bookkeeping and a
+        // `keys` table) is not rotor's store, and nothing is migrated into it.
+        return try queue.read { db in
+            guard try ["grdb_migrations", "keys", "runs", "journal", "locks"].allSatisfy({ try db.tableExists($0) }) else { return false }
+            let columns = Set(try db.columns(in: "journal").map(\.name))
+            return try columns.isSuperset(of: ["run_id", "step", "phase"])
+                && Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM grdb_migrations WHERE identifier = 'v1')") == true
+        }
     }
 
     public init(path: String) throws {

@@ -48,10 +48,11 @@ extension RotationRun {
                 continue
             }
             if provider.implementation is ManualProvider,
-               [old?.fingerprint, state.previous?.fingerprint].contains(generation.secret.fingerprint) {
+               [old?.fingerprint, state.previous?.fingerprint, retired?.fingerprint].contains(generation.secret.fingerprint)
+                || heldFingerprints.contains(generation.secret.fingerprint) {
                 // Found by an attacker (issue 19): the key in use, pasted as the "new" one, was
                 // accepted, and the person was then told to delete it — every consumer's key.
-                let message = "the secret given is the key in use now (\(generation.secret.fingerprint)), not a new one: create a new key in the console and give its secret"
+                let message = "the secret given is a key in use now or used before (\(generation.secret.fingerprint)), not a new one: create a new key in the console and give its secret"
                 try journal.record(.create, .failed, message, facts: JournalFacts(name: name, mayHaveCreated: false))
                 note(.create, message, .failed)
                 throw Stop(outcome: .failed, message: message + "; nothing was changed")

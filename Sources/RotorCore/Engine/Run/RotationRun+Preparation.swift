@@ -40,9 +40,17 @@ extension RotationRun {
     /// `confirm-revoked` and known to the redactor from then on (a vendor that echoes it
     /// in an error must not publish it). Nothing when no target holds a value with its
     /// fingerprint.
+    ///
+    /// Every value the key's targets hold is read too, and known to the redactor from then
+    /// on (found by an attacker: on a key rotor never rotated, a reload echoing the deployed
+    /// key printed it whole under --verbose), and its fingerprint kept in `heldFingerprints`.
     func readOldSecret() async {
-        guard let old, let secret = await engine.secretInTargets(of: old, key: keyName) else { return }
-        oldSecret = secret
+        for operation in operations where operation.spec.value == .secretOnly {
+            guard let value = await operation.readBack(), !value.isEmpty else { continue }
+            let secret = Secret(value)
+            heldFingerprints.insert(secret.fingerprint)
+            if let old, oldSecret == nil, secret.fingerprint == old.fingerprint { oldSecret = secret }
+        }
     }
 
     /// Room for one more generation at a provider with a limit (AWS IAM: two keys per

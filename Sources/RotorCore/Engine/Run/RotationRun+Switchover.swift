@@ -76,13 +76,24 @@ extension RotationRun {
             // that deletes it reads its value there (confirm-revoked, and the redactor).
             return ended(.needsPerson, "rotated to \(new.id), but deleting the old generation failed: \(message)")
         }
+        let byHand = provider.implementation is ManualProvider
+        if byHand {
+            // A person's --yes is checked before it is recorded (found by an attacker: with the
+            // old key still live, the reminder was gone and nothing tracked it): while it
+            // answers, it stays pending, waiting for 'rotor confirm'.
+            try await confirmRevoked(old, secret: oldSecret)
+            if report.revocations.last?.status == .stillActive {
+                report.left.append(PendingAction(.confirmDeletion, "delete \(ManualProvider.describe(old.id)) in the console, then run 'rotor confirm \(keyName)'"))
+                return ended(.needsPerson, "\(rotated); old generation \(old.id) still answers its verify checks: kept as waiting for a person to delete it")
+            }
+        }
         state.previous = nil
         try engine.store.saveKeyState(state, for: keyName)
         note(.delete, "old generation \(old.id) deleted", .ok)
         engine.removeBackups(journal.runID)
         // Earlier runs' backups (one a person never restored) hold generations now gone.
         try engine.removeBackupsOfFinishedRuns(of: keyName)
-        try await confirmRevoked(old, secret: oldSecret)
+        if !byHand { try await confirmRevoked(old, secret: oldSecret) }
         return ended(.completed, "\(rotated); old generation \(old.id) deleted" + (report.revocations.last?.status == .rejected ? " and its key rejected" : ""))
     }
 

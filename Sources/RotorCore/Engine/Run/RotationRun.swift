@@ -33,6 +33,8 @@ final class RotationRun {
     var unknownDeployed: [String] = []
     /// The generation before the old one, when this run retired it (see `retire`).
     var retired: GenerationRecord?
+    /// What the key's `{secret}` targets held when the run began (`readOldSecret`).
+    var heldFingerprints = Set<String>()
 
     var keyName: String { key.name.value }
 
