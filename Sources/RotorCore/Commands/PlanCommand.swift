@@ -27,7 +27,7 @@ public enum PlanCommand {
         guard let (states, interrupted, streaks) = step.existingStatesAndInterruptedRuns(keys: options.keys) else { return .failure }
         var input = PlanningInput(configuration: configuration, states: states, now: options.now, selectedKeys: options.keys,
                                   displayPath: { loader.displayPath($0) })
-        input.preflightProblems = PreflightChecks.forPlan
+        input.preflightProblems = PreflightChecks.forPlan()
         input.failureStreaks = streaks
         let (plan, inspected) = Planner.plan(input, inspect: inspect(displayPath: { loader.displayPath($0) }))
         let warnings = interrupted.map(InterruptedRuns.describe)
@@ -59,7 +59,7 @@ public enum PlanCommand {
     /// it — every target looked at, every check preflight can make without the provider.
     static func dryRun(_ input: PlanningInput, displayPath: @escaping @Sendable (String) -> String) -> Plan {
         var input = input
-        input.preflightProblems = PreflightChecks.forPlan
+        input.preflightProblems = PreflightChecks.forPlan()
         return Planner.plan(input, inspect: inspect(displayPath: displayPath)).plan
     }
 

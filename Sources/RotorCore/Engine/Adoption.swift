@@ -5,10 +5,11 @@ extension RotationEngine {
     /// created at `now`, so that `every` and `window` count from today and the first
     /// rotation deletes the original key (instead of leaving it live at its provider).
     ///
-    /// Every target that holds the secret itself (`{secret}`) must hold the same value; a
-    /// `{id}` target names the id (else `id`; a key at a vendor needs one of the two, so that
-    /// its first rotation can delete the original there). A missing target is refused
-    /// unless it has `create: true`. Nothing is recorded when anything disagrees; a key with
+    /// Every target that holds the secret itself (`{secret}`) must hold the same value. The
+    /// id of a key at a vendor comes from a person (`id`, `--id`): its first rotation deletes
+    /// that id there, so it must be listed by the provider (when it lists), agree with any
+    /// `{id}` target and belong to no other key. Other keys take `id`, a `{id}` target, or
+    /// `adopted-DATE`. A missing target is refused unless it has `create: true`. Nothing is recorded when anything disagrees; a key with
     /// a generation already is refused. The report's `notDue` is set when there is nothing to
     /// adopt: no target holds a value (the first rotation creates one), or rotor recorded
     /// the key already (`adopt --all` skips both).

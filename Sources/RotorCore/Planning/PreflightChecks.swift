@@ -11,28 +11,29 @@ enum PreflightChecks {
     /// problem here — the plan marks it `needs_person`.
     /// `targetCommands`: exec targets' commands too (`plan`; a run's preflight checks each
     /// target itself).
+    /// `locate`: how a command is looked for (`CommandRunner.locate`, or a cached one).
     static func problems(key: KeyPolicy, provider: ProviderSpec, implementation: (any KeyProvider)?, consumers: [ConsumerSpec],
-                         targetCommands: Bool = false) -> [String] {
+                         targetCommands: Bool = false, locate: (String, String) -> String? = CommandRunner.locate) -> [String] {
         var problems: [String] = []
         if let implementation, !(implementation is ManualProvider) {
             problems += implementation.preflight(directory: provider.directory)
         }
         for check in key.verify {
-            if case .exec(let command) = check, CommandRunner.locate(command.program, in: key.directory) == nil {
+            if case .exec(let command) = check, locate(command.program, key.directory) == nil {
                 problems.append("verify command '\(command.program)' is not installed or not on PATH")
             }
         }
         for consumer in consumers {
-            if let reload = consumer.reload, CommandRunner.locate(reload.program, in: consumer.directory) == nil {
+            if let reload = consumer.reload, locate(reload.program, consumer.directory) == nil {
                 problems.append("\(consumer.name.value): reload command '\(reload.program)' is not installed or not on PATH")
             }
-            if case .exec(let command)? = consumer.health, CommandRunner.locate(command.program, in: consumer.directory) == nil {
+            if case .exec(let command)? = consumer.health, locate(command.program, consumer.directory) == nil {
                 problems.append("\(consumer.name.value): health command '\(command.program)' is not installed or not on PATH")
             }
             // An exec target's commands (a file target is looked at by the plan itself).
             for target in consumer.targets where targetCommands {
                 guard case .exec(let write, let read) = target.kind else { continue }
-                for command in [write, read].compactMap({ $0 }) where CommandRunner.locate(command.program, in: consumer.directory) == nil {
+                for command in [write, read].compactMap({ $0 }) where locate(command.program, consumer.directory) == nil {
                     problems.append("\(consumer.name.value): exec target command '\(command.program)' is not installed or not on PATH")
                 }
             }
@@ -41,8 +42,35 @@ enum PreflightChecks {
     }
 
     /// `problems` for the planner: the provider implementation made as a run would make it
-    /// (no person at hand), for a due key only.
-    static let forPlan: @Sendable (KeyPolicy, ProviderSpec, [ConsumerSpec]) -> [String] = { key, provider, consumers in
-        problems(key: key, provider: provider, implementation: provider.makeProvider(runner: CommandRunner()), consumers: consumers, targetCommands: true)
+    /// (no person at hand), for a due key only. Each program is looked for once per plan (at
+    /// 1,000 keys and 10,000 consumers each reload's PATH walk cost plan 0.2 s: measured).
+    static func forPlan() -> @Sendable (KeyPolicy, ProviderSpec, [ConsumerSpec]) -> [String] {
+        let found = LookupCache()
+        return { key, provider, consumers in
+            problems(key: key, provider: provider, implementation: provider.makeProvider(runner: CommandRunner()), consumers: consumers,
+                     targetCommands: true, locate: found.locate)
+        }
+    }
+}
+
+/// `CommandRunner.locate`, remembered: a name on PATH once per program, a path once per
+/// folder it is relative to. Shared by the planner's cores.
+private final class LookupCache: @unchecked Sendable {
+    private let lock = NSLock()
+    private var results: [String: String?] = [:]
+
+    func locate(_ program: String, in directory: String) -> String? {
+        let key = program.contains("/") ? directory + "\u{0}" + program : program
+        lock.lock()
+        if let known = results[key] {
+            lock.unlock()
+            return known
+        }
+        lock.unlock()
+        let result = CommandRunner.locate(program, in: directory)
+        lock.lock()
+        results[key] = result
+        lock.unlock()
+        return result
     }
 }
