@@ -17,10 +17,9 @@ public enum ConfirmCommand {
             console.err("error: '\(key)' has no old generation waiting to be deleted; nothing to confirm")
             return .failure
         }
-        // The person has deleted it: the provider's deletion is their confirmation.
-        let input = ManualInput(secretSource: .none, confirmDeletion: true)
+        // The person's word stands for the provider's deletion (`deletePending(confirmedByPerson:)`).
         let engine: RotationEngine
-        do { engine = try EngineSetup.make(configuration, global: global, console: console, loader: step.loader, manualInput: input) } catch { return error }
+        do { engine = try EngineSetup.make(configuration, global: global, console: console, loader: step.loader) } catch { return error }
         guard let recovered = await EngineSetup.recoverFirst(engine, console: console, json: json) else { return .needsPerson }
         var reports: [RotationReport] = []
         for key in keys {

@@ -63,7 +63,7 @@ public enum StatusCommand {
         } else {
             // --quiet (cron): only the keys that need attention, and nothing when none does.
             render(global.quiet ? statuses.filter(\.needsAttention) : statuses, console: console, quiet: global.quiet,
-                   manualKeys: Set(configuration.keys.map(\.name.value).filter(configuration.isManual)), now: now)
+                   manualKeys: configuration.manualKeys, now: now)
             for run in interrupted { console.out(Style.red("interrupted: ", console.colorOut) + InterruptedRuns.describe(run)) }
             // --quiet (the example crontab's hourly drift check): a standing warning would mail every hour.
             if !global.quiet { warnings.forEach { console.warn($0) } }

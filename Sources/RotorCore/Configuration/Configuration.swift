@@ -22,8 +22,14 @@ public struct Configuration: Sendable {
 
     /// Whether only a person can give the key's new secret (its provider is `manual`).
     public func isManual(_ keyName: String) -> Bool {
-        guard let key = key(named: keyName), let provider = provider(named: key.provider.value), case .manual = provider.kind else { return false }
-        return true
+        guard let key = key(named: keyName), let provider = provider(named: key.provider.value) else { return false }
+        return provider.isManual
+    }
+
+    /// `isManual` for every key at once (one pass, not a search per key).
+    public var manualKeys: Set<String> {
+        let providers = Set(providers.filter(\.isManual).map(\.name.value))
+        return Set(keys.filter { providers.contains($0.provider.value) }.map(\.name.value))
     }
 
     public func consumers(of key: String) -> [ConsumerSpec] {

@@ -31,7 +31,7 @@ extension RotationEngine {
             }
             reason = "unused since \(DateFormatting.iso8601(lastUse)) (\(unusedFor) or more)"
         }
-        if case .manual = provider.spec.kind, !confirmedByPerson, !manualInput.confirmDeletion {
+        if provider.spec.isManual, !confirmedByPerson, !manualInput.confirmDeletion {
             // Only a person deletes it: said at every run (exit 3), recorded only once they
             // confirm — not a run and an audit entry every 15 minutes for months.
             var waiting = RotationReport(key: keyName, outcome: .needsPerson, newGeneration: current, oldGeneration: previous)
@@ -48,6 +48,14 @@ extension RotationEngine {
             // and so that a vendor echoing either value is redacted (every Secret is known).
             let oldSecret = try secretInBackups(of: previous, key: keyName)
             let inUse = await secretInTargets(of: current, key: keyName).map { (id: current.id, secret: $0) }
+            /// The state without the previous generation, its backups gone, the report completed.
+            func recordDeleted() throws {
+                try store.saveKeyState(KeyState(current: current, previous: nil), for: keyName)
+                try removeBackupsOfFinishedRuns(of: keyName)
+                report.outcome = .completed
+                report.message = "deleted generation \(previous.id): \(reason)"
+                report.steps.append(PlanStep(step: .delete, detail: report.message, status: .ok))
+            }
             if confirmedByPerson {
                 // A person says it is deleted: rotor checks first, and when the old key still
                 // answers it records nothing — the reminder stays (found by an attacker: it
@@ -60,25 +68,16 @@ extension RotationEngine {
                     report.left.append(PendingAction(.confirmDeletion, "delete \(ManualProvider.describe(previous.id)) in the console, then run 'rotor confirm \(keyName)'"))
                     return report
                 }
-                try store.saveKeyState(KeyState(current: current, previous: nil), for: keyName)
-                try removeBackupsOfFinishedRuns(of: keyName)
-                report.outcome = .completed
-                report.message = "deleted generation \(previous.id): \(reason)"
-                report.steps.append(PlanStep(step: .delete, detail: report.message, status: .ok))
+                try recordDeleted()
                 return report
             }
-            let because = confirmedByPerson ? "a person confirmed deleting it" : "grace period over"
-            if let error = try await provider.delete(.old(previous, because: "delete generation \(previous.id): \(because)"), journal: journal, at: now) {
+            if let error = try await provider.delete(.old(previous, because: "delete generation \(previous.id): grace period over"), journal: journal, at: now) {
                 report.outcome = .needsPerson
                 report.message = "deleting generation \(previous.id) (grace period over) failed: \(error.message); the next run retries"
                 report.left.append(PendingAction(.deleteGeneration, "generation \(previous.id) is still at the provider"))
                 return report
             }
-            try store.saveKeyState(KeyState(current: current, previous: nil), for: keyName)
-            try removeBackupsOfFinishedRuns(of: keyName)
-            report.outcome = .completed
-            report.message = "deleted generation \(previous.id): \(reason)"
-            report.steps.append(PlanStep(step: .delete, detail: report.message, status: .ok))
+            try recordDeleted()
             report.add(try await confirmRevoked(previous, secret: oldSecret, current: inUse, key: key, journal: journal))
             report.escalateIfOldKeyAnswers(provider: provider.name)
             return report

@@ -107,7 +107,7 @@ public enum Planner {
             due: schedule.due, reason: schedule.reason, emergency: input.emergency, current: state.current,
             nextDue: schedule.nextDue, blockers: [], steps: [])
         guard schedule.due else { return plan }
-        if case .manual = provider.kind { plan.needsPerson = true }
+        plan.needsPerson = provider.isManual
         // At a vendor the run appends its own suffix (unique per attempt): shown as <run>.
         let generationName = key.generationName.render(TemplateValues.context(key: key.name.value, dated: dated ?? TemplateValues.dated(input.now)))
             + (provider.reachesAVendor ? "-<run>" : "")

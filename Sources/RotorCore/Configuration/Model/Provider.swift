@@ -25,6 +25,12 @@ public struct ProviderSpec: Hashable, Sendable {
 
     public static let typeNames = ["manual", "generate", "exec", "http"]
 
+    /// A console-only issuer: only a person can give a new secret.
+    public var isManual: Bool {
+        if case .manual = kind { return true }
+        return false
+    }
+
     /// Whether rotor itself calls the issuer (a CLI or an API), so that a call cut short may
     /// still have acted there; a `manual` key's person or rotor's own `generate` may not.
     public var reachesAVendor: Bool {

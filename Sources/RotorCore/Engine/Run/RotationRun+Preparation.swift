@@ -88,7 +88,7 @@ extension RotationRun {
     func retire() async throws {
         guard let retiring = state.previous else { return }
         retired = retiring
-        if case .manual = provider.spec.kind, !engine.manualInput.confirmDeletion {
+        if provider.spec.isManual, !engine.manualInput.confirmDeletion {
             // Only a person deletes a console key, and they are asked for the new secret
             // before any confirmation (issue 19): an old key still waiting is theirs to
             // confirm first, or with --yes.

@@ -67,7 +67,7 @@ extension RotationRun {
         if let error = try await provider.delete(.old(old, because: "delete old generation \(old.id)"), journal: journal, at: now) {
             let message = Redactor.redact(error.message)
             note(.delete, message, .failed)
-            if case .manual = provider.spec.kind {
+            if provider.spec.isManual {
                 report.left.append(PendingAction(.confirmDeletion, "delete \(ManualProvider.describe(old.id)) in the console, then run 'rotor confirm \(keyName)'"))
             } else {
                 report.left.append(PendingAction(.deleteGeneration, "old generation \(old.id) is still at the provider; 'rotor run' retries its deletion"))
