@@ -12,6 +12,7 @@ typedef unsigned int Oid;
 
 static struct {
     PGconn *(*connectdb)(const char *);
+    PGconn *(*connectdb_params)(const char *const *, const char *const *, int);
     int (*status)(const PGconn *);
     char *(*error_message)(const PGconn *);
     void (*finish)(PGconn *);
@@ -36,6 +37,7 @@ static void load_pq(void) {
     if (!library) { pq.load_error = "libpq is not installed (Debian: apt-get install libpq5)"; return; }
 #define LOAD(field, symbol) if (!(*(void **)&pq.field = dlsym(library, symbol))) { pq.load_error = "libpq lacks " symbol; return; }
     LOAD(connectdb, "PQconnectdb")
+    LOAD(connectdb_params, "PQconnectdbParams")
     LOAD(status, "PQstatus")
     LOAD(error_message, "PQerrorMessage")
     LOAD(finish, "PQfinish")
@@ -58,6 +60,10 @@ const char *rotor_pq_load_error(void) {
 
 void *rotor_pq_connect(const char *conninfo) {
     return rotor_pq_load_error() ? NULL : pq.connectdb(conninfo);
+}
+
+void *rotor_pq_connect_params(const char *const *keywords, const char *const *values) {
+    return rotor_pq_load_error() ? NULL : pq.connectdb_params(keywords, values, 1);
 }
 
 /* Every function below takes a connection or result that rotor_pq_connect made, so libpq is loaded. */

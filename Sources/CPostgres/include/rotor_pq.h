@@ -12,6 +12,10 @@ const char *rotor_pq_load_error(void);
 
 /// PQconnectdb. NULL when libpq is missing or out of memory.
 void *rotor_pq_connect(const char *conninfo);
+/// PQconnectdbParams with expand_dbname: `keywords` and `values` end with NULL; a URI in
+/// the first "dbname" is expanded, and the keywords after it override what it says (a
+/// role's login with the admin URL's host, port and TLS settings). NULL as for connect.
+void *rotor_pq_connect_params(const char *const *keywords, const char *const *values);
 /// 1 when PQstatus is CONNECTION_OK.
 int rotor_pq_connection_ok(void *connection);
 const char *rotor_pq_error_message(void *connection);

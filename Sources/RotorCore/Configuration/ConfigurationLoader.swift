@@ -357,6 +357,7 @@ extension ProviderSpec {
         switch kind {
         case .http(let http): http.list?.fields.lastUsed != nil
         case .exec(let exec): exec.list?.fields.lastUsed != nil
+        case .postgres: true  // a role with open sessions is in use now (pg_stat_activity)
         case .manual, .generate: false
         }
     }

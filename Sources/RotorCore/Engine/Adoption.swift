@@ -29,7 +29,7 @@ extension RotationEngine {
         }) { _ in
             var report = report
             let held: HeldGeneration
-            switch await heldGeneration(of: key, givenID: givenID, reachesAVendor: provider.reachesAVendor, now: now) {
+            switch await heldGeneration(of: key, givenID: givenID, reachesAVendor: provider.reachesAVendor, fixedIDs: provider.fixedIDs, now: now) {
             case .failure(let refusal):
                 report.message = refusal.message + "; nothing was recorded"
                 report.notDue = refusal.nothingHeld ? refusal.message : nil
@@ -83,7 +83,7 @@ extension RotationEngine {
         var nothingHeld = false
     }
 
-    private func heldGeneration(of key: KeyPolicy, givenID: String?, reachesAVendor: Bool, now: Date) async -> Result<HeldGeneration, AdoptionRefusal> {
+    private func heldGeneration(of key: KeyPolicy, givenID: String?, reachesAVendor: Bool, fixedIDs: [String]?, now: Date) async -> Result<HeldGeneration, AdoptionRefusal> {
         var fingerprints: [(label: String, fingerprint: String)] = []
         var ids: [(label: String, id: String)] = []
         var problems: [String] = []
@@ -148,6 +148,15 @@ extension RotationEngine {
             // file could name another key there (another team's): a person confirms it.
             let named = heldIDs.first.map { " (its {id} target names '\(ControlCharacters.escapeLine($0))': check it, then 'rotor adopt \(name) --id \(ControlCharacters.escapeLine($0))')" } ?? ""
             return .failure(AdoptionRefusal(message: "give the id its provider knows this key by with --id ID, so that the first rotation deletes the right key there\(named)"))
+        }
+        if let fixedIDs {
+            // A provider whose generations are its roles: the id names which one consumers
+            // use (its first rotation changes the other one's password), so it must be one.
+            guard let id = givenID ?? heldIDs.first, fixedIDs.contains(id) else {
+                let given = (givenID ?? heldIDs.first).map { "'\(ControlCharacters.escapeLine($0))' is not one of its roles" } ?? "no {id} target names the role consumers use"
+                return .failure(AdoptionRefusal(message: "\(given): give the role its targets log in as with --id (\(fixedIDs.joined(separator: " or ")))"))
+            }
+            return .success(HeldGeneration(id: id, fingerprint: fingerprint, targets: fingerprints.count + ids.count))
         }
         let id = givenID ?? heldIDs.first ?? ManualProvider.adoptedPrefix + DateFormatting.compactTimestamp(now).prefix(8)
         if let problem = Self.idProblem(id, heldValues: heldValues) {

@@ -55,7 +55,9 @@ extension RotationEngine {
             try journal.record(.confirmRevoked, .info, revocation.detail)
             return revocation
         }
-        guard !key.verify.isEmpty else { return try notChecked("the key has no verify checks to try the old generation \(old.id) with") }
+        // A provider that checks by using a generation (a database login) is asked too.
+        let selfChecking = configuration.provider(named: key.provider.value).flatMap { makeProvider($0, runner, manualInput) } as? any SelfCheckingProvider
+        guard !key.verify.isEmpty || selfChecking != nil else { return try notChecked("the key has no verify checks to try the old generation \(old.id) with") }
         guard let secret, secret.fingerprint == old.fingerprint else {
             return try notChecked("the old value of \(old.id) is no longer at hand (rotor stores no secret; it is read from the targets, or from the backups kept during the grace period)")
         }
@@ -69,12 +71,12 @@ extension RotationEngine {
         var accepted = false
         while true {
             attempts += 1
-            (accepted, last) = await tryChecks(key, values: values, secret: secret)
+            (accepted, last) = await tryChecks(key, selfChecking, values: values, secret: secret)
             if !accepted && !last.inconclusive {
                 if let current {
                     var controlValues = values
                     controlValues[.id] = current.id
-                    let (works, failure) = await tryChecks(key, values: controlValues, secret: current.secret, all: true)
+                    let (works, failure) = await tryChecks(key, selfChecking, values: controlValues, secret: current.secret, all: true)
                     if !works {
                         return try notChecked("the verify checks refuse the generation in use (\(current.id)) too, so their refusal of \(old.id) proves nothing (\(Redactor.redact(failure.message)))")
                     }
@@ -102,11 +104,17 @@ extension RotationEngine {
     /// One try of the checks with `secret`: accepted when any check passes (`all`: when
     /// every check passes); else the failure that decides (a conclusive refusal wins over
     /// an inconclusive one).
-    private func tryChecks(_ key: KeyPolicy, values: [Placeholder: String], secret: Secret,
+    private func tryChecks(_ key: KeyPolicy, _ selfChecking: (any SelfCheckingProvider)?, values: [Placeholder: String], secret: Secret,
                            all: Bool = false) async -> (accepted: Bool, failure: CheckRunner.Failure) {
         var decisive: CheckRunner.Failure?
-        for check in key.verify {
-            guard let failure = await CheckRunner(runner: runner).run(check, values: values, secret: secret, directory: key.directory, retrying: false) else {
+        let providerCheck: [CheckSpec?] = selfChecking == nil ? [] : [nil]  // nil: the provider's own check
+        for check in providerCheck + key.verify.map(Optional.some) {
+            let outcome = if let check {
+                await CheckRunner(runner: runner).run(check, values: values, secret: secret, directory: key.directory, retrying: false)
+            } else {
+                await selfChecking!.tryUsing(id: values[.id] ?? "", secret: secret)
+            }
+            guard let failure = outcome else {
                 if all { continue }
                 return (true, CheckRunner.Failure(message: "accepted"))
             }

@@ -137,13 +137,14 @@ public enum Planner {
         if input.revokeFirst, let current = state.current {
             steps.append(PlanStep(step: .delete, detail: "REVOKE FIRST: delete the current generation \(current.id) (\(current.fingerprint)) before consumers are updated; consumers fail until updated, and rollback cannot restore it"))
         }
-        steps.append(PlanStep(step: .create, detail: StepDescriptions.create(provider, generationName: generationName)))
-        if key.verify.isEmpty {
+        steps.append(PlanStep(step: .create, detail: StepDescriptions.create(provider, generationName: generationName, current: state.current)))
+        if provider.logsInItself {
+            steps.append(PlanStep(step: .verifyKey, detail: "log in as the role with its new password: the server must accept it"))
+        } else if key.verify.isEmpty {
             steps.append(PlanStep(step: .verifyKey, detail: "no verify checks in the policy: the new generation is not tried before consumers get it"))
-        } else {
-            for check in key.verify {
-                steps.append(PlanStep(step: .verifyKey, detail: StepDescriptions.check(check)))
-            }
+        }
+        for check in key.verify {
+            steps.append(PlanStep(step: .verifyKey, detail: StepDescriptions.check(check)))
         }
         var position = 0  // of the target among all of `consumers`' targets
         var unknownHeld: [String] = []  // with --revoke-first: what targets hold that rotor did not issue
@@ -187,7 +188,7 @@ public enum Planner {
             steps.append(PlanStep(step: .delete, detail: StepDescriptions.delete(key, provider: provider, state: state, emergency: input.emergency)))
         }
         if let old = state.current, !Self.isGenerated(provider) {
-            steps.append(PlanStep(step: .confirmRevoked, detail: StepDescriptions.confirmRevoked(key, old: old, deletedNow: input.revokeFirst || input.emergency || key.grace.seconds == 0)))
+            steps.append(PlanStep(step: .confirmRevoked, detail: StepDescriptions.confirmRevoked(key, provider: provider, old: old, deletedNow: input.revokeFirst || input.emergency || key.grace.seconds == 0)))
         }
         plan.steps = steps
         return plan

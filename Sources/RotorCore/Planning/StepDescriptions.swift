@@ -1,7 +1,12 @@
 /// One-line, secret-free descriptions of what a step will do, for plans and progress.
 enum StepDescriptions {
-    static func create(_ provider: ProviderSpec, generationName: String) -> String {
+    static func create(_ provider: ProviderSpec, generationName: String, current: GenerationRecord? = nil) -> String {
         switch provider.kind {
+        case .postgres(let postgres):
+            let role = current.flatMap { current in postgres.roles.first { $0 != current.id } }
+            let which = role.map { "role \($0) (not in use; consumers use \(current!.id))" }
+                ?? "the role of \(postgres.roles.joined(separator: ", ")) no consumer uses (its {id} targets tell; with neither in use, \(postgres.roles[0]))"
+            return "set a new random password on \(which) at \(PostgresProvider.describe(postgres.url)), sent as a SCRAM-SHA-256 verifier; then log in as it"
         case .manual(let manual):
             return "a person creates a new key at: \(manual.instructions) — name it '\(generationName)'; rotor then reads the secret from --secret-env or stdin"
         case .generate(let format):
@@ -15,7 +20,10 @@ enum StepDescriptions {
     }
 
     /// After the old generation's deletion: its secret tried against the key's checks.
-    static func confirmRevoked(_ key: KeyPolicy, old: GenerationRecord, deletedNow: Bool) -> String {
+    static func confirmRevoked(_ key: KeyPolicy, provider: ProviderSpec, old: GenerationRecord, deletedNow: Bool) -> String {
+        if case .postgres = provider.kind {
+            return "once \(old.id)'s password is replaced\(deletedNow ? "" : " (by the 'rotor run' after the grace period)"), log in as \(old.id) with the old one: the server must refuse it\(key.verify.isEmpty ? "" : ", and so must the key's \(Planner.count(key.verify.count, "verify check"))")"
+        }
         guard !key.verify.isEmpty else { return "not checked: the key has no verify checks to try the old generation \(old.id) with once it is deleted" }
         return "once \(old.id) is deleted\(deletedNow ? "" : " (by the 'rotor run' after the grace period)"), try it with the key's \(Planner.count(key.verify.count, "verify check")): "
             + "they must refuse it (retried within \(key.confirmRevokedWithin)); if it still answers, exit 3"
@@ -35,6 +43,11 @@ enum StepDescriptions {
             return "\(old): a person confirms its deletion \(when) — \(how)"
         case .generate:
             return "\(old) is forgotten \(when); nothing to delete at a provider"
+        case .postgres:
+            guard let current = state.current else {
+                return "the role consumers used is not retired: rotor did not record it (adopt the key first to have its password retired)"
+            }
+            return "retire role \(current.id) \(when): its password replaced by an unknown random one, its open sessions ended"
         case .exec, .http:
             guard state.current != nil else {
                 return "the old generation is unknown to rotor (it never rotated this key), so rotor will not delete it; delete it at the provider once every consumer runs on the new one"

@@ -72,6 +72,32 @@ public protocol KeyProvider: Sendable {
     func delete(id: String, values: [Placeholder: String], directory: String) async throws(ProviderError)
     /// The generations the provider has, or nil when it cannot list.
     func list(values: [Placeholder: String], directory: String) async throws(ProviderError) -> [ListedGeneration]?
+    /// Checks that ask the provider itself (see the default).
+    func readiness(directory: String) async -> [String]
+    /// `create` told which generation consumers use now (see the default).
+    func create(name: String, values: [Placeholder: String], directory: String, inUse: String?) async throws(ProviderError) -> NewGeneration
+}
+
+extension KeyProvider {
+    /// Checks that ask the provider itself, before anything is created: run by a rotation's
+    /// preflight only (`plan` and the dry runs call no provider). Problems as sentences.
+    func readiness(directory: String) async -> [String] { [] }
+
+    /// `create`, told which generation consumers use now (the recorded current one, else
+    /// what the key's `{id}` targets hold): a provider whose generations take turns (a
+    /// `postgres` provider's two roles) creates on the other one.
+    func create(name: String, values: [Placeholder: String], directory: String, inUse: String?) async throws(ProviderError) -> NewGeneration {
+        try await create(name: name, values: values, directory: directory)
+    }
+}
+
+/// A provider that can prove a generation works, or is dead, by using it itself (a
+/// database login): besides the key's verify checks, before any consumer gets a new
+/// generation and after an old one's deletion.
+protocol SelfCheckingProvider: KeyProvider {
+    /// nil when `secret` works as generation `id`; else why not (`inconclusive` when the
+    /// provider could not be asked, as opposed to refusing it).
+    func tryUsing(id: String, secret: Secret) async -> CheckRunner.Failure?
 }
 
 extension NewGeneration {
@@ -105,7 +131,7 @@ extension ProviderSpec {
         switch kind {
         case .exec(let exec): exec.capacity
         case .http(let http): http.capacity
-        case .manual, .generate: nil
+        case .manual, .generate, .postgres: nil
         }
     }
 
@@ -117,6 +143,7 @@ extension ProviderSpec {
         case .exec(let exec): ExecProvider(spec: exec, runner: runner)
         case .manual(let manual): ManualProvider(spec: manual, input: manualInput)
         case .http(let http): HTTPProvider(spec: http)
+        case .postgres(let postgres): PostgresProvider(spec: postgres)
         }
     }
 }

@@ -27,17 +27,8 @@ public final class PostgresStateStore: StateStore {
         try migrate()
     }
 
-    /// The URI with bounds on waiting for the network, unless it sets them itself: a
-    /// partition must end a run with an error in seconds, not hang it for the kernel's
-    /// TCP timeout (~15 minutes) while it holds a lease.
-    static func withNetworkBounds(_ url: String) -> String {
-        let defaults = ["connect_timeout": "10", "tcp_user_timeout": "15000", "keepalives_idle": "10",
-                        "keepalives_interval": "5", "keepalives_count": "3"]
-        let present = Set((url.split(separator: "?", maxSplits: 1).dropFirst().first ?? "").split(separator: "&").map { String($0.split(separator: "=")[0]) })
-        let added = defaults.keys.sorted().filter { !present.contains($0) }.map { "\($0)=\(defaults[$0]!)" }
-        guard !added.isEmpty else { return url }
-        return url + (url.contains("?") ? "&" : "?") + added.joined(separator: "&")
-    }
+    /// The URI with bounds on waiting for the network (`PostgresURL.withNetworkBounds`).
+    static func withNetworkBounds(_ url: String) -> String { PostgresURL.withNetworkBounds(url) }
 
     private func migrate() throws {
         try connection.transaction { db in

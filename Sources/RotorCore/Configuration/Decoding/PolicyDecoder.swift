@@ -46,9 +46,10 @@ struct PolicyDecoder {
         case "generate": kind = generate(reader)
         case "exec": kind = exec(reader)
         case "http": kind = http(reader)
+        case "postgres": kind = postgres(reader)
         default:
             context.diagnostics.error(
-                "unknown provider type '\(type.value)'\(Suggestion.didYouMean(type.value, in: ProviderSpec.typeNames)); types are manual, generate, exec and http",
+                "unknown provider type '\(type.value)'\(Suggestion.didYouMean(type.value, in: ProviderSpec.typeNames)); types are manual, generate, exec, http and postgres",
                 at: type.location)
             reader.abandon()  // which fields are right depends on the type
             return nil
@@ -111,6 +112,39 @@ struct PolicyDecoder {
         guard let create, let id, let secret else { return nil }
         return .exec(ExecProviderSpec(create: create, idPointer: id, secretPointer: secret, delete: delete, deactivate: deactivate, list: list,
                                       capacity: capacity, tokenVariables: tokens))
+    }
+
+    /// `url` of an admin login (no password in it), `roles: [a, b]`, optional `password_env`.
+    private func postgres(_ reader: MappingReader) -> ProviderSpec.Kind? {
+        let url = reader.string("url", required: true)
+        if let url, let node = reader.node("url") {
+            if PostgresURL.host(of: url.value) == nil {
+                context.error("'url' of \(reader.subject) must be a PostgreSQL URI: postgres://ADMIN@HOST:PORT/DATABASE", at: node)
+            } else if PostgresURL.holdsPassword(url.value) {
+                context.error("'url' of \(reader.subject) holds a password: \(Self.literalSecretHint) (PGPASSWORD, ~/.pgpass, or password_env)", at: node)
+            }
+        }
+        let rolesNode = reader.node("roles")
+        let roles = reader.list("roles", required: true) { node, offset -> String? in
+            guard let role = MappingReader.string(node, context, field: "item \(offset + 1) of 'roles' of \(reader.subject)") else { return nil }
+            guard PostgresProvider.isPlainRoleName(role.value) else {
+                context.error("'\(ControlCharacters.escapeLine(role.value))' is not a plain role name: use lower-case letters, digits and '_' (at most 63, not starting with a digit or 'pg_')", at: node)
+                return nil
+            }
+            return role.value
+        }
+        if let roles, let rolesNode, roles.count != 2 || Set(roles).count != 2 {
+            context.error("'roles' of \(reader.subject) must name exactly two different roles, which take turns (e.g. [app_blue, app_green])", at: rolesNode)
+        }
+        var passwordVariable: String?
+        if let name = reader.string("password_env"), let node = reader.node("password_env") {
+            if EnvironmentName.isValid(name.value) { passwordVariable = name.value } else {
+                context.error("'\(name.value)' is not a valid environment variable name; use letters, digits and '_', not starting with a digit", at: node)
+            }
+        }
+        guard let url, let roles, roles.count == 2, Set(roles).count == 2,
+              PostgresURL.host(of: url.value) != nil, !PostgresURL.holdsPassword(url.value) else { return nil }
+        return .postgres(PostgresProviderSpec(url: url.value, roles: roles, passwordVariable: passwordVariable))
     }
 
     private func http(_ reader: MappingReader) -> ProviderSpec.Kind? {

@@ -12,6 +12,7 @@ public struct ProviderSpec: Hashable, Sendable {
         case generate(GenerateProviderSpec)
         case exec(ExecProviderSpec)
         case http(HTTPProviderSpec)
+        case postgres(PostgresProviderSpec)
     }
 
     public var typeName: String {
@@ -20,10 +21,11 @@ public struct ProviderSpec: Hashable, Sendable {
         case .generate: "generate"
         case .exec: "exec"
         case .http: "http"
+        case .postgres: "postgres"
         }
     }
 
-    public static let typeNames = ["manual", "generate", "exec", "http"]
+    public static let typeNames = ["manual", "generate", "exec", "http", "postgres"]
 
     /// A console-only issuer: only a person can give a new secret.
     public var isManual: Bool {
@@ -33,11 +35,26 @@ public struct ProviderSpec: Hashable, Sendable {
 
     /// Whether rotor itself calls the issuer (a CLI or an API), so that a call cut short may
     /// still have acted there; a `manual` key's person or rotor's own `generate` may not.
+    /// A `postgres` create cut short leaves no orphan either: it changes the password of
+    /// the role no consumer uses, which is what deleting that generation does anyway.
     public var reachesAVendor: Bool {
         switch kind {
         case .exec, .http: true
-        case .manual, .generate: false
+        case .manual, .generate, .postgres: false
         }
+    }
+
+    /// Whether the provider proves a generation works itself (a `postgres` role's login),
+    /// before any consumer gets it and after its deletion, besides the key's verify checks.
+    public var logsInItself: Bool {
+        if case .postgres = kind { return true }
+        return false
+    }
+
+    /// The only ids its generations can have (a `postgres` provider's two roles), or nil.
+    public var fixedIDs: [String]? {
+        if case .postgres(let postgres) = kind { return postgres.roles }
+        return nil
     }
 
     /// Whether `list` reports each generation's name, so a create whose answer was lost can
@@ -46,7 +63,7 @@ public struct ProviderSpec: Hashable, Sendable {
         switch kind {
         case .exec(let exec): exec.list?.fields.name != nil
         case .http(let http): http.list?.fields.name != nil
-        case .manual, .generate: false
+        case .manual, .generate, .postgres: false
         }
     }
 
@@ -64,7 +81,7 @@ public struct ProviderSpec: Hashable, Sendable {
         switch kind {
         case .exec(let exec): exec.create.timeout.timeInterval + CommandRunner.terminationGrace + 0.5
         case .http(let http): http.timeout.timeInterval + 0.5
-        case .manual, .generate: nil
+        case .manual, .generate, .postgres: nil
         }
     }
 }
@@ -86,6 +103,19 @@ public struct GenerateProviderSpec: Hashable, Sendable {
     public var prefix: String
     public var bytes: Int
     public var encoding: Encoding
+}
+
+/// Database passwords (PostgreSQL): two roles with the same grants take turns, AWS Secrets
+/// Manager's "alternating users". A generation's id is the role, its secret the password.
+public struct PostgresProviderSpec: Hashable, Sendable {
+    /// A libpq URI of an admin login that may alter both roles; no password in it (from
+    /// `password_env`, else `PGPASSWORD` or `~/.pgpass`, as for psql).
+    public var url: String
+    /// Exactly two roles, which must exist with the same grants.
+    public var roles: [String]
+    /// The variable holding the admin login's password, withdrawn from rotor's environment
+    /// and given to libpq only (never to a command rotor runs).
+    public var passwordVariable: String?
 }
 
 /// A JSON pointer (RFC 6901), e.g. `/AccessKey/SecretAccessKey`.
@@ -230,6 +260,7 @@ extension Configuration {
             switch provider.kind {
             case .http(let http): if case .environment(let name) = http.auth.source { [name] } else { [] }
             case .exec(let exec): exec.tokenVariables
+            case .postgres(let postgres): postgres.passwordVariable.map { [$0] } ?? []
             case .manual, .generate: []
             }
         })

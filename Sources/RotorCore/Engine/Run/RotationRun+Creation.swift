@@ -17,7 +17,9 @@ extension RotationRun {
             try journal.record(.create, .intent, "create generation '\(name)'", facts: JournalFacts(name: name, answerBy: answerBy))
             let generation: NewGeneration
             do throws(ProviderError) {
-                generation = try await provider.implementation.create(name: name, values: values, directory: provider.directory)
+                // In use: the recorded generation, else the one every `{id}` target names.
+                let inUse = old?.id ?? (heldIDs.count == 1 ? heldIDs[0] : nil)
+                generation = try await provider.implementation.create(name: name, values: values, directory: provider.directory, inUse: inUse)
                 // An id is shown, journalled and stored: one a terminal would interpret is not
                 // taken. It exists, though: found by name and deleted like a lost create.
                 guard !generation.id.isEmpty, ControlCharacters.escape(generation.id) == generation.id else {
@@ -148,18 +150,27 @@ extension RotationRun {
         return Stop(outcome: .needsPerson, message: "create failed: \(error.message); a generation named '\(name)' may exist at provider '\(provider.name)' and rotor cannot tell (\(reason)); no consumer was touched")
     }
 
-    /// 2. verify-key: the policy's checks run with the new generation before any consumer gets it.
+    /// 2. verify-key: the provider's own check (a database login) and the policy's checks run
+    /// with the new generation before any consumer gets it.
     func verifyKey(_ generation: NewGeneration) async throws {
+        func failed(_ failure: CheckRunner.Failure) async throws -> Stop {
+            let message = Redactor.redact(failure.message)
+            try journal.record(.verifyKey, .failed, message)
+            note(.verifyKey, message, .failed)
+            return try await abandon(generation, because: "verify-key failed: \(message)")
+        }
+        var checks = key.verify.count
+        if let selfChecking = provider.implementation as? any SelfCheckingProvider {
+            checks += 1
+            if let failure = await selfChecking.tryUsing(id: generation.id, secret: generation.secret) { throw try await failed(failure) }
+        }
         for check in key.verify {
             if let failure = await CheckRunner(runner: engine.runner).run(check, values: values, secret: generation.secret, directory: key.directory) {
-                let message = Redactor.redact(failure.message)
-                try journal.record(.verifyKey, .failed, message)
-                note(.verifyKey, message, .failed)
-                throw try await abandon(generation, because: "verify-key failed: \(message)")
+                throw try await failed(failure)
             }
         }
-        guard !key.verify.isEmpty else { return }
-        let passed = key.verify.count == 1 ? "1 check passed" : "\(key.verify.count) checks passed"
+        guard checks > 0 else { return }
+        let passed = checks == 1 ? "1 check passed" : "\(checks) checks passed"
         try journal.record(.verifyKey, .done, passed)
         note(.verifyKey, passed, .ok)
     }

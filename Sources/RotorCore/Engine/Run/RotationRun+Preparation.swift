@@ -19,11 +19,13 @@ extension RotationRun {
 
     /// 0. Every target exists, parses and is writable; every command exists; the provider
     /// is ready. Nothing is created or touched if any of this fails.
-    func preflight() throws {
+    func preflight() async throws {
         // A manual key's own requirement (a secret at hand) is checked here, not in the shared checks.
         var problems = provider.implementation is ManualProvider ? provider.implementation.preflight(directory: provider.directory) : []
         problems += PreflightChecks.problems(key: key, provider: provider.spec, implementation: provider.implementation, consumers: consumers)
         problems += operations.compactMap { $0.preflight() }
+        // What only the provider can tell (a database's roles), once the rest is ready.
+        if problems.isEmpty { problems += await provider.implementation.readiness(directory: provider.directory) }
         guard problems.isEmpty else {
             let text = problems.joined(separator: "; ")
             try journal.record(.preflight, .failed, text)
@@ -45,6 +47,9 @@ extension RotationRun {
     /// on (found by an attacker: on a key rotor never rotated, a reload echoing the deployed
     /// key printed it whole under --verbose), and its fingerprint kept in `heldFingerprints`.
     func readOldSecret() async {
+        for operation in operations where operation.spec.value == TargetClassifier.idOnly {
+            if let id = await operation.readBack(), !id.isEmpty, !heldIDs.contains(id) { heldIDs.append(id) }
+        }
         for operation in operations where operation.spec.value == .secretOnly {
             guard let value = await operation.readBack(), !value.isEmpty else { continue }
             let secret = Secret(value)

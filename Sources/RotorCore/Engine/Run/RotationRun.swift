@@ -35,6 +35,8 @@ final class RotationRun {
     var retired: GenerationRecord?
     /// What the key's `{secret}` targets held when the run began (`readOldSecret`).
     var heldFingerprints = Set<String>()
+    /// What the key's `{id}` targets held when the run began (`readOldSecret`).
+    var heldIDs: [String] = []
 
     var keyName: String { key.name.value }
 
@@ -64,7 +66,7 @@ final class RotationRun {
     func execute() async throws -> RotationReport {
         do {
             try begin()
-            try preflight()
+            try await preflight()
             await readOldSecret()
             try stopIfInterrupted()
             try await makeRoom()

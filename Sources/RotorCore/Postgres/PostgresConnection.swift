@@ -16,8 +16,26 @@ final class PostgresConnection: @unchecked Sendable {
 
     /// `url`: a libpq connection URI (`postgres://user@host:port/db?sslmode=…`). The
     /// password comes from `PGPASSWORD` or the password file, as for psql.
-    init(url: String) throws {
-        guard let connection = rotor_pq_connect(url) else {
+    convenience init(url: String) throws {
+        try self.init(rotor_pq_connect(url))
+    }
+
+    /// `url` with `parameters` overriding what it says (libpq's `PQconnectdbParams` with
+    /// `expand_dbname`): a role's login through the admin URL's host, port and TLS settings,
+    /// its password given here and never written into a URL or the environment.
+    convenience init(url: String, overriding parameters: KeyValuePairs<String, String>) throws {
+        let keywords = ["dbname"] + parameters.map(\.key), values = [url] + parameters.map(\.value)
+        let copies = (keywords + values).map { strdup($0) }
+        defer { copies.forEach { if let copy = $0 { memset(copy, 0, strlen(copy)); free(copy) } } }
+        let keywordPointers = copies[..<keywords.count].map { UnsafePointer<CChar>($0) } + [nil]
+        let valuePointers = copies[keywords.count...].map { UnsafePointer<CChar>($0) } + [nil]
+        try self.init(keywordPointers.withUnsafeBufferPointer { keys in
+            valuePointers.withUnsafeBufferPointer { rotor_pq_connect_params(keys.baseAddress, $0.baseAddress) }
+        })
+    }
+
+    private init(_ made: UnsafeMutableRawPointer?) throws {
+        guard let connection = made else {
             throw Failure(description: rotor_pq_load_error().map { String(cString: $0) } ?? "libpq could not allocate a connection")
         }
         guard rotor_pq_connection_ok(connection) == 1 else {
@@ -30,6 +48,9 @@ final class PostgresConnection: @unchecked Sendable {
     }
 
     deinit { rotor_pq_finish(connection) }
+
+    /// Why libpq cannot be loaded, or nil (it is loaded by this check).
+    static var libraryProblem: String? { rotor_pq_load_error().map { String(cString: $0) } }
 
     /// Runs one statement with `$1…` parameters; returns its rows (nil for SQL NULL).
     @discardableResult

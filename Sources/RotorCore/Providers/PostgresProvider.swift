@@ -1,0 +1,263 @@
+import Foundation
+
+/// Database passwords with zero downtime: two PostgreSQL roles with the same grants take
+/// turns (AWS Secrets Manager's "alternating users"). A generation's id is the role, its
+/// secret the role's password.
+///
+/// - create: a new random password on the role consumers do not use, sent as a
+///   SCRAM-SHA-256 verifier (`ScramVerifier`), so no statement, server log or
+///   `pg_stat_activity.query` ever holds the password.
+/// - verify: a real login as that role (`tryUsing`), before consumers move and, once the
+///   old role is retired, with its old password (which must be refused).
+/// - delete: the role's password replaced by an unknown random one and its sessions ended.
+///   Idempotent, and never touches a role the provider does not name.
+///
+/// The admin login comes from `url` (its password from `password_env`, else `PGPASSWORD`
+/// or `~/.pgpass`); a server off this machine is reached with `sslmode=verify-full` unless
+/// the URL says otherwise (`PostgresURL.withTLSRule`).
+struct PostgresProvider: SelfCheckingProvider {
+    var spec: PostgresProviderSpec
+
+    /// Length of a new password: 40 letters and digits (~238 bits), safe unencoded in an
+    /// env file, a connection URI (`postgres://{id}:{secret}@…`) and a shell.
+    static let passwordLength = 40
+
+    /// How long one statement or one lock may take before rotor gives up (a session holding
+    /// a lock on the role must not hang a rotation).
+    static let statementTimeout = "30s", lockTimeout = "10s"
+
+    /// A role name rotor can put in a statement without quoting surprises.
+    static func isPlainRoleName(_ name: String) -> Bool {
+        guard (1...63).contains(name.utf8.count), !name.hasPrefix("pg_"), let first = name.utf8.first,
+              first == UInt8(ascii: "_") || (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(first) else { return false }
+        return name.utf8.allSatisfy { $0 == UInt8(ascii: "_") || (UInt8(ascii: "a")...UInt8(ascii: "z")).contains($0) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }
+    }
+
+    /// The server a URL names, for plans and messages (no query, no user).
+    static func describe(_ url: String) -> String {
+        let withoutQuery = url.split(separator: "?", maxSplits: 1).first.map(String.init) ?? url
+        guard let scheme = withoutQuery.range(of: "://") else { return withoutQuery }
+        let rest = withoutQuery[scheme.upperBound...]
+        let authority = rest.prefix { $0 != "/" }
+        let host = authority.split(separator: "@", omittingEmptySubsequences: false).last ?? authority
+        return "postgres://" + host + rest.dropFirst(authority.count)
+    }
+
+    // MARK: KeyProvider
+
+    func preflight(directory: String) -> [String] {
+        var problems: [String] = []
+        if let name = spec.passwordVariable, WithheldEnvironment.value(name)?.isEmpty != false {
+            problems.append("the provider's password variable \(name) is not set")
+        }
+        if let error = PostgresConnection.libraryProblem { problems.append(error) }
+        return problems
+    }
+
+    func readiness(directory: String) async -> [String] {
+        do {
+            let connection = try adminConnection()
+            return try RoleComparison(connection: connection, roles: spec.roles).problems().map { Redactor.redact($0) }
+        } catch {
+            return ["cannot reach the database at \(Self.describe(spec.url)) as its admin login: \(Redactor.redact(String(describing: error)))"]
+        }
+    }
+
+    func create(name: String, values: [Placeholder: String], directory: String) async throws(ProviderError) -> NewGeneration {
+        try await create(name: name, values: values, directory: directory, inUse: nil)
+    }
+
+    func create(name: String, values: [Placeholder: String], directory: String, inUse: String?) async throws(ProviderError) -> NewGeneration {
+        let connection = try connect()
+        let role = try unusedRole(inUse: inUse, connection: connection)
+        let password = Secret(GenerateProvider.encode(randomBytes(Self.passwordLength), as: .alphanumeric))
+        try setPassword(of: role, to: password, connection: connection)
+        return NewGeneration(id: role, name: name, secret: password)
+    }
+
+    func delete(id: String, values: [Placeholder: String], directory: String) async throws(ProviderError) {
+        guard spec.roles.contains(id) else {
+            throw ProviderError("'\(ControlCharacters.escapeLine(id))' is not one of the provider's roles (\(spec.roles.joined(separator: ", "))): rotor alters no other role")
+        }
+        let connection = try connect()
+        // A password nobody knows: the role stays (its grants, what it owns) but no one logs in.
+        try setPassword(of: id, to: Secret(GenerateProvider.encode(randomBytes(Self.passwordLength), as: .alphanumeric)), connection: connection)
+        do {
+            try connection.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1 AND pid <> pg_backend_pid()", [id])
+        } catch {
+            throw ProviderError("the password of \(id) was replaced, but ending its open sessions failed: \(Self.message(error))")
+        }
+    }
+
+    /// Both roles; one with open sessions is in use now (PostgreSQL keeps no record of past
+    /// logins, so a role without sessions reports no last use).
+    func list(values: [Placeholder: String], directory: String) async throws(ProviderError) -> [ListedGeneration]? {
+        let connection = try connect()
+        let rows: [[String?]]
+        do {
+            rows = try connection.execute("SELECT usename, count(*) FROM pg_stat_activity WHERE usename = ANY($1::text[]) GROUP BY usename", [Self.arrayLiteral(spec.roles)])
+        } catch {
+            throw ProviderError("cannot read the sessions of \(spec.roles.joined(separator: ", ")): \(Self.message(error))")
+        }
+        let withSessions = Set(rows.compactMap { $0.first ?? nil })
+        return spec.roles.map { ListedGeneration(id: $0, lastUsed: withSessions.contains($0) ? Date() : nil) }
+    }
+
+    // MARK: SelfCheckingProvider
+
+    /// A login as `id` with `secret`, through the admin URL's host, port, database and TLS
+    /// settings. Only the server's refusal of the password (SQLSTATE 28P01) is evidence.
+    func tryUsing(id: String, secret: Secret) async -> CheckRunner.Failure? {
+        do {
+            let connection = try PostgresConnection(url: boundedURL, overriding: ["user": id, "password": secret.reveal()])
+            try connection.execute("SELECT 1")
+            return nil
+        } catch {
+            let message = Self.message(error)
+            let refused = message.contains("password authentication failed") || (error as? PostgresConnection.Failure)?.state == "28P01"
+            return CheckRunner.Failure(message: "login as \(id) at \(Self.describe(spec.url)): \(message)", inconclusive: !refused)
+        }
+    }
+
+    // MARK: The database
+
+    private var boundedURL: String { PostgresURL.withTLSRule(PostgresURL.withNetworkBounds(spec.url)) }
+
+    /// The admin login, with bounds on every statement and lock it waits for.
+    private func adminConnection() throws -> PostgresConnection {
+        let connection: PostgresConnection
+        if let name = spec.passwordVariable, let password = WithheldEnvironment.value(name) {
+            connection = try PostgresConnection(url: boundedURL, overriding: ["password": password])
+        } else {
+            connection = try PostgresConnection(url: boundedURL)
+        }
+        try connection.execute("SELECT set_config('statement_timeout', $1, false), set_config('lock_timeout', $2, false)", [Self.statementTimeout, Self.lockTimeout])
+        return connection
+    }
+
+    private func connect() throws(ProviderError) -> PostgresConnection {
+        do { return try adminConnection() } catch {
+            throw ProviderError("cannot reach the database at \(Self.describe(spec.url)) as its admin login: \(Self.message(error))")
+        }
+    }
+
+    /// The role to give a new password: the one consumers do not use. With neither known to
+    /// be in use, the one without open sessions (the first when both have none); with both
+    /// in use, rotor cannot tell and refuses.
+    private func unusedRole(inUse: String?, connection: PostgresConnection) throws(ProviderError) -> String {
+        if let inUse {
+            guard spec.roles.contains(inUse) else {
+                throw ProviderError("the generation in use, '\(ControlCharacters.escapeLine(inUse))', is not one of the provider's roles (\(spec.roles.joined(separator: ", "))): adopt the key with --id ROLE")
+            }
+            return spec.roles.first { $0 != inUse }!
+        }
+        let sessions: Set<String>
+        do {
+            sessions = Set(try connection.execute("SELECT DISTINCT usename FROM pg_stat_activity WHERE usename = ANY($1::text[])", [Self.arrayLiteral(spec.roles)]).compactMap { $0.first ?? nil })
+        } catch {
+            throw ProviderError("cannot read the sessions of \(spec.roles.joined(separator: ", ")): \(Self.message(error))")
+        }
+        guard let free = spec.roles.first(where: { !sessions.contains($0) }) else {
+            throw ProviderError("both \(spec.roles.joined(separator: " and ")) have open sessions and rotor has not recorded which one consumers use: run 'rotor adopt KEY --id ROLE' first")
+        }
+        return free
+    }
+
+    /// `ALTER ROLE … PASSWORD` with the SCRAM verifier, never the password: a statement
+    /// cannot take parameters, and the verifier holds only base64, digits, `$` and `:`.
+    private func setPassword(of role: String, to password: Secret, connection: PostgresConnection) throws(ProviderError) {
+        let verifier = ScramVerifier.make(password: password.reveal())
+        do {
+            // A verifier is stored as given, whatever `password_encryption` says.
+            try connection.execute("ALTER ROLE \"\(role)\" PASSWORD '\(verifier.replacingOccurrences(of: "'", with: "''"))'")
+        } catch {
+            throw ProviderError("setting the password of role \(role) failed: \(Self.message(error))")
+        }
+    }
+
+    private func randomBytes(_ count: Int) -> [UInt8] {
+        var generator = SystemRandomNumberGenerator()
+        return (0..<count).map { _ in UInt8.random(in: 0...255, using: &generator) }
+    }
+
+    /// `{a,b}`: role names are plain (`isPlainRoleName`), so nothing needs quoting.
+    static func arrayLiteral(_ roles: [String]) -> String { "{" + roles.joined(separator: ",") + "}" }
+
+    static func message(_ error: any Error) -> String {
+        Redactor.redact(String(describing: error).trimmingCharacters(in: .whitespacesAndNewlines))
+    }
+}
+
+/// Preflight's look at the two roles: they exist, may log in, are not superusers, the
+/// admin may alter them, and they have the same attributes, memberships, settings,
+/// privileges and owned objects in the URL's database (a drift is named, not guessed at).
+struct RoleComparison {
+    let connection: PostgresConnection
+    let roles: [String]
+
+    func problems() throws -> [String] {
+        var problems: [String] = []
+        let admin = try connection.execute("SELECT current_user, rolsuper, rolcreaterole FROM pg_roles WHERE rolname = current_user").first ?? []
+        let adminName = admin.first.flatMap { $0 } ?? "the admin login"
+        if admin.count == 3, admin[1] != "t", admin[2] != "t" {
+            problems.append("the admin login \(adminName) may not alter roles (it needs CREATEROLE, or to be a superuser)")
+        }
+        let attributes = try connection.execute("""
+            SELECT rolname, rolsuper, rolcanlogin, 'inherit=' || rolinherit || ' createrole=' || rolcreaterole || ' createdb=' || rolcreatedb
+                || ' replication=' || rolreplication || ' bypassrls=' || rolbypassrls || ' connection limit=' || rolconnlimit
+                || ' valid until=' || coalesce(rolvaliduntil::text, 'always')
+            FROM pg_roles WHERE rolname = ANY($1::text[])
+            """, [PostgresProvider.arrayLiteral(roles)])
+        let found = Dictionary(attributes.compactMap { row in row[0].map { ($0, row) } }, uniquingKeysWith: { first, _ in first })
+        let missing = roles.filter { found[$0] == nil }
+        if !missing.isEmpty {
+            problems.append("role\(missing.count == 1 ? "" : "s") \(missing.joined(separator: " and ")) \(missing.count == 1 ? "does" : "do") not exist: create \(missing.count == 1 ? "it" : "them") with the same grants as \(roles.count == 2 && missing.count == 1 ? roles.first { $0 != missing[0] }! : "each other")")
+            return problems
+        }
+        for role in roles {
+            if found[role]?[1] == "t" { problems.append("role \(role) is a superuser: rotor rotates only roles that are not") }
+            if found[role]?[2] != "t" { problems.append("role \(role) may not log in (ALTER ROLE \(role) LOGIN)") }
+        }
+        if admin.count == 3, admin[1] != "t", roles.contains(adminName) {
+            problems.append("the admin login is \(adminName), one of the roles it rotates: use another login")
+        }
+        var grants: [String: Set<String>] = [:]
+        for role in roles {
+            grants[role] = Set(try connection.execute(Self.grantsQuery, [role]).compactMap { $0.first ?? nil })
+                .union([found[role]?[3] ?? nil].compactMap { $0.map { "attributes " + $0 } })
+        }
+        let (a, b) = (roles[0], roles[1])
+        let onlyA = grants[a]!.subtracting(grants[b]!).sorted(), onlyB = grants[b]!.subtracting(grants[a]!).sorted()
+        if !onlyA.isEmpty || !onlyB.isEmpty {
+            let differences = onlyA.map { "\(a) has '\($0)', \(b) not" } + onlyB.map { "\(b) has '\($0)', \(a) not" }
+            let shown = differences.prefix(10).joined(separator: "; ") + (differences.count > 10 ? "; and \(differences.count - 10) more" : "")
+            problems.append("roles \(a) and \(b) differ (consumers moved to the other would lose or gain access): \(shown); grant both the same (a group role both are members of)")
+        }
+        return problems
+    }
+
+    /// One line per grant a role holds: memberships, privileges on the databases and, in
+    /// the connected database, on schemas, tables, sequences, columns and functions; objects
+    /// it owns; its per-database settings.
+    static let grantsQuery = """
+        WITH r AS (SELECT oid FROM pg_roles WHERE rolname = $1)
+        SELECT 'member of ' || g.rolname || CASE WHEN m.admin_option THEN ' with admin option' ELSE '' END
+            FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid WHERE m.member = (SELECT oid FROM r)
+        UNION ALL SELECT a.privilege_type || CASE WHEN a.is_grantable THEN ' (grantable)' ELSE '' END || ' on database ' || d.datname
+            FROM pg_database d, aclexplode(d.datacl) a WHERE a.grantee = (SELECT oid FROM r)
+        UNION ALL SELECT a.privilege_type || CASE WHEN a.is_grantable THEN ' (grantable)' ELSE '' END || ' on schema ' || n.nspname
+            FROM pg_namespace n, aclexplode(n.nspacl) a WHERE a.grantee = (SELECT oid FROM r)
+        UNION ALL SELECT a.privilege_type || CASE WHEN a.is_grantable THEN ' (grantable)' ELSE '' END
+                || CASE c.relkind WHEN 'S' THEN ' on sequence ' ELSE ' on table ' END || c.oid::regclass::text
+            FROM pg_class c, aclexplode(c.relacl) a WHERE a.grantee = (SELECT oid FROM r)
+        UNION ALL SELECT a.privilege_type || ' on column ' || c.oid::regclass::text || '.' || quote_ident(att.attname)
+            FROM pg_attribute att JOIN pg_class c ON c.oid = att.attrelid, aclexplode(att.attacl) a WHERE a.grantee = (SELECT oid FROM r)
+        UNION ALL SELECT a.privilege_type || ' on function ' || p.oid::regprocedure::text
+            FROM pg_proc p, aclexplode(p.proacl) a WHERE a.grantee = (SELECT oid FROM r)
+        UNION ALL SELECT 'owner of ' || c.oid::regclass::text FROM pg_class c WHERE c.relowner = (SELECT oid FROM r)
+        UNION ALL SELECT 'owner of schema ' || n.nspname FROM pg_namespace n WHERE n.nspowner = (SELECT oid FROM r)
+        UNION ALL SELECT 'owner of function ' || p.oid::regprocedure::text FROM pg_proc p WHERE p.proowner = (SELECT oid FROM r)
+        UNION ALL SELECT 'setting ' || s || coalesce(' in database ' || (SELECT datname FROM pg_database WHERE oid = st.setdatabase), '')
+            FROM pg_db_role_setting st, unnest(st.setconfig) s WHERE st.setrole = (SELECT oid FROM r)
+        """
+}

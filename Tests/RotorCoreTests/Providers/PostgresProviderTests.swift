@@ -1,0 +1,69 @@
+import Foundation
+import Testing
+@testable import RotorCore
+
+/// The parts of the `postgres` provider that need no server (PostgresProviderTests in the
+/// end-to-end tests use a real one): SCRAM verifiers, the TLS rule, the policy's errors.
+@Suite struct PostgresProviderUnitTests {
+    /// PBKDF2-HMAC-SHA256 test vectors (RFC 7914 section 11, and the widely published ones
+    /// for "password"/"salt").
+    @Test func pbkdf2MatchesPublishedVectors() {
+        func hex(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", $0) }.joined() }
+        #expect(hex(ScramVerifier.pbkdf2SHA256(password: Array("password".utf8), salt: Array("salt".utf8), iterations: 1))
+            == "120fb6cffcf8b32c43e7225256c4f837a86548c92ccc35480805987cb70be17b")
+        #expect(hex(ScramVerifier.pbkdf2SHA256(password: Array("password".utf8), salt: Array("salt".utf8), iterations: 4096))
+            == "c5e478d59288c841aa530db6845c4c8d962893a001ce4e11a4963873aa98134a")
+    }
+
+    /// The verifier PostgreSQL's own client computes for a known password and salt
+    /// (`SCRAM-SHA-256$4096:…`, as psql's `\password` sends it), and it holds no password.
+    @Test func theVerifierHasPostgreSQLsShapeAndNoPassword() throws {
+        let salt = Array(repeating: UInt8(7), count: 16)
+        let verifier = ScramVerifier.make(password: "canary-password-123", salt: salt)
+        #expect(verifier.hasPrefix("SCRAM-SHA-256$4096:\(Data(salt).base64EncodedString())$"))
+        let keys = try #require(verifier.split(separator: "$").last).split(separator: ":")
+        #expect(keys.count == 2 && keys.allSatisfy { Data(base64Encoded: String($0))?.count == 32 })
+        #expect(!verifier.contains("canary"))
+        #expect(ScramVerifier.make(password: "canary-password-123", salt: salt) == verifier, "deterministic for a salt")
+        #expect(ScramVerifier.make(password: "canary-password-123") != verifier, "a fresh salt each time")
+    }
+
+    @Test func aServerOffThisMachineGetsVerifyFullUnlessTheURLSays() {
+        #expect(PostgresURL.withTLSRule("postgres://admin@db.internal:5432/app") == "postgres://admin@db.internal:5432/app?sslmode=verify-full")
+        #expect(PostgresURL.withTLSRule("postgres://admin@10.0.0.5/app?connect_timeout=3") == "postgres://admin@10.0.0.5/app?connect_timeout=3&sslmode=verify-full")
+        #expect(PostgresURL.withTLSRule("postgres://admin@db/app?sslmode=require") == "postgres://admin@db/app?sslmode=require")
+        for local in ["postgres://admin@127.0.0.1:5432/app", "postgres://admin@localhost/app", "postgres://admin@[::1]:5432/app",
+                      "postgres:///app", "postgres://admin@/app?host=/run/postgresql"] {
+            #expect(PostgresURL.withTLSRule(local) == local, "\(local)")
+        }
+        #expect(PostgresURL.withTLSRule("postgres://admin@127.0.0.1.evil.example/app").hasSuffix("sslmode=verify-full"))
+        #expect(PostgresURL.holdsPassword("postgres://admin:pw@db/app") && PostgresURL.holdsPassword("postgres://admin@db/app?password=pw"))
+        #expect(!PostgresURL.holdsPassword("postgres://admin@db/app"))
+    }
+
+    @Test func thePolicyNamesEveryMistakeWithItsPlace() throws {
+        let folder = try TemporaryFolder()
+        try folder.write("p.yaml", """
+            kind: RotationPolicy
+            providers:
+              one-role: { type: postgres, url: "postgres://admin@db/app", roles: [app_blue] }
+              same: { type: postgres, url: "postgres://admin@db/app", roles: [app_blue, app_blue] }
+              quoted: { type: postgres, url: "postgres://admin@db/app", roles: [app_blue, "App Green"] }
+              password: { type: postgres, url: "postgres://admin:hunter2@db/app", roles: [a, b] }
+              not-a-uri: { type: postgres, url: "host=db user=admin", roles: [a, b], password_env: 1X }
+              good: { type: postgres, url: "postgres://admin@db/app", roles: [app_blue, app_green], password_env: DB_ADMIN_PASSWORD }
+            """)
+        let result = ConfigurationLoader(workingDirectory: folder.path).load(paths: ["p.yaml"])
+        let messages = result.diagnostics.all.map { "\($0.location?.line ?? 0): \($0.message)" }
+        #expect(messages.contains { $0.hasPrefix("3: ") && $0.contains("exactly two different roles") }, "\(messages)")
+        #expect(messages.contains { $0.hasPrefix("4: ") && $0.contains("exactly two different roles") }, "\(messages)")
+        #expect(messages.contains { $0.hasPrefix("5: ") && $0.contains("'App Green' is not a plain role name") }, "\(messages)")
+        #expect(messages.contains { $0.hasPrefix("6: ") && $0.contains("holds a password") }, "\(messages)")
+        #expect(messages.contains { $0.hasPrefix("7: ") && $0.contains("must be a PostgreSQL URI") }, "\(messages)")
+        #expect(messages.contains { $0.hasPrefix("7: ") && $0.contains("'1X' is not a valid environment variable name") }, "\(messages)")
+        #expect(!messages.joined().contains("hunter2"), "the literal password is not quoted back")
+        guard case .postgres(let good) = try #require(result.configuration.provider(named: "good")).kind else { Issue.record("not postgres"); return }
+        #expect(good.roles == ["app_blue", "app_green"] && good.passwordVariable == "DB_ADMIN_PASSWORD")
+        #expect(result.configuration.tokenVariables.contains("DB_ADMIN_PASSWORD"), "withheld from every command rotor runs")
+    }
+}
