@@ -20,7 +20,7 @@ struct PostgresProviderTests {
 
         /// `extra`: more consumers (manifest lines); `files`: more files, `{blue}` and
         /// `{password}` in them filled.
-        init(consumers extra: String = "", files: [String: String] = [:]) throws {
+        init(key: String = "every: 30d, grace: 0s", consumers extra: String = "", files: [String: String] = [:]) throws {
             let base = try #require(ProcessInfo.processInfo.environment["ROTOR_TEST_POSTGRES"])
             let suffix = UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(10)
             (blue, green, group, database) = ("blue_\(suffix)", "green_\(suffix)", "app_\(suffix)", "rotor_pgp_\(suffix)")
@@ -46,7 +46,7 @@ struct PostgresProviderTests {
                     url: \(url)
                     roles: [\(blue), \(green)]
                 keys:
-                  app-db: { provider: app-db, every: 30d, grace: 0s }
+                  app-db: { provider: app-db, \(key) }
                 """)
             let login = RotationFixture.peers.appendingPathComponent("pg_login.sh").path
             try scratch.write("consumers/api.yaml", """
@@ -72,8 +72,26 @@ struct PostgresProviderTests {
             #expect(adopted.status == 0, "\(adopted.stdout)\(adopted.stderr)")
         }
 
-        func rotor(_ arguments: [String]) throws -> RotorProcess.Result {
-            try RotorProcess.run(arguments, in: scratch.url)
+        func rotor(_ arguments: [String], environment: [String: String] = [:]) throws -> RotorProcess.Result {
+            try RotorProcess.run(arguments, in: scratch.url, environment: environment)
+        }
+
+        /// A session of `user` that stays open (a consumer holding a connection), once the
+        /// server lists it.
+        func openSession(_ user: String, _ password: String) throws -> Process {
+            let session = Process()
+            session.executableURL = URL(fileURLWithPath: "/usr/bin/psql")
+            session.arguments = ["-X", "-q", "-w", "-h", host, "-p", port, "-U", user, "-d", database, "-c", "SELECT pg_sleep(120)"]
+            session.environment = ["PGPASSWORD": password, "PATH": "/usr/bin:/bin"]
+            session.standardError = FileHandle.nullDevice
+            try session.run()
+            for _ in 0..<100 where try sessions(of: user) == 0 { Thread.sleep(forTimeInterval: 0.05) }
+            #expect(try sessions(of: user) == 1, "\(user)'s session is open")
+            return session
+        }
+
+        func sessions(of user: String) throws -> Int {
+            try admin.execute("SELECT count(*) FROM pg_stat_activity WHERE usename = $1", [user]).first?.first.flatMap { $0.flatMap(Int.init) } ?? 0
         }
 
         /// What the consumer's env file holds now (its password added to `passwords`).
@@ -152,19 +170,8 @@ struct PostgresProviderTests {
         #expect(first.stdout.contains("old generation \(scene.blue) deleted and its key rejected"), "confirm-revoked logged in with the old password: \(first.stdout)")
 
         // A session of the role in use now (green), open when the next rotation retires it.
-        let session = Process()
-        session.executableURL = URL(fileURLWithPath: "/usr/bin/psql")
-        session.arguments = ["-X", "-q", "-w", "-h", scene.host, "-p", scene.port, "-U", scene.green, "-d", scene.database, "-c", "SELECT pg_sleep(120)"]
-        session.environment = ["PGPASSWORD": afterFirst.password, "PATH": "/usr/bin:/bin"]
-        session.standardError = FileHandle.nullDevice
-        try session.run()
+        let session = try scene.openSession(scene.green, afterFirst.password)
         defer { if session.isRunning { session.terminate() } }
-        var open = 0
-        for _ in 0..<100 where open == 0 {
-            open = try scene.admin.execute("SELECT count(*) FROM pg_stat_activity WHERE usename = $1", [scene.green]).first?.first.flatMap { $0.flatMap(Int.init) } ?? 0
-            if open == 0 { Thread.sleep(forTimeInterval: 0.05) }
-        }
-        #expect(open == 1, "green's session is open")
 
         let second = try scene.rotor(["rotate", "app-db"])
         #expect(second.status == 0, "\(second.stdout)\(second.stderr)")
@@ -208,6 +215,40 @@ struct PostgresProviderTests {
         #expect(try scene.verifier(scene.blue) == blueBefore, "the role in use is untouched")
         #expect(try scene.verifier(scene.green) != greenBefore, "the unused role's password was replaced (the new generation deleted)")
         try scene.checkNoPasswordLeaked([result.stdout, result.stderr], allowed: ["deploy/worker.env"])
+    }
+
+    /// `delete_when_unused_for`: the old role is kept while it has sessions (a consumer not
+    /// restarted yet), and retired once a run finds none and it has been unused that long
+    /// since consumers moved.
+    @Test func theOldRoleWaitsWhileItHasSessions() throws {
+        let scene = try Scene(key: "every: 30d, grace: 1h, delete_when_unused_for: 1m")
+        let session = try scene.openSession(scene.blue, scene.passwords[0])
+        defer { if session.isRunning { session.terminate() } }
+        let rotated = try scene.rotor(["rotate", "app-db"])
+        #expect(rotated.status == 0, "\(rotated.stdout)\(rotated.stderr)")
+        let blueVerifier = try scene.verifier(scene.blue)
+        #expect(session.isRunning, "the rotation left blue's session alone: \(rotated.stdout)")
+        let later = ["ROTOR_NOW": DateFormatting.iso8601(Date().addingTimeInterval(120))]
+        let waiting = try scene.rotor(["run"], environment: later)
+        #expect(waiting.stdout.contains("old key \(scene.blue) still in use"), "\(waiting.stdout)\(waiting.stderr)")
+        #expect(try scene.verifier(scene.blue) == blueVerifier && session.isRunning, "kept, its session open")
+        // The consumer restarts: its backend ends (a killed psql leaves pg_sleep running).
+        try scene.admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1", [scene.blue])
+        for _ in 0..<100 where try scene.sessions(of: scene.blue) > 0 { Thread.sleep(forTimeInterval: 0.05) }
+        let retired = try scene.rotor(["run"], environment: later)
+        #expect(retired.status == 0 && retired.stdout.contains("deleted generation \(scene.blue)"), "\(retired.stdout)\(retired.stderr)")
+        #expect(try !scene.logsIn(scene.blue, scene.passwords[0]))
+        #expect(try scene.logsIn(scene.green, scene.held().password))
+    }
+
+    /// `adopt` takes the role from the `{id}` target, and only one of the provider's roles.
+    @Test func adoptTakesOnlyOneOfTheRoles() throws {
+        let scene = try Scene()  // adopted blue from its {id} target
+        let state = try scene.rotor(["status", "--json"])
+        #expect(state.stdout.contains("\"\(scene.blue)\""), "\(state.stdout)")
+        try scene.scratch.write("deploy/api.env", "DB_USER=postgres\nDB_PASSWORD=\(scene.passwords[0])\n")
+        let other = try RotorProcess.run(["adopt", "app-db", "--state", "sqlite:other.db"], in: scene.scratch.url)
+        #expect(other.status != 0 && other.stdout.contains("'postgres' is not one of its roles"), "\(other.stdout)\(other.stderr)")
     }
 
     /// `--emergency --revoke-first`: the old role's password is replaced before any consumer

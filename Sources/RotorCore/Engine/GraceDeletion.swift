@@ -25,7 +25,7 @@ extension RotationEngine {
             guard let entry = listed?.first(where: { $0.id == previous.id }) else { return nil }
             // No use reported (a database keeps no record of past logins): the old generation
             // was in use until consumers moved, when its grace period began.
-            let lastUse = entry.lastUsed ?? max(previous.created, due.addingTimeInterval(-key.grace.timeInterval))
+            let lastUse = entry.inUseNow ? now : entry.lastUsed ?? max(previous.created, due.addingTimeInterval(-key.grace.timeInterval))
             guard now.timeIntervalSince(lastUse) >= unusedFor.timeInterval else {
                 return RotationReport(key: keyName, outcome: .inProgress,
                                       message: "old key \(previous.id) still in use (last used \(DateFormatting.iso8601(lastUse))): deleted once unused for \(unusedFor), at the latest \(DateFormatting.iso8601(due))",

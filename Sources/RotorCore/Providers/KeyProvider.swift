@@ -15,6 +15,9 @@ public struct ListedGeneration: Sendable, Equatable {
     public var lastUsed: Date?
     /// False when the provider lists it as inactive/disabled.
     public var active = true
+    /// True when the provider sees it in use at this moment (a database role with open
+    /// sessions): its last use is now, by the run's clock.
+    public var inUseNow = false
 
     public init(id: String, name: String? = nil, created: Date? = nil, lastUsed: Date? = nil, active: Bool = true) {
         self.id = id

@@ -100,7 +100,11 @@ struct PostgresProvider: SelfCheckingProvider {
             throw ProviderError("cannot read the sessions of \(spec.roles.joined(separator: ", ")): \(Self.message(error))")
         }
         let withSessions = Set(rows.compactMap { $0.first ?? nil })
-        return spec.roles.map { ListedGeneration(id: $0, lastUsed: withSessions.contains($0) ? Date() : nil) }
+        return spec.roles.map { role in
+            var listed = ListedGeneration(id: role)
+            listed.inUseNow = withSessions.contains(role)
+            return listed
+        }
     }
 
     // MARK: SelfCheckingProvider
