@@ -15,12 +15,21 @@ struct PostgresProviderTests {
         let admin: PostgresConnection
         let url: String, host: String, port: String, database: String
         let blue: String, green: String, group: String
-        /// Every password the scene's roles had (the first, set by the scene, and rotor's).
+        /// Every password the scene's roles had (the first, set by the scene, and rotor's), and
+        /// its own admin login's.
         var passwords: [String] = []
+        /// The consumer's only target is `DATABASE_URL` (a template holding `{id}` and `{secret}`).
+        let urlOnly: Bool
+        /// The admin login's password, when the scene made one (given as PGPASSWORD).
+        var adminPassword: String?
 
         /// `extra`: more consumers (manifest lines); `files`: more files, `{blue}` and
-        /// `{password}` in them filled.
-        init(key: String = "every: 30d, grace: 0s", consumers extra: String = "", files: [String: String] = [:]) throws {
+        /// `{password}` in them filled. `ownAdmin`: a CREATEROLE login that must give its
+        /// password (with pg_signal_backend when `signalGrant`) instead of the superuser;
+        /// `passwordRoles`: the roles must give a password (else the server trusts them).
+        init(key: String = "every: 30d, grace: 0s", consumers extra: String = "", files: [String: String] = [:], adopt: Bool = true,
+             urlOnly: Bool = false, ownAdmin: Bool = false, signalGrant: Bool = true, passwordRoles: Bool = true) throws {
+            self.urlOnly = urlOnly
             let base = try #require(ProcessInfo.processInfo.environment["ROTOR_TEST_POSTGRES"])
             let suffix = UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(10)
             (blue, green, group, database) = ("blue_\(suffix)", "green_\(suffix)", "app_\(suffix)", "rotor_pgp_\(suffix)")
@@ -33,8 +42,17 @@ struct PostgresProviderTests {
             passwords.append(first)
             // The scene's own password travels as a verifier too: the server log must hold no password.
             try admin.execute("CREATE ROLE \(group) NOLOGIN")
-            try admin.execute("CREATE ROLE \(blue) LOGIN IN ROLE rotor_scram, \(group) PASSWORD '\(ScramVerifier.make(password: first))'")
-            try admin.execute("CREATE ROLE \(green) LOGIN IN ROLE rotor_scram, \(group)")
+            let scram = passwordRoles ? "rotor_scram, " : ""
+            try admin.execute("CREATE ROLE \(blue) LOGIN IN ROLE \(scram)\(group) PASSWORD '\(ScramVerifier.make(password: first))'")
+            try admin.execute("CREATE ROLE \(green) LOGIN IN ROLE \(scram)\(group)")
+            var policyURL = url
+            if ownAdmin {
+                let password = "admin" + UUID().uuidString.replacingOccurrences(of: "-", with: "")
+                (adminPassword, passwords) = (password, passwords + [password])
+                try admin.execute("CREATE ROLE admin_\(suffix) LOGIN CREATEROLE IN ROLE rotor_scram PASSWORD '\(ScramVerifier.make(password: password))'")
+                if signalGrant { try admin.execute("GRANT pg_signal_backend TO admin_\(suffix)") }
+                policyURL = url.replacingOccurrences(of: "://rotor@", with: "://admin_\(suffix)@")
+            }
             try admin.execute("CREATE TABLE orders (id integer)")
             try admin.execute("ALTER TABLE orders OWNER TO \(group)")
             scratch = try Scratch()
@@ -43,37 +61,48 @@ struct PostgresProviderTests {
                 providers:
                   app-db:
                     type: postgres
-                    url: \(url)
+                    url: \(policyURL)
                     roles: [\(blue), \(green)]
                 keys:
                   app-db: { provider: app-db, \(key) }
                 """)
             let login = RotationFixture.peers.appendingPathComponent("pg_login.sh").path
+            let targets = urlOnly ? """
+                      - env_file: ../deploy/api.env
+                        var: DATABASE_URL
+                        value: "postgres://{id}:{secret}@\(host):\(port)/\(database)"
+                """ : """
+                      - env_file: ../deploy/api.env
+                        var: DB_USER
+                        value: "{id}"
+                      - env_file: ../deploy/api.env
+                        var: DB_PASSWORD
+                """
             try scratch.write("consumers/api.yaml", """
                 kind: ConsumerManifest
                 consumers:
                   api:
                     uses: app-db
                     targets:
-                      - env_file: ../deploy/api.env
-                        var: DB_USER
-                        value: "{id}"
-                      - env_file: ../deploy/api.env
-                        var: DB_PASSWORD
+                \(targets)
                     health: { exec: [\(login), ../deploy/api.env, \(host), \(port), \(database)] }
                 \(extra)
                 """)
-            try scratch.write("deploy/api.env", "DB_USER=\(blue)\nDB_PASSWORD=\(first)\n")
+            try scratch.write("deploy/api.env", urlOnly ? "DATABASE_URL=postgres://\(blue):\(first)@\(host):\(port)/\(database)\n"
+                                                         : "DB_USER=\(blue)\nDB_PASSWORD=\(first)\n")
             for (path, text) in files {
                 try scratch.write(path, text.replacingOccurrences(of: "{blue}", with: blue).replacingOccurrences(of: "{password}", with: first))
             }
             try scratch.startStateStore()
+            guard adopt else { return }
             let adopted = try rotor(["adopt", "app-db"])
             #expect(adopted.status == 0, "\(adopted.stdout)\(adopted.stderr)")
         }
 
+        /// rotor in the scene's folder (with PGPASSWORD when the scene has its own admin login).
         func rotor(_ arguments: [String], environment: [String: String] = [:]) throws -> RotorProcess.Result {
-            try RotorProcess.run(arguments, in: scratch.url, environment: environment)
+            let admin = adminPassword.map { ["PGPASSWORD": $0] } ?? [:]
+            return try RotorProcess.run(arguments, in: scratch.url, environment: admin.merging(environment) { $1 })
         }
 
         /// A session of `user` that stays open (a consumer holding a connection), once the
@@ -97,8 +126,11 @@ struct PostgresProviderTests {
         /// What the consumer's env file holds now (its password added to `passwords`).
         func held() throws -> (user: String, password: String) {
             let text = String(decoding: try scratch.bytes("deploy/api.env"), as: UTF8.self)
-            let user = try EnvFileFormat(variable: "DB_USER").read(Array(text.utf8)).get() ?? ""
-            let password = try EnvFileFormat(variable: "DB_PASSWORD").read(Array(text.utf8)).get() ?? ""
+            var user = (try? EnvFileFormat(variable: "DB_USER").read(Array(text.utf8)).get()) ?? ""
+            var password = (try? EnvFileFormat(variable: "DB_PASSWORD").read(Array(text.utf8)).get()) ?? ""
+            if urlOnly, let url = URLComponents(string: try EnvFileFormat(variable: "DATABASE_URL").read(Array(text.utf8)).get()) {
+                (user, password) = (url.user ?? "", url.password ?? "")
+            }
             if !passwords.contains(password) { passwords.append(password) }
             return (user, password)
         }
@@ -217,6 +249,86 @@ struct PostgresProviderTests {
         try scene.checkNoPasswordLeaked([result.stdout, result.stderr], allowed: ["deploy/worker.env"])
     }
 
+    /// The admin login's password (PGPASSWORD) reaches libpq only: no command rotor runs
+    /// inherits it, nothing rotor prints or keeps holds it. The admin here is a CREATEROLE
+    /// login that must authenticate, not a superuser.
+    @Test func theAdminPasswordReachesNoCommand() throws {
+        let dump = RotationFixture.peers.appendingPathComponent("dump_environment.py").path
+        let scene = try Scene(consumers: """
+              auditor:
+                uses: app-db
+                targets:
+                  - env_file: ../deploy/auditor.env
+                    var: DB_PASSWORD
+                reload: [python3, \(dump), ../environment.txt]
+            """, files: ["deploy/auditor.env": "DB_PASSWORD={password}\n"], ownAdmin: true)
+        let result = try scene.rotor(["rotate", "app-db", "--verbose"])
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        let seen = String(decoding: try scene.scratch.bytes("environment.txt"), as: UTF8.self)
+        #expect(seen.contains("own: {"), "the reload ran")
+        _ = try scene.held()
+        try scene.checkNoPasswordLeaked([result.stdout, result.stderr], allowed: ["deploy/auditor.env"])
+    }
+
+    /// An admin that may alter the roles but not end their sessions is refused at preflight,
+    /// with the grant that fixes it.
+    @Test func anAdminWithoutPgSignalBackendIsRefused() throws {
+        let scene = try Scene(ownAdmin: true, signalGrant: false)
+        let result = try scene.rotor(["rotate", "app-db"])
+        #expect(result.status == 1 && result.stdout.contains("GRANT pg_signal_backend TO admin_"), "\(result.stdout)\(result.stderr)")
+        #expect(result.stdout.contains("nothing was created or changed"))
+        let missing = try scene.rotor(["rotate", "app-db"], environment: ["PGPASSWORD": "wrong"])
+        #expect(missing.status == 1 && missing.stdout.contains("give the admin login's password through PGPASSWORD"), "\(missing.stdout)")
+    }
+
+    /// Consumers holding only a DATABASE_URL: adopt reads the role and password through the
+    /// template, the rotation moves them to the other role, and status calls them in sync.
+    @Test func aConnectionURLTemplateIsAdoptedRotatedAndInSync() throws {
+        let scene = try Scene(urlOnly: true)
+        let result = try scene.rotor(["rotate", "app-db"])
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        let held = try scene.held()
+        #expect(try held.user == scene.green && scene.logsIn(held.user, held.password))
+        #expect(try !scene.logsIn(scene.blue, scene.passwords[0]))
+        let status = try scene.rotor(["status"])
+        #expect(status.status == 0 && !status.stdout.contains("not in sync"), "\(status.stdout)\(status.stderr)")
+        let sync = try scene.rotor(["sync", "app-db"])
+        #expect(sync.status == 0 && !sync.stdout.contains("updated"), "an in-sync template is not rewritten: \(sync.stdout)")
+        try scene.checkNoPasswordLeaked([result.stdout, result.stderr, status.stdout, sync.stdout])
+    }
+
+    /// Never adopted: a run reads the role in use from the targets (the other one gets the
+    /// new password, and the old one is named as left to do); with no target naming it, rotor
+    /// refuses rather than guess the role consumers are logged in as.
+    @Test func withoutAdoptTheTargetsTellTheRoleOrNothingIsGuessed() throws {
+        let named = try Scene(adopt: false, urlOnly: true)
+        let rotated = try named.rotor(["rotate", "app-db"])
+        #expect(rotated.status == 0, "\(rotated.stdout)\(rotated.stderr)")
+        #expect(try named.held().user == named.green)
+        #expect(rotated.stdout.contains("role \(named.blue), which consumers used before this first rotation, still logs in"), "\(rotated.stdout)")
+
+        let unnamed = try Scene(consumers: """
+              worker:
+                uses: app-db
+                targets:
+                  - env_file: ../deploy/worker.env
+                    var: DB_PASSWORD
+            """, files: ["deploy/worker.env": "DB_PASSWORD={password}\n"], adopt: false)
+        try unnamed.scratch.write("deploy/api.env", "DB_USER=\nDB_PASSWORD=\(unnamed.passwords[0])\n")
+        let before = try unnamed.verifier(unnamed.blue)
+        let refused = try unnamed.rotor(["rotate", "app-db"])
+        #expect(refused.status == 1 && refused.stdout.contains("run 'rotor adopt app-db --id ROLE' first"), "\(refused.stdout)\(refused.stderr)")
+        #expect(try unnamed.verifier(unnamed.blue) == before && unnamed.verifier(unnamed.green) == nil, "nothing changed on the server")
+    }
+
+    /// Roles the server lets in whatever their password (pg_hba trust) are refused: rotating
+    /// their passwords would protect nothing, and no login could prove the old one dead.
+    @Test func rolesThatNeedNoPasswordAreRefused() throws {
+        let scene = try Scene(passwordRoles: false)
+        let result = try scene.rotor(["rotate", "app-db"])
+        #expect(result.status == 1 && result.stdout.contains("logs in with any password"), "\(result.stdout)\(result.stderr)")
+    }
+
     /// `delete_when_unused_for`: the old role is kept while it has sessions (a consumer not
     /// restarted yet), and retired once a run finds none and it has been unused that long
     /// since consumers moved.
@@ -235,7 +347,10 @@ struct PostgresProviderTests {
         // The consumer restarts: its backend ends (a killed psql leaves pg_sleep running).
         try scene.admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1", [scene.blue])
         for _ in 0..<100 where try scene.sessions(of: scene.blue) > 0 { Thread.sleep(forTimeInterval: 0.05) }
-        let retired = try scene.rotor(["run"], environment: later)
+        // 30 s after the session was seen: not unused for 1m yet (the run remembers it).
+        let soon = try scene.rotor(["run"], environment: ["ROTOR_NOW": DateFormatting.iso8601(Date().addingTimeInterval(150))])
+        #expect(soon.stdout.contains("old key \(scene.blue) still in use"), "\(soon.stdout)\(soon.stderr)")
+        let retired = try scene.rotor(["run"], environment: ["ROTOR_NOW": DateFormatting.iso8601(Date().addingTimeInterval(200))])
         #expect(retired.status == 0 && retired.stdout.contains("deleted generation \(scene.blue)"), "\(retired.stdout)\(retired.stderr)")
         #expect(try !scene.logsIn(scene.blue, scene.passwords[0]))
         #expect(try scene.logsIn(scene.green, scene.held().password))
@@ -246,6 +361,10 @@ struct PostgresProviderTests {
         let scene = try Scene()  // adopted blue from its {id} target
         let state = try scene.rotor(["status", "--json"])
         #expect(state.stdout.contains("\"\(scene.blue)\""), "\(state.stdout)")
+        // No {id} target names it, and the secret does not log in as the --id given.
+        try scene.scratch.write("deploy/api.env", "DB_USER=\nDB_PASSWORD=\(scene.passwords[0])\n")
+        let wrong = try RotorProcess.run(["adopt", "app-db", "--id", scene.green, "--state", "sqlite:wrong.db"], in: scene.scratch.url)
+        #expect(wrong.status != 0 && wrong.stdout.contains("does not log in as \(scene.green)"), "\(wrong.stdout)\(wrong.stderr)")
         try scene.scratch.write("deploy/api.env", "DB_USER=postgres\nDB_PASSWORD=\(scene.passwords[0])\n")
         let other = try RotorProcess.run(["adopt", "app-db", "--state", "sqlite:other.db"], in: scene.scratch.url)
         #expect(other.status != 0 && other.stdout.contains("'postgres' is not one of its roles"), "\(other.stdout)\(other.stderr)")
@@ -274,6 +393,13 @@ struct PostgresProviderTests {
         let result = try scene.rotor(["rotate", "app-db"])
         #expect(result.status == 1, "\(result.stdout)\(result.stderr)")
         #expect(result.stdout.contains("\(scene.blue) has 'SELECT on table invoices', \(scene.green) not"), "\(result.stdout)")
+        // Row-level security and default privileges drift too.
+        try scene.admin.execute("REVOKE SELECT ON invoices FROM \(scene.blue)")
+        try scene.admin.execute("CREATE POLICY blue_only ON orders TO \(scene.blue) USING (true)")
+        try scene.admin.execute("ALTER DEFAULT PRIVILEGES FOR ROLE \(scene.green) GRANT SELECT ON TABLES TO PUBLIC")
+        let policies = try scene.rotor(["rotate", "app-db"])
+        #expect(policies.status == 1 && policies.stdout.contains("\(scene.blue) has 'row-level policy blue_only on table orders'"), "\(policies.stdout)")
+        #expect(policies.stdout.contains("\(scene.green) has 'default privileges it sets for tables"), "\(policies.stdout)")
         #expect(result.stdout.contains("nothing was created or changed"), "\(result.stdout)")
         #expect(try scene.verifier(scene.blue) == blueBefore && scene.verifier(scene.green) == greenBefore, "no password changed")
         #expect(try scene.held().user == scene.blue)
@@ -288,5 +414,35 @@ struct PostgresProviderTests {
         try scene.admin.execute("DROP ROLE \(scene.green)")
         let missing = try scene.rotor(["rotate", "app-db"])
         #expect(missing.status == 1 && missing.stdout.contains("role \(scene.green) does not exist"), "\(missing.stdout)")
+    }
+}
+
+/// kill -9 at the journal steps of a database password's rotation, then `rotor recover`:
+/// the consumer's credentials log in, they are the generation the state calls current,
+/// and another rotation works.
+@Suite(.serialized, .enabled(if: ProcessInfo.processInfo.environment["ROTOR_TEST_POSTGRES"] != nil, "needs ROTOR_TEST_POSTGRES"))
+struct PostgresProviderCrashTests {
+    static let points = ["create.intent", "create.done", "verify-key.done", "update.done#1", "update.done#2", "health.done#1",
+                         "commit.done", "delete.intent", "delete.done"]
+
+    @Test(arguments: points)
+    func recoveryLeavesTheConsumerLoggingIn(_ point: String) throws {
+        let scene = try PostgresProviderTests.Scene()
+        let crashed = try scene.rotor(["rotate", "app-db"], environment: ["ROTOR_TEST_CRASH_AT": point])
+        #expect(crashed.status == 9, "killed at \(point): \(crashed.stdout)\(crashed.stderr)")
+        let recovered = try scene.rotor(["recover"])
+        #expect(recovered.status == 0, "\(recovered.stdout)\(recovered.stderr)")
+        let held = try scene.held()
+        #expect(try scene.logsIn(held.user, held.password), "after recovery from \(point), the consumer logs in: \(recovered.stdout)")
+        let status = try scene.rotor(["status", "--json"])
+        #expect(status.stdout.contains(Fingerprint.of(held.password)) && status.stdout.contains("\"\(held.user)\""), "the state's current generation is what the consumer holds: \(status.stdout)")
+        let rollsForward = ["commit.done", "delete.intent", "delete.done"].contains(point)
+        #expect(held.user == (rollsForward ? scene.green : scene.blue), "\(point): \(recovered.stdout)")
+        if rollsForward { #expect(try !scene.logsIn(scene.blue, scene.passwords[0]), "the old role is retired") }
+        let again = try scene.rotor(["rotate", "app-db"])
+        #expect(again.status == 0, "a rotation after recovery works: \(again.stdout)\(again.stderr)")
+        let after = try scene.held()
+        #expect(try scene.logsIn(after.user, after.password) && after.user != held.user)
+        try scene.checkNoPasswordLeaked([crashed.stdout, crashed.stderr, recovered.stdout, recovered.stderr, again.stdout, again.stderr])
     }
 }

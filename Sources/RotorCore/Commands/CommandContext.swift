@@ -64,8 +64,11 @@ struct ConfigurationStep {
             console.err("\(errors) error\(errors == 1 ? "" : "s")\(files > 0 ? " in \(files) file\(files == 1 ? "" : "s")" : ""); nothing was changed")
             return nil
         }
-        // From here on no command rotor runs can inherit a provider's token.
-        WithheldEnvironment.withdraw(result.configuration.tokenVariables)
+        // From here on no command rotor runs can inherit a provider's token, nor the password
+        // of a PostgreSQL state store (libpq gets it explicitly: `PostgresConnection`).
+        var withheld = result.configuration.tokenVariables
+        if options.stateURL.map({ PostgresURL.host(of: $0) != nil }) == true { withheld.insert("PGPASSWORD") }
+        WithheldEnvironment.withdraw(withheld)
         return (result.configuration, result)
     }
 

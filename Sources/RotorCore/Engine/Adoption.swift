@@ -88,14 +88,15 @@ extension RotationEngine {
         var ids: [(label: String, id: String)] = []
         var problems: [String] = []
         var heldValues = Set<String>()
+        var adoptingSecret: Secret?
         for consumer in configuration.consumers(of: key.name.value) {
             for index in consumer.targets.indices {
                 let operation = targetOperation(consumer, index: index)
                 let label = "\(consumer.name.value): \(operation.label)"
-                let holdsSecret = operation.spec.value == .secretOnly, holdsID = operation.spec.value == TargetClassifier.idOnly
-                // A template that mixes text with the secret cannot be compared; an exec
-                // target without `read` cannot be read.
-                guard holdsSecret || holdsID, operation.canReadBack else { continue }
+                // A value that mixes text with the generation (`postgres://{id}:{secret}@…`) is
+                // read through its template; an exec target without `read` cannot be read.
+                let template = operation.spec.value
+                guard !template.placeholders.isDisjoint(with: [.secret, .id]), operation.canReadBack else { continue }
                 if let path = operation.spec.filePath, let refusal = FolderOwnership.refusal(path: path, consumer: consumer) {
                     problems.append("\(label): not read: \(refusal)")
                     continue
@@ -112,13 +113,20 @@ extension RotationEngine {
                     problems.append("\(label): cannot be read")
                     continue
                 }
-                if holdsSecret {
+                if value.isEmpty { continue }  // nothing held yet: the first rotation writes it
+                guard let held = template.extract(from: value) else {
+                    problems.append("\(label): its value does not read as its template '\(template.source)'")
+                    continue
+                }
+                if let secret = held[.secret] {
                     // Known to the redactor from here on: no message may carry it (an `{id}`
                     // target holding it by mistake, quoted in a refusal, included).
-                    heldValues.insert(Secret(value).reveal())
-                    fingerprints.append((label, Fingerprint.of(value)))
-                } else {
-                    ids.append((label, value))
+                    heldValues.insert(Secret(secret).reveal())
+                    fingerprints.append((label, Fingerprint.of(secret)))
+                    if let id = held[.id] { ids.append((label, id)) }
+                    if adoptingSecret == nil { adoptingSecret = Secret(secret) }
+                } else if let id = held[.id] {
+                    ids.append((label, id))
                 }
             }
         }
@@ -155,6 +163,13 @@ extension RotationEngine {
             guard let id = givenID ?? heldIDs.first, fixedIDs.contains(id) else {
                 let given = (givenID ?? heldIDs.first).map { "'\(ControlCharacters.escapeLine($0))' is not one of its roles" } ?? "no {id} target names the role consumers use"
                 return .failure(AdoptionRefusal(message: "\(given): give the role its targets log in as with --id (\(fixedIDs.joined(separator: " or ")))"))
+            }
+            // And the secret must log in as it (found by an operator: a wrong --id was taken,
+            // and the first rotation would have changed the password consumers use).
+            if let provider = configuration.provider(named: key.provider.value), let adoptingSecret,
+               let selfChecking = makeProvider(provider, runner, manualInput) as? any SelfCheckingProvider,
+               let failure = await selfChecking.tryUsing(id: id, secret: adoptingSecret) {
+                return .failure(AdoptionRefusal(message: "what the targets hold does not log in as \(id) (\(failure.message)): give the role they use with --id"))
             }
             return .success(HeldGeneration(id: id, fingerprint: fingerprint, targets: fingerprints.count + ids.count))
         }

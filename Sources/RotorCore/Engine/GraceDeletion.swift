@@ -25,11 +25,23 @@ extension RotationEngine {
             guard let entry = listed?.first(where: { $0.id == previous.id }) else { return nil }
             // No use reported (a database keeps no record of past logins): the old generation
             // was in use until consumers moved, when its grace period began.
-            let lastUse = entry.inUseNow ? now : entry.lastUsed ?? max(previous.created, due.addingTimeInterval(-key.grace.timeInterval))
+            // A use seen by an earlier run counts too (a database keeps no record of past logins).
+            let lastUse = entry.inUseNow ? now
+                : max(entry.lastUsed ?? max(previous.created, due.addingTimeInterval(-key.grace.timeInterval)), previous.lastSeenInUse ?? .distantPast)
             guard now.timeIntervalSince(lastUse) >= unusedFor.timeInterval else {
-                return RotationReport(key: keyName, outcome: .inProgress,
-                                      message: "old key \(previous.id) still in use (last used \(DateFormatting.iso8601(lastUse))): deleted once unused for \(unusedFor), at the latest \(DateFormatting.iso8601(due))",
-                                      newGeneration: current, oldGeneration: previous)
+                let waiting = RotationReport(key: keyName, outcome: .inProgress,
+                                             message: "old key \(previous.id) still in use (last used \(DateFormatting.iso8601(lastUse))): deleted once unused for \(unusedFor), at the latest \(DateFormatting.iso8601(due))",
+                                             newGeneration: current, oldGeneration: previous)
+                guard entry.inUseNow else { return waiting }
+                // Remembered under the key's lock (found by an operator: a session seen at one
+                // run was forgotten by the next, which deleted the role minutes later).
+                return await exclusiveRun(of: keyName, runID: Self.makeRunID(clock()), action: .deletePending, report: waiting, record: nil,
+                                          skip: {
+                                              guard var latest = try store.keyStates()[keyName], latest.previous?.id == previous.id else { return waiting }
+                                              latest.previous?.lastSeenInUse = now
+                                              try store.saveKeyState(latest, for: keyName)
+                                              return waiting
+                                          }, refused: { _ in waiting }) { _ in waiting }
             }
             reason = "unused since \(DateFormatting.iso8601(lastUse)) (\(unusedFor) or more)"
         }

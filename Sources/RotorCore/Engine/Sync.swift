@@ -33,15 +33,20 @@ extension RotationEngine {
             return report
         }
         let described = drifted.map { "\($0.operation.label) (\($0.status.state.rawValue))" }.joined(separator: ", ")
-        guard let source = inSync.first(where: { $0.spec.value.source == "{secret}" }), let value = await source.readBack(),
-              Fingerprint.of(value) == current.fingerprint
-        else {
+        var source: (operation: TargetOperation, secret: Secret)?
+        for operation in inSync where operation.spec.value.usesSecret {
+            if let held = await TargetClassifier.readThroughTemplate(operation), let secret = held.secret, secret.fingerprint == current.fingerprint {
+                source = (operation, secret)
+                break
+            }
+        }
+        guard let source else {
             report.message = "no target holds the current generation (\(current.fingerprint)), and rotor stores no secrets: rotate the key instead (rotor rotate \(keyName)); drifted: \(described)"
             return report
         }
         if dryRun {
             report.outcome = .completed
-            report.message = "would write the current generation (read from \(source.label)) into: \(described)"
+            report.message = "would write the current generation (read from \(source.operation.label)) into: \(described)"
             return report
         }
         let runID = Self.makeRunID(now)
@@ -51,7 +56,7 @@ extension RotationEngine {
         return await exclusiveRun(of: keyName, runID: runID, action: .sync, report: started,
                                   record: .starting(id: runID, key: keyName, at: now, emergency: false)) { journal in
             var report = started
-            let secret = Secret(value)
+            let secret = source.secret
             try journal.record(.sync, .intent, "write \(current.id) into \(drifted.count) drifted targets", facts: JournalFacts(new: current))
             let touchedConsumers = consumers.filter { consumer in operations.contains { $0.consumer.name == consumer.name } }
             var values = TemplateValues.context(key: keyName, now: now)

@@ -27,7 +27,12 @@ enum WithheldEnvironment {
 
     /// A variable's value: the withdrawn one, else the environment's.
     static func value(_ name: String) -> String? {
-        lock.withLock { values[name] } ?? ProcessInfo.processInfo.environment[name]
+        withdrawnValue(name) ?? ProcessInfo.processInfo.environment[name]
+    }
+
+    /// A variable's value if it was withdrawn, else nil.
+    static func withdrawnValue(_ name: String) -> String? {
+        lock.withLock { values[name] }
     }
 }
 

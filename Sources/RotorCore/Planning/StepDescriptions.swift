@@ -5,7 +5,7 @@ enum StepDescriptions {
         case .postgres(let postgres):
             let role = current.flatMap { current in postgres.roles.first { $0 != current.id } }
             let which = role.map { "role \($0) (not in use; consumers use \(current!.id))" }
-                ?? "the role of \(postgres.roles.joined(separator: ", ")) no consumer uses (its {id} targets tell; with neither in use, \(postgres.roles[0]))"
+                ?? "whichever of \(postgres.roles.joined(separator: " and ")) consumers do not use (not recorded yet: the run reads it from the key's {id} targets; 'rotor adopt' records it)"
             return "set a new random password on \(which) at \(PostgresProvider.describe(postgres.url)), sent as a SCRAM-SHA-256 verifier; then log in as it"
         case .manual(let manual):
             return "a person creates a new key at: \(manual.instructions) — name it '\(generationName)'; rotor then reads the secret from --secret-env or stdin"
@@ -21,7 +21,7 @@ enum StepDescriptions {
 
     /// After the old generation's deletion: its secret tried against the key's checks.
     static func confirmRevoked(_ key: KeyPolicy, provider: ProviderSpec, old: GenerationRecord, deletedNow: Bool) -> String {
-        if case .postgres = provider.kind {
+        if provider.logsInItself {
             return "once \(old.id)'s password is replaced\(deletedNow ? "" : " (by the 'rotor run' after the grace period)"), log in as \(old.id) with the old one: the server must refuse it\(key.verify.isEmpty ? "" : ", and so must the key's \(Planner.count(key.verify.count, "verify check"))")"
         }
         guard !key.verify.isEmpty else { return "not checked: the key has no verify checks to try the old generation \(old.id) with once it is deleted" }

@@ -16,8 +16,14 @@ final class PostgresConnection: @unchecked Sendable {
 
     /// `url`: a libpq connection URI (`postgres://user@host:port/db?sslmode=…`). The
     /// password comes from `PGPASSWORD` or the password file, as for psql.
+    /// The password comes from `PGPASSWORD` (withdrawn from rotor's environment once a
+    /// configuration names it, and given to libpq here) or the password file, as for psql.
     convenience init(url: String) throws {
-        try self.init(rotor_pq_connect(url))
+        if !PostgresURL.holdsPassword(url), let password = WithheldEnvironment.withdrawnValue("PGPASSWORD") {
+            try self.init(url: url, overriding: ["password": password])
+        } else {
+            try self.init(rotor_pq_connect(url))
+        }
     }
 
     /// `url` with `parameters` overriding what it says (libpq's `PQconnectdbParams` with

@@ -39,6 +39,14 @@ enum PostgresURL {
         Set((url.split(separator: "?", maxSplits: 1).dropFirst().first ?? "").split(separator: "&").map { String($0.split(separator: "=")[0]) })
     }
 
+    /// A query parameter's value (`sslmode`), percent-decoded.
+    static func value(of name: String, in url: String) -> String? {
+        guard let query = url.split(separator: "?", maxSplits: 1).dropFirst().first,
+              let pair = query.split(separator: "&").first(where: { $0.hasPrefix(name + "=") }) else { return nil }
+        let raw = String(pair.dropFirst(name.count + 1))
+        return raw.removingPercentEncoding ?? raw
+    }
+
     /// Whether the URI's userinfo holds a password (`postgres://user:password@host`).
     static func holdsPassword(_ url: String) -> Bool {
         guard let scheme = ["postgresql://", "postgres://"].first(where: { url.hasPrefix($0) }) else { return false }

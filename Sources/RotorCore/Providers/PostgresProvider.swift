@@ -33,14 +33,12 @@ struct PostgresProvider: SelfCheckingProvider {
         return name.utf8.allSatisfy { $0 == UInt8(ascii: "_") || (UInt8(ascii: "a")...UInt8(ascii: "z")).contains($0) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }
     }
 
-    /// The server a URL names, for plans and messages (no query, no user).
+    /// The login and server a URL names, for plans and messages (no query; the policy's
+    /// URL holds no password).
     static func describe(_ url: String) -> String {
         let withoutQuery = url.split(separator: "?", maxSplits: 1).first.map(String.init) ?? url
         guard let scheme = withoutQuery.range(of: "://") else { return withoutQuery }
-        let rest = withoutQuery[scheme.upperBound...]
-        let authority = rest.prefix { $0 != "/" }
-        let host = authority.split(separator: "@", omittingEmptySubsequences: false).last ?? authority
-        return "postgres://" + host + rest.dropFirst(authority.count)
+        return "postgres://" + withoutQuery[scheme.upperBound...]
     }
 
     // MARK: KeyProvider
@@ -55,12 +53,35 @@ struct PostgresProvider: SelfCheckingProvider {
     }
 
     func readiness(directory: String) async -> [String] {
+        let problems: [String]
         do {
             let connection = try adminConnection()
-            return try RoleComparison(connection: connection, roles: spec.roles).problems().map { Redactor.redact($0) }
+            problems = try RoleComparison(connection: connection, roles: spec.roles).problems()
         } catch {
-            return ["cannot reach the database at \(Self.describe(spec.url)) as its admin login: \(Redactor.redact(String(describing: error)))"]
+            return ["cannot reach the database at \(Self.describe(spec.url)) as its admin login: \(explained(Self.message(error)))"]
         }
+        guard problems.isEmpty else { return problems.map { Redactor.redact($0) } }
+        // A role that logs in whatever its password (pg_hba `trust`, `peer`…): rotating its
+        // password protects nothing, and no login could prove a generation dead.
+        var open: [String] = []
+        for role in spec.roles {
+            let wrong = Self.randomPassword()
+            if await tryUsing(id: role, secret: wrong) == nil { open.append(role) }
+        }
+        return open.map { "role \($0) logs in with any password (the server's pg_hba.conf trusts it from here): its password protects nothing; make it use scram-sha-256" }
+    }
+
+    /// A libpq error with what to do about the usual causes.
+    private func explained(_ message: String) -> String {
+        if message.contains("no password supplied") || message.contains("password authentication failed") {
+            let from = spec.passwordVariable.map { "the variable \($0) (password_env)" } ?? "PGPASSWORD, ~/.pgpass or a variable named by password_env"
+            return message + " — give the admin login's password through \(from)"
+        }
+        if message.contains("SSL") || message.contains("certificate") || message.contains("root certificate"),
+           !PostgresURL.parameters(of: spec.url).contains("sslmode") {
+            return message + " — rotor asks for sslmode=verify-full for a server off this machine: give the server's CA with sslrootcert= (or PGSSLROOTCERT), or set sslmode in the URL yourself"
+        }
+        return message
     }
 
     func create(name: String, values: [Placeholder: String], directory: String) async throws(ProviderError) -> NewGeneration {
@@ -70,7 +91,7 @@ struct PostgresProvider: SelfCheckingProvider {
     func create(name: String, values: [Placeholder: String], directory: String, inUse: String?) async throws(ProviderError) -> NewGeneration {
         let connection = try connect()
         let role = try unusedRole(inUse: inUse, connection: connection)
-        let password = Secret(GenerateProvider.encode(randomBytes(Self.passwordLength), as: .alphanumeric))
+        let password = Self.randomPassword()
         try setPassword(of: role, to: password, connection: connection)
         return NewGeneration(id: role, name: name, secret: password)
     }
@@ -81,7 +102,7 @@ struct PostgresProvider: SelfCheckingProvider {
         }
         let connection = try connect()
         // A password nobody knows: the role stays (its grants, what it owns) but no one logs in.
-        try setPassword(of: id, to: Secret(GenerateProvider.encode(randomBytes(Self.passwordLength), as: .alphanumeric)), connection: connection)
+        try setPassword(of: id, to: Self.randomPassword(), connection: connection)
         do {
             try connection.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1 AND pid <> pg_backend_pid()", [id])
         } catch {
@@ -118,8 +139,10 @@ struct PostgresProvider: SelfCheckingProvider {
             return nil
         } catch {
             let message = Self.message(error)
-            let refused = message.contains("password authentication failed") || (error as? PostgresConnection.Failure)?.state == "28P01"
-            return CheckRunner.Failure(message: "login as \(id) at \(Self.describe(spec.url)): \(message)", inconclusive: !refused)
+            if message.contains("password authentication failed") || (error as? PostgresConnection.Failure)?.state == "28P01" {
+                return CheckRunner.Failure(message: "the server refused the password for a login as \(id)")
+            }
+            return CheckRunner.Failure(message: "login as \(id) at \(Self.describe(spec.url)): \(message)", inconclusive: true)
         }
     }
 
@@ -132,8 +155,9 @@ struct PostgresProvider: SelfCheckingProvider {
         let connection: PostgresConnection
         if let name = spec.passwordVariable, let password = WithheldEnvironment.value(name) {
             connection = try PostgresConnection(url: boundedURL, overriding: ["password": password])
+
         } else {
-            connection = try PostgresConnection(url: boundedURL)
+            connection = try PostgresConnection(url: boundedURL)  // PGPASSWORD (withdrawn, given back here) or ~/.pgpass
         }
         try connection.execute("SELECT set_config('statement_timeout', $1, false), set_config('lock_timeout', $2, false)", [Self.statementTimeout, Self.lockTimeout])
         return connection
@@ -141,7 +165,7 @@ struct PostgresProvider: SelfCheckingProvider {
 
     private func connect() throws(ProviderError) -> PostgresConnection {
         do { return try adminConnection() } catch {
-            throw ProviderError("cannot reach the database at \(Self.describe(spec.url)) as its admin login: \(Self.message(error))")
+            throw ProviderError("cannot reach the database at \(Self.describe(spec.url)) as its admin login: \(explained(Self.message(error)))")
         }
     }
 
@@ -179,9 +203,10 @@ struct PostgresProvider: SelfCheckingProvider {
         }
     }
 
-    private func randomBytes(_ count: Int) -> [UInt8] {
+    /// `passwordLength` letters and digits from the system's random source.
+    static func randomPassword() -> Secret {
         var generator = SystemRandomNumberGenerator()
-        return (0..<count).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        return Secret(GenerateProvider.encode((0..<passwordLength).map { _ in UInt8.random(in: 0...255, using: &generator) }, as: .alphanumeric))
     }
 
     /// `{a,b}`: role names are plain (`isPlainRoleName`), so nothing needs quoting.
@@ -201,10 +226,16 @@ struct RoleComparison {
 
     func problems() throws -> [String] {
         var problems: [String] = []
-        let admin = try connection.execute("SELECT current_user, rolsuper, rolcreaterole FROM pg_roles WHERE rolname = current_user").first ?? []
+        let admin = try connection.execute("""
+            SELECT current_user, rolsuper, rolcreaterole, pg_has_role(current_user, 'pg_signal_backend', 'USAGE')
+            FROM pg_roles WHERE rolname = current_user
+            """).first ?? []
         let adminName = admin.first.flatMap { $0 } ?? "the admin login"
-        if admin.count == 3, admin[1] != "t", admin[2] != "t" {
+        if admin.count == 4, admin[1] != "t", admin[2] != "t" {
             problems.append("the admin login \(adminName) may not alter roles (it needs CREATEROLE, or to be a superuser)")
+        }
+        if admin.count == 4, admin[1] != "t", admin[3] != "t" {
+            problems.append("the admin login \(adminName) may not end the retired role's sessions: GRANT pg_signal_backend TO \(adminName)")
         }
         let attributes = try connection.execute("""
             SELECT rolname, rolsuper, rolcanlogin, 'inherit=' || rolinherit || ' createrole=' || rolcreaterole || ' createdb=' || rolcreatedb
@@ -222,7 +253,7 @@ struct RoleComparison {
             if found[role]?[1] == "t" { problems.append("role \(role) is a superuser: rotor rotates only roles that are not") }
             if found[role]?[2] != "t" { problems.append("role \(role) may not log in (ALTER ROLE \(role) LOGIN)") }
         }
-        if admin.count == 3, admin[1] != "t", roles.contains(adminName) {
+        if roles.contains(adminName) {
             problems.append("the admin login is \(adminName), one of the roles it rotates: use another login")
         }
         var grants: [String: Set<String>] = [:]
@@ -263,5 +294,14 @@ struct RoleComparison {
         UNION ALL SELECT 'owner of function ' || p.oid::regprocedure::text FROM pg_proc p WHERE p.proowner = (SELECT oid FROM r)
         UNION ALL SELECT 'setting ' || s || coalesce(' in database ' || (SELECT datname FROM pg_database WHERE oid = st.setdatabase), '')
             FROM pg_db_role_setting st, unnest(st.setconfig) s WHERE st.setrole = (SELECT oid FROM r)
+        UNION ALL SELECT 'row-level policy ' || quote_ident(p.polname) || ' on table ' || p.polrelid::regclass::text
+            FROM pg_policy p WHERE (SELECT oid FROM r) = ANY(p.polroles)
+        UNION ALL SELECT 'default privileges it sets for ' || CASE d.defaclobjtype WHEN 'r' THEN 'tables' WHEN 'S' THEN 'sequences'
+                WHEN 'f' THEN 'functions' WHEN 'T' THEN 'types' ELSE 'schemas' END || coalesce(' in schema ' || d.defaclnamespace::regnamespace::text, '')
+                || ': ' || replace(array_to_string(d.defaclacl, ','), $1, '(itself)')
+            FROM pg_default_acl d WHERE d.defaclrole = (SELECT oid FROM r)
+        UNION ALL SELECT 'default ' || a.privilege_type || ' on new ' || CASE d.defaclobjtype WHEN 'r' THEN 'tables' WHEN 'S' THEN 'sequences'
+                WHEN 'f' THEN 'functions' WHEN 'T' THEN 'types' ELSE 'schemas' END || ' of ' || d.defaclrole::regrole::text
+            FROM pg_default_acl d, aclexplode(d.defaclacl) a WHERE a.grantee = (SELECT oid FROM r)
         """
 }

@@ -7,12 +7,16 @@ public struct GenerationRecord: Sendable, Equatable, Codable {
     public var created: Date
     /// For a previous generation kept through its grace period: when it may be deleted.
     public var pendingDeletionAt: Date?
+    /// For a previous generation: the last time a run saw it in use (a database role with
+    /// open sessions), for `delete_when_unused_for` with providers that keep no record.
+    public var lastSeenInUse: Date?
 
-    public init(id: String, fingerprint: String, created: Date, pendingDeletionAt: Date? = nil) {
+    public init(id: String, fingerprint: String, created: Date, pendingDeletionAt: Date? = nil, lastSeenInUse: Date? = nil) {
         self.id = id
         self.fingerprint = fingerprint
         self.created = created
         self.pendingDeletionAt = pendingDeletionAt
+        self.lastSeenInUse = lastSeenInUse
     }
 
     /// `snake_case` like every JSON key rotor writes (issue 19); stores and journals written
@@ -21,6 +25,7 @@ public struct GenerationRecord: Sendable, Equatable, Codable {
         case id, fingerprint, created
         case pendingDeletionAt = "pending_deletion_at"
         case legacyPendingDeletionAt = "pendingDeletionAt"
+        case lastSeenInUse = "last_seen_in_use"
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -29,6 +34,7 @@ public struct GenerationRecord: Sendable, Equatable, Codable {
         try container.encode(fingerprint, forKey: .fingerprint)
         try container.encode(created, forKey: .created)
         try container.encodeIfPresent(pendingDeletionAt, forKey: .pendingDeletionAt)
+        try container.encodeIfPresent(lastSeenInUse, forKey: .lastSeenInUse)
     }
 
     /// Read back from the state store: a record that could not have been written (no id,
@@ -38,7 +44,8 @@ public struct GenerationRecord: Sendable, Equatable, Codable {
         self.init(id: try container.decode(String.self, forKey: .id), fingerprint: try container.decode(String.self, forKey: .fingerprint),
                   created: try container.decode(Date.self, forKey: .created),
                   pendingDeletionAt: try container.decodeIfPresent(Date.self, forKey: .pendingDeletionAt)
-                    ?? container.decodeIfPresent(Date.self, forKey: .legacyPendingDeletionAt))
+                    ?? container.decodeIfPresent(Date.self, forKey: .legacyPendingDeletionAt),
+                  lastSeenInUse: try container.decodeIfPresent(Date.self, forKey: .lastSeenInUse))
         if let problem {
             throw DecodingError.dataCorrupted(DecodingError.Context(codingPath: decoder.codingPath, debugDescription: problem))
         }
@@ -48,7 +55,7 @@ public struct GenerationRecord: Sendable, Equatable, Codable {
     var problem: String? {
         if id.isEmpty { return "a generation without an id" }
         if !Self.isFingerprint(fingerprint) { return "'\(fingerprint)' is not a fingerprint" }
-        for date in [created, pendingDeletionAt].compactMap({ $0 }) where !(0...1e10).contains(date.timeIntervalSince1970) {
+        for date in [created, pendingDeletionAt, lastSeenInUse].compactMap({ $0 }) where !(0...1e10).contains(date.timeIntervalSince1970) {
             return "a time outside 1970–2286"
         }
         return nil

@@ -52,6 +52,8 @@ import Testing
               password: { type: postgres, url: "postgres://admin:hunter2@db/app", roles: [a, b] }
               not-a-uri: { type: postgres, url: "host=db user=admin", roles: [a, b], password_env: 1X }
               good: { type: postgres, url: "postgres://admin@db/app", roles: [app_blue, app_green], password_env: DB_ADMIN_PASSWORD }
+              weak: { type: postgres, url: "postgres://admin@db.example/app?sslmode=require", roles: [app_blue, app_green] }
+              local: { type: postgres, url: "postgres://admin@127.0.0.1/app?sslmode=disable", roles: [app_blue, app_green] }
             """)
         let result = ConfigurationLoader(workingDirectory: folder.path).load(paths: ["p.yaml"])
         let messages = result.diagnostics.all.map { "\($0.location?.line ?? 0): \($0.message)" }
@@ -62,8 +64,24 @@ import Testing
         #expect(messages.contains { $0.hasPrefix("7: ") && $0.contains("must be a PostgreSQL URI") }, "\(messages)")
         #expect(messages.contains { $0.hasPrefix("7: ") && $0.contains("'1X' is not a valid environment variable name") }, "\(messages)")
         #expect(!messages.joined().contains("hunter2"), "the literal password is not quoted back")
+        #expect(!messages.contains { $0.hasPrefix("5: ") && $0.contains("exactly two") }, "a refused name is not also a wrong count: \(messages)")
+        #expect(messages.contains { $0.hasPrefix("9: ") && $0.contains("sslmode=require for a server off this machine") }, "\(messages)")
+        #expect(!messages.contains { $0.hasPrefix("10: ") }, "sslmode=disable to this machine is fine: \(messages)")
         guard case .postgres(let good) = try #require(result.configuration.provider(named: "good")).kind else { Issue.record("not postgres"); return }
         #expect(good.roles == ["app_blue", "app_green"] && good.passwordVariable == "DB_ADMIN_PASSWORD")
         #expect(result.configuration.tokenVariables.contains("DB_ADMIN_PASSWORD"), "withheld from every command rotor runs")
+    }
+
+    /// A target whose value mixes the generation with other text is read through its template.
+    @Test func aTemplateReadsBackItsPlaceholders() throws {
+        let url = try Template.parse("postgres://{id}:{secret}@db:5432/app").get()
+        #expect(url.extract(from: "postgres://app_blue:Xy9z@db:5432/app") == [.id: "app_blue", .secret: "Xy9z"])
+        #expect(url.extract(from: "postgres://app_blue:Xy9z@db:5433/app") == nil, "another literal text is another value")
+        #expect(url.extract(from: "postgres://:Xy9z@db:5432/app") == nil, "a placeholder stands for one character at least")
+        #expect(try Template.parse("{secret}").get().extract(from: "a.b*c\nd") == [.secret: "a.b*c\nd"], "regular-expression characters are text")
+        let twice = try Template.parse("{id}/{secret}/{id}").get()
+        #expect(twice.extract(from: "a/s/a") == [.id: "a", .secret: "s"])
+        #expect(twice.extract(from: "a/s/b") == nil, "a placeholder holds the same value wherever it appears")
+        #expect(try Template.parse("Bearer {secret}").get().extract(from: "Basic abc") == nil)
     }
 }

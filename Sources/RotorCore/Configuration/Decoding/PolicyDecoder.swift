@@ -122,6 +122,9 @@ struct PolicyDecoder {
                 context.error("'url' of \(reader.subject) must be a PostgreSQL URI: postgres://ADMIN@HOST:PORT/DATABASE", at: node)
             } else if PostgresURL.holdsPassword(url.value) {
                 context.error("'url' of \(reader.subject) holds a password: \(Self.literalSecretHint) (PGPASSWORD, ~/.pgpass, or password_env)", at: node)
+            } else if let host = PostgresURL.host(of: url.value), !PostgresURL.isLocal(host), let mode = PostgresURL.value(of: "sslmode", in: url.value),
+                      !["verify-full", "verify-ca"].contains(mode) {
+                context.warning("'url' of \(reader.subject) sets sslmode=\(mode) for a server off this machine: its certificate is not checked, so whoever sits on the network can read the admin login and every password rotor sets (leave sslmode out for verify-full)", at: node)
             }
         }
         let rolesNode = reader.node("roles")
@@ -133,7 +136,8 @@ struct PolicyDecoder {
             }
             return role.value
         }
-        if let roles, let rolesNode, roles.count != 2 || Set(roles).count != 2 {
+        // (A name already refused is not counted again as a wrong number of roles.)
+        if let roles, let rolesNode, case .sequence(let items) = rolesNode.content, items.count != 2 || (roles.count == 2 && Set(roles).count != 2) {
             context.error("'roles' of \(reader.subject) must name exactly two different roles, which take turns (e.g. [app_blue, app_green])", at: rolesNode)
         }
         var passwordVariable: String?

@@ -51,6 +51,16 @@ public struct ProviderSpec: Hashable, Sendable {
         return false
     }
 
+    /// Whether a create cut short can leave a generation behind at the provider: not rotor's
+    /// own `generate` (it existed only in the dead process), nor a `postgres` create (it only
+    /// changed the password of the role no consumer uses, to one nobody knows now).
+    public var createCanLeaveOrphan: Bool {
+        switch kind {
+        case .generate, .postgres: false
+        case .manual, .exec, .http: true
+        }
+    }
+
     /// The only ids its generations can have (a `postgres` provider's two roles), or nil.
     public var fixedIDs: [String]? {
         if case .postgres(let postgres) = kind { return postgres.roles }
@@ -260,7 +270,7 @@ extension Configuration {
             switch provider.kind {
             case .http(let http): if case .environment(let name) = http.auth.source { [name] } else { [] }
             case .exec(let exec): exec.tokenVariables
-            case .postgres(let postgres): postgres.passwordVariable.map { [$0] } ?? []
+            case .postgres(let postgres): [postgres.passwordVariable ?? "PGPASSWORD"]
             case .manual, .generate: []
             }
         })

@@ -49,6 +49,11 @@ enum TargetClassifier {
         let comparable = Self.isComparable(operation.spec)
         let expected = { (record: GenerationRecord?) -> String? in Self.expectedFingerprint(operation.spec, of: record) }
         status.fingerprint = fingerprint
+        if !comparable, let read = await Self.readThroughTemplate(operation) {
+            // A value that mixes the generation with other text (`postgres://{id}:{secret}@…`).
+            status.state = read.holds(state.current) ? .inSync : read.holds(state.previous) ? .stale : .unknown
+            return status
+        }
         if fingerprint == expected(state.current) {
             status.state = .inSync
         } else if fingerprint == expected(state.previous) {
@@ -58,6 +63,26 @@ enum TargetClassifier {
             status.reason = "its value is the template '\(operation.spec.value.source)', not compared by fingerprint"
         }
         return status
+    }
+
+    /// What a target whose template mixes `{secret}` or `{id}` with other text holds, read
+    /// through the template; nil when it names neither, cannot be read, or does not read as
+    /// its template.
+    static func readThroughTemplate(_ operation: TargetOperation) async -> HeldThroughTemplate? {
+        guard !operation.spec.value.placeholders.isDisjoint(with: [.secret, .id]), let value = await operation.readBack(),
+              let held = operation.spec.value.extract(from: value) else { return nil }
+        return HeldThroughTemplate(secret: held[.secret].map { Secret($0) }, id: held[.id])
+    }
+
+    struct HeldThroughTemplate {
+        var secret: Secret?
+        var id: String?
+
+        /// Whether it is `record`: the secret's fingerprint and the id, where the template has them.
+        func holds(_ record: GenerationRecord?) -> Bool {
+            guard let record else { return false }
+            return (secret.map { $0.fingerprint == record.fingerprint } ?? true) && (id.map { $0 == record.id } ?? true)
+        }
     }
 
     /// `{secret}` is compared by the secret's fingerprint, `{id}` by the id's (ids are not

@@ -299,7 +299,7 @@ extension RotationEngine {
             report.left.append(PendingAction(.checkProvider, "the key or its provider is no longer configured: check the provider for a generation named '\(name)' (run \(run.id))"))
             return []
         }
-        if case .generate = provider.spec.kind { return [] }  // nothing exists anywhere but in the dead process
+        guard provider.spec.createCanLeaveOrphan else { return [] }
         // Never a generation the state knows (a same-named older one stays untouched).
         let state = try store.keyStates()[run.key]
         let known = Set([history.old?.id, state?.current?.id, state?.previous?.id].compactMap { $0 })

@@ -47,11 +47,13 @@ extension RotationRun {
     /// on (found by an attacker: on a key rotor never rotated, a reload echoing the deployed
     /// key printed it whole under --verbose), and its fingerprint kept in `heldFingerprints`.
     func readOldSecret() async {
-        for operation in operations where operation.spec.value == TargetClassifier.idOnly {
-            if let id = await operation.readBack(), !id.isEmpty, !heldIDs.contains(id) { heldIDs.append(id) }
-        }
-        for operation in operations where operation.spec.value == .secretOnly {
-            guard let value = await operation.readBack(), !value.isEmpty else { continue }
+        // A value that mixes the generation with other text (`postgres://{id}:{secret}@…`)
+        // is read through its template.
+        for operation in operations where !operation.spec.value.placeholders.isDisjoint(with: [.secret, .id]) {
+            guard let value = await operation.readBack(), !value.isEmpty,
+                  let held = operation.spec.value.extract(from: value) else { continue }
+            if let id = held[.id], !heldIDs.contains(id) { heldIDs.append(id) }
+            guard let value = held[.secret] else { continue }
             let secret = Secret(value)
             heldFingerprints.insert(secret.fingerprint)
             if let old, oldSecret == nil, secret.fingerprint == old.fingerprint { oldSecret = secret }

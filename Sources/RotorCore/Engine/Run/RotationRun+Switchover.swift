@@ -59,6 +59,10 @@ extension RotationRun {
             if let old, !unknownDeployed.isEmpty {
                 return ended(.needsPerson, "\(rotated); rotor's generation \(old.id) revoked first, but the DEPLOYED KEY IS UNKNOWN to rotor and still live: revoke it by hand (see left to do)")
             }
+            if old == nil, provider.spec.fixedIDs != nil, let before = heldIDs.first, before != new.id {
+                // The role consumers used keeps its password until the next rotation sets a new one on it.
+                report.left.append(PendingAction(.deleteGeneration, "role \(before), which consumers used before this first rotation, still logs in with its old password: rotor had not recorded it (adopt keys before their first rotation); the next rotation replaces it, or replace it now by hand"))
+            }
             return ended(.completed, "\(rotated); \(old == nil ? "no previous generation known to rotor" : "old generation revoked first")")
         }
         guard key.grace.seconds == 0 || options.emergency else {
