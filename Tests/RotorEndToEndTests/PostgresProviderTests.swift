@@ -22,15 +22,22 @@ struct PostgresProviderTests {
         let urlOnly: Bool
         /// The admin login's password, when the scene made one (given as PGPASSWORD).
         var adminPassword: String?
+        /// The server's folder (its log is `server.log` there).
+        let serverDirectory: String
+        /// Given to every rotor the scene runs.
+        let environment: [String: String]
 
         /// `extra`: more consumers (manifest lines); `files`: more files, `{blue}` and
         /// `{password}` in them filled. `ownAdmin`: a CREATEROLE login that must give its
         /// password (with pg_signal_backend when `signalGrant`) instead of the superuser;
         /// `passwordRoles`: the roles must give a password (else the server trusts them).
         init(key: String = "every: 30d, grace: 0s", consumers extra: String = "", files: [String: String] = [:], adopt: Bool = true,
-             urlOnly: Bool = false, ownAdmin: Bool = false, signalGrant: Bool = true, passwordRoles: Bool = true) throws {
+             urlOnly: Bool = false, ownAdmin: Bool = false, signalGrant: Bool = true, passwordRoles: Bool = true,
+             server: [String: String] = ProcessInfo.processInfo.environment, environment: [String: String] = [:]) throws {
             self.urlOnly = urlOnly
-            let base = try #require(ProcessInfo.processInfo.environment["ROTOR_TEST_POSTGRES"])
+            self.environment = environment
+            let base = try #require(server["ROTOR_TEST_POSTGRES"])
+            serverDirectory = try #require(server["ROTOR_TEST_POSTGRES_DIR"])
             let suffix = UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(10)
             (blue, green, group, database) = ("blue_\(suffix)", "green_\(suffix)", "app_\(suffix)", "rotor_pgp_\(suffix)")
             let server = try #require(URL(string: base))
@@ -100,9 +107,11 @@ struct PostgresProviderTests {
         }
 
         /// rotor in the scene's folder (with PGPASSWORD when the scene has its own admin login).
-        func rotor(_ arguments: [String], environment: [String: String] = [:]) throws -> RotorProcess.Result {
+        func rotor(_ arguments: [String], environment extra: [String: String] = [:], unset: [String] = []) throws -> RotorProcess.Result {
             let admin = adminPassword.map { ["PGPASSWORD": $0] } ?? [:]
-            return try RotorProcess.run(arguments, in: scratch.url, environment: admin.merging(environment) { $1 })
+            var given = admin.merging(environment) { $1 }.merging(extra) { $1 }
+            unset.forEach { given.removeValue(forKey: $0) }
+            return try RotorProcess.run(arguments, in: scratch.url, environment: given, unset: unset)
         }
 
         /// A session of `user` that stays open (a consumer holding a connection), once the
@@ -158,7 +167,7 @@ struct PostgresProviderTests {
             let scan = LeakScan(secrets: passwords)
             scan.check(outputs + queries)
             try scan.check(folder: scratch.url, allowed: allowed.union(["deploy/api.env"]))
-            let log = try String(contentsOfFile: ProcessInfo.processInfo.environment["ROTOR_TEST_POSTGRES_DIR"]! + "/server.log", encoding: .utf8)
+            let log = try String(contentsOfFile: serverDirectory + "/server.log", encoding: .utf8)
             #expect(log.contains("ALTER ROLE \"\(green)\" PASSWORD 'SCRAM-SHA-256$"), "the server log holds rotor's statements (log_statement = all)")
             scan.check([log])
         }
@@ -327,6 +336,26 @@ struct PostgresProviderTests {
         let scene = try Scene(passwordRoles: false)
         let result = try scene.rotor(["rotate", "app-db"])
         #expect(result.status == 1 && result.stdout.contains("logs in with any password"), "\(result.stdout)\(result.stderr)")
+    }
+
+    /// A database off this machine (its own network namespace) is reached only with its
+    /// certificate checked: refused without the CA (and the message says what to give),
+    /// rotated with it (PGSSLROOTCERT).
+    @Test(.enabled(if: getuid() == 0, "creates network namespaces"))
+    func aServerOffThisMachineIsReachedWithItsCertificateChecked() throws {
+        let host = try IsolatedHost()
+        let server = try host.startPostgres(tls: true)
+        defer { _ = try? SharedStateTests.server(["stop", server["ROTOR_TEST_POSTGRES_DIR"] ?? "/nonexistent"]) }
+        // No ~/.postgresql/root.crt to fall back on; the CA given (adopt logs in as the role).
+        let scene = try Scene(server: server, environment: ["HOME": "/nonexistent", "PGSSLROOTCERT": try #require(server["ROTOR_TEST_POSTGRES_CA"])])
+        let refused = try scene.rotor(["rotate", "app-db"], unset: ["PGSSLROOTCERT"])
+        #expect(refused.status == 1 && refused.stdout.contains("rotor asks for sslmode=verify-full for a server off this machine"), "\(refused.stdout)\(refused.stderr)")
+        #expect(try scene.verifier(scene.green) == nil, "nothing changed")
+        let rotated = try scene.rotor(["rotate", "app-db"])
+        #expect(rotated.status == 0, "\(rotated.stdout)\(rotated.stderr)")
+        let held = try scene.held()
+        #expect(try held.user == scene.green && scene.logsIn(held.user, held.password))
+        try scene.checkNoPasswordLeaked([refused.stdout, rotated.stdout, rotated.stderr])
     }
 
     /// `delete_when_unused_for`: the old role is kept while it has sessions (a consumer not

@@ -189,12 +189,6 @@ struct SharedStateTests {
         return scratch
     }
 
-    /// `ip ARGUMENTS` that must succeed.
-    static func ip(_ arguments: String) throws {
-        let result = try RotorProcess.spawn(["ip"] + arguments.split(separator: " ").map(String.init))
-        try #require(result.status == 0, "ip \(arguments)")
-    }
-
     /// The database on its own host (a network namespace joined by a veth pair); the link is
     /// cut while a run is in its reload. The run must end in seconds — not hang for the
     /// kernel's TCP timeout while it holds a lease — exit 3, and be recovered once the link is back.
@@ -202,23 +196,9 @@ struct SharedStateTests {
     /// a timing assertion: rotor's own bound is tcp_user_timeout, 15 s.
     @Test(.enabled(if: getuid() == 0, "creates network namespaces"), .timeLimit(.minutes(3)))
     func aNetworkPartitionEndsTheRunInSecondsAndIsRecoveredWhenHealed() throws {
-        let tag = String(UUID().uuidString.prefix(8)).lowercased(), subnet = "10.213.\(Int.random(in: 1...250))"
-        let namespace = "rotor-db-\(tag)", hostSide = "vh\(tag)", dbSide = "vd\(tag)"
-        try Self.ip("netns add \(namespace)")
-        defer {
-            _ = try? RotorProcess.spawn(["ip", "link", "del", hostSide])
-            _ = try? RotorProcess.spawn(["ip", "netns", "del", namespace])
-        }
-        try Self.ip("link add \(hostSide) type veth peer name \(dbSide)")
-        try Self.ip("link set \(dbSide) netns \(namespace)")
-        try Self.ip("addr add \(subnet).1/24 dev \(hostSide)")
-        try Self.ip("link set \(hostSide) up")
-        try Self.ip("netns exec \(namespace) ip addr add \(subnet).2/24 dev \(dbSide)")
-        try Self.ip("netns exec \(namespace) ip link set \(dbSide) up")
-        try Self.ip("netns exec \(namespace) ip link set lo up")
-        let exports = try Self.server(["start", namespace, "\(subnet).2"])
-        let value = { (name: String) in exports.split(separator: "\n").first { $0.hasPrefix("export \(name)=") }.map { String($0.dropFirst("export \(name)=".count)) } }
-        let url = try #require(value("ROTOR_TEST_POSTGRES")), dir = try #require(value("ROTOR_TEST_POSTGRES_DIR"))
+        let host = try IsolatedHost()
+        let exports = try host.startPostgres()
+        let url = try #require(exports["ROTOR_TEST_POSTGRES"]), dir = try #require(exports["ROTOR_TEST_POSTGRES_DIR"])
         defer { _ = try? Self.server(["stop", dir]) }
 
         let scratch = try Self.slowReloadScene()
@@ -226,10 +206,10 @@ struct SharedStateTests {
         let runner = try BackgroundRotor(["rotate", "api-key", "--state", url, "--parallel", "1"], in: scratch.url)
         runner.waitUntilChanged(scratch.url.appendingPathComponent("deploy/first.env"), from: "API_KEY=initial\n")
         let cut = Date()
-        try Self.ip("link set \(hostSide) down")
+        try host.cut()
         let (status, said) = runner.finish()
         let waited = Date().timeIntervalSince(cut)
-        try Self.ip("link set \(hostSide) up")
+        try host.heal()
 
         #expect(status == 3, "\(said)")
         #expect(said.contains("the state store failed during the run") && said.contains("run 'rotor recover' once it is back"), "\(said)")

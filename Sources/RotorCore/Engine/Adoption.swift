@@ -169,7 +169,9 @@ extension RotationEngine {
             if let provider = configuration.provider(named: key.provider.value), let adoptingSecret,
                let selfChecking = makeProvider(provider, runner, manualInput) as? any SelfCheckingProvider,
                let failure = await selfChecking.tryUsing(id: id, secret: adoptingSecret) {
-                return .failure(AdoptionRefusal(message: "what the targets hold does not log in as \(id) (\(failure.message)): give the role they use with --id"))
+                return .failure(AdoptionRefusal(message: failure.inconclusive
+                    ? "cannot check that what the targets hold logs in as \(id): \(failure.message)"
+                    : "what the targets hold does not log in as \(id) (\(failure.message)): give the role they use with --id"))
             }
             return .success(HeldGeneration(id: id, fingerprint: fingerprint, targets: fingerprints.count + ids.count))
         }
