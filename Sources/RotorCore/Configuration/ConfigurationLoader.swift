@@ -279,6 +279,7 @@ public struct ConfigurationLoader: Sendable {
                     at: key.name.location)
             }
         }
+        reportSharedRoles(configuration, diagnostics: &diagnostics)
         let keyNames = declared.keys
         var consumersByKey = [String: Int](minimumCapacity: configuration.keys.count)
         for index in configuration.consumers.indices { consumersByKey[configuration.consumers[index].uses.value, default: 0] += 1 }
@@ -291,6 +292,31 @@ public struct ConfigurationLoader: Sendable {
         }
         for key in configuration.keys where consumersByKey[key.name.value] == nil {
             diagnostics.warning("key '\(key.name.value)' has no consumers: a rotation would update nothing", at: key.name.location)
+        }
+    }
+
+    /// A `postgres` provider's two roles take turns for one key: a second key using them (or
+    /// another provider naming one of its roles) would set a password on the role the first
+    /// key's consumers use.
+    private func reportSharedRoles(_ configuration: Configuration, diagnostics: inout Diagnostics) {
+        var keyOfProvider: [String: Located<String>] = [:]
+        for key in configuration.keys {
+            guard let provider = configuration.provider(named: key.provider.value), provider.fixedIDs != nil else { continue }
+            if let first = keyOfProvider[provider.name.value] {
+                diagnostics.error("key '\(key.name.value)' uses provider '\(provider.name.value)', whose roles already take turns for key '\(first.value)' (\(first.location)): give each key its own pair of roles", at: key.provider.location)
+            } else {
+                keyOfProvider[provider.name.value] = key.name
+            }
+        }
+        var providerOfRole: [String: String] = [:]
+        for provider in configuration.providers {
+            for role in provider.fixedIDs ?? [] {
+                if let first = providerOfRole[role] {
+                    diagnostics.error("role '\(role)' is one of provider '\(first)''s roles too: give each provider its own pair of roles", at: provider.name.location)
+                } else {
+                    providerOfRole[role] = provider.name.value
+                }
+            }
         }
     }
 

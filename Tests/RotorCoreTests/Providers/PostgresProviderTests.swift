@@ -52,8 +52,8 @@ import Testing
               password: { type: postgres, url: "postgres://admin:hunter2@db/app", roles: [a, b] }
               not-a-uri: { type: postgres, url: "host=db user=admin", roles: [a, b], password_env: 1X }
               good: { type: postgres, url: "postgres://admin@db/app", roles: [app_blue, app_green], password_env: DB_ADMIN_PASSWORD }
-              weak: { type: postgres, url: "postgres://admin@db.example/app?sslmode=require", roles: [app_blue, app_green] }
-              local: { type: postgres, url: "postgres://admin@127.0.0.1/app?sslmode=disable", roles: [app_blue, app_green] }
+              weak: { type: postgres, url: "postgres://admin@db.example/app?sslmode=require", roles: [weak_a, weak_b] }
+              local: { type: postgres, url: "postgres://admin@127.0.0.1/app?sslmode=disable", roles: [local_a, local_b] }
             """)
         let result = ConfigurationLoader(workingDirectory: folder.path).load(paths: ["p.yaml"])
         let messages = result.diagnostics.all.map { "\($0.location?.line ?? 0): \($0.message)" }
@@ -70,6 +70,25 @@ import Testing
         guard case .postgres(let good) = try #require(result.configuration.provider(named: "good")).kind else { Issue.record("not postgres"); return }
         #expect(good.roles == ["app_blue", "app_green"] && good.passwordVariable == "DB_ADMIN_PASSWORD")
         #expect(result.configuration.tokenVariables.contains("DB_ADMIN_PASSWORD"), "withheld from every command rotor runs")
+    }
+
+    /// A pair of roles takes turns for one key: a second key on the same provider, or a
+    /// provider naming another's role, is an error.
+    @Test func rolesBelongToOneKey() throws {
+        let folder = try TemporaryFolder()
+        try folder.write("p.yaml", """
+            kind: RotationPolicy
+            providers:
+              db: { type: postgres, url: "postgres://admin@db/app", roles: [app_blue, app_green] }
+              other: { type: postgres, url: "postgres://admin@db/app", roles: [app_green, app_red] }
+            keys:
+              app: { provider: db }
+              reports: { provider: db }
+              more: { provider: other }
+            """)
+        let messages = ConfigurationLoader(workingDirectory: folder.path).load(paths: ["p.yaml"]).diagnostics.errors.map { "\($0.location?.line ?? 0): \($0.message)" }
+        #expect(messages.contains { $0.hasPrefix("7: key 'reports' uses provider 'db', whose roles already take turns for key 'app'") }, "\(messages)")
+        #expect(messages.contains { $0.hasPrefix("4: role 'app_green' is one of provider 'db''s roles too") }, "\(messages)")
     }
 
     /// A target whose value mixes the generation with other text is read through its template.
