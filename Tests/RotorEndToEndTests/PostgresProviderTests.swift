@@ -20,8 +20,8 @@ struct PostgresProviderTests {
         var passwords: [String] = []
         /// The consumer's only target is `DATABASE_URL` (a template holding `{id}` and `{secret}`).
         let urlOnly: Bool
-        /// The admin login's password, when the scene made one (given as PGPASSWORD).
-        var adminPassword: String?
+        /// The admin login's name and password, when the scene made one (given as PGPASSWORD).
+        var adminLogin: String?, adminPassword: String?
         /// The server's folder (its log is `server.log` there).
         let serverDirectory: String
         /// Given to every rotor the scene runs.
@@ -55,7 +55,7 @@ struct PostgresProviderTests {
             var policyURL = url
             if ownAdmin {
                 let password = "admin" + UUID().uuidString.replacingOccurrences(of: "-", with: "")
-                (adminPassword, passwords) = (password, passwords + [password])
+                (adminLogin, adminPassword, passwords) = ("admin_\(suffix)", password, passwords + [password])
                 try admin.execute("CREATE ROLE admin_\(suffix) LOGIN CREATEROLE IN ROLE rotor_scram PASSWORD '\(ScramVerifier.make(password: password))'")
                 if signalGrant { try admin.execute("GRANT pg_signal_backend TO admin_\(suffix)") }
                 policyURL = url.replacingOccurrences(of: "://rotor@", with: "://admin_\(suffix)@")
@@ -121,6 +121,7 @@ struct PostgresProviderTests {
             session.executableURL = URL(fileURLWithPath: "/usr/bin/psql")
             session.arguments = ["-X", "-q", "-w", "-h", host, "-p", port, "-U", user, "-d", database, "-c", "SELECT pg_sleep(120)"]
             session.environment = ["PGPASSWORD": password, "PATH": "/usr/bin:/bin"]
+            session.standardOutput = FileHandle.nullDevice
             session.standardError = FileHandle.nullDevice
             try session.run()
             for _ in 0..<100 where try sessions(of: user) == 0 { Thread.sleep(forTimeInterval: 0.05) }
@@ -168,7 +169,10 @@ struct PostgresProviderTests {
             scan.check(outputs + queries)
             try scan.check(folder: scratch.url, allowed: allowed.union(["deploy/api.env"]))
             let log = try String(contentsOfFile: serverDirectory + "/server.log", encoding: .utf8)
-            #expect(log.contains("ALTER ROLE \"\(green)\" PASSWORD 'SCRAM-SHA-256$"), "the server log holds rotor's statements (log_statement = all)")
+            // A superuser admin keeps rotor's ALTER ROLE out of the log; another login cannot,
+            // and the verifier (never the password) is there.
+            #expect(log.contains("SET LOCAL log_statement = 'none'"), "the server log holds rotor's statements (log_statement = all)")
+            #expect(log.contains("ALTER ROLE \"\(green)\" PASSWORD 'SCRAM-SHA-256$") == (adminPassword != nil), "superuser admin: \(adminPassword == nil)")
             scan.check([log])
         }
     }
@@ -358,6 +362,41 @@ struct PostgresProviderTests {
         try scene.checkNoPasswordLeaked([refused.stdout, rotated.stdout, rotated.stderr])
     }
 
+    /// The role retired after the grace period is checked when it is altered: one made a
+    /// superuser meanwhile is left alone (rotor alters only plain roles).
+    @Test func aRoleMadeSuperuserSinceTheRotationIsNotAltered() throws {
+        let scene = try Scene(key: "every: 30d, grace: 1h")
+        #expect(try scene.rotor(["rotate", "app-db"]).status == 0)
+        try scene.admin.execute("ALTER ROLE \(scene.blue) SUPERUSER")
+        let before = try scene.verifier(scene.blue)
+        let later = try scene.rotor(["run"], environment: ["ROTOR_NOW": DateFormatting.iso8601(Date().addingTimeInterval(7200))])
+        #expect(later.stdout.contains("is a superuser or has REPLICATION now"), "\(later.stdout)\(later.stderr)")
+        #expect(try scene.verifier(scene.blue) == before, "its password is untouched")
+    }
+
+    /// A deletion whose sessions cannot be ended fails with nothing changed (the password
+    /// stays, the session too), not half done.
+    @Test func aDeletionThatCannotEndSessionsChangesNothing() throws {
+        let scene = try Scene(key: "every: 30d, grace: 1h", ownAdmin: true)
+        #expect(try scene.rotor(["rotate", "app-db"]).status == 0)
+        let session = try scene.openSession(scene.blue, scene.passwords[0])
+        defer { if session.isRunning { session.terminate() } }
+        try scene.admin.execute("REVOKE pg_signal_backend FROM \(try #require(scene.adminLogin))")
+        let before = try scene.verifier(scene.blue)
+        let later = try scene.rotor(["run"], environment: ["ROTOR_NOW": DateFormatting.iso8601(Date().addingTimeInterval(7200))])
+        #expect(later.stdout.contains("ending the open sessions of \(scene.blue) failed (nothing was changed)"), "\(later.stdout)\(later.stderr)")
+        #expect(try scene.verifier(scene.blue) == before && scene.sessions(of: scene.blue) == 1)
+    }
+
+    /// A CREATEROLE admin cannot alter REPLICATION roles: said at preflight.
+    @Test func replicationRolesAreRefusedAtPreflight() throws {
+        let scene = try Scene(ownAdmin: true)
+        try scene.admin.execute("ALTER ROLE \(scene.blue) REPLICATION")
+        try scene.admin.execute("ALTER ROLE \(scene.green) REPLICATION")
+        let result = try scene.rotor(["rotate", "app-db"])
+        #expect(result.status == 1 && result.stdout.contains("role \(scene.green) has REPLICATION"), "\(result.stdout)\(result.stderr)")
+    }
+
     /// `delete_when_unused_for`: the old role is kept while it has sessions (a consumer not
     /// restarted yet), and retired once a run finds none and it has been unused that long
     /// since consumers moved.
@@ -429,6 +468,17 @@ struct PostgresProviderTests {
         let policies = try scene.rotor(["rotate", "app-db"])
         #expect(policies.status == 1 && policies.stdout.contains("\(scene.blue) has 'row-level policy blue_only on table orders'"), "\(policies.stdout)")
         #expect(policies.stdout.contains("\(scene.green) has 'default privileges it sets for tables"), "\(policies.stdout)")
+        // And what only some catalogs know: a parameter, a language, a large object's owner.
+        try scene.admin.execute("GRANT SET ON PARAMETER work_mem TO \(scene.blue)")
+        try scene.admin.execute("GRANT USAGE ON LANGUAGE plpgsql TO \(scene.green)")
+        try scene.admin.execute("SELECT lo_create(0)")
+        try scene.admin.execute("SELECT lo_from_bytea(0, 'x')")
+        let object = try #require(try scene.admin.execute("SELECT max(oid) FROM pg_largeobject_metadata").first?.first ?? nil)
+        try scene.admin.execute("ALTER LARGE OBJECT \(object) OWNER TO \(scene.blue)")
+        let catalogs = try scene.rotor(["rotate", "app-db"])
+        for difference in ["\(scene.blue) has 'SET on parameter work_mem'", "\(scene.green) has 'USAGE on language plpgsql'", "\(scene.blue) has 'owner of large object \(object)'"] {
+            #expect(catalogs.stdout.contains(difference), "\(difference): \(catalogs.stdout)")
+        }
         #expect(result.stdout.contains("nothing was created or changed"), "\(result.stdout)")
         #expect(try scene.verifier(scene.blue) == blueBefore && scene.verifier(scene.green) == greenBefore, "no password changed")
         #expect(try scene.held().user == scene.blue)

@@ -67,7 +67,7 @@ struct ConfigurationStep {
         // From here on no command rotor runs can inherit a provider's token, nor the password
         // of a PostgreSQL state store (libpq gets it explicitly: `PostgresConnection`).
         var withheld = result.configuration.tokenVariables
-        if options.stateURL.map({ PostgresURL.host(of: $0) != nil }) == true { withheld.insert("PGPASSWORD") }
+        if options.stateURL.map(PostgresURL.isURI) == true { withheld.insert("PGPASSWORD") }
         WithheldEnvironment.withdraw(withheld)
         return (result.configuration, result)
     }

@@ -19,7 +19,7 @@ final class PostgresConnection: @unchecked Sendable {
     /// The password comes from `PGPASSWORD` (withdrawn from rotor's environment once a
     /// configuration names it, and given to libpq here) or the password file, as for psql.
     convenience init(url: String) throws {
-        if !PostgresURL.holdsPassword(url), let password = WithheldEnvironment.withdrawnValue("PGPASSWORD") {
+        if PostgresURL(url)?.holdsPassword != true, let password = WithheldEnvironment.withdrawnValue("PGPASSWORD") {
             try self.init(url: url, overriding: ["password": password])
         } else {
             try self.init(rotor_pq_connect(url))

@@ -1,8 +1,55 @@
 import Foundation
 
-/// What rotor adds to a libpq connection URI (`postgres://user@host:port/db?…`) before it
-/// connects, unless the URI says otherwise itself.
-enum PostgresURL {
+/// A libpq connection URI (`postgres://user@host:port/db?…`) as libpq will read it, and what
+/// rotor adds to it before it connects, unless the URI says otherwise itself.
+struct PostgresURL {
+    /// The hosts of the authority (`host1:5432,host2`), percent-decoded, without ports; ""
+    /// for none (libpq's default: `PGHOST`, else the Unix socket).
+    let authorityHosts: [String]
+    /// Whether the authority's userinfo holds a password (`user:password@`).
+    let userinfoHoldsPassword: Bool
+    /// The query's parameters in order, keys and values percent-decoded (libpq decodes both).
+    let parameters: [(key: String, value: String)]
+
+    init?(_ url: String) {
+        guard let scheme = ["postgresql://", "postgres://"].first(where: { url.hasPrefix($0) }) else { return nil }
+        let rest = url.dropFirst(scheme.count)
+        let authority = rest.prefix { $0 != "/" && $0 != "?" }
+        let at = authority.lastIndex(of: "@")
+        userinfoHoldsPassword = at.map { authority[..<$0].contains(":") } ?? false
+        let hostList = at.map { authority[authority.index(after: $0)...] } ?? authority
+        authorityHosts = hostList.split(separator: ",", omittingEmptySubsequences: false).map { entry in
+            let host = entry.hasPrefix("[") ? String(entry.dropFirst().prefix { $0 != "]" }) : String(entry.prefix { $0 != ":" })
+            return host.removingPercentEncoding ?? host
+        }
+        let query = url.split(separator: "?", maxSplits: 1).dropFirst().first ?? ""
+        parameters = query.split(separator: "&").map { pair in
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false).map { String($0).removingPercentEncoding ?? String($0) }
+            return (parts[0], parts.count > 1 ? parts[1] : "")
+        }
+    }
+
+    /// Every value the query gives `key` (libpq takes the last; rotor checks all).
+    func values(_ key: String) -> [String] { parameters.filter { $0.key == key }.map(\.value) }
+
+    var holdsPassword: Bool { userinfoHoldsPassword || !values("password").isEmpty }
+
+    /// Whether every server libpq may reach with this URI in `environment` is on this
+    /// machine: a Unix socket, `localhost`, 127.0.0.0/8 or ::1 — for each host of a list, a
+    /// `host=` or `hostaddr=` in the query (which win over the authority), `PGHOST` and
+    /// `PGHOSTADDR` where the URI names none. A service (`service=`, `PGSERVICE`) may name
+    /// any host: not on this machine.
+    func isOnThisMachine(environment: [String: String]) -> Bool {
+        if !values("service").isEmpty || environment["PGSERVICE"]?.isEmpty == false { return false }
+        let addresses = values("hostaddr") + (values("hostaddr").isEmpty ? [environment["PGHOSTADDR"]].compactMap { $0 } : [])
+        let hosts = !values("host").isEmpty ? values("host")
+            : authorityHosts.allSatisfy(\.isEmpty) ? [environment["PGHOST"] ?? ""] : authorityHosts
+        let everyHost = (addresses + hosts).flatMap { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
+        return everyHost.allSatisfy { Self.isLocal($0) } && addresses.allSatisfy { !$0.isEmpty }
+    }
+
+    // MARK: What rotor adds
+
     /// The URI with bounds on waiting for the network: a partition must end a run with an
     /// error in seconds, not hang it for the kernel's TCP timeout (~15 minutes) while it
     /// holds a lease or a database's role half-rotated.
@@ -11,49 +58,17 @@ enum PostgresURL {
                 "keepalives_interval": "5", "keepalives_count": "3"], to: url)
     }
 
-    /// `sslmode=verify-full` for a server that is not on this machine (a certificate check,
-    /// no silent downgrade to plain text: libpq's default, `prefer`, does neither). The URI's
-    /// own `sslmode` wins; the CA comes from `sslrootcert` or `PGSSLROOTCERT`, as libpq reads them.
-    static func withTLSRule(_ url: String) -> String {
-        guard let host = host(of: url), !isLocal(host) else { return url }
+    /// `sslmode=verify-full` unless every server the URI may reach is on this machine (a
+    /// certificate check, no silent downgrade to plain text: libpq's default, `prefer`, does
+    /// neither). The URI's own `sslmode` wins; the CA comes from `sslrootcert` or
+    /// `PGSSLROOTCERT`, as libpq reads them. Not a URI: verify-full too.
+    static func withTLSRule(_ url: String, environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
+        guard let parsed = PostgresURL(url) else { return url }
+        guard parsed.values("sslmode").isEmpty, !parsed.isOnThisMachine(environment: environment) else { return url }
         return adding(["sslmode": "verify-full"], to: url)
     }
 
-    /// The host a URI names ("" for the default Unix socket), or nil when it is not a URI.
-    static func host(of url: String) -> String? {
-        guard let scheme = ["postgresql://", "postgres://"].first(where: { url.hasPrefix($0) }) else { return nil }
-        let rest = url.dropFirst(scheme.count)
-        let authority = rest.prefix { $0 != "/" && $0 != "?" }
-        // A `host=` in the query overrides (a Unix socket folder is often given so).
-        if let query = url.split(separator: "?", maxSplits: 1).dropFirst().first,
-           let given = query.split(separator: "&").first(where: { $0.hasPrefix("host=") }) {
-            return String(given.dropFirst(5)).removingPercentEncoding ?? String(given.dropFirst(5))
-        }
-        let hostPort = authority.split(separator: "@", omittingEmptySubsequences: false).last ?? ""
-        if hostPort.hasPrefix("[") { return String(hostPort.dropFirst().prefix { $0 != "]" }) }
-        return String(hostPort.prefix { $0 != ":" }).removingPercentEncoding ?? ""
-    }
-
-    /// The names in a URI's query (`sslmode`, `connect_timeout`…).
-    static func parameters(of url: String) -> Set<String> {
-        Set((url.split(separator: "?", maxSplits: 1).dropFirst().first ?? "").split(separator: "&").map { String($0.split(separator: "=")[0]) })
-    }
-
-    /// A query parameter's value (`sslmode`), percent-decoded.
-    static func value(of name: String, in url: String) -> String? {
-        guard let query = url.split(separator: "?", maxSplits: 1).dropFirst().first,
-              let pair = query.split(separator: "&").first(where: { $0.hasPrefix(name + "=") }) else { return nil }
-        let raw = String(pair.dropFirst(name.count + 1))
-        return raw.removingPercentEncoding ?? raw
-    }
-
-    /// Whether the URI's userinfo holds a password (`postgres://user:password@host`).
-    static func holdsPassword(_ url: String) -> Bool {
-        guard let scheme = ["postgresql://", "postgres://"].first(where: { url.hasPrefix($0) }) else { return false }
-        let authority = url.dropFirst(scheme.count).prefix { $0 != "/" && $0 != "?" }
-        guard let at = authority.lastIndex(of: "@") else { return parameters(of: url).contains("password") }
-        return authority[..<at].contains(":") || parameters(of: url).contains("password")
-    }
+    static func isURI(_ url: String) -> Bool { PostgresURL(url) != nil }
 
     /// This machine: a Unix socket (no host, or a folder), `localhost`, 127.0.0.0/8 or ::1.
     static func isLocal(_ host: String) -> Bool {
@@ -62,7 +77,7 @@ enum PostgresURL {
     }
 
     private static func adding(_ defaults: [String: String], to url: String) -> String {
-        let present = parameters(of: url)
+        let present = Set(PostgresURL(url)?.parameters.map(\.key) ?? [])
         let added = defaults.keys.sorted().filter { !present.contains($0) }.map { "\($0)=\(defaults[$0]!)" }
         guard !added.isEmpty else { return url }
         return url + (url.contains("?") ? "&" : "?") + added.joined(separator: "&")

@@ -78,7 +78,7 @@ struct PostgresProvider: SelfCheckingProvider {
             return message + " — give the admin login's password through \(from)"
         }
         if message.contains("SSL") || message.contains("certificate") || message.contains("root certificate"),
-           !PostgresURL.parameters(of: spec.url).contains("sslmode") {
+           PostgresURL(spec.url)?.values("sslmode").isEmpty != false {
             return message + " — rotor asks for sslmode=verify-full for a server off this machine: give the server's CA with sslrootcert= (or PGSSLROOTCERT), or set sslmode in the URL yourself"
         }
         return message
@@ -101,12 +101,21 @@ struct PostgresProvider: SelfCheckingProvider {
             throw ProviderError("'\(ControlCharacters.escapeLine(id))' is not one of the provider's roles (\(spec.roles.joined(separator: ", "))): rotor alters no other role")
         }
         let connection = try connect()
+        // Sessions are ended before the password changes, so that a login that may not end
+        // them fails with nothing changed (found by an attacker: a half-done deletion left
+        // revoke-first's consumers locked out and the intruder's session open), and again
+        // after, for one opened meanwhile with the old password.
+        try endSessions(of: id, connection: connection, after: "nothing was changed")
         // A password nobody knows: the role stays (its grants, what it owns) but no one logs in.
         try setPassword(of: id, to: Self.randomPassword(), connection: connection)
+        try endSessions(of: id, connection: connection, after: "its password was replaced")
+    }
+
+    private func endSessions(of role: String, connection: PostgresConnection, after done: String) throws(ProviderError) {
         do {
-            try connection.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1 AND pid <> pg_backend_pid()", [id])
+            try connection.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1 AND pid <> pg_backend_pid()", [role])
         } catch {
-            throw ProviderError("the password of \(id) was replaced, but ending its open sessions failed: \(Self.message(error))")
+            throw ProviderError("ending the open sessions of \(role) failed (\(done)): \(Self.message(error))")
         }
     }
 
@@ -193,11 +202,26 @@ struct PostgresProvider: SelfCheckingProvider {
 
     /// `ALTER ROLE … PASSWORD` with the SCRAM verifier, never the password: a statement
     /// cannot take parameters, and the verifier holds only base64, digits, `$` and `:`.
+    ///
+    /// The role is checked in the same transaction, after the change has locked its row: one
+    /// made a superuser (or given REPLICATION) since preflight — or since the rotation whose
+    /// grace period ends now — is not altered (found by an attacker: a race with preflight
+    /// handed consumers a superuser's credentials).
     private func setPassword(of role: String, to password: Secret, connection: PostgresConnection) throws(ProviderError) {
         let verifier = ScramVerifier.make(password: password.reveal())
         do {
-            // A verifier is stored as given, whatever `password_encryption` says.
-            try connection.execute("ALTER ROLE \"\(role)\" PASSWORD '\(verifier.replacingOccurrences(of: "'", with: "''"))'")
+            try connection.transaction { transaction in
+                // A superuser admin keeps the statement out of the server log (others may not
+                // change log_statement); the verifier is as sensitive as pg_authid.
+                _ = try? transaction.execute("SAVEPOINT quiet")
+                if (try? transaction.execute("SET LOCAL log_statement = 'none'")) == nil { _ = try? transaction.execute("ROLLBACK TO SAVEPOINT quiet") }
+                // A verifier is stored as given, whatever `password_encryption` says.
+                try transaction.execute("ALTER ROLE \"\(role)\" PASSWORD '\(verifier.replacingOccurrences(of: "'", with: "''"))'")
+                let attributes = try transaction.execute("SELECT rolsuper, rolreplication FROM pg_roles WHERE rolname = $1", [role]).first ?? []
+                if attributes.first == "t" || attributes.last == "t" {
+                    throw PostgresConnection.Failure(description: "role \(role) is a superuser or has REPLICATION now: rotor alters only plain roles (nothing was changed)")
+                }
+            }
         } catch {
             throw ProviderError("setting the password of role \(role) failed: \(Self.message(error))")
         }
@@ -212,8 +236,11 @@ struct PostgresProvider: SelfCheckingProvider {
     /// `{a,b}`: role names are plain (`isPlainRoleName`), so nothing needs quoting.
     static func arrayLiteral(_ roles: [String]) -> String { "{" + roles.joined(separator: ",") + "}" }
 
+    /// A server's error on one line (a server must not forge lines of rotor's output),
+    /// redacted.
     static func message(_ error: any Error) -> String {
-        Redactor.redact(String(describing: error).trimmingCharacters(in: .whitespacesAndNewlines))
+        let lines = String(describing: error).split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        return Redactor.redact(ControlCharacters.escapeLine(lines.joined(separator: " — ")))
     }
 }
 
@@ -251,6 +278,9 @@ struct RoleComparison {
         }
         for role in roles {
             if found[role]?[1] == "t" { problems.append("role \(role) is a superuser: rotor rotates only roles that are not") }
+            if found[role]?[3]?.contains("replication=true") == true {
+                problems.append("role \(role) has REPLICATION: rotor rotates only plain roles (ALTER ROLE \(role) NOREPLICATION)")
+            }
             if found[role]?[2] != "t" { problems.append("role \(role) may not log in (ALTER ROLE \(role) LOGIN)") }
         }
         if roles.contains(adminName) {
@@ -300,6 +330,18 @@ struct RoleComparison {
                 WHEN 'f' THEN 'functions' WHEN 'T' THEN 'types' ELSE 'schemas' END || coalesce(' in schema ' || d.defaclnamespace::regnamespace::text, '')
                 || ': ' || replace(array_to_string(d.defaclacl, ','), $1, '(itself)')
             FROM pg_default_acl d WHERE d.defaclrole = (SELECT oid FROM r)
+        UNION ALL SELECT 'owner of database ' || d.datname FROM pg_database d WHERE d.datdba = (SELECT oid FROM r)
+        UNION ALL SELECT a.privilege_type || ' on tablespace ' || t.spcname FROM pg_tablespace t, aclexplode(t.spcacl) a WHERE a.grantee = (SELECT oid FROM r)
+        UNION ALL SELECT 'owner of tablespace ' || t.spcname FROM pg_tablespace t WHERE t.spcowner = (SELECT oid FROM r)
+        UNION ALL SELECT a.privilege_type || ' on language ' || l.lanname FROM pg_language l, aclexplode(l.lanacl) a WHERE a.grantee = (SELECT oid FROM r)
+        UNION ALL SELECT a.privilege_type || ' on type ' || ty.oid::regtype::text FROM pg_type ty, aclexplode(ty.typacl) a WHERE a.grantee = (SELECT oid FROM r)
+        UNION ALL SELECT 'owner of type ' || ty.oid::regtype::text FROM pg_type ty WHERE ty.typowner = (SELECT oid FROM r) AND ty.typrelid = 0 AND ty.typelem = 0
+        UNION ALL SELECT a.privilege_type || ' on foreign-data wrapper ' || w.fdwname FROM pg_foreign_data_wrapper w, aclexplode(w.fdwacl) a WHERE a.grantee = (SELECT oid FROM r)
+        UNION ALL SELECT a.privilege_type || ' on foreign server ' || f.srvname FROM pg_foreign_server f, aclexplode(f.srvacl) a WHERE a.grantee = (SELECT oid FROM r)
+        UNION ALL SELECT 'user mapping for server ' || m.srvname FROM pg_user_mappings m WHERE m.umuser = (SELECT oid FROM r)
+        UNION ALL SELECT a.privilege_type || ' on parameter ' || p.parname FROM pg_parameter_acl p, aclexplode(p.paracl) a WHERE a.grantee = (SELECT oid FROM r)
+        UNION ALL SELECT 'owner of large object ' || lo.oid FROM pg_largeobject_metadata lo WHERE lo.lomowner = (SELECT oid FROM r)
+        UNION ALL SELECT a.privilege_type || ' on large object ' || lo.oid FROM pg_largeobject_metadata lo, aclexplode(lo.lomacl) a WHERE a.grantee = (SELECT oid FROM r)
         UNION ALL SELECT 'default ' || a.privilege_type || ' on new ' || CASE d.defaclobjtype WHEN 'r' THEN 'tables' WHEN 'S' THEN 'sequences'
                 WHEN 'f' THEN 'functions' WHEN 'T' THEN 'types' ELSE 'schemas' END || ' of ' || d.defaclrole::regrole::text
             FROM pg_default_acl d, aclexplode(d.defaclacl) a WHERE a.grantee = (SELECT oid FROM r)

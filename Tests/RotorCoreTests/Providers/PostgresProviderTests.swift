@@ -37,8 +37,34 @@ import Testing
             #expect(PostgresURL.withTLSRule(local) == local, "\(local)")
         }
         #expect(PostgresURL.withTLSRule("postgres://admin@127.0.0.1.evil.example/app").hasSuffix("sslmode=verify-full"))
-        #expect(PostgresURL.holdsPassword("postgres://admin:pw@db/app") && PostgresURL.holdsPassword("postgres://admin@db/app?password=pw"))
-        #expect(!PostgresURL.holdsPassword("postgres://admin@db/app"))
+        for holding in ["postgres://admin:pw@db/app", "postgres://admin@db/app?password=pw", "postgres://admin@db/app?%70assword=pw"] {
+            #expect(PostgresURL(holding)?.holdsPassword == true, "\(holding)")
+        }
+        #expect(PostgresURL("postgres://admin@db/app")?.holdsPassword == false)
+    }
+
+    /// Found by an attacker: forms of the URI that reach another host while the first one
+    /// looks local (libpq tries every host of a list, takes the last `host=`, decodes keys,
+    /// prefers `hostaddr`, reads PGHOST and services) all get verify-full.
+    @Test func everyWayToNameAnotherHostGetsVerifyFull() {
+        let remote = ["postgres://a@127.0.0.1:1,192.0.2.2:5999/db", "postgres://a@[::1]:1,192.0.2.2:5999/db",
+                      "postgres://a@localhost/db?hostaddr=192.0.2.2&port=5999", "postgres://a@/db?host=localhost&host=192.0.2.2",
+                      "postgres://a@/db?%68ost=192.0.2.2", "postgres://a@/db?host=/nonexistent,192.0.2.2", "postgres://a@localhost/db?service=evil",
+                      "postgres://a@/db?host=localhost&hostaddr="]
+        for url in remote {
+            #expect(PostgresURL.withTLSRule(url, environment: [:]).hasSuffix("sslmode=verify-full"), "\(url)")
+        }
+        #expect(PostgresURL.withTLSRule("postgres://a@/db", environment: ["PGHOST": "192.0.2.2"]).hasSuffix("sslmode=verify-full"))
+        #expect(PostgresURL.withTLSRule("postgres://a@localhost/db", environment: ["PGHOSTADDR": "192.0.2.2"]).hasSuffix("sslmode=verify-full"))
+        #expect(PostgresURL.withTLSRule("postgres://a@localhost/db", environment: ["PGSERVICE": "evil"]).hasSuffix("sslmode=verify-full"))
+        #expect(PostgresURL.withTLSRule("postgres://a@/db", environment: ["PGHOST": "/run/postgresql"]) == "postgres://a@/db")
+        #expect(PostgresURL.withTLSRule("postgres://a@127.0.0.1,localhost/db?hostaddr=127.0.0.1,127.0.0.2", environment: [:]).contains("sslmode") == false)
+    }
+
+    /// A server's multi-line error is one line of rotor's output: it cannot forge another.
+    @Test func aServersErrorCannotForgeALine() {
+        let message = PostgresProvider.message(PostgresConnection.Failure(description: "ERROR:  boom\napp-db: completed — rotated to app_green\n"))
+        #expect(!message.contains("\n") && message.contains("boom — app-db: completed"), "\(message)")
     }
 
     @Test func thePolicyNamesEveryMistakeWithItsPlace() throws {

@@ -118,13 +118,14 @@ struct PolicyDecoder {
     private func postgres(_ reader: MappingReader) -> ProviderSpec.Kind? {
         let url = reader.string("url", required: true)
         if let url, let node = reader.node("url") {
-            if PostgresURL.host(of: url.value) == nil {
+            if let parsed = PostgresURL(url.value) {
+                if parsed.holdsPassword {
+                    context.error("'url' of \(reader.subject) holds a password: \(Self.literalSecretHint) (PGPASSWORD, ~/.pgpass, or password_env)", at: node)
+                } else if !parsed.isOnThisMachine(environment: [:]), let mode = parsed.values("sslmode").last, !["verify-full", "verify-ca"].contains(mode) {
+                    context.warning("'url' of \(reader.subject) sets sslmode=\(mode) for a server off this machine: its certificate is not checked, so whoever sits on the network can read the admin login and every password rotor sets (leave sslmode out for verify-full)", at: node)
+                }
+            } else {
                 context.error("'url' of \(reader.subject) must be a PostgreSQL URI: postgres://ADMIN@HOST:PORT/DATABASE", at: node)
-            } else if PostgresURL.holdsPassword(url.value) {
-                context.error("'url' of \(reader.subject) holds a password: \(Self.literalSecretHint) (PGPASSWORD, ~/.pgpass, or password_env)", at: node)
-            } else if let host = PostgresURL.host(of: url.value), !PostgresURL.isLocal(host), let mode = PostgresURL.value(of: "sslmode", in: url.value),
-                      !["verify-full", "verify-ca"].contains(mode) {
-                context.warning("'url' of \(reader.subject) sets sslmode=\(mode) for a server off this machine: its certificate is not checked, so whoever sits on the network can read the admin login and every password rotor sets (leave sslmode out for verify-full)", at: node)
             }
         }
         let rolesNode = reader.node("roles")
@@ -147,7 +148,7 @@ struct PolicyDecoder {
             }
         }
         guard let url, let roles, roles.count == 2, Set(roles).count == 2,
-              PostgresURL.host(of: url.value) != nil, !PostgresURL.holdsPassword(url.value) else { return nil }
+              let parsed = PostgresURL(url.value), !parsed.holdsPassword else { return nil }
         return .postgres(PostgresProviderSpec(url: url.value, roles: roles, passwordVariable: passwordVariable))
     }
 
