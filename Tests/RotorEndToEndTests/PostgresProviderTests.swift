@@ -61,6 +61,8 @@ struct PostgresProviderTests {
                 policyURL = url.replacingOccurrences(of: "://rotor@", with: "://admin_\(suffix)@")
             }
             try admin.execute("CREATE TABLE orders (id integer)")
+            // Every statement's duration is logged too: rotor must keep its own out of that as well.
+            try admin.execute("ALTER DATABASE \(database) SET log_min_duration_statement = 0")
             try admin.execute("ALTER TABLE orders OWNER TO \(group)")
             scratch = try Scratch()
             try scratch.write("policies/db.yaml", """
@@ -117,12 +119,7 @@ struct PostgresProviderTests {
         /// A session of `user` that stays open (a consumer holding a connection), once the
         /// server lists it.
         func openSession(_ user: String, _ password: String) throws -> Process {
-            let session = Process()
-            session.executableURL = URL(fileURLWithPath: "/usr/bin/psql")
-            session.arguments = ["-X", "-q", "-w", "-h", host, "-p", port, "-U", user, "-d", database, "-c", "SELECT pg_sleep(120)"]
-            session.environment = ["PGPASSWORD": password, "PATH": "/usr/bin:/bin"]
-            session.standardOutput = FileHandle.nullDevice
-            session.standardError = FileHandle.nullDevice
+            let session = psql(user, password, "SELECT pg_sleep(120)")
             try session.run()
             for _ in 0..<100 where try sessions(of: user) == 0 { Thread.sleep(forTimeInterval: 0.05) }
             #expect(try sessions(of: user) == 1, "\(user)'s session is open")
@@ -147,15 +144,21 @@ struct PostgresProviderTests {
 
         /// A login with psql, the password through its environment.
         func logsIn(_ user: String, _ password: String) throws -> Bool {
+            let login = psql(user, password, "SELECT 1")
+            try login.run()
+            login.waitUntilExit()
+            return login.terminationStatus == 0
+        }
+
+        /// psql logging in as `user` to run `sql`, the password through its environment.
+        private func psql(_ user: String, _ password: String, _ sql: String) -> Process {
             let psql = Process()
             psql.executableURL = URL(fileURLWithPath: "/usr/bin/psql")
-            psql.arguments = ["-X", "-q", "-w", "-h", host, "-p", port, "-U", user, "-d", database, "-c", "SELECT 1"]
+            psql.arguments = ["-X", "-q", "-w", "-h", host, "-p", port, "-U", user, "-d", database, "-c", sql]
             psql.environment = ["PGPASSWORD": password, "PATH": "/usr/bin:/bin"]
             psql.standardOutput = FileHandle.nullDevice
             psql.standardError = FileHandle.nullDevice
-            try psql.run()
-            psql.waitUntilExit()
-            return psql.terminationStatus == 0
+            return psql
         }
 
         /// What the server keeps for a role's password (its SCRAM verifier), nil for none.
@@ -332,6 +335,13 @@ struct PostgresProviderTests {
         let refused = try unnamed.rotor(["rotate", "app-db"])
         #expect(refused.status == 1 && refused.stdout.contains("run 'rotor adopt app-db --id ROLE' first"), "\(refused.stdout)\(refused.stderr)")
         #expect(try unnamed.verifier(unnamed.blue) == before && unnamed.verifier(unnamed.green) == nil, "nothing changed on the server")
+
+        // A value that does not read as its template is not a role rotor can name either.
+        let unreadable = try Scene(adopt: false, urlOnly: true)
+        try unreadable.scratch.write("deploy/api.env", "DATABASE_URL=postgres://\(unreadable.blue):\(unreadable.passwords[0])@\(unreadable.host):\(unreadable.port)/\(unreadable.database)?application_name=worker\n")
+        let guessed = try unreadable.rotor(["rotate", "app-db"])
+        #expect(guessed.status == 1 && guessed.stdout.contains("a target's value does not read as its template"), "\(guessed.stdout)\(guessed.stderr)")
+        #expect(try unreadable.verifier(unreadable.green) == nil, "nothing changed on the server")
     }
 
     /// Roles the server lets in whatever their password (pg_hba trust) are refused: rotating
@@ -370,7 +380,7 @@ struct PostgresProviderTests {
         try scene.admin.execute("ALTER ROLE \(scene.blue) SUPERUSER")
         let before = try scene.verifier(scene.blue)
         let later = try scene.rotor(["run"], environment: ["ROTOR_NOW": DateFormatting.iso8601(Date().addingTimeInterval(7200))])
-        #expect(later.stdout.contains("is a superuser or has REPLICATION now"), "\(later.stdout)\(later.stderr)")
+        #expect(later.stdout.contains("role \(scene.blue) is a superuser now: rotor alters only plain roles (nothing was changed)"), "\(later.stdout)\(later.stderr)")
         #expect(try scene.verifier(scene.blue) == before, "its password is untouched")
     }
 
@@ -475,8 +485,15 @@ struct PostgresProviderTests {
         try scene.admin.execute("SELECT lo_from_bytea(0, 'x')")
         let object = try #require(try scene.admin.execute("SELECT max(oid) FROM pg_largeobject_metadata").first?.first ?? nil)
         try scene.admin.execute("ALTER LARGE OBJECT \(object) OWNER TO \(scene.blue)")
+        // Ownership of any kind of object (pg_shdepend), a foreign server or a text search configuration too.
+        try scene.admin.execute("CREATE FOREIGN DATA WRAPPER wrapper_\(scene.group)")
+        try scene.admin.execute("CREATE SERVER server_\(scene.group) FOREIGN DATA WRAPPER wrapper_\(scene.group)")
+        try scene.admin.execute("ALTER SERVER server_\(scene.group) OWNER TO \(scene.blue)")
+        try scene.admin.execute("CREATE TEXT SEARCH CONFIGURATION search_\(scene.group) (COPY = english)")
+        try scene.admin.execute("ALTER TEXT SEARCH CONFIGURATION search_\(scene.group) OWNER TO \(scene.green)")
         let catalogs = try scene.rotor(["rotate", "app-db"])
-        for difference in ["\(scene.blue) has 'SET on parameter work_mem'", "\(scene.green) has 'USAGE on language plpgsql'", "\(scene.blue) has 'owner of large object \(object)'"] {
+        for difference in ["\(scene.blue) has 'SET on parameter work_mem'", "\(scene.green) has 'USAGE on language plpgsql'", "\(scene.blue) has 'owner of large object \(object)'",
+                           "\(scene.blue) has 'owner of server server_\(scene.group)'", "\(scene.green) has 'owner of text search configuration search_\(scene.group)'"] {
             #expect(catalogs.stdout.contains(difference), "\(difference): \(catalogs.stdout)")
         }
         #expect(result.stdout.contains("nothing was created or changed"), "\(result.stdout)")
@@ -487,6 +504,10 @@ struct PostgresProviderTests {
     /// A superuser role, or one missing, is refused at preflight.
     @Test func aSuperuserOrMissingRoleIsRefused() throws {
         let scene = try Scene()
+        try scene.admin.execute("GRANT rotor TO \(scene.blue), \(scene.green)")
+        let member = try scene.rotor(["rotate", "app-db"])
+        #expect(member.status == 1 && member.stdout.contains("role \(scene.green) is a member of the superuser role rotor"), "\(member.stdout)")
+        try scene.admin.execute("REVOKE rotor FROM \(scene.blue), \(scene.green)")
         try scene.admin.execute("ALTER ROLE \(scene.green) SUPERUSER")
         let superuser = try scene.rotor(["rotate", "app-db"])
         #expect(superuser.status == 1 && superuser.stdout.contains("role \(scene.green) is a superuser"), "\(superuser.stdout)")

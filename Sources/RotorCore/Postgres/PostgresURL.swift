@@ -10,19 +10,28 @@ struct PostgresURL {
     let userinfoHoldsPassword: Bool
     /// The query's parameters in order, keys and values percent-decoded (libpq decodes both).
     let parameters: [(key: String, value: String)]
+    /// Whether the URI has a query (`?`) at all, where parameters are added.
+    let hasQuery: Bool
 
+    /// Split as libpq splits it (`conninfo_uri_parse_options`): the user information ends at
+    /// the first `@` before the first `/` — whatever it holds, `?` included (found by an
+    /// attacker: `postgres://localhost?@remote/db` reaches `remote`) — the hosts at the next
+    /// `/` or `?`, and the query follows the first `?` after them.
     init?(_ url: String) {
         guard let scheme = ["postgresql://", "postgres://"].first(where: { url.hasPrefix($0) }) else { return nil }
         let rest = url.dropFirst(scheme.count)
-        let authority = rest.prefix { $0 != "/" && $0 != "?" }
-        let at = authority.lastIndex(of: "@")
-        userinfoHoldsPassword = at.map { authority[..<$0].contains(":") } ?? false
-        let hostList = at.map { authority[authority.index(after: $0)...] } ?? authority
+        let slash = rest.firstIndex(of: "/") ?? rest.endIndex
+        let at = rest[..<slash].firstIndex(of: "@")
+        userinfoHoldsPassword = at.map { rest[..<$0].contains(":") } ?? false
+        let afterUser = at.map { rest[rest.index(after: $0)...] } ?? rest
+        let hostList = afterUser.prefix { $0 != "/" && $0 != "?" }
         authorityHosts = hostList.split(separator: ",", omittingEmptySubsequences: false).map { entry in
             let host = entry.hasPrefix("[") ? String(entry.dropFirst().prefix { $0 != "]" }) : String(entry.prefix { $0 != ":" })
             return host.removingPercentEncoding ?? host
         }
-        let query = url.split(separator: "?", maxSplits: 1).dropFirst().first ?? ""
+        let afterHosts = afterUser[hostList.endIndex...]
+        let query = afterHosts.firstIndex(of: "?").map { afterHosts[afterHosts.index(after: $0)...] } ?? ""
+        hasQuery = afterHosts.contains("?")
         parameters = query.split(separator: "&").map { pair in
             let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false).map { String($0).removingPercentEncoding ?? String($0) }
             return (parts[0], parts.count > 1 ? parts[1] : "")
@@ -77,9 +86,13 @@ struct PostgresURL {
     }
 
     private static func adding(_ defaults: [String: String], to url: String) -> String {
-        let present = Set(PostgresURL(url)?.parameters.map(\.key) ?? [])
+        let parsed = PostgresURL(url)
+        let present = Set(parsed?.parameters.map(\.key) ?? [])
         let added = defaults.keys.sorted().filter { !present.contains($0) }.map { "\($0)=\(defaults[$0]!)" }
         guard !added.isEmpty else { return url }
-        return url + (url.contains("?") ? "&" : "?") + added.joined(separator: "&")
+        let hasQuery = parsed?.hasQuery ?? url.contains("?")
+        // A query that is only "?" (or ends with "&") takes the parameters as they are.
+        let joiner = !hasQuery ? "?" : (url.hasSuffix("?") || url.hasSuffix("&") ? "" : "&")
+        return url + joiner + added.joined(separator: "&")
     }
 }

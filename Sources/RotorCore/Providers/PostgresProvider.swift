@@ -211,21 +211,27 @@ struct PostgresProvider: SelfCheckingProvider {
         let verifier = ScramVerifier.make(password: password.reveal())
         do {
             try connection.transaction { transaction in
-                // A superuser admin keeps the statement out of the server log (others may not
-                // change log_statement); the verifier is as sensitive as pg_authid.
-                _ = try? transaction.execute("SAVEPOINT quiet")
-                if (try? transaction.execute("SET LOCAL log_statement = 'none'")) == nil { _ = try? transaction.execute("ROLLBACK TO SAVEPOINT quiet") }
+                // A superuser admin keeps the statement out of the server's logs and statistics
+                // (others may not change these settings); the verifier is as sensitive as pg_authid.
+                for setting in Self.quietSettings {
+                    _ = try? transaction.execute("SAVEPOINT quiet")
+                    if (try? transaction.execute("SET LOCAL \(setting)")) == nil { _ = try? transaction.execute("ROLLBACK TO SAVEPOINT quiet") }
+                }
                 // A verifier is stored as given, whatever `password_encryption` says.
                 try transaction.execute("ALTER ROLE \"\(role)\" PASSWORD '\(verifier.replacingOccurrences(of: "'", with: "''"))'")
-                let attributes = try transaction.execute("SELECT rolsuper, rolreplication FROM pg_roles WHERE rolname = $1", [role]).first ?? []
-                if attributes.first == "t" || attributes.last == "t" {
-                    throw PostgresConnection.Failure(description: "role \(role) is a superuser or has REPLICATION now: rotor alters only plain roles (nothing was changed)")
+                if let power = try RoleComparison.power(of: role, in: transaction.execute) {
+                    throw PostgresConnection.Failure(description: "role \(role) \(power) now: rotor alters only plain roles (nothing was changed)")
                 }
             }
         } catch {
             throw ProviderError("setting the password of role \(role) failed: \(Self.message(error))")
         }
     }
+
+    /// What a superuser admin turns off around a password change: every way the server
+    /// would log the statement (or keep its text in pg_stat_statements).
+    static let quietSettings = ["log_statement = 'none'", "log_min_duration_statement = -1", "log_min_duration_sample = -1",
+                                "log_transaction_sample_rate = 0", "log_min_error_statement = panic", "pg_stat_statements.track_utility = off"]
 
     /// `passwordLength` letters and digits from the system's random source.
     static func randomPassword() -> Secret {
@@ -277,9 +283,8 @@ struct RoleComparison {
             return problems
         }
         for role in roles {
-            if found[role]?[1] == "t" { problems.append("role \(role) is a superuser: rotor rotates only roles that are not") }
-            if found[role]?[3]?.contains("replication=true") == true {
-                problems.append("role \(role) has REPLICATION: rotor rotates only plain roles (ALTER ROLE \(role) NOREPLICATION)")
+            if let power = try Self.power(of: role, in: connection.execute) {
+                problems.append("role \(role) \(power): rotor rotates only plain roles")
             }
             if found[role]?[2] != "t" { problems.append("role \(role) may not log in (ALTER ROLE \(role) LOGIN)") }
         }
@@ -301,6 +306,21 @@ struct RoleComparison {
         return problems
     }
 
+    /// Why a role is not a plain one, or nil: a superuser, REPLICATION, or a member of a
+    /// superuser role (found by an attacker: `SET ROLE` made the new credentials a superuser's).
+    static func power(of role: String, in execute: (String, [String?]) throws -> [[String?]]) throws -> String? {
+        let row = try execute("""
+            SELECT r.rolsuper, r.rolreplication,
+                   (SELECT string_agg(s.rolname, ', ' ORDER BY s.rolname) FROM pg_roles s WHERE s.rolsuper AND s.oid <> r.oid AND pg_has_role(r.oid, s.oid, 'MEMBER'))
+            FROM pg_roles r WHERE r.rolname = $1
+            """, [role]).first ?? []
+        guard row.count == 3 else { return nil }
+        if row[0] == "t" { return "is a superuser" }
+        if row[1] == "t" { return "has REPLICATION (ALTER ROLE \(role) NOREPLICATION)" }
+        if let superusers = row[2] { return "is a member of the superuser role \(superusers) (SET ROLE makes it one)" }
+        return nil
+    }
+
     /// One line per grant a role holds: memberships, privileges on the databases and, in
     /// the connected database, on schemas, tables, sequences, columns and functions; objects
     /// it owns; its per-database settings.
@@ -319,31 +339,28 @@ struct RoleComparison {
             FROM pg_attribute att JOIN pg_class c ON c.oid = att.attrelid, aclexplode(att.attacl) a WHERE a.grantee = (SELECT oid FROM r)
         UNION ALL SELECT a.privilege_type || ' on function ' || p.oid::regprocedure::text
             FROM pg_proc p, aclexplode(p.proacl) a WHERE a.grantee = (SELECT oid FROM r)
-        UNION ALL SELECT 'owner of ' || c.oid::regclass::text FROM pg_class c WHERE c.relowner = (SELECT oid FROM r)
-        UNION ALL SELECT 'owner of schema ' || n.nspname FROM pg_namespace n WHERE n.nspowner = (SELECT oid FROM r)
-        UNION ALL SELECT 'owner of function ' || p.oid::regprocedure::text FROM pg_proc p WHERE p.proowner = (SELECT oid FROM r)
+        UNION ALL SELECT CASE d.deptype WHEN 'o' THEN 'owner of ' WHEN 'r' THEN 'row-level ' WHEN 'a' THEN 'privileges on ' ELSE 'named in ' END
+                || CASE WHEN d.dbid IN (0, (SELECT oid FROM pg_database WHERE datname = current_database()))
+                        THEN pg_describe_object(d.classid, d.objid, d.objsubid)
+                        ELSE d.classid::regclass::text || ' object ' || d.objid || ' in database ' || coalesce((SELECT datname FROM pg_database WHERE oid = d.dbid), d.dbid::text) END
+            FROM pg_shdepend d WHERE d.refclassid = 'pg_authid'::regclass AND d.refobjid = (SELECT oid FROM r)
+                AND (d.deptype IN ('o', 'r') OR d.dbid NOT IN (0, (SELECT oid FROM pg_database WHERE datname = current_database())))
         UNION ALL SELECT 'setting ' || s || coalesce(' in database ' || (SELECT datname FROM pg_database WHERE oid = st.setdatabase), '')
             FROM pg_db_role_setting st, unnest(st.setconfig) s WHERE st.setrole = (SELECT oid FROM r)
-        UNION ALL SELECT 'row-level policy ' || quote_ident(p.polname) || ' on table ' || p.polrelid::regclass::text
-            FROM pg_policy p WHERE (SELECT oid FROM r) = ANY(p.polroles)
         UNION ALL SELECT 'default privileges it sets for ' || CASE d.defaclobjtype WHEN 'r' THEN 'tables' WHEN 'S' THEN 'sequences'
-                WHEN 'f' THEN 'functions' WHEN 'T' THEN 'types' ELSE 'schemas' END || coalesce(' in schema ' || d.defaclnamespace::regnamespace::text, '')
+                WHEN 'f' THEN 'functions' WHEN 'T' THEN 'types' ELSE 'schemas' END || CASE WHEN d.defaclnamespace = 0 THEN '' ELSE ' in schema ' || d.defaclnamespace::regnamespace::text END
                 || ': ' || replace(array_to_string(d.defaclacl, ','), $1, '(itself)')
             FROM pg_default_acl d WHERE d.defaclrole = (SELECT oid FROM r)
-        UNION ALL SELECT 'owner of database ' || d.datname FROM pg_database d WHERE d.datdba = (SELECT oid FROM r)
         UNION ALL SELECT a.privilege_type || ' on tablespace ' || t.spcname FROM pg_tablespace t, aclexplode(t.spcacl) a WHERE a.grantee = (SELECT oid FROM r)
-        UNION ALL SELECT 'owner of tablespace ' || t.spcname FROM pg_tablespace t WHERE t.spcowner = (SELECT oid FROM r)
         UNION ALL SELECT a.privilege_type || ' on language ' || l.lanname FROM pg_language l, aclexplode(l.lanacl) a WHERE a.grantee = (SELECT oid FROM r)
         UNION ALL SELECT a.privilege_type || ' on type ' || ty.oid::regtype::text FROM pg_type ty, aclexplode(ty.typacl) a WHERE a.grantee = (SELECT oid FROM r)
-        UNION ALL SELECT 'owner of type ' || ty.oid::regtype::text FROM pg_type ty WHERE ty.typowner = (SELECT oid FROM r) AND ty.typrelid = 0 AND ty.typelem = 0
         UNION ALL SELECT a.privilege_type || ' on foreign-data wrapper ' || w.fdwname FROM pg_foreign_data_wrapper w, aclexplode(w.fdwacl) a WHERE a.grantee = (SELECT oid FROM r)
         UNION ALL SELECT a.privilege_type || ' on foreign server ' || f.srvname FROM pg_foreign_server f, aclexplode(f.srvacl) a WHERE a.grantee = (SELECT oid FROM r)
         UNION ALL SELECT 'user mapping for server ' || m.srvname FROM pg_user_mappings m WHERE m.umuser = (SELECT oid FROM r)
         UNION ALL SELECT a.privilege_type || ' on parameter ' || p.parname FROM pg_parameter_acl p, aclexplode(p.paracl) a WHERE a.grantee = (SELECT oid FROM r)
-        UNION ALL SELECT 'owner of large object ' || lo.oid FROM pg_largeobject_metadata lo WHERE lo.lomowner = (SELECT oid FROM r)
         UNION ALL SELECT a.privilege_type || ' on large object ' || lo.oid FROM pg_largeobject_metadata lo, aclexplode(lo.lomacl) a WHERE a.grantee = (SELECT oid FROM r)
         UNION ALL SELECT 'default ' || a.privilege_type || ' on new ' || CASE d.defaclobjtype WHEN 'r' THEN 'tables' WHEN 'S' THEN 'sequences'
                 WHEN 'f' THEN 'functions' WHEN 'T' THEN 'types' ELSE 'schemas' END || ' of ' || d.defaclrole::regrole::text
-            FROM pg_default_acl d, aclexplode(d.defaclacl) a WHERE a.grantee = (SELECT oid FROM r)
+            FROM pg_default_acl d, aclexplode(d.defaclacl) a WHERE a.grantee = (SELECT oid FROM r) AND d.defaclrole <> (SELECT oid FROM r)
         """
 }

@@ -270,7 +270,7 @@ extension Configuration {
             switch provider.kind {
             case .http(let http): if case .environment(let name) = http.auth.source { [name] } else { [] }
             case .exec(let exec): exec.tokenVariables
-            case .postgres(let postgres): [postgres.passwordVariable ?? "PGPASSWORD"]
+            case .postgres(let postgres): [postgres.passwordVariable, "PGPASSWORD"].compactMap { $0 }
             case .manual, .generate: []
             }
         })

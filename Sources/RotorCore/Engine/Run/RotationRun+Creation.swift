@@ -8,11 +8,12 @@ extension RotationRun {
     /// made is looked up by its name — unique to the attempt — and deleted first; a
     /// provider that cannot tell leaves it to a person (exit 3).
     func create() async throws -> NewGeneration {
-        if let roles = provider.spec.fixedIDs, old == nil, heldIDs.count != 1, !heldFingerprints.isEmpty {
+        if let roles = provider.spec.fixedIDs, old == nil, heldIDs.count != 1 || heldUnreadable, !heldFingerprints.isEmpty || heldUnreadable {
             // Generations that take turns (a database's two roles): creating on the one
             // consumers use would lock them out until they are updated (found by an operator:
             // a DATABASE_URL template named the role, and rotor guessed the other way).
-            let named = heldIDs.isEmpty ? "no target names the role they use" : "the targets name \(heldIDs.map { "'\(ControlCharacters.escapeLine($0))'" }.joined(separator: " and "))"
+            let named = heldUnreadable ? "a target's value does not read as its template"
+                : heldIDs.isEmpty ? "no target names the role they use" : "the targets name \(heldIDs.map { "'\(ControlCharacters.escapeLine($0))'" }.joined(separator: " and "))"
             let message = "rotor does not know which of \(roles.joined(separator: ", ")) consumers use (\(named)): run 'rotor adopt \(keyName) --id ROLE' first"
             try journal.record(.preflight, .failed, message)
             note(.preflight, message, .failed)

@@ -50,8 +50,13 @@ extension RotationRun {
         // A value that mixes the generation with other text (`postgres://{id}:{secret}@…`)
         // is read through its template.
         for operation in operations where !operation.spec.value.placeholders.isDisjoint(with: [.secret, .id]) {
-            guard let value = await operation.readBack(), !value.isEmpty,
-                  let held = operation.spec.value.extract(from: value) else { continue }
+            guard let value = await operation.readBack(), !value.isEmpty else { continue }
+            guard let held = operation.spec.value.extract(from: value) else {
+                // It holds something rotor cannot read as its template: a generation it
+                // cannot name (found by an attacker: a first rotation then guessed the role).
+                heldUnreadable = true
+                continue
+            }
             if let id = held[.id], !heldIDs.contains(id) { heldIDs.append(id) }
             guard let value = held[.secret] else { continue }
             let secret = Secret(value)

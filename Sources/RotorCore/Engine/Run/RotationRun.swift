@@ -37,6 +37,8 @@ final class RotationRun {
     var heldFingerprints = Set<String>()
     /// What the key's `{id}` targets held when the run began (`readOldSecret`).
     var heldIDs: [String] = []
+    /// Whether a target held a value that does not read as its template (`readOldSecret`).
+    var heldUnreadable = false
 
     var keyName: String { key.name.value }
 
