@@ -24,8 +24,8 @@ extension RotationEngine {
             }
             guard let entry = listed?.first(where: { $0.id == previous.id }) else { return nil }
             // No use reported (a database keeps no record of past logins): the old generation
-            // was in use until consumers moved, when its grace period began.
-            // A use seen by an earlier run counts too (a database keeps no record of past logins).
+            // was in use until consumers moved, when its grace period began — or later, when
+            // an earlier run saw it in use.
             let lastUse = entry.inUseNow ? now
                 : max(entry.lastUsed ?? max(previous.created, due.addingTimeInterval(-key.grace.timeInterval)), previous.lastSeenInUse ?? .distantPast)
             guard now.timeIntervalSince(lastUse) >= unusedFor.timeInterval else {

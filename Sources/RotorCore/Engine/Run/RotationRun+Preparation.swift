@@ -138,23 +138,23 @@ extension RotationRun {
         // it were the deployed one (issue 19).
         let known = Set([old.fingerprint] + (retired.map { [$0.fingerprint] } ?? []))
         let knownIDs = Set([old.id] + (retired.map { [$0.id] } ?? []))
-        var heldIDs: [String] = []
-        var heldFingerprints = Set<String>()
+        var deployedIDs: [String] = []
+        var deployedFingerprints = Set<String>()
         for operation in operations where operation.spec.value == .secretOnly || operation.spec.value == TargetClassifier.idOnly {
             guard let value = await operation.readBack(), !value.isEmpty else { continue }
             if operation.spec.value == TargetClassifier.idOnly {
-                if !knownIDs.contains(value), !heldIDs.contains(value) { heldIDs.append(value) }
+                if !knownIDs.contains(value), !deployedIDs.contains(value) { deployedIDs.append(value) }
                 continue
             }
             let fingerprint = Fingerprint.of(value)
-            heldFingerprints.insert(fingerprint)
+            deployedFingerprints.insert(fingerprint)
             if !known.contains(fingerprint) { unknownDeployed.append("\(fingerprint) at \(operation.consumer.name.value): \(operation.label)") }
         }
         if !unknownDeployed.isEmpty {
             // An `{id}` target may name it: the provider's id is what a person looks it up by.
             // Never a value a secret target holds (an id target holding the key itself), never a long one.
-            heldIDs.removeAll { heldFingerprints.contains(Fingerprint.of($0)) || $0.count > 128 }
-            let named = heldIDs.isEmpty ? "" : "; its {id} target names \(heldIDs.map { "'\(ControlCharacters.escape($0))'" }.joined(separator: ", "))"
+            deployedIDs.removeAll { deployedFingerprints.contains(Fingerprint.of($0)) || $0.count > 128 }
+            let named = deployedIDs.isEmpty ? "" : "; its {id} target names \(deployedIDs.map { "'\(ControlCharacters.escape($0))'" }.joined(separator: ", "))"
             let held = unknownDeployed.joined(separator: ", ") + named
             note(.delete, "the targets hold a key rotor did not issue (\(held)): it cannot be revoked by rotor", .failed)
             engine.progress("\(keyName): WARNING: the deployed key is unknown to rotor (\(held)); rotor revokes its own generation \(old.id), not that one")
