@@ -294,7 +294,7 @@ struct PostgresProviderTests {
         #expect(result.status == 1 && result.stdout.contains("GRANT pg_signal_backend TO admin_"), "\(result.stdout)\(result.stderr)")
         #expect(result.stdout.contains("nothing was created or changed"))
         let missing = try scene.rotor(["rotate", "app-db"], environment: ["PGPASSWORD": "wrong"])
-        #expect(missing.status == 1 && missing.stdout.contains("give the admin login's password through PGPASSWORD"), "\(missing.stdout)")
+        #expect(missing.status == 1 && missing.stdout.contains("give the login's password through PGPASSWORD"), "\(missing.stdout)")
     }
 
     /// Consumers holding only a DATABASE_URL: adopt reads the role and password through the

@@ -197,8 +197,10 @@ struct SharedStateTests {
     @Test(.enabled(if: getuid() == 0, "creates network namespaces"), .timeLimit(.minutes(3)))
     func aNetworkPartitionEndsTheRunInSecondsAndIsRecoveredWhenHealed() throws {
         let host = try IsolatedHost()
-        let exports = try host.startPostgres()
-        let url = try #require(exports["ROTOR_TEST_POSTGRES"]), dir = try #require(exports["ROTOR_TEST_POSTGRES_DIR"])
+        let exports = try host.startPostgres(tls: true)
+        // Off this machine: verified TLS (the CA given in the URL), as rotor insists (issue 23).
+        let url = try #require(exports["ROTOR_TEST_POSTGRES"]) + "?sslrootcert=" + (try #require(exports["ROTOR_TEST_POSTGRES_CA"]))
+        let dir = try #require(exports["ROTOR_TEST_POSTGRES_DIR"])
         defer { _ = try? Self.server(["stop", dir]) }
 
         let scratch = try Self.slowReloadScene()
@@ -218,6 +220,46 @@ struct SharedStateTests {
         #expect(recovered.status == 0 && recovered.stdout.contains("rolled back"), "\(recovered.stdout)\(recovered.stderr)")
         #expect(String(decoding: try scratch.bytes("deploy/first.env"), as: UTF8.self) == "API_KEY=initial\n")
         print("partition: the run stopped \(Int(waited)) s after the link was cut")
+    }
+
+    /// A state database off this machine is used only with its certificate checked
+    /// (issue 23): refused without the CA, with a message saying what to give; used with it.
+    @Test(.enabled(if: getuid() == 0, "creates network namespaces"))
+    func aStoreOffThisMachineIsUsedOnlyWithItsCertificateChecked() throws {
+        let host = try IsolatedHost()
+        let exports = try host.startPostgres(tls: true)
+        let url = try #require(exports["ROTOR_TEST_POSTGRES"]), ca = try #require(exports["ROTOR_TEST_POSTGRES_CA"])
+        defer { _ = try? Self.server(["stop", exports["ROTOR_TEST_POSTGRES_DIR"] ?? "/nonexistent"]) }
+        let scratch = try Self.slowReloadScene()
+        let refused = try RotorProcess.run(["adopt", "--all", "--state", url], in: scratch.url, environment: ["HOME": "/nonexistent"], unset: ["PGSSLROOTCERT"])
+        #expect(refused.status == 1 && refused.stderr.contains("rotor asks for sslmode=verify-full for a server off this machine"), "\(refused.stdout)\(refused.stderr)")
+        let verified = try RotorProcess.run(["adopt", "--all", "--state", url], in: scratch.url, environment: ["HOME": "/nonexistent", "PGSSLROOTCERT": ca])
+        #expect(verified.status == 0, "\(verified.stdout)\(verified.stderr)")
+        let plain = try RotorProcess.run(["status", "--state", url + "?sslmode=disable"], in: scratch.url, environment: ["HOME": "/nonexistent"])
+        #expect(plain.status == 0, "the URL's own sslmode wins: \(plain.stdout)\(plain.stderr)")
+    }
+
+    /// A session holding a lock on rotor's tables does not hang rotor: it gives up within
+    /// its lock timeout (here set in the URL) saying what blocks it, having changed nothing.
+    @Test(.timeLimit(.minutes(1)))
+    func aLockHeldOnRotorsTablesIsWaitedForBoundedly() throws {
+        let (scratch, url) = try Self.scene()
+        try scratch.startStateStore(url)
+        let holder = try PostgresConnection(url: url)
+        let blocked = DispatchSemaphore(value: 0)
+        Thread {
+            _ = try? holder.transaction { db in
+                try db.execute("LOCK TABLE keys IN ACCESS EXCLUSIVE MODE")
+                blocked.signal()
+                try db.execute("SELECT pg_sleep(8)")
+            }
+        }.start()
+        blocked.wait()
+        let started = Date()
+        let result = try RotorProcess.run(["status", "--state", url + "?options=-c%20lock_timeout%3D1s"], in: scratch.url)
+        #expect(result.status == 1, "\(result.stdout)\(result.stderr)")
+        #expect(result.stderr.contains("lock timeout") && result.stderr.contains("another session holds what rotor needs"), "\(result.stderr)")
+        print("a held lock: rotor gave up after \(String(format: "%.1f", Date().timeIntervalSince(started))) s (lock_timeout 1s)")
     }
 
     /// The database goes away while a run is in its reload: rotor stops, says what is left

@@ -55,6 +55,14 @@ final class PostgresConnection: @unchecked Sendable {
 
     deinit { rotor_pq_finish(connection) }
 
+    /// Sets the server-side waits `PostgresURL.timeBounds` on this session, except those the
+    /// URI's `options` set.
+    func boundWaits(for url: String) throws {
+        for (name, value) in PostgresURL.timeBoundsToSet(for: url) {
+            try execute("SELECT set_config($1, $2, false)", [name, value])
+        }
+    }
+
     /// Why libpq cannot be loaded, or nil (it is loaded by this check).
     static var libraryProblem: String? { rotor_pq_load_error().map { String(cString: $0) } }
 
@@ -100,7 +108,9 @@ final class PostgresConnection: @unchecked Sendable {
         guard rotor_pq_result_ok(result) == 1 else {
             let message = String(cString: rotor_pq_result_error_message(result)).trimmingCharacters(in: .whitespacesAndNewlines)
             let state = rotor_pq_result_sqlstate(result).map { String(cString: $0) }
-            throw Failure(description: message.isEmpty ? String(cString: rotor_pq_error_message(connection)) : message, state: state)
+            let said = message.isEmpty ? String(cString: rotor_pq_error_message(connection)) : message
+            // A wait rotor bounded (lock_not_available, query_canceled): say what blocks it.
+            throw Failure(description: ["55P03", "57014"].contains(state) ? PostgresURL.explain(said, url: "") : said, state: state)
         }
         return (0..<rotor_pq_rows(result)).map { row in
             (0..<rotor_pq_columns(result)).map { column in

@@ -79,6 +79,33 @@ struct PostgresURL {
 
     static func isURI(_ url: String) -> Bool { PostgresURL(url) != nil }
 
+    /// How long rotor's sessions wait, unless the URI's `options` set it (`?options=-c
+    /// lock_timeout=2s`): a session holding a lock on what rotor needs, or a runner stopped
+    /// inside a transaction (SIGSTOP, a frozen VM), must not block every runner for ever.
+    static let timeBounds = [("lock_timeout", "10s"), ("statement_timeout", "60s"), ("idle_in_transaction_session_timeout", "60s")]
+
+    /// The `timeBounds` the URI leaves to rotor.
+    static func timeBoundsToSet(for url: String) -> [(String, String)] {
+        let options = PostgresURL(url)?.values("options").joined(separator: " ") ?? ""
+        return timeBounds.filter { !options.contains($0.0) }
+    }
+
+    /// A libpq or server error with what to do about the usual causes: no password, a
+    /// certificate rotor asked to check, a wait rotor bounded.
+    static func explain(_ message: String, url: String, passwordFrom: String = "PGPASSWORD or ~/.pgpass") -> String {
+        if message.contains("no password supplied") || message.contains("password authentication failed") {
+            return message + " — give the login's password through \(passwordFrom)"
+        }
+        if message.contains("SSL") || message.contains("certificate"), PostgresURL(url)?.values("sslmode").isEmpty != false {
+            return message + " — rotor asks for sslmode=verify-full for a server off this machine: give the server's CA with sslrootcert= (or PGSSLROOTCERT), or set sslmode in the URL yourself"
+        }
+        if message.contains("lock timeout") || message.contains("statement timeout") || message.contains("idle-in-transaction timeout") {
+            let bounds = timeBounds.map { "\($0.0)=\($0.1)" }.joined(separator: ", ")
+            return message + " — another session holds what rotor needs (see pg_locks); rotor waits at most \(bounds) (set others with ?options=-c name=value) and changed nothing with this statement"
+        }
+        return message
+    }
+
     /// This machine: a Unix socket (no host, or a folder), `localhost`, 127.0.0.0/8 or ::1.
     static func isLocal(_ host: String) -> Bool {
         host.isEmpty || host.hasPrefix("/") || host == "localhost" || host == "::1"

@@ -22,10 +22,6 @@ struct PostgresProvider: SelfCheckingProvider {
     /// env file, a connection URI (`postgres://{id}:{secret}@…`) and a shell.
     static let passwordLength = 40
 
-    /// How long one statement or one lock may take before rotor gives up (a session holding
-    /// a lock on the role must not hang a rotation).
-    static let statementTimeout = "30s", lockTimeout = "10s"
-
     /// A role name rotor can put in a statement without quoting surprises.
     static func isPlainRoleName(_ name: String) -> Bool {
         guard (1...63).contains(name.utf8.count), !name.hasPrefix("pg_"), let first = name.utf8.first,
@@ -73,15 +69,7 @@ struct PostgresProvider: SelfCheckingProvider {
 
     /// A libpq error with what to do about the usual causes.
     private func explained(_ message: String) -> String {
-        if message.contains("no password supplied") || message.contains("password authentication failed") {
-            let from = spec.passwordVariable.map { "the variable \($0) (password_env)" } ?? "PGPASSWORD, ~/.pgpass or a variable named by password_env"
-            return message + " — give the admin login's password through \(from)"
-        }
-        if message.contains("SSL") || message.contains("certificate") || message.contains("root certificate"),
-           PostgresURL(spec.url)?.values("sslmode").isEmpty != false {
-            return message + " — rotor asks for sslmode=verify-full for a server off this machine: give the server's CA with sslrootcert= (or PGSSLROOTCERT), or set sslmode in the URL yourself"
-        }
-        return message
+        PostgresURL.explain(message, url: spec.url, passwordFrom: spec.passwordVariable.map { "the variable \($0) (password_env)" } ?? "PGPASSWORD, ~/.pgpass or a variable named by password_env")
     }
 
     func create(name: String, values: [Placeholder: String], directory: String) async throws(ProviderError) -> NewGeneration {
@@ -168,7 +156,7 @@ struct PostgresProvider: SelfCheckingProvider {
         } else {
             connection = try PostgresConnection(url: boundedURL)  // PGPASSWORD (withdrawn, given back here) or ~/.pgpass
         }
-        try connection.execute("SELECT set_config('statement_timeout', $1, false), set_config('lock_timeout', $2, false)", [Self.statementTimeout, Self.lockTimeout])
+        try connection.boundWaits(for: spec.url)
         return connection
     }
 

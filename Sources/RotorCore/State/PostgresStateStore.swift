@@ -16,7 +16,16 @@ public final class PostgresStateStore: StateStore {
     /// Connects and applies missing migrations. With `createIfMissing` false, a database
     /// rotor never wrote to gives nil and is left untouched (`plan` and `status` change nothing).
     public static func open(url: String, createIfMissing: Bool = true) throws -> PostgresStateStore? {
-        let connection = try PostgresConnection(url: withNetworkBounds(url))
+        // Off this machine only with the server's certificate checked (issue 23), and no
+        // wait on the server without a bound.
+        let bounded = PostgresURL.withTLSRule(withNetworkBounds(url))
+        let connection: PostgresConnection
+        do {
+            connection = try PostgresConnection(url: bounded)
+            try connection.boundWaits(for: url)
+        } catch {
+            throw PostgresConnection.Failure(description: PostgresURL.explain(String(describing: error), url: url))
+        }
         if !createIfMissing, try connection.execute("SELECT to_regclass('rotor_schema')").first?.first ?? nil == nil { return nil }
         return try PostgresStateStore(connection: connection, url: url)
     }
