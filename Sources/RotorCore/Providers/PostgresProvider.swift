@@ -152,7 +152,6 @@ struct PostgresProvider: SelfCheckingProvider {
         let connection: PostgresConnection
         if let name = spec.passwordVariable, let password = WithheldEnvironment.value(name) {
             connection = try PostgresConnection(url: boundedURL, overriding: ["password": password])
-
         } else {
             connection = try PostgresConnection(url: boundedURL)  // PGPASSWORD (withdrawn, given back here) or ~/.pgpass
         }
