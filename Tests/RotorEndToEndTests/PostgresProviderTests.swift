@@ -27,7 +27,8 @@ struct PostgresProviderTests {
         /// Given to every rotor the scene runs.
         let environment: [String: String]
 
-        /// `extra`: more consumers (manifest lines); `files`: more files, `{blue}` and
+        /// `extra`: more consumers (manifest lines; `{login}` is `Peers/pg_login.sh`, `{server}`
+        /// the scene's host, port and database as its arguments); `files`: more files, `{blue}` and
         /// `{password}` in them filled. `ownAdmin`: a CREATEROLE login that must give its
         /// password (with pg_signal_backend when `signalGrant`) instead of the superuser;
         /// `passwordRoles`: the roles must give a password (else the server trusts them).
@@ -95,7 +96,7 @@ struct PostgresProviderTests {
                     targets:
                 \(targets)
                     health: { exec: [\(login), ../deploy/api.env, \(host), \(port), \(database)] }
-                \(extra)
+                \(extra.replacingOccurrences(of: "{login}", with: login).replacingOccurrences(of: "{server}", with: "\(host), \(port), \(database)"))
                 """)
             try scratch.write("deploy/api.env", urlOnly ? "DATABASE_URL=postgres://\(blue):\(first)@\(host):\(port)/\(database)\n"
                                                          : "DB_USER=\(blue)\nDB_PASSWORD=\(first)\n")
@@ -240,19 +241,14 @@ struct PostgresProviderTests {
     /// its health check fails on the new role, every consumer goes back to the old one, and
     /// on the server nothing changed but the unused role's password.
     @Test func aFailedHealthCheckRollsBackToTheOldRole() throws {
-        let login = RotationFixture.peers.appendingPathComponent("pg_login.sh").path
-        let probe = try Scene()  // only for the server's address
         let scene = try Scene(consumers: """
               worker:
                 uses: app-db
                 targets:
                   - env_file: ../deploy/worker.env
                     var: DB_PASSWORD
-                health: { exec: [\(login), ../deploy/worker.env, \(probe.host), \(probe.port), DATABASE] }
+                health: { exec: [{login}, ../deploy/worker.env, {server}] }
             """, files: ["deploy/worker.env": "DB_USER={blue}\nDB_PASSWORD={password}\n"])
-        // The worker's check reads the scene's own database.
-        let manifest = String(decoding: try scene.scratch.bytes("consumers/api.yaml"), as: UTF8.self)
-        try scene.scratch.write("consumers/api.yaml", manifest.replacingOccurrences(of: "DATABASE]", with: "\(scene.database)]"))
         let (blueBefore, greenBefore) = (try scene.verifier(scene.blue), try scene.verifier(scene.green))
         let result = try scene.rotor(["rotate", "app-db"])
         #expect(result.status == 1, "\(result.stdout)\(result.stderr)")
