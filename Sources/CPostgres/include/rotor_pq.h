@@ -34,4 +34,15 @@ int rotor_pq_is_null(void *result, int row, int column);
 const char *rotor_pq_value(void *result, int row, int column);
 void rotor_pq_clear(void *result);
 
+/// 1 when this build checked its copies of libpq's constants against libpq-fe.h.
+int rotor_pq_checked_against_headers(void);
+/// PQbackendPID: the server process serving this connection.
+int rotor_pq_backend_pid(void *connection);
+/// PQsslAttribute ("protocol", "cipher"…), or NULL when the connection is not over TLS.
+const char *rotor_pq_ssl_attribute(void *connection, const char *name);
+/// The server certificate's subject and issuer (one line each) and SHA-256 digest: 1 when
+/// the connection is over TLS and OpenSSL (as loaded by libpq) gave them, else 0.
+int rotor_pq_peer_certificate(void *connection, char *subject, int subject_size, char *issuer, int issuer_size,
+                              unsigned char *sha256, unsigned int *sha256_size);
+
 #endif

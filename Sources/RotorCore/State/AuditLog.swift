@@ -61,6 +61,16 @@ public struct AuditEntry: Sendable, Equatable, Codable {
         return digest.withUnsafeBytes { Fingerprint.hex($0) }
     }
 
+    /// The same event as `other`: every field but the chain's (sequence and hashes). An
+    /// append repeated after a lost answer looks for its entry with this.
+    func isSameEvent(as other: AuditEntry) -> Bool {
+        var chainless = other
+        chainless.sequence = sequence
+        chainless.previousHash = previousHash
+        chainless.hash = hash
+        return chainless == self
+    }
+
     /// Where the chain breaks, or nil when every entry is intact and in order.
     public static func verify(_ entries: [AuditEntry]) -> String? {
         var previous = ""

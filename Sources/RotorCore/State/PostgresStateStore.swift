@@ -3,13 +3,31 @@ import Foundation
 /// The shared state store: PostgreSQL, for several runners on several machines (cron on two
 /// hosts, CI jobs, a laptop in an incident). Same protocol and the same rows as SQLite;
 /// per-key leases carry fencing tokens (see `FencingTokens`), checked by every write of a
-/// run in the same transaction as the write.
+/// run in the same statement as the write.
+///
+/// Written for a network and peers that misbehave (docs/state.md): every write is one
+/// statement, so a runner stopped anywhere (SIGSTOP, a frozen VM) holds no lock that others
+/// wait for; only taking a lease and creating the schema are short transactions. Every
+/// session bounds its waits on the server; a lost session is replaced within
+/// `reconnectWindow` and the statement repeated — each write is written so that repeating
+/// it cannot apply it twice, and the repeat is checked against the lease again.
 public final class PostgresStateStore: StateStore {
     /// The schema this build writes. A database with a newer one is refused.
     static let schemaVersion = 1
 
+    /// How long a run keeps trying to open a new session after its session was lost (a
+    /// failover, a proxy restart, `pg_terminate_backend`), before it gives up.
+    static let reconnectWindow: TimeInterval = 30
+
     private let connection: PostgresConnection
     private let fencing = FencingTokens()
+    /// The next journal sequence of each run this process appends to: chosen here, so that
+    /// an append repeated after a lost session finds its own row instead of adding a second.
+    nonisolated(unsafe) private var nextJournalSequence: [String: Int] = [:]  // under journalLock
+    private let journalLock = NSLock()
+    /// When the last reconnection gave up (under `lock`).
+    nonisolated(unsafe) private var unreachableSince: Date?
+    private let lock = NSLock()
     /// The libpq URI it was opened with (may hold a password: print `StateStoreURL.redacted`).
     let url: String
 
@@ -26,7 +44,7 @@ public final class PostgresStateStore: StateStore {
         } catch {
             throw PostgresConnection.Failure(description: PostgresURL.explain(String(describing: error), url: url))
         }
-        if !createIfMissing, try connection.execute("SELECT to_regclass('rotor_schema')").first?.first ?? nil == nil { return nil }
+        if !createIfMissing, try connection.execute("SELECT to_regclass('rotor_schema')").first?.optionalText(0) == nil { return nil }
         return try PostgresStateStore(connection: connection, url: url)
     }
 
@@ -39,16 +57,32 @@ public final class PostgresStateStore: StateStore {
     /// The URI with bounds on waiting for the network (`PostgresURL.withNetworkBounds`).
     static func withNetworkBounds(_ url: String) -> String { PostgresURL.withNetworkBounds(url) }
 
+    /// The session this store uses: `rotor state check` reports its TLS and server.
+    var session: PostgresConnection { connection }
+
+    /// The schema version the database holds now (0: none).
+    private func schemaVersionPresent() throws -> Int {
+        guard try connection.execute("SELECT to_regclass('rotor_schema')").first?.optionalText(0) != nil else { return 0 }
+        return try connection.execute("SELECT max(version) FROM rotor_schema").first.flatMap { $0.optionalText(0) == nil ? nil : try $0.integer(0, "rotor_schema.version") }.map(Int.init) ?? 0
+    }
+
     private func migrate() throws {
+        // Read without a lock first: a database already at this version (every run but the
+        // first) takes no lock at all, so a runner stopped while starting blocks no one.
+        let present = try schemaVersionPresent()
+        try checkNotNewer(present)
+        guard present < Self.schemaVersion else { return }
         try connection.transaction { db in
-            // One migrating rotor at a time, whichever host it runs on.
-            try db.execute("SELECT pg_advisory_xact_lock(7273001)")
-            try db.execute("CREATE TABLE IF NOT EXISTS rotor_schema (version integer NOT NULL)")
-            let version = (try db.execute("SELECT max(version) FROM rotor_schema").first?.first ?? nil).flatMap { Int($0) } ?? 0
-            if version > Self.schemaVersion {
-                throw PostgresConnection.Failure(description:
-                    "the state database has schema version \(version), written by a newer rotor; this rotor knows up to \(Self.schemaVersion): upgrade rotor on this host")
+            // One migrating rotor at a time, whichever host it runs on; waited for at most
+            // lock_timeout (a runner stopped here is ended by idle_in_transaction_session_timeout).
+            do {
+                try db.execute("SELECT pg_advisory_xact_lock(7273001)")
+            } catch let failure as PostgresConnection.Failure where failure.state == "55P03" {
+                throw PostgresConnection.Failure(description: "another rotor is creating the state database's schema and did not finish within lock_timeout (it holds advisory lock 7273001; see pg_locks): nothing was changed; run again", state: failure.state)
             }
+            try db.execute("CREATE TABLE IF NOT EXISTS rotor_schema (version integer NOT NULL)")
+            let version = try db.execute("SELECT max(version) FROM rotor_schema").first.flatMap { $0.optionalText(0) == nil ? nil : try $0.integer(0, "rotor_schema.version") }.map(Int.init) ?? 0
+            try checkNotNewer(version)
             guard version < 1 else { return }
             for statement in [
                 "CREATE TABLE keys (name text PRIMARY KEY, current text, previous text)",
@@ -64,136 +98,271 @@ public final class PostgresStateStore: StateStore {
         }
     }
 
-    /// Refuses the write when this process holds a token for the run (or key) and the lock
-    /// row no longer carries it. `FOR SHARE` keeps a takeover from committing meanwhile.
-    private func fence(_ db: PostgresConnection.Transaction, runID: String? = nil, key: String? = nil) throws {
-        let held = try fencing.token(runID: runID, key: key) { run in
-            try db.execute("SELECT key FROM runs WHERE id = $1", [run]).first?.first ?? nil
+    private func checkNotNewer(_ version: Int) throws {
+        if version > Self.schemaVersion {
+            throw PostgresConnection.Failure(description:
+                "the state database has schema version \(version), written by a newer rotor; this rotor knows up to \(Self.schemaVersion): upgrade rotor on this host")
         }
-        guard let held else { return }
-        let rows = try db.execute("SELECT 1 FROM locks WHERE key = $1 AND token = $2 FOR SHARE", [held.key, String(held.token)])
-        if rows.isEmpty { throw LeaseLost(key: held.key, runID: runID ?? "holding '\(held.key)'") }
     }
+
+    // MARK: Lost sessions
+
+    /// Runs `body`; when the session is lost meanwhile, opens a new one (at once, then
+    /// backing off up to 4 s between tries, for at most `reconnectWindow`) and runs `body`
+    /// again. `body` must be safe to repeat: what it did before the loss is unknown.
+    /// Once a window ran out, later losses within the next window fail at once: a run
+    /// that is stopping (rolling back, saying what is left) does not wait again per write.
+    private func reconnecting<T>(_ body: () throws -> T) throws -> T {
+        let deadline = Date().addingTimeInterval(Self.reconnectWindow)
+        var delay: TimeInterval = 0
+        while true {
+            let lost: PostgresConnection.Failure
+            do { return try body() } catch let failure as PostgresConnection.Failure where failure.connectionLost { lost = failure }
+            if let since = lock.withLock({ unreachableSince }), Date().timeIntervalSince(since) < Self.reconnectWindow {
+                throw PostgresConnection.Failure(description: "the state database has been unreachable since \(DateFormatting.iso8601(since)) (\(Self.firstLine(lost)))")
+            }
+            var last = lost
+            let began = Date()
+            while true {
+                guard Date().addingTimeInterval(delay) < deadline else {
+                    lock.withLock { unreachableSince = Date() }
+                    throw PostgresConnection.Failure(description:
+                        "lost the session with the state database (\(Self.firstLine(lost))) and could not open another within \(Int(Self.reconnectWindow)) s (\(Self.firstLine(last)))")
+                }
+                Thread.sleep(forTimeInterval: delay)
+                delay = delay == 0 ? 0.1 : min(delay * 2, 4)
+                do {
+                    try connection.reconnect()
+                    lock.withLock { unreachableSince = nil }
+                    Self.notice("rotor: the state database ended rotor's session (\(Self.firstLine(lost))); reconnected after \(String(format: "%.1f", Date().timeIntervalSince(began))) s and repeating the last statement")
+                    break
+                } catch let failure as PostgresConnection.Failure where failure.connectionLost {
+                    last = failure
+                }
+            }
+        }
+    }
+
+    /// Where a reconnection is said (stderr: a person reading a cron mail should know).
+    nonisolated(unsafe) static var notice: (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
+
+    private static func firstLine(_ failure: PostgresConnection.Failure) -> String {
+        String(failure.description.split(whereSeparator: \.isNewline).first ?? "connection lost")
+    }
+
+    // MARK: Fencing
+
+    /// Runs a write checked against the lease in the same statement: `sql` reads the CTE
+    /// `fence`, which has one row while this process's token for the run (or key) is still
+    /// the lock row's (`FOR SHARE`: a takeover cannot commit meanwhile), and no row once it
+    /// was taken over. Without a token held, `fence` always has its row. Returns the rows
+    /// `sql` returns; none because of the fence throws `LeaseLost`.
+    @discardableResult
+    private func fenced(runID: String? = nil, key: String? = nil, _ sql: String, _ parameters: [String?]) throws -> [[String?]] {
+        try reconnecting {
+            let held = try fencing.token(runID: runID, key: key) { run in
+                try connection.execute("SELECT key FROM runs WHERE id = $1", [run]).first?.text(0, "runs.key")
+            }
+            guard let held else { return try connection.execute("WITH fence AS (SELECT 1) " + sql, parameters) }
+            let count = parameters.count
+            let rows = try connection.execute("WITH fence AS (SELECT 1 FROM locks WHERE key = $\(count + 1) AND token = $\(count + 2) FOR SHARE) " + sql,
+                                              parameters + [held.key, String(held.token)])
+            if rows.isEmpty, try connection.execute("SELECT 1 FROM locks WHERE key = $1 AND token = $2", [held.key, String(held.token)]).isEmpty {
+                throw LeaseLost(key: held.key, runID: runID ?? "holding '\(held.key)'")
+            }
+            return rows
+        }
+    }
+
+    // MARK: StateStore
 
     public func keyStates() throws -> [String: KeyState] {
         var states: [String: KeyState] = [:]
-        for row in try connection.execute("SELECT name, current, previous FROM keys") {
-            let name = row[0] ?? ""
-            states[name] = KeyState(current: try StateCoding.decode(row[1], what: "current generation of '\(name)'"),
-                                    previous: try StateCoding.decode(row[2], what: "previous generation of '\(name)'"))
+        for row in try reconnecting({ try connection.execute("SELECT name, current, previous FROM keys") }) {
+            let name = try row.text(0, "keys.name")
+            states[name] = KeyState(current: try StateCoding.decode(row.optionalText(1), what: "current generation of '\(name)'"),
+                                    previous: try StateCoding.decode(row.optionalText(2), what: "previous generation of '\(name)'"))
         }
         return states
     }
 
     public func saveKeyState(_ state: KeyState, for key: String) throws {
-        try connection.transaction { db in
-            try fence(db, key: key)
-            try db.execute("INSERT INTO keys (name, current, previous) VALUES ($1, $2, $3) ON CONFLICT (name) DO UPDATE SET current = excluded.current, previous = excluded.previous",
-                           [key, try StateCoding.encode(state.current), try StateCoding.encode(state.previous)])
-        }
+        let rows = try fenced(key: key, """
+            INSERT INTO keys (name, current, previous) SELECT $1, $2, $3 FROM fence
+            ON CONFLICT (name) DO UPDATE SET current = excluded.current, previous = excluded.previous RETURNING 1
+            """, [key, try StateCoding.encode(state.current), try StateCoding.encode(state.previous)])
+        guard !rows.isEmpty else { throw PostgresConnection.Failure(description: "the state of '\(key)' was not saved (no row written)") }
     }
 
     public func acquireLock(key: String, owner: LockOwner, lease: TimeInterval, now: Date,
                             canTakeOver: (LockHolder) -> Bool) throws -> LockAttempt {
-        let attempt: LockAttempt = try connection.transaction { db in
-            try db.execute("SELECT pg_advisory_xact_lock(hashtext($1))", [key])
-            if let row = try db.execute("SELECT host, pid, run_id, expires FROM locks WHERE key = $1 FOR UPDATE", [key]).first {
-                let holder = LockHolder(owner: LockOwner(host: row[0] ?? "", pid: Int32(row[1] ?? "") ?? 0, runID: row[2] ?? ""),
-                                        expires: Date(timeIntervalSince1970: Double(row[3] ?? "") ?? 0))
-                if holder.owner != owner, holder.expires > now, !canTakeOver(holder) { return .heldBy(holder) }
+        // Repeating after a lost session is safe: a commit that did happen left this owner
+        // holding the row, which it takes again with a newer token.
+        try reconnecting {
+            try connection.transaction { db in
+                try db.execute("SELECT pg_advisory_xact_lock(hashtext($1))", [key])
+                if let row = try db.execute("SELECT host, pid, run_id, expires FROM locks WHERE key = $1 FOR UPDATE", [key]).first {
+                    let holder = try Self.lockHolder(row)
+                    if holder.owner != owner, holder.expires > now, !canTakeOver(holder) { return .heldBy(holder) }
+                }
+                let token = try db.execute("SELECT nextval('rotor_fencing_tokens')").first.map { try $0.integer(0, "nextval('rotor_fencing_tokens')") }
+                guard let token else { throw PostgresConnection.Failure(description: "the fencing token sequence gave no value") }
+                try db.execute("INSERT INTO locks (key, host, pid, run_id, expires, token) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (key) DO UPDATE SET host = excluded.host, pid = excluded.pid, run_id = excluded.run_id, expires = excluded.expires, token = excluded.token",
+                               [key, owner.host, String(owner.pid), owner.runID, String(now.addingTimeInterval(lease).timeIntervalSince1970), String(token)])
+                fencing.hold(token, key: key, runID: owner.runID)
+                return .acquired
             }
-            let token = (try db.execute("SELECT nextval('rotor_fencing_tokens')").first?.first ?? nil).flatMap { Int64($0) } ?? 0
-            try db.execute("INSERT INTO locks (key, host, pid, run_id, expires, token) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (key) DO UPDATE SET host = excluded.host, pid = excluded.pid, run_id = excluded.run_id, expires = excluded.expires, token = excluded.token",
-                           [key, owner.host, String(owner.pid), owner.runID, String(now.addingTimeInterval(lease).timeIntervalSince1970), String(token)])
-            fencing.hold(token, key: key, runID: owner.runID)
-            return .acquired
         }
-        return attempt
     }
 
     public func releaseLock(key: String, owner: LockOwner) throws {
-        try connection.execute("DELETE FROM locks WHERE key = $1 AND host = $2 AND pid = $3 AND run_id = $4",
-                               [key, owner.host, String(owner.pid), owner.runID])
+        _ = try reconnecting {
+            try connection.execute("DELETE FROM locks WHERE key = $1 AND host = $2 AND pid = $3 AND run_id = $4",
+                                   [key, owner.host, String(owner.pid), owner.runID])
+        }
         fencing.drop(runID: owner.runID)
     }
 
+    public func lockHolder(key: String) throws -> LockHolder? {
+        try reconnecting { try connection.execute("SELECT host, pid, run_id, expires FROM locks WHERE key = $1", [key]) }.first.map(Self.lockHolder)
+    }
+
+    public func breakLock(key: String, heldBy owner: LockOwner) throws -> Bool {
+        // A new token and an expired lease: the holder's next write finds a token not its
+        // own, and the next runner takes the lock as it takes any expired one.
+        try !reconnecting {
+            try connection.execute("UPDATE locks SET token = nextval('rotor_fencing_tokens'), expires = 0 WHERE key = $1 AND host = $2 AND pid = $3 AND run_id = $4 RETURNING 1",
+                                   [key, owner.host, String(owner.pid), owner.runID])
+        }.isEmpty
+    }
+
     public func createRun(_ run: RunRecord) throws {
-        try connection.transaction { db in
-            try fence(db, runID: run.id)
-            try db.execute("INSERT INTO runs (id, key, started, finished, outcome, emergency, \"user\", host) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                           [run.id, run.key, String(run.started.timeIntervalSince1970), run.finished.map { String($0.timeIntervalSince1970) },
-                            run.outcome?.rawValue, run.emergency ? "true" : "false", run.user, run.host])
-        }
+        try fenced(runID: run.id, """
+            INSERT INTO runs (id, key, started, finished, outcome, emergency, "user", host)
+            SELECT $1, $2, $3::double precision, $4::double precision, $5, $6::boolean, $7, $8 FROM fence ON CONFLICT (id) DO NOTHING RETURNING 1
+            """, [run.id, run.key, String(run.started.timeIntervalSince1970), run.finished.map { String($0.timeIntervalSince1970) },
+                  run.outcome?.rawValue, run.emergency ? "true" : "false", run.user, run.host])
     }
 
     public func append(_ entry: JournalEntry, to runID: String) throws {
         let stored = entry.stored
-        try connection.transaction { db in
-            try fence(db, runID: runID)
-            try db.execute("""
-                INSERT INTO journal (run_id, sequence, at, step, phase, consumer, target, detail, data)
-                SELECT $1, COALESCE(MAX(sequence), 0) + 1, $2, $3, $4, $5, $6, $7, $8 FROM journal WHERE run_id = $1
-                """, [runID, String(stored.at.timeIntervalSince1970), stored.step, stored.phase, stored.consumer, stored.target,
-                      stored.detail, try StateCoding.encode(stored.data)])
+        let data = try StateCoding.encode(stored.data)
+        try journalLock.withLock {
+            var sequence = try nextJournalSequence[runID] ?? journalLength(of: runID) + 1
+            while true {
+                let written = try fenced(runID: runID, """
+                    INSERT INTO journal (run_id, sequence, at, step, phase, consumer, target, detail, data)
+                    SELECT $1, $2::integer, $3::double precision, $4, $5, $6, $7, $8, $9 FROM fence ON CONFLICT (run_id, sequence) DO NOTHING RETURNING 1
+                    """, [runID, String(sequence), String(stored.at.timeIntervalSince1970), stored.step, stored.phase, stored.consumer, stored.target,
+                          stored.detail, data])
+                // No row: the sequence was taken — by this very entry, committed before a lost
+                // session hid the answer, or by another process appending to the run (a
+                // recoverer's or `rollback`'s entries): then the entry goes after them.
+                if try !written.isEmpty || journalEntry(runID, sequence, is: stored, data: data) { break }
+                sequence = try journalLength(of: runID) + 1
+            }
+            nextJournalSequence[runID] = sequence + 1
         }
     }
 
+    private func journalLength(of runID: String) throws -> Int {
+        try reconnecting { try connection.execute("SELECT COALESCE(MAX(sequence), 0) FROM journal WHERE run_id = $1", [runID]) }
+            .first.map { Int(try $0.integer(0, "journal.sequence")) } ?? 0
+    }
+
+    /// True when the journal's entry `sequence` of the run is `stored`.
+    private func journalEntry(_ runID: String, _ sequence: Int, is stored: JournalEntry.Stored, data: String?) throws -> Bool {
+        guard let row = try reconnecting({
+            try connection.execute("SELECT at, step, phase, consumer, target, detail, data FROM journal WHERE run_id = $1 AND sequence = $2", [runID, String(sequence)])
+        }).first else { return false }
+        return try row.number(0, "journal.at") == stored.at.timeIntervalSince1970 && row.optionalText(1) == stored.step && row.optionalText(2) == stored.phase
+            && row.optionalText(3) == stored.consumer && row.optionalText(4) == stored.target && row.optionalText(5) == stored.detail && row.optionalText(6) == data
+    }
+
     public func journal(of runID: String) throws -> [JournalEntry] {
-        try connection.execute("SELECT sequence, at, step, phase, consumer, target, detail, data FROM journal WHERE run_id = $1 ORDER BY sequence", [runID]).map { row in
-            let sequence = Int(row[0] ?? "") ?? 0
-            let data: [String: String] = try StateCoding.decode(row[7], what: "journal entry \(sequence) of run \(runID)") ?? [:]
-            return try JournalEntry(stored: JournalEntry.Stored(sequence: sequence, at: Date(timeIntervalSince1970: Double(row[1] ?? "") ?? 0),
-                                                                step: row[2] ?? "", phase: row[3] ?? "", consumer: row[4], target: row[5],
-                                                                detail: row[6] ?? "", data: data), runID: runID)
+        try reconnecting {
+            try connection.execute("SELECT sequence, at, step, phase, consumer, target, detail, data FROM journal WHERE run_id = $1 ORDER BY sequence", [runID])
+        }.map { row in
+            let sequence = Int(try row.integer(0, "journal.sequence"))
+            let data: [String: String] = try StateCoding.decode(try row.text(7, "journal.data"), what: "journal entry \(sequence) of run \(runID)") ?? [:]
+            return try JournalEntry(stored: JournalEntry.Stored(sequence: sequence, at: Date(timeIntervalSince1970: try row.number(1, "journal.at")),
+                                                                step: try row.text(2, "journal.step"), phase: try row.text(3, "journal.phase"),
+                                                                consumer: row.optionalText(4), target: row.optionalText(5),
+                                                                detail: try row.text(6, "journal.detail"), data: data), runID: runID)
         }
     }
 
     public func finishRun(_ runID: String, outcome: RunOutcome, at date: Date) throws {
-        try connection.transaction { db in
-            try fence(db, runID: runID)
-            try db.execute("UPDATE runs SET finished = $1, outcome = $2 WHERE id = $3", [String(date.timeIntervalSince1970), outcome.rawValue, runID])
-        }
+        try fenced(runID: runID, "UPDATE runs SET finished = $1::double precision, outcome = $2 WHERE id = $3 AND EXISTS (SELECT 1 FROM fence) RETURNING 1",
+                   [String(date.timeIntervalSince1970), outcome.rawValue, runID])
     }
 
     public func reopenRun(_ runID: String) throws {
-        try connection.transaction { db in
-            try fence(db, runID: runID)
-            try db.execute("UPDATE runs SET finished = NULL, outcome = NULL WHERE id = $1", [runID])
-        }
+        try fenced(runID: runID, "UPDATE runs SET finished = NULL, outcome = NULL WHERE id = $1 AND EXISTS (SELECT 1 FROM fence) RETURNING 1", [runID])
     }
 
     private static let runColumns = "id, key, started, finished, outcome, emergency, \"user\", host"
 
     public func run(_ id: String) throws -> RunRecord? {
-        try connection.execute("SELECT \(Self.runColumns) FROM runs WHERE id = $1", [id]).first.map(Self.runRecord)
+        try reconnecting { try connection.execute("SELECT \(Self.runColumns) FROM runs WHERE id = $1", [id]) }.first.map(Self.runRecord)
     }
 
     public func runs() throws -> [RunRecord] {
-        try connection.execute("SELECT \(Self.runColumns) FROM runs ORDER BY started, id").map(Self.runRecord)
+        try reconnecting { try connection.execute("SELECT \(Self.runColumns) FROM runs ORDER BY started, id") }.map(Self.runRecord)
     }
 
+    /// Chains the entry to the last one without a lock: it is written as the next sequence
+    /// only if that sequence is still free (the primary key decides between two runners),
+    /// else chained again to the entry that took it. A runner stopped anywhere in here
+    /// holds nothing another runner waits for.
     public func appendAudit(_ entry: AuditEntry) throws {
-        try connection.transaction { db in
-            // One writer of the chain at a time, across every host.
-            try db.execute("LOCK TABLE audit IN EXCLUSIVE MODE")
-            let last: AuditEntry? = try StateCoding.decode(try db.execute("SELECT entry FROM audit ORDER BY sequence DESC LIMIT 1").first?.first ?? nil, what: "last audit entry")
-            var chained = entry
-            chained.sequence = (last?.sequence ?? 0) + 1
-            chained.previousHash = last?.hash ?? ""
-            chained.hash = chained.computedHash()
-            try db.execute("INSERT INTO audit (sequence, entry) VALUES ($1, $2)", [String(chained.sequence), try StateCoding.encode(chained)])
+        var lastSeen: Int?
+        try reconnecting {
+            for _ in 0..<1000 {
+                // After a lost session or a lost race: an entry written since is perhaps this one.
+                if let lastSeen, try auditEntries(after: lastSeen).contains(where: { $0.isSameEvent(as: entry) }) { return }
+                let last = try connection.execute("SELECT sequence, entry FROM audit ORDER BY sequence DESC LIMIT 1").first.map { row in
+                    try AuditEntry.decodeRow(sequence: Int(try row.integer(0, "audit.sequence")), entry: row.optionalText(1), position: 0)
+                }
+                var chained = entry
+                chained.sequence = (last?.sequence ?? 0) + 1
+                chained.previousHash = last?.hash ?? ""
+                chained.hash = chained.computedHash()
+                lastSeen = last?.sequence ?? 0
+                TestStopPoint.reached("audit-append")
+                if try !connection.execute("INSERT INTO audit (sequence, entry) VALUES ($1, $2) ON CONFLICT (sequence) DO NOTHING RETURNING 1",
+                                           [String(chained.sequence), try StateCoding.encode(chained)]).isEmpty { return }
+            }
+            throw PostgresConnection.Failure(description: "could not append to the audit log: other runners appended before this one 1000 times in a row")
+        }
+    }
+
+    private func auditEntries(after sequence: Int) throws -> [AuditEntry] {
+        try connection.execute("SELECT sequence, entry FROM audit WHERE sequence > $1 ORDER BY sequence", [String(sequence)]).enumerated().map { index, row in
+            try AuditEntry.decodeRow(sequence: Int(try row.integer(0, "audit.sequence")), entry: row.optionalText(1), position: sequence + index + 1)
         }
     }
 
     public func auditLog() throws -> [AuditEntry] {
-        try connection.execute("SELECT sequence, entry FROM audit ORDER BY sequence").enumerated().map { index, row in
-            try AuditEntry.decodeRow(sequence: row[0].flatMap { Int($0) }, entry: row[1], position: index + 1)
+        try reconnecting { try connection.execute("SELECT sequence, entry FROM audit ORDER BY sequence") }.enumerated().map { index, row in
+            try AuditEntry.decodeRow(sequence: row.optionalText(0).flatMap { Int($0) }, entry: row.optionalText(1), position: index + 1)
         }
     }
 
-    private static func runRecord(_ row: [String?]) -> RunRecord {
-        RunRecord(id: row[0] ?? "", key: row[1] ?? "", started: Date(timeIntervalSince1970: Double(row[2] ?? "") ?? 0),
-                  finished: row[3].flatMap(Double.init).map(Date.init(timeIntervalSince1970:)),
-                  outcome: row[4].flatMap(RunOutcome.init(rawValue:)), emergency: row[5] == "t", user: row[6] ?? "", host: row[7] ?? "")
+    private static func lockHolder(_ row: [String?]) throws -> LockHolder {
+        guard let pid = Int32(exactly: try row.integer(1, "locks.pid")) else { throw PostgresConnection.Failure(description: "locks.pid is out of range") }
+        return LockHolder(owner: LockOwner(host: try row.text(0, "locks.host"), pid: pid, runID: try row.text(2, "locks.run_id")),
+                          expires: Date(timeIntervalSince1970: try row.number(3, "locks.expires")))
+    }
+
+    private static func runRecord(_ row: [String?]) throws -> RunRecord {
+        let id = try row.text(0, "runs.id")
+        let outcome = try row.optionalText(4).map { text in
+            guard let outcome = RunOutcome(rawValue: text) else { throw PostgresConnection.Failure(description: "run \(id) has an unknown outcome '\(ControlCharacters.escapeLine(text))'") }
+            return outcome
+        }
+        return RunRecord(id: id, key: try row.text(1, "runs.key"), started: Date(timeIntervalSince1970: try row.number(2, "runs.started")),
+                         finished: try row.optionalNumber(3, "runs.finished").map(Date.init(timeIntervalSince1970:)),
+                         outcome: outcome, emergency: try row.boolean(5, "runs.emergency"), user: try row.text(6, "runs.user"), host: try row.text(7, "runs.host"))
     }
 }

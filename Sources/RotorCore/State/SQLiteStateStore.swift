@@ -174,6 +174,24 @@ public final class SQLiteStateStore: StateStore {
         fencing.drop(runID: owner.runID)
     }
 
+    public func lockHolder(key: String) throws -> LockHolder? {
+        try pool.read { db in
+            try Row.fetchOne(db, sql: "SELECT host, pid, run_id, expires FROM locks WHERE key = ?", arguments: [key]).map { row in
+                LockHolder(owner: LockOwner(host: row["host"], pid: row["pid"], runID: row["run_id"]),
+                           expires: Date(timeIntervalSince1970: row["expires"]))
+            }
+        }
+    }
+
+    public func breakLock(key: String, heldBy owner: LockOwner) throws -> Bool {
+        try pool.write { db in
+            let token = try Int64.fetchOne(db, sql: "UPDATE fencing SET next = next + 1 RETURNING next") ?? 0
+            try db.execute(sql: "UPDATE locks SET token = ?, expires = 0 WHERE key = ? AND host = ? AND pid = ? AND run_id = ?",
+                           arguments: [token, key, owner.host, owner.pid, owner.runID])
+            return db.changesCount > 0
+        }
+    }
+
     public func createRun(_ run: RunRecord) throws {
         try pool.write { db in
             try fence(db, runID: run.id)

@@ -13,6 +13,12 @@ public protocol StateStore: AnyObject, Sendable {
     func acquireLock(key: String, owner: LockOwner, lease: TimeInterval, now: Date,
                      canTakeOver: (LockHolder) -> Bool) throws -> LockAttempt
     func releaseLock(key: String, owner: LockOwner) throws
+    /// Who holds the key's lock, its lease expired or not; nil when no one does.
+    func lockHolder(key: String) throws -> LockHolder?
+    /// `rotor unlock`: ends the lease `owner` holds on the key and replaces its fencing
+    /// token, so that owner can write nothing more, wherever it runs. False when `owner`
+    /// no longer holds it (finished, or taken over meanwhile).
+    func breakLock(key: String, heldBy owner: LockOwner) throws -> Bool
 
     func createRun(_ run: RunRecord) throws
     /// Appends to a run's journal; committed (durable) when this returns.

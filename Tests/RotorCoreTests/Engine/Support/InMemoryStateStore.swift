@@ -56,6 +56,16 @@ final class InMemoryStateStore: StateStore, @unchecked Sendable {
         try write { if locks[key]?.owner == owner { locks[key] = nil } }
     }
 
+    func lockHolder(key: String) throws -> LockHolder? { lock.withLock { locks[key] } }
+
+    func breakLock(key: String, heldBy owner: LockOwner) throws -> Bool {
+        try write {
+            guard locks[key]?.owner == owner else { return false }
+            locks[key]?.expires = .distantPast
+            return true
+        }
+    }
+
     func createRun(_ run: RunRecord) throws { try write { runRecords.append(run) } }
 
     func append(_ entry: JournalEntry, to runID: String) throws {
