@@ -28,7 +28,7 @@ struct Rotor: AsyncParsableCommand {
             64 usage error.
             """,
         version: RotorVersion.current,
-        subcommands: [Validate.self, Plan.self, Apply.self, Rotate.self, RunDue.self, Adopt.self, Confirm.self, Status.self, Sync.self, History.self, Report.self, Rollback.self, Recover.self, State.self]
+        subcommands: [Validate.self, Plan.self, Apply.self, Rotate.self, RunDue.self, Adopt.self, Confirm.self, Status.self, Sync.self, History.self, Report.self, Rollback.self, Recover.self, Unlock.self, State.self]
     )
 
     /// One command per process: what it has finished with is left to the exit (`KeptUntilExit`).
@@ -393,7 +393,26 @@ extension Rotor {
         static let configuration = CommandConfiguration(
             commandName: "state",
             abstract: "Manage the state store.",
-            subcommands: [Migrate.self])
+            subcommands: [Check.self, Migrate.self])
+
+        struct Check: ParsableCommand {
+            static let configuration = CommandConfiguration(
+                commandName: "check",
+                abstract: "Say what the state store is and how rotor reaches it.",
+                discussion: """
+                    For PostgreSQL: the server, the TLS protocol and sslmode in effect (rotor asks for \
+                    verify-full for any server off this machine unless the URL sets sslmode), the \
+                    certificate the server showed, and the waits rotor bounds (lock_timeout, \
+                    statement_timeout, idle_in_transaction_session_timeout). For every store: what it \
+                    holds and which keys are locked. Changes nothing. Exit 0; 1 when it cannot be reached.
+                    """)
+
+            @OptionGroup var global: GlobalFlags
+
+            func run() throws {
+                try finish(StateCheckCommand.run(global: global.options, console: global.console))
+            }
+        }
 
         struct Migrate: ParsableCommand {
             static let configuration = CommandConfiguration(
@@ -417,6 +436,29 @@ extension Rotor {
             func run() throws {
                 try finish(StateMigrateCommand.run(from: from, to: to, global: global.options, console: global.console))
             }
+        }
+    }
+
+    struct Unlock: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "unlock",
+            abstract: "Free a key's lock whose holder is gone (fences it out; audited).",
+            discussion: """
+                For a person who knows the runner holding a key's lease is gone (its host is down, \
+                its VM will not come back) and will not wait out the lease. The holder's fencing \
+                token is replaced, so should it wake up it can write nothing more to the state; the \
+                unlock is recorded in the audit log. A holder on this host that is still running is \
+                refused: stop it and it releases the lock itself. Then 'rotor recover' finishes or \
+                undoes its run. Exit 0 unlocked or not locked; 1 refused (nothing changed).
+                """)
+
+        @Argument(help: "The key whose lock to free.")
+        var key: String
+
+        @OptionGroup var global: GlobalFlags
+
+        func run() throws {
+            try finish(UnlockCommand.run(key: key, global: global.options, console: global.console))
         }
     }
 

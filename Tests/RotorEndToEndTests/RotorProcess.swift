@@ -89,9 +89,16 @@ final class BackgroundRotor {
     private let output: URL
 
     /// Starts `rotor arguments…` in `directory`; stdout and stderr go to one file there.
-    init(_ arguments: [String], in directory: URL, environment: [String: String] = [:]) throws {
-        process.executableURL = RotorProcess.binary
-        process.arguments = arguments
+    /// `launcher`: a command that runs rotor (e.g. in namespaces of its own), given the
+    /// binary and the arguments after its own.
+    init(_ arguments: [String], in directory: URL, environment: [String: String] = [:], launcher: [String] = []) throws {
+        if launcher.isEmpty {
+            process.executableURL = RotorProcess.binary
+            process.arguments = arguments
+        } else {
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            process.arguments = launcher + [RotorProcess.binary.path] + arguments
+        }
         process.currentDirectoryURL = directory
         var env = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         env.removeValue(forKey: "ROTOR_STATE")

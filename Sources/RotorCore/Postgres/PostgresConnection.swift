@@ -123,6 +123,9 @@ final class PostgresConnection: @unchecked Sendable {
         }
     }
 
+    /// Whether this build checked its copies of libpq's constants against libpq-fe.h.
+    static var constantsCheckedAgainstHeaders: Bool { rotor_pq_checked_against_headers() == 1 }
+
     /// Why libpq cannot be loaded, or nil (it is loaded by this check).
     static var libraryProblem: String? { rotor_pq_load_error().map { String(cString: $0) } }
 

@@ -30,35 +30,40 @@ public final class PostgresStateStore: StateStore {
     private let lock = NSLock()
     /// The libpq URI it was opened with (may hold a password: print `StateStoreURL.redacted`).
     let url: String
+    /// `url` as libpq was given it: with rotor's TLS rule and network bounds.
+    let effectiveURL: String
 
     /// Connects and applies missing migrations. With `createIfMissing` false, a database
     /// rotor never wrote to gives nil and is left untouched (`plan` and `status` change nothing).
     public static func open(url: String, createIfMissing: Bool = true) throws -> PostgresStateStore? {
-        // Off this machine only with the server's certificate checked (issue 23), and no
-        // wait on the server without a bound.
+        let (connection, effectiveURL) = try connect(url: url)
+        if !createIfMissing, try connection.execute("SELECT to_regclass('rotor_schema')").first?.optionalText(0) == nil { return nil }
+        return try PostgresStateStore(connection: connection, url: url, effectiveURL: effectiveURL)
+    }
+
+    /// A session as the store opens its own — off this machine only with the server's
+    /// certificate checked (issue 23), and no wait on the server without a bound — and the
+    /// URI libpq was given.
+    static func connect(url: String) throws -> (PostgresConnection, String) {
         let bounded = PostgresURL.withTLSRule(withNetworkBounds(url))
-        let connection: PostgresConnection
         do {
-            connection = try PostgresConnection(url: bounded)
+            let connection = try PostgresConnection(url: bounded)
             try connection.boundWaits(for: url)
+            return (connection, bounded)
         } catch {
             throw PostgresConnection.Failure(description: PostgresURL.explain(String(describing: error), url: url))
         }
-        if !createIfMissing, try connection.execute("SELECT to_regclass('rotor_schema')").first?.optionalText(0) == nil { return nil }
-        return try PostgresStateStore(connection: connection, url: url)
     }
 
-    private init(connection: PostgresConnection, url: String) throws {
+    private init(connection: PostgresConnection, url: String, effectiveURL: String) throws {
         self.connection = connection
         self.url = url
+        self.effectiveURL = effectiveURL
         try migrate()
     }
 
     /// The URI with bounds on waiting for the network (`PostgresURL.withNetworkBounds`).
     static func withNetworkBounds(_ url: String) -> String { PostgresURL.withNetworkBounds(url) }
-
-    /// The session this store uses: `rotor state check` reports its TLS and server.
-    var session: PostgresConnection { connection }
 
     /// The schema version the database holds now (0: none).
     private func schemaVersionPresent() throws -> Int {
@@ -158,7 +163,7 @@ public final class PostgresStateStore: StateStore {
     /// was taken over. Without a token held, `fence` always has its row. Returns the rows
     /// `sql` returns; none because of the fence throws `LeaseLost`.
     @discardableResult
-    private func fenced(runID: String? = nil, key: String? = nil, _ sql: String, _ parameters: [String?]) throws -> [[String?]] {
+    private func fenced(runID: String? = nil, key: String? = nil, _ sql: String, _ parameters: [String?], answerLostAt test: String? = nil) throws -> [[String?]] {
         try reconnecting {
             let held = try fencing.token(runID: runID, key: key) { run in
                 try connection.execute("SELECT key FROM runs WHERE id = $1", [run]).first?.text(0, "runs.key")
@@ -170,6 +175,7 @@ public final class PostgresStateStore: StateStore {
             if rows.isEmpty, try connection.execute("SELECT 1 FROM locks WHERE key = $1 AND token = $2", [held.key, String(held.token)]).isEmpty {
                 throw LeaseLost(key: held.key, runID: runID ?? "holding '\(held.key)'")
             }
+            if let test, !rows.isEmpty { try TestLostAnswer.after(test, on: connection) }
             return rows
         }
     }
@@ -241,7 +247,7 @@ public final class PostgresStateStore: StateStore {
             INSERT INTO runs (id, key, started, finished, outcome, emergency, "user", host)
             SELECT $1, $2, $3::double precision, $4::double precision, $5, $6::boolean, $7, $8 FROM fence ON CONFLICT (id) DO NOTHING RETURNING 1
             """, [run.id, run.key, String(run.started.timeIntervalSince1970), run.finished.map { String($0.timeIntervalSince1970) },
-                  run.outcome?.rawValue, run.emergency ? "true" : "false", run.user, run.host])
+                  run.outcome?.rawValue, run.emergency ? "true" : "false", run.user, run.host], answerLostAt: "run")
     }
 
     public func append(_ entry: JournalEntry, to runID: String) throws {
@@ -254,7 +260,7 @@ public final class PostgresStateStore: StateStore {
                     INSERT INTO journal (run_id, sequence, at, step, phase, consumer, target, detail, data)
                     SELECT $1, $2::integer, $3::double precision, $4, $5, $6, $7, $8, $9 FROM fence ON CONFLICT (run_id, sequence) DO NOTHING RETURNING 1
                     """, [runID, String(sequence), String(stored.at.timeIntervalSince1970), stored.step, stored.phase, stored.consumer, stored.target,
-                          stored.detail, data])
+                          stored.detail, data], answerLostAt: "journal")
                 // No row: the sequence was taken — by this very entry, committed before a lost
                 // session hid the answer, or by another process appending to the run (a
                 // recoverer's or `rollback`'s entries): then the entry goes after them.
@@ -331,7 +337,10 @@ public final class PostgresStateStore: StateStore {
                 lastSeen = last?.sequence ?? 0
                 TestStopPoint.reached("audit-append")
                 if try !connection.execute("INSERT INTO audit (sequence, entry) VALUES ($1, $2) ON CONFLICT (sequence) DO NOTHING RETURNING 1",
-                                           [String(chained.sequence), try StateCoding.encode(chained)]).isEmpty { return }
+                                           [String(chained.sequence), try StateCoding.encode(chained)]).isEmpty {
+                    try TestLostAnswer.after("audit", on: connection)
+                    return
+                }
             }
             throw PostgresConnection.Failure(description: "could not append to the audit log: other runners appended before this one 1000 times in a row")
         }

@@ -67,6 +67,30 @@ import Testing
         #expect(throws: LeaseLost.self) { try other.append(JournalEntry(at: now.addingTimeInterval(201), step: .recover, phase: .info, detail: "late write"), to: "taker") }
     }
 
+    /// `rotor unlock`: a lease broken by a person fences its holder out at once (its lease
+    /// unexpired), and the next runner takes the key as it takes an expired lease. Breaking
+    /// a lease someone else holds by now changes nothing.
+    @Test(arguments: stores)
+    func aBrokenLockFencesItsHolderOut(_ kind: String) throws {
+        let folder = try TemporaryFolder()
+        let store = try makeStore(kind, in: folder)
+        let gone = LockOwner(host: "gone", pid: 7, runID: "gone"), next = LockOwner(host: "here", pid: 8, runID: "next")
+        #expect(try store.acquireLock(key: "k", owner: gone, lease: 900, now: now, canTakeOver: { _ in false }) == .acquired)
+        try store.createRun(RunRecord(id: "gone", key: "k", started: now, emergency: false, user: "ops", host: "gone"))
+        #expect(try store.lockHolder(key: "k")?.owner == gone)
+        #expect(try store.lockHolder(key: "other") == nil)
+
+        #expect(try store.breakLock(key: "k", heldBy: next) == false, "not the holder: nothing changes")
+        #expect(try store.breakLock(key: "k", heldBy: gone))
+        #expect(throws: LeaseLost.self) { try store.saveKeyState(KeyState(), for: "k") }
+        #expect(throws: LeaseLost.self) { try store.append(JournalEntry(at: now, step: .start, phase: .info, detail: "woke up", facts: JournalFacts(emergency: false)), to: "gone") }
+        #expect(try store.lockHolder(key: "k").map { $0.expires <= now } == true, "its lease is over")
+        let other: any StateStore = kind == "postgres" ? try #require(try PostgresStateStore.open(url: (store as! PostgresStateStore).url))
+            : try SQLiteStateStore(path: folder.path + "/state/state.db")
+        #expect(try other.acquireLock(key: "k", owner: next, lease: 60, now: now.addingTimeInterval(1), canTakeOver: { _ in false }) == .acquired)
+        try other.saveKeyState(KeyState(), for: "k")
+    }
+
     @Test(.enabled(if: postgres != nil, "needs ROTOR_TEST_POSTGRES"))
     func aDatabaseWithANewerSchemaIsRefused() throws {
         let url = try Self.freshDatabase()
@@ -270,4 +294,14 @@ private final class LockedList: @unchecked Sendable {
     private var stored: [String] = []
     func append(_ value: String) { lock.withLock { stored.append(value) } }
     var values: [String] { lock.withLock { stored } }
+}
+
+/// The binding's copies of libpq's constants (it loads libpq with dlopen and has no
+/// headers of its own): checked at build time against libpq-fe.h when it is installed
+/// (scripts/test installs libpq-dev), and by the loaded library naming its own codes.
+@Suite struct LibpqBindingTests {
+    @Test func constantsAreCheckedAgainstTheHeadersAndTheLoadedLibrary() {
+        #expect(PostgresConnection.constantsCheckedAgainstHeaders == FileManager.default.fileExists(atPath: "/usr/include/postgresql/libpq-fe.h"))
+        #expect(PostgresConnection.libraryProblem == nil, "libpq loaded and its result codes as rotor numbers them")
+    }
 }

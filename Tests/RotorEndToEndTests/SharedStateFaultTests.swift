@@ -1,0 +1,246 @@
+import Foundation
+import Testing
+@testable import RotorCore
+
+/// The PostgreSQL state against peers and a server that misbehave (issue 23): a runner
+/// frozen at the worst moment, sessions the server ends mid-run, answers lost after the
+/// write, a holder that will never come back, rows rotor did not write. The built binary,
+/// real processes, the test server scripts/test starts.
+@Suite(.enabled(if: ProcessInfo.processInfo.environment["ROTOR_TEST_POSTGRES"] != nil, "needs ROTOR_TEST_POSTGRES"))
+struct SharedStateFaultTests {
+    /// Runner A stops (SIGSTOP) between reading the audit log's last entry and writing its
+    /// own; runner B rotates another key — writing its audit entries — and finishes
+    /// normally while A is frozen (before: A held `LOCK TABLE audit` and B gave up after
+    /// lock_timeout). A, continued, appends after B's entries and the chain is intact.
+    @Test(.timeLimit(.minutes(2)))
+    func aRunnerStoppedInsideTheAuditAppendBlocksNoOne() throws {
+        let (scratch, url) = try SharedStateTests.scene()
+        try scratch.startStateStore(url)
+        let runnerA = try BackgroundRotor(["rotate", "key-1", "--state", url], in: scratch.url, environment: ["ROTOR_TEST_STOP_AT": "audit-append"])
+        try Self.waitUntilStopped(runnerA.pid)
+
+        let runnerB = try RotorProcess.run(["rotate", "key-2", "--state", url], in: scratch.url)
+        #expect(runnerB.status == 0, "B proceeds while A is frozen in its audit append: \(runnerB.stdout)\(runnerB.stderr)")
+
+        kill(runnerA.pid, SIGCONT)
+        let (aStatus, aSaid) = runnerA.finish()
+        #expect(aStatus == 0, "\(aSaid)")
+        let store = try #require(try PostgresStateStore.open(url: url))
+        let rotations = try store.auditLog().filter { $0.action == "rotate" }
+        #expect(rotations.map(\.key) == ["key-2", "key-1"], "B's entry first, A's chained after it: \(rotations.map(\.key))")
+        let verified = try RotorProcess.run(["history", "--verify", "--state", url], in: scratch.url)
+        #expect(verified.status == 0 && verified.stdout.contains("hash chain verified"), "\(verified.stdout)")
+    }
+
+    /// The server ends rotor's session twice during a rotation (each consumer's reload runs
+    /// `pg_terminate_backend` on every session named rotor): the run reconnects, completes,
+    /// and its journal holds each step exactly once — the same steps as an undisturbed run.
+    @Test(.timeLimit(.minutes(2)))
+    func sessionsEndedByTheServerMidRunAreReplacedAndEveryStepHappensOnce() throws {
+        let terminate = "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = 'rotor'"
+        let (disturbed, url) = try Self.oneKeyScene(reload: ["psql", "-X", "-q", "-d", "URL", "-c", terminate])
+        let result = try RotorProcess.run(["rotate", "api-key", "--state", url, "--parallel", "1"], in: disturbed.url)
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        #expect(result.stderr.contains("the state database ended rotor's session") && result.stderr.contains("reconnected after"), "\(result.stderr)")
+        try Self.expectEveryStepOnce(url: url, scratch: disturbed)
+    }
+
+    /// The write commits and then its answer is lost (the session ends right after the
+    /// journal append, the run record and the audit append): repeated after the reconnect,
+    /// none of them is written twice.
+    @Test(.timeLimit(.minutes(2)))
+    func aWriteWhoseAnswerWasLostIsNotRepeated() throws {
+        let (scratch, url) = try Self.oneKeyScene(reload: ["true"])
+        let result = try RotorProcess.run(["rotate", "api-key", "--state", url, "--parallel", "1"], in: scratch.url,
+                                          environment: ["ROTOR_TEST_LOSE_ANSWER": "journal,run,audit"])
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        #expect(result.stderr.components(separatedBy: "reconnected after").count == 4, "three lost answers, three reconnections: \(result.stderr)")
+        try Self.expectEveryStepOnce(url: url, scratch: scratch)
+    }
+
+    /// A runner on another host (a UTS namespace named other-host) is frozen mid-rotation
+    /// with a long lease. `rotor unlock` frees the key at once: audited, the run recovered
+    /// (rolled back) by this host; the frozen runner, continued, is refused on its next
+    /// write and touches nothing more; the key rotates normally afterwards.
+    @Test(.enabled(if: getuid() == 0, "names a host of its own (unshare --uts)"), .timeLimit(.minutes(2)))
+    func unlockFencesOutAFrozenHolderOnAnotherHost() throws {
+        let scratch = try SharedStateTests.slowReloadScene()
+        let url = try Self.freshDatabase()
+        try scratch.startStateStore(url)
+        let runner = try BackgroundRotor(["rotate", "api-key", "--state", url, "--parallel", "1"], in: scratch.url,
+                                         launcher: ["unshare", "--uts", "sh", "-c", "hostname other-host && exec \"$0\" \"$@\""])
+        runner.waitUntilChanged(scratch.url.appendingPathComponent("deploy/first.env"), from: "API_KEY=initial\n")
+        try Self.waitUntilChild(named: "sleep", of: runner.pid)
+        kill(runner.pid, SIGSTOP)
+
+        // Without unlock, the lease (15 minutes) keeps everyone out.
+        let blocked = try RotorProcess.run(["recover", "--state", url], in: scratch.url)
+        #expect(!blocked.stdout.contains("rolled back"), "\(blocked.stdout)\(blocked.stderr)")
+        let unlocked = try RotorProcess.run(["unlock", "api-key", "--state", url], in: scratch.url)
+        #expect(unlocked.status == 0, "\(unlocked.stdout)\(unlocked.stderr)")
+        #expect(unlocked.stdout.contains("unlocked 'api-key'") && unlocked.stdout.contains("on other-host) is fenced out")
+                && unlocked.stdout.contains("'rotor recover' finishes or undoes it"), "\(unlocked.stdout)")
+        let recovered = try RotorProcess.run(["recover", "--state", url], in: scratch.url)
+        #expect(recovered.status == 0 && recovered.stdout.contains("rolled back"), "\(recovered.stdout)\(recovered.stderr)")
+
+        kill(runner.pid, SIGCONT)
+        let (status, said) = runner.finish()
+        #expect(status == 3, "\(said)")
+        #expect(said.contains("lost its lease on 'api-key' to another runner"), "\(said)")
+        for file in ["deploy/first.env", "deploy/second.env"] {
+            #expect(String(decoding: try scratch.bytes(file), as: UTF8.self) == "API_KEY=initial\n", "\(file) as before the frozen run")
+        }
+        let store = try #require(try PostgresStateStore.open(url: url))
+        let unlock = try #require(try store.auditLog().first { $0.action == "unlock" })
+        #expect(unlock.key == "api-key" && unlock.data["holder_host"] == "other-host" && unlock.detail.contains("a person freed the lock"))
+        #expect(try RotorProcess.run(["history", "--verify", "--state", url], in: scratch.url).status == 0)
+        #expect(try RotorProcess.run(["rotate", "api-key", "--state", url], in: scratch.url).status == 0)
+    }
+
+    /// A holder on this host that is alive — even stopped — is not unlocked: nothing
+    /// changes, nothing is audited, and it finishes its rotation once continued. A key no
+    /// one holds is "not locked", exit 0.
+    @Test(.timeLimit(.minutes(2)))
+    func unlockRefusesAHolderAliveOnThisHost() throws {
+        let scratch = try SharedStateTests.slowReloadScene()
+        let url = try Self.freshDatabase()
+        try scratch.startStateStore(url)
+        #expect(try RotorProcess.run(["unlock", "api-key", "--state", url], in: scratch.url).stdout.contains("'api-key' is not locked; nothing to do"))
+        let runner = try BackgroundRotor(["rotate", "api-key", "--state", url, "--parallel", "1"], in: scratch.url)
+        try Self.waitUntilChild(named: "sleep", of: runner.pid)
+        kill(runner.pid, SIGSTOP)
+        let store = try #require(try PostgresStateStore.open(url: url))
+        let before = try store.lockHolder(key: "api-key")
+        let refused = try RotorProcess.run(["unlock", "api-key", "--state", url], in: scratch.url)
+        kill(runner.pid, SIGCONT)
+        #expect(refused.status == 1, "\(refused.stdout)\(refused.stderr)")
+        #expect(refused.stderr.contains("pid \(runner.pid) on \(ProcessInfo.processInfo.hostName)), which is still running on this host")
+                && refused.stderr.contains("kill -TERM \(runner.pid)") && refused.stderr.contains("Nothing was changed"), "\(refused.stderr)")
+        #expect(try store.lockHolder(key: "api-key") == before)
+        let (status, said) = runner.finish()
+        #expect(status == 0, "\(said)")
+        #expect(try store.auditLog().map(\.action) == ["rotate"])
+    }
+
+    /// Rows rotor did not write (a NULL where its schema has none, an outcome it never
+    /// writes) stop rotor with the column named, instead of being read as "" or 0.
+    @Test func rowsRotorDidNotWriteAreRefusedByName() throws {
+        let scratch = try SharedStateTests.slowReloadScene()
+        let url = try Self.freshDatabase()
+        try scratch.startStateStore(url)
+        #expect(try RotorProcess.run(["rotate", "api-key", "--state", url], in: scratch.url).status == 0)
+        let database = try PostgresConnection(url: url)
+        try database.execute("UPDATE runs SET outcome = 'mostly-fine'")
+        let outcome = try RotorProcess.run(["state", "check", "--state", url], in: scratch.url)
+        #expect(outcome.status == 1 && outcome.stderr.contains("unknown outcome 'mostly-fine'"), "\(outcome.stderr)")
+        try database.execute("UPDATE runs SET outcome = 'completed'")
+        try database.execute("ALTER TABLE runs ALTER COLUMN host DROP NOT NULL")
+        try database.execute("UPDATE runs SET host = NULL")
+        let host = try RotorProcess.run(["recover", "--state", url], in: scratch.url)
+        #expect(host.status != 0 && host.stderr.contains("the database returned NULL for runs.host"), "\(host.stdout)\(host.stderr)")
+    }
+
+    /// `rotor state check` on a server off this machine: TLS with rotor's rule, the
+    /// certificate the server showed (its SHA-256 as openssl computes it), the bounded waits;
+    /// on this machine, libpq's default.
+    @Test(.enabled(if: getuid() == 0, "creates network namespaces"), .timeLimit(.minutes(2)))
+    func stateCheckSaysWhichTLSAndCertificateWereUsed() throws {
+        let host = try IsolatedHost()
+        let exports = try host.startPostgres(tls: true)
+        let base = try #require(exports["ROTOR_TEST_POSTGRES"]), authority = try #require(exports["ROTOR_TEST_POSTGRES_CA"])
+        let scratch = try Scratch()
+        let url = base + "?sslrootcert=" + authority
+        try scratch.startStateStore(url)
+        let check = try RotorProcess.run(["state", "check", "--state", url], in: scratch.url)
+        #expect(check.status == 0, "\(check.stdout)\(check.stderr)")
+        #expect(check.stdout.contains("tls: TLSv1.3") && check.stdout.contains("sslmode=verify-full (rotor's rule for a server off this machine)"), "\(check.stdout)")
+        #expect(check.stdout.contains("waits: lock_timeout=10s, statement_timeout=1min, idle_in_transaction_session_timeout=1min"), "\(check.stdout)")
+        let serverCertificate = try #require(exports["ROTOR_TEST_POSTGRES_DIR"]) + "/tls/server.pem"
+        let fingerprint = try RotorProcess.spawn(["openssl", "x509", "-noout", "-fingerprint", "-sha256", "-in", serverCertificate]).stdout
+        let hex = fingerprint.split(separator: "=").last.map { $0.replacingOccurrences(of: ":", with: "").trimmingCharacters(in: .whitespacesAndNewlines).lowercased() }
+        #expect(hex.map { check.stdout.contains("sha256 \($0)") } == true, "\(check.stdout) vs \(fingerprint)")
+
+        let local = try RotorProcess.run(["state", "check", "--state", try Self.freshDatabase()], in: scratch.url)
+        #expect(local.status == 0 && local.stdout.contains("sslmode=prefer (libpq's default; the server is on this machine)"), "\(local.stdout)\(local.stderr)")
+    }
+
+    // MARK: Scenes
+
+    /// A new, empty database on the test server.
+    static func freshDatabase() throws -> String {
+        let base = try #require(ProcessInfo.processInfo.environment["ROTOR_TEST_POSTGRES"])
+        let name = "rotor_fault_\(UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased())"
+        try PostgresConnection(url: base).execute("CREATE DATABASE \(name)")
+        return String(base[..<base.lastIndex(of: "/")!]) + "/" + name
+    }
+
+    /// One key, two consumers whose reload is `reload` ("URL" replaced by the database's),
+    /// and a fresh database.
+    static func oneKeyScene(reload: [String]) throws -> (Scratch, String) {
+        let url = try freshDatabase()
+        let scratch = try Scratch()
+        let command = "[" + reload.map { "\"\($0 == "URL" ? url : $0)\"" }.joined(separator: ", ") + "]"
+        try scratch.write("policies/keys.yaml", "kind: RotationPolicy\nproviders:\n  local: { type: generate }\nkeys:\n  api-key: { provider: local, every: 30d, grace: 0s }\n")
+        try scratch.write("consumers/services.yaml", """
+            kind: ConsumerManifest
+            consumers:
+              first:
+                uses: api-key
+                targets: [{ env_file: ../deploy/first.env, var: API_KEY }]
+                reload: \(command)
+              second:
+                uses: api-key
+                targets: [{ env_file: ../deploy/second.env, var: API_KEY }]
+                reload: \(command)
+
+            """)
+        try scratch.write("deploy/first.env", "API_KEY=initial\n")
+        try scratch.write("deploy/second.env", "API_KEY=initial\n")
+        try scratch.startStateStore(url)
+        return (scratch, url)
+    }
+
+    /// The key's one run completed with the same journal steps, in the same order, as the
+    /// same rotation undisturbed (run here on SQLite), numbered without a gap; one audit entry.
+    static func expectEveryStepOnce(url: String, scratch: Scratch, sourceLocation: Testing.SourceLocation = #_sourceLocation) throws {
+        let store = try #require(try PostgresStateStore.open(url: url))
+        let runs = try store.runs()
+        try #require(runs.count == 1, "one run: \(runs)", sourceLocation: sourceLocation)
+        #expect(runs[0].outcome == .completed, sourceLocation: sourceLocation)
+        let journal = try store.journal(of: runs[0].id)
+        #expect(journal.map(\.sequence) == Array(1...journal.count), "numbered without a gap or a repeat", sourceLocation: sourceLocation)
+        #expect(try store.auditLog().map(\.action) == ["rotate"], "one audit entry", sourceLocation: sourceLocation)
+
+        let (control, _) = try oneKeyScene(reload: ["true"])
+        #expect(try RotorProcess.run(["rotate", "api-key", "--parallel", "1"], in: control.url).status == 0, sourceLocation: sourceLocation)
+        let reference = try #require(try StateStoreURL.open(nil, workingDirectory: control.url.path)?.store)
+        let steps = { (entries: [JournalEntry]) in entries.map { "\($0.step.rawValue).\($0.phase.rawValue) \($0.consumer ?? "-") \($0.target ?? "-")" } }
+        let expected = steps(try reference.journal(of: try reference.runs()[0].id))
+        #expect(steps(journal) == expected, "\(steps(journal).joined(separator: "\n"))\n-- undisturbed:\n\(expected.joined(separator: "\n"))", sourceLocation: sourceLocation)
+        for file in ["deploy/first.env", "deploy/second.env"] {
+            #expect(String(decoding: try scratch.bytes(file), as: UTF8.self) != "API_KEY=initial\n", "\(file) rotated", sourceLocation: sourceLocation)
+        }
+    }
+
+    static func waitUntilStopped(_ pid: Int32, sourceLocation: Testing.SourceLocation = #_sourceLocation) throws {
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline {
+            if let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = stat.lastIndex(of: ")"),
+               stat[stat.index(close, offsetBy: 2)] == "T" { return }
+            usleep(10_000)
+        }
+        Issue.record("process \(pid) never stopped itself", sourceLocation: sourceLocation)
+        throw CancellationError()
+    }
+
+    static func waitUntilChild(named name: String, of pid: Int32, sourceLocation: Testing.SourceLocation = #_sourceLocation) throws {
+        let deadline = Date().addingTimeInterval(60)
+        while !SharedStateTests.hasChild(named: name, of: pid) {
+            guard Date() < deadline else {
+                Issue.record("\(pid) never ran \(name)", sourceLocation: sourceLocation)
+                throw CancellationError()
+            }
+            usleep(5_000)
+        }
+    }
+}
