@@ -196,9 +196,14 @@ final class HealthServer {
 
     var requests: [String] { ((try? String(contentsOf: log, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init) }
 
+    /// Ends the peer: end of input, then TERM, then — should it still run after 5 s (a
+    /// copy of its input pipe kept open by a sibling, signals blocked) — KILL.
     deinit {
         try? input.fileHandleForWriting.close()
         process.terminate()
+        let deadline = Date().addingTimeInterval(5)
+        while process.isRunning, Date() < deadline { usleep(10_000) }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
         process.waitUntilExit()
     }
 }

@@ -3,8 +3,13 @@ port written (atomically) to a file for the test to read, quiet about clients th
 away, and running until the test closes the peer's stdin."""
 import http.server
 import os
+import signal
 import sys
 import threading
+
+# Started from a test's thread, a peer may inherit a mask that blocks every signal (the
+# dispatch pool's): then the test's SIGTERM would never end it.
+signal.pthread_sigmask(signal.SIG_SETMASK, [])
 
 
 class Server(http.server.ThreadingHTTPServer):
