@@ -91,6 +91,7 @@ struct SharedStateFaultTests {
             #expect(String(decoding: try scratch.bytes(file), as: UTF8.self) == "API_KEY=initial\n", "\(file) as before the frozen run")
         }
         let store = try #require(try PostgresStateStore.open(url: url))
+        #expect(try !store.auditLog().contains { $0.host == "other-host" }, "the fenced-out runner wrote nothing, not even to the audit log")
         let unlock = try #require(try store.auditLog().first { $0.action == "unlock" })
         #expect(unlock.key == "api-key" && unlock.data["holder_host"] == "other-host" && unlock.detail.contains("a person freed the lock"))
         #expect(try RotorProcess.run(["history", "--verify", "--state", url], in: scratch.url).status == 0)
@@ -120,6 +121,48 @@ struct SharedStateFaultTests {
         let (status, said) = runner.finish()
         #expect(status == 0, "\(said)")
         #expect(try store.auditLog().map(\.action) == ["rotate"])
+    }
+
+    /// `recover` reads the unfinished runs, then waits for a run's lock (here: a session
+    /// holds the key's advisory lock); meanwhile the run finishes on its own. Recovery must
+    /// leave it alone — found by an attacker: it "rolled forward" the finished run again,
+    /// and after a newer rotation put a deleted generation back as current.
+    @Test(.timeLimit(.minutes(2)))
+    func aRunThatFinishedWhileRecoveryWaitedIsNotRecoveredAgain() throws {
+        let scratch = try SharedStateTests.slowReloadScene()
+        let url = try Self.freshDatabase()
+        try scratch.startStateStore(url)
+        let rotation = try BackgroundRotor(["rotate", "api-key", "--state", url, "--parallel", "1"], in: scratch.url)
+        try Self.waitUntilChild(named: "sleep", of: rotation.pid)
+
+        let holder = try PostgresConnection(url: url), held = DispatchSemaphore(value: 0), release = DispatchSemaphore(value: 0)
+        let thread = Thread {
+            _ = try? holder.transaction { db in
+                try db.execute("SELECT pg_advisory_xact_lock(hashtext('api-key'))")
+                held.signal()
+                release.wait()
+            }
+            held.signal()
+        }
+        thread.start()
+        held.wait()
+        let recovery = try BackgroundRotor(["recover", "--state", url], in: scratch.url, environment: ["ROTOR_TEST_LEASE_SECONDS": "900"])
+        let observer = try PostgresConnection(url: url)
+        let deadline = Date().addingTimeInterval(30)
+        while try observer.execute("SELECT 1 FROM pg_stat_activity WHERE application_name = 'rotor' AND wait_event_type = 'Lock'").isEmpty {
+            guard Date() < deadline else { Issue.record("recovery never waited for the key's lock"); break }
+            usleep(10_000)
+        }
+        let (rotated, said) = rotation.finish()
+        #expect(rotated == 0, "\(said)")
+        release.signal()
+        held.wait()
+        let (recovered, recoverySaid) = recovery.finish()
+        #expect(recovered == 0, "\(recoverySaid)")
+        #expect(!recoverySaid.contains("rolled forward") && !recoverySaid.contains("rolled back"), "\(recoverySaid)")
+        let store = try #require(try PostgresStateStore.open(url: url))
+        #expect(try store.auditLog().map(\.action) == ["rotate"], "no recovery of a finished run on record")
+        #expect(try store.journal(of: try store.runs()[0].id).allSatisfy { $0.step != .recover })
     }
 
     /// Rows rotor did not write (a NULL where its schema has none, an outcome it never

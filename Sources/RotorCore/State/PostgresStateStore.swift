@@ -222,9 +222,12 @@ public final class PostgresStateStore: StateStore {
     }
 
     public func releaseLock(key: String, owner: LockOwner) throws {
+        // Only the lease this process holds: one broken by `rotor unlock` (same owner, a
+        // new token) stays for the next runner to take.
+        let token = fencing.token(runID: owner.runID).map { String($0.token) }
         _ = try reconnecting {
-            try connection.execute("DELETE FROM locks WHERE key = $1 AND host = $2 AND pid = $3 AND run_id = $4",
-                                   [key, owner.host, String(owner.pid), owner.runID])
+            try connection.execute("DELETE FROM locks WHERE key = $1 AND host = $2 AND pid = $3 AND run_id = $4 AND ($5::bigint IS NULL OR token = $5::bigint)",
+                                   [key, owner.host, String(owner.pid), owner.runID, token])
         }
         fencing.drop(runID: owner.runID)
     }

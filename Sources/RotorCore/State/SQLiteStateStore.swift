@@ -167,9 +167,12 @@ public final class SQLiteStateStore: StateStore {
     }
 
     public func releaseLock(key: String, owner: LockOwner) throws {
+        // Only the lease this process holds: one broken by `rotor unlock` (same owner, a
+        // new token) stays for the next runner to take.
+        let token = fencing.token(runID: owner.runID)?.token
         try pool.write { db in
-            try db.execute(sql: "DELETE FROM locks WHERE key = ? AND host = ? AND pid = ? AND run_id = ?",
-                           arguments: [key, owner.host, owner.pid, owner.runID])
+            try db.execute(sql: "DELETE FROM locks WHERE key = ? AND host = ? AND pid = ? AND run_id = ? AND (? IS NULL OR token = ?)",
+                           arguments: [key, owner.host, owner.pid, owner.runID, token, token])
         }
         fencing.drop(runID: owner.runID)
     }

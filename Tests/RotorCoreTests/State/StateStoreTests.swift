@@ -85,6 +85,8 @@ import Testing
         #expect(throws: LeaseLost.self) { try store.saveKeyState(KeyState(), for: "k") }
         #expect(throws: LeaseLost.self) { try store.append(JournalEntry(at: now, step: .start, phase: .info, detail: "woke up", facts: JournalFacts(emergency: false)), to: "gone") }
         #expect(try store.lockHolder(key: "k").map { $0.expires <= now } == true, "its lease is over")
+        try store.releaseLock(key: "k", owner: gone)
+        #expect(try store.lockHolder(key: "k")?.owner == gone, "the fenced holder's release leaves the broken lease alone")
         let other: any StateStore = kind == "postgres" ? try #require(try PostgresStateStore.open(url: (store as! PostgresStateStore).url))
             : try SQLiteStateStore(path: folder.path + "/state/state.db")
         #expect(try other.acquireLock(key: "k", owner: next, lease: 60, now: now.addingTimeInterval(1), canTakeOver: { _ in false }) == .acquired)

@@ -234,7 +234,7 @@ extension RotationEngine {
                   context: [Placeholder: String] = [:]) async -> RollbackResult {
         var result = RollbackResult()
         if journal.leaseLost {
-            result.left = [PendingAction(.recoverRun, "this run lost its lease: the runner that took the key over recovers it")]
+            result.left = [PendingAction(.recoverRun, "this run lost its lease: 'rotor recover' finishes or undoes it unless a runner already did")]
             return result
         }
         do {

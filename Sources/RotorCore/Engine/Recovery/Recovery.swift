@@ -17,7 +17,9 @@ extension RotationEngine {
         }
         var reports: [RotationReport] = []
         for run in runs where run.finished == nil {
-            reports.append(await recover(run))
+            let report = await recover(run)
+            // Finished by its own runner (or another recoverer) since the list was read.
+            if report.notDue == nil { reports.append(report) }
         }
         return reports
     }
@@ -28,7 +30,17 @@ extension RotationEngine {
         options.lockWait = 0
         // The key's lock, taken at once or not at all: a holder whose process is gone is
         // taken over; a live one means the run is not interrupted.
-        return await exclusiveRun(of: run.key, runID: run.id, action: .recover, report: report, options: options, record: nil, refused: { refusal in
+        // The list of runs was read before this lock was held: a run finished meanwhile
+        // is not recovered again (that would put its generation back as current after a
+        // newer rotation).
+        let finishedMeanwhile = { () throws -> RotationReport? in
+            guard try self.store.run(run.id)?.finished != nil else { return nil }
+            var skipped = report
+            skipped.notDue = "run \(run.id) finished while recovery waited for its lock"
+            return skipped
+        }
+        return await exclusiveRun(of: run.key, runID: run.id, action: .recover, report: report, options: options, record: nil,
+                                  skip: finishedMeanwhile, refused: { refusal in
             var refused = report
             switch refusal {
             case .heldBy:

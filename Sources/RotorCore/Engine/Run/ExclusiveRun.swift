@@ -35,13 +35,19 @@ extension RotationEngine {
             if let run { try store.createRun(run) }
             let journal = Journal(store: store, runID: runID, clock: clock)
             finished = try await body(journal)
-            // A run that lost its lease writes nothing more: its new holder finishes it.
-            if run != nil, !journal.leaseLost { try store.finishRun(runID, outcome: finished.outcome, at: clock()) }
+            // A run that lost its lease (the body stopped on it) writes nothing more.
+            if journal.leaseLost { throw LeaseLost(key: key, runID: runID) }
+            if run != nil { try store.finishRun(runID, outcome: finished.outcome, at: clock()) }
         } catch is LeaseLost {
+            // Fenced out: not even the audit log hears from this run (the runner that took
+            // the lease over, or the person who ran `rotor unlock`, is on record instead).
             finished = report
             finished.outcome = .needsPerson
-            finished.message = "this run lost its lease on '\(key)' to another runner and stopped without touching anything further"
-            finished.left.append(PendingAction(.recoverRun, "the runner that took '\(key)' over recovers run \(runID) (check 'rotor history \(key)')"))
+            finished.message = "this run lost its lease on '\(key)' to another runner (a takeover, or 'rotor unlock') and stopped without touching anything further, the audit log included"
+            finished.left.append(PendingAction(.recoverRun, "'rotor recover' finishes or undoes run \(runID) unless a runner already did (check 'rotor history \(key)')"))
+            finished = finished.redacted()
+            progress("\(key): \(finished.message)")
+            return finished
         } catch let error as JournalCorruption {
             finished = untrusted(report, error)
         } catch let error as StateCoding.Unreadable {

@@ -11,7 +11,6 @@ extension RotationRun {
         if journal.leaseLost {
             // Another runner holds the key now and recovers this run; touching anything
             // more (a rollback, a reload, a provider call) would race it.
-            report.left.append(PendingAction(.recoverRun, "the runner that took '\(keyName)' over recovers run \(journal.runID) (check 'rotor history \(keyName)')"))
             throw Stop(outcome: .needsPerson, message: "this run lost its lease on '\(keyName)' to another runner and stopped without touching anything further")
         }
         if let error = updates.storeError { throw error }
