@@ -80,6 +80,9 @@ struct SharedStateFaultTests {
         #expect(unlocked.status == 0, "\(unlocked.stdout)\(unlocked.stderr)")
         #expect(unlocked.stdout.contains("unlocked 'api-key'") && unlocked.stdout.contains("on other-host) is fenced out")
                 && unlocked.stdout.contains("'rotor recover' finishes or undoes it"), "\(unlocked.stdout)")
+        let again = try RotorProcess.run(["unlock", "api-key", "--state", url], in: scratch.url)
+        #expect(again.status == 0 && again.stdout.contains("was already unlocked"), "no second unlock on record: \(again.stdout)")
+        #expect(try RotorProcess.run(["state", "check", "--state", url], in: scratch.url).stdout.contains("freed by 'rotor unlock'"))
         let recovered = try RotorProcess.run(["recover", "--state", url], in: scratch.url)
         #expect(recovered.status == 0 && recovered.stdout.contains("rolled back"), "\(recovered.stdout)\(recovered.stderr)")
 
@@ -94,6 +97,7 @@ struct SharedStateFaultTests {
         #expect(try !store.auditLog().contains { $0.host == "other-host" }, "the fenced-out runner wrote nothing, not even to the audit log")
         let unlock = try #require(try store.auditLog().first { $0.action == "unlock" })
         #expect(unlock.key == "api-key" && unlock.data["holder_host"] == "other-host" && unlock.detail.contains("a person freed the lock"))
+        #expect(try store.auditLog().filter { $0.action == "unlock" }.count == 1)
         #expect(try RotorProcess.run(["history", "--verify", "--state", url], in: scratch.url).status == 0)
         #expect(try RotorProcess.run(["rotate", "api-key", "--state", url], in: scratch.url).status == 0)
     }
@@ -107,6 +111,8 @@ struct SharedStateFaultTests {
         let url = try Self.freshDatabase()
         try scratch.startStateStore(url)
         #expect(try RotorProcess.run(["unlock", "api-key", "--state", url], in: scratch.url).stdout.contains("'api-key' is not locked; nothing to do"))
+        let typo = try RotorProcess.run(["unlock", "api-kye", "--state", url], in: scratch.url)
+        #expect(typo.status == 64 && typo.stderr.contains("unknown key 'api-kye': it is neither configured nor locked"), "\(typo.stderr)")
         let runner = try BackgroundRotor(["rotate", "api-key", "--state", url, "--parallel", "1"], in: scratch.url)
         try Self.waitUntilChild(named: "sleep", of: runner.pid)
         kill(runner.pid, SIGSTOP)
@@ -181,6 +187,31 @@ struct SharedStateFaultTests {
         try database.execute("UPDATE runs SET host = NULL")
         let host = try RotorProcess.run(["recover", "--state", url], in: scratch.url)
         #expect(host.status != 0 && host.stderr.contains("the database returned NULL for runs.host"), "\(host.stdout)\(host.stderr)")
+        try database.execute("UPDATE runs SET host = 'vm'")
+
+        // Lock rows (found by an attacker): pid -1 made unlock advise `kill -TERM -1`, and
+        // never free it; an expiry of 1e300 crashed state check, and unlock after breaking it.
+        try database.execute("INSERT INTO locks VALUES ('api-key', $1, -1, 'planted', 1e300, 7)", [ProcessInfo.processInfo.hostName])
+        for expiry in ["1e300", "-1e300", "extract(epoch from now()) + 600"] {
+            try database.execute("UPDATE locks SET expires = \(expiry)")
+            for command in [["unlock", "api-key"], ["state", "check"], ["rotate", "api-key"]] {
+                let result = try RotorProcess.run(command + ["--state", url], in: scratch.url)
+                #expect(result.status == 1 || result.status == 3, "\(command) \(expiry): \(result.stdout)\(result.stderr)")
+                #expect(result.stdout.contains("which rotor never writes: the locks table was edited") || result.stderr.contains("which rotor never writes: the locks table was edited"),
+                        "\(command) \(expiry): \(result.stdout)\(result.stderr)")
+                #expect(!(result.stdout + result.stderr).contains("kill -TERM"))
+            }
+            try database.execute("UPDATE locks SET pid = 4194304 + 1")  // no such process: only the expiry is wrong
+            let unlocked = try RotorProcess.run(["unlock", "api-key", "--state", url], in: scratch.url)
+            if expiry.hasPrefix("extract") {
+                #expect(unlocked.status == 0, "a sane row is unlocked: \(unlocked.stdout)\(unlocked.stderr)")
+            } else {
+                #expect(unlocked.status == 1 && unlocked.stderr.contains("expires at"), "\(unlocked.stdout)\(unlocked.stderr)")
+                #expect(try database.execute("SELECT token FROM locks").first?.first == "7", "nothing broken")
+            }
+            try database.execute("UPDATE locks SET pid = -1, token = 7")
+        }
+        #expect(try database.execute("SELECT count(*) FROM audit WHERE entry LIKE '%\"action\":\"unlock\"%'").first?.first == "1", "one unlock audited")
     }
 
     /// `rotor state check` on a server off this machine: TLS with rotor's rule, the

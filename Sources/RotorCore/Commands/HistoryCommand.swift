@@ -69,7 +69,7 @@ public enum HistoryCommand {
 
     /// Whether the configuration (if it loads) names `key`: a configured key that was never
     /// rotated has an empty history, not an unknown name.
-    private static func isConfigured(_ key: String, global: GlobalOptions) -> Bool {
+    static func isConfigured(_ key: String, global: GlobalOptions) -> Bool {
         let result = ConfigurationLoader(workingDirectory: global.workingDirectory).load(paths: global.configPaths)
         return result.configuration.key(named: key) != nil
     }

@@ -31,10 +31,10 @@ public enum StateCheckCommand {
             lines.append("holds: \(keys.count) key\(keys.count == 1 ? "" : "s"), \(runs.count) run\(runs.count == 1 ? "" : "s")"
                          + (unfinished > 0 ? " (\(unfinished) unfinished: 'rotor recover')" : "") + ", \(try store.auditLog().count) audit entries")
             let now = global.clock()
-            for key in keys.keys.sorted() {
+            for key in Set(keys.keys).union(runs.map(\.key)).sorted() {
                 guard let holder = try store.lockHolder(key: key) else { continue }
                 lines.append("lock: '\(ControlCharacters.escapeLine(key))' held by run \(ControlCharacters.escapeLine(holder.owner.runID)) (pid \(holder.owner.pid) on \(ControlCharacters.escapeLine(holder.owner.host))), "
-                             + (holder.expires > now ? "lease until \(DateFormatting.iso8601(holder.expires))" : "lease expired \(DateFormatting.iso8601(holder.expires))"))
+                             + holder.lease(at: now))
             }
         } catch {
             console.err("error: the state store answered but cannot be read: \(error)")

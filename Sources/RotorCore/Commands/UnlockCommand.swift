@@ -18,11 +18,20 @@ public enum UnlockCommand {
             return .failure
         }
         guard let holder else {
+            // A typo in an incident must not read as "all clear".
+            guard HistoryCommand.isConfigured(key, global: global) else {
+                console.err("error: unknown key '\(ControlCharacters.escapeLine(key))': it is neither configured nor locked")
+                return .usage
+            }
             console.out("'\(ControlCharacters.escapeLine(key))' is not locked; nothing to do")
             return .success
         }
         let owner = holder.owner
         let who = "run \(ControlCharacters.escapeLine(owner.runID)) (pid \(owner.pid) on \(ControlCharacters.escapeLine(owner.host)))"
+        if holder.freedByPerson {
+            console.out("'\(ControlCharacters.escapeLine(key))' was already unlocked: \(who) is fenced out; nothing to do")
+            return .success
+        }
         if owner.host == ProcessInfo.processInfo.hostName, kill(owner.pid, 0) == 0 || errno == EPERM {
             console.err("error: '\(ControlCharacters.escapeLine(key))' is held by \(who), which is still running on this host: "
                         + "stop it (kill -TERM \(owner.pid): it rolls back and releases the lock) or let it finish; "
@@ -39,7 +48,7 @@ public enum UnlockCommand {
             console.err("error: cannot free the lock of '\(ControlCharacters.escapeLine(key))': \(error); nothing was changed")
             return .failure
         }
-        let lease = holder.expires > now ? "lease until \(DateFormatting.iso8601(holder.expires))" : "lease expired \(DateFormatting.iso8601(holder.expires))"
+        let lease = holder.lease(at: now)
         let unfinished = (try? store.run(owner.runID))??.finished == nil
         do {
             try store.appendAudit(AuditEntry(at: now, key: key, action: "unlock", outcome: "completed", runID: owner.runID,

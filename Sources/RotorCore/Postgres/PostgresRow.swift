@@ -23,9 +23,11 @@ extension Array where Element == String? {
         return number
     }
 
-    func optionalNumber(_ index: Int, _ column: String) throws -> Double? {
-        guard optionalText(index) != nil else { return nil }
-        return try number(index, column)
+    /// Seconds since 1970 as rotor writes them: 1970–2286 (a time outside cannot be printed).
+    func time(_ index: Int, _ column: String) throws -> Date {
+        let seconds = try number(index, column)
+        guard seconds >= 0, seconds < 10_000_000_000 else { throw Self.unexpected(column, "\(seconds) s after 1970") }
+        return Date(timeIntervalSince1970: seconds)
     }
 
     func boolean(_ index: Int, _ column: String) throws -> Bool {

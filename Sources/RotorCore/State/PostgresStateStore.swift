@@ -208,7 +208,7 @@ public final class PostgresStateStore: StateStore {
             try connection.transaction { db in
                 try db.execute("SELECT pg_advisory_xact_lock(hashtext($1))", [key])
                 if let row = try db.execute("SELECT host, pid, run_id, expires FROM locks WHERE key = $1 FOR UPDATE", [key]).first {
-                    let holder = try Self.lockHolder(row)
+                    let holder = try Self.lockHolder(key: key, row)
                     if holder.owner != owner, holder.expires > now, !canTakeOver(holder) { return .heldBy(holder) }
                 }
                 let token = try db.execute("SELECT nextval('rotor_fencing_tokens')").first.map { try $0.integer(0, "nextval('rotor_fencing_tokens')") }
@@ -233,7 +233,7 @@ public final class PostgresStateStore: StateStore {
     }
 
     public func lockHolder(key: String) throws -> LockHolder? {
-        try reconnecting { try connection.execute("SELECT host, pid, run_id, expires FROM locks WHERE key = $1", [key]) }.first.map(Self.lockHolder)
+        try reconnecting { try connection.execute("SELECT host, pid, run_id, expires FROM locks WHERE key = $1", [key]) }.first.map { try Self.lockHolder(key: key, $0) }
     }
 
     public func breakLock(key: String, heldBy owner: LockOwner) throws -> Bool {
@@ -294,7 +294,7 @@ public final class PostgresStateStore: StateStore {
         }.map { row in
             let sequence = Int(try row.integer(0, "journal.sequence"))
             let data: [String: String] = try StateCoding.decode(try row.text(7, "journal.data"), what: "journal entry \(sequence) of run \(runID)") ?? [:]
-            return try JournalEntry(stored: JournalEntry.Stored(sequence: sequence, at: Date(timeIntervalSince1970: try row.number(1, "journal.at")),
+            return try JournalEntry(stored: JournalEntry.Stored(sequence: sequence, at: try row.time(1, "journal.at"),
                                                                 step: try row.text(2, "journal.step"), phase: try row.text(3, "journal.phase"),
                                                                 consumer: row.optionalText(4), target: row.optionalText(5),
                                                                 detail: try row.text(6, "journal.detail"), data: data), runID: runID)
@@ -361,10 +361,9 @@ public final class PostgresStateStore: StateStore {
         }
     }
 
-    private static func lockHolder(_ row: [String?]) throws -> LockHolder {
-        guard let pid = Int32(exactly: try row.integer(1, "locks.pid")) else { throw PostgresConnection.Failure(description: "locks.pid is out of range") }
-        return LockHolder(owner: LockOwner(host: try row.text(0, "locks.host"), pid: pid, runID: try row.text(2, "locks.run_id")),
-                          expires: Date(timeIntervalSince1970: try row.number(3, "locks.expires")))
+    private static func lockHolder(key: String, _ row: [String?]) throws -> LockHolder {
+        try LockHolder.stored(key: key, host: try row.text(0, "locks.host"), pid: try row.integer(1, "locks.pid"),
+                              runID: try row.text(2, "locks.run_id"), expires: try row.number(3, "locks.expires"))
     }
 
     private static func runRecord(_ row: [String?]) throws -> RunRecord {
@@ -373,8 +372,8 @@ public final class PostgresStateStore: StateStore {
             guard let outcome = RunOutcome(rawValue: text) else { throw PostgresConnection.Failure(description: "run \(id) has an unknown outcome '\(ControlCharacters.escapeLine(text))'") }
             return outcome
         }
-        return RunRecord(id: id, key: try row.text(1, "runs.key"), started: Date(timeIntervalSince1970: try row.number(2, "runs.started")),
-                         finished: try row.optionalNumber(3, "runs.finished").map(Date.init(timeIntervalSince1970:)),
+        return RunRecord(id: id, key: try row.text(1, "runs.key"), started: try row.time(2, "runs.started"),
+                         finished: try row.optionalText(3) == nil ? nil : row.time(3, "runs.finished"),
                          outcome: outcome, emergency: try row.boolean(5, "runs.emergency"), user: try row.text(6, "runs.user"), host: try row.text(7, "runs.host"))
     }
 }

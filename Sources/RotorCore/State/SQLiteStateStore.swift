@@ -153,9 +153,7 @@ public final class SQLiteStateStore: StateStore {
     public func acquireLock(key: String, owner: LockOwner, lease: TimeInterval, now: Date,
                             canTakeOver: (LockHolder) -> Bool) throws -> LockAttempt {
         try pool.write { db in
-            if let row = try Row.fetchOne(db, sql: "SELECT host, pid, run_id, expires FROM locks WHERE key = ?", arguments: [key]) {
-                let holder = LockHolder(owner: LockOwner(host: row["host"], pid: row["pid"], runID: row["run_id"]),
-                                        expires: Date(timeIntervalSince1970: row["expires"]))
+            if let holder = try Self.lockHolder(db, key: key) {
                 if holder.owner != owner, holder.expires > now, !canTakeOver(holder) { return .heldBy(holder) }
             }
             let token = try Int64.fetchOne(db, sql: "UPDATE fencing SET next = next + 1 RETURNING next") ?? 0
@@ -178,11 +176,12 @@ public final class SQLiteStateStore: StateStore {
     }
 
     public func lockHolder(key: String) throws -> LockHolder? {
-        try pool.read { db in
-            try Row.fetchOne(db, sql: "SELECT host, pid, run_id, expires FROM locks WHERE key = ?", arguments: [key]).map { row in
-                LockHolder(owner: LockOwner(host: row["host"], pid: row["pid"], runID: row["run_id"]),
-                           expires: Date(timeIntervalSince1970: row["expires"]))
-            }
+        try pool.read { db in try Self.lockHolder(db, key: key) }
+    }
+
+    private static func lockHolder(_ db: Database, key: String) throws -> LockHolder? {
+        try Row.fetchOne(db, sql: "SELECT host, pid, run_id, expires FROM locks WHERE key = ?", arguments: [key]).map { row in
+            try LockHolder.stored(key: key, host: row["host"], pid: row["pid"], runID: row["run_id"], expires: row["expires"])
         }
     }
 

@@ -57,6 +57,30 @@ public struct LockOwner: Sendable, Equatable, Codable {
 public struct LockHolder: Sendable, Equatable {
     public var owner: LockOwner
     public var expires: Date
+
+    /// Broken by `rotor unlock` (`StateStore.breakLock` ends the lease at 1970 exactly).
+    public var freedByPerson: Bool { expires.timeIntervalSince1970 == 0 }
+
+    /// "lease until …", "lease expired …" or "freed by 'rotor unlock'".
+    func lease(at now: Date) -> String {
+        if freedByPerson { return "freed by 'rotor unlock'" }
+        return expires > now ? "lease until \(DateFormatting.iso8601(expires))" : "lease expired \(DateFormatting.iso8601(expires))"
+    }
+}
+
+extension LockHolder {
+    /// A lock row as a store read it, refused unless it has the shape rotor writes: a
+    /// process id above 0 (`kill(0)`/`kill(-1)` would speak for every process) and a time
+    /// in 1970–2286 (one outside cannot even be printed).
+    static func stored(key: String, host: String, pid: Int64, runID: String, expires: Double) throws -> LockHolder {
+        guard pid > 0, let pid = Int32(exactly: pid) else {
+            throw StateCoding.Unreadable(description: "the lock of '\(ControlCharacters.escapeLine(key))' names process \(pid), which rotor never writes: the locks table was edited")
+        }
+        guard expires.isFinite, expires >= 0, expires < 10_000_000_000 else {
+            throw StateCoding.Unreadable(description: "the lock of '\(ControlCharacters.escapeLine(key))' expires at \(expires) s after 1970, which rotor never writes: the locks table was edited")
+        }
+        return LockHolder(owner: LockOwner(host: host, pid: pid, runID: runID), expires: Date(timeIntervalSince1970: expires))
+    }
 }
 
 public enum LockAttempt: Sendable, Equatable {
