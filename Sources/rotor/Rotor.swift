@@ -61,6 +61,10 @@ struct GlobalFlags: ParsableArguments {
     /// A `ROTOR_NOW` that does not parse is a usage error (64), never silently the real time.
     func validate() throws {
         if let problem = GlobalOptions.fixedNowProblem { throw ValidationError(problem) }
+        if let url = stateURL ?? ProcessInfo.processInfo.environment["ROTOR_STATE"], StateStoreURL.redacted(url) != url, !quiet {
+            FileHandle.standardError.write(Data(("warning: the state URL holds a password: it shows in `ps` and shell history"
+                + (stateURL == nil ? " and in ROTOR_STATE" : "") + "; give it through PGPASSWORD or ~/.pgpass instead\n").utf8))
+        }
     }
 
     var options: GlobalOptions {

@@ -104,6 +104,28 @@ struct SharedStateTests {
         #expect(!(result.stdout + result.stderr).contains("hunter2-canary"))
     }
 
+    /// A password written into the state URL (found by an attacker): a `?` inside it or a
+    /// percent-encoded `password` parameter is masked as libpq reads them, a URL from
+    /// ROTOR_STATE reaches no command rotor runs, and rotor warns that it is there at all.
+    @Test func aPasswordInTheStateURLIsMaskedWithheldAndWarnedAbout() throws {
+        let (scratch, url) = try Self.scene()
+        let server = url.dropFirst("postgres://rotor@".count)  // 127.0.0.1:PORT/DB; the role is trusted, the password unused
+        try scratch.write("consumers/dump.yaml", "kind: ConsumerManifest\nconsumers:\n  dump:\n    uses: key-1\n    targets: [{ env_file: ../deploy/dump.env, var: API_KEY }]\n    reload: [sh, -c, \"env > ../reload-env.txt\"]\n")
+        try scratch.write("deploy/dump.env", "API_KEY=initial\n")
+        let withQuestionMark = "postgres://rotor:CANARY?pw9@\(server)"
+        let rotated = try RotorProcess.run(["rotate", "key-1"], in: scratch.url, environment: ["ROTOR_STATE": withQuestionMark])
+        #expect(rotated.status == 0, "\(rotated.stdout)\(rotated.stderr)")
+        #expect(rotated.stderr.contains("warning: the state URL holds a password") && rotated.stderr.contains("and in ROTOR_STATE"), "\(rotated.stderr)")
+        let environment = String(decoding: try scratch.bytes("reload-env.txt"), as: UTF8.self)
+        #expect(!environment.contains("CANARY") && !environment.contains("ROTOR_STATE"), "the reload's environment: \(environment)")
+        let encodedName = "postgres://rotor@\(server)?pass%77ord=CANARY%3Fpw9"
+        for state in [withQuestionMark, encodedName] {
+            let check = try RotorProcess.run(["state", "check", "--state", state], in: scratch.url)
+            #expect(check.status == 0, "\(check.stdout)\(check.stderr)")
+            #expect(!(check.stdout + check.stderr).contains("CANARY") && check.stdout.contains("***"), "\(check.stdout)\(check.stderr)")
+        }
+    }
+
     /// Runner A is stopped (SIGSTOP) in the middle of its rotation, past its 1 s lease;
     /// runner B recovers the run (rolls it back); A, continued, is refused on its next
     /// write and exits 3 without touching anything further.

@@ -68,6 +68,8 @@ struct ConfigurationStep {
         // of a PostgreSQL state store (libpq gets it explicitly: `PostgresConnection`).
         var withheld = result.configuration.tokenVariables
         if options.stateURL.map(PostgresURL.isURI) == true { withheld.insert("PGPASSWORD") }
+        // A state URL holding a password, from the environment (found by an attacker).
+        if let url = ProcessInfo.processInfo.environment["ROTOR_STATE"], StateStoreURL.redacted(url) != url { withheld.insert("ROTOR_STATE") }
         WithheldEnvironment.withdraw(withheld)
         return (result.configuration, result)
     }

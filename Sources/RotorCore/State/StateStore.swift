@@ -224,21 +224,24 @@ public enum StateStoreURL {
 
     /// The URL as rotor prints it: a password written into it (`user:secret@`) masked.
     /// Passwords belong in PGPASSWORD or ~/.pgpass, never in the URL.
-    /// libpq also takes `?password=…` (any case) in the query: masked too.
+    /// Split as libpq splits it (found by an attacker): the user part runs to the first
+    /// `@` met before any `/` — a `?` inside it included — and a query parameter is named
+    /// after percent-decoding (`pass%77ord=` is `password=`), in any case.
     public static func redacted(_ url: String) -> String {
-        var text = url
-        if let question = text.firstIndex(of: "?") {
-            let parameters = text[text.index(after: question)...].split(separator: "&", omittingEmptySubsequences: false).map { parameter -> String in
-                guard let equals = parameter.firstIndex(of: "="), parameter[..<equals].lowercased() == "password" else { return String(parameter) }
-                return parameter[...equals] + "***"
-            }
-            text = text[...question] + parameters.joined(separator: "&")
+        guard let scheme = url.range(of: "://") else { return url }
+        var head = String(url[..<scheme.upperBound]), rest = Substring(url[scheme.upperBound...])
+        if let at = rest.firstIndex(where: { $0 == "@" || $0 == "/" }), rest[at] == "@" {
+            let user = rest[..<at]
+            head += user.firstIndex(of: ":").map { String(user[...$0]) + "***" } ?? String(user)
+            head += "@"
+            rest = rest[rest.index(after: at)...]
         }
-        guard let scheme = text.range(of: "://") else { return text }
-        let authority = text[scheme.upperBound...].prefix { $0 != "/" && $0 != "?" }
-        guard let at = authority.lastIndex(of: "@") else { return text }
-        let credentials = text[scheme.upperBound..<at]
-        guard let colon = credentials.firstIndex(of: ":") else { return text }
-        return String(text[..<colon]) + ":***" + String(text[at...])
+        guard let question = rest.firstIndex(of: "?") else { return head + rest }
+        let parameters = rest[rest.index(after: question)...].split(separator: "&", omittingEmptySubsequences: false).map { parameter -> String in
+            guard let equals = parameter.firstIndex(of: "="),
+                  (String(parameter[..<equals]).removingPercentEncoding ?? String(parameter[..<equals])).lowercased() == "password" else { return String(parameter) }
+            return parameter[...equals] + "***"
+        }
+        return head + rest[...question] + parameters.joined(separator: "&")
     }
 }

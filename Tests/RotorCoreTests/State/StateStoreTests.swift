@@ -121,6 +121,10 @@ import Testing
         #expect(StateStoreURL.redacted("postgresql://h/r?sslmode=require&PassWord=a%26b&user=x") == "postgresql://h/r?sslmode=require&PassWord=***&user=x")
         #expect(StateStoreURL.redacted("postgres://u:p@h/r?password=q") == "postgres://u:***@h/r?password=***")
         #expect(StateStoreURL.redacted("postgres://h/r?application_name=a:b@c") == "postgres://h/r?application_name=a:b@c")
+        // Found by an attacker (#23): a `?` inside the password (libpq reads the user part up
+        // to the `@`), and a percent-encoded parameter name.
+        #expect(StateStoreURL.redacted("postgres://h42q:CANARY?pw9@127.0.0.1:5432/postgres") == "postgres://h42q:***@127.0.0.1:5432/postgres")
+        #expect(StateStoreURL.redacted("postgres://u@h/db?pass%77ord=CANARY%3Fpw9") == "postgres://u@h/db?pass%77ord=***")
     }
 
     let now = Date(timeIntervalSince1970: 1_800_000_000)
