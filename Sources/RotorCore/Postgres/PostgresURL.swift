@@ -96,12 +96,13 @@ struct PostgresURL {
         if message.contains("no password supplied") || message.contains("password authentication failed") {
             return message + " — give the login's password through \(passwordFrom)"
         }
-        if message.contains("SSL") || message.contains("certificate"), PostgresURL(url)?.values("sslmode").isEmpty != false {
+        if message.contains("SSL") || message.contains("certificate"), PostgresURL(url)?.values("sslmode").isEmpty != false,
+           PostgresURL(url)?.isOnThisMachine(environment: ProcessInfo.processInfo.environment) != true {
             return message + " — rotor asks for sslmode=verify-full for a server off this machine: give the server's CA with sslrootcert= (or PGSSLROOTCERT), or set sslmode in the URL yourself"
         }
         if message.contains("lock timeout") || message.contains("statement timeout") || message.contains("idle-in-transaction timeout") {
             let bounds = timeBounds.map { "\($0.0)=\($0.1)" }.joined(separator: ", ")
-            return message + " — another session holds what rotor needs (see pg_locks); rotor waits at most \(bounds) (set others with ?options=-c name=value) and changed nothing with this statement"
+            return message + " — another session holds what rotor needs (see pg_locks); rotor waits at most \(bounds) (set others in the URL, encoded: ?options=-c%20lock_timeout%3D30s) and changed nothing with this statement"
         }
         return message
     }

@@ -28,6 +28,17 @@ import Testing
         #expect(ScramVerifier.make(password: "canary-password-123") != verifier, "a fresh salt each time")
     }
 
+    /// The advice beside an error fits the case (found by an operator): the TLS rule is
+    /// named only for a server off this machine, and the option syntax given works in a URI.
+    @Test func errorsAdviseWhatAppliesHere() {
+        let tls = "SSL error: certificate verify failed"
+        #expect(PostgresURL.explain(tls, url: "postgres://r@db.internal/x").contains("rotor asks for sslmode=verify-full"))
+        #expect(!PostgresURL.explain(tls, url: "postgres://r@127.0.0.1/x").contains("rotor asks for sslmode=verify-full"))
+        let advice = PostgresURL.explain("ERROR:  canceling statement due to lock timeout", url: "")
+        #expect(advice.contains("?options=-c%20lock_timeout%3D30s"))
+        #expect(PostgresURL("postgres://r@h/db?options=-c%20lock_timeout%3D30s")?.values("options") == ["-c lock_timeout=30s"], "the advice parses")
+    }
+
     @Test func aServerOffThisMachineGetsVerifyFullUnlessTheURLSays() {
         #expect(PostgresURL.withTLSRule("postgres://admin@db.internal:5432/app") == "postgres://admin@db.internal:5432/app?sslmode=verify-full")
         #expect(PostgresURL.withTLSRule("postgres://admin@10.0.0.5/app?connect_timeout=3") == "postgres://admin@10.0.0.5/app?connect_timeout=3&sslmode=verify-full")
