@@ -171,6 +171,63 @@ struct SharedStateFaultTests {
         #expect(try store.journal(of: try store.runs()[0].id).allSatisfy { $0.step != .recover })
     }
 
+    /// A runner named like this host but in another pid namespace (another machine or
+    /// container of the same name, here `unshare --pid`) sees no process with the holder's
+    /// pid: it must not take the live lease over (found by an attacker: it did, and
+    /// deleted the generation the holder's targets had just received). It waits for the
+    /// lease like any runner.
+    @Test(.enabled(if: getuid() == 0, "unshare --pid"), .timeLimit(.minutes(2)))
+    func aHostOfTheSameNameDoesNotTakeALiveLeaseOver() throws {
+        let scratch = try SharedStateTests.slowReloadScene()
+        let url = try Self.freshDatabase()
+        try scratch.startStateStore(url)
+        let holder = try BackgroundRotor(["rotate", "api-key", "--state", url, "--parallel", "1"], in: scratch.url)
+        try Self.waitUntilChild(named: "sleep", of: holder.pid)
+        let (twin, twinSaid) = try BackgroundRotor(["rotate", "api-key", "--state", url], in: scratch.url,
+                                                   launcher: ["unshare", "--pid", "--fork", "--mount-proc"]).finish()
+        // It waits for the lease (5 s): the holder, done by then, releases it and the twin
+        // rotates after it — or it is told who holds the key. Never a takeover.
+        #expect(twin == 0 || twinSaid.contains("is being rotated by run"), "\(twinSaid)")
+        #expect(!twinSaid.contains("rolled back") && !twinSaid.contains("rolled forward"), "\(twinSaid)")
+        let (status, said) = holder.finish()
+        #expect(status == 0, "the holder finished undisturbed: \(said)")
+        let store = try #require(try PostgresStateStore.open(url: url))
+        let actions = try store.auditLog().map(\.action)
+        #expect(!actions.contains("recover"), "\(actions)")
+        let values = try ["first", "second"].map { try EnvFileFormat(variable: "API_KEY").read(Array(scratch.bytes("deploy/\($0).env"))).get() }
+        let current = try store.keyStates()["api-key"]?.current?.fingerprint
+        #expect(values[0] == values[1] && Fingerprint.of(values[0]) == current, "both targets on the current generation")
+    }
+
+    /// A holder killed with -9 leaves its lock; its pid then belongs to another process (a
+    /// `sleep`). That process is not the holder (found by an operator: unlock refused,
+    /// advising to kill the sleep): the holder is gone, so `unlock` frees the lock and
+    /// `recover` takes it over by itself.
+    @Test(.timeLimit(.minutes(2)))
+    func aReusedPidIsNotTakenForTheHolder() throws {
+        let scratch = try SharedStateTests.slowReloadScene()
+        let url = try Self.freshDatabase()
+        try scratch.startStateStore(url)
+        let holder = try BackgroundRotor(["rotate", "api-key", "--state", url, "--parallel", "1"], in: scratch.url)
+        try Self.waitUntilChild(named: "sleep", of: holder.pid)
+        kill(holder.pid, SIGKILL)
+        _ = holder.finish()
+        let stranger = Process()
+        stranger.executableURL = URL(fileURLWithPath: "/bin/sleep")
+        stranger.arguments = ["60"]
+        try stranger.run()
+        defer { stranger.terminate() }
+        let database = try PostgresConnection(url: url)
+        try database.execute("UPDATE locks SET pid = $1", [String(stranger.processIdentifier)])
+
+        let unlocked = try RotorProcess.run(["unlock", "api-key", "--state", url], in: scratch.url)
+        #expect(unlocked.status == 0 && unlocked.stdout.contains("unlocked 'api-key'"), "\(unlocked.stdout)\(unlocked.stderr)")
+        #expect(!unlocked.stderr.contains("kill -TERM"))
+        let recovered = try RotorProcess.run(["recover", "--state", url], in: scratch.url)
+        #expect(recovered.status == 0 && recovered.stdout.contains("rolled back"), "\(recovered.stdout)\(recovered.stderr)")
+        #expect(stranger.isRunning, "the stranger was left alone")
+    }
+
     /// Rows rotor did not write (a NULL where its schema has none, an outcome it never
     /// writes) stop rotor with the column named, instead of being read as "" or 0.
     @Test func rowsRotorDidNotWriteAreRefusedByName() throws {

@@ -32,7 +32,7 @@ public enum UnlockCommand {
             console.out("'\(ControlCharacters.escapeLine(key))' was already unlocked: \(who) is fenced out; nothing to do")
             return .success
         }
-        if owner.host == ProcessInfo.processInfo.hostName, kill(owner.pid, 0) == 0 || errno == EPERM {
+        if owner.host == ProcessInfo.processInfo.hostName, ProcessIdentity.liveness(of: owner) == .alive {
             console.err("error: '\(ControlCharacters.escapeLine(key))' is held by \(who), which is still running on this host: "
                         + "stop it (kill -TERM \(owner.pid): it rolls back and releases the lock) or let it finish; "
                         + "'rotor unlock' frees only a lock whose holder is gone. Nothing was changed")

@@ -13,7 +13,9 @@ import Foundation
 /// it cannot apply it twice, and the repeat is checked against the lease again.
 public final class PostgresStateStore: StateStore {
     /// The schema this build writes. A database with a newer one is refused.
-    static let schemaVersion = 1
+    /// 2: `locks.process` (`ProcessIdentity`). A rotor of schema 1 refuses a database at 2:
+    /// its leases would not carry the identity the others judge liveness by.
+    static let schemaVersion = 2
 
     /// How long a run keeps trying to open a new session after its session was lost (a
     /// failover, a proxy restart, `pg_terminate_backend`), before it gives up.
@@ -88,7 +90,15 @@ public final class PostgresStateStore: StateStore {
             try db.execute("CREATE TABLE IF NOT EXISTS rotor_schema (version integer NOT NULL)")
             let version = try db.execute("SELECT max(version) FROM rotor_schema").first.flatMap { $0.optionalText(0) == nil ? nil : try $0.integer(0, "rotor_schema.version") }.map(Int.init) ?? 0
             try checkNotNewer(version)
-            guard version < 1 else { return }
+            if version < 1 { try createVersion1(db) }
+            if version < 2 {
+                try db.execute("ALTER TABLE locks ADD COLUMN process text NOT NULL DEFAULT ''")
+                try db.execute("INSERT INTO rotor_schema (version) VALUES (2)")
+            }
+        }
+    }
+
+    private func createVersion1(_ db: PostgresConnection.Transaction) throws {
             for statement in [
                 "CREATE TABLE keys (name text PRIMARY KEY, current text, previous text)",
                 "CREATE TABLE runs (id text PRIMARY KEY, key text NOT NULL, started double precision NOT NULL, finished double precision, outcome text, emergency boolean NOT NULL, \"user\" text NOT NULL, host text NOT NULL)",
@@ -100,7 +110,6 @@ public final class PostgresStateStore: StateStore {
             ] {
                 try db.execute(statement)
             }
-        }
     }
 
     private func checkNotNewer(_ version: Int) throws {
@@ -207,14 +216,14 @@ public final class PostgresStateStore: StateStore {
         try reconnecting {
             try connection.transaction { db in
                 try db.execute("SELECT pg_advisory_xact_lock(hashtext($1))", [key])
-                if let row = try db.execute("SELECT host, pid, run_id, expires FROM locks WHERE key = $1 FOR UPDATE", [key]).first {
+                if let row = try db.execute("SELECT host, pid, run_id, expires, process FROM locks WHERE key = $1 FOR UPDATE", [key]).first {
                     let holder = try Self.lockHolder(key: key, row)
                     if holder.owner != owner, holder.expires > now, !canTakeOver(holder) { return .heldBy(holder) }
                 }
                 let token = try db.execute("SELECT nextval('rotor_fencing_tokens')").first.map { try $0.integer(0, "nextval('rotor_fencing_tokens')") }
                 guard let token else { throw PostgresConnection.Failure(description: "the fencing token sequence gave no value") }
-                try db.execute("INSERT INTO locks (key, host, pid, run_id, expires, token) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (key) DO UPDATE SET host = excluded.host, pid = excluded.pid, run_id = excluded.run_id, expires = excluded.expires, token = excluded.token",
-                               [key, owner.host, String(owner.pid), owner.runID, String(now.addingTimeInterval(lease).timeIntervalSince1970), String(token)])
+                try db.execute("INSERT INTO locks (key, host, pid, run_id, expires, token, process) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (key) DO UPDATE SET host = excluded.host, pid = excluded.pid, run_id = excluded.run_id, expires = excluded.expires, token = excluded.token, process = excluded.process",
+                               [key, owner.host, String(owner.pid), owner.runID, String(now.addingTimeInterval(lease).timeIntervalSince1970), String(token), owner.process])
                 fencing.hold(token, key: key, runID: owner.runID)
                 return .acquired
             }
@@ -233,7 +242,7 @@ public final class PostgresStateStore: StateStore {
     }
 
     public func lockHolder(key: String) throws -> LockHolder? {
-        try reconnecting { try connection.execute("SELECT host, pid, run_id, expires FROM locks WHERE key = $1", [key]) }.first.map { try Self.lockHolder(key: key, $0) }
+        try reconnecting { try connection.execute("SELECT host, pid, run_id, expires, process FROM locks WHERE key = $1", [key]) }.first.map { try Self.lockHolder(key: key, $0) }
     }
 
     public func breakLock(key: String, heldBy owner: LockOwner) throws -> Bool {
@@ -363,7 +372,7 @@ public final class PostgresStateStore: StateStore {
 
     private static func lockHolder(key: String, _ row: [String?]) throws -> LockHolder {
         try LockHolder.stored(key: key, host: try row.text(0, "locks.host"), pid: try row.integer(1, "locks.pid"),
-                              runID: try row.text(2, "locks.run_id"), expires: try row.number(3, "locks.expires"))
+                              runID: try row.text(2, "locks.run_id"), process: try row.text(4, "locks.process"), expires: try row.number(3, "locks.expires"))
     }
 
     private static func runRecord(_ row: [String?]) throws -> RunRecord {

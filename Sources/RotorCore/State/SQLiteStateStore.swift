@@ -115,6 +115,9 @@ public final class SQLiteStateStore: StateStore {
                 INSERT INTO fencing (next) VALUES (1);
                 """)
         }
+        migrator.registerMigration("v4-lock-process") { db in
+            try db.execute(sql: "ALTER TABLE locks ADD COLUMN process TEXT NOT NULL DEFAULT ''")
+        }
         return migrator
     }
 
@@ -157,8 +160,8 @@ public final class SQLiteStateStore: StateStore {
                 if holder.owner != owner, holder.expires > now, !canTakeOver(holder) { return .heldBy(holder) }
             }
             let token = try Int64.fetchOne(db, sql: "UPDATE fencing SET next = next + 1 RETURNING next") ?? 0
-            try db.execute(sql: "INSERT INTO locks (key, host, pid, run_id, expires, token) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(key) DO UPDATE SET host = excluded.host, pid = excluded.pid, run_id = excluded.run_id, expires = excluded.expires, token = excluded.token",
-                           arguments: [key, owner.host, owner.pid, owner.runID, now.addingTimeInterval(lease).timeIntervalSince1970, token])
+            try db.execute(sql: "INSERT INTO locks (key, host, pid, run_id, expires, token, process) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(key) DO UPDATE SET host = excluded.host, pid = excluded.pid, run_id = excluded.run_id, expires = excluded.expires, token = excluded.token, process = excluded.process",
+                           arguments: [key, owner.host, owner.pid, owner.runID, now.addingTimeInterval(lease).timeIntervalSince1970, token, owner.process])
             fencing.hold(token, key: key, runID: owner.runID)
             return .acquired
         }
@@ -180,8 +183,8 @@ public final class SQLiteStateStore: StateStore {
     }
 
     private static func lockHolder(_ db: Database, key: String) throws -> LockHolder? {
-        try Row.fetchOne(db, sql: "SELECT host, pid, run_id, expires FROM locks WHERE key = ?", arguments: [key]).map { row in
-            try LockHolder.stored(key: key, host: row["host"], pid: row["pid"], runID: row["run_id"], expires: row["expires"])
+        try Row.fetchOne(db, sql: "SELECT host, pid, run_id, expires, process FROM locks WHERE key = ?", arguments: [key]).map { row in
+            try LockHolder.stored(key: key, host: row["host"], pid: row["pid"], runID: row["run_id"], process: row["process"], expires: row["expires"])
         }
     }
 

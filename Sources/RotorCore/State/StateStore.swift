@@ -42,15 +42,19 @@ public struct LockOwner: Sendable, Equatable, Codable {
     public var host: String
     public var pid: Int32
     public var runID: String
+    /// Boot, pid namespace and start time of the process (`ProcessIdentity`); "" when unknown.
+    public var process: String
 
-    public init(host: String, pid: Int32, runID: String) {
+    public init(host: String, pid: Int32, runID: String, process: String = "") {
         self.host = host
         self.pid = pid
         self.runID = runID
+        self.process = process
     }
 
     public static func current(runID: String) -> LockOwner {
-        LockOwner(host: ProcessInfo.processInfo.hostName, pid: ProcessInfo.processInfo.processIdentifier, runID: runID)
+        LockOwner(host: ProcessInfo.processInfo.hostName, pid: ProcessInfo.processInfo.processIdentifier, runID: runID,
+                  process: ProcessIdentity.current)
     }
 }
 
@@ -72,14 +76,14 @@ extension LockHolder {
     /// A lock row as a store read it, refused unless it has the shape rotor writes: a
     /// process id above 0 (`kill(0)`/`kill(-1)` would speak for every process) and a time
     /// in 1970–2286 (one outside cannot even be printed).
-    static func stored(key: String, host: String, pid: Int64, runID: String, expires: Double) throws -> LockHolder {
+    static func stored(key: String, host: String, pid: Int64, runID: String, process: String, expires: Double) throws -> LockHolder {
         guard pid > 0, let pid = Int32(exactly: pid) else {
             throw StateCoding.Unreadable(description: "the lock of '\(ControlCharacters.escapeLine(key))' names process \(pid), which rotor never writes: the locks table was edited")
         }
         guard expires.isFinite, expires >= 0, expires < 10_000_000_000 else {
             throw StateCoding.Unreadable(description: "the lock of '\(ControlCharacters.escapeLine(key))' expires at \(expires) s after 1970, which rotor never writes: the locks table was edited")
         }
-        return LockHolder(owner: LockOwner(host: host, pid: pid, runID: runID), expires: Date(timeIntervalSince1970: expires))
+        return LockHolder(owner: LockOwner(host: host, pid: pid, runID: runID, process: process), expires: Date(timeIntervalSince1970: expires))
     }
 }
 

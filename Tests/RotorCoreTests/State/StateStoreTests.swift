@@ -311,3 +311,28 @@ private final class LockedList: @unchecked Sendable {
         #expect(PostgresConnection.libraryProblem == nil, "libpq loaded and its result codes as rotor numbers them")
     }
 }
+
+/// A lease holder is judged by its process identity, not its pid alone (`ProcessIdentity`).
+@Suite struct ProcessIdentityTests {
+    @Test func aHolderIsAliveOnlyAsTheSameProcessUnderTheSameBoot() throws {
+        let me = LockOwner.current(runID: "r")
+        try #require(!me.process.isEmpty, "Linux: /proc gives boot id, pid namespace and start time")
+        #expect(ProcessIdentity.liveness(of: me) == .alive)
+        let parts = me.process.split(separator: " ")
+        var reused = me
+        reused.process = "\(parts[0]) \(parts[1]) 1"  // this pid, started at another time: another process
+        #expect(ProcessIdentity.liveness(of: reused) == .gone)
+        var elsewhere = me
+        elsewhere.process = "00000000-0000-0000-0000-000000000000 \(parts[1]) \(parts[2])"  // another boot, or another machine
+        #expect(ProcessIdentity.liveness(of: elsewhere) == .cannotTell)
+        var namespaced = me
+        namespaced.process = "\(parts[0]) pid:[1] \(parts[2])"
+        #expect(ProcessIdentity.liveness(of: namespaced) == .cannotTell)
+        let child = Process()
+        child.executableURL = URL(fileURLWithPath: "/bin/true")
+        try child.run()
+        child.waitUntilExit()
+        #expect(ProcessIdentity.liveness(of: LockOwner(host: me.host, pid: child.processIdentifier, runID: "r", process: me.process)) == .gone)
+        #expect(ProcessIdentity.liveness(of: LockOwner(host: me.host, pid: me.pid, runID: "r")) == .alive, "an old row without identity: the pid decides")
+    }
+}

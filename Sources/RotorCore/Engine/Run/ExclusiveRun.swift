@@ -115,8 +115,10 @@ extension RotationEngine {
         }
     }
 
-    /// A lock's owner is gone when it ran on this host and its process no longer exists.
+    /// A lock's owner is gone when it ran on this host — this boot and pid namespace, not
+    /// merely a machine of the same name — and its process no longer runs (its pid gone or
+    /// reused). Otherwise its lease decides, or a person with `rotor unlock`.
     @Sendable static func ownerIsGone(_ holder: LockHolder) -> Bool {
-        holder.owner.host == ProcessInfo.processInfo.hostName && kill(holder.owner.pid, 0) != 0 && errno == ESRCH
+        holder.owner.host == ProcessInfo.processInfo.hostName && ProcessIdentity.liveness(of: holder.owner) == .gone
     }
 }
