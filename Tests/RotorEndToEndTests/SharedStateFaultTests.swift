@@ -199,6 +199,38 @@ struct SharedStateFaultTests {
         #expect(values[0] == values[1] && Fingerprint.of(values[0]) == current, "both targets on the current generation")
     }
 
+    /// A run interrupted on another host (a UTS namespace named other-host, killed -9 in
+    /// its reload, its 1 s lease expired) wrote files there: this host neither recovers it
+    /// nor rotates the key beside it (found by an operator: it "rolled back" without the
+    /// files and deleted the generation they held) — until a person says the host is gone
+    /// with `rotor unlock`.
+    @Test(.enabled(if: getuid() == 0, "names a host of its own (unshare --uts)"), .timeLimit(.minutes(2)))
+    func aRunInterruptedOnAnotherHostIsLeftToThatHost() throws {
+        let scratch = try SharedStateTests.slowReloadScene()
+        let url = try Self.freshDatabase()
+        try scratch.startStateStore(url)
+        let elsewhere = try BackgroundRotor(["rotate", "api-key", "--state", url, "--parallel", "1"], in: scratch.url,
+                                            environment: ["ROTOR_TEST_LEASE_SECONDS": "1"],
+                                            launcher: ["unshare", "--uts", "sh", "-c", "hostname other-host && exec \"$0\" \"$@\""])
+        try Self.waitUntilChild(named: "sleep", of: elsewhere.pid)
+        kill(elsewhere.pid, SIGKILL)
+        _ = elsewhere.finish()
+        usleep(1_500_000)  // past its 1 s lease
+        let written = try scratch.bytes("deploy/first.env")
+
+        let recovered = try RotorProcess.run(["recover", "--state", url], in: scratch.url)
+        #expect(recovered.status == 3, "\(recovered.stdout)\(recovered.stderr)")
+        #expect(recovered.stdout.contains("was interrupted on host other-host") && recovered.stdout.contains("'rotor unlock api-key'"), "\(recovered.stdout)")
+        let rotated = try RotorProcess.run(["rotate", "api-key", "--state", url], in: scratch.url)
+        #expect(rotated.status == 3 && rotated.stdout.contains("(started on other-host) is unfinished: nothing was done"), "\(rotated.stdout)\(rotated.stderr)")
+        #expect(try scratch.bytes("deploy/first.env") == written, "nothing touched here")
+
+        #expect(try RotorProcess.run(["unlock", "api-key", "--state", url], in: scratch.url).status == 0)
+        let afterUnlock = try RotorProcess.run(["recover", "--state", url], in: scratch.url)
+        #expect(afterUnlock.status == 0 && afterUnlock.stdout.contains("rolled back"), "\(afterUnlock.stdout)\(afterUnlock.stderr)")
+        #expect(try RotorProcess.run(["rotate", "api-key", "--state", url], in: scratch.url).status == 0)
+    }
+
     /// A holder killed with -9 leaves its lock; its pid then belongs to another process (a
     /// `sleep`). That process is not the holder (found by an operator: unlock refused,
     /// advising to kill the sleep): the holder is gone, so `unlock` frees the lock and

@@ -26,6 +26,7 @@ extension RotationEngine {
 
     private func recover(_ run: RunRecord) async -> RotationReport {
         let report = RotationReport(key: run.key, runID: run.id, outcome: .needsPerson, emergency: run.emergency)
+        if let elsewhere = leftToItsHost(run, report: report) { return elsewhere }
         var options = RotationOptions()
         options.lockWait = 0
         // The key's lock, taken at once or not at all: a holder whose process is gone is
@@ -77,6 +78,28 @@ extension RotationEngine {
             try store.finishRun(run.id, outcome: report.outcome, at: clock())
             return report
         }
+    }
+
+    /// A run interrupted on another host that wrote files there (its targets and their
+    /// backups are on that host) is recovered there, not here — found by an operator: a
+    /// cron on another host took it over once its lease expired, "rolled it back" without
+    /// the files and deleted the generation they held. Unless a person ran `rotor unlock`
+    /// (the host is gone for good). A run that wrote only exec targets (a vendor's API,
+    /// reachable from anywhere) is recovered by any host. nil: recover it here.
+    private func leftToItsHost(_ run: RunRecord, report: RotationReport) -> RotationReport? {
+        guard run.host != ProcessInfo.processInfo.hostName,
+              let holder = try? store.lockHolder(key: run.key), holder.owner.runID == run.id, !holder.freedByPerson,
+              let entries = try? store.journal(of: run.id), let history = try? RunHistory.checked(entries, runID: run.id),
+              history.writes.contains(where: { $0.path != nil }) else { return nil }
+        var left = report
+        if holder.expires > clock() {
+            left.outcome = .inProgress
+            left.message = "run \(run.id) of '\(run.key)' is in progress on \(ControlCharacters.escapeLine(run.host)) (its lease runs until \(DateFormatting.iso8601(holder.expires))); left alone"
+            return left
+        }
+        left.message = "run \(run.id) of '\(run.key)' was interrupted on host \(ControlCharacters.escapeLine(run.host)), which holds its target files and their backups: not recovered from here"
+        left.left.append(PendingAction(.recoverRun, "run 'rotor recover' on \(ControlCharacters.escapeLine(run.host)); if that host is gone for good, 'rotor unlock \(run.key)' and then 'rotor recover' here (the files on \(ControlCharacters.escapeLine(run.host)) cannot be restored from here)"))
+        return left
     }
 
     /// A grace-period deletion that was interrupted: the old generation goes (again: a

@@ -32,7 +32,17 @@ extension RotationEngine {
         var finished: RotationReport
         do {
             if let skipped = try skip() { return skipped }
-            if let run { try store.createRun(run) }
+            if let run {
+                // Never a new run beside an unfinished one (one left to its host by recovery).
+                if let unfinished = try store.runs().first(where: { $0.key == key && $0.finished == nil && $0.id != run.id }) {
+                    var refused = report
+                    refused.outcome = .needsPerson
+                    refused.message = "run \(unfinished.id) of '\(key)' (started on \(ControlCharacters.escapeLine(unfinished.host))) is unfinished: nothing was done"
+                    refused.left.append(PendingAction(.recoverRun, "'rotor recover' on \(ControlCharacters.escapeLine(unfinished.host)) finishes or undoes it; then rotate again"))
+                    return refused
+                }
+                try store.createRun(run)
+            }
             let journal = Journal(store: store, runID: runID, clock: clock)
             finished = try await body(journal)
             // A run that lost its lease (the body stopped on it) writes nothing more.
