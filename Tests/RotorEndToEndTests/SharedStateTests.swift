@@ -281,6 +281,9 @@ struct SharedStateTests {
         let result = try RotorProcess.run(["status", "--state", url + "?options=-c%20lock_timeout%3D1s"], in: scratch.url)
         #expect(result.status == 1, "\(result.stdout)\(result.stderr)")
         #expect(result.stderr.contains("lock timeout") && result.stderr.contains("another session holds what rotor needs"), "\(result.stderr)")
+        // Which session (found by an operator: the message named none).
+        let blocker = try holder.execute("SELECT pg_backend_pid()").first?.first ?? nil
+        #expect(result.stderr.contains("holding locks now: pid \(blocker ?? "?") (user rotor,") && result.stderr.contains("pg_terminate_backend(PID)"), "\(result.stderr)")
         print("a held lock: rotor gave up after \(String(format: "%.1f", Date().timeIntervalSince(started))) s (lock_timeout 1s)")
     }
 

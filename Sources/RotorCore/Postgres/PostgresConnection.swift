@@ -132,7 +132,31 @@ final class PostgresConnection: @unchecked Sendable {
     /// Runs one statement with `$1…` parameters; returns its rows (nil for SQL NULL).
     @discardableResult
     func execute(_ sql: String, _ parameters: [String?] = []) throws -> [[String?]] {
-        try lock.withLock { try unlockedExecute(sql, parameters) }
+        try lock.withLock {
+            do { return try unlockedExecute(sql, parameters) } catch let failure as Failure { throw namingBlockers(failure) }
+        }
+    }
+
+    /// A lock wait that ran out, with who holds locks on rotor's tables and advisory locks
+    /// now: pid, user, application and state (never their statements, which may hold
+    /// secrets). Asked once the failed statement is over (outside any transaction).
+    private func namingBlockers(_ failure: Failure) -> Failure {
+        guard failure.state == "55P03" else { return failure }
+        let holders = (try? unlockedExecute("""
+            SELECT DISTINCT a.pid, a.usename, a.application_name, a.state, extract(epoch FROM now() - a.state_change)::bigint
+            FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+            WHERE l.granted AND a.pid <> pg_backend_pid()
+              AND (l.locktype = 'advisory' OR l.relation IN (SELECT oid FROM pg_class WHERE relname IN ('keys', 'runs', 'journal', 'locks', 'audit', 'rotor_schema') AND relnamespace = current_schema()::regnamespace))
+            ORDER BY 1 LIMIT 5
+            """, [])) ?? []
+        guard !holders.isEmpty else { return failure }
+        let named = holders.map { row in
+            let field = { (index: Int) in ControlCharacters.escapeLine(row.optionalText(index) ?? "?") }
+            return "pid \(field(0)) (user \(field(1)), application '\(field(2))', \(field(3)) for \(field(4)) s)"
+        }
+        var withHolders = failure
+        withHolders.description += "; holding locks now: " + named.joined(separator: ", ") + " — end it with SELECT pg_terminate_backend(PID) if it is stuck"
+        return withHolders
     }
 
     /// Runs `body` in one transaction (`BEGIN` … `COMMIT`, rolled back when it throws),
@@ -144,6 +168,9 @@ final class PostgresConnection: @unchecked Sendable {
                 let result = try body(Transaction(connection: self))
                 try unlockedExecute("COMMIT", [])
                 return result
+            } catch let failure as Failure {
+                _ = try? unlockedExecute("ROLLBACK", [])
+                throw namingBlockers(failure)
             } catch {
                 _ = try? unlockedExecute("ROLLBACK", [])
                 throw error
