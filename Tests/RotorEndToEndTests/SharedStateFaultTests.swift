@@ -220,15 +220,39 @@ struct SharedStateFaultTests {
 
         let recovered = try RotorProcess.run(["recover", "--state", url], in: scratch.url)
         #expect(recovered.status == 3, "\(recovered.stdout)\(recovered.stderr)")
-        #expect(recovered.stdout.contains("was interrupted on host other-host") && recovered.stdout.contains("'rotor unlock api-key'"), "\(recovered.stdout)")
+        #expect(recovered.stdout.contains("was interrupted on other-host, which holds the backups") && recovered.stdout.contains("'rotor unlock api-key'"), "\(recovered.stdout)")
         let rotated = try RotorProcess.run(["rotate", "api-key", "--state", url], in: scratch.url)
         #expect(rotated.status == 3 && rotated.stdout.contains("(started on other-host) is unfinished: nothing was done"), "\(rotated.stdout)\(rotated.stderr)")
         #expect(try scratch.bytes("deploy/first.env") == written, "nothing touched here")
+        // The refused rotation left the run's lease in place (found by an attacker: its
+        // takeover and release erased it, and the next recover here rolled the run back).
+        let again = try RotorProcess.run(["recover", "--state", url], in: scratch.url)
+        #expect(again.status == 3 && again.stdout.contains("was interrupted on other-host"), "\(again.stdout)\(again.stderr)")
 
         #expect(try RotorProcess.run(["unlock", "api-key", "--state", url], in: scratch.url).status == 0)
         let afterUnlock = try RotorProcess.run(["recover", "--state", url], in: scratch.url)
         #expect(afterUnlock.status == 0 && afterUnlock.stdout.contains("rolled back"), "\(afterUnlock.stdout)\(afterUnlock.stderr)")
         #expect(try RotorProcess.run(["rotate", "api-key", "--state", url], in: scratch.url).status == 0)
+    }
+
+    /// The same, from a container that merely has this host's name (another pid namespace,
+    /// found by an attacker): the run is left to it too, as to another machine.
+    @Test(.enabled(if: getuid() == 0, "unshare --pid"), .timeLimit(.minutes(2)))
+    func aRunInterruptedInAContainerOfTheSameNameIsLeftToIt() throws {
+        let scratch = try SharedStateTests.slowReloadScene()
+        let url = try Self.freshDatabase()
+        try scratch.startStateStore(url)
+        let container = try BackgroundRotor(["rotate", "api-key", "--state", url, "--parallel", "1"], in: scratch.url,
+                                            environment: ["ROTOR_TEST_LEASE_SECONDS": "1"],
+                                            launcher: ["unshare", "--pid", "--fork", "--kill-child", "--mount-proc"])
+        container.waitUntilChanged(scratch.url.appendingPathComponent("deploy/first.env"), from: "API_KEY=initial\n")
+        usleep(300_000)
+        kill(container.pid, SIGKILL)  // --kill-child: rotor inside goes with it
+        _ = container.finish()
+        usleep(1_500_000)  // past its 1 s lease
+        let recovered = try RotorProcess.run(["recover", "--state", url], in: scratch.url)
+        #expect(recovered.status == 3, "\(recovered.stdout)\(recovered.stderr)")
+        #expect(recovered.stdout.contains("(another machine or container of this name)"), "\(recovered.stdout)")
     }
 
     /// A holder killed with -9 leaves its lock; its pid then belongs to another process (a
@@ -270,7 +294,7 @@ struct SharedStateFaultTests {
         let database = try PostgresConnection(url: url)
         try database.execute("UPDATE runs SET outcome = 'mostly-fine'")
         let outcome = try RotorProcess.run(["state", "check", "--state", url], in: scratch.url)
-        #expect(outcome.status == 1 && outcome.stderr.contains("unknown outcome 'mostly-fine'"), "\(outcome.stderr)")
+        #expect(outcome.status == 1 && outcome.stderr.contains("the database returned 'mostly-fine' for runs.outcome"), "\(outcome.stderr)")
         try database.execute("UPDATE runs SET outcome = 'completed'")
         try database.execute("ALTER TABLE runs ALTER COLUMN host DROP NOT NULL")
         try database.execute("UPDATE runs SET host = NULL")
@@ -301,6 +325,11 @@ struct SharedStateFaultTests {
             try database.execute("UPDATE locks SET pid = -1, token = 7")
         }
         #expect(try database.execute("SELECT count(*) FROM audit WHERE entry LIKE '%\"action\":\"unlock\"%'").first?.first == "1", "one unlock audited")
+        // A holder's name with a line break cannot forge a line of rotor's output (found by an attacker).
+        try database.execute("UPDATE locks SET pid = 4194305, host = E'evil\\nFAKE: all good', expires = extract(epoch from now()) + 600")
+        let forged = try RotorProcess.run(["rotate", "api-key", "--state", url], in: scratch.url)
+        #expect(forged.status == 1 && forged.stdout.contains("is being rotated by run planted (pid 4194305 on evil\\nFAKE: all good)"), "\(forged.stdout)\(forged.stderr)")
+        #expect(!(forged.stdout + forged.stderr).contains("\nFAKE"))
     }
 
     /// `rotor state check` on a server off this machine: TLS with rotor's rule, the

@@ -119,6 +119,11 @@ struct SharedStateTests {
         let environment = String(decoding: try scratch.bytes("reload-env.txt"), as: UTF8.self)
         #expect(!environment.contains("CANARY") && !environment.contains("ROTOR_STATE"), "the reload's environment: \(environment)")
         let encodedName = "postgres://rotor@\(server)?pass%77ord=CANARY%3Fpw9"
+        // libpq's own parse errors quote the password (found by an attacker).
+        for unparsable in ["postgres://rotor:CANARY%PW@\(server)", "postgres://rotor@\(server)?pass%77ord=CANARY%ZZ", "postgresql://rotor:CANARY@[::1:\(server)"] {
+            let refused = try RotorProcess.run(["state", "check", "--state", unparsable], in: scratch.url)
+            #expect(refused.status == 1 && !(refused.stdout + refused.stderr).contains("CANARY"), "\(refused.stdout)\(refused.stderr)")
+        }
         for state in [withQuestionMark, encodedName] {
             let check = try RotorProcess.run(["state", "check", "--state", state], in: scratch.url)
             #expect(check.status == 0, "\(check.stdout)\(check.stderr)")

@@ -40,7 +40,7 @@ public enum UnlockCommand {
         }
         let now = global.clock()
         do {
-            guard try store.breakLock(key: key, heldBy: owner) else {
+            guard try store.breakLock(key: key, held: holder) else {
                 console.err("error: the lock of '\(ControlCharacters.escapeLine(key))' changed while unlocking (released or taken over): nothing was changed; look again with 'rotor status'")
                 return .failure
             }

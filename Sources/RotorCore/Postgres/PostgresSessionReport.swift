@@ -30,7 +30,8 @@ struct PostgresSessionReport {
 
     private var waits: String {
         PostgresURL.timeBounds.map { name, _ in
-            "\(name)=\((try? connection.execute("SELECT current_setting($1)", [name]).first?.optionalText(0)) ?? "?")"
+            let value = (try? connection.execute("SELECT current_setting($1)", [name]).first?.optionalText(0)) ?? "?"
+            return "\(name)=\(value)" + (value == "0" ? " (no bound: rotor may wait forever)" : "")
         }.joined(separator: ", ")
     }
 }

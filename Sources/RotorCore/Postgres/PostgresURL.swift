@@ -84,9 +84,9 @@ struct PostgresURL {
     /// inside a transaction (SIGSTOP, a frozen VM), must not block every runner for ever.
     static let timeBounds = [("lock_timeout", "10s"), ("statement_timeout", "60s"), ("idle_in_transaction_session_timeout", "60s")]
 
-    /// The `timeBounds` the URI leaves to rotor.
-    static func timeBoundsToSet(for url: String) -> [(String, String)] {
-        let options = PostgresURL(url)?.values("options").joined(separator: " ") ?? ""
+    /// The `timeBounds` the URI (or `PGOPTIONS`, as libpq reads it) leaves to rotor.
+    static func timeBoundsToSet(for url: String, environment: [String: String] = ProcessInfo.processInfo.environment) -> [(String, String)] {
+        let options = (PostgresURL(url)?.values("options") ?? []).joined(separator: " ") + " " + (environment["PGOPTIONS"] ?? "")
         return timeBounds.filter { !options.contains($0.0) }
     }
 

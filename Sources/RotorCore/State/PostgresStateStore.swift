@@ -53,7 +53,7 @@ public final class PostgresStateStore: StateStore {
             try connection.boundWaits(for: url)
             return (connection, bounded)
         } catch {
-            throw PostgresConnection.Failure(description: PostgresURL.explain(String(describing: error), url: url))
+            throw PostgresConnection.Failure(description: PostgresURL.explain(StateStoreURL.scrubbing(String(describing: error), of: url), url: url))
         }
     }
 
@@ -245,12 +245,13 @@ public final class PostgresStateStore: StateStore {
         try reconnecting { try connection.execute("SELECT host, pid, run_id, expires, process FROM locks WHERE key = $1", [key]) }.first.map { try Self.lockHolder(key: key, $0) }
     }
 
-    public func breakLock(key: String, heldBy owner: LockOwner) throws -> Bool {
+    public func breakLock(key: String, held holder: LockHolder) throws -> Bool {
         // A new token and an expired lease: the holder's next write finds a token not its
         // own, and the next runner takes the lock as it takes any expired one.
-        try !reconnecting {
-            try connection.execute("UPDATE locks SET token = nextval('rotor_fencing_tokens'), expires = 0 WHERE key = $1 AND host = $2 AND pid = $3 AND run_id = $4 RETURNING 1",
-                                   [key, owner.host, String(owner.pid), owner.runID])
+        let owner = holder.owner
+        return try !reconnecting {
+            try connection.execute("UPDATE locks SET token = nextval('rotor_fencing_tokens'), expires = 0 WHERE key = $1 AND host = $2 AND pid = $3 AND run_id = $4 AND process = $5 AND expires = $6::double precision RETURNING 1",
+                                   [key, owner.host, String(owner.pid), owner.runID, owner.process, String(holder.expires.timeIntervalSince1970)])
         }.isEmpty
     }
 
@@ -378,7 +379,7 @@ public final class PostgresStateStore: StateStore {
     private static func runRecord(_ row: [String?]) throws -> RunRecord {
         let id = try row.text(0, "runs.id")
         let outcome = try row.optionalText(4).map { text in
-            guard let outcome = RunOutcome(rawValue: text) else { throw PostgresConnection.Failure(description: "run \(id) has an unknown outcome '\(ControlCharacters.escapeLine(text))'") }
+            guard let outcome = RunOutcome(rawValue: text) else { throw PostgresConnection.Failure(description: "the database returned '\(ControlCharacters.escapeLine(text))' for runs.outcome of run \(ControlCharacters.escapeLine(id)), an unknown outcome: the table was changed by something other than rotor; rotor stops rather than guess") }
             return outcome
         }
         return RunRecord(id: id, key: try row.text(1, "runs.key"), started: try row.time(2, "runs.started"),

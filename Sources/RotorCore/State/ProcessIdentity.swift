@@ -1,10 +1,10 @@
 import Foundation
 
-/// Which process holds a lease, beyond its pid and host name: the kernel's boot id, its pid
-/// namespace and its start time. A pid alone is reused (after a crash, after a reboot) and
-/// a host name alone is shared (cloned machines, containers named alike): found by
-/// reviewers, a runner elsewhere named like this host took over a live lease, and
-/// `unlock` took an unrelated process for the holder.
+/// Which process holds a lease, beyond its pid and host name: the machine id, the kernel's
+/// boot id, its pid namespace and its start time. A pid alone is reused (after a crash,
+/// after a reboot) and a host name alone is shared (cloned machines, containers named
+/// alike): found by reviewers, a runner elsewhere named like this host took over a live
+/// lease, and `unlock` took an unrelated process for the holder.
 enum ProcessIdentity {
     /// This process's identity ("" where /proc cannot tell: then only the pid is checked).
     static let current: String = identity(of: getpid()) ?? ""
@@ -13,11 +13,12 @@ enum ProcessIdentity {
     enum Liveness: Equatable {
         /// Its process still runs (the same process: same boot, namespace and start).
         case alive
-        /// Its process is gone (or the pid now belongs to another process).
+        /// Its process is gone: this machine rebooted since, or the pid now belongs to
+        /// another process, or no process has it.
         case gone
-        /// It ran under another boot or pid namespace: another machine or container of
-        /// the same name, or this one before a reboot. Only its lease, or a person, decides.
-        case cannotTell
+        /// It ran on another machine, or in another pid namespace (a container), that has
+        /// this host's name: only its lease, or a person, decides.
+        case elsewhere
     }
 
     static func liveness(of owner: LockOwner) -> Liveness {
@@ -25,20 +26,31 @@ enum ProcessIdentity {
             // A lease written by a rotor that did not record its identity.
             return kill(owner.pid, 0) != 0 && errno == ESRCH ? .gone : .alive
         }
-        let parts = owner.process.split(separator: " ").map(String.init)
-        guard parts.count == 3, parts[0] == bootID, parts[1] == pidNamespace else { return .cannotTell }
+        let parts = owner.process.split(separator: " ", omittingEmptySubsequences: false).map(String.init)
+        guard parts.count == 4 else { return .elsewhere }
+        let (machine, boot, namespace, start) = (parts[0], parts[1], parts[2], parts[3])
+        if machine != (machineID ?? "") { return .elsewhere }
+        if boot != bootID {
+            // The same machine, booted again: every process of that boot is gone. Without a
+            // machine id (some containers), another boot cannot be told from another machine.
+            return machine.isEmpty ? .elsewhere : .gone
+        }
+        guard namespace == pidNamespace else { return .elsewhere }
         guard let started = startTime(of: owner.pid) else { return .gone }
-        return started == parts[2] ? .alive : .gone
+        return started == start ? .alive : .gone
     }
 
     private static func identity(of pid: Int32) -> String? {
         guard let boot = bootID, let namespace = pidNamespace, let start = startTime(of: pid) else { return nil }
-        return "\(boot) \(namespace) \(start)"
+        return [machineID ?? "", boot, namespace, start].joined(separator: " ")
     }
 
-    private static let bootID: String? = (try? String(contentsOfFile: "/proc/sys/kernel/random/boot_id", encoding: .utf8))?
-        .trimmingCharacters(in: .whitespacesAndNewlines)
+    private static func firstLine(_ path: String) -> String? {
+        (try? String(contentsOfFile: path, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
 
+    private static let machineID: String? = firstLine("/etc/machine-id").flatMap { $0.isEmpty || $0.contains(" ") ? nil : $0 }
+    private static let bootID: String? = firstLine("/proc/sys/kernel/random/boot_id")
     private static let pidNamespace: String? = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/ns/pid")
 
     /// Field 22 of /proc/PID/stat: when the process started, in clock ticks since boot.

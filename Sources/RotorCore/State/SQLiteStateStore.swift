@@ -137,9 +137,9 @@ public final class SQLiteStateStore: StateStore {
         try pool.read { db in
             var states: [String: KeyState] = [:]
             for row in try Row.fetchAll(db, sql: "SELECT name, current, previous FROM keys") {
-                let name: String = row["name"]
-                states[name] = KeyState(current: try StateCoding.decode(row["current"], what: "current generation of '\(name)'"),
-                                        previous: try StateCoding.decode(row["previous"], what: "previous generation of '\(name)'"))
+                let name = try row.text("name")
+                states[name] = KeyState(current: try StateCoding.decode(try row.optionalText("current"), what: "current generation of '\(name)'"),
+                                        previous: try StateCoding.decode(try row.optionalText("previous"), what: "previous generation of '\(name)'"))
             }
             return states
         }
@@ -184,15 +184,17 @@ public final class SQLiteStateStore: StateStore {
 
     private static func lockHolder(_ db: Database, key: String) throws -> LockHolder? {
         try Row.fetchOne(db, sql: "SELECT host, pid, run_id, expires, process FROM locks WHERE key = ?", arguments: [key]).map { row in
-            try LockHolder.stored(key: key, host: row["host"], pid: row["pid"], runID: row["run_id"], process: row["process"], expires: row["expires"])
+            try LockHolder.stored(key: key, host: try row.text("host"), pid: try row.integer("pid"), runID: try row.text("run_id"),
+                                  process: try row.text("process"), expires: try row.number("expires"))
         }
     }
 
-    public func breakLock(key: String, heldBy owner: LockOwner) throws -> Bool {
-        try pool.write { db in
+    public func breakLock(key: String, held holder: LockHolder) throws -> Bool {
+        let owner = holder.owner
+        return try pool.write { db in
             let token = try Int64.fetchOne(db, sql: "UPDATE fencing SET next = next + 1 RETURNING next") ?? 0
-            try db.execute(sql: "UPDATE locks SET token = ?, expires = 0 WHERE key = ? AND host = ? AND pid = ? AND run_id = ?",
-                           arguments: [token, key, owner.host, owner.pid, owner.runID])
+            try db.execute(sql: "UPDATE locks SET token = ?, expires = 0 WHERE key = ? AND host = ? AND pid = ? AND run_id = ? AND process = ? AND expires = ?",
+                           arguments: [token, key, owner.host, owner.pid, owner.runID, owner.process, holder.expires.timeIntervalSince1970])
             return db.changesCount > 0
         }
     }
@@ -220,11 +222,11 @@ public final class SQLiteStateStore: StateStore {
     public func journal(of runID: String) throws -> [JournalEntry] {
         try pool.read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM journal WHERE run_id = ? ORDER BY sequence", arguments: [runID]).map { row in
-                let sequence: Int = row["sequence"]
-                let data: [String: String] = try StateCoding.decode(row["data"], what: "journal entry \(sequence) of run \(runID)") ?? [:]
-                return try JournalEntry(stored: JournalEntry.Stored(sequence: sequence, at: Date(timeIntervalSince1970: row["at"]), step: row["step"],
-                                                                    phase: row["phase"], consumer: row["consumer"], target: row["target"],
-                                                                    detail: row["detail"], data: data), runID: runID)
+                let sequence = Int(try row.integer("sequence"))
+                let data: [String: String] = try StateCoding.decode(try row.text("data"), what: "journal entry \(sequence) of run \(runID)") ?? [:]
+                return try JournalEntry(stored: JournalEntry.Stored(sequence: sequence, at: try row.time("at"), step: try row.text("step"),
+                                                                    phase: try row.text("phase"), consumer: try row.optionalText("consumer"),
+                                                                    target: try row.optionalText("target"), detail: try row.text("detail"), data: data), runID: runID)
             }
         }
     }
@@ -275,11 +277,16 @@ public final class SQLiteStateStore: StateStore {
         }
     }
 
-    private static func runRecord(_ row: Row) -> RunRecord {
-        RunRecord(id: row["id"], key: row["key"], started: Date(timeIntervalSince1970: row["started"]),
-                  finished: (row["finished"] as Double?).map(Date.init(timeIntervalSince1970:)),
-                  outcome: (row["outcome"] as String?).flatMap(RunOutcome.init(rawValue:)),
-                  emergency: row["emergency"], user: row["user"], host: row["host"])
+    private static func runRecord(_ row: Row) throws -> RunRecord {
+        let id = try row.text("id")
+        let outcome = try row.optionalText("outcome").map { text in
+            guard let outcome = RunOutcome(rawValue: text) else {
+                throw StateCoding.Unreadable(description: "the state file holds '\(ControlCharacters.escapeLine(text))' in runs.outcome of run \(ControlCharacters.escapeLine(id)), an unknown outcome: it was edited; rotor stops rather than guess")
+            }
+            return outcome
+        }
+        return RunRecord(id: id, key: try row.text("key"), started: try row.time("started"), finished: try row.optionalTime("finished"),
+                         outcome: outcome, emergency: try row.boolean("emergency"), user: try row.text("user"), host: try row.text("host"))
     }
 
 }

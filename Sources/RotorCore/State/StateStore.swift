@@ -15,10 +15,11 @@ public protocol StateStore: AnyObject, Sendable {
     func releaseLock(key: String, owner: LockOwner) throws
     /// Who holds the key's lock, its lease expired or not; nil when no one does.
     func lockHolder(key: String) throws -> LockHolder?
-    /// `rotor unlock`: ends the lease `owner` holds on the key and replaces its fencing
-    /// token, so that owner can write nothing more, wherever it runs. False when `owner`
-    /// no longer holds it (finished, or taken over meanwhile).
-    func breakLock(key: String, heldBy owner: LockOwner) throws -> Bool
+    /// `rotor unlock`: ends the lease `holder` describes (owner, its identity and expiry,
+    /// as `lockHolder` read it) and replaces its fencing token, so that owner can write
+    /// nothing more, wherever it runs. False when the lease is no longer that one (released,
+    /// renewed or taken over meanwhile).
+    func breakLock(key: String, held holder: LockHolder) throws -> Bool
 
     func createRun(_ run: RunRecord) throws
     /// Appends to a run's journal; committed (durable) when this returns.
@@ -225,6 +226,33 @@ public enum StateStoreURL {
 
     /// `--state` when neither it nor `ROTOR_STATE` is given.
     public static let defaultURL = "sqlite:.rotor/state.db"
+
+    /// Every password written into the URL (the user part's, `password=` parameters), as
+    /// written and percent-decoded: what must not leave in an error that quotes the URL or
+    /// a piece of it (libpq's parse errors do: found by an attacker).
+    static func passwords(in url: String) -> [String] {
+        guard let scheme = url.range(of: "://") else { return [] }
+        var found: [String] = []
+        var rest = Substring(url[scheme.upperBound...])
+        if let at = rest.firstIndex(where: { $0 == "@" || $0 == "/" }), rest[at] == "@" {
+            if let colon = rest[..<at].firstIndex(of: ":") { found.append(String(rest[rest.index(after: colon)..<at])) }
+            rest = rest[rest.index(after: at)...]
+        }
+        if let question = rest.firstIndex(of: "?") {
+            for parameter in rest[rest.index(after: question)...].split(separator: "&") {
+                guard let equals = parameter.firstIndex(of: "="),
+                      (String(parameter[..<equals]).removingPercentEncoding ?? String(parameter[..<equals])).lowercased() == "password" else { continue }
+                found.append(String(parameter[parameter.index(after: equals)...]))
+            }
+        }
+        found += found.compactMap { $0.removingPercentEncoding }
+        return Array(Set(found.filter { !$0.isEmpty })).sorted { $0.count > $1.count }
+    }
+
+    /// `text` with every password of `url` masked.
+    static func scrubbing(_ text: String, of url: String) -> String {
+        passwords(in: url).reduce(text) { $0.replacingOccurrences(of: $1, with: "***") }
+    }
 
     /// The URL as rotor prints it: a password written into it (`user:secret@`) masked.
     /// Passwords belong in PGPASSWORD or ~/.pgpass, never in the URL.

@@ -80,8 +80,12 @@ import Testing
         #expect(try store.lockHolder(key: "k")?.owner == gone)
         #expect(try store.lockHolder(key: "other") == nil)
 
-        #expect(try store.breakLock(key: "k", heldBy: next) == false, "not the holder: nothing changes")
-        #expect(try store.breakLock(key: "k", heldBy: gone))
+        let held = try #require(try store.lockHolder(key: "k"))
+        #expect(try store.breakLock(key: "k", held: LockHolder(owner: next, expires: held.expires)) == false, "not the holder: nothing changes")
+        var renewed = held
+        renewed.expires = held.expires.addingTimeInterval(1)
+        #expect(try store.breakLock(key: "k", held: renewed) == false, "not the lease that was read (found by an attacker): nothing changes")
+        #expect(try store.breakLock(key: "k", held: held))
         #expect(throws: LeaseLost.self) { try store.saveKeyState(KeyState(), for: "k") }
         #expect(throws: LeaseLost.self) { try store.append(JournalEntry(at: now, step: .start, phase: .info, detail: "woke up", facts: JournalFacts(emergency: false)), to: "gone") }
         #expect(try store.lockHolder(key: "k").map { $0.expires <= now } == true, "its lease is over")
@@ -125,6 +129,13 @@ import Testing
         // to the `@`), and a percent-encoded parameter name.
         #expect(StateStoreURL.redacted("postgres://h42q:CANARY?pw9@127.0.0.1:5432/postgres") == "postgres://h42q:***@127.0.0.1:5432/postgres")
         #expect(StateStoreURL.redacted("postgres://u@h/db?pass%77ord=CANARY%3Fpw9") == "postgres://u@h/db?pass%77ord=***")
+        // libpq quotes the URL, or the password, in its parse errors (found by an attacker).
+        #expect(StateStoreURL.scrubbing("invalid percent-encoded token: \"S3cret%PW\"", of: "postgres://rotor:S3cret%PW@h/db") == "invalid percent-encoded token: \"***\"")
+        #expect(StateStoreURL.scrubbing("token: \"S3cretPW%ZZ\"", of: "postgres://r@h/db?pass%77ord=S3cretPW%ZZ") == "token: \"***\"")
+        #expect(StateStoreURL.scrubbing("in URI: \"postgresql://rotor:S3cretPW@[::1:127.0.0.1:5/db\"", of: "postgresql://rotor:S3cretPW@[::1:127.0.0.1:5/db")
+                == "in URI: \"postgresql://rotor:***@[::1:127.0.0.1:5/db\"")
+        #expect(StateStoreURL.scrubbing("a b", of: "postgres://u:p%41@h/db?password=x%42") == "a b")
+        #expect(StateStoreURL.passwords(in: "postgres://u:p%41@h/db?password=x%42").sorted() == ["pA", "p%41", "xB", "x%42"].sorted())
     }
 
     let now = Date(timeIntervalSince1970: 1_800_000_000)
@@ -318,16 +329,20 @@ private final class LockedList: @unchecked Sendable {
         let me = LockOwner.current(runID: "r")
         try #require(!me.process.isEmpty, "Linux: /proc gives boot id, pid namespace and start time")
         #expect(ProcessIdentity.liveness(of: me) == .alive)
-        let parts = me.process.split(separator: " ")
-        var reused = me
-        reused.process = "\(parts[0]) \(parts[1]) 1"  // this pid, started at another time: another process
-        #expect(ProcessIdentity.liveness(of: reused) == .gone)
-        var elsewhere = me
-        elsewhere.process = "00000000-0000-0000-0000-000000000000 \(parts[1]) \(parts[2])"  // another boot, or another machine
-        #expect(ProcessIdentity.liveness(of: elsewhere) == .cannotTell)
-        var namespaced = me
-        namespaced.process = "\(parts[0]) pid:[1] \(parts[2])"
-        #expect(ProcessIdentity.liveness(of: namespaced) == .cannotTell)
+        let parts = me.process.split(separator: " ", omittingEmptySubsequences: false).map(String.init)
+        try #require(parts.count == 4)
+        func with(_ index: Int, _ value: String) -> LockOwner {
+            var owner = me, changed = parts
+            changed[index] = value
+            owner.process = changed.joined(separator: " ")
+            return owner
+        }
+        #expect(ProcessIdentity.liveness(of: with(3, "1")) == .gone, "this pid, started at another time: another process")
+        #expect(ProcessIdentity.liveness(of: with(0, "another-machine")) == .elsewhere, "a machine of the same name")
+        #expect(ProcessIdentity.liveness(of: with(2, "pid:[1]")) == .elsewhere, "a container of the same name")
+        #expect(ProcessIdentity.liveness(of: with(1, "00000000-0000-0000-0000-000000000000")) == (parts[0].isEmpty ? .elsewhere : .gone),
+                "this machine before a reboot (told apart from another machine by the machine id)")
+        #expect(ProcessIdentity.liveness(of: LockOwner(host: me.host, pid: me.pid, runID: "r", process: "garbage")) == .elsewhere)
         let child = Process()
         child.executableURL = URL(fileURLWithPath: "/bin/true")
         try child.run()

@@ -80,25 +80,33 @@ extension RotationEngine {
         }
     }
 
-    /// A run interrupted on another host that wrote files there (its targets and their
-    /// backups are on that host) is recovered there, not here — found by an operator: a
-    /// cron on another host took it over once its lease expired, "rolled it back" without
-    /// the files and deleted the generation they held. Unless a person ran `rotor unlock`
-    /// (the host is gone for good). A run that wrote only exec targets (a vendor's API,
-    /// reachable from anywhere) is recovered by any host. nil: recover it here.
-    private func leftToItsHost(_ run: RunRecord, report: RotationReport) -> RotationReport? {
-        guard run.host != ProcessInfo.processInfo.hostName,
-              let holder = try? store.lockHolder(key: run.key), holder.owner.runID == run.id, !holder.freedByPerson,
-              let entries = try? store.journal(of: run.id), let history = try? RunHistory.checked(entries, runID: run.id),
-              history.writes.contains(where: { $0.path != nil }) else { return nil }
+    /// A run interrupted on another machine that wrote targets is recovered there, not here:
+    /// the backups of what it wrote are on that machine (found by reviewers: a cron on
+    /// another host took such a run over once its lease expired, "rolled it back" without
+    /// the backups and deleted the generation the targets held). "Another machine" is
+    /// another host name, or this name on another machine or pid namespace (the identity
+    /// its lease recorded). Unless a person ran `rotor unlock` (the machine is gone for
+    /// good), or this host took the run over before. A run that wrote nothing is recovered
+    /// anywhere. nil: recover it here.
+    func leftToItsHost(_ run: RunRecord, report: RotationReport) -> RotationReport? {
+        let here = ProcessInfo.processInfo.hostName
+        let holder = (try? store.lockHolder(key: run.key)) ?? nil
+        let lease = holder?.owner.runID == run.id ? holder : nil
+        let elsewhere = run.host != here || lease.map { ProcessIdentity.liveness(of: $0.owner) == .elsewhere } == true
+        guard elsewhere else { return nil }
+        if let lease, lease.freedByPerson || (lease.owner.host == here && ProcessIdentity.liveness(of: lease.owner) != .elsewhere) { return nil }
+        guard let entries = try? store.journal(of: run.id), let history = try? RunHistory.checked(entries, runID: run.id),
+              !history.writes.isEmpty else { return nil }
+        let host = ControlCharacters.escapeLine(run.host) + (run.host == here ? " (another machine or container of this name)" : "")
         var left = report
-        if holder.expires > clock() {
+        if let lease, lease.expires > clock() {
             left.outcome = .inProgress
-            left.message = "run \(run.id) of '\(run.key)' is in progress on \(ControlCharacters.escapeLine(run.host)) (its lease runs until \(DateFormatting.iso8601(holder.expires))); left alone"
+            left.message = "run \(run.id) of '\(run.key)' is in progress on \(host) (its lease runs until \(DateFormatting.iso8601(lease.expires))); left alone"
             return left
         }
-        left.message = "run \(run.id) of '\(run.key)' was interrupted on host \(ControlCharacters.escapeLine(run.host)), which holds its target files and their backups: not recovered from here"
-        left.left.append(PendingAction(.recoverRun, "run 'rotor recover' on \(ControlCharacters.escapeLine(run.host)); if that host is gone for good, 'rotor unlock \(run.key)' and then 'rotor recover' here (the files on \(ControlCharacters.escapeLine(run.host)) cannot be restored from here)"))
+        left.outcome = .needsPerson
+        left.message = "run \(run.id) of '\(run.key)' was interrupted on \(host), which holds the backups of the targets it wrote: not recovered from here"
+        left.left.append(PendingAction(.recoverRun, "run 'rotor recover' on \(ControlCharacters.escapeLine(run.host)); if that machine is gone for good, 'rotor unlock \(run.key)' and then 'rotor recover' here (what it wrote cannot be restored from here)"))
         return left
     }
 

@@ -17,6 +17,9 @@ extension RotationEngine {
                       refused: ((LockRefusal) -> RotationReport)? = nil,
                       _ body: (Journal) async throws -> RotationReport) async -> RotationReport {
         let owner = LockOwner.current(runID: runID)
+        // Never a new run beside one left to its machine — checked before the lock, whose
+        // takeover and release would erase that run's lease (found by an attacker).
+        if run != nil, let refused = unfinishedRunElsewhere(of: key, report: report) { return refused }
         if let refusal = await acquireLock(key, owner: owner, options: options) {
             if let refused { return refused(refusal) }
             var unchanged = report
@@ -32,17 +35,7 @@ extension RotationEngine {
         var finished: RotationReport
         do {
             if let skipped = try skip() { return skipped }
-            if let run {
-                // Never a new run beside an unfinished one (one left to its host by recovery).
-                if let unfinished = try store.runs().first(where: { $0.key == key && $0.finished == nil && $0.id != run.id }) {
-                    var refused = report
-                    refused.outcome = .needsPerson
-                    refused.message = "run \(unfinished.id) of '\(key)' (started on \(ControlCharacters.escapeLine(unfinished.host))) is unfinished: nothing was done"
-                    refused.left.append(PendingAction(.recoverRun, "'rotor recover' on \(ControlCharacters.escapeLine(unfinished.host)) finishes or undoes it; then rotate again"))
-                    return refused
-                }
-                try store.createRun(run)
-            }
+            if let run { try store.createRun(run) }
             let journal = Journal(store: store, runID: runID, clock: clock)
             finished = try await body(journal)
             // A run that lost its lease (the body stopped on it) writes nothing more.
@@ -82,6 +75,19 @@ extension RotationEngine {
         return finished
     }
 
+    /// A refusal when an unfinished run of the key is left to another machine.
+    private func unfinishedRunElsewhere(of key: String, report: RotationReport) -> RotationReport? {
+        guard let runs = try? store.runs(),
+              let unfinished = runs.first(where: { $0.key == key && $0.finished == nil && leftToItsHost($0, report: report)?.outcome == .needsPerson })
+        else { return nil }
+        let host = ControlCharacters.escapeLine(unfinished.host)
+        var refused = report
+        refused.outcome = .needsPerson
+        refused.message = "run \(unfinished.id) of '\(key)' (started on \(host)) is unfinished: nothing was done"
+        refused.left.append(PendingAction(.recoverRun, "'rotor recover' on \(host) finishes or undoes it (or, if that machine is gone for good, 'rotor unlock \(key)' and 'rotor recover' here); then rotate again"))
+        return refused
+    }
+
     /// Why a key's lock could not be had.
     enum LockRefusal: Error {
         /// Another live run holds it.
@@ -92,7 +98,7 @@ extension RotationEngine {
         var message: String {
             switch self {
             case .heldBy(let holder, let key):
-                "key '\(key)' is being rotated by run \(holder.owner.runID) (pid \(holder.owner.pid) on \(holder.owner.host)); try again when it has finished"
+                "key '\(key)' is being rotated by run \(ControlCharacters.escapeLine(holder.owner.runID)) (pid \(holder.owner.pid) on \(ControlCharacters.escapeLine(holder.owner.host))); try again when it has finished"
             case .storeFailed(let error, let key):
                 "cannot take the lock of '\(key)' in the state store (\(error)); nothing was done — run again once the store answers"
             }

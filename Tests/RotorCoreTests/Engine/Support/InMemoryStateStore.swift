@@ -58,9 +58,9 @@ final class InMemoryStateStore: StateStore, @unchecked Sendable {
 
     func lockHolder(key: String) throws -> LockHolder? { lock.withLock { locks[key] } }
 
-    func breakLock(key: String, heldBy owner: LockOwner) throws -> Bool {
+    func breakLock(key: String, held holder: LockHolder) throws -> Bool {
         try write {
-            guard locks[key]?.owner == owner else { return false }
+            guard locks[key] == holder else { return false }
             locks[key]?.expires = .distantPast
             return true
         }
