@@ -295,6 +295,7 @@ struct SharedStateFaultTests {
         try database.execute("UPDATE runs SET outcome = 'mostly-fine'")
         let outcome = try RotorProcess.run(["state", "check", "--state", url], in: scratch.url)
         #expect(outcome.status == 1 && outcome.stderr.contains("the database returned 'mostly-fine' for runs.outcome"), "\(outcome.stderr)")
+        #expect(outcome.stdout.contains("server: PostgreSQL") && outcome.stdout.contains("waits: lock_timeout="), "how it was reached, still said: \(outcome.stdout)")
         try database.execute("UPDATE runs SET outcome = 'completed'")
         try database.execute("ALTER TABLE runs ALTER COLUMN host DROP NOT NULL")
         try database.execute("UPDATE runs SET host = NULL")

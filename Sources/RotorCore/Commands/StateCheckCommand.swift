@@ -18,7 +18,10 @@ public enum StateCheckCommand {
                 return .failure
             }
         }
-        guard let opened = ConfigurationStep(options: global, console: console).existingStore() else { return .failure }
+        guard let opened = ConfigurationStep(options: global, console: console).existingStore() else {
+            lines.forEach { console.out($0) }
+            return .failure
+        }
         guard let store = opened else {
             lines.append("holds: no rotor state yet (the first rotation creates it)")
             lines.forEach { console.out($0) }
@@ -37,6 +40,7 @@ public enum StateCheckCommand {
                              + holder.lease(at: now))
             }
         } catch {
+            lines.forEach { console.out($0) }  // how it was reached still helps
             console.err("error: the state store answered but cannot be read: \(error)")
             return .failure
         }
