@@ -253,6 +253,12 @@ struct SharedStateFaultTests {
         let recovered = try RotorProcess.run(["recover", "--state", url], in: scratch.url)
         #expect(recovered.status == 3, "\(recovered.stdout)\(recovered.stderr)")
         #expect(recovered.stdout.contains("(another machine or container of this name)"), "\(recovered.stdout)")
+        // Nothing else touches the key meanwhile — an adopt took the lease over and erased it
+        // on release, and the next recover rolled the run back (found by an attacker).
+        let adopted = try RotorProcess.run(["adopt", "api-key", "--state", url], in: scratch.url)
+        #expect(adopted.status == 3 && adopted.stdout.contains("is unfinished: nothing was done"), "\(adopted.stdout)\(adopted.stderr)")
+        let again = try RotorProcess.run(["recover", "--state", url], in: scratch.url)
+        #expect(again.status == 3 && again.stdout.contains("(another machine or container of this name)"), "\(again.stdout)\(again.stderr)")
     }
 
     /// A holder killed with -9 leaves its lock; its pid then belongs to another process (a
@@ -371,24 +377,8 @@ struct SharedStateFaultTests {
     /// and a fresh database.
     static func oneKeyScene(reload: [String]) throws -> (Scratch, String) {
         let url = try freshDatabase()
-        let scratch = try Scratch()
         let command = "[" + reload.map { "\"\($0 == "URL" ? url : $0)\"" }.joined(separator: ", ") + "]"
-        try scratch.write("policies/keys.yaml", "kind: RotationPolicy\nproviders:\n  local: { type: generate }\nkeys:\n  api-key: { provider: local, every: 30d, grace: 0s }\n")
-        try scratch.write("consumers/services.yaml", """
-            kind: ConsumerManifest
-            consumers:
-              first:
-                uses: api-key
-                targets: [{ env_file: ../deploy/first.env, var: API_KEY }]
-                reload: \(command)
-              second:
-                uses: api-key
-                targets: [{ env_file: ../deploy/second.env, var: API_KEY }]
-                reload: \(command)
-
-            """)
-        try scratch.write("deploy/first.env", "API_KEY=initial\n")
-        try scratch.write("deploy/second.env", "API_KEY=initial\n")
+        let scratch = try SharedStateTests.slowReloadScene(reloads: (command, command))
         try scratch.startStateStore(url)
         return (scratch, url)
     }

@@ -195,8 +195,9 @@ struct SharedStateTests {
         return result.stdout
     }
 
-    /// One key, two consumers; the first reloads for 2 s, which is where the tests strike.
-    static func slowReloadScene() throws -> Scratch {
+    /// One key, two consumers; the first reloads for 2 s, which is where the tests strike
+    /// (or each reloads with `reloads`, YAML flow sequences).
+    static func slowReloadScene(reloads: (first: String, second: String?) = ("[sleep, \"2\"]", nil)) throws -> Scratch {
         let scratch = try Scratch()
         try scratch.write("policies/keys.yaml", "kind: RotationPolicy\nproviders:\n  local: { type: generate }\nkeys:\n  api-key: { provider: local, every: 30d, grace: 0s }\n")
         try scratch.write("consumers/services.yaml", """
@@ -205,11 +206,11 @@ struct SharedStateTests {
               first:
                 uses: api-key
                 targets: [{ env_file: ../deploy/first.env, var: API_KEY }]
-                reload: [sleep, "2"]
+                reload: \(reloads.first)
               second:
                 uses: api-key
                 targets: [{ env_file: ../deploy/second.env, var: API_KEY }]
-
+            \(reloads.second.map { "    reload: \($0)\n" } ?? "")
             """)
         try scratch.write("deploy/first.env", "API_KEY=initial\n")
         try scratch.write("deploy/second.env", "API_KEY=initial\n")

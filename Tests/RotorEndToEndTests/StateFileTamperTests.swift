@@ -27,9 +27,39 @@ import Testing
                 #expect(!(result.stdout + result.stderr).contains("kill -TERM"))
             }
         }
+        // A lease without identity naming pid 1 (always alive) is a person's to free (found
+        // by an attacker: it blocked the key until 2286).
+        try OperationsTests.sqlite(database, "DELETE FROM locks; INSERT INTO locks (key, host, pid, run_id, expires, token, process) VALUES ('api-key', '\(ProcessInfo.processInfo.hostName)', 1, 'r-hostile', 9999999999, 99, '')")
+        let unlocked = try RotorProcess.run(["unlock", "api-key"], in: scratch.url)
+        #expect(unlocked.status == 0, "\(unlocked.stdout)\(unlocked.stderr)")
+        // The audit log's newest sequence at the top of its range: damage, not a trap.
+        try OperationsTests.sqlite(database, "DELETE FROM locks; UPDATE audit SET entry = json_set(entry, '$.sequence', 9223372036854775807)")
+        let overflow = try RotorProcess.run(["rotate", "api-key"], in: scratch.url)
+        #expect(overflow.status == 3 && overflow.stdout.contains("sequence 9223372036854775807, which rotor never writes"), "\(overflow.status) \(overflow.stdout)\(overflow.stderr)")
         try OperationsTests.sqlite(database, "DELETE FROM locks; UPDATE runs SET started = 'zzz'")
         let recovered = try RotorProcess.run(["recover"], in: scratch.url)
         #expect(recovered.status == 1 || recovered.status == 3, "\(recovered.stdout)\(recovered.stderr)")
         #expect((recovered.stdout + recovered.stderr).contains("in started, which rotor never writes"), "\(recovered.stdout)\(recovered.stderr)")
+    }
+
+    /// A key state rotor cannot read stops recovery before it touches a target (found by an
+    /// attacker: it restored the targets and reloaded first, then said it acted on nothing),
+    /// and its text reaches the terminal escaped.
+    @Test func anUnreadableKeyStateStopsRecoveryBeforeItActs() throws {
+        let scratch = try SharedStateTests.slowReloadScene()
+        let interrupted = try BackgroundRotor(["rotate", "api-key", "--parallel", "1"], in: scratch.url)
+        interrupted.waitUntilChanged(scratch.url.appendingPathComponent("deploy/first.env"), from: "API_KEY=initial\n")
+        kill(interrupted.pid, SIGKILL)
+        _ = interrupted.finish()
+        let written = try scratch.bytes("deploy/first.env")
+        let database = scratch.url.appendingPathComponent(".rotor/state.db").path
+        try OperationsTests.sqlite(database, "INSERT OR REPLACE INTO keys (name, current, previous) VALUES ('api-key', '{\"created\":1,\"fingerprint\":\"f\u{1B}[2J\",\"id\":\"i\"}', NULL)")
+        let recovered = try RotorProcess.run(["recover"], in: scratch.url)
+        #expect(recovered.status != 0 && (recovered.stdout + recovered.stderr).contains("nothing was touched"), "\(recovered.stdout)\(recovered.stderr)")
+        #expect(try scratch.bytes("deploy/first.env") == written, "the target as the interrupted run left it")
+        for command in [["recover"], ["status"], ["state", "check"]] {
+            let result = try RotorProcess.run(command, in: scratch.url)
+            #expect(!(result.stdout + result.stderr).contains("\u{1B}"), "\(command): a raw escape reached the terminal")
+        }
     }
 }

@@ -32,7 +32,10 @@ public enum UnlockCommand {
             console.out("'\(ControlCharacters.escapeLine(key))' was already unlocked: \(who) is fenced out; nothing to do")
             return .success
         }
-        if owner.host == ProcessInfo.processInfo.hostName, ProcessIdentity.liveness(of: owner) == .alive {
+        // A lease without the holder's identity (written before schema 2, or by hand) names
+        // only a pid, which any process may have by now: a person decides (found by an
+        // attacker: pid 1 blocked the key until 2286).
+        if owner.host == ProcessInfo.processInfo.hostName, !owner.process.isEmpty, ProcessIdentity.liveness(of: owner) == .alive {
             console.err("error: '\(ControlCharacters.escapeLine(key))' is held by \(who), which is still running on this host: "
                         + "stop it (kill -TERM \(owner.pid): it rolls back and releases the lock) or let it finish; "
                         + "'rotor unlock' frees only a lock whose holder is gone. Nothing was changed")

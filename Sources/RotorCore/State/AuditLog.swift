@@ -61,6 +61,21 @@ public struct AuditEntry: Sendable, Equatable, Codable {
         return digest.withUnsafeBytes { Fingerprint.hex($0) }
     }
 
+    /// This entry chained after `last` (the log's newest entry, nil for the first). A last
+    /// sequence rotor could never have written (at the top of its range: found by an
+    /// attacker, the increment trapped) is damage, not a crash.
+    func chained(after last: AuditEntry?) throws -> AuditEntry {
+        let lastSequence = last?.sequence ?? 0
+        guard lastSequence >= 0, lastSequence < Int.max else {
+            throw AuditLogDamaged(description: "the newest audit entry has sequence \(lastSequence), which rotor never writes: the audit log was edited; 'rotor history --verify' says where")
+        }
+        var chained = self
+        chained.sequence = lastSequence + 1
+        chained.previousHash = last?.hash ?? ""
+        chained.hash = chained.computedHash()
+        return chained
+    }
+
     /// The same event as `other`: every field but the chain's (sequence and hashes). An
     /// append repeated after a lost answer looks for its entry with this.
     func isSameEvent(as other: AuditEntry) -> Bool {

@@ -54,7 +54,7 @@ public struct GenerationRecord: Sendable, Equatable, Codable {
     /// Why this record cannot be one rotor wrote, or nil.
     var problem: String? {
         if id.isEmpty { return "a generation without an id" }
-        if !Self.isFingerprint(fingerprint) { return "'\(fingerprint)' is not a fingerprint" }
+        if !Self.isFingerprint(fingerprint) { return "'\(ControlCharacters.escapeLine(fingerprint))' is not a fingerprint" }
         for date in [created, pendingDeletionAt, lastSeenInUse].compactMap({ $0 }) where !(0...1e10).contains(date.timeIntervalSince1970) {
             return "a time outside 1970–2286"
         }

@@ -343,10 +343,7 @@ public final class PostgresStateStore: StateStore {
                 let last = try connection.execute("SELECT sequence, entry FROM audit ORDER BY sequence DESC LIMIT 1").first.map { row in
                     try AuditEntry.decodeRow(sequence: Int(try row.integer(0, "audit.sequence")), entry: row.optionalText(1), position: 0)
                 }
-                var chained = entry
-                chained.sequence = (last?.sequence ?? 0) + 1
-                chained.previousHash = last?.hash ?? ""
-                chained.hash = chained.computedHash()
+                let chained = try entry.chained(after: last)
                 lastSeen = last?.sequence ?? 0
                 TestStopPoint.reached("audit-append")
                 if try !connection.execute("INSERT INTO audit (sequence, entry) VALUES ($1, $2) ON CONFLICT (sequence) DO NOTHING RETURNING 1",

@@ -255,11 +255,8 @@ public final class SQLiteStateStore: StateStore {
 
     public func appendAudit(_ entry: AuditEntry) throws {
         try pool.write { db in
-            var chained = entry
             let last: AuditEntry? = try StateCoding.decode(try String.fetchOne(db, sql: "SELECT entry FROM audit ORDER BY sequence DESC LIMIT 1"), what: "last audit entry")
-            chained.sequence = (last?.sequence ?? 0) + 1
-            chained.previousHash = last?.hash ?? ""
-            chained.hash = chained.computedHash()
+            let chained = try entry.chained(after: last)
             try db.execute(sql: "INSERT INTO audit (sequence, entry) VALUES (?, ?)", arguments: [chained.sequence, try StateCoding.encode(chained)])
         }
     }

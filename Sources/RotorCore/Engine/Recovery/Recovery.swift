@@ -15,6 +15,13 @@ extension RotationEngine {
         do { runs = try store.runs() } catch {
             throw RecoveryBlocked(description: "cannot read the runs in the state store (\(error)), so rotor cannot tell whether a run was interrupted; nothing was rotated — run 'rotor recover' once the store is readable")
         }
+        // Key states are read by every recovery: one that cannot be read stops recovery
+        // before it touches anything (found by an attacker: it restored targets first).
+        if runs.contains(where: { $0.finished == nil }) {
+            do { _ = try store.keyStates() } catch {
+                throw RecoveryBlocked(description: "cannot read the key states in the state store (\(error)), so rotor cannot recover the interrupted runs; nothing was touched — repair or restore the state store, then run 'rotor recover'")
+            }
+        }
         var reports: [RotationReport] = []
         for run in runs where run.finished == nil {
             let report = await recover(run)

@@ -17,9 +17,11 @@ extension RotationEngine {
                       refused: ((LockRefusal) -> RotationReport)? = nil,
                       _ body: (Journal) async throws -> RotationReport) async -> RotationReport {
         let owner = LockOwner.current(runID: runID)
-        // Never a new run beside one left to its machine — checked before the lock, whose
-        // takeover and release would erase that run's lease (found by an attacker).
-        if run != nil, let refused = unfinishedRunElsewhere(of: key, report: report) { return refused }
+        // Nothing done to a key beside a run left to its machine — not a new run, an adopt, a
+        // rollback, a grace deletion, nor the recovery of another of its runs — checked
+        // before the lock, whose takeover and release would erase that run's lease (found
+        // by attackers, twice).
+        if let refused = unfinishedRunElsewhere(of: key, except: runID, report: report) { return refused }
         if let refusal = await acquireLock(key, owner: owner, options: options) {
             if let refused { return refused(refusal) }
             var unchanged = report
@@ -75,10 +77,13 @@ extension RotationEngine {
         return finished
     }
 
-    /// A refusal when an unfinished run of the key is left to another machine.
-    private func unfinishedRunElsewhere(of key: String, report: RotationReport) -> RotationReport? {
-        guard let runs = try? store.runs(),
-              let unfinished = runs.first(where: { $0.key == key && $0.finished == nil && leftToItsHost($0, report: report)?.outcome == .needsPerson })
+    /// A refusal when the key's lease names another unfinished run that is left to another
+    /// machine (one indexed read per operation; a run whose lease is gone is judged by its
+    /// host name when recovery meets it).
+    private func unfinishedRunElsewhere(of key: String, except runID: String, report: RotationReport) -> RotationReport? {
+        guard let holder = (try? store.lockHolder(key: key)) ?? nil, holder.owner.runID != runID,
+              let unfinished = (try? store.run(holder.owner.runID)) ?? nil, unfinished.finished == nil,
+              leftToItsHost(unfinished, report: report)?.outcome == .needsPerson
         else { return nil }
         let host = ControlCharacters.escapeLine(unfinished.host)
         var refused = report
