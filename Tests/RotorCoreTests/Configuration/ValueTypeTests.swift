@@ -10,9 +10,16 @@ import Testing
         #expect(RotorDuration(parsing: text)?.seconds == seconds)
     }
 
-    @Test(arguments: ["", "90", "d", "90 days", "1d1w", "30m1h", "1h1h", "-5s", "1.5h", "9999999999s"])
+    @Test(arguments: ["", "90", "d", "90 days", "1d1w", "30m1h", "1h1h", "-5s", "1.5h", "9999999999s",
+                           // Printed back as more days than a duration may have (found by the fuzzer).
+                           "981703445w", "142857143w"])
     func rejects(_ text: String) {
         #expect(RotorDuration(parsing: text) == nil)
+    }
+
+    @Test func theLongestDurationPrintsBackToItself() throws {
+        let longest = try #require(RotorDuration(parsing: "142857142w5d"))  // 999,999,999 days
+        #expect(longest.description == "999999999d" && RotorDuration(parsing: longest.description) == longest)
     }
 
     @Test func printsCompactly() {

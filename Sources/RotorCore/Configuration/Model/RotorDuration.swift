@@ -28,7 +28,10 @@ public struct RotorDuration: Hashable, Sendable, Comparable, CustomStringConvert
             sawUnit = true
             lastUnitRank = rank
         }
-        guard sawUnit, digits.isEmpty else { return nil }
+        // What prints back must parse again: its days, the largest unit printed, fit in the
+        // 9 digits a number may have (found by the fuzzer: "981703445w" printed as
+        // "6871924115d", which is refused).
+        guard sawUnit, digits.isEmpty, total / 86_400 <= 999_999_999 else { return nil }
         self.seconds = total
     }
 
