@@ -63,3 +63,25 @@ import Testing
         }
     }
 }
+
+/// A run of another host whose lease is gone (its store failed, or an older rotor wrote it)
+/// is left to that host, and `unlock` is the way out when that host is gone for good.
+@Suite struct LeaselessRunTests {
+    @Test func aRunOfAGoneHostWithoutALeaseIsReleasedByUnlock() throws {
+        let scratch = try SharedStateTests.slowReloadScene()
+        let interrupted = try BackgroundRotor(["rotate", "api-key", "--parallel", "1"], in: scratch.url)
+        interrupted.waitUntilChanged(scratch.url.appendingPathComponent("deploy/first.env"), from: "API_KEY=initial\n")
+        kill(interrupted.pid, SIGKILL)
+        _ = interrupted.finish()
+        try OperationsTests.sqlite(scratch.url.appendingPathComponent(".rotor/state.db").path, "UPDATE runs SET host = 'gone-host'; DELETE FROM locks")
+
+        let left = try RotorProcess.run(["recover"], in: scratch.url)
+        #expect(left.status == 3 && left.stdout.contains("was interrupted on gone-host"), "\(left.stdout)\(left.stderr)")
+        let unlocked = try RotorProcess.run(["unlock", "api-key"], in: scratch.url)
+        #expect(unlocked.status == 0 && unlocked.stdout.contains("(started on gone-host, its lease already gone) may now be recovered here"), "\(unlocked.stdout)\(unlocked.stderr)")
+        let recovered = try RotorProcess.run(["recover"], in: scratch.url)
+        #expect(recovered.status == 0 && recovered.stdout.contains("rolled back"), "\(recovered.stdout)\(recovered.stderr)")
+        #expect(String(decoding: try scratch.bytes("deploy/first.env"), as: UTF8.self) == "API_KEY=initial\n")
+        #expect(try RotorProcess.run(["history", "--verify"], in: scratch.url).status == 0)
+    }
+}

@@ -18,6 +18,7 @@ public enum UnlockCommand {
             return .failure
         }
         guard let holder else {
+            if let released = releaseWithoutLease(key: key, store: store, now: global.clock(), console: console) { return released }
             // A typo in an incident must not read as "all clear".
             guard HistoryCommand.isConfigured(key, global: global) else {
                 console.err("error: unknown key '\(ControlCharacters.escapeLine(key))': it is neither configured nor locked")
@@ -63,6 +64,31 @@ public enum UnlockCommand {
         }
         console.out("unlocked '\(ControlCharacters.escapeLine(key))': \(who) is fenced out and can write nothing more to the state"
                     + (unfinished ? "; its run is unfinished: 'rotor recover' finishes or undoes it" : ""))
+        return .success
+    }
+
+    /// A run interrupted on another host whose lease is gone (released when its store
+    /// failed, or written by an older rotor) is left to that host by recovery, and there is
+    /// no lease to break: the person's word is recorded as a lease of that run, freed, so
+    /// that recovery here may proceed. nil when the key has no such run.
+    private static func releaseWithoutLease(key: String, store: any StateStore, now: Date, console: Console) -> ExitStatus? {
+        guard let run = ((try? store.runs()) ?? []).last(where: { $0.key == key && $0.finished == nil && $0.host != ProcessInfo.processInfo.hostName })
+        else { return nil }
+        let who = "run \(ControlCharacters.escapeLine(run.id)) (started on \(ControlCharacters.escapeLine(run.host)), its lease already gone)"
+        do {
+            let standIn = LockOwner(host: run.host, pid: 1, runID: run.id)
+            guard try store.acquireLock(key: key, owner: standIn, lease: 0, now: now, canTakeOver: { _ in false }) == .acquired,
+                  let held = try store.lockHolder(key: key), try store.breakLock(key: key, held: held) else {
+                console.err("error: the lock of '\(ControlCharacters.escapeLine(key))' changed while unlocking: nothing was changed; look again with 'rotor state check'")
+                return .failure
+            }
+            try store.appendAudit(AuditEntry(at: now, key: key, action: "unlock", outcome: "completed", runID: run.id,
+                                             detail: "a person released \(who) to be recovered elsewhere", data: ["holder_host": run.host]))
+        } catch {
+            console.err("error: cannot release \(who): \(error)")
+            return .needsPerson
+        }
+        console.out("unlocked '\(ControlCharacters.escapeLine(key))': \(who) may now be recovered here: 'rotor recover' finishes or undoes it")
         return .success
     }
 }

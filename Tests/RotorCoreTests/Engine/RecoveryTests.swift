@@ -91,7 +91,8 @@ import Testing
         let written = String(decoding: before["worker.json"]!, as: UTF8.self).replacingOccurrences(of: EngineFixture.oldSecret, with: "canary-new")
         try Data(written.utf8).write(to: fixture.folder.url.appendingPathComponent("worker.json"))
         fixture.provider.seed(id: "key-9", name: "api-2026-11-30", secret: "canary-new")
-        try fixture.store.createRun(RunRecord(id: "r1", key: "api", started: fixture.now, emergency: false, user: "ops", host: "h"))
+        // On this host: a run of another host that wrote targets is left to it.
+        try fixture.store.createRun(RunRecord(id: "r1", key: "api", started: fixture.now, emergency: false, user: "ops", host: ProcessInfo.processInfo.hostName))
         let worker = fixture.folder.path + "/worker.json"
         let legacy: [(String, String, String?, [String: String])] = [
             ("start", "info", nil, ["emergency": "false", "old_id": "key-0", "old_fingerprint": fixture.old.fingerprint, "old_created": "0"]),
