@@ -77,6 +77,11 @@ import Testing
 
         let left = try RotorProcess.run(["recover"], in: scratch.url)
         #expect(left.status == 3 && left.stdout.contains("was interrupted on gone-host"), "\(left.stdout)\(left.stderr)")
+        // No lease row names it, and still no rotation starts beside it (found in review).
+        let written = try scratch.bytes("deploy/first.env")
+        let rotated = try RotorProcess.run(["rotate", "api-key"], in: scratch.url)
+        #expect(rotated.status == 3 && rotated.stdout.contains("(started on gone-host) is unfinished: nothing was done"), "\(rotated.stdout)\(rotated.stderr)")
+        #expect(try scratch.bytes("deploy/first.env") == written)
         let unlocked = try RotorProcess.run(["unlock", "api-key"], in: scratch.url)
         #expect(unlocked.status == 0 && unlocked.stdout.contains("(started on gone-host, its lease already gone) may now be recovered here"), "\(unlocked.stdout)\(unlocked.stderr)")
         let recovered = try RotorProcess.run(["recover"], in: scratch.url)

@@ -22,6 +22,9 @@ public final class RotationEngine: Sendable {
     let targetProgress: @Sendable (Int, Int, String) -> Void
     let clock: @Sendable () -> Date
     let displayPath: @Sendable (String) -> String
+    /// Runs this process's recovery left to another machine, by key: no other operation
+    /// touches their keys, whether or not their lease row is still there.
+    let leftElsewhere = RunsLeftElsewhere()
     /// How a person hands over secrets of `manual` keys, and confirms their deletions.
     let manualInput: ManualInput
     /// Makes the provider implementation for a definition; tests put a scripted one here.

@@ -158,7 +158,7 @@ public final class PostgresStateStore: StateStore {
     }
 
     /// Where a reconnection is said (stderr: a person reading a cron mail should know).
-    nonisolated(unsafe) static var notice: (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
+    static let notice: @Sendable (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
 
     private static func firstLine(_ failure: PostgresConnection.Failure) -> String {
         String(failure.description.split(whereSeparator: \.isNewline).first ?? "connection lost")

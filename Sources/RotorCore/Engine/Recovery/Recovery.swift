@@ -112,6 +112,7 @@ extension RotationEngine {
             return left
         }
         left.outcome = .needsPerson
+        leftElsewhere.add(run)
         left.message = "run \(run.id) of '\(run.key)' was interrupted on \(host), which holds the backups of the targets it wrote: not recovered from here"
         left.left.append(PendingAction(.recoverRun, "run 'rotor recover' on \(ControlCharacters.escapeLine(run.host)); if that machine is gone for good, 'rotor unlock \(run.key)' and then 'rotor recover' here (what it wrote cannot be restored from here)"))
         return left
@@ -367,4 +368,12 @@ extension RotationEngine {
         }
         return found.map(\.id)
     }
+}
+
+/// The runs recovery left to another machine in this process (`leftToItsHost`), by key.
+final class RunsLeftElsewhere: @unchecked Sendable {
+    private let lock = NSLock()
+    private var byKey: [String: RunRecord] = [:]
+    func add(_ run: RunRecord) { lock.withLock { byKey[run.key] = run } }
+    func run(of key: String) -> RunRecord? { lock.withLock { byKey[key] } }
 }

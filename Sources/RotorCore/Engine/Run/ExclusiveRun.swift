@@ -77,14 +77,16 @@ extension RotationEngine {
         return finished
     }
 
-    /// A refusal when the key's lease names another unfinished run that is left to another
-    /// machine (one indexed read per operation; a run whose lease is gone is judged by its
-    /// host name when recovery meets it).
+    /// A refusal when this process's recovery left a run of the key to another machine, or
+    /// the key's lease names such a run (one indexed read per operation).
     private func unfinishedRunElsewhere(of key: String, except runID: String, report: RotationReport) -> RotationReport? {
-        guard let holder = (try? store.lockHolder(key: key)) ?? nil, holder.owner.runID != runID,
-              let unfinished = (try? store.run(holder.owner.runID)) ?? nil, unfinished.finished == nil,
-              leftToItsHost(unfinished, report: report)?.outcome == .needsPerson
-        else { return nil }
+        func leasedElsewhere() -> RunRecord? {
+            guard let holder = (try? store.lockHolder(key: key)) ?? nil, holder.owner.runID != runID,
+                  let unfinished = (try? store.run(holder.owner.runID)) ?? nil, unfinished.finished == nil,
+                  leftToItsHost(unfinished, report: report)?.outcome == .needsPerson else { return nil }
+            return unfinished
+        }
+        guard let unfinished = leftElsewhere.run(of: key).flatMap({ $0.id == runID ? nil : $0 }) ?? leasedElsewhere() else { return nil }
         let host = ControlCharacters.escapeLine(unfinished.host)
         var refused = report
         refused.outcome = .needsPerson
