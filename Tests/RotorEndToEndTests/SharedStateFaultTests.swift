@@ -325,6 +325,7 @@ struct SharedStateFaultTests {
             let unlocked = try RotorProcess.run(["unlock", "api-key", "--state", url], in: scratch.url)
             if expiry.hasPrefix("extract") {
                 #expect(unlocked.status == 0, "a sane row is unlocked: \(unlocked.stdout)\(unlocked.stderr)")
+                #expect(!unlocked.stdout.contains("its run is unfinished"), "the planted lease names no run: \(unlocked.stdout)")
             } else {
                 #expect(unlocked.status == 1 && unlocked.stderr.contains("expires at"), "\(unlocked.stdout)\(unlocked.stderr)")
                 #expect(try database.execute("SELECT token FROM locks").first?.first == "7", "nothing broken")

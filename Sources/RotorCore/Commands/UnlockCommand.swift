@@ -45,7 +45,7 @@ public enum UnlockCommand {
         let now = global.clock()
         do {
             guard try store.breakLock(key: key, held: holder) else {
-                console.err("error: the lock of '\(ControlCharacters.escapeLine(key))' changed while unlocking (released or taken over): nothing was changed; look again with 'rotor status'")
+                console.err("error: the lock of '\(ControlCharacters.escapeLine(key))' changed while unlocking (released or taken over): nothing was changed; look again with 'rotor state check'")
                 return .failure
             }
         } catch {
@@ -53,7 +53,8 @@ public enum UnlockCommand {
             return .failure
         }
         let lease = holder.lease(at: now)
-        let unfinished = (try? store.run(owner.runID))??.finished == nil
+        // Only a run the store has (a lease may name one that is not there: found by an attacker).
+        let unfinished = ((try? store.run(owner.runID)) ?? nil).map { $0.finished == nil } ?? false
         do {
             try store.appendAudit(AuditEntry(at: now, key: key, action: "unlock", outcome: "completed", runID: owner.runID,
                                              detail: "a person freed the lock of \(who), \(lease); that runner can write nothing more",
