@@ -36,6 +36,9 @@ import Testing
         try OperationsTests.sqlite(database, "DELETE FROM locks; UPDATE audit SET entry = json_set(entry, '$.sequence', 9223372036854775807)")
         let overflow = try RotorProcess.run(["rotate", "api-key"], in: scratch.url)
         #expect(overflow.status == 3 && overflow.stdout.contains("sequence 9223372036854775807, which rotor never writes"), "\(overflow.status) \(overflow.stdout)\(overflow.stderr)")
+        // A state path with a control character is printed escaped.
+        let odd = try RotorProcess.run(["state", "check", "--state", "sqlite:odd\u{1B}[2J.db"], in: scratch.url)
+        #expect(odd.status == 0 && !odd.stdout.contains("\u{1B}") && odd.stdout.contains("\\x1b"), "\(odd.stdout)\(odd.stderr)")
         try OperationsTests.sqlite(database, "DELETE FROM locks; UPDATE runs SET started = 'zzz'")
         let recovered = try RotorProcess.run(["recover"], in: scratch.url)
         #expect(recovered.status == 1 || recovered.status == 3, "\(recovered.stdout)\(recovered.stderr)")

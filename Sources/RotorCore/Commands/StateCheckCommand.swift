@@ -7,7 +7,7 @@ import Foundation
 public enum StateCheckCommand {
     public static func run(global: GlobalOptions, console: Console) -> ExitStatus {
         let url = global.stateURL ?? StateStoreURL.defaultURL
-        var lines = ["state: \(StateStoreURL.redacted(url))"]
+        var lines = ["state: \(ControlCharacters.escapeLine(StateStoreURL.redacted(url)))"]
         if PostgresURL.isURI(url) {
             // The session first: how rotor reaches the server matters before any state exists.
             do {
@@ -27,7 +27,7 @@ public enum StateCheckCommand {
             lines.forEach { console.out($0) }
             return .success
         }
-        if let sqlite = store as? SQLiteStateStore { lines[0] = "state: sqlite:\(sqlite.path) (SQLite, on this machine)" }
+        if let sqlite = store as? SQLiteStateStore { lines[0] = "state: sqlite:\(ControlCharacters.escapeLine(sqlite.path)) (SQLite, on this machine)" }
         do {
             let keys = try store.keyStates(), runs = try store.runs()
             let unfinished = runs.filter { $0.finished == nil }.count
