@@ -70,7 +70,7 @@ struct SharedStateFaultTests {
         let runner = try BackgroundRotor(["rotate", "api-key", "--state", url, "--parallel", "1"], in: scratch.url,
                                          launcher: ["unshare", "--uts", "sh", "-c", "hostname other-host && exec \"$0\" \"$@\""])
         runner.waitUntilChanged(scratch.url.appendingPathComponent("deploy/first.env"), from: "API_KEY=initial\n")
-        try Self.waitUntilChild(named: "sleep", of: runner.pid)
+        try Self.waitUntilDescendant(named: "sleep", of: runner.pid)
         kill(runner.pid, SIGSTOP)
 
         // Without unlock, the lease (15 minutes) keeps everyone out.
@@ -114,7 +114,7 @@ struct SharedStateFaultTests {
         let typo = try RotorProcess.run(["unlock", "api-kye", "--state", url], in: scratch.url)
         #expect(typo.status == 64 && typo.stderr.contains("unknown key 'api-kye': it is neither configured nor locked"), "\(typo.stderr)")
         let runner = try BackgroundRotor(["rotate", "api-key", "--state", url, "--parallel", "1"], in: scratch.url)
-        try Self.waitUntilChild(named: "sleep", of: runner.pid)
+        try Self.waitUntilDescendant(named: "sleep", of: runner.pid)
         kill(runner.pid, SIGSTOP)
         let store = try #require(try PostgresStateStore.open(url: url))
         let before = try store.lockHolder(key: "api-key")
@@ -139,7 +139,7 @@ struct SharedStateFaultTests {
         let url = try Self.freshDatabase()
         try scratch.startStateStore(url)
         let rotation = try BackgroundRotor(["rotate", "api-key", "--state", url, "--parallel", "1"], in: scratch.url)
-        try Self.waitUntilChild(named: "sleep", of: rotation.pid)
+        try Self.waitUntilDescendant(named: "sleep", of: rotation.pid)
 
         let holder = try PostgresConnection(url: url), held = DispatchSemaphore(value: 0), release = DispatchSemaphore(value: 0)
         let thread = Thread {
@@ -182,7 +182,7 @@ struct SharedStateFaultTests {
         let url = try Self.freshDatabase()
         try scratch.startStateStore(url)
         let holder = try BackgroundRotor(["rotate", "api-key", "--state", url, "--parallel", "1"], in: scratch.url)
-        try Self.waitUntilChild(named: "sleep", of: holder.pid)
+        try Self.waitUntilDescendant(named: "sleep", of: holder.pid)
         let (twin, twinSaid) = try BackgroundRotor(["rotate", "api-key", "--state", url], in: scratch.url,
                                                    launcher: ["unshare", "--pid", "--fork", "--mount-proc"]).finish()
         // It waits for the lease (5 s): the holder, done by then, releases it and the twin
@@ -209,12 +209,8 @@ struct SharedStateFaultTests {
         let scratch = try SharedStateTests.slowReloadScene()
         let url = try Self.freshDatabase()
         try scratch.startStateStore(url)
-        let elsewhere = try BackgroundRotor(["rotate", "api-key", "--state", url, "--parallel", "1"], in: scratch.url,
-                                            environment: ["ROTOR_TEST_LEASE_SECONDS": "1"],
-                                            launcher: ["unshare", "--uts", "sh", "-c", "hostname other-host && exec \"$0\" \"$@\""])
-        try Self.waitUntilChild(named: "sleep", of: elsewhere.pid)
-        kill(elsewhere.pid, SIGKILL)
-        _ = elsewhere.finish()
+        try Self.rotationKilledInItsReload(in: scratch, state: url, environment: ["ROTOR_TEST_LEASE_SECONDS": "1"],
+                                           launcher: ["unshare", "--uts", "sh", "-c", "hostname other-host && exec \"$0\" \"$@\""])
         usleep(1_500_000)  // past its 1 s lease
         let written = try scratch.bytes("deploy/first.env")
 
@@ -242,13 +238,9 @@ struct SharedStateFaultTests {
         let scratch = try SharedStateTests.slowReloadScene()
         let url = try Self.freshDatabase()
         try scratch.startStateStore(url)
-        let container = try BackgroundRotor(["rotate", "api-key", "--state", url, "--parallel", "1"], in: scratch.url,
-                                            environment: ["ROTOR_TEST_LEASE_SECONDS": "1"],
-                                            launcher: ["unshare", "--pid", "--fork", "--kill-child", "--mount-proc"])
-        container.waitUntilChanged(scratch.url.appendingPathComponent("deploy/first.env"), from: "API_KEY=initial\n")
-        usleep(300_000)
-        kill(container.pid, SIGKILL)  // --kill-child: rotor inside goes with it
-        _ = container.finish()
+        // --kill-child: the rotor inside goes with the unshare it is killed through.
+        try Self.rotationKilledInItsReload(in: scratch, state: url, environment: ["ROTOR_TEST_LEASE_SECONDS": "1"],
+                                           launcher: ["unshare", "--pid", "--fork", "--kill-child", "--mount-proc"])
         usleep(1_500_000)  // past its 1 s lease
         let recovered = try RotorProcess.run(["recover", "--state", url], in: scratch.url)
         #expect(recovered.status == 3, "\(recovered.stdout)\(recovered.stderr)")
@@ -270,10 +262,7 @@ struct SharedStateFaultTests {
         let scratch = try SharedStateTests.slowReloadScene()
         let url = try Self.freshDatabase()
         try scratch.startStateStore(url)
-        let holder = try BackgroundRotor(["rotate", "api-key", "--state", url, "--parallel", "1"], in: scratch.url)
-        try Self.waitUntilChild(named: "sleep", of: holder.pid)
-        kill(holder.pid, SIGKILL)
-        _ = holder.finish()
+        try Self.rotationKilledInItsReload(in: scratch, state: url)
         let stranger = Process()
         stranger.executableURL = URL(fileURLWithPath: "/bin/sleep")
         stranger.arguments = ["60"]
@@ -406,6 +395,20 @@ struct SharedStateFaultTests {
         }
     }
 
+    /// Rotates api-key of a `SharedStateTests.slowReloadScene` and kills the rotor with -9
+    /// in its first consumer's reload, the new value written there: what a crash, a power
+    /// loss or a host gone for good leaves. `state`: a `--state` URL; `launcher` as for
+    /// `BackgroundRotor`.
+    static func rotationKilledInItsReload(in scratch: Scratch, state: String? = nil, environment: [String: String] = [:],
+                                          launcher: [String] = []) throws {
+        let rotation = try BackgroundRotor(["rotate", "api-key", "--parallel", "1"] + (state.map { ["--state", $0] } ?? []), in: scratch.url,
+                                           environment: environment, launcher: launcher)
+        rotation.waitUntilChanged(scratch.url.appendingPathComponent("deploy/first.env"), from: "API_KEY=initial\n")
+        try waitUntilDescendant(named: "sleep", of: rotation.pid)
+        kill(rotation.pid, SIGKILL)
+        _ = rotation.finish()
+    }
+
     static func waitUntilStopped(_ pid: Int32, sourceLocation: Testing.SourceLocation = #_sourceLocation) throws {
         let deadline = Date().addingTimeInterval(60)
         while Date() < deadline {
@@ -417,9 +420,9 @@ struct SharedStateFaultTests {
         throw CancellationError()
     }
 
-    static func waitUntilChild(named name: String, of pid: Int32, sourceLocation: Testing.SourceLocation = #_sourceLocation) throws {
+    static func waitUntilDescendant(named name: String, of pid: Int32, sourceLocation: Testing.SourceLocation = #_sourceLocation) throws {
         let deadline = Date().addingTimeInterval(60)
-        while !SharedStateTests.hasChild(named: name, of: pid) {
+        while !SharedStateTests.hasDescendant(named: name, of: pid) {
             guard Date() < deadline else {
                 Issue.record("\(pid) never ran \(name)", sourceLocation: sourceLocation)
                 throw CancellationError()

@@ -148,7 +148,7 @@ struct SharedStateTests {
         // transaction, whose lock then held recovery (and the test) forever (issue 23).
         runnerA.waitUntilChanged(scratch.url.appendingPathComponent("deploy/key-1-a.env"), from: "API_KEY=initial\n")
         let reloading = Date().addingTimeInterval(30)
-        while !Self.hasChild(named: "sleep", of: runnerA.pid), Date() < reloading { usleep(5_000) }
+        while !Self.hasDescendant(named: "sleep", of: runnerA.pid), Date() < reloading { usleep(5_000) }
         kill(runnerA.pid, SIGSTOP)
         // Past A's lease as the store records it (not a guess at how long that takes).
         let locks = try PostgresConnection(url: url)
@@ -176,14 +176,25 @@ struct SharedStateTests {
         #expect(try RotorProcess.run(["rotate", "key-1", "--state", url], in: scratch.url).status == 0)
     }
 
-    /// Whether a process named `name` (its `comm`) has `parent` as its parent.
-    static func hasChild(named name: String, of parent: Int32) -> Bool {
-        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
-        return entries.contains { entry in
-            guard Int32(entry) != nil, let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
-                  let open = stat.firstIndex(of: "("), let close = stat.lastIndex(of: ")") else { return false }
+    /// Whether a process named `name` (its `comm`) descends from `ancestor` (its child, or
+    /// further down: rotor started through `unshare --fork`).
+    static func hasDescendant(named name: String, of ancestor: Int32) -> Bool {
+        var parents: [Int32: Int32] = [:], named: [Int32] = []
+        for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
+            guard let pid = Int32(entry), let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
+                  let open = stat.firstIndex(of: "("), let close = stat.lastIndex(of: ")") else { continue }
             let fields = stat[stat.index(close, offsetBy: 2)...].split(separator: " ")
-            return stat[stat.index(after: open)..<close] == name && fields.count > 1 && Int32(fields[1]) == parent
+            guard fields.count > 1, let parent = Int32(fields[1]) else { continue }
+            parents[pid] = parent
+            if stat[stat.index(after: open)..<close] == name { named.append(pid) }
+        }
+        return named.contains { pid in
+            var current = parents[pid]
+            while let step = current, step > 1 {
+                if step == ancestor { return true }
+                current = parents[step]
+            }
+            return false
         }
     }
 

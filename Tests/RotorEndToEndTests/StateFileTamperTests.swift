@@ -50,10 +50,7 @@ import Testing
     /// and its text reaches the terminal escaped.
     @Test func anUnreadableKeyStateStopsRecoveryBeforeItActs() throws {
         let scratch = try SharedStateTests.slowReloadScene()
-        let interrupted = try BackgroundRotor(["rotate", "api-key", "--parallel", "1"], in: scratch.url)
-        interrupted.waitUntilChanged(scratch.url.appendingPathComponent("deploy/first.env"), from: "API_KEY=initial\n")
-        kill(interrupted.pid, SIGKILL)
-        _ = interrupted.finish()
+        try SharedStateFaultTests.rotationKilledInItsReload(in: scratch)
         let written = try scratch.bytes("deploy/first.env")
         let database = scratch.url.appendingPathComponent(".rotor/state.db").path
         try OperationsTests.sqlite(database, "INSERT OR REPLACE INTO keys (name, current, previous) VALUES ('api-key', '{\"created\":1,\"fingerprint\":\"f\u{1B}[2J\",\"id\":\"i\"}', NULL)")
@@ -72,10 +69,7 @@ import Testing
 @Suite struct LeaselessRunTests {
     @Test func aRunOfAGoneHostWithoutALeaseIsReleasedByUnlock() throws {
         let scratch = try SharedStateTests.slowReloadScene()
-        let interrupted = try BackgroundRotor(["rotate", "api-key", "--parallel", "1"], in: scratch.url)
-        interrupted.waitUntilChanged(scratch.url.appendingPathComponent("deploy/first.env"), from: "API_KEY=initial\n")
-        kill(interrupted.pid, SIGKILL)
-        _ = interrupted.finish()
+        try SharedStateFaultTests.rotationKilledInItsReload(in: scratch)
         try OperationsTests.sqlite(scratch.url.appendingPathComponent(".rotor/state.db").path, "UPDATE runs SET host = 'gone-host'; DELETE FROM locks")
 
         let left = try RotorProcess.run(["recover"], in: scratch.url)

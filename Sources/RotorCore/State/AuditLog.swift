@@ -187,7 +187,7 @@ extension AuditEntry {
             throw AuditLogDamaged(description: "audit \(row) is not written as rotor writes entries (a member twice, an unknown member, or re-formatted): it was edited")
         }
         // rotor never wrote a time outside 1970–2286 (and such a time cannot be printed).
-        guard entry.at.timeIntervalSince1970 >= 0, entry.at.timeIntervalSince1970 < 10_000_000_000 else {
+        guard StateCoding.isStoredTime(entry.at.timeIntervalSince1970) else {
             throw AuditLogDamaged(description: "audit \(row) has a time rotor never writes (\(entry.at.timeIntervalSince1970) s after 1970): it was edited")
         }
         return entry

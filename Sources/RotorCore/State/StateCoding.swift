@@ -4,6 +4,10 @@ import Foundation
 /// seconds since 1970. A value that does not decode is an error, never "nothing recorded":
 /// a key whose state cannot be read must not look never-rotated (and so due).
 enum StateCoding {
+    /// Whether `seconds` since 1970 is a time rotor writes: 1970–2286. One outside was put
+    /// there by an edit (and cannot even be printed as a date).
+    static func isStoredTime(_ seconds: Double) -> Bool { seconds.isFinite && seconds >= 0 && seconds < 10_000_000_000 }
+
     struct Unreadable: Error, CustomStringConvertible {
         var description: String
     }

@@ -81,7 +81,7 @@ extension LockHolder {
         guard pid > 0, let pid = Int32(exactly: pid) else {
             throw StateCoding.Unreadable(description: "the lock of '\(ControlCharacters.escapeLine(key))' names process \(pid), which rotor never writes: the locks table was edited")
         }
-        guard expires.isFinite, expires >= 0, expires < 10_000_000_000 else {
+        guard StateCoding.isStoredTime(expires) else {
             throw StateCoding.Unreadable(description: "the lock of '\(ControlCharacters.escapeLine(key))' expires at \(expires) s after 1970, which rotor never writes: the locks table was edited")
         }
         return LockHolder(owner: LockOwner(host: host, pid: pid, runID: runID, process: process), expires: Date(timeIntervalSince1970: expires))
@@ -227,25 +227,32 @@ public enum StateStoreURL {
     /// `--state` when neither it nor `ROTOR_STATE` is given.
     public static let defaultURL = "sqlite:.rotor/state.db"
 
-    /// Every password written into the URL (the user part's, `password=` parameters), as
-    /// written and percent-decoded: what must not leave in an error that quotes the URL or
-    /// a piece of it (libpq's parse errors do: found by an attacker).
-    static func passwords(in url: String) -> [String] {
+    /// Where the URL holds a password, split as libpq splits it (found by an attacker): the
+    /// user part runs to the first `@` met before any `/` — a `?` inside it included — and
+    /// its password follows the first `:`; a query parameter is named after
+    /// percent-decoding (`pass%77ord=` is `password=`), in any case.
+    private static func passwordRanges(in url: String) -> [Range<String.Index>] {
         guard let scheme = url.range(of: "://") else { return [] }
-        var found: [String] = []
-        var rest = Substring(url[scheme.upperBound...])
+        var ranges: [Range<String.Index>] = []
+        var rest = url[scheme.upperBound...]
         if let at = rest.firstIndex(where: { $0 == "@" || $0 == "/" }), rest[at] == "@" {
-            if let colon = rest[..<at].firstIndex(of: ":") { found.append(String(rest[rest.index(after: colon)..<at])) }
-            rest = rest[rest.index(after: at)...]
+            if let colon = rest[..<at].firstIndex(of: ":") { ranges.append(url.index(after: colon)..<at) }
+            rest = rest[url.index(after: at)...]
         }
-        if let question = rest.firstIndex(of: "?") {
-            for parameter in rest[rest.index(after: question)...].split(separator: "&") {
-                guard let equals = parameter.firstIndex(of: "="),
-                      (String(parameter[..<equals]).removingPercentEncoding ?? String(parameter[..<equals])).lowercased() == "password" else { continue }
-                found.append(String(parameter[parameter.index(after: equals)...]))
-            }
+        guard let question = rest.firstIndex(of: "?") else { return ranges }
+        for parameter in rest[url.index(after: question)...].split(separator: "&") {
+            guard let equals = parameter.firstIndex(of: "="),
+                  (String(parameter[..<equals]).removingPercentEncoding ?? String(parameter[..<equals])).lowercased() == "password" else { continue }
+            ranges.append(url.index(after: equals)..<parameter.endIndex)
         }
-        found += found.compactMap { $0.removingPercentEncoding }
+        return ranges
+    }
+
+    /// Every password written into the URL, as written and percent-decoded: what must not
+    /// leave in an error that quotes the URL or a piece of it (libpq's parse errors do).
+    static func passwords(in url: String) -> [String] {
+        let written = passwordRanges(in: url).map { String(url[$0]) }
+        let found = written + written.compactMap { $0.removingPercentEncoding }
         return Array(Set(found.filter { !$0.isEmpty })).sorted { $0.count > $1.count }
     }
 
@@ -254,26 +261,14 @@ public enum StateStoreURL {
         passwords(in: url).reduce(text) { $0.replacingOccurrences(of: $1, with: "***") }
     }
 
-    /// The URL as rotor prints it: a password written into it (`user:secret@`) masked.
-    /// Passwords belong in PGPASSWORD or ~/.pgpass, never in the URL.
-    /// Split as libpq splits it (found by an attacker): the user part runs to the first
-    /// `@` met before any `/` — a `?` inside it included — and a query parameter is named
-    /// after percent-decoding (`pass%77ord=` is `password=`), in any case.
+    /// The URL as rotor prints it: every password written into it masked in place
+    /// (`user:***@`, `password=***`). Passwords belong in PGPASSWORD or ~/.pgpass, never in
+    /// the URL.
     public static func redacted(_ url: String) -> String {
-        guard let scheme = url.range(of: "://") else { return url }
-        var head = String(url[..<scheme.upperBound]), rest = Substring(url[scheme.upperBound...])
-        if let at = rest.firstIndex(where: { $0 == "@" || $0 == "/" }), rest[at] == "@" {
-            let user = rest[..<at]
-            head += user.firstIndex(of: ":").map { String(user[...$0]) + "***" } ?? String(user)
-            head += "@"
-            rest = rest[rest.index(after: at)...]
+        var text = url
+        for range in passwordRanges(in: url).reversed() {
+            text.replaceSubrange(range, with: "***")
         }
-        guard let question = rest.firstIndex(of: "?") else { return head + rest }
-        let parameters = rest[rest.index(after: question)...].split(separator: "&", omittingEmptySubsequences: false).map { parameter -> String in
-            guard let equals = parameter.firstIndex(of: "="),
-                  (String(parameter[..<equals]).removingPercentEncoding ?? String(parameter[..<equals])).lowercased() == "password" else { return String(parameter) }
-            return parameter[...equals] + "***"
-        }
-        return head + rest[...question] + parameters.joined(separator: "&")
+        return text
     }
 }
