@@ -28,7 +28,7 @@ struct Rotor: AsyncParsableCommand {
             64 usage error.
             """,
         version: RotorVersion.current,
-        subcommands: [Validate.self, Plan.self, Apply.self, Rotate.self, RunDue.self, Adopt.self, Confirm.self, Status.self, Sync.self, History.self, Report.self, Rollback.self, Recover.self, Unlock.self, State.self]
+        subcommands: [Validate.self, Plan.self, Apply.self, Rotate.self, RunDue.self, Adopt.self, Confirm.self, Status.self, Sync.self, History.self, Scan.self, Report.self, Rollback.self, Recover.self, Unlock.self, State.self]
     )
 
     /// One command per process: what it has finished with is left to the exit (`KeptUntilExit`).
@@ -122,6 +122,34 @@ extension Rotor {
         func run() throws {
             let options = PlanCommand.Options(keys: keys, json: json, detailedExitCode: detailedExitCode, out: out)
             try finish(PlanCommand.run(options, global: global.options, console: global.console))
+        }
+    }
+}
+
+extension Rotor {
+    struct Scan: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "scan",
+            abstract: "Find every copy of a managed key's value in files, declared or not.",
+            discussion: """
+                Looks through every file under the paths (git-ignored ones too; not .git/, binary files, \
+                special files, rotor's state, or symlinks) for each key's current generation, by the value \
+                its targets hold, and every earlier generation rotor recorded, by fingerprint. Prints where \
+                each copy is and whether a target declares it — never a value — and, for an undeclared one, \
+                the consumer entry that would declare it. Exit 0 no undeclared copy; 2 an undeclared copy \
+                exists; 1 error (or a file that could not be read).
+                """)
+
+        @Argument(help: ArgumentHelp("Files or folders to look through (default: the current folder).", valueName: "path"))
+        var paths: [String] = []
+
+        @Flag(help: "Print the findings as JSON (\"version\": 1) on stdout.")
+        var json = false
+
+        @OptionGroup var global: GlobalFlags
+
+        func run() throws {
+            try finish(ScanCommand.run(ScanCommand.Options(paths: paths, json: json), global: global.options, console: global.console))
         }
     }
 }

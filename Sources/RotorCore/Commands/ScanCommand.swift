@@ -1,0 +1,114 @@
+import Foundation
+
+/// `rotor scan [PATH...] [--json]`: every copy of a managed key under the paths (default
+/// the current folder), declared or not — the current generation by value, every earlier
+/// one rotor recorded by fingerprint. Exit 2 when a copy no target declares exists.
+public enum ScanCommand {
+    public struct Options: Sendable {
+        public var paths: [String]
+        public var json: Bool
+
+        public init(paths: [String], json: Bool) {
+            self.paths = paths
+            self.json = json
+        }
+    }
+
+    public static func run(_ options: Options, global: GlobalOptions, console: Console) -> ExitStatus {
+        let step = ConfigurationStep(options: global, console: console)
+        guard let (configuration, _) = step.load() else { return .failure }
+        guard let store = step.existingStore() else { return .failure }
+        let states: [String: KeyState], audit: [AuditEntry]
+        do {
+            (states, audit) = (try store?.keyStates() ?? [:], try store?.auditLog() ?? [])
+        } catch {
+            console.err("error: cannot read the state store: \(error)")
+            return .failure
+        }
+        let scan = ManagedKeyScan(configuration: configuration, keys: configuration.keys, states: states, audit: audit)
+        if !global.quiet { scan.warnings.forEach { console.warn($0) } }
+        let roots = options.paths.isEmpty ? ["."] : options.paths
+        let showsProgress = console.errIsTerminal && !global.quiet && !options.json
+        let result: (findings: [ScanFinding], tally: ScanTally)
+        do {
+            result = try scan.findings(in: roots, skipping: stateFolders(global), progress: showsProgress ? { tally in
+                console.writeErr("\r\u{1B}[Kscanning: \(tally.files) files, \(ByteCountText.megabytes(tally.bytes))")
+            } : nil)
+        } catch {
+            if showsProgress { console.writeErr("\r\u{1B}[K") }
+            console.err("error: \(error)")
+            return .failure
+        }
+        if showsProgress { console.writeErr("\r\u{1B}[K") }
+        let (findings, tally) = result
+        if options.json {
+            console.stdout(jsonBytes(findings, tally: tally, warnings: scan.warnings))
+        } else {
+            render(findings, tally: tally, roots: roots, configuration: configuration, global: global, console: console)
+        }
+        if findings.contains(where: { !$0.declared }) { return .pending }
+        return tally.unreadableCount > 0 ? .failure : .success
+    }
+
+    /// rotor's own state (the SQLite database, the backups of a run's targets) is never a copy.
+    static func stateFolders(_ global: GlobalOptions) -> Set<FileID> {
+        let url = global.stateURL ?? StateStoreURL.defaultURL
+        let folder = StateStoreURL.sqliteFiles(url, workingDirectory: global.workingDirectory).first
+            .map { ($0 as NSString).deletingLastPathComponent } ?? PathNormalizer.normalize(global.workingDirectory + "/.rotor")
+        return Set([FileID.of(folder)].compactMap { $0 })
+    }
+
+    static func jsonBytes(_ findings: [ScanFinding], tally: ScanTally, warnings: [String]) -> [UInt8] {
+        struct Document: Encodable {
+            var version = 1
+            var findings: [ScanFinding]
+            var undeclared: Int
+            var scanned: ScanTally
+            var warnings: [String]
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let document = Document(findings: findings, undeclared: findings.filter { !$0.declared }.count, scanned: tally, warnings: warnings)
+        return Array((try? encoder.encode(document)) ?? Data()) + [0x0A]
+    }
+
+    private static func render(_ findings: [ScanFinding], tally: ScanTally, roots: [String], configuration: Configuration,
+                               global: GlobalOptions, console: Console) {
+        let undeclared = findings.filter { !$0.declared }
+        let color = console.colorOut
+        for finding in findings where !finding.declared || global.verbose {
+            let label = finding.declared ? "declared  " : Style.red("UNDECLARED", color)
+            console.out("\(label)  \(ControlCharacters.escapeLine(finding.path)):\(finding.line)  \(finding.key)  \(describe(finding))")
+        }
+        let skipped = tally.skipped.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key.replacingOccurrences(of: "_", with: " "))" }
+        if !global.quiet || !undeclared.isEmpty {
+            console.out("scanned \(tally.files) file\(tally.files == 1 ? "" : "s") (\(ByteCountText.megabytes(tally.bytes))) under \(roots.map(ControlCharacters.escapeLine).joined(separator: ", "))"
+                + (skipped.isEmpty ? "" : "; skipped " + skipped.joined(separator: ", "))
+                + ": \(findings.count - undeclared.count) declared cop\(findings.count - undeclared.count == 1 ? "y" : "ies"), \(undeclared.count) undeclared")
+        }
+        for line in tally.unreadable { console.err("error: not scanned: \(line)") }
+        if tally.unreadableCount > tally.unreadable.count { console.err("error: … and \(tally.unreadableCount - tally.unreadable.count) more not scanned") }
+        guard !undeclared.isEmpty else { return }
+        console.out("")
+        console.out("Each undeclared copy keeps working only until the key is rotated (an earlier generation: already, or soon, deleted).")
+        console.out("Delete the copy, or declare it so that every rotation updates it (for an earlier generation, 'rotor sync KEY' then writes the current one):")
+        for suggestion in ManifestSuggestion.make(undeclared, configuration: configuration) { console.out(suggestion) }
+    }
+
+    private static func describe(_ finding: ScanFinding) -> String {
+        var text = finding.generation == .current ? "current generation" : "earlier generation"
+        if let id = finding.generationID { text += " " + ControlCharacters.escapeLine(id) }
+        if let target = finding.target {
+            let holder = target["var"] ?? target["pointer"] ?? target["path"] ?? target["section"].map { "[\($0)] " + (target["key"] ?? "") }
+            if let holder { text += " in " + ControlCharacters.escapeLine(holder) }
+        }
+        return text
+    }
+}
+
+/// Byte counts as people read them.
+enum ByteCountText {
+    static func megabytes(_ bytes: Int) -> String {
+        bytes >= 1 << 30 ? String(format: "%.2f GB", Double(bytes) / Double(1 << 30)) : String(format: "%.1f MB", Double(bytes) / Double(1 << 20))
+    }
+}

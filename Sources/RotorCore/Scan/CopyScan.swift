@@ -1,0 +1,138 @@
+import Foundation
+
+/// One copy found: where, of which generation of which key, and what holds it in the file.
+struct FoundCopy: Sendable {
+    var path: String
+    var file: FileID
+    var line: Int
+    var needle: Int
+    var holder: CopyHolder?
+}
+
+/// What a scan looked at and left out.
+public struct ScanTally: Sendable, Codable, Equatable {
+    public var files = 0
+    public var bytes = 0
+    public var skipped: [String: Int] = [:]
+    /// Files and folders that could not be read (a copy there would not be found), first few.
+    public var unreadable: [String] = []
+    public var unreadableCount = 0
+
+    enum CodingKeys: String, CodingKey {
+        case files, bytes, skipped, unreadable
+        case unreadableCount = "unreadable_count"
+    }
+}
+
+/// Looks through trees for the needles: one thread walks the folders and opens each file,
+/// the others (one per core) read and search them, each through its own `CopyFinder`.
+final class CopyScan: @unchecked Sendable {
+    let needles: ScanNeedles
+    let walk: TreeWalk
+    /// Called about twice a second from the walking thread (files and bytes so far).
+    let progress: ((ScanTally) -> Void)?
+
+    private let lock = NSCondition()
+    private var queue: [TreeWalk.OpenFile] = []
+    private var walkFinished = false
+    private var found: [FoundCopy] = []
+    private var tally = ScanTally()
+    private static let queueLimit = 256
+    static let unreadableListed = 20
+
+    init(needles: ScanNeedles, skipping: Set<FileID>, progress: ((ScanTally) -> Void)? = nil) {
+        self.needles = needles
+        walk = TreeWalk(skipping: skipping)
+        self.progress = progress
+    }
+
+    /// Every copy under `roots`, in path and line order; throws when a root cannot be scanned.
+    func run(_ roots: [String]) throws -> (copies: [FoundCopy], tally: ScanTally) {
+        let workers = max(1, ProcessInfo.processInfo.activeProcessorCount)
+        let done = DispatchGroup()
+        for _ in 0..<workers {
+            done.enter()
+            let thread = Thread { [self] in
+                searchFiles()
+                done.leave()
+            }
+            thread.stackSize = 1 << 20
+            thread.start()
+        }
+        var failure: Error?
+        var lastProgress = Date()
+        for root in roots where failure == nil {
+            do {
+                try walk.walk(root, found: { file in
+                    enqueue(file)
+                    if let progress, Date().timeIntervalSince(lastProgress) > 0.5 {
+                        lastProgress = Date()
+                        progress(lock.withLock { tally })
+                    }
+                }, skipped: { reason, path, problem in
+                    lock.withLock { record(reason, path: path, problem: problem) }
+                })
+            } catch {
+                failure = error
+            }
+        }
+        lock.withLock {
+            walkFinished = true
+            lock.broadcast()
+        }
+        done.wait()
+        if let failure { throw failure }
+        let copies = found.sorted { ($0.path, $0.line, $0.needle) < ($1.path, $1.line, $1.needle) }
+        return (copies, tally)
+    }
+
+    private func record(_ reason: TreeWalk.Skip, path: String, problem: String?) {
+        tally.skipped[reason.rawValue, default: 0] += 1
+        guard reason == .unreadable else { return }
+        tally.unreadableCount += 1
+        if tally.unreadable.count < Self.unreadableListed {
+            tally.unreadable.append(ControlCharacters.escapeLine(path) + (problem.map { ": " + $0 } ?? ""))
+        }
+    }
+
+    private func enqueue(_ file: TreeWalk.OpenFile) {
+        lock.lock()
+        while queue.count >= Self.queueLimit { lock.wait() }
+        queue.append(file)
+        lock.signal()
+        lock.unlock()
+    }
+
+    private func next() -> TreeWalk.OpenFile? {
+        lock.lock()
+        defer { lock.unlock() }
+        while queue.isEmpty, !walkFinished { lock.wait() }
+        guard !queue.isEmpty else { return nil }
+        let file = queue.removeLast()
+        lock.broadcast()  // room for the walker
+        return file
+    }
+
+    private func searchFiles() {
+        let finder = CopyFinder(needles)
+        while let file = next() {
+            defer { close(file.descriptor) }
+            switch finder.scan(file.descriptor) {
+            case .binary:
+                lock.withLock { record(.binary, path: file.path, problem: nil) }
+            case .unreadable(let problem):
+                lock.withLock { record(.unreadable, path: file.path, problem: problem) }
+            case .matches(let matches, let bytes):
+                // What holds each copy is read from the same open file: the path is not
+                // looked up again (it may name another file by now).
+                let holders = matches.isEmpty ? [:] : CopyHolder.find(matches, needles: needles, in: file.descriptor, path: file.path)
+                let copies = matches.map { FoundCopy(path: file.path, file: file.id, line: $0.line, needle: $0.needle, holder: holders[$0]) }
+                lock.withLock {
+                    tally.files += 1
+                    tally.bytes += bytes
+                    found += copies
+                }
+            }
+        }
+    }
+}

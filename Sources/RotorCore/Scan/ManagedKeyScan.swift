@@ -1,0 +1,141 @@
+import Foundation
+
+/// One copy of a managed key's generation, as `scan` reports it: never the value, never a
+/// fingerprint (one that matched is the generation's, already in the state store; one that
+/// did not is never computed into output).
+public struct ScanFinding: Sendable, Codable, Equatable {
+    public var path: String
+    public var line: Int
+    public var key: String
+    public var generation: ScanNeedle.Generation
+    public var generationID: String?
+    /// A target of the key addresses this copy.
+    public var declared: Bool
+    /// The manifest target that would address it (`env_file` + `var`, `json_file` +
+    /// `pointer`…, the path absolute), when its file's kind names what holds it.
+    public var target: [String: String]?
+    var targetOrder: [String] = []
+
+    enum CodingKeys: String, CodingKey {
+        case path, line, key, generation, declared, target
+        case generationID = "generation_id"
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(path, forKey: .path)
+        try container.encode(line, forKey: .line)
+        try container.encode(key, forKey: .key)
+        try container.encode(generation, forKey: .generation)
+        try container.encode(generationID, forKey: .generationID)  // null when rotor recorded none
+        try container.encode(declared, forKey: .declared)
+        try container.encodeIfPresent(target, forKey: .target)
+    }
+
+    public static func == (lhs: ScanFinding, rhs: ScanFinding) -> Bool {
+        (lhs.path, lhs.line, lhs.key, lhs.generation, lhs.generationID, lhs.declared) == (rhs.path, rhs.line, rhs.key, rhs.generation, rhs.generationID, rhs.declared)
+            && lhs.target == rhs.target
+    }
+}
+
+/// What `scan` (and a rotation's `scan:` preflight) looks for and what it found.
+public struct ManagedKeyScan {
+    public var needles: [ScanNeedle]
+    /// Keys that could not be looked for (fully or by value), and why.
+    public var warnings: [String]
+    /// Per key: the files (by identity) and holders its targets declare.
+    var declared: [String: [(file: FileID, kind: TargetSpec.Kind)]]
+
+    /// The needles of `keys`: each key's current generation by value (the value its file
+    /// targets hold, when it is the recorded current one — or, for a key rotor has not
+    /// recorded, when they all agree), every earlier generation the state store or the audit
+    /// log recorded by fingerprint.
+    public init(configuration: Configuration, keys: [KeyPolicy], states: [String: KeyState], audit: [AuditEntry],
+                earlierGenerations: Bool = true) {
+        var needles: [ScanNeedle] = []
+        var warnings: [String] = []
+        var declared: [String: [(FileID, TargetSpec.Kind)]] = [:]
+        let consumersByKey = configuration.consumersByKey()
+        var shapesByKey: [String: [ValueShape]] = [:]
+        var byFingerprint: [(key: String, needle: ScanNeedle)] = []
+        for key in keys {
+            let name = key.name.value
+            let state = states[name] ?? KeyState()
+            var held: [Secret] = []
+            for consumer in consumersByKey[name] ?? [] {
+                for target in consumer.targets {
+                    guard let path = target.filePath, let format = target.fileFormat else { continue }
+                    if let file = FileID.of(path) { declared[name, default: []].append((file, target.kind)) }
+                    guard case .success(let bytes) = FileTargetReader.read(path), case .success(let text) = format.read(bytes),
+                          let value = target.value.extract(from: text)?[.secret], !value.isEmpty else { continue }
+                    let secret = Secret(value)
+                    if !held.contains(secret) { held.append(secret) }
+                }
+            }
+            shapesByKey[name] = held.map { ValueShape(of: Array($0.reveal().utf8)) }
+            var known = Set<String>()
+            if let current = state.current {
+                known.insert(current.fingerprint)
+                if let value = held.first(where: { $0.fingerprint == current.fingerprint }) {
+                    needles.append(ScanNeedle(key: name, generation: .current, generationID: current.id, value: value))
+                } else {
+                    warnings.append("\(name): no target holds the current generation \(current.id): it is looked for by fingerprint")
+                    byFingerprint.append((name, ScanNeedle(key: name, generation: .current, generationID: current.id, fingerprint: current.fingerprint, shapes: [])))
+                }
+            } else if held.count == 1 {
+                needles.append(ScanNeedle(key: name, generation: .current, generationID: nil, value: held[0]))
+            } else if held.count > 1 {
+                warnings.append("\(name): rotor has no record of it and its targets hold \(held.count) different values ('rotor status \(name)' shows which): its current value is not looked for")
+            }
+            guard earlierGenerations else { continue }
+            var earlier: [(id: String?, fingerprint: String)] = []
+            if let previous = state.previous { earlier.append((previous.id, previous.fingerprint)) }
+            for entry in audit where entry.key == name {
+                for (idField, fingerprintField) in [("old_id", "old_fingerprint"), ("new_id", "new_fingerprint")] {
+                    if let fingerprint = entry.data[fingerprintField] { earlier.append((entry.data[idField], fingerprint)) }
+                }
+            }
+            for generation in earlier where !known.contains(generation.fingerprint) && GenerationRecord.isFingerprint(generation.fingerprint) {
+                known.insert(generation.fingerprint)
+                byFingerprint.append((name, ScanNeedle(key: name, generation: .previous, generationID: generation.id, fingerprint: generation.fingerprint, shapes: [])))
+            }
+        }
+        // An earlier generation had the shape of the key's values now; a key none of whose
+        // targets could be read borrows every key's shapes.
+        let everyShape = Array(Set(shapesByKey.values.flatMap { $0 }))
+        var shapeless = Set<String>()
+        for (key, var needle) in byFingerprint {
+            needle.shapes = shapesByKey[key].flatMap { $0.isEmpty ? nil : $0 } ?? everyShape
+            if needle.shapes.isEmpty { shapeless.insert(key); continue }
+            needles.append(needle)
+        }
+        for key in shapeless.sorted() {
+            warnings.append("\(key): no target of any key could be read, so the length and characters of its earlier generations are unknown: they are not looked for")
+        }
+        self.needles = needles
+        self.warnings = warnings
+        self.declared = declared.mapValues { $0.map { (file: $0.0, kind: $0.1) } }
+    }
+
+    /// The copies under `roots`, each classified; rotor's own state folder is skipped.
+    func findings(in roots: [String], skipping: Set<FileID>, progress: ((ScanTally) -> Void)? = nil) throws -> (findings: [ScanFinding], tally: ScanTally) {
+        let arranged = ScanNeedles(needles)
+        guard !arranged.isEmpty else { return ([], ScanTally()) }
+        let (copies, tally) = try CopyScan(needles: arranged, skipping: skipping, progress: progress).run(roots)
+        let findings = copies.map { copy -> ScanFinding in
+            let needle = needles[copy.needle]
+            let targets = declared[needle.key] ?? []
+            let isDeclared = targets.contains { target in
+                target.file == copy.file && (copy.holder.map { $0.isAddressed(by: target.kind) } ?? true)
+            }
+            let absolute = copy.path.hasPrefix("/") ? copy.path : FileManager.default.currentDirectoryPath + "/" + copy.path
+            let fields = copy.holder?.targetFields(path: PathNormalizer.normalize(absolute))
+            var finding = ScanFinding(path: copy.path, line: copy.line, key: needle.key, generation: needle.generation,
+                                      generationID: needle.generationID, declared: isDeclared,
+                                      target: fields.map { Dictionary($0, uniquingKeysWith: { first, _ in first }) })
+            finding.targetOrder = fields?.map(\.0) ?? []
+            return finding
+        }
+        return (findings, tally)
+    }
+}

@@ -1,0 +1,93 @@
+import Foundation
+
+/// The consumer entries that would declare undeclared copies, ready to paste under
+/// `consumers:` of the manifest that already lists the key's consumers (paths relative to
+/// it, as manifests write them); one consumer per file and key.
+enum ManifestSuggestion {
+    static func make(_ findings: [ScanFinding], configuration: Configuration) -> [String] {
+        var lines: [String] = []
+        var taken = Set(configuration.consumers.map(\.name.value))
+        let byKey = Dictionary(grouping: findings, by: \.key)
+        for key in byKey.keys.sorted() {
+            let findings = byKey[key]!
+            let first = configuration.consumers(of: key).first
+            let manifest = first?.name.location.file
+            let folder = first?.directory ?? FileManager.default.currentDirectoryPath
+            let plain = findings.filter { $0.target == nil }
+            for finding in plain {
+                lines.append("  \(ControlCharacters.escapeLine(finding.path)):\(finding.line): no target kind addresses this copy (not an env, JSON, YAML or INI value of its own): move it into one, or delete it")
+            }
+            let declarable = findings.filter { $0.target != nil }
+            guard !declarable.isEmpty else { continue }
+            lines.append("  # \(manifest.map { "in \(ControlCharacters.escapeLine(displayPath($0))), under consumers:" } ?? "in a consumer manifest (kind: ConsumerManifest), under consumers:")")
+            let byFile = Dictionary(grouping: declarable, by: \.path)
+            for path in byFile.keys.sorted() {
+                let name = consumerName(key: key, path: path, taken: &taken)
+                lines.append("  \(name):")
+                lines.append("    uses: \(key)")
+                lines.append("    targets:")
+                var written = Set<[String: String]>()
+                for finding in byFile[path]! {
+                    guard var target = finding.target, written.insert(target).inserted else { continue }
+                    if let file = target.first(where: { $0.key.hasSuffix("_file") }) {
+                        target[file.key] = relativePath(file.value, from: folder)
+                    }
+                    for (index, field) in finding.targetOrder.enumerated() {
+                        lines.append((index == 0 ? "      - " : "        ") + "\(field): \(YAMLText.quotedIfNeeded(target[field] ?? ""))")
+                    }
+                }
+            }
+        }
+        return lines
+    }
+
+    /// `KEY-FOLDER` from the file's folder, made unique among the fleet's consumers.
+    private static func consumerName(key: String, path: String, taken: inout Set<String>) -> String {
+        let absolute = PathNormalizer.normalize(path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path)
+        let folder = ((absolute as NSString).deletingLastPathComponent as NSString).lastPathComponent
+        let cleaned = String(folder.lowercased().map { $0.isLetter || $0.isNumber ? $0 : "-" }).trimmingCharacters(in: CharacterSet(charactersIn: "-"))
+        let base = key + (cleaned.isEmpty ? "" : "-" + cleaned)
+        var name = base
+        var number = 2
+        while !taken.insert(name).inserted {
+            name = "\(base)-\(number)"
+            number += 1
+        }
+        return name
+    }
+
+    private static func displayPath(_ path: String) -> String {
+        ConfigurationLoader(workingDirectory: FileManager.default.currentDirectoryPath).displayPath(path)
+    }
+
+    /// `path` (absolute) as seen from `folder`: `../deploy/.env`.
+    static func relativePath(_ path: String, from folder: String) -> String {
+        let target = PathNormalizer.normalize(path).split(separator: "/")
+        let base = PathNormalizer.normalize(folder).split(separator: "/")
+        var common = 0
+        while common < min(target.count, base.count), target[common] == base[common] { common += 1 }
+        let parts = Array(repeating: "..", count: base.count - common) + target[common...].map(String.init)
+        return parts.isEmpty ? "." : parts.joined(separator: "/")
+    }
+}
+
+/// Scalars written into YAML a person pastes.
+enum YAMLText {
+    /// Plain when YAML reads it back as the same string, else double-quoted.
+    static func quotedIfNeeded(_ text: String) -> String {
+        let plain = !text.isEmpty && text.unicodeScalars.allSatisfy { scalar in
+            CharacterSet.alphanumerics.contains(scalar) || "._/-".unicodeScalars.contains(scalar)
+        } && !["true", "false", "null", "yes", "no", "on", "off", "~"].contains(text.lowercased()) && Double(text) == nil
+        if plain { return text }
+        var quoted = "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": quoted += "\\\""
+            case "\\": quoted += "\\\\"
+            case _ where scalar.value < 0x20 || scalar.value == 0x7F: quoted += String(format: "\\x%02X", scalar.value)
+            default: quoted.unicodeScalars.append(scalar)
+            }
+        }
+        return quoted + "\""
+    }
+}

@@ -1,0 +1,153 @@
+import Foundation
+
+/// A file's device and inode: how `scan` tells a declared target, or rotor's state folder,
+/// whatever path led to it.
+public struct FileID: Hashable, Sendable {
+    var device: UInt64
+    var inode: UInt64
+
+    init(_ info: stat) {
+        device = UInt64(info.st_dev)
+        inode = UInt64(info.st_ino)
+    }
+
+    /// The file `path` names, symlinks followed; nil when there is none.
+    static func of(_ path: String) -> FileID? {
+        var info = stat()
+        return stat(path, &info) == 0 ? FileID(info) : nil
+    }
+}
+
+/// Walks the folders `scan` was given and opens every regular file in them, without ever
+/// following a symlink: each folder is opened relative to its parent's descriptor with
+/// `O_NOFOLLOW`, so a symlink swapped in while the walk runs is refused, not followed out of
+/// the tree. Skips `.git/`, the folders in `skipping` (rotor's state), special files
+/// (FIFOs, sockets, devices: opened without blocking, then refused) and symlinks.
+struct TreeWalk {
+    enum Skip: String, CaseIterable, Sendable {
+        case symlink, special, git, state, unreadable
+        case tooDeep = "too_deep"
+        case binary
+    }
+
+    /// An open regular file, for a scanning thread to read and close.
+    struct OpenFile {
+        var path: String
+        var descriptor: Int32
+        var id: FileID
+    }
+
+    let skipping: Set<FileID>
+    /// Folders nested deeper are skipped: each level holds a descriptor open.
+    static let maxDepth = 200
+
+    /// Calls `found` with each file (which then owns its descriptor), and `skipped` with
+    /// what was left out and why (a reason for unreadable ones).
+    func walk(_ root: String, found: (OpenFile) -> Void, skipped: (Skip, String, String?) -> Void) throws {
+        // A path named on the command line is followed (the person chose it); nothing under it is.
+        let descriptor = open(root, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)
+        guard descriptor >= 0 else { throw WalkError(path: root, reason: String(cString: strerror(errno))) }
+        var info = stat()
+        guard fstat(descriptor, &info) == 0 else {
+            close(descriptor)
+            throw WalkError(path: root, reason: String(cString: strerror(errno)))
+        }
+        switch info.st_mode & S_IFMT {
+        case S_IFDIR:
+            defer { close(descriptor) }
+            if skipping.contains(FileID(info)) { return skipped(.state, root, nil) }
+            walkFolder(descriptor, path: root, depth: 0, found: found, skipped: skipped)
+        case S_IFREG:
+            found(OpenFile(path: root, descriptor: descriptor, id: FileID(info)))
+        default:
+            close(descriptor)
+            skipped(.special, root, nil)
+        }
+    }
+
+    struct WalkError: Error, CustomStringConvertible {
+        var path: String
+        var reason: String
+        var description: String { "cannot scan \(ControlCharacters.escapeLine(path)): \(reason)" }
+    }
+
+    private func walkFolder(_ folder: Int32, path: String, depth: Int, found: (OpenFile) -> Void, skipped: (Skip, String, String?) -> Void) {
+        guard depth < Self.maxDepth else { return skipped(.tooDeep, path, nil) }
+        // fdopendir takes the descriptor it is given: a copy, so `folder` stays for openat.
+        let copy = dup(folder)
+        guard copy >= 0, let stream = fdopendir(copy) else {
+            if copy >= 0 { close(copy) }
+            return skipped(.unreadable, path, String(cString: strerror(errno)))
+        }
+        var entries: [(name: String, type: UInt8)] = []
+        while let entry = readdir(stream) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(cString: raw.baseAddress!.assumingMemoryBound(to: CChar.self))
+            }
+            if name == "." || name == ".." { continue }
+            entries.append((name, entry.pointee.d_type))
+        }
+        closedir(stream)
+        let prefix = path == "." ? "" : path.hasSuffix("/") ? path : path + "/"
+        for (name, listedType) in entries.sorted(by: { $0.name < $1.name }) {
+            let childPath = prefix + name
+            var type = listedType
+            if type == UInt8(DT_UNKNOWN) {
+                var info = stat()
+                guard fstatat(folder, name, &info, AT_SYMLINK_NOFOLLOW) == 0 else {
+                    skipped(.unreadable, childPath, String(cString: strerror(errno)))
+                    continue
+                }
+                switch info.st_mode & S_IFMT {
+                case S_IFDIR: type = UInt8(DT_DIR)
+                case S_IFREG: type = UInt8(DT_REG)
+                case S_IFLNK: type = UInt8(DT_LNK)
+                default: type = UInt8(DT_FIFO)
+                }
+            }
+            switch type {
+            case UInt8(DT_LNK):
+                skipped(.symlink, childPath, nil)
+            case UInt8(DT_DIR):
+                if name == ".git" {
+                    skipped(.git, childPath, nil)
+                    continue
+                }
+                let child = openat(folder, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+                guard child >= 0 else {
+                    skipped(errno == ELOOP || errno == ENOTDIR ? .symlink : .unreadable, childPath, String(cString: strerror(errno)))
+                    continue
+                }
+                var info = stat()
+                if fstat(child, &info) == 0, skipping.contains(FileID(info)) {
+                    skipped(.state, childPath, nil)
+                } else {
+                    walkFolder(child, path: childPath, depth: depth + 1, found: found, skipped: skipped)
+                }
+                close(child)
+            case UInt8(DT_REG):
+                // O_NONBLOCK and O_NOCTTY: a FIFO or a terminal swapped in since the listing
+                // neither blocks the walk nor becomes rotor's terminal; fstat then refuses it.
+                let file = openat(folder, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC)
+                guard file >= 0 else {
+                    skipped(errno == ELOOP ? .symlink : .unreadable, childPath, String(cString: strerror(errno)))
+                    continue
+                }
+                var info = stat()
+                guard fstat(file, &info) == 0, info.st_mode & S_IFMT == S_IFREG else {
+                    close(file)
+                    skipped(.special, childPath, nil)
+                    continue
+                }
+                if skipping.contains(FileID(info)) {
+                    close(file)
+                    skipped(.state, childPath, nil)
+                    continue
+                }
+                found(OpenFile(path: childPath, descriptor: file, id: FileID(info)))
+            default:
+                skipped(.special, childPath, nil)
+            }
+        }
+    }
+}
