@@ -76,6 +76,11 @@ struct GlobalFlags: ParsableArguments {
     var console: Console { .standard(noColor: noColor) }
 }
 
+/// A path given on the command line, absolute (relative to the current folder).
+func absolutePath(_ path: String) -> String {
+    path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+}
+
 /// Ends the process with one of rotor's exit codes.
 func finish(_ status: ExitStatus) throws {
     if status != .success { throw ExitCode(status.rawValue) }
@@ -216,6 +221,9 @@ extension Rotor {
         @Flag(name: .shortAndLong, help: "Manual keys: confirm in advance that you delete the old key as instructed.")
         var yes = false
 
+        @Option(name: .customLong("scan"), help: ArgumentHelp("Also look here (as the key's 'scan:' paths) at preflight: an undeclared copy of the key's value stops the rotation; after --emergency, the copies of the leaked key left are listed (repeatable).", valueName: "path"))
+        var scanPaths: [String] = []
+
         @OptionGroup var global: GlobalFlags
 
         func validate() throws {
@@ -225,8 +233,9 @@ extension Rotor {
         }
 
         func run() async throws {
-            let options = RotateCommand.Options(keys: keys, emergency: emergency, revokeFirst: revokeFirst, dryRun: dryRun, parallel: parallel, json: json,
+            var options = RotateCommand.Options(keys: keys, emergency: emergency, revokeFirst: revokeFirst, dryRun: dryRun, parallel: parallel, json: json,
                                                 secretSource: secretEnv.map { .environment($0) } ?? .standardInput, yes: yes)
+            options.scanPaths = scanPaths.map(absolutePath)
             try finish(await RotateCommand.run(options, global: global.options, console: global.console))
         }
     }
@@ -251,10 +260,13 @@ extension Rotor {
         @Option(name: .customLong("metrics-file"), help: ArgumentHelp("Write Prometheus textfile metrics here (atomically).", valueName: "path"))
         var metricsFile: String?
 
+        @Option(name: .customLong("scan"), help: ArgumentHelp("Also look here (as every key's 'scan:' paths) at preflight: an undeclared copy of a due key's value stops its rotation (repeatable).", valueName: "path"))
+        var scanPaths: [String] = []
+
         @OptionGroup var global: GlobalFlags
 
         func run() async throws {
-            try finish(await RunCommand.run(RunCommand.Options(dryRun: dryRun, json: json, metricsFile: metricsFile),
+            try finish(await RunCommand.run(RunCommand.Options(dryRun: dryRun, json: json, metricsFile: metricsFile, scanPaths: scanPaths.map(absolutePath)),
                                             global: global.options, console: global.console))
         }
     }

@@ -30,6 +30,7 @@ struct ReportView {
                     for (consumer, state, detail) in report.consumerOutcomes {
                         console.out("  \(consumer): \(state.rawValue)" + (detail.map { " — \($0)" } ?? ""))
                     }
+                    if report.outcome == .completed { showLeakedCopies(report.leakedCopies) }
                 }
                 showLeft(report.left)
             }
@@ -69,6 +70,18 @@ struct ReportView {
     private func evidence(_ revocation: Revocation) -> String {
         let detail = ControlCharacters.escape(revocation.detail)
         return revocation.status == .rejected ? Style.green(detail, console.colorOut) : Style.red(detail, console.colorOut)
+    }
+
+    /// Copies of a leaked generation still in files: each is the leaked key in the clear.
+    private func showLeakedCopies(_ copies: [RotationReport.LeakedCopy]?) {
+        guard let copies else {
+            console.out("  copies of the leaked key: not looked for (give the key 'scan:' paths, or run 'rotor scan PATH')")
+            return
+        }
+        console.out("  copies of the leaked key left in the scanned files: \(copies.isEmpty ? "none" : String(copies.count))")
+        for copy in copies {
+            console.out("    \(ControlCharacters.escapeLine(copy.path)):\(copy.line)\(copy.declared ? " (a target that was not switched)" : "")")
+        }
     }
 
     private func showLeft(_ left: [PendingAction]) {

@@ -13,6 +13,8 @@ public enum RotateCommand {
         /// For `manual` keys: where the new secret comes from, and `--yes`.
         public var secretSource: ManualInput.SecretSource
         public var yes: Bool
+        /// `--scan PATH` (absolute): as every rotated key's own `scan:` paths.
+        public var scanPaths: [String] = []
         /// `apply`: unattended, so it never starts a state store (as `run`).
         public var existingStoreOnly = false
 
@@ -54,7 +56,9 @@ public enum RotateCommand {
         guard var status = await EngineSetup.recoverFirst(engine, console: console, json: options.json) else { return .needsPerson }
         var reports: [RotationReport] = []
         for key in options.keys {
-            let report = await engine.rotate(key, options: RotationOptions(emergency: options.emergency, revokeFirst: options.revokeFirst, parallel: options.parallel))
+            var rotation = RotationOptions(emergency: options.emergency, revokeFirst: options.revokeFirst, parallel: options.parallel)
+            rotation.scanPaths = options.scanPaths
+            let report = await engine.rotate(key, options: rotation)
             reports.append(report)
         }
         status = max(status, ReportView(console: console, quiet: global.quiet).show(reports, json: options.json))

@@ -8,8 +8,11 @@ public enum RunCommand {
         public var dryRun: Bool
         public var json: Bool
         public var metricsFile: String?
+        /// `--scan PATH` (absolute): as every rotated key's own `scan:` paths.
+        public var scanPaths: [String]
 
-        public init(dryRun: Bool = false, json: Bool = false, metricsFile: String? = nil) {
+        public init(dryRun: Bool = false, json: Bool = false, metricsFile: String? = nil, scanPaths: [String] = []) {
+            self.scanPaths = scanPaths
             self.dryRun = dryRun
             self.json = json
             self.metricsFile = metricsFile
@@ -45,7 +48,7 @@ public enum RunCommand {
         do { engine = try EngineSetup.make(configuration, global: global, console: console, loader: step.loader, existingStoreOnly: true) } catch { return error }
         guard let recovered = await EngineSetup.recoverFirst(engine, console: console, json: options.json) else { return .needsPerson }
         let reports: [ScheduledKeyReport]
-        do { reports = try await engine.runScheduled(now: now) } catch {
+        do { reports = try await engine.runScheduled(now: now, scanPaths: options.scanPaths) } catch {
             console.err("error: cannot read the key states (\(error)); nothing was rotated")
             return .needsPerson
         }

@@ -51,7 +51,7 @@ extension RotationEngine {
     /// `rotor run`'s work after recovery: every key due at `now` (inside its window) is
     /// rotated, each re-checked under its lock; then previous generations whose grace
     /// period passed are deleted. One failing key does not stop the others.
-    public func runScheduled(now: Date) async throws -> [ScheduledKeyReport] {
+    public func runScheduled(now: Date, scanPaths: [String] = []) async throws -> [ScheduledKeyReport] {
         var input = PlanningInput(configuration: configuration, states: try store.keyStates(), now: now)
         input.failureStreaks = FailureStreak.streaks(in: try store.runs())
         input.backoffHolds = true
@@ -76,6 +76,7 @@ extension RotationEngine {
             } else if keyPlan.due {
                 var options = RotationOptions()
                 options.onlyIfDueAt = now
+                options.scanPaths = scanPaths
                 let rotation = await rotate(keyPlan.key, options: options)
                 if let reason = rotation.notDue {
                     report.due = false

@@ -54,7 +54,6 @@ public struct ManagedKeyScan {
                 earlierGenerations: Bool = true) {
         var needles: [ScanNeedle] = []
         var warnings: [String] = []
-        var declared: [String: [(FileID, TargetSpec.Kind)]] = [:]
         let consumersByKey = configuration.consumersByKey()
         var shapesByKey: [String: [ValueShape]] = [:]
         var byFingerprint: [(key: String, needle: ScanNeedle)] = []
@@ -65,7 +64,6 @@ public struct ManagedKeyScan {
             for consumer in consumersByKey[name] ?? [] {
                 for target in consumer.targets {
                     guard let path = target.filePath, let format = target.fileFormat else { continue }
-                    if let file = FileID.of(path) { declared[name, default: []].append((file, target.kind)) }
                     guard case .success(let bytes) = FileTargetReader.read(path), case .success(let text) = format.read(bytes),
                           let value = target.value.extract(from: text)?[.secret], !value.isEmpty else { continue }
                     let secret = Secret(value)
@@ -114,7 +112,21 @@ public struct ManagedKeyScan {
         }
         self.needles = needles
         self.warnings = warnings
-        self.declared = declared.mapValues { $0.map { (file: $0.0, kind: $0.1) } }
+        self.declared = Dictionary(uniqueKeysWithValues: keys.map { ($0.name.value, Self.declaredTargets(consumersByKey[$0.name.value] ?? [])) })
+    }
+
+    /// Looks for `values` of one key only (a rotation's `scan:` preflight).
+    init(key: String, values: [Secret], generationID: String?, consumers: [ConsumerSpec]) {
+        needles = values.map { ScanNeedle(key: key, generation: .current, generationID: generationID, value: $0) }
+        warnings = []
+        declared = [key: Self.declaredTargets(consumers)]
+    }
+
+    /// The files (by identity, symlinks followed) and holders the consumers' targets name.
+    static func declaredTargets(_ consumers: [ConsumerSpec]) -> [(file: FileID, kind: TargetSpec.Kind)] {
+        consumers.flatMap { consumer in
+            consumer.targets.compactMap { target in target.filePath.flatMap(FileID.of).map { (file: $0, kind: target.kind) } }
+        }
     }
 
     /// The copies under `roots`, each classified; rotor's own state folder is skipped.

@@ -91,3 +91,12 @@ enum YAMLText {
         return quoted + "\""
     }
 }
+
+/// Words a person pastes into a shell.
+enum ShellQuote {
+    /// As is when made of characters no shell reads specially, else single-quoted.
+    static func quote(_ word: String) -> String {
+        let safe = !word.isEmpty && word.unicodeScalars.allSatisfy { CharacterSet.alphanumerics.contains($0) || "._/-:=@+,".unicodeScalars.contains($0) }
+        return safe ? word : "'" + ControlCharacters.escapeLine(word).replacingOccurrences(of: "'", with: "'\\''") + "'"
+    }
+}

@@ -300,10 +300,19 @@ struct PolicyDecoder {
         let deleteWhenUnused = reader.duration("delete_when_unused_for")
         let confirmRevokedWithin = reader.duration("confirm_revoked_within") ?? KeyPolicy.defaultConfirmRevokedWithin
         let description = reader.string("description")?.value
+        let scan = reader.list("scan") { item, index -> String? in
+            guard let path = MappingReader.string(item, context, field: "scan path \(index + 1) of \(subject)") else { return nil }
+            guard !path.value.isEmpty else {
+                context.diagnostics.error("scan path \(index + 1) of \(subject) is empty; name a file or folder", at: path.location)
+                return nil
+            }
+            return context.resolvePath(path.value)
+        } ?? []
         guard let provider else { return nil }
         var key = KeyPolicy(name: name, provider: provider, every: every, grace: grace, generationName: generationName, verify: verify,
                             window: window, notify: ownNotify ?? [], deleteWhenUnusedFor: deleteWhenUnused, confirmRevokedWithin: confirmRevokedWithin,
                             description: description, directory: context.directory)
+        key.scan = scan
         key.notifyFromDefault = ownNotify == nil
         return key
     }

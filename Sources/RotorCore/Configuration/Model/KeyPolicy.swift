@@ -22,6 +22,9 @@ public struct KeyPolicy: Hashable, Sendable {
     /// eventually): `confirm-revoked` retries with backoff within this bound. Default 15s.
     public var confirmRevokedWithin: RotorDuration = KeyPolicy.defaultConfirmRevokedWithin
     public var description: String?
+    /// Files and folders (absolute) where a copy of the current value that no target
+    /// declares stops a rotation at preflight (`rotor scan`).
+    public var scan: [String] = []
     /// The folder of the policy that declares it: its verify commands run there.
     public var directory: String
 

@@ -21,9 +21,20 @@ public struct RotationReport: Sendable, Encodable, Equatable {
     /// Whether each generation the run deleted was proven dead (`confirm-revoked`): the old
     /// one, and one retired from an earlier run.
     public var revocations: [Revocation] = []
+    /// An emergency rotation with `scan:` paths (or `--scan`): every copy of the leaked
+    /// generation left in them once the run ended (nil: nothing was scanned).
+    public var leakedCopies: [LeakedCopy]? = nil
+
+    /// Where a copy of a leaked generation still is.
+    public struct LeakedCopy: Sendable, Encodable, Equatable {
+        public var path: String
+        public var line: Int
+        public var declared: Bool
+    }
 
     enum CodingKeys: String, CodingKey {
         case key, outcome, emergency, message, steps, left, revocations, consumers
+        case leakedCopies = "leaked_copies"
         case runID = "run"
         case newGeneration = "new_generation"
         case oldGeneration = "old_generation"
@@ -48,6 +59,7 @@ public struct RotationReport: Sendable, Encodable, Equatable {
         if emergency {
             try container.encode(consumerOutcomes.map { ConsumerOutcome(consumer: $0.consumer, state: $0.state.rawValue, detail: $0.detail) },
                                  forKey: .consumers)
+            try container.encodeIfPresent(leakedCopies, forKey: .leakedCopies)
         }
         try container.encode(outcome, forKey: .outcome)
         try container.encode(message, forKey: .message)
@@ -103,6 +115,8 @@ public struct RotationOptions: Sendable {
     public var revokeFirst: Bool
     /// Consumers updated at once.
     public var parallel: Int
+    /// `--scan PATH` (absolute): looked through at preflight as the key's own `scan:` paths are.
+    public var scanPaths: [String] = []
     /// How long to wait for a key locked by another live run before refusing.
     public var lockWait: TimeInterval
     public var lease: TimeInterval

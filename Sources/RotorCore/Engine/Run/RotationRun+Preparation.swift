@@ -60,6 +60,7 @@ extension RotationRun {
             if let id = held[.id], !heldIDs.contains(id) { heldIDs.append(id) }
             guard let value = held[.secret] else { continue }
             let secret = Secret(value)
+            if !heldSecrets.contains(secret) { heldSecrets.append(secret) }
             heldFingerprints.insert(secret.fingerprint)
             if let old, oldSecret == nil, secret.fingerprint == old.fingerprint { oldSecret = secret }
         }

@@ -39,6 +39,9 @@ final class RotationRun {
     var heldIDs: [String] = []
     /// Whether a target held a value that does not read as its template (`readOldSecret`).
     var heldUnreadable = false
+    /// Every value the key's `{secret}` targets held when the run began (`readOldSecret`):
+    /// what the `scan:` preflight looks for, and after an emergency, the leaked key.
+    var heldSecrets: [Secret] = []
 
     var keyName: String { key.name.value }
 
@@ -70,6 +73,7 @@ final class RotationRun {
             try begin()
             try await preflight()
             await readOldSecret()
+            try scanForUndeclaredCopies()
             try stopIfInterrupted()
             try await makeRoom()
             try await retire()
@@ -87,7 +91,9 @@ final class RotationRun {
                 report.left.append(PendingAction(.deleteGeneration, "old generation \(old?.id ?? "-") is pending deletion: the next 'rotor run' deletes it"))
                 return settled(ended(.needsPerson, "rotated to \(record.id); stopped by a signal before deleting the old generation"))
             }
-            return settled(try await deleteOld(replacedBy: record))
+            var finished = try await deleteOld(replacedBy: record)
+            if options.emergency { finished.leakedCopies = leakedCopies() }
+            return settled(finished)
         } catch let stop as Stop {
             report.outcome = stop.outcome
             report.message = stop.message
