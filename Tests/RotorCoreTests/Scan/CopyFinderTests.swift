@@ -1,0 +1,103 @@
+import Foundation
+import Testing
+@testable import RotorCore
+
+/// The matcher under `rotor scan`, on real files: exact copies only, wherever the reads cut
+/// the file.
+@Suite struct CopyFinderTests {
+    static let hexKey = "0123456789abcdef0123456789abcdef"  // 32, [0-9a-f]
+    static let base64Key = "Zm9vYmFyYmF6cXV4Zm9vYmFyYmF6cXV4Zm9v+/=="  // 40, with '+', '/', '='
+
+    private func find(_ text: [UInt8], _ needles: [ScanNeedle]) throws -> [CopyFinder.Match] {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("copy-finder-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let file = folder.appendingPathComponent("f")
+        try Data(text).write(to: file)
+        let descriptor = open(file.path, O_RDONLY)
+        defer { close(descriptor) }
+        guard case .matches(let matches, let bytes) = CopyFinder(ScanNeedles(needles)).scan(descriptor) else {
+            Issue.record("not searched")
+            return []
+        }
+        #expect(bytes == text.count)
+        return matches
+    }
+
+    private func byValue(_ value: String, key: String = "k") -> ScanNeedle {
+        ScanNeedle(key: key, generation: .current, generationID: "g", value: Secret(value))
+    }
+
+    @Test func aValueIsFoundAcrossEveryReadBoundary() throws {
+        // The value at every offset around the first read's end (1 MiB + carry), in a line
+        // of spaces and in a run of letters no needle could end.
+        for offset in [CopyFinder.chunkSize - 40, CopyFinder.chunkSize - 1, CopyFinder.chunkSize + (64 << 10) - 20, CopyFinder.chunkSize + (64 << 10) + 3] {
+            var text = [UInt8](repeating: UInt8(ascii: " "), count: offset)
+            text += Array(Self.hexKey.utf8) + Array(" tail\nnext line\n".utf8)
+            let matches = try find(text, [byValue(Self.hexKey)])
+            #expect(matches == [CopyFinder.Match(needle: 0, line: 1)], "offset \(offset)")
+        }
+        // A run of alphabet bytes longer than what is carried between reads: cut, and the
+        // value at its end still found (a window at the cut is an exact copy too).
+        let run = [UInt8](repeating: UInt8(ascii: "a"), count: 3 << 20)
+        let matches = try find(Array("x\n".utf8) + run + Array(Self.hexKey.utf8) + Array("\n".utf8), [byValue(Self.hexKey)])
+        #expect(matches == [CopyFinder.Match(needle: 0, line: 2)])
+    }
+
+    @Test func copiesAreWholeRunsOrTheirEnds() throws {
+        let needles = [byValue(Self.hexKey, key: "hex"), byValue(Self.base64Key, key: "b64")]
+        let text = """
+            HEX=\(Self.hexKey)
+            B64=\(Self.base64Key)
+            inside_\(Self.hexKey)_word
+            \(Self.hexKey.dropLast())
+            \(Self.hexKey)f
+            "\(Self.base64Key)",
+            \(Self.hexKey.prefix(16))
+            \(Self.hexKey.dropFirst(16))
+            """
+        let matches = try find(Array(text.utf8), needles)
+        // 1: '=' is not hex; 2: `B64=…` is one base64 run ('=' is base64) that ends with the
+        // value; 3: '_' ends a hex run; 4: one short; 5: a run that starts with the value;
+        // 6: quoted; 7–8: split across lines, not a copy.
+        #expect(matches == [
+            CopyFinder.Match(needle: 0, line: 1), CopyFinder.Match(needle: 1, line: 2), CopyFinder.Match(needle: 0, line: 3),
+            CopyFinder.Match(needle: 0, line: 5), CopyFinder.Match(needle: 1, line: 6),
+        ], "\(matches)")
+    }
+
+    @Test func earlierGenerationsAreFoundByFingerprintOnly() throws {
+        let old = "0000111122223333444455556666777f"
+        let needle = ScanNeedle(key: "k", generation: .previous, generationID: "old", fingerprint: Fingerprint.of(old),
+                                shapes: [ValueShape(of: Array(Self.hexKey.utf8))])
+        let matches = try find(Array("a=\(Self.hexKey)\r\nb=\(old)\r\nc=\(old.dropLast())e\r\n".utf8), [needle])
+        #expect(matches == [CopyFinder.Match(needle: 0, line: 2)])
+    }
+
+    @Test func aBinaryFileIsNotSearched() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("copy-finder-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try Data([0x7F, 0x45, 0x4C, 0x46, 0] + Array(" \(Self.hexKey) ".utf8)).write(to: folder.appendingPathComponent("elf"))
+        let descriptor = open(folder.appendingPathComponent("elf").path, O_RDONLY)
+        defer { close(descriptor) }
+        guard case .binary = CopyFinder(ScanNeedles([byValue(Self.hexKey)])).scan(descriptor) else {
+            Issue.record("a file with a NUL in its first 8 KiB is binary")
+            return
+        }
+    }
+
+    @Test func suggestedPathsAndScalarsReadBack() {
+        #expect(ManifestSuggestion.relativePath("/srv/app/deploy/.env", from: "/srv/app/consumers") == "../deploy/.env")
+        #expect(ManifestSuggestion.relativePath("/srv/app/consumers/x.env", from: "/srv/app/consumers") == "x.env")
+        #expect(ManifestSuggestion.relativePath("/etc/app.env", from: "/srv/app/consumers") == "../../../etc/app.env")
+        for text in ["API_KEY", "../deploy/.env", "a: b", "yes", "1.5", "#x", "it's", "tab\there", "\"q\""] {
+            let loaded = YAMLLoader.load("k: \(YAMLText.quotedIfNeeded(text))\n")
+            guard let root = loaded.documents.first?.root, case .mapping(let entries) = root.content else {
+                Issue.record("\(text) did not load")
+                continue
+            }
+            #expect(entries.first?.value.scalarText == text && entries.first?.value.tag == nil, "\(text)")
+        }
+    }
+}

@@ -1,0 +1,241 @@
+import Foundation
+import Testing
+@testable import RotorCore
+
+/// Issue 21: `rotor scan` finds every copy of a managed key — declared or not, current by
+/// value, earlier generations by fingerprint — and a rotation with `scan:` paths refuses to
+/// delete a key that an undeclared copy still uses.
+@Suite(.serialized) struct ScanTests {
+    /// A key issued by rotor itself, held by an env file, a JSON file, a YAML file and an INI
+    /// file; adopted with `first` (40 bytes, the generated values' shape), then rotated.
+    final class Scene {
+        let scratch: Scratch
+        static let first = "sk_live_CANARYoldBBBBBBBBBBBBBBBBBBBBB34"
+
+        init(scanPolicy: String = "") throws {
+            scratch = try Scratch()
+            try scratch.write("policies/keys.yaml", """
+                kind: RotationPolicy
+                providers:
+                  local: { type: generate, format: { prefix: "sk_live_", bytes: 24, encoding: base64url } }
+                keys:
+                  api-key:
+                    provider: local
+                    every: 30d
+                    grace: 7d
+                \(scanPolicy)
+                """)
+            try scratch.write("consumers/apps.yaml", """
+                kind: ConsumerManifest
+                consumers:
+                  api:
+                    uses: api-key
+                    targets:
+                      - { env_file: ../deploy/api/.env, var: API_KEY }
+                  web:
+                    uses: api-key
+                    targets:
+                      - { json_file: ../deploy/web/config.json, pointer: /auth/key }
+                  worker:
+                    uses: api-key
+                    targets:
+                      - { yaml_file: ../deploy/worker/values.yaml, path: auth.key }
+                  aws:
+                    uses: api-key
+                    targets:
+                      - { ini_file: ../deploy/creds/credentials, section: default, key: api_key }
+
+                """)
+            try hold(Self.first)
+        }
+
+        func hold(_ value: String) throws {
+            try scratch.write("deploy/api/.env", "PORT=1\nAPI_KEY=\(value)\n")
+            try scratch.write("deploy/web/config.json", "{\"auth\": {\"key\": \"\(value)\"}}\n")
+            try scratch.write("deploy/worker/values.yaml", "auth:\n  key: \(value)\n")
+            try scratch.write("deploy/creds/credentials", "[default]\napi_key = \(value)\n")
+        }
+
+        func rotor(_ arguments: [String], environment: [String: String] = [:]) throws -> RotorProcess.Result {
+            try RotorProcess.run(arguments, in: scratch.url, environment: environment)
+        }
+
+        /// The value the targets hold now (read by the test, never printed by rotor).
+        func current() throws -> String {
+            let env = String(decoding: try scratch.bytes("deploy/api/.env"), as: UTF8.self)
+            return String(env.split(separator: "\n").first { $0.hasPrefix("API_KEY=") }!.dropFirst("API_KEY=".count))
+        }
+
+        func json(_ result: RotorProcess.Result) throws -> [String: Any] {
+            try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        }
+    }
+
+    static func findings(_ document: [String: Any]) -> [[String: Any]] {
+        document["findings"] as? [[String: Any]] ?? []
+    }
+
+    /// Every file kind, every trap: planted copies are found with their line and holder,
+    /// declared targets are not called undeclared, a split value, a binary file, a symlink out
+    /// of the tree, `.git/` and rotor's own state are not reported; nothing printed holds a
+    /// value or a fingerprint.
+    @Test func findsEveryPlantedCopyAndNothingElse() throws {
+        let scene = try Scene()
+        #expect(try scene.rotor(["adopt", "api-key"]).status == 0)
+        // The adopted value stays in a backup copy of the env file: an earlier generation.
+        try scene.scratch.write("deploy/api/.env.bak", "PORT=1\nAPI_KEY=\(Scene.first)\n")
+        let rotated = try scene.rotor(["rotate", "api-key"])
+        #expect(rotated.status == 0, "\(rotated.stdout)\(rotated.stderr)")
+        let value = try scene.current()
+        #expect(value != Scene.first && value.count == Scene.first.count)
+
+        try scene.scratch.write("leak/.env.local", "# local\nexport LEAK_KEY=\"\(value)\"\n")
+        try scene.scratch.write("leak/settings.json", "{\n  \"a\": {\n    \"b\": \"\(value)\"\n  }\n}\n")
+        try scene.scratch.write("leak/values.yml", "x:\n  y: '\(value)'\n")
+        try scene.scratch.write("leak/app.ini", "[svc]\ntoken = \(value)\n")
+        try scene.scratch.write("leak/notes.txt", "one\ntwo\nthe key is \(value), do not share\n")
+        try scene.scratch.write("leak/crlf.env", "A=1\r\nCRLF_KEY=\(value)\r\nB=2\r\n")
+        // A line of 3 MiB with the value straddling the first read's 1 MiB boundary.
+        let before = String(repeating: "word ", count: ((1 << 20) - 20) / 5)
+        try scene.scratch.write("leak/long.txt", before + value + " " + String(repeating: "tail ", count: 400_000) + "\n")
+        let half = value.count / 2
+        try scene.scratch.write("leak/split.txt", "first=\(value.prefix(half))\n\(value.dropFirst(half))\n")
+        try scene.scratch.write("leak/binary.bin", "\u{0}\u{1}binary \(value)\n")
+        try scene.scratch.write(".git/config", "token = \(value)\n")
+        let outside = try Scratch()
+        try outside.write("held.env", "OUTSIDE=\(value)\n")
+        try FileManager.default.createSymbolicLink(atPath: scene.scratch.url.appendingPathComponent("leak/outside").path, withDestinationPath: outside.url.path)
+        try FileManager.default.createSymbolicLink(atPath: scene.scratch.url.appendingPathComponent("leak/outside.env").path,
+                                                   withDestinationPath: outside.url.appendingPathComponent("held.env").path)
+        #expect(mkfifo(scene.scratch.url.appendingPathComponent("leak/fifo").path, 0o600) == 0)
+
+        let scan = try scene.rotor(["scan", "--json"])
+        #expect(scan.status == 2, "undeclared copies exist: \(scan.stdout)\(scan.stderr)")
+        let document = try scene.json(scan)
+        #expect(document["version"] as? Int == 1)
+        var found: [String: [String: Any]] = [:]
+        for finding in Self.findings(document) { found["\(finding["path"]!):\(finding["line"]!)"] = finding }
+        let expected: [(String, String, Bool, [String: String]?)] = [
+            ("deploy/api/.env:2", "current", true, ["env_file": scene.scratch.url.path + "/deploy/api/.env", "var": "API_KEY"]),
+            ("deploy/web/config.json:1", "current", true, ["json_file": scene.scratch.url.path + "/deploy/web/config.json", "pointer": "/auth/key"]),
+            ("deploy/worker/values.yaml:2", "current", true, ["yaml_file": scene.scratch.url.path + "/deploy/worker/values.yaml", "path": "auth.key"]),
+            ("deploy/creds/credentials:2", "current", true, ["ini_file": scene.scratch.url.path + "/deploy/creds/credentials", "section": "default", "key": "api_key"]),
+            ("deploy/api/.env.bak:2", "previous", false, ["env_file": scene.scratch.url.path + "/deploy/api/.env.bak", "var": "API_KEY"]),
+            ("leak/.env.local:2", "current", false, ["env_file": scene.scratch.url.path + "/leak/.env.local", "var": "LEAK_KEY"]),
+            ("leak/settings.json:3", "current", false, ["json_file": scene.scratch.url.path + "/leak/settings.json", "pointer": "/a/b"]),
+            ("leak/values.yml:2", "current", false, ["yaml_file": scene.scratch.url.path + "/leak/values.yml", "path": "x.y"]),
+            ("leak/app.ini:2", "current", false, ["ini_file": scene.scratch.url.path + "/leak/app.ini", "section": "svc", "key": "token"]),
+            ("leak/notes.txt:3", "current", false, nil),
+            ("leak/crlf.env:2", "current", false, ["env_file": scene.scratch.url.path + "/leak/crlf.env", "var": "CRLF_KEY"]),
+            ("leak/long.txt:1", "current", false, nil),
+        ]
+        #expect(Set(found.keys) == Set(expected.map(\.0)), "\(found.keys.sorted())")
+        for (place, generation, declared, target) in expected {
+            let finding = try #require(found[place], "\(place)")
+            #expect(finding["key"] as? String == "api-key")
+            #expect(finding["generation"] as? String == generation, "\(place)")
+            #expect(finding["declared"] as? Bool == declared, "\(place)")
+            #expect(finding["target"] as? [String: String] == target, "\(place): \(String(describing: finding["target"]))")
+            #expect(finding["generation_id"] is String, "\(place)")
+        }
+        #expect(document["undeclared"] as? Int == 8)
+        let skipped = try #require((document["scanned"] as? [String: Any])?["skipped"] as? [String: Int])
+        #expect(skipped["binary"] == 1 && skipped["symlink"] == 2 && skipped["git"] == 1 && skipped["special"] == 1 && skipped["state"] == 1, "\(skipped)")
+
+        // Text: the same copies, the consumer entries to add; no value, no fingerprint.
+        let text = try scene.rotor(["scan"])
+        #expect(text.status == 2)
+        #expect(text.stdout.contains("UNDECLARED  leak/.env.local:2  api-key  current generation"), "\(text.stdout)")
+        #expect(text.stdout.contains("UNDECLARED  deploy/api/.env.bak:2  api-key  earlier generation adopted-"), "\(text.stdout)")
+        #expect(!text.stdout.contains("declared    deploy/api/.env:2"), "declared copies only with --verbose")
+        #expect(try scene.rotor(["scan", "--verbose"]).stdout.contains("declared    deploy/api/.env:2  api-key  current generation"))
+        for output in [scan.stdout + scan.stderr, text.stdout + text.stderr] {
+            #expect(!output.contains(value) && !output.contains(Scene.first), "no value is printed")
+            #expect(!output.contains("sha256:"), "no fingerprint is printed: \(output)")
+            #expect(!output.contains(String(value.dropFirst(8).prefix(12))), "no part of a value either")
+        }
+    }
+
+    /// The consumer entries `scan` suggests are ready to paste: added under `consumers:`,
+    /// the configuration validates and those copies are declared from then on.
+    @Test func theSuggestedEntriesDeclareTheCopiesOncePasted() throws {
+        let scene = try Scene()
+        #expect(try scene.rotor(["adopt", "api-key"]).status == 0)
+        try scene.scratch.write("leak/.env.local", "export LEAK_KEY='\(Scene.first)'\n")
+        try scene.scratch.write("leak/settings.json", "{\"a\": {\"b/c\": \"\(Scene.first)\"}}\n")
+        try scene.scratch.write("leak/my app/values.yml", "x:\n  y: \(Scene.first)\n")
+        try scene.scratch.write("leak/notes.txt", "\(Scene.first)\n")
+        let text = try scene.rotor(["scan", "leak"])
+        #expect(text.status == 2, "\(text.stdout)")
+        #expect(text.stdout.contains("# in consumers/apps.yaml, under consumers:"), "\(text.stdout)")
+        #expect(text.stdout.contains("leak/notes.txt:1: no target kind addresses this copy"), "\(text.stdout)")
+        let block = text.stdout.split(separator: "\n", omittingEmptySubsequences: false)
+            .drop { !$0.hasPrefix("  # in consumers/apps.yaml") }.dropFirst()
+            .prefix { $0.hasPrefix("  ") }
+            .joined(separator: "\n")
+        #expect(block.contains("    uses: api-key") && block.contains("var: LEAK_KEY") && block.contains("pointer: \"/a/b~1c\""), "\(block)")
+        let manifest = String(decoding: try scene.scratch.bytes("consumers/apps.yaml"), as: UTF8.self)
+        try scene.scratch.write("consumers/apps.yaml", manifest + block + "\n")
+        let validate = try scene.rotor(["validate"])
+        #expect(validate.status == 0, "\(validate.stdout)\(validate.stderr)\n\(block)")
+        let again = try scene.rotor(["scan", "leak", "--json"])
+        let undeclared = Self.findings(try scene.json(again)).filter { $0["declared"] as? Bool == false }.compactMap { $0["path"] as? String }
+        #expect(undeclared == ["leak/notes.txt"], "\(again.stdout)")
+        // And the next rotation updates them.
+        #expect(try scene.rotor(["rotate", "api-key"]).status == 0)
+        let rotated = try scene.current()
+        #expect(String(decoding: try scene.scratch.bytes("leak/.env.local"), as: UTF8.self).contains(rotated))
+        #expect(String(decoding: try scene.scratch.bytes("leak/my app/values.yml"), as: UTF8.self).contains(rotated))
+    }
+
+    /// `scan:` paths in the policy (and `--scan`): an undeclared copy of the value in use
+    /// stops the rotation at preflight, for `rotate` and for `run`, with nothing changed; an
+    /// emergency goes on and lists the copies of the leaked key left.
+    @Test func anUndeclaredCopyStopsTheRotationAtPreflight() throws {
+        let scene = try Scene(scanPolicy: "    scan: [../leak]")
+        #expect(try scene.rotor(["adopt", "api-key"], environment: ["ROTOR_NOW": "2027-01-01"]).status == 0)
+        try scene.scratch.write("leak/compose.override.env", "API_KEY=\(Scene.first)\n")
+        let refused = try scene.rotor(["rotate", "api-key"])
+        #expect(refused.status == 1, "\(refused.stdout)\(refused.stderr)")
+        #expect(refused.stdout.contains("preflight failed: scan: 1 undeclared copy of the key's value in use (leak/compose.override.env:1 API_KEY)")
+                    || refused.stdout.contains("compose.override.env:1 API_KEY) would stop working"), "\(refused.stdout)")
+        #expect(refused.stdout.contains("nothing was created or changed"))
+        #expect(try scene.current() == Scene.first, "no target changed")
+        let cron = try scene.rotor(["run"], environment: ["ROTOR_NOW": "2027-03-01"])
+        #expect(cron.status == 1 && cron.stdout.contains("preflight failed: scan:"), "\(cron.stdout)\(cron.stderr)")
+        #expect(try scene.current() == Scene.first)
+        #expect(!(refused.stdout + refused.stderr + cron.stdout + cron.stderr).contains(Scene.first))
+
+        // `--scan` adds paths: a copy there also stops it, in a folder the policy does not name.
+        try FileManager.default.removeItem(at: scene.scratch.url.appendingPathComponent("leak/compose.override.env"))
+        try scene.scratch.write("elsewhere/job.env", "K=\(Scene.first)\n")
+        let flagged = try scene.rotor(["rotate", "api-key", "--scan", "elsewhere"])
+        #expect(flagged.status == 1 && flagged.stdout.contains("elsewhere/job.env:1 K"), "\(flagged.stdout)")
+        #expect(try scene.current() == Scene.first)
+
+        // An emergency goes on: the key leaked. Its report lists the copies left.
+        let emergency = try scene.rotor(["rotate", "api-key", "--emergency", "--scan", "elsewhere", "--json"])
+        #expect(emergency.status == 0, "\(emergency.stdout)\(emergency.stderr)")
+        let keys = try #require((try scene.json(emergency))["keys"] as? [[String: Any]])
+        let leaked = try #require(keys.first?["leaked_copies"] as? [[String: Any]], "\(emergency.stdout)")
+        #expect(leaked.count == 1 && leaked.first?["path"] as? String == "\(scene.scratch.url.path)/elsewhere/job.env" && leaked.first?["declared"] as? Bool == false,
+                "\(leaked)")
+        #expect(try scene.current() != Scene.first)
+
+        // With no undeclared copy left, the scheduled rotation goes ahead.
+        try FileManager.default.removeItem(at: scene.scratch.url.appendingPathComponent("elsewhere"))
+        let clean = try scene.rotor(["rotate", "api-key"])
+        #expect(clean.status == 0 && clean.stdout.contains("completed"), "\(clean.stdout)\(clean.stderr)")
+    }
+
+    /// Bad input: a path that does not exist is an error (exit 1); an unknown flag is 64;
+    /// an empty `scan:` entry is a configuration error with its place.
+    @Test func errorsAreClear() throws {
+        let scene = try Scene()
+        let missing = try scene.rotor(["scan", "no-such-folder"])
+        #expect(missing.status == 1 && missing.stderr.contains("cannot scan no-such-folder: No such file or directory"), "\(missing.stderr)")
+        let empty = try Scene(scanPolicy: "    scan: [\"\"]")
+        let invalid = try empty.rotor(["validate"])
+        #expect(invalid.status == 1 && invalid.stderr.contains("keys.yaml:9:") && invalid.stderr.contains("scan path 1 of key 'api-key' is empty"), "\(invalid.stderr)")
+    }
+}
