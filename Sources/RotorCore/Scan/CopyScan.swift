@@ -136,3 +136,11 @@ final class CopyScan: @unchecked Sendable {
         }
     }
 }
+
+/// A scan without a configuration: these needles, these trees (the benchmark's driver).
+public enum PlainScan {
+    /// Each copy's path, 1-based line and needle index, in path and line order.
+    public static func copies(of needles: [ScanNeedle], in roots: [String]) throws -> [(path: String, line: Int, needle: Int)] {
+        try CopyScan(needles: ScanNeedles(needles), skipping: []).run(roots).copies.map { ($0.path, $0.line, $0.needle) }
+    }
+}
