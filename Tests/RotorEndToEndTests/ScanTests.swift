@@ -156,6 +156,24 @@ import Testing
         }
     }
 
+    /// A vendor that changed its key format: the earlier generation (41 characters, adopted)
+    /// is looked for with the shape the audit log recorded for it, not only with the shape
+    /// of the values now (40). Found by writing the test: it was missed.
+    @Test func anEarlierGenerationIsFoundWithItsOwnShape() throws {
+        let legacy = "legacy-CANARY-key-with-another-format-01"  + "9"
+        #expect(legacy.count == 41)
+        let scene = try Scene()
+        try scene.hold(legacy)
+        #expect(try scene.rotor(["adopt", "api-key"]).status == 0)
+        #expect(try scene.rotor(["rotate", "api-key"]).status == 0)
+        try scene.scratch.write("old/.env.bak", "API_KEY=\(legacy)\n")
+        let scan = try scene.rotor(["scan", "old", "--json"])
+        #expect(scan.status == 2, "\(scan.stdout)\(scan.stderr)")
+        let findings = Self.findings(try scene.json(scan))
+        #expect(findings.count == 1 && findings.first?["generation"] as? String == "previous" && findings.first?["line"] as? Int == 1, "\(scan.stdout)")
+        #expect(!(scan.stdout + scan.stderr).contains(legacy))
+    }
+
     /// The consumer entries `scan` suggests are ready to paste: added under `consumers:`,
     /// the configuration validates and those copies are declared from then on.
     @Test func theSuggestedEntriesDeclareTheCopiesOncePasted() throws {

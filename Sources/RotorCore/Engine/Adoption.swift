@@ -52,6 +52,7 @@ extension RotationEngine {
             try store.saveKeyState(KeyState(current: record, previous: nil), for: keyName)
             report.outcome = .completed
             report.newGeneration = record
+            report.newShape = held.shape
             let due = key.every.map { "; next rotation due \(DateFormatting.iso8601(now.addingTimeInterval($0.timeInterval)))" } ?? ""
             report.message = "adopted \(held.id) (\(held.fingerprint)) as held by \(Planner.count(held.targets, "target"))\(due)"
             return report
@@ -64,6 +65,8 @@ extension RotationEngine {
         var id: String
         var fingerprint: String
         var targets: Int
+        /// `ValueShape.recorded` of the value held, for the audit log.
+        var shape: String? = nil
     }
 
     private struct AdoptionRefusal: Error {
@@ -173,13 +176,15 @@ extension RotationEngine {
                     ? "cannot check that what the targets hold logs in as \(id): \(failure.message)"
                     : "what the targets hold does not log in as \(id) (\(failure.message)): give the role they use with --id"))
             }
-            return .success(HeldGeneration(id: id, fingerprint: fingerprint, targets: fingerprints.count + ids.count))
+            return .success(HeldGeneration(id: id, fingerprint: fingerprint, targets: fingerprints.count + ids.count,
+                                        shape: adoptingSecret.map { ValueShape(of: Array($0.reveal().utf8)).recorded }))
         }
         let id = givenID ?? heldIDs.first ?? ManualProvider.adoptedPrefix + DateFormatting.compactTimestamp(now).prefix(8)
         if let problem = Self.idProblem(id, heldValues: heldValues) {
             return .failure(AdoptionRefusal(message: problem))
         }
-        return .success(HeldGeneration(id: id, fingerprint: fingerprint, targets: fingerprints.count + ids.count))
+        return .success(HeldGeneration(id: id, fingerprint: fingerprint, targets: fingerprints.count + ids.count,
+                                        shape: adoptingSecret.map { ValueShape(of: Array($0.reveal().utf8)).recorded }))
     }
 
     /// Why `id` cannot be a generation's id, or nil. An id is shown, journalled, audited

@@ -138,6 +138,8 @@ public final class RotationEngine: Sendable {
         var data: [String: String] = [:]
         if let new = report.newGeneration { data["new_id"] = new.id; data["new_fingerprint"] = new.fingerprint }
         if let old = report.oldGeneration { data["old_id"] = old.id; data["old_fingerprint"] = old.fingerprint }
+        if report.newGeneration != nil, let shape = report.newShape { data["new_shape"] = shape }
+        if report.oldGeneration != nil, let shape = report.oldShape { data["old_shape"] = shape }
         try store.appendAudit(AuditEntry(at: clock(), key: report.key, action: action.rawValue, outcome: report.outcome.rawValue,
                                          emergency: report.emergency, runID: report.runID, detail: report.message, data: data))
     }

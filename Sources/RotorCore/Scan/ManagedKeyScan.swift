@@ -87,23 +87,29 @@ public struct ManagedKeyScan {
             }
             guard earlierGenerations else { continue }
             var earlier: [(id: String?, fingerprint: String)] = []
+            var recordedShapes: [String: Set<ValueShape>] = [:]
             if let previous = state.previous { earlier.append((previous.id, previous.fingerprint)) }
             for entry in audit where entry.key == name {
-                for (idField, fingerprintField) in [("old_id", "old_fingerprint"), ("new_id", "new_fingerprint")] {
-                    if let fingerprint = entry.data[fingerprintField] { earlier.append((entry.data[idField], fingerprint)) }
+                for side in ["old", "new"] {
+                    guard let fingerprint = entry.data[side + "_fingerprint"] else { continue }
+                    earlier.append((entry.data[side + "_id"], fingerprint))
+                    if let shape = entry.data[side + "_shape"].flatMap(ValueShape.init(recorded:)) { recordedShapes[fingerprint, default: []].insert(shape) }
                 }
             }
             for generation in earlier where !known.contains(generation.fingerprint) && GenerationRecord.isFingerprint(generation.fingerprint) {
                 known.insert(generation.fingerprint)
-                byFingerprint.append((name, ScanNeedle(key: name, generation: .previous, generationID: generation.id, fingerprint: generation.fingerprint, shapes: [])))
+                byFingerprint.append((name, ScanNeedle(key: name, generation: .previous, generationID: generation.id, fingerprint: generation.fingerprint,
+                                                       shapes: Array(recordedShapes[generation.fingerprint] ?? []))))
             }
         }
-        // An earlier generation had the shape of the key's values now; a key none of whose
+        // An earlier generation is looked for with the shape the audit log recorded for it
+        // (since issue 21), and with the shape of the key's values now; a key none of whose
         // targets could be read borrows every key's shapes.
-        let everyShape = Array(Set(shapesByKey.values.flatMap { $0 }))
+        let everyShape = Set(shapesByKey.values.flatMap { $0 })
         var shapeless = Set<String>()
         for (key, var needle) in byFingerprint {
-            needle.shapes = shapesByKey[key].flatMap { $0.isEmpty ? nil : $0 } ?? everyShape
+            let now = shapesByKey[key].flatMap { $0.isEmpty ? nil : Set($0) } ?? everyShape
+            needle.shapes = Array(now.union(needle.shapes))
             if needle.shapes.isEmpty { shapeless.insert(key); continue }
             needles.append(needle)
         }

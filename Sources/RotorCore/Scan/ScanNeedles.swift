@@ -64,6 +64,54 @@ public struct ValueShape: Sendable, Hashable {
     }
 }
 
+extension ValueShape {
+    /// How the audit log records it (`new_shape`, `old_shape`), so that an earlier generation
+    /// is looked for with its own shape: `40:0Aa+2d5f` — the length, `0`, `A`, `a` for the
+    /// classes, then `+` and each other byte in hex. Says no more of a value than its
+    /// length and which characters it draws from.
+    public var recorded: String {
+        var classes = ""
+        var others: [UInt8] = []
+        for byte in 0...255 where alphabet.contains(UInt8(byte)) {
+            switch UInt8(byte) {
+            case UInt8(ascii: "a"): classes += "a"
+            case UInt8(ascii: "A"): classes += "A"
+            case UInt8(ascii: "0"): classes += "0"
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"): break
+            default: others.append(UInt8(byte))
+            }
+        }
+        return "\(length):\(classes)" + (others.isEmpty ? "" : "+" + Fingerprint.hex(others))
+    }
+
+    /// A shape as `recorded` writes it; nil for anything else (an edited audit log).
+    public init?(recorded text: String) {
+        let parts = text.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
+        guard parts.count == 2, let length = Int(parts[0]), (1...4096).contains(length) else { return nil }
+        let pieces = parts[1].split(separator: "+", maxSplits: 1, omittingEmptySubsequences: false)
+        var alphabet = ByteSet()
+        for character in pieces[0] {
+            switch character {
+            case "a": alphabet.insert(UInt8(ascii: "a")...UInt8(ascii: "z"))
+            case "A": alphabet.insert(UInt8(ascii: "A")...UInt8(ascii: "Z"))
+            case "0": alphabet.insert(UInt8(ascii: "0")...UInt8(ascii: "9"))
+            default: return nil
+            }
+        }
+        if pieces.count == 2 {
+            let hex = Array(pieces[1].utf8)
+            guard !hex.isEmpty, hex.count % 2 == 0 else { return nil }
+            for index in stride(from: 0, to: hex.count, by: 2) {
+                guard let byte = UInt8(String(decoding: hex[index..<index + 2], as: UTF8.self), radix: 16),
+                      byte != 0x0A, byte != 0x0D else { return nil }
+                alphabet.insert(byte)
+            }
+        }
+        self.length = length
+        self.alphabet = alphabet
+    }
+}
+
 /// A set of bytes, four words wide.
 struct ByteSet: Sendable, Hashable {
     private var words: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)

@@ -87,6 +87,17 @@ import Testing
         }
     }
 
+    @Test func aRecordedShapeReadsBackAndNothingElseDoes() {
+        for value in [Self.hexKey, Self.base64Key, "sk_live_AbC-12", "pass word\twith ümlaut"] {
+            let shape = ValueShape(of: Array(value.utf8))
+            #expect(ValueShape(recorded: shape.recorded) == shape, "\(shape.recorded)")
+        }
+        #expect(ValueShape(of: Array(Self.base64Key.utf8)).recorded == "40:0Aa+2b2f3d")
+        for bad in ["", "40", "x:aA0", "0:a", "40:aB", "40:a+2", "40:a+zz", "40:a+0a", "99999:a"] {
+            #expect(ValueShape(recorded: bad) == nil, "\(bad)")
+        }
+    }
+
     @Test func suggestedPathsAndScalarsReadBack() {
         #expect(ManifestSuggestion.relativePath("/srv/app/deploy/.env", from: "/srv/app/consumers") == "../deploy/.env")
         #expect(ManifestSuggestion.relativePath("/srv/app/consumers/x.env", from: "/srv/app/consumers") == "x.env")

@@ -24,6 +24,10 @@ public struct RotationReport: Sendable, Encodable, Equatable {
     /// An emergency rotation with `scan:` paths (or `--scan`): every copy of the leaked
     /// generation left in them once the run ended (nil: nothing was scanned).
     public var leakedCopies: [LeakedCopy]? = nil
+    /// The shapes (`ValueShape.recorded`) of the new and old generations, for the audit log
+    /// (`rotor scan` looks for an earlier generation with its own). Not part of the JSON.
+    public var newShape: String? = nil
+    public var oldShape: String? = nil
 
     /// Where a copy of a leaked generation still is.
     public struct LeakedCopy: Sendable, Encodable, Equatable {

@@ -74,6 +74,7 @@ extension RotationRun {
             let record = GenerationRecord(id: generation.id, fingerprint: generation.secret.fingerprint, created: now)
             newGeneration = generation
             report.newGeneration = record
+            report.newShape = ValueShape(of: Array(generation.secret.reveal().utf8)).recorded
             try journal.record(.create, .done, "created \(generation.id) (\(record.fingerprint))", facts: JournalFacts(new: record, name: name))
             note(.create, "created \(generation.id) (\(record.fingerprint))", .ok)
             engine.progress("\(keyName): created \(generation.id) (\(record.fingerprint))")

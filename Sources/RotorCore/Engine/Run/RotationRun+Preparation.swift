@@ -62,7 +62,10 @@ extension RotationRun {
             let secret = Secret(value)
             if !heldSecrets.contains(secret) { heldSecrets.append(secret) }
             heldFingerprints.insert(secret.fingerprint)
-            if let old, oldSecret == nil, secret.fingerprint == old.fingerprint { oldSecret = secret }
+            if let old, oldSecret == nil, secret.fingerprint == old.fingerprint {
+                oldSecret = secret
+                report.oldShape = ValueShape(of: Array(value.utf8)).recorded
+            }
         }
     }
 
