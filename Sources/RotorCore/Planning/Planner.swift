@@ -132,7 +132,9 @@ public enum Planner {
         }
         steps.reserveCapacity(targetCount + 2 * consumers.count + key.verify.count + 5)
         steps.append(PlanStep(step: .preflight, detail:
-            "check \(count(targetCount, "target")) in \(count(fileCount, "file")), \(count(commands, "command")) and the provider's requirements; stop before anything is created if one fails"))
+            "check \(count(targetCount, "target")) in \(count(fileCount, "file")), \(count(commands, "command")) and the provider's requirements"
+            + (key.scan.isEmpty ? "" : ", and look through \(key.scan.map { ControlCharacters.escapeLine($0) }.joined(separator: ", ")) for undeclared copies of the key's value (scan:)")
+            + "; stop before anything is created if one fails"))
         let revokeStep = steps.count
         if input.revokeFirst, let current = state.current {
             steps.append(PlanStep(step: .delete, detail: "REVOKE FIRST: delete the current generation \(current.id) (\(current.fingerprint)) before consumers are updated; consumers fail until updated, and rollback cannot restore it"))
