@@ -174,6 +174,25 @@ import Testing
         #expect(!(scan.stdout + scan.stderr).contains(legacy))
     }
 
+    /// Found by an operator: the quickstart's first `rotate` (no `adopt`) replaced a value
+    /// rotor had no record of, and a copy of it left in a `.env.bak` was never found. The
+    /// rotation records what the targets held (fingerprint and shape) in the audit log.
+    @Test func aValueTheFirstRotationReplacedIsFound() throws {
+        let unrecorded = "never-adopted-CANARY-value-0123456789"
+        let scene = try Scene()
+        try scene.hold(unrecorded)
+        try scene.scratch.write("deploy/api/.env.bak", "API_KEY=\(unrecorded)\n")
+        let rotated = try scene.rotor(["rotate", "api-key"])
+        #expect(rotated.status == 0, "\(rotated.stdout)\(rotated.stderr)")
+        let scan = try scene.rotor(["scan", "--json"])
+        #expect(scan.status == 2, "\(scan.stdout)\(scan.stderr)")
+        let bak = Self.findings(try scene.json(scan)).filter { $0["path"] as? String == "deploy/api/.env.bak" }
+        #expect(bak.count == 1 && bak.first?["generation"] as? String == "previous" && bak.first?["generation_id"] is NSNull, "\(scan.stdout)")
+        #expect(!(scan.stdout + scan.stderr).contains(unrecorded))
+        let history = try scene.rotor(["history", "--json"])
+        #expect(!history.stdout.contains(unrecorded) && history.stdout.contains("held_fingerprints"), "\(history.stdout)")
+    }
+
     /// The consumer entries `scan` suggests are ready to paste: added under `consumers:`,
     /// the configuration validates and those copies are declared from then on.
     @Test func theSuggestedEntriesDeclareTheCopiesOncePasted() throws {

@@ -140,6 +140,10 @@ public final class RotationEngine: Sendable {
         if let old = report.oldGeneration { data["old_id"] = old.id; data["old_fingerprint"] = old.fingerprint }
         if report.newGeneration != nil, let shape = report.newShape { data["new_shape"] = shape }
         if report.oldGeneration != nil, let shape = report.oldShape { data["old_shape"] = shape }
+        if !report.replacedValues.isEmpty {
+            data["held_fingerprints"] = report.replacedValues.map(\.fingerprint).joined(separator: ",")
+            data["held_shapes"] = report.replacedValues.map(\.shape).joined(separator: ",")
+        }
         try store.appendAudit(AuditEntry(at: clock(), key: report.key, action: action.rawValue, outcome: report.outcome.rawValue,
                                          emergency: report.emergency, runID: report.runID, detail: report.message, data: data))
     }

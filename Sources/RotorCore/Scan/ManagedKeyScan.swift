@@ -95,6 +95,13 @@ public struct ManagedKeyScan {
                     earlier.append((entry.data[side + "_id"], fingerprint))
                     if let shape = entry.data[side + "_shape"].flatMap(ValueShape.init(recorded:)) { recordedShapes[fingerprint, default: []].insert(shape) }
                 }
+                // Values a rotation replaced that rotor had no record of (a key never adopted).
+                let replaced = entry.data["held_fingerprints"]?.split(separator: ",").map(String.init) ?? []
+                let shapes = entry.data["held_shapes"]?.split(separator: ",").map(String.init) ?? []
+                for (index, fingerprint) in replaced.enumerated() {
+                    earlier.append((nil, fingerprint))
+                    if index < shapes.count, let shape = ValueShape(recorded: shapes[index]) { recordedShapes[fingerprint, default: []].insert(shape) }
+                }
             }
             for generation in earlier where !known.contains(generation.fingerprint) && GenerationRecord.isFingerprint(generation.fingerprint) {
                 known.insert(generation.fingerprint)
@@ -108,8 +115,9 @@ public struct ManagedKeyScan {
         let everyShape = Set(shapesByKey.values.flatMap { $0 })
         var shapeless = Set<String>()
         for (key, var needle) in byFingerprint {
-            let now = shapesByKey[key].flatMap { $0.isEmpty ? nil : Set($0) } ?? everyShape
-            needle.shapes = Array(now.union(needle.shapes))
+            // Widened by the base64 symbols: the value now may lack a `-` an earlier one had.
+            let now = (shapesByKey[key].flatMap { $0.isEmpty ? nil : Set($0) } ?? everyShape).map { $0.widened(by: "-_+/=") }
+            needle.shapes = Array(Set(now).union(needle.shapes))
             if needle.shapes.isEmpty { shapeless.insert(key); continue }
             needles.append(needle)
         }

@@ -112,6 +112,15 @@ extension ValueShape {
     }
 }
 
+extension ValueShape {
+    /// The same length, with `bytes` among its characters too.
+    func widened(by bytes: String) -> ValueShape {
+        var shape = self
+        for byte in bytes.utf8 { shape.alphabet.insert(byte) }
+        return shape
+    }
+}
+
 /// A set of bytes, four words wide.
 struct ByteSet: Sendable, Hashable {
     private var words: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)

@@ -74,6 +74,17 @@ import Testing
         #expect(matches == [CopyFinder.Match(needle: 0, line: 2)])
     }
 
+    /// Found by an operator: an earlier generation was looked for with the characters of
+    /// the value now, and one with a `-` the value now lacks was missed (2 of 10 rotations).
+    @Test func aWidenedShapeFindsAnEarlierValueWithAnotherSymbol() throws {
+        let now = ValueShape(of: Array("whsec_abcdefghABCDEFGH0123456789abcdefghABCDEFG".utf8))
+        let old = "whsec_abc-efghABCDEFGH0123456789abcdefghABCDEFG"
+        let narrow = ScanNeedle(key: "k", generation: .previous, generationID: nil, fingerprint: Fingerprint.of(old), shapes: [now])
+        #expect(try find(Array("K=\(old)\n".utf8), [narrow]).isEmpty, "the narrow shape splits the value at '-'")
+        let wide = ScanNeedle(key: "k", generation: .previous, generationID: nil, fingerprint: Fingerprint.of(old), shapes: [now.widened(by: "-_+/=")])
+        #expect(try find(Array("K=\(old)\n".utf8), [wide]) == [CopyFinder.Match(needle: 0, line: 1)])
+    }
+
     @Test func aBinaryFileIsNotSearched() throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("copy-finder-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)

@@ -28,6 +28,15 @@ public struct RotationReport: Sendable, Encodable, Equatable {
     /// (`rotor scan` looks for an earlier generation with its own). Not part of the JSON.
     public var newShape: String? = nil
     public var oldShape: String? = nil
+    /// What the targets held when the run began that is not the old generation rotor
+    /// recorded (a key never adopted, a drifted target): fingerprint and shape of each, for
+    /// the audit log, so that `rotor scan` finds copies of values rotor replaced. Not JSON.
+    public var replacedValues: [ReplacedValue] = []
+
+    public struct ReplacedValue: Sendable, Equatable {
+        public var fingerprint: String
+        public var shape: String
+    }
 
     /// Where a copy of a leaked generation still is.
     public struct LeakedCopy: Sendable, Encodable, Equatable {

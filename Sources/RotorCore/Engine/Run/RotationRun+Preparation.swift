@@ -60,7 +60,12 @@ extension RotationRun {
             if let id = held[.id], !heldIDs.contains(id) { heldIDs.append(id) }
             guard let value = held[.secret] else { continue }
             let secret = Secret(value)
-            if !heldSecrets.contains(secret) { heldSecrets.append(secret) }
+            if !heldSecrets.contains(secret) {
+                heldSecrets.append(secret)
+                if secret.fingerprint != old?.fingerprint {
+                    report.replacedValues.append(RotationReport.ReplacedValue(fingerprint: secret.fingerprint, shape: ValueShape(of: Array(value.utf8)).recorded))
+                }
+            }
             heldFingerprints.insert(secret.fingerprint)
             if let old, oldSecret == nil, secret.fingerprint == old.fingerprint {
                 oldSecret = secret
