@@ -78,7 +78,7 @@ struct GlobalFlags: ParsableArguments {
 
 /// A path given on the command line, absolute (relative to the current folder).
 func absolutePath(_ path: String) -> String {
-    path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+    PathNormalizer.normalize(path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path)
 }
 
 /// Ends the process with one of rotor's exit codes.
@@ -141,8 +141,9 @@ extension Rotor {
                 special files, rotor's state, or symlinks) for each key's current generation, by the value \
                 its targets hold, and every earlier generation rotor recorded, by fingerprint. Prints where \
                 each copy is and whether a target declares it — never a value — and, for an undeclared one, \
-                the consumer entry that would declare it. Exit 0 no undeclared copy; 2 an undeclared copy \
-                exists; 1 error (or a file that could not be read).
+                the consumer entry that would declare it. --verbose also lists the declared copies; --quiet \
+                prints only the undeclared ones. Exit 0 no undeclared copy; 2 an undeclared copy exists; \
+                1 error, or a file or folder that could not be read (whatever was found).
                 """)
 
         @Argument(help: ArgumentHelp("Files or folders to look through (default: the current folder).", valueName: "path"))

@@ -27,7 +27,7 @@ public enum PlanCommand {
         guard let (states, interrupted, streaks) = step.existingStatesAndInterruptedRuns(keys: options.keys) else { return .failure }
         var input = PlanningInput(configuration: configuration, states: states, now: options.now, selectedKeys: options.keys,
                                   displayPath: { loader.displayPath($0) })
-        input.preflightProblems = PreflightChecks.forPlan()
+        input.preflightProblems = PreflightChecks.forPlan(skipping: ScanCommand.stateFolders(global))
         input.failureStreaks = streaks
         let (plan, inspected) = Planner.plan(input, inspect: inspect(displayPath: { loader.displayPath($0) }))
         let warnings = interrupted.map(InterruptedRuns.describe)
@@ -57,9 +57,10 @@ public enum PlanCommand {
 
     /// The plan a dry run shows (`run --dry-run`, `rotate --dry-run`): made as `plan` makes
     /// it — every target looked at, every check preflight can make without the provider.
-    static func dryRun(_ input: PlanningInput, displayPath: @escaping @Sendable (String) -> String) -> Plan {
+    static func dryRun(_ input: PlanningInput, displayPath: @escaping @Sendable (String) -> String, scanPaths: [String] = [],
+                       skipping: Set<FileID> = []) -> Plan {
         var input = input
-        input.preflightProblems = PreflightChecks.forPlan()
+        input.preflightProblems = PreflightChecks.forPlan(scanPaths: scanPaths, skipping: skipping, emergency: input.emergency)
         return Planner.plan(input, inspect: inspect(displayPath: displayPath)).plan
     }
 

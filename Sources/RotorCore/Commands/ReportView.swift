@@ -16,7 +16,8 @@ struct ReportView {
         if json {
             console.writeOut(JSONOutput.encode(Document(version: 1, keys: reports)))
         } else {
-            for report in reports where !quiet || report.exitStatus != .success {
+            // --quiet still shows an emergency that left copies of the leaked key in files.
+            for report in reports where !quiet || report.exitStatus != .success || !(report.leakedCopies ?? []).isEmpty {
                 if report.emergency {
                     // An incident is closed on evidence: it comes first.
                     for revocation in report.revocations { console.out("\(report.key): \(evidence(revocation))") }

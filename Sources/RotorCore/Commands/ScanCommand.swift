@@ -25,14 +25,18 @@ public enum ScanCommand {
             console.err("error: cannot read the state store: \(error)")
             return .failure
         }
-        let scan = ManagedKeyScan(configuration: configuration, keys: configuration.keys, states: states, audit: audit)
+        var scan = ManagedKeyScan(configuration: configuration, keys: configuration.keys, states: states, audit: audit)
+        if store == nil {
+            // Without it, only the values the targets hold now can be looked for.
+            scan.warnings.insert("no state store at \(StateStoreURL.redacted(global.stateURL ?? StateStoreURL.defaultURL)): earlier generations are not looked for (rotor keeps their fingerprints there); name the fleet's store with --state", at: 0)
+        }
         if !global.quiet { scan.warnings.forEach { console.warn($0) } }
         let roots = options.paths.isEmpty ? ["."] : options.paths
         let showsProgress = console.errIsTerminal && !global.quiet && !options.json
         let result: (findings: [ScanFinding], tally: ScanTally)
         do {
             result = try scan.findings(in: roots, skipping: stateFolders(global), progress: showsProgress ? { tally in
-                console.writeErr("\r\u{1B}[Kscanning: \(tally.files) files, \(ByteCountText.megabytes(tally.bytes))")
+                console.writeErr("\r\u{1B}[Kscanning: \(tally.files) files, \(ByteCountText.text(tally.bytes))")
             } : nil)
         } catch {
             if showsProgress { console.writeErr("\r\u{1B}[K") }
@@ -46,8 +50,9 @@ public enum ScanCommand {
         } else {
             render(findings, tally: tally, roots: roots, configuration: configuration, global: global, console: console)
         }
-        if findings.contains(where: { !$0.declared }) { return .pending }
-        return tally.unreadableCount > 0 ? .failure : .success
+        // An incomplete scan is an error whatever it found (as grep): a copy may be in what it could not read.
+        if tally.unreadableCount > 0 { return .failure }
+        return findings.contains(where: { !$0.declared }) ? .pending : .success
     }
 
     /// rotor's own state (the SQLite database, the backups of a run's targets) is never a copy.
@@ -80,9 +85,9 @@ public enum ScanCommand {
             let label = finding.declared ? "declared  " : Style.red("UNDECLARED", color)
             console.out("\(label)  \(ControlCharacters.escapeLine(finding.path)):\(finding.line)  \(finding.key)  \(describe(finding))")
         }
-        let skipped = tally.skipped.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key.replacingOccurrences(of: "_", with: " "))" }
+        let skipped = tally.skipped.filter { $0.value > 0 }.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key.replacingOccurrences(of: "_", with: " "))" }
         if !global.quiet || !undeclared.isEmpty {
-            console.out("scanned \(tally.files) file\(tally.files == 1 ? "" : "s") (\(ByteCountText.megabytes(tally.bytes))) under \(roots.map(ControlCharacters.escapeLine).joined(separator: ", "))"
+            console.out("scanned \(tally.files) file\(tally.files == 1 ? "" : "s") (\(ByteCountText.text(tally.bytes))) under \(roots.map(ControlCharacters.escapeLine).joined(separator: ", "))"
                 + (skipped.isEmpty ? "" : "; skipped " + skipped.joined(separator: ", "))
                 + ": \(findings.count - undeclared.count) declared cop\(findings.count - undeclared.count == 1 ? "y" : "ies"), \(undeclared.count) undeclared")
         }
@@ -106,9 +111,14 @@ public enum ScanCommand {
     }
 }
 
-/// Byte counts as people read them.
+/// Byte counts as people read them (decimal units, as `ls -h --si` and disk vendors).
 enum ByteCountText {
-    static func megabytes(_ bytes: Int) -> String {
-        bytes >= 1 << 30 ? String(format: "%.2f GB", Double(bytes) / Double(1 << 30)) : String(format: "%.1f MB", Double(bytes) / Double(1 << 20))
+    static func text(_ bytes: Int) -> String {
+        switch bytes {
+        case ..<1_000: "\(bytes) bytes"
+        case ..<1_000_000: String(format: "%.1f kB", Double(bytes) / 1e3)
+        case ..<1_000_000_000: String(format: "%.1f MB", Double(bytes) / 1e6)
+        default: String(format: "%.2f GB", Double(bytes) / 1e9)
+        }
     }
 }

@@ -44,11 +44,21 @@ enum PreflightChecks {
     /// `problems` for the planner: the provider implementation made as a run would make it
     /// (no person at hand), for a due key only. Each program is looked for once per plan (at
     /// 1,000 keys and 10,000 consumers each reload's PATH walk cost plan 0.2 s: measured).
-    static func forPlan() -> @Sendable (KeyPolicy, ProviderSpec, [ConsumerSpec]) -> [String] {
+    /// `scanPaths`: `--scan` of the command whose dry run this is; `skipping`: rotor's state
+    /// folder, which a scan never reports on. An emergency is not stopped by a copy.
+    static func forPlan(scanPaths: [String] = [], skipping: Set<FileID> = [], emergency: Bool = false) -> @Sendable (KeyPolicy, ProviderSpec, [ConsumerSpec]) -> [String] {
         let found = LookupCache()
         return { key, provider, consumers in
-            problems(key: key, provider: provider, implementation: provider.makeProvider(runner: CommandRunner()), consumers: consumers,
-                     targetCommands: true, locate: found.locate)
+            var found = problems(key: key, provider: provider, implementation: provider.makeProvider(runner: CommandRunner()), consumers: consumers,
+                                 targetCommands: true, locate: found.locate)
+            // The `scan:` check preflight makes.
+            let paths = emergency ? [] : ScanPreflight.paths(of: key, extra: scanPaths)
+            let held = paths.isEmpty ? [] : ScanPreflight.heldValues(consumers)
+            if !held.isEmpty, let refusal = ScanPreflight.check(key: key.name.value, values: held, generationID: nil, consumers: consumers,
+                                                              paths: paths, skipping: skipping).refusal {
+                found.append(refusal)
+            }
+            return found
         }
     }
 }

@@ -13,6 +13,7 @@ struct FoundCopy: Sendable {
 public struct ScanTally: Sendable, Codable, Equatable {
     public var files = 0
     public var bytes = 0
+    /// Every reason (`TreeWalk.Skip`), 0 included.
     public var skipped: [String: Int] = [:]
     /// Files and folders that could not be read (a copy there would not be found), first few.
     public var unreadable: [String] = []
@@ -36,7 +37,7 @@ final class CopyScan: @unchecked Sendable {
     private var queue: [TreeWalk.OpenFile] = []
     private var walkFinished = false
     private var found: [FoundCopy] = []
-    private var tally = ScanTally()
+    private var tally = ScanTally(skipped: Dictionary(uniqueKeysWithValues: TreeWalk.Skip.allCases.map { ($0.rawValue, 0) }))
     private static let queueLimit = 256
     static let unreadableListed = 20
 

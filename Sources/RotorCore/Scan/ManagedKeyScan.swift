@@ -14,11 +14,14 @@ public struct ScanFinding: Sendable, Codable, Equatable {
     /// The manifest target that would address it (`env_file` + `var`, `json_file` +
     /// `pointer`…, the path absolute), when its file's kind names what holds it.
     public var target: [String: String]?
+    /// The copy is where another key's target is: that key's target holds the wrong key.
+    public var targetOf: String?
     var targetOrder: [String] = []
 
     enum CodingKeys: String, CodingKey {
         case path, line, key, generation, declared, target
         case generationID = "generation_id"
+        case targetOf = "target_of"
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -30,11 +33,12 @@ public struct ScanFinding: Sendable, Codable, Equatable {
         try container.encode(generationID, forKey: .generationID)  // null when rotor recorded none
         try container.encode(declared, forKey: .declared)
         try container.encodeIfPresent(target, forKey: .target)
+        try container.encodeIfPresent(targetOf, forKey: .targetOf)
     }
 
     public static func == (lhs: ScanFinding, rhs: ScanFinding) -> Bool {
         (lhs.path, lhs.line, lhs.key, lhs.generation, lhs.generationID, lhs.declared) == (rhs.path, rhs.line, rhs.key, rhs.generation, rhs.generationID, rhs.declared)
-            && lhs.target == rhs.target
+            && lhs.target == rhs.target && lhs.targetOf == rhs.targetOf
     }
 }
 
@@ -150,16 +154,19 @@ public struct ManagedKeyScan {
         let (copies, tally) = try CopyScan(needles: arranged, skipping: skipping, progress: progress).run(roots)
         let findings = copies.map { copy -> ScanFinding in
             let needle = needles[copy.needle]
-            let targets = declared[needle.key] ?? []
-            let isDeclared = targets.contains { target in
+            func addresses(_ target: (file: FileID, kind: TargetSpec.Kind)) -> Bool {
                 target.file == copy.file && (copy.holder.map { $0.isAddressed(by: target.kind) } ?? true)
             }
+            let isDeclared = (declared[needle.key] ?? []).contains(where: addresses)
+            let otherKey = isDeclared || copy.holder == nil ? nil
+                : declared.keys.sorted().first { $0 != needle.key && declared[$0]!.contains(where: addresses) }
             let absolute = copy.path.hasPrefix("/") ? copy.path : FileManager.default.currentDirectoryPath + "/" + copy.path
             let fields = copy.holder?.targetFields(path: PathNormalizer.normalize(absolute))
             var finding = ScanFinding(path: copy.path, line: copy.line, key: needle.key, generation: needle.generation,
                                       generationID: needle.generationID, declared: isDeclared,
                                       target: fields.map { Dictionary($0, uniquingKeysWith: { first, _ in first }) })
             finding.targetOrder = fields?.map(\.0) ?? []
+            finding.targetOf = otherKey
             return finding
         }
         return (findings, tally)

@@ -4,28 +4,29 @@ import Foundation
 /// `consumers:` of the manifest that already lists the key's consumers (paths relative to
 /// it, as manifests write them); one consumer per file and key.
 enum ManifestSuggestion {
+    /// The copies no entry can declare (each with what to do instead), then one YAML block
+    /// per manifest — the tail pastes as it is.
     static func make(_ findings: [ScanFinding], configuration: Configuration) -> [String] {
-        var lines: [String] = []
+        var notes: [String] = []
+        var blocks: [String: [String]] = [:]
         var taken = Set(configuration.consumers.map(\.name.value))
-        let byKey = Dictionary(grouping: findings, by: \.key)
-        for key in byKey.keys.sorted() {
-            let findings = byKey[key]!
-            let first = configuration.consumers(of: key).first
-            let manifest = first?.name.location.file
-            let folder = first?.directory ?? FileManager.default.currentDirectoryPath
-            let plain = findings.filter { $0.target == nil }
-            for finding in plain {
-                lines.append("  \(ControlCharacters.escapeLine(finding.path)):\(finding.line): no target kind addresses this copy (not an env, JSON, YAML or INI value of its own): move it into one, or delete it")
+        for finding in findings where finding.target == nil || finding.targetOf != nil {
+            let place = "  \(ControlCharacters.escapeLine(finding.path)):\(finding.line): "
+            if let other = finding.targetOf {
+                notes.append(place + "a target of key '\(other)' holds key '\(finding.key)': 'rotor sync \(other)' writes \(other)'s value there, if that is what it should hold")
+            } else {
+                notes.append(place + "no manifest target can address this copy (a plain text file, a value inside a longer string, a YAML list item): move it into an env, JSON, YAML or INI value of its own, or delete it")
             }
-            let declarable = findings.filter { $0.target != nil }
-            guard !declarable.isEmpty else { continue }
-            lines.append("  # \(manifest.map { "in \(ControlCharacters.escapeLine(displayPath($0))), under consumers:" } ?? "in a consumer manifest (kind: ConsumerManifest), under consumers:")")
-            let byFile = Dictionary(grouping: declarable, by: \.path)
+        }
+        let declarable = findings.filter { $0.target != nil && $0.targetOf == nil }
+        let byKey = Dictionary(grouping: declarable, by: \.key)
+        for key in byKey.keys.sorted() {
+            let first = configuration.consumers(of: key).first
+            let manifest = first.map { displayPath($0.name.location.file) } ?? ""
+            let folder = first?.directory ?? FileManager.default.currentDirectoryPath
+            let byFile = Dictionary(grouping: byKey[key]!, by: \.path)
             for path in byFile.keys.sorted() {
-                let name = consumerName(key: key, path: path, taken: &taken)
-                lines.append("  \(name):")
-                lines.append("    uses: \(key)")
-                lines.append("    targets:")
+                var lines = ["  \(consumerName(key: key, path: path, taken: &taken)):", "    uses: \(key)", "    targets:"]
                 var written = Set<[String: String]>()
                 for finding in byFile[path]! {
                     guard var target = finding.target, written.insert(target).inserted else { continue }
@@ -36,7 +37,14 @@ enum ManifestSuggestion {
                         lines.append((index == 0 ? "      - " : "        ") + "\(field): \(YAMLText.quotedIfNeeded(target[field] ?? ""))")
                     }
                 }
+                blocks[manifest, default: []] += lines
             }
+        }
+        var lines = notes
+        for manifest in blocks.keys.sorted() {
+            lines.append("  # " + (manifest.isEmpty ? "in a consumer manifest (kind: ConsumerManifest), under consumers:"
+                                                    : "in \(ControlCharacters.escapeLine(manifest)), under consumers:"))
+            lines += blocks[manifest]!
         }
         return lines
     }

@@ -21,8 +21,9 @@ public struct FileID: Hashable, Sendable {
 /// Walks the folders `scan` was given and opens every regular file in them, without ever
 /// following a symlink: each folder is opened relative to its parent's descriptor with
 /// `O_NOFOLLOW`, so a symlink swapped in while the walk runs is refused, not followed out of
-/// the tree. Skips `.git/`, the folders in `skipping` (rotor's state), special files
-/// (FIFOs, sockets, devices: opened without blocking, then refused) and symlinks.
+/// the tree. Skips `.git/`, the folders in `skipping` (rotor's state) and every `.rotor/`
+/// (another project's state and backups), special files (FIFOs, sockets, devices: opened
+/// without blocking, then refused) and symlinks.
 struct TreeWalk {
     enum Skip: String, CaseIterable, Sendable {
         case symlink, special, git, state, unreadable
@@ -111,6 +112,10 @@ struct TreeWalk {
             case UInt8(DT_DIR):
                 if name == ".git" {
                     skipped(.git, childPath, nil)
+                    continue
+                }
+                if name == ".rotor" {
+                    skipped(.state, childPath, nil)
                     continue
                 }
                 let child = openat(folder, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)

@@ -63,10 +63,10 @@ final class DecodingContext {
 
 /// Lexical path clean-up (`a/./b/../c` → `a/c`), without touching the file system: the
 /// same answer as `URL.standardizedFileURL` for absolute paths, at a fraction of the cost.
-enum PathNormalizer {
+public enum PathNormalizer {
     private static let slash = UInt8(ascii: "/"), dot = UInt8(ascii: ".")
 
-    static func normalize(_ absolutePath: String) -> String {
+    public static func normalize(_ absolutePath: String) -> String {
         if isNormal(absolutePath) { return absolutePath }
         return normalize(absolutePath, after: [])
     }

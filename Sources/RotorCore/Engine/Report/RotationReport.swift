@@ -72,7 +72,8 @@ public struct RotationReport: Sendable, Encodable, Equatable {
         if emergency {
             try container.encode(consumerOutcomes.map { ConsumerOutcome(consumer: $0.consumer, state: $0.state.rawValue, detail: $0.detail) },
                                  forKey: .consumers)
-            try container.encodeIfPresent(leakedCopies, forKey: .leakedCopies)
+            // null: not looked for (no scan paths), so a script cannot take it for "none".
+            if let leakedCopies { try container.encode(leakedCopies, forKey: .leakedCopies) } else { try container.encodeNil(forKey: .leakedCopies) }
         }
         try container.encode(outcome, forKey: .outcome)
         try container.encode(message, forKey: .message)

@@ -1,0 +1,62 @@
+import Foundation
+
+/// A rotation's `scan:` check, shared by preflight and by `plan` and dry runs (which must
+/// refuse what preflight will): an undeclared copy of the value the key's targets hold, in
+/// the scan paths, would stop working when the old generation is deleted.
+enum ScanPreflight {
+    struct Outcome {
+        /// Why the rotation must not go ahead; nil when it may.
+        var refusal: String?
+        var files: Int
+    }
+
+    static func check(key: String, values: [Secret], generationID: String?, consumers: [ConsumerSpec], paths: [String],
+                      skipping: Set<FileID>) -> Outcome {
+        let scan = ManagedKeyScan(key: key, values: values, generationID: generationID, consumers: consumers)
+        let findings: [ScanFinding], tally: ScanTally
+        do {
+            (findings, tally) = try scan.findings(in: paths, skipping: skipping)
+        } catch {
+            return Outcome(refusal: "scan: \(error)", files: 0)
+        }
+        let undeclared = findings.filter { !$0.declared }
+        let command = "'rotor scan \(paths.map(ShellQuote.quote).joined(separator: " "))', with this command's --config and --state,"
+        if !undeclared.isEmpty {
+            let places = undeclared.prefix(10).map(place).joined(separator: ", ") + (undeclared.count > 10 ? " and \(undeclared.count - 10) more" : "")
+            let them = undeclared.count == 1 ? "it" : "them"
+            return Outcome(refusal: "scan: \(undeclared.count) undeclared cop\(undeclared.count == 1 ? "y" : "ies") of the key's value in use (\(places)) would stop working when it is deleted; declare \(them) as targets or delete \(them) (\(command) prints the consumer entries to add)",
+                           files: tally.files)
+        }
+        if tally.unreadableCount > 0 {
+            return Outcome(refusal: "scan: \(tally.unreadableCount) file\(tally.unreadableCount == 1 ? "" : "s") or folder\(tally.unreadableCount == 1 ? "" : "s") could not be read (\(tally.unreadable.prefix(5).joined(separator: ", "))), so a copy there would go unseen; make them readable or narrow 'scan:'",
+                           files: tally.files)
+        }
+        return Outcome(refusal: nil, files: tally.files)
+    }
+
+    /// What the key's file targets hold now (`plan` reads no exec target).
+    static func heldValues(_ consumers: [ConsumerSpec]) -> [Secret] {
+        var held: [Secret] = []
+        for consumer in consumers {
+            for target in consumer.targets {
+                guard let path = target.filePath, let format = target.fileFormat,
+                      case .success(let bytes) = FileTargetReader.read(path), case .success(let text) = format.read(bytes),
+                      let value = target.value.extract(from: text)?[.secret], !value.isEmpty else { continue }
+                let secret = Secret(value)
+                if !held.contains(secret) { held.append(secret) }
+            }
+        }
+        return held
+    }
+
+    /// The key's `scan:` paths, then `extra` (`--scan`), each once.
+    static func paths(of key: KeyPolicy, extra: [String]) -> [String] {
+        var seen = Set<String>()
+        return (key.scan + extra).filter { seen.insert($0).inserted }
+    }
+
+    private static func place(_ finding: ScanFinding) -> String {
+        let holder = finding.target.flatMap { $0["var"] ?? $0["pointer"] ?? $0["path"] ?? $0["key"] }
+        return "\(ControlCharacters.escapeLine(finding.path)):\(finding.line)" + (holder.map { " " + ControlCharacters.escapeLine($0) } ?? "")
+    }
+}
