@@ -33,16 +33,9 @@ public enum ScanCommand {
         if !global.quiet { scan.warnings.forEach { console.warn($0) } }
         let roots = options.paths.isEmpty ? ["."] : options.paths
         let showsProgress = console.errIsTerminal && !global.quiet && !options.json
-        let result: (findings: [ScanFinding], tally: ScanTally)
-        do {
-            result = try scan.findings(in: roots, skipping: stateFolders(global), progress: showsProgress ? { tally in
-                console.writeErr("\r\u{1B}[Kscanning: \(tally.files) files, \(ByteCountText.text(tally.bytes))")
-            } : nil)
-        } catch {
-            if showsProgress { console.writeErr("\r\u{1B}[K") }
-            console.err("error: \(error)")
-            return .failure
-        }
+        let result = scan.findings(in: roots, skipping: stateFolders(global), progress: showsProgress ? { tally in
+            console.writeErr("\r\u{1B}[Kscanning: \(tally.files) files, \(ByteCountText.text(tally.bytes))")
+        } : nil)
         if showsProgress { console.writeErr("\r\u{1B}[K") }
         let (findings, tally) = result
         if options.json {

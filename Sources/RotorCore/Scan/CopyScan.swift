@@ -47,8 +47,9 @@ final class CopyScan: @unchecked Sendable {
         self.progress = progress
     }
 
-    /// Every copy under `roots`, in path and line order; throws when a root cannot be scanned.
-    func run(_ roots: [String]) throws -> (copies: [FoundCopy], tally: ScanTally) {
+    /// Every copy under `roots`, in path and line order (a root that cannot be read is in
+    /// the tally's `unreadable`).
+    func run(_ roots: [String]) -> (copies: [FoundCopy], tally: ScanTally) {
         let workers = max(1, ProcessInfo.processInfo.activeProcessorCount)
         let done = DispatchGroup()
         for _ in 0..<workers {
@@ -60,29 +61,23 @@ final class CopyScan: @unchecked Sendable {
             thread.stackSize = 1 << 20
             thread.start()
         }
-        var failure: Error?
         var lastProgress = Date()
-        for root in roots where failure == nil {
-            do {
-                try walk.walk(root, found: { file in
-                    enqueue(file)
-                    if let progress, Date().timeIntervalSince(lastProgress) > 0.5 {
-                        lastProgress = Date()
-                        progress(lock.withLock { tally })
-                    }
-                }, skipped: { reason, path, problem in
-                    lock.withLock { record(reason, path: path, problem: problem) }
-                })
-            } catch {
-                failure = error
-            }
+        for root in roots {
+            walk.walk(root, found: { file in
+                enqueue(file)
+                if let progress, Date().timeIntervalSince(lastProgress) > 0.5 {
+                    lastProgress = Date()
+                    progress(lock.withLock { tally })
+                }
+            }, skipped: { reason, path, problem in
+                lock.withLock { record(reason, path: path, problem: problem) }
+            })
         }
         lock.withLock {
             walkFinished = true
             lock.broadcast()
         }
         done.wait()
-        if let failure { throw failure }
         let copies = found.sorted { ($0.path, $0.line, $0.needle) < ($1.path, $1.line, $1.needle) }
         return (copies, tally)
     }
@@ -142,6 +137,6 @@ final class CopyScan: @unchecked Sendable {
 public enum PlainScan {
     /// Each copy's path, 1-based line and needle index, in path and line order.
     public static func copies(of needles: [ScanNeedle], in roots: [String]) throws -> [(path: String, line: Int, needle: Int)] {
-        try CopyScan(needles: ScanNeedles(needles), skipping: []).run(roots).copies.map { ($0.path, $0.line, $0.needle) }
+        CopyScan(needles: ScanNeedles(needles), skipping: []).run(roots).copies.map { ($0.path, $0.line, $0.needle) }
     }
 }

@@ -61,6 +61,7 @@ public struct ManagedKeyScan {
         let consumersByKey = configuration.consumersByKey()
         var shapesByKey: [String: [ValueShape]] = [:]
         var byFingerprint: [(key: String, needle: ScanNeedle)] = []
+        var recordedByKey: [String: Set<String>] = [:]
         for key in keys {
             let name = key.name.value
             let state = states[name] ?? KeyState()
@@ -89,6 +90,7 @@ public struct ManagedKeyScan {
             } else if held.count > 1 {
                 warnings.append("\(name): rotor has no record of it and its targets hold \(held.count) different values ('rotor status \(name)' shows which): its current value is not looked for")
             }
+            recordedByKey[name] = known
             guard earlierGenerations else { continue }
             var earlier: [(id: String?, fingerprint: String)] = []
             var recordedShapes: [String: Set<ValueShape>] = [:]
@@ -112,6 +114,7 @@ public struct ManagedKeyScan {
                 byFingerprint.append((name, ScanNeedle(key: name, generation: .previous, generationID: generation.id, fingerprint: generation.fingerprint,
                                                        shapes: Array(recordedShapes[generation.fingerprint] ?? []))))
             }
+            recordedByKey[name] = known
         }
         // An earlier generation is looked for with the shape the audit log recorded for it
         // (since issue 21), and with the shape of the key's values now; a key none of whose
@@ -124,6 +127,14 @@ public struct ManagedKeyScan {
             needle.shapes = Array(Set(now).union(needle.shapes))
             if needle.shapes.isEmpty { shapeless.insert(key); continue }
             needles.append(needle)
+        }
+        // A key rotor has no record of whose targets hold another key's generation has no
+        // value of its own to look for: that value is the other key's (found as such).
+        needles.removeAll { needle in
+            guard needle.generation == .current, needle.generationID == nil,
+                  let owner = recordedByKey.keys.sorted().first(where: { $0 != needle.key && recordedByKey[$0]!.contains(needle.fingerprint) }) else { return false }
+            warnings.append("\(needle.key): its targets hold a generation of key '\(owner)', not a value of its own ('rotor status \(needle.key)'): it is not looked for")
+            return true
         }
         for key in shapeless.sorted() {
             warnings.append("\(key): no target of any key could be read, so the length and characters of its earlier generations are unknown: they are not looked for")
@@ -147,11 +158,12 @@ public struct ManagedKeyScan {
         }
     }
 
-    /// The copies under `roots`, each classified; rotor's own state folder is skipped.
-    func findings(in roots: [String], skipping: Set<FileID>, progress: ((ScanTally) -> Void)? = nil) throws -> (findings: [ScanFinding], tally: ScanTally) {
+    /// The copies under `roots`, each classified; rotor's own state folder is skipped; what
+    /// could not be read (a root included) is in the tally.
+    func findings(in roots: [String], skipping: Set<FileID>, progress: ((ScanTally) -> Void)? = nil) -> (findings: [ScanFinding], tally: ScanTally) {
         let arranged = ScanNeedles(needles)
         guard !arranged.isEmpty else { return ([], ScanTally()) }
-        let (copies, tally) = try CopyScan(needles: arranged, skipping: skipping, progress: progress).run(roots)
+        let (copies, tally) = CopyScan(needles: arranged, skipping: skipping, progress: progress).run(roots)
         let findings = copies.map { copy -> ScanFinding in
             let needle = needles[copy.needle]
             func addresses(_ target: (file: FileID, kind: TargetSpec.Kind)) -> Bool {

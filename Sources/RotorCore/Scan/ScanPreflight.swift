@@ -13,14 +13,9 @@ enum ScanPreflight {
     static func check(key: String, values: [Secret], generationID: String?, consumers: [ConsumerSpec], paths: [String],
                       skipping: Set<FileID>) -> Outcome {
         let scan = ManagedKeyScan(key: key, values: values, generationID: generationID, consumers: consumers)
-        let findings: [ScanFinding], tally: ScanTally
-        do {
-            (findings, tally) = try scan.findings(in: paths, skipping: skipping)
-        } catch {
-            return Outcome(refusal: "scan: \(error)", files: 0)
-        }
+        let (findings, tally) = scan.findings(in: paths, skipping: skipping)
         let undeclared = findings.filter { !$0.declared }
-        let command = "'rotor scan \(paths.map(ShellQuote.quote).joined(separator: " "))', with this command's --config and --state,"
+        let command = "'rotor scan \(paths.map { ShellQuote.quote(shown($0)) }.joined(separator: " "))', with this command's --config and --state,"
         if !undeclared.isEmpty {
             let places = undeclared.prefix(10).map(place).joined(separator: ", ") + (undeclared.count > 10 ? " and \(undeclared.count - 10) more" : "")
             let them = undeclared.count == 1 ? "it" : "them"
@@ -55,8 +50,13 @@ enum ScanPreflight {
         return (key.scan + extra).filter { seen.insert($0).inserted }
     }
 
+    /// A path under the current folder as relative to it (as `plan` shows targets).
+    private static func shown(_ path: String) -> String {
+        ConfigurationLoader(workingDirectory: FileManager.default.currentDirectoryPath).displayPath(path)
+    }
+
     private static func place(_ finding: ScanFinding) -> String {
         let holder = finding.target.flatMap { $0["var"] ?? $0["pointer"] ?? $0["path"] ?? $0["key"] }
-        return "\(ControlCharacters.escapeLine(finding.path)):\(finding.line)" + (holder.map { " " + ControlCharacters.escapeLine($0) } ?? "")
+        return "\(ControlCharacters.escapeLine(shown(finding.path))):\(finding.line)" + (holder.map { " " + ControlCharacters.escapeLine($0) } ?? "")
     }
 }

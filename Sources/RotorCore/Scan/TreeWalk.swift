@@ -43,15 +43,16 @@ struct TreeWalk {
     static let maxDepth = 200
 
     /// Calls `found` with each file (which then owns its descriptor), and `skipped` with
-    /// what was left out and why (a reason for unreadable ones).
-    func walk(_ root: String, found: (OpenFile) -> Void, skipped: (Skip, String, String?) -> Void) throws {
+    /// what was left out and why (a reason for unreadable ones — a root that does not exist
+    /// or cannot be opened too: the other roots are still scanned, and the scan fails).
+    func walk(_ root: String, found: (OpenFile) -> Void, skipped: (Skip, String, String?) -> Void) {
         // A path named on the command line is followed (the person chose it); nothing under it is.
         let descriptor = open(root, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)
-        guard descriptor >= 0 else { throw WalkError(path: root, reason: String(cString: strerror(errno))) }
+        guard descriptor >= 0 else { return skipped(.unreadable, root, String(cString: strerror(errno))) }
         var info = stat()
         guard fstat(descriptor, &info) == 0 else {
             close(descriptor)
-            throw WalkError(path: root, reason: String(cString: strerror(errno)))
+            return skipped(.unreadable, root, String(cString: strerror(errno)))
         }
         switch info.st_mode & S_IFMT {
         case S_IFDIR:
@@ -64,12 +65,6 @@ struct TreeWalk {
             close(descriptor)
             skipped(.special, root, nil)
         }
-    }
-
-    struct WalkError: Error, CustomStringConvertible {
-        var path: String
-        var reason: String
-        var description: String { "cannot scan \(ControlCharacters.escapeLine(path)): \(reason)" }
     }
 
     private func walkFolder(_ folder: Int32, path: String, depth: Int, found: (OpenFile) -> Void, skipped: (Skip, String, String?) -> Void) {

@@ -33,7 +33,7 @@ extension RotationRun {
         let leaked = heldSecrets.filter { $0.fingerprint != newGeneration?.secret.fingerprint }
         guard !leaked.isEmpty else { return [] }
         let scan = ManagedKeyScan(key: keyName, values: leaked, generationID: old?.id, consumers: consumers)
-        guard let (findings, _) = try? scan.findings(in: paths, skipping: scanSkipping) else { return nil }
+        let (findings, _) = scan.findings(in: paths, skipping: scanSkipping)
         return findings.map { RotationReport.LeakedCopy(path: $0.path, line: $0.line, declared: $0.declared) }
     }
 
