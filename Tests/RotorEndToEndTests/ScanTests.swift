@@ -140,7 +140,7 @@ import Testing
         }
         #expect(document["undeclared"] as? Int == 8)
         let skipped = try #require((document["scanned"] as? [String: Any])?["skipped"] as? [String: Int])
-        #expect(skipped["binary"] == 1 && skipped["symlink"] == 2 && skipped["git"] == 1 && skipped["special"] == 1 && skipped["state"] == 1, "\(skipped)")
+        #expect(skipped["binary"] == 1 && skipped["symlink"] == 2 && skipped["git"] == 1 && skipped["special"] == 1 && (skipped["state"] ?? 0) >= 1, "\(skipped)")
 
         // Text: the same copies, the consumer entries to add; no value, no fingerprint.
         let text = try scene.rotor(["scan"])
@@ -288,7 +288,8 @@ import Testing
     /// Found by an operator: pasting the entry suggested for a copy of one key in another
     /// key's declared variable made `validate` fail (one place holds one key); scan says
     /// that key's target holds the wrong key instead. A scan without the state store warns
-    /// that earlier generations are not looked for; another project's `.rotor/` is skipped.
+    /// that earlier generations are not looked for. Another project's `.rotor/` is scanned (an
+    /// attacker could name a folder so to hide a copy): only this store's files are skipped.
     @Test func anotherKeysTargetAStorelessScanAndAnotherRotorFolder() throws {
         let scene = try Scene()
         let policy = String(decoding: try scene.scratch.bytes("policies/keys.yaml"), as: UTF8.self)
@@ -303,7 +304,7 @@ import Testing
         let scan = try scene.rotor(["scan", "--json"])
         let wrong = Self.findings(try scene.json(scan)).filter { $0["path"] as? String == "deploy/other/.env" }
         #expect(wrong.count == 1 && wrong.first?["target_of"] as? String == "other-key" && wrong.first?["declared"] as? Bool == false, "\(scan.stdout)")
-        #expect(!scan.stdout.contains("elsewhere/.rotor"), "another project's state is skipped")
+        #expect(scan.stdout.contains("elsewhere/.rotor/backups/run-1/env"), "only this store's files are skipped")
         let text = try scene.rotor(["scan"])
         #expect(text.stdout.contains("deploy/other/.env:1: a target of key 'other-key' holds key 'api-key': 'rotor sync other-key' writes other-key's value there"), "\(text.stdout)")
         #expect(!text.stdout.contains("api-key-other:"), "no entry validate would refuse: \(text.stdout)")

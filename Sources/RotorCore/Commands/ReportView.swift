@@ -17,7 +17,7 @@ struct ReportView {
             console.writeOut(JSONOutput.encode(Document(version: 1, keys: reports)))
         } else {
             // --quiet still shows an emergency that left copies of the leaked key in files.
-            for report in reports where !quiet || report.exitStatus != .success || !(report.leakedCopies ?? []).isEmpty {
+            for report in reports where !quiet || report.exitStatus != .success || !(report.leakedCopies ?? []).isEmpty || !report.leakedCopiesUnread.isEmpty {
                 if report.emergency {
                     // An incident is closed on evidence: it comes first.
                     for revocation in report.revocations { console.out("\(report.key): \(evidence(revocation))") }
@@ -31,7 +31,7 @@ struct ReportView {
                     for (consumer, state, detail) in report.consumerOutcomes {
                         console.out("  \(consumer): \(state.rawValue)" + (detail.map { " — \($0)" } ?? ""))
                     }
-                    if report.outcome == .completed { showLeakedCopies(report.leakedCopies) }
+                    if report.outcome == .completed { showLeakedCopies(report.leakedCopies, unread: report.leakedCopiesUnread) }
                 }
                 showLeft(report.left)
             }
@@ -74,7 +74,7 @@ struct ReportView {
     }
 
     /// Copies of a leaked generation still in files: each is the leaked key in the clear.
-    private func showLeakedCopies(_ copies: [RotationReport.LeakedCopy]?) {
+    private func showLeakedCopies(_ copies: [RotationReport.LeakedCopy]?, unread: [String]) {
         guard let copies else {
             console.out("  copies of the leaked key: not looked for (give the key 'scan:' paths, or run 'rotor scan PATH')")
             return
@@ -83,6 +83,7 @@ struct ReportView {
         for copy in copies {
             console.out("    \(ControlCharacters.escapeLine(copy.path)):\(copy.line)\(copy.declared ? " (a target that was not switched)" : "")")
         }
+        for line in unread { console.out("    not scanned (a copy there would not be listed): \(line)") }
     }
 
     private func showLeft(_ left: [PendingAction]) {

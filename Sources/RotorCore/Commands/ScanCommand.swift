@@ -31,6 +31,10 @@ public enum ScanCommand {
             scan.warnings.insert("no state store at \(StateStoreURL.redacted(global.stateURL ?? StateStoreURL.defaultURL)): earlier generations are not looked for (rotor keeps their fingerprints there); name the fleet's store with --state", at: 0)
         }
         if !global.quiet { scan.warnings.forEach { console.warn($0) } }
+        guard !scan.needles.isEmpty else {
+            console.err("error: nothing to look for: no key's value could be read from its targets and rotor recorded no generation (see the warnings); 'rotor status' shows what each target holds")
+            return .failure
+        }
         let roots = options.paths.isEmpty ? ["."] : options.paths
         let showsProgress = console.errIsTerminal && !global.quiet && !options.json
         let result = scan.findings(in: roots, skipping: stateFolders(global), progress: showsProgress ? { tally in
@@ -44,16 +48,23 @@ public enum ScanCommand {
             render(findings, tally: tally, roots: roots, configuration: configuration, global: global, console: console)
         }
         // An incomplete scan is an error whatever it found (as grep): a copy may be in what it could not read.
+        if tally.interrupted {
+            console.err("error: stopped by a signal: the scan is incomplete")
+            return .failure
+        }
         if tally.unreadableCount > 0 { return .failure }
         return findings.contains(where: { !$0.declared }) ? .pending : .success
     }
 
-    /// rotor's own state (the SQLite database, the backups of a run's targets) is never a copy.
+    /// rotor's own state is never a copy: the SQLite database's files and the backups of
+    /// runs beside it (`.rotor/backups` for PostgreSQL) — those only, not the folder they
+    /// are in, which may be the fleet's own (found by an attacker: `--state sqlite:state.db`
+    /// hid the whole tree from the scan and from preflight).
     static func stateFolders(_ global: GlobalOptions) -> Set<FileID> {
         let url = global.stateURL ?? StateStoreURL.defaultURL
-        let folder = StateStoreURL.sqliteFiles(url, workingDirectory: global.workingDirectory).first
-            .map { ($0 as NSString).deletingLastPathComponent } ?? PathNormalizer.normalize(global.workingDirectory + "/.rotor")
-        return Set([FileID.of(folder)].compactMap { $0 })
+        let files = StateStoreURL.sqliteFiles(url, workingDirectory: global.workingDirectory)
+        let folder = files.first.map { ($0 as NSString).deletingLastPathComponent } ?? PathNormalizer.normalize(global.workingDirectory + "/.rotor")
+        return Set((files + [folder + "/backups"]).compactMap(FileID.of))
     }
 
     static func jsonBytes(_ findings: [ScanFinding], tally: ScanTally, warnings: [String]) -> [UInt8] {
@@ -83,6 +94,9 @@ public enum ScanCommand {
             console.out("scanned \(tally.files) file\(tally.files == 1 ? "" : "s") (\(ByteCountText.text(tally.bytes))) under \(roots.map(ControlCharacters.escapeLine).joined(separator: ", "))"
                 + (skipped.isEmpty ? "" : "; skipped " + skipped.joined(separator: ", "))
                 + ": \(findings.count - undeclared.count) declared cop\(findings.count - undeclared.count == 1 ? "y" : "ies"), \(undeclared.count) undeclared")
+        }
+        if tally.omitted > 0 {
+            console.out("(\(tally.omitted) more cop\(tally.omitted == 1 ? "y" : "ies") not listed: at most \(CopyFinder.maxMatches) are listed per file)")
         }
         for line in tally.unreadable { console.err("error: not scanned: \(line)") }
         if tally.unreadableCount > tally.unreadable.count { console.err("error: … and \(tally.unreadableCount - tally.unreadable.count) more not scanned") }

@@ -8,17 +8,23 @@ import Foundation
 /// never spans a line ending. Only candidates are compared or hashed: a text of words and
 /// short tokens costs one table lookup per byte.
 final class CopyFinder {
+    /// One copy: which needle, on which line, at which byte of the file (two windows that
+    /// are the same bytes — a run's start and end, two alphabets — are one copy).
     struct Match: Hashable {
         var needle: Int
         /// 1-based.
         var line: Int
+        var offset: Int
     }
 
     enum Outcome {
-        case matches([Match], bytes: Int)
+        /// `omitted`: copies beyond `maxMatches`, counted and not kept.
+        case matches([Match], bytes: Int, omitted: Int)
         /// A NUL among the first 8 KiB (as git and ripgrep decide).
         case binary
         case unreadable(String)
+        /// A signal asked rotor to stop (`Interruption`).
+        case interrupted
     }
 
     let needles: ScanNeedles
@@ -27,10 +33,17 @@ final class CopyFinder {
     private let buffer: UnsafeMutablePointer<UInt8>
     private let capacity: Int
     /// At most this much of a line is carried into the next read; a longer run of alphabet
-    /// bytes is cut there (a window at the cut is still an exact copy).
+    /// bytes is cut there, and the last two needle lengths before the cut are searched
+    /// again after it, so a copy across the cut is still whole in one search.
     private let carryLimit: Int
+    /// File offset of `buffer[0]`.
+    private var base = 0
+    private var found: Set<Match> = []
+    private var omitted = 0
 
     static let chunkSize = 1 << 20
+    /// Copies kept per file: a log with the key on every line is reported, not held whole.
+    static let maxMatches = 1_000
 
     init(_ needles: ScanNeedles) {
         self.needles = needles
@@ -48,12 +61,15 @@ final class CopyFinder {
 
     /// Reads `descriptor` to its end.
     func scan(_ descriptor: Int32) -> Outcome {
-        var matches = Set<Match>()
+        found = []
+        omitted = 0
+        base = 0
         var line = 1
         var filled = 0
         var total = 0
         var first = true
         while true {
+            if Interruption.shared.requested { return .interrupted }
             let count = read(descriptor, buffer + filled, capacity - filled)
             if count < 0 {
                 if errno == EINTR { continue }
@@ -65,8 +81,8 @@ final class CopyFinder {
             }
             total += count
             if count == 0 {
-                search(0..<filled, line: &line, into: &matches)
-                return .matches(matches.sorted { ($0.line, $0.needle) < ($1.line, $1.needle) }, bytes: total)
+                search(0..<filled, line: &line)
+                return .matches(found.sorted { ($0.line, $0.offset, $0.needle) < ($1.line, $1.offset, $1.needle) }, bytes: total, omitted: omitted)
             }
             filled += count
             guard filled == capacity else { continue }  // fill the buffer before searching it
@@ -74,15 +90,23 @@ final class CopyFinder {
             var cut = filled
             let floor = filled - carryLimit
             while cut > floor, table[Int(buffer[cut - 1])] != 0 { cut -= 1 }
-            if cut == floor { cut = filled - max(needles.longest, 1) }
-            search(0..<cut, line: &line, into: &matches)
-            memmove(buffer, buffer + cut, filled - cut)
-            filled -= cut
+            var carryFrom = cut
+            if cut == floor {
+                // No line ending or other break in the last `carryLimit` bytes (so no line is
+                // counted twice): the searches overlap by a needle's length.
+                let longest = max(needles.longest, 1)
+                cut = filled - longest
+                carryFrom = filled - 2 * longest
+            }
+            search(0..<cut, line: &line)
+            memmove(buffer, buffer + carryFrom, filled - carryFrom)
+            base += carryFrom
+            filled -= carryFrom
         }
     }
 
     /// Every candidate in `range` of the buffer; `line` is the line at its start, then at its end.
-    private func search(_ range: Range<Int>, line: inout Int, into matches: inout Set<Match>) {
+    private func search(_ range: Range<Int>, line: inout Int) {
         let shortest = needles.shortest
         var index = range.lowerBound
         let end = range.upperBound
@@ -95,16 +119,16 @@ final class CopyFinder {
             }
             let start = index
             while index < end, table[Int(buffer[index])] != 0 { index += 1 }
-            if index - start >= shortest { candidates(start..<index, line: line, into: &matches) }
+            if index - start >= shortest { candidates(start..<index, line: line) }
         }
     }
 
     /// The windows of one run of the union's bytes, per alphabet: within each run of that
     /// alphabet's bytes, each length from its start and from its end.
-    private func candidates(_ run: Range<Int>, line: Int, into matches: inout Set<Match>) {
+    private func candidates(_ run: Range<Int>, line: Int) {
         for group in needles.groups {
             if group.isUnion {
-                windows(run, group, line: line, into: &matches)
+                windows(run, group, line: line)
                 continue
             }
             var index = run.lowerBound
@@ -112,22 +136,20 @@ final class CopyFinder {
                 while index < run.upperBound, !group.alphabet.contains(buffer[index]) { index += 1 }
                 let start = index
                 while index < run.upperBound, group.alphabet.contains(buffer[index]) { index += 1 }
-                if index - start >= group.shortest { windows(start..<index, group, line: line, into: &matches) }
+                if index - start >= group.shortest { windows(start..<index, group, line: line) }
             }
         }
     }
 
-    private func windows(_ run: Range<Int>, _ group: ScanNeedles.AlphabetGroup, line: Int, into matches: inout Set<Match>) {
+    private func windows(_ run: Range<Int>, _ group: ScanNeedles.AlphabetGroup, line: Int) {
         for (length, byValue, byFingerprint) in group.lengths {
             guard length <= run.count else { break }
-            let head = UnsafeBufferPointer(start: buffer + run.lowerBound, count: length)
-            for needle in needles.matches(head, byValue: byValue, byFingerprint: byFingerprint) {
-                matches.insert(Match(needle: needle, line: line))
-            }
-            guard run.count > length else { continue }
-            let tail = UnsafeBufferPointer(start: buffer + run.upperBound - length, count: length)
-            for needle in needles.matches(tail, byValue: byValue, byFingerprint: byFingerprint) {
-                matches.insert(Match(needle: needle, line: line))
+            for start in run.count > length ? [run.lowerBound, run.upperBound - length] : [run.lowerBound] {
+                let window = UnsafeBufferPointer(start: buffer + start, count: length)
+                for needle in needles.matches(window, byValue: byValue, byFingerprint: byFingerprint) {
+                    let match = Match(needle: needle, line: line, offset: base + start)
+                    if found.count < Self.maxMatches || found.contains(match) { found.insert(match) } else { omitted += 1 }
+                }
             }
         }
     }

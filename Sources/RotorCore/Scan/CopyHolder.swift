@@ -33,32 +33,50 @@ enum CopyHolder: Hashable, Sendable {
     }
 
     /// The holder of each match, from the whole file (read again from `descriptor`, at most
-    /// the size rotor reads a target at).
-    static func find(_ matches: [CopyFinder.Match], needles: ScanNeedles, in descriptor: Int32, path: String) -> [CopyFinder.Match: CopyHolder] {
+    /// the size rotor reads a target at). A file that is a declared target is read as the
+    /// kind its targets declare; any other by its name. On one line, each holder whose value
+    /// is the copy goes to one of the copies there; a copy left without one (a comment, a
+    /// list item, a value inside a longer string) has none — it is not a target's.
+    static func find(_ matches: [CopyFinder.Match], needles: ScanNeedles, in descriptor: Int32, path: String,
+                     declaredKinds: [TargetSpec.Kind]) -> [CopyFinder.Match: CopyHolder] {
         guard let bytes = readWhole(descriptor) else { return [:] }
-        let candidates = values(in: bytes, named: (path as NSString).lastPathComponent)
+        var byLine: [Int: [Candidate]] = [:]
+        for candidate in values(in: bytes, named: (path as NSString).lastPathComponent, declaredKinds: declaredKinds) {
+            byLine[candidate.line, default: []].append(candidate)
+        }
         var holders: [CopyFinder.Match: CopyHolder] = [:]
-        var fingerprints: [Int: String] = [:]
-        for match in matches {
-            let wanted = needles.needles[match.needle].fingerprint
-            for candidate in candidates where candidate.line() == match.line {
-                let fingerprint = fingerprints[candidate.index] ?? Fingerprint.of(candidate.value)
-                fingerprints[candidate.index] = fingerprint
-                if fingerprint == wanted {
-                    holders[match] = candidate.holder
-                    break
-                }
-            }
+        let groups = Dictionary(grouping: matches) { [$0.line, $0.needle] }
+        for (group, copies) in groups {
+            let needle = needles.needles[group[1]]
+            // The value itself first, then values holding it in longer text (a target's
+            // `value: "Bearer {secret}"`), each holder given to one copy.
+            let onLine = (byLine[group[0]] ?? []).filter { !$0.shadowed }
+            let exact = onLine.filter { Fingerprint.of($0.value) == needle.fingerprint }
+            let within = onLine.filter { candidate in !exact.contains { $0.holder == candidate.holder } && contains(candidate.value, needle) }
+            for (copy, candidate) in zip(copies.sorted { $0.offset < $1.offset }, exact + within) { holders[copy] = candidate.holder }
         }
         return holders
     }
 
+    /// Whether `text` holds the needle's value somewhere inside it.
+    private static func contains(_ text: String, _ needle: ScanNeedle) -> Bool {
+        let bytes = Array(text.utf8)
+        if let value = needle.value { return bytes.count > value.count && text.contains(String(decoding: value, as: UTF8.self)) }
+        for length in Set(needle.shapes.map(\.length)) where bytes.count > length {
+            for start in 0...(bytes.count - length) where Fingerprint.of(bytes: Array(bytes[start..<start + length])) == needle.fingerprint {
+                return true
+            }
+        }
+        return false
+    }
+
     private struct Candidate {
-        var index: Int
         var holder: CopyHolder
         var value: String
-        /// Lazy: a JSON value's line is found only when asked.
-        var line: () -> Int
+        var line: Int
+        /// An env variable or INI entry set again further down: readers (and rotor's
+        /// writer) take the last, so a copy here is nobody's target.
+        var shadowed = false
     }
 
     private static func readWhole(_ descriptor: Int32) -> [UInt8]? {
@@ -75,38 +93,56 @@ enum CopyHolder: Hashable, Sendable {
         return Array(bytes.prefix(offset))
     }
 
-    /// Every value of the file as its kind (by its name) reads it.
-    private static func values(in bytes: [UInt8], named name: String) -> [Candidate] {
-        let lowered = name.lowercased()
-        var candidates: [Candidate] = []
-        func add(_ holder: CopyHolder, _ value: String, line: @escaping () -> Int) {
-            candidates.append(Candidate(index: candidates.count, holder: holder, value: value, line: line))
+    private enum Kind { case env, json, yaml, ini }
+
+    /// Every value of the file as its kind reads it.
+    private static func values(in bytes: [UInt8], named name: String, declaredKinds: [TargetSpec.Kind]) -> [Candidate] {
+        var kinds: [Kind] = declaredKinds.map { kind in
+            switch kind {
+            case .envFile: .env
+            case .jsonFile: .json
+            case .yamlFile: .yaml
+            case .iniFile: .ini
+            case .exec: .env
+            }
         }
-        if lowered.hasSuffix(".json") {
-            guard let root = try? JSONSerialization.jsonObject(with: Data(bytes), options: [.fragmentsAllowed]) else { return [] }
-            walkJSON(root, tokens: []) { tokens, value in
-                let pointer = JSONPointer(tokens.map { "/" + $0.replacingOccurrences(of: "~", with: "~0").replacingOccurrences(of: "/", with: "~1") }.joined())!
-                add(.jsonPointer(pointer), value) {
-                    guard case .success(.found(let range)) = JSONLocator.locate(pointer, in: bytes) else { return 0 }
-                    return 1 + bytes[..<range.lowerBound].reduce(0) { $0 + ($1 == 0x0A ? 1 : 0) }
+        if kinds.isEmpty {
+            let lowered = name.lowercased()
+            if lowered.hasSuffix(".json") { kinds = [.json] }
+            else if lowered.hasSuffix(".yaml") || lowered.hasSuffix(".yml") { kinds = [.yaml] }
+            else if [".ini", ".cfg", ".conf"].contains(where: lowered.hasSuffix) || lowered == "credentials" || lowered == "config" { kinds = [.ini] }
+            else { kinds = [.env] }
+        }
+        var candidates: [Candidate] = []
+        for kind in Set(kinds) {
+            switch kind {
+            case .json:
+                JSONValues.strings(in: bytes) { tokens, value, line in
+                    let pointer = JSONPointer(tokens.map { "/" + $0.replacingOccurrences(of: "~", with: "~0").replacingOccurrences(of: "/", with: "~1") }.joined())!
+                    candidates.append(Candidate(holder: .jsonPointer(pointer), value: value, line: line))
                 }
-            }
-        } else if lowered.hasSuffix(".yaml") || lowered.hasSuffix(".yml") {
-            let loaded = YAMLLoader.load(bytes)
-            guard loaded.allErrors.isEmpty, let root = loaded.documents.first?.root else { return [] }
-            walkYAML(root, path: []) { path, node in
-                let line = node.start.line
-                add(.yamlPath(path), node.scalarText ?? "") { line }
-            }
-        } else if [".ini", ".cfg", ".conf"].contains(where: lowered.hasSuffix) || lowered == "credentials" || lowered == "config" {
-            for entry in INIFileDocument(bytes: bytes).entries {
-                let line = entry.line
-                add(.iniEntry(section: entry.section, key: entry.key), unquoted(entry.value)) { line }
-            }
-        } else {
-            for assignment in EnvFileDocument(bytes: bytes).assignments {
-                let line = assignment.line
-                add(.envVariable(assignment.name), assignment.value) { line }
+            case .yaml:
+                let loaded = YAMLLoader.load(bytes)
+                guard loaded.allErrors.isEmpty, let root = loaded.documents.first?.root else { continue }
+                walkYAML(root, path: []) { path, node in
+                    candidates.append(Candidate(holder: .yamlPath(path), value: node.scalarText ?? "", line: node.start.line))
+                }
+            case .ini:
+                let entries = INIFileDocument(bytes: bytes).entries
+                var last: [String: Int] = [:]
+                for (index, entry) in entries.enumerated() { last[entry.section + "\u{0}" + entry.key] = index }
+                for (index, entry) in entries.enumerated() {
+                    candidates.append(Candidate(holder: .iniEntry(section: entry.section, key: entry.key), value: unquoted(entry.value), line: entry.line,
+                                                shadowed: last[entry.section + "\u{0}" + entry.key] != index))
+                }
+            case .env:
+                let assignments = EnvFileDocument(bytes: bytes).assignments
+                var last: [String: Int] = [:]
+                for (index, assignment) in assignments.enumerated() { last[assignment.name] = index }
+                for (index, assignment) in assignments.enumerated() {
+                    candidates.append(Candidate(holder: .envVariable(assignment.name), value: assignment.value, line: assignment.line,
+                                                shadowed: last[assignment.name] != index))
+                }
             }
         }
         return candidates
@@ -115,19 +151,6 @@ enum CopyHolder: Hashable, Sendable {
     private static func unquoted(_ value: String) -> String {
         guard value.count >= 2, let first = value.first, first == value.last, first == "\"" || first == "'" else { return value }
         return String(value.dropFirst().dropLast())
-    }
-
-    private static func walkJSON(_ value: Any, tokens: [String], _ visit: ([String], String) -> Void) {
-        switch value {
-        case let object as [String: Any]:
-            for (name, member) in object { walkJSON(member, tokens: tokens + [name], visit) }
-        case let array as [Any]:
-            for (index, element) in array.enumerated() { walkJSON(element, tokens: tokens + [String(index)], visit) }
-        case let string as String:
-            visit(tokens, string)
-        default:
-            break
-        }
     }
 
     /// Scalars under mappings whose keys are plain names (a dotted path cannot say `a.b` as

@@ -18,9 +18,13 @@ public struct ScanTally: Sendable, Codable, Equatable {
     /// Files and folders that could not be read (a copy there would not be found), first few.
     public var unreadable: [String] = []
     public var unreadableCount = 0
+    /// Copies counted beyond the first `CopyFinder.maxMatches` of a file, not listed.
+    public var omitted = 0
+    /// A signal stopped the scan: what it says is incomplete.
+    public var interrupted = false
 
     enum CodingKeys: String, CodingKey {
-        case files, bytes, skipped, unreadable
+        case files, bytes, skipped, unreadable, omitted, interrupted
         case unreadableCount = "unreadable_count"
     }
 }
@@ -30,6 +34,9 @@ public struct ScanTally: Sendable, Codable, Equatable {
 final class CopyScan: @unchecked Sendable {
     let needles: ScanNeedles
     let walk: TreeWalk
+    /// The kinds the targets declare for each file that is a target (of any key): what
+    /// holds a copy there is read as that kind, whatever the file's name.
+    let declaredKinds: [FileID: [TargetSpec.Kind]]
     /// Called about twice a second from the walking thread (files and bytes so far).
     let progress: ((ScanTally) -> Void)?
 
@@ -41,8 +48,9 @@ final class CopyScan: @unchecked Sendable {
     private static let queueLimit = 256
     static let unreadableListed = 20
 
-    init(needles: ScanNeedles, skipping: Set<FileID>, progress: ((ScanTally) -> Void)? = nil) {
+    init(needles: ScanNeedles, skipping: Set<FileID>, declaredKinds: [FileID: [TargetSpec.Kind]] = [:], progress: ((ScanTally) -> Void)? = nil) {
         self.needles = needles
+        self.declaredKinds = declaredKinds
         walk = TreeWalk(skipping: skipping)
         self.progress = progress
     }
@@ -63,7 +71,7 @@ final class CopyScan: @unchecked Sendable {
         }
         var lastProgress = Date()
         for root in roots {
-            walk.walk(root, found: { file in
+            walk.walk(root, stop: { Interruption.shared.requested }, found: { file in
                 enqueue(file)
                 if let progress, Date().timeIntervalSince(lastProgress) > 0.5 {
                     lastProgress = Date()
@@ -78,6 +86,7 @@ final class CopyScan: @unchecked Sendable {
             lock.broadcast()
         }
         done.wait()
+        if Interruption.shared.requested { tally.interrupted = true }
         let copies = found.sorted { ($0.path, $0.line, $0.needle) < ($1.path, $1.line, $1.needle) }
         return (copies, tally)
     }
@@ -118,14 +127,18 @@ final class CopyScan: @unchecked Sendable {
                 lock.withLock { record(.binary, path: file.path, problem: nil) }
             case .unreadable(let problem):
                 lock.withLock { record(.unreadable, path: file.path, problem: problem) }
-            case .matches(let matches, let bytes):
+            case .interrupted:
+                lock.withLock { tally.interrupted = true }
+            case .matches(let matches, let bytes, let omitted):
                 // What holds each copy is read from the same open file: the path is not
                 // looked up again (it may name another file by now).
-                let holders = matches.isEmpty ? [:] : CopyHolder.find(matches, needles: needles, in: file.descriptor, path: file.path)
+                let holders = matches.isEmpty ? [:] : CopyHolder.find(matches, needles: needles, in: file.descriptor, path: file.path,
+                                                                      declaredKinds: declaredKinds[file.id] ?? [])
                 let copies = matches.map { FoundCopy(path: file.path, file: file.id, line: $0.line, needle: $0.needle, holder: holders[$0]) }
                 lock.withLock {
                     tally.files += 1
                     tally.bytes += bytes
+                    tally.omitted += omitted
                     found += copies
                 }
             }

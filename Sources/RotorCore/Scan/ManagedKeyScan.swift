@@ -48,7 +48,15 @@ public struct ManagedKeyScan {
     /// Keys that could not be looked for (fully or by value), and why.
     public var warnings: [String]
     /// Per key: the files (by identity) and holders its targets declare.
-    var declared: [String: [(file: FileID, kind: TargetSpec.Kind)]]
+    var declared: [String: [DeclaredTarget]]
+
+    /// A file target: the file it names (by identity and by its real path, symlinks
+    /// followed) and what holds the value in it.
+    struct DeclaredTarget {
+        var file: FileID
+        var realPath: String
+        var kind: TargetSpec.Kind
+    }
 
     /// The needles of `keys`: each key's current generation by value (the value its file
     /// targets hold, when it is the recorded current one — or, for a key rotor has not
@@ -65,17 +73,9 @@ public struct ManagedKeyScan {
         for key in keys {
             let name = key.name.value
             let state = states[name] ?? KeyState()
-            var held: [Secret] = []
-            for consumer in consumersByKey[name] ?? [] {
-                for target in consumer.targets {
-                    guard let path = target.filePath, let format = target.fileFormat else { continue }
-                    guard case .success(let bytes) = FileTargetReader.read(path), case .success(let text) = format.read(bytes),
-                          let value = target.value.extract(from: text)?[.secret], !value.isEmpty else { continue }
-                    let secret = Secret(value)
-                    if !held.contains(secret) { held.append(secret) }
-                }
-            }
+            let held = ScanPreflight.heldValues(consumersByKey[name] ?? [])
             shapesByKey[name] = held.map { ValueShape(of: Array($0.reveal().utf8)) }
+            let recorded = Self.recordedGenerations(of: name, in: audit)
             var known = Set<String>()
             if let current = state.current {
                 known.insert(current.fingerprint)
@@ -83,7 +83,8 @@ public struct ManagedKeyScan {
                     needles.append(ScanNeedle(key: name, generation: .current, generationID: current.id, value: value))
                 } else {
                     warnings.append("\(name): no target holds the current generation \(current.id): it is looked for by fingerprint")
-                    byFingerprint.append((name, ScanNeedle(key: name, generation: .current, generationID: current.id, fingerprint: current.fingerprint, shapes: [])))
+                    byFingerprint.append((name, ScanNeedle(key: name, generation: .current, generationID: current.id, fingerprint: current.fingerprint,
+                                                           shapes: recorded.shapes[current.fingerprint] ?? [])))
                 }
             } else if held.count == 1 {
                 needles.append(ScanNeedle(key: name, generation: .current, generationID: nil, value: held[0]))
@@ -92,27 +93,11 @@ public struct ManagedKeyScan {
             }
             recordedByKey[name] = known
             guard earlierGenerations else { continue }
-            var earlier: [(id: String?, fingerprint: String)] = []
-            var recordedShapes: [String: Set<ValueShape>] = [:]
-            if let previous = state.previous { earlier.append((previous.id, previous.fingerprint)) }
-            for entry in audit where entry.key == name {
-                for side in ["old", "new"] {
-                    guard let fingerprint = entry.data[side + "_fingerprint"] else { continue }
-                    earlier.append((entry.data[side + "_id"], fingerprint))
-                    if let shape = entry.data[side + "_shape"].flatMap(ValueShape.init(recorded:)) { recordedShapes[fingerprint, default: []].insert(shape) }
-                }
-                // Values a rotation replaced that rotor had no record of (a key never adopted).
-                let replaced = entry.data["held_fingerprints"]?.split(separator: ",").map(String.init) ?? []
-                let shapes = entry.data["held_shapes"]?.split(separator: ",").map(String.init) ?? []
-                for (index, fingerprint) in replaced.enumerated() {
-                    earlier.append((nil, fingerprint))
-                    if index < shapes.count, let shape = ValueShape(recorded: shapes[index]) { recordedShapes[fingerprint, default: []].insert(shape) }
-                }
-            }
+            let earlier = (state.previous.map { [(id: Optional($0.id), fingerprint: $0.fingerprint)] } ?? []) + recorded.generations
             for generation in earlier where !known.contains(generation.fingerprint) && GenerationRecord.isFingerprint(generation.fingerprint) {
                 known.insert(generation.fingerprint)
                 byFingerprint.append((name, ScanNeedle(key: name, generation: .previous, generationID: generation.id, fingerprint: generation.fingerprint,
-                                                       shapes: Array(recordedShapes[generation.fingerprint] ?? []))))
+                                                       shapes: recorded.shapes[generation.fingerprint] ?? [])))
             }
             recordedByKey[name] = known
         }
@@ -144,35 +129,69 @@ public struct ManagedKeyScan {
         self.declared = Dictionary(uniqueKeysWithValues: keys.map { ($0.name.value, Self.declaredTargets(consumersByKey[$0.name.value] ?? [])) })
     }
 
-    /// Looks for `values` of one key only (a rotation's `scan:` preflight).
-    init(key: String, values: [Secret], generationID: String?, consumers: [ConsumerSpec]) {
-        needles = values.map { ScanNeedle(key: key, generation: .current, generationID: generationID, value: $0) }
+    /// Every generation of `key` the audit log names — rotated from, rotated to, adopted,
+    /// or replaced without a record (`held_fingerprints`) — and the shapes it recorded.
+    static func recordedGenerations(of key: String, in audit: [AuditEntry]) -> (generations: [(id: String?, fingerprint: String)], shapes: [String: [ValueShape]]) {
+        var generations: [(id: String?, fingerprint: String)] = []
+        var shapes: [String: Set<ValueShape>] = [:]
+        for entry in audit where entry.key == key {
+            for side in ["old", "new"] {
+                guard let fingerprint = entry.data[side + "_fingerprint"] else { continue }
+                generations.append((entry.data[side + "_id"], fingerprint))
+                if let shape = entry.data[side + "_shape"].flatMap(ValueShape.init(recorded:)) { shapes[fingerprint, default: []].insert(shape) }
+            }
+            let replaced = entry.data["held_fingerprints"]?.split(separator: ",").map(String.init) ?? []
+            let replacedShapes = entry.data["held_shapes"]?.split(separator: ",").map(String.init) ?? []
+            for (index, fingerprint) in replaced.enumerated() {
+                generations.append((nil, fingerprint))
+                if index < replacedShapes.count, let shape = ValueShape(recorded: replacedShapes[index]) { shapes[fingerprint, default: []].insert(shape) }
+            }
+        }
+        return (generations, shapes.mapValues(Array.init))
+    }
+
+    /// Looks for these needles of one key only (a rotation's `scan:` preflight).
+    init(key: String, needles: [ScanNeedle], consumers: [ConsumerSpec]) {
+        self.needles = needles
         warnings = []
         declared = [key: Self.declaredTargets(consumers)]
     }
 
-    /// The files (by identity, symlinks followed) and holders the consumers' targets name.
-    static func declaredTargets(_ consumers: [ConsumerSpec]) -> [(file: FileID, kind: TargetSpec.Kind)] {
+    /// The files and holders the consumers' targets name (those that exist).
+    static func declaredTargets(_ consumers: [ConsumerSpec]) -> [DeclaredTarget] {
         consumers.flatMap { consumer in
-            consumer.targets.compactMap { target in target.filePath.flatMap(FileID.of).map { (file: $0, kind: target.kind) } }
+            consumer.targets.compactMap { target in
+                guard let path = target.filePath, let file = FileID.of(path), let real = realPath(path) else { return nil }
+                return DeclaredTarget(file: file, realPath: real, kind: target.kind)
+            }
         }
+    }
+
+    static func realPath(_ path: String) -> String? {
+        guard let resolved = realpath(path, nil) else { return nil }
+        defer { free(resolved) }
+        return String(cString: resolved)
     }
 
     /// The copies under `roots`, each classified; rotor's own state folder is skipped; what
     /// could not be read (a root included) is in the tally.
     func findings(in roots: [String], skipping: Set<FileID>, progress: ((ScanTally) -> Void)? = nil) -> (findings: [ScanFinding], tally: ScanTally) {
-        let arranged = ScanNeedles(needles)
-        guard !arranged.isEmpty else { return ([], ScanTally()) }
-        let (copies, tally) = CopyScan(needles: arranged, skipping: skipping, progress: progress).run(roots)
+        var kinds: [FileID: [TargetSpec.Kind]] = [:]
+        for target in declared.values.joined() { kinds[target.file, default: []].append(target.kind) }
+        let (copies, tally) = CopyScan(needles: ScanNeedles(needles), skipping: skipping, declaredKinds: kinds, progress: progress).run(roots)
         let findings = copies.map { copy -> ScanFinding in
             let needle = needles[copy.needle]
-            func addresses(_ target: (file: FileID, kind: TargetSpec.Kind)) -> Bool {
-                target.file == copy.file && (copy.holder.map { $0.isAddressed(by: target.kind) } ?? true)
+            let absolute = copy.path.hasPrefix("/") ? copy.path : FileManager.default.currentDirectoryPath + "/" + copy.path
+            // A target's copy is the one the rotation rewrites: in the file at the target's
+            // own path (not a hard link or a bind mount of it, which the rename leaves
+            // behind), held where the target says (not a comment or another variable there).
+            let real = Self.realPath(absolute)
+            func addresses(_ target: DeclaredTarget) -> Bool {
+                guard target.file == copy.file, target.realPath == real, let holder = copy.holder else { return false }
+                return holder.isAddressed(by: target.kind)
             }
             let isDeclared = (declared[needle.key] ?? []).contains(where: addresses)
-            let otherKey = isDeclared || copy.holder == nil ? nil
-                : declared.keys.sorted().first { $0 != needle.key && declared[$0]!.contains(where: addresses) }
-            let absolute = copy.path.hasPrefix("/") ? copy.path : FileManager.default.currentDirectoryPath + "/" + copy.path
+            let otherKey = isDeclared ? nil : declared.keys.sorted().first { $0 != needle.key && declared[$0]!.contains(where: addresses) }
             let fields = copy.holder?.targetFields(path: PathNormalizer.normalize(absolute))
             var finding = ScanFinding(path: copy.path, line: copy.line, key: needle.key, generation: needle.generation,
                                       generationID: needle.generationID, declared: isDeclared,

@@ -93,6 +93,10 @@ enum YAMLText {
             case "\"": quoted += "\\\""
             case "\\": quoted += "\\\\"
             case _ where scalar.value < 0x20 || scalar.value == 0x7F: quoted += String(format: "\\x%02X", scalar.value)
+            // C1 controls (U+009B starts a terminal sequence) and the invisible characters that
+            // reorder or break text: escaped, so a pasted block says what it seems to.
+            case _ where (0x80...0x9F).contains(scalar.value) || ControlCharacters.isInvisibleReordering(scalar):
+                quoted += String(format: "\\u%04X", scalar.value)
             default: quoted.unicodeScalars.append(scalar)
             }
         }

@@ -10,10 +10,10 @@ enum ScanPreflight {
         var files: Int
     }
 
-    static func check(key: String, values: [Secret], generationID: String?, consumers: [ConsumerSpec], paths: [String],
-                      skipping: Set<FileID>) -> Outcome {
-        let scan = ManagedKeyScan(key: key, values: values, generationID: generationID, consumers: consumers)
+    static func check(key: String, needles: [ScanNeedle], consumers: [ConsumerSpec], paths: [String], skipping: Set<FileID>) -> Outcome {
+        let scan = ManagedKeyScan(key: key, needles: needles, consumers: consumers)
         let (findings, tally) = scan.findings(in: paths, skipping: skipping)
+        if tally.interrupted { return Outcome(refusal: "scan: stopped by a signal", files: tally.files) }
         let undeclared = findings.filter { !$0.declared }
         let command = "'rotor scan \(paths.map { ShellQuote.quote(shown($0)) }.joined(separator: " "))', with this command's --config and --state,"
         if !undeclared.isEmpty {

@@ -21,14 +21,11 @@ public struct FileID: Hashable, Sendable {
 /// Walks the folders `scan` was given and opens every regular file in them, without ever
 /// following a symlink: each folder is opened relative to its parent's descriptor with
 /// `O_NOFOLLOW`, so a symlink swapped in while the walk runs is refused, not followed out of
-/// the tree. Skips `.git/`, the folders in `skipping` (rotor's state) and every `.rotor/`
-/// (another project's state and backups), special files (FIFOs, sockets, devices: opened
-/// without blocking, then refused) and symlinks.
+/// the tree. Skips `.git/`, the files and folders in `skipping` (rotor's state), special
+/// files (FIFOs, sockets, devices: opened without blocking, then refused) and symlinks.
 struct TreeWalk {
     enum Skip: String, CaseIterable, Sendable {
-        case symlink, special, git, state, unreadable
-        case tooDeep = "too_deep"
-        case binary
+        case symlink, special, git, state, unreadable, binary
     }
 
     /// An open regular file, for a scanning thread to read and close.
@@ -45,7 +42,7 @@ struct TreeWalk {
     /// Calls `found` with each file (which then owns its descriptor), and `skipped` with
     /// what was left out and why (a reason for unreadable ones — a root that does not exist
     /// or cannot be opened too: the other roots are still scanned, and the scan fails).
-    func walk(_ root: String, found: (OpenFile) -> Void, skipped: (Skip, String, String?) -> Void) {
+    func walk(_ root: String, stop: () -> Bool = { false }, found: (OpenFile) -> Void, skipped: (Skip, String, String?) -> Void) {
         // A path named on the command line is followed (the person chose it); nothing under it is.
         let descriptor = open(root, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)
         guard descriptor >= 0 else { return skipped(.unreadable, root, String(cString: strerror(errno))) }
@@ -58,7 +55,7 @@ struct TreeWalk {
         case S_IFDIR:
             defer { close(descriptor) }
             if skipping.contains(FileID(info)) { return skipped(.state, root, nil) }
-            walkFolder(descriptor, path: root, depth: 0, found: found, skipped: skipped)
+            walkFolder(descriptor, path: root, depth: 0, stop: stop, found: found, skipped: skipped)
         case S_IFREG:
             found(OpenFile(path: root, descriptor: descriptor, id: FileID(info)))
         default:
@@ -67,31 +64,35 @@ struct TreeWalk {
         }
     }
 
-    private func walkFolder(_ folder: Int32, path: String, depth: Int, found: (OpenFile) -> Void, skipped: (Skip, String, String?) -> Void) {
-        guard depth < Self.maxDepth else { return skipped(.tooDeep, path, nil) }
+    private func walkFolder(_ folder: Int32, path: String, depth: Int, stop: () -> Bool, found: (OpenFile) -> Void, skipped: (Skip, String, String?) -> Void) {
+        // Too deep is unread: a copy there would go unseen.
+        guard depth < Self.maxDepth else { return skipped(.unreadable, path, "nested deeper than \(Self.maxDepth) folders") }
         // fdopendir takes the descriptor it is given: a copy, so `folder` stays for openat.
         let copy = dup(folder)
         guard copy >= 0, let stream = fdopendir(copy) else {
             if copy >= 0 { close(copy) }
             return skipped(.unreadable, path, String(cString: strerror(errno)))
         }
-        var entries: [(name: String, type: UInt8)] = []
+        // Names as the bytes they are: a name that is not UTF-8 is opened by its own bytes
+        // (made into a String it would name another file, or none).
+        var entries: [(name: [CChar], type: UInt8)] = []
         while let entry = readdir(stream) {
             let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(cString: raw.baseAddress!.assumingMemoryBound(to: CChar.self))
+                Array(raw.bindMemory(to: CChar.self).prefix { $0 != 0 }) + [0]
             }
-            if name == "." || name == ".." { continue }
+            if name == [46, 0] || name == [46, 46, 0] { continue }  // . and ..
             entries.append((name, entry.pointee.d_type))
         }
         closedir(stream)
         let prefix = path == "." ? "" : path.hasSuffix("/") ? path : path + "/"
-        for (name, listedType) in entries.sorted(by: { $0.name < $1.name }) {
-            let childPath = prefix + name
+        for (name, listedType) in entries.sorted(by: { $0.name.lexicographicallyPrecedes($1.name) }) {
+            if stop() { return }
+            let childPath = prefix + Self.shown(name)
             var type = listedType
             if type == UInt8(DT_UNKNOWN) {
                 var info = stat()
                 guard fstatat(folder, name, &info, AT_SYMLINK_NOFOLLOW) == 0 else {
-                    skipped(.unreadable, childPath, String(cString: strerror(errno)))
+                    if errno != ENOENT { skipped(.unreadable, childPath, String(cString: strerror(errno))) }  // ENOENT: gone since listed
                     continue
                 }
                 switch info.st_mode & S_IFMT {
@@ -105,24 +106,20 @@ struct TreeWalk {
             case UInt8(DT_LNK):
                 skipped(.symlink, childPath, nil)
             case UInt8(DT_DIR):
-                if name == ".git" {
+                if name == Array(".git".utf8CString) {
                     skipped(.git, childPath, nil)
-                    continue
-                }
-                if name == ".rotor" {
-                    skipped(.state, childPath, nil)
                     continue
                 }
                 let child = openat(folder, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
                 guard child >= 0 else {
-                    skipped(errno == ELOOP || errno == ENOTDIR ? .symlink : .unreadable, childPath, String(cString: strerror(errno)))
+                    if errno != ENOENT { skipped(errno == ELOOP || errno == ENOTDIR ? .symlink : .unreadable, childPath, String(cString: strerror(errno))) }
                     continue
                 }
                 var info = stat()
                 if fstat(child, &info) == 0, skipping.contains(FileID(info)) {
                     skipped(.state, childPath, nil)
                 } else {
-                    walkFolder(child, path: childPath, depth: depth + 1, found: found, skipped: skipped)
+                    walkFolder(child, path: childPath, depth: depth + 1, stop: stop, found: found, skipped: skipped)
                 }
                 close(child)
             case UInt8(DT_REG):
@@ -130,7 +127,7 @@ struct TreeWalk {
                 // neither blocks the walk nor becomes rotor's terminal; fstat then refuses it.
                 let file = openat(folder, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC)
                 guard file >= 0 else {
-                    skipped(errno == ELOOP ? .symlink : .unreadable, childPath, String(cString: strerror(errno)))
+                    if errno != ENOENT { skipped(errno == ELOOP ? .symlink : .unreadable, childPath, String(cString: strerror(errno))) }
                     continue
                 }
                 var info = stat()
@@ -149,5 +146,31 @@ struct TreeWalk {
                 skipped(.special, childPath, nil)
             }
         }
+    }
+
+    /// A name as text: UTF-8 as it is, any other byte as `\xHH` (so two names that differ
+    /// only in bytes that are not UTF-8 are shown apart).
+    static func shown(_ name: [CChar]) -> String {
+        let bytes = name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }
+        if let text = String(validating: bytes, as: UTF8.self) { return text }
+        var text = ""
+        var index = 0
+        while index < bytes.count {
+            // The longest valid UTF-8 sequence here (1–4 bytes), else one byte escaped.
+            var taken = false
+            for length in (1...min(4, bytes.count - index)).reversed() {
+                if let piece = String(validating: bytes[index..<index + length], as: UTF8.self) {
+                    text += piece
+                    index += length
+                    taken = true
+                    break
+                }
+            }
+            if !taken {
+                text += String(format: "\\x%02X", bytes[index])
+                index += 1
+            }
+        }
+        return text
     }
 }

@@ -6,6 +6,7 @@ import GRDB
 public final class SQLiteStateStore: StateStore {
     private let pool: DatabasePool
     public let path: String
+    public var localFiles: [String] { ["", "-wal", "-shm", "-journal"].map { path + $0 } }
     private let fencing = FencingTokens()
 
     /// Modes are set on what this creates — the folder (0700) and the file (0600) — never

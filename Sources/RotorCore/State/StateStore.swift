@@ -36,6 +36,9 @@ public protocol StateStore: AnyObject, Sendable {
     /// are set by the store, in one transaction).
     func appendAudit(_ entry: AuditEntry) throws
     func auditLog() throws -> [AuditEntry]
+    /// The store's files on this machine (an SQLite database, its WAL…): `rotor scan`
+    /// never reports on them. None for a server.
+    var localFiles: [String] { get }
 }
 
 /// Who holds a lock: a process on a host.
@@ -271,4 +274,8 @@ public enum StateStoreURL {
         }
         return text
     }
+}
+
+extension StateStore {
+    public var localFiles: [String] { [] }
 }

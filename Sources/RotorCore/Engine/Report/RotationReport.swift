@@ -24,6 +24,8 @@ public struct RotationReport: Sendable, Encodable, Equatable {
     /// An emergency rotation with `scan:` paths (or `--scan`): every copy of the leaked
     /// generation left in them once the run ended (nil: nothing was scanned).
     public var leakedCopies: [LeakedCopy]? = nil
+    /// What that scan could not read (a copy there would be missing from `leakedCopies`).
+    public var leakedCopiesUnread: [String] = []
     /// The shapes (`ValueShape.recorded`) of the new and old generations, for the audit log
     /// (`rotor scan` looks for an earlier generation with its own). Not part of the JSON.
     public var newShape: String? = nil
@@ -48,6 +50,7 @@ public struct RotationReport: Sendable, Encodable, Equatable {
     enum CodingKeys: String, CodingKey {
         case key, outcome, emergency, message, steps, left, revocations, consumers
         case leakedCopies = "leaked_copies"
+        case leakedCopiesUnread = "leaked_copies_unread"
         case runID = "run"
         case newGeneration = "new_generation"
         case oldGeneration = "old_generation"
@@ -74,6 +77,7 @@ public struct RotationReport: Sendable, Encodable, Equatable {
                                  forKey: .consumers)
             // null: not looked for (no scan paths), so a script cannot take it for "none".
             if let leakedCopies { try container.encode(leakedCopies, forKey: .leakedCopies) } else { try container.encodeNil(forKey: .leakedCopies) }
+            if !leakedCopiesUnread.isEmpty { try container.encode(leakedCopiesUnread, forKey: .leakedCopiesUnread) }
         }
         try container.encode(outcome, forKey: .outcome)
         try container.encode(message, forKey: .message)

@@ -12,11 +12,24 @@ extension RotationRun {
     func scanForUndeclaredCopies() throws {
         let paths = scanPaths
         guard !paths.isEmpty, !options.emergency else { return }
-        guard !heldSecrets.isEmpty else {
-            note(.preflight, "scan: no target holds a value yet, nothing to look for", .ok)
-            return
+        var needles = heldSecrets.map { ScanNeedle(key: keyName, generation: .current, generationID: old?.id, value: $0) }
+        if needles.isEmpty {
+            // No target rotor can read holds it (an exec target without `read`): looked for by
+            // its fingerprint, with the length and characters the audit log recorded.
+            guard let old else {
+                note(.preflight, "scan: nothing is deployed yet, nothing to look for", .ok)
+                return
+            }
+            let shapes = (try? engine.store.auditLog()).map { ManagedKeyScan.recordedGenerations(of: keyName, in: $0).shapes[old.fingerprint] ?? [] } ?? []
+            guard !shapes.isEmpty else {
+                let refusal = "scan: no target rotor can read holds the key's value, and rotor has no record of its length and characters, so its copies cannot be looked for; give an exec target a 'read' command, or take 'scan:' away"
+                try journal.record(.preflight, .failed, refusal)
+                note(.preflight, refusal, .failed)
+                throw Stop(outcome: .failed, message: "preflight failed: \(refusal); nothing was created or changed")
+            }
+            needles = [ScanNeedle(key: keyName, generation: .current, generationID: old.id, fingerprint: old.fingerprint, shapes: shapes)]
         }
-        let outcome = ScanPreflight.check(key: keyName, values: heldSecrets, generationID: old?.id, consumers: consumers, paths: paths, skipping: scanSkipping)
+        let outcome = ScanPreflight.check(key: keyName, needles: needles, consumers: consumers, paths: paths, skipping: scanSkipping)
         if let refusal = outcome.refusal {
             try journal.record(.preflight, .failed, refusal)
             note(.preflight, refusal, .failed)
@@ -27,17 +40,21 @@ extension RotationRun {
 
     /// After an emergency: every copy of what the targets held (the leaked generation) still
     /// in the scan paths; nil when there are none to look through.
-    func leakedCopies() -> [RotationReport.LeakedCopy]? {
+    func leakedCopies() -> (copies: [RotationReport.LeakedCopy], unread: [String])? {
         let paths = scanPaths
         guard !paths.isEmpty else { return nil }
         let leaked = heldSecrets.filter { $0.fingerprint != newGeneration?.secret.fingerprint }
-        guard !leaked.isEmpty else { return [] }
-        let scan = ManagedKeyScan(key: keyName, values: leaked, generationID: old?.id, consumers: consumers)
-        let (findings, _) = scan.findings(in: paths, skipping: scanSkipping)
-        return findings.map { RotationReport.LeakedCopy(path: $0.path, line: $0.line, declared: $0.declared) }
+        guard !leaked.isEmpty else { return ([], []) }
+        let scan = ManagedKeyScan(key: keyName, needles: leaked.map { ScanNeedle(key: keyName, generation: .previous, generationID: old?.id, value: $0) },
+                                  consumers: consumers)
+        let (findings, tally) = scan.findings(in: paths, skipping: scanSkipping)
+        let unread = tally.unreadable + (tally.unreadableCount > tally.unreadable.count ? ["… and \(tally.unreadableCount - tally.unreadable.count) more"] : [])
+            + (tally.interrupted ? ["the scan was stopped by a signal"] : [])
+        return (findings.map { RotationReport.LeakedCopy(path: $0.path, line: $0.line, declared: $0.declared) }, unread)
     }
 
+    /// The backups of runs (this one's too) and the state database's files.
     private var scanSkipping: Set<FileID> {
-        Set([FileID.of((engine.backupsRoot as NSString).deletingLastPathComponent)].compactMap { $0 })
+        Set(([engine.backupsRoot] + engine.store.localFiles).compactMap(FileID.of))
     }
 }

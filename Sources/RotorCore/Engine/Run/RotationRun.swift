@@ -92,7 +92,10 @@ final class RotationRun {
                 return settled(ended(.needsPerson, "rotated to \(record.id); stopped by a signal before deleting the old generation"))
             }
             var finished = try await deleteOld(replacedBy: record)
-            if options.emergency { finished.leakedCopies = leakedCopies() }
+            if options.emergency, let (copies, unread) = leakedCopies() {
+                finished.leakedCopies = copies
+                finished.leakedCopiesUnread = unread
+            }
             return settled(finished)
         } catch let stop as Stop {
             report.outcome = stop.outcome
