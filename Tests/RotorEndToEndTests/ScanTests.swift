@@ -349,6 +349,152 @@ import Testing
         #expect(result.stderr.contains("locked") && result.stderr.contains("ermission denied"), "\(result.stderr)")
     }
 
+    /// Found by an attacker: `--state sqlite:state.db` in the fleet's own folder made scan
+    /// and preflight skip the whole folder (the state's folder was skipped); non-UTF-8
+    /// names hid folders and files (made into Strings, they named others or none); a
+    /// folder nested 201 deep was skipped and the scan said all was well.
+    @Test func theStateFolderStrangeNamesAndDepthHideNothing() throws {
+        let scene = try Scene(scanPolicy: "    scan: [../]")
+        #expect(try scene.rotor(["adopt", "api-key", "--state", "sqlite:state.db"]).status == 0)
+        try scene.scratch.write("tree/leak.env", "LEAK=\(Scene.first)\n")
+        let scan = try scene.rotor(["scan", "--state", "sqlite:state.db"])
+        #expect(scan.status == 2 && scan.stdout.contains("UNDECLARED  tree/leak.env:1"), "\(scan.stdout)\(scan.stderr)")
+        let rotate = try scene.rotor(["rotate", "api-key", "--state", "sqlite:state.db"])
+        #expect(rotate.status == 1 && rotate.stdout.contains("tree/leak.env:1 LEAK"), "\(rotate.stdout)")
+        try FileManager.default.removeItem(at: scene.scratch.url.appendingPathComponent("tree"))
+
+        let root = scene.scratch.url.appendingPathComponent("odd").path
+        #expect(mkdir(root, 0o755) == 0)
+        for name in ["cache\u{FFFD}", "a\u{FFFD}.env"] { _ = name.withCString { mkdir(root + "/" + String(cString: $0), 0o755) } }
+        let badFolder = Array((root + "/cache").utf8CString.dropLast()) + [CChar(bitPattern: 0xFF), 0]
+        #expect(mkdir(badFolder, 0o755) == 0)
+        let badFile = Array(badFolder.dropLast()) + Array("/.env".utf8CString)
+        let descriptor = open(badFile, O_CREAT | O_WRONLY, 0o600)
+        #expect(descriptor >= 0)
+        _ = "K=\(Scene.first)\n".withCString { write(descriptor, $0, strlen($0)) }
+        close(descriptor)
+        var deep = scene.scratch.url.appendingPathComponent("deep").path
+        for _ in 0..<201 { deep += "/d" }
+        try FileManager.default.createDirectory(atPath: deep, withIntermediateDirectories: true)
+        let odd = try scene.rotor(["scan", "odd", "deep", "--state", "sqlite:state.db"])
+        #expect(odd.status == 1, "too deep is not scanned: an error \(odd.stdout)\(odd.stderr)")
+        #expect(odd.stdout.contains("UNDECLARED  odd/cache\\xFF/.env:1"), "\(odd.stdout)")
+        #expect(odd.stderr.contains("nested deeper than 200 folders"), "\(odd.stderr)")
+    }
+
+    /// Found by an attacker: a copy counted as declared whenever it was in a target's file
+    /// (a comment, another variable, a second holder on the line, an earlier assignment the
+    /// writer does not update, a hard link): the rotation went ahead and left it. A target
+    /// declared as an env file whose name says INI is read as the env file it is.
+    @Test func onlyTheTargetsOwnHolderIsDeclared() throws {
+        let scene = try Scene(scanPolicy: "    scan: [../deploy]")
+        let manifest = String(decoding: try scene.scratch.bytes("consumers/apps.yaml"), as: UTF8.self)
+        try scene.scratch.write("consumers/apps.yaml", manifest + "  conf:\n    uses: api-key\n    targets:\n      - { env_file: ../deploy/conf/app.conf, var: HOOK }\n")
+        try scene.scratch.write("deploy/conf/app.conf", "HOOK=\(Scene.first)\n")
+        #expect(try scene.rotor(["adopt", "api-key"]).status == 0)
+        #expect(try scene.rotor(["scan", "deploy"]).status == 0, "every copy is a target's")
+        let cases: [(String, String, String)] = [
+            ("deploy/api/.env", "PORT=1\nAPI_KEY=\(Scene.first)\nDB_URL=postgres://u:\(Scene.first)@db/x\n", "deploy/api/.env:3"),
+            ("deploy/api/.env", "PORT=1\n# old: \(Scene.first)\nAPI_KEY=\(Scene.first)\n", "deploy/api/.env:2"),
+            ("deploy/api/.env", "API_KEY=\(Scene.first)\nAPI_KEY=\(Scene.first)\n", "deploy/api/.env:1"),
+            ("deploy/web/config.json", "{\"auth\": {\"key\": \"\(Scene.first)\"}, \"legacy\": {\"token\": \"\(Scene.first)\"}}\n", "deploy/web/config.json:1"),
+        ]
+        for (file, text, place) in cases {
+            let original = try scene.scratch.bytes(file)
+            try scene.scratch.write(file, text)
+            let scan = try scene.rotor(["scan", "deploy", "--json"])
+            let undeclared = Self.findings(try scene.json(scan)).filter { $0["declared"] as? Bool == false }.map { "\($0["path"]!):\($0["line"]!)" }
+            #expect(scan.status == 2 && undeclared == [place], "\(text): \(undeclared)")
+            let rotate = try scene.rotor(["rotate", "api-key"])
+            #expect(rotate.status == 1 && rotate.stdout.contains("preflight failed: scan:"), "\(text): \(rotate.stdout)")
+            try original.write(to: scene.scratch.url.appendingPathComponent(file))
+        }
+        // A hard link to a target: the rename leaves it holding the old key.
+        #expect(link(scene.scratch.url.appendingPathComponent("deploy/api/.env").path, scene.scratch.url.appendingPathComponent("deploy/linked.env").path) == 0)
+        let linked = try scene.rotor(["scan", "deploy", "--json"])
+        let undeclared = Self.findings(try scene.json(linked)).filter { $0["declared"] as? Bool == false }.compactMap { $0["path"] as? String }
+        #expect(undeclared == ["deploy/linked.env"], "\(linked.stdout)")
+    }
+
+    /// Found by an attacker: 2,000 JSON members holding the key took 403 s (each holder's
+    /// line was looked up again from the top); a log with the key on every line was held
+    /// whole (1.1 GB). At most 1,000 copies are listed per file, the rest counted.
+    @Test func manyCopiesInOneFile() throws {
+        let scene = try Scene()
+        #expect(try scene.rotor(["adopt", "api-key"]).status == 0)
+        let members = (0..<2_000).map { "  \"m\($0)\": \"\(Scene.first)\"" }.joined(separator: ",\n")
+        try scene.scratch.write("big/many.json", "{\n\(members)\n}\n")
+        let scan = try scene.rotor(["scan", "big", "--json"])
+        let document = try scene.json(scan)
+        let findings = Self.findings(document)
+        #expect(findings.count == 1_000 && (document["scanned"] as? [String: Any])?["omitted"] as? Int == 1_000, "\(findings.count)")
+        #expect(findings.first?["target"] as? [String: String] == ["json_file": scene.scratch.url.path + "/big/many.json", "pointer": "/m0"])
+        #expect(findings.last?["line"] as? Int == 1_001 && (findings.last?["target"] as? [String: String])?["pointer"] == "/m999", "\(String(describing: findings.last))")
+        #expect(try scene.rotor(["scan", "big"]).stdout.contains("(1000 more copies not listed: at most 1000 are listed per file)"))
+    }
+
+    /// Found by an attacker: an emergency whose `--scan` path did not exist reported its
+    /// copies as "not looked for", though the key's own `scan:` path held one.
+    @Test func anEmergencyListsWhatItFoundAndWhatItCouldNotScan() throws {
+        let scene = try Scene(scanPolicy: "    scan: [../tree]")
+        #expect(try scene.rotor(["adopt", "api-key"]).status == 0)
+        try scene.scratch.write("tree/leak.env", "K=\(Scene.first)\n")
+        let emergency = try scene.rotor(["rotate", "api-key", "--emergency", "--scan", "/nonexistent-\(UUID().uuidString)"])
+        #expect(emergency.status == 0, "\(emergency.stdout)\(emergency.stderr)")
+        #expect(emergency.stdout.contains("copies of the leaked key left in the scanned files: 1") && emergency.stdout.contains("tree/leak.env:1"), "\(emergency.stdout)")
+        #expect(emergency.stdout.contains("not scanned (a copy there would not be listed): /nonexistent-"), "\(emergency.stdout)")
+    }
+
+    /// Found by an attacker: a key whose only target is an exec target without `read` passed
+    /// the `scan:` preflight unchecked. It is looked for by fingerprint, with the shape the
+    /// audit log recorded when it was made.
+    @Test func aKeyNoTargetCanReadIsLookedForByItsRecordedShape() throws {
+        let scratch = try Scratch()
+        try scratch.write("policies/keys.yaml", """
+            kind: RotationPolicy
+            providers:
+              local: { type: generate, format: { prefix: "sk_", bytes: 24, encoding: base64url } }
+            keys:
+              pushed: { provider: local, scan: [../tree] }
+            """)
+        try scratch.write("consumers/apps.yaml", """
+            kind: ConsumerManifest
+            consumers:
+              vault:
+                uses: pushed
+                targets:
+                  - exec: ["sh", "-c", "cat > ../tree/pushed.txt"]
+                    stdin: "{secret}"
+            """)
+        try scratch.write("tree/.keep", "")
+        #expect(try RotorProcess.run(["rotate", "pushed"], in: scratch.url).status == 0, "nothing deployed yet: nothing to look for")
+        let refused = try RotorProcess.run(["rotate", "pushed"], in: scratch.url)
+        #expect(refused.status == 1 && refused.stdout.contains("preflight failed: scan: 1 undeclared copy of the key's value in use (tree/pushed.txt:1)"), "\(refused.stdout)\(refused.stderr)")
+    }
+
+    /// Found by an attacker: SIGINT printed "stopping" and the scan went on reading a large
+    /// file. It stops, says the scan is incomplete, and exits 1.
+    @Test func aSignalStopsTheScan() throws {
+        let scene = try Scene()
+        #expect(try scene.rotor(["adopt", "api-key"]).status == 0)
+        let big = scene.scratch.url.appendingPathComponent("big/huge.txt")
+        try scene.scratch.write("big/huge.txt", String(repeating: "word ", count: 2_000))
+        #expect(truncate(big.path, 64 << 30) == 0, "a sparse file of 64 GiB")
+        let process = Process()
+        process.executableURL = RotorProcess.binary
+        process.arguments = ["scan", "big"]
+        process.currentDirectoryURL = scene.scratch.url
+        let errors = Pipe()
+        process.standardError = errors
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        Thread.sleep(forTimeInterval: 1)
+        kill(process.processIdentifier, SIGINT)
+        let said = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 1 && said.contains("error: stopped by a signal: the scan is incomplete"), "\(process.terminationStatus) \(said)")
+    }
+
     /// Bad input: a path that does not exist is an error (exit 1); an unknown flag is 64;
     /// an empty `scan:` entry is a configuration error with its place.
     @Test func errorsAreClear() throws {

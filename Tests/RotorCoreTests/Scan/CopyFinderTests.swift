@@ -45,6 +45,19 @@ import Testing
         #expect(matches == [[0, 2]])
     }
 
+    /// Found by an attacker: with two keys of different alphabets, a copy of the narrower
+    /// one inside a run of more than 64 KiB of their union was missed where the read was cut.
+    @Test func aCopyAcrossAForcedCutIsFound() throws {
+        let upper = "ABCDEFGHIJKLMNOPQRSTUVWXYZABCDEF"  // makes 'G'… part of the union
+        for shift in [-40, -33, -32, -20, -1, 0, 1, 20, 31, 32, 40] {
+            let cut = CopyFinder.chunkSize + (64 << 10) - 32  // where the first forced cut falls
+            var text = [UInt8](repeating: UInt8(ascii: "G"), count: cut + shift)
+            text += Array(Self.hexKey.utf8) + [UInt8](repeating: UInt8(ascii: "G"), count: 200_000) + Array("\n".utf8)
+            let matches = try find(text, [byValue(Self.hexKey), byValue(upper, key: "u")])
+            #expect(matches == [[0, 1]], "shift \(shift): \(matches)")
+        }
+    }
+
     @Test func copiesAreWholeRunsOrTheirEnds() throws {
         let needles = [byValue(Self.hexKey, key: "hex"), byValue(Self.base64Key, key: "b64")]
         let text = """
@@ -97,6 +110,26 @@ import Testing
             Issue.record("a file with a NUL in its first 8 KiB is binary")
             return
         }
+    }
+
+    /// Found by an attacker: files deleted while the scan ran were counted as unreadable,
+    /// and the scan (and a rotation's preflight) failed. A file gone since the listing is
+    /// simply not there.
+    @Test func aFileGoneSinceTheListingIsNotAnError() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("tree-walk-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder.appendingPathComponent("sub"), withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        for name in ["a", "b", "c"] { try Data("x".utf8).write(to: folder.appendingPathComponent(name)) }
+        var opened: [String] = []
+        var skipped: [String] = []
+        TreeWalk(skipping: []).walk(folder.path, found: { file in
+            opened.append((file.path as NSString).lastPathComponent)
+            close(file.descriptor)
+            // Listed, then gone before they are opened.
+            try? FileManager.default.removeItem(at: folder.appendingPathComponent("b"))
+            try? FileManager.default.removeItem(at: folder.appendingPathComponent("sub"))
+        }, skipped: { reason, path, _ in skipped.append("\(reason) \(path)") })
+        #expect(opened == ["a", "c"] && skipped.isEmpty, "\(opened) \(skipped)")
     }
 
     @Test func aRecordedShapeReadsBackAndNothingElseDoes() {
