@@ -101,7 +101,9 @@ import Testing
         let half = value.count / 2
         try scene.scratch.write("leak/split.txt", "first=\(value.prefix(half))\n\(value.dropFirst(half))\n")
         try scene.scratch.write("leak/binary.bin", "\u{0}\u{1}binary \(value)\n")
-        try scene.scratch.write(".git/config", "token = \(value)\n")
+        try scene.scratch.write(".git/objects/ab/cdef", "token = \(value)\n")
+        // Found by an attacker: `.git/config` is plain text and holds tokens in remote URLs.
+        try scene.scratch.write(".git/config", "[remote \"origin\"]\n\turl = https://x:\(value)@example.com/o/r.git\n")
         let outside = try Scratch()
         try outside.write("held.env", "OUTSIDE=\(value)\n")
         try FileManager.default.createSymbolicLink(atPath: scene.scratch.url.appendingPathComponent("leak/outside").path, withDestinationPath: outside.url.path)
@@ -128,6 +130,7 @@ import Testing
             ("leak/notes.txt:3", "current", false, nil),
             ("leak/crlf.env:2", "current", false, ["env_file": scene.scratch.url.path + "/leak/crlf.env", "var": "CRLF_KEY"]),
             ("leak/long.txt:1", "current", false, nil),
+            (".git/config:2", "current", false, ["ini_file": scene.scratch.url.path + "/.git/config", "section": "remote \"origin\"", "key": "url"]),
         ]
         #expect(Set(found.keys) == Set(expected.map(\.0)), "\(found.keys.sorted())")
         for (place, generation, declared, target) in expected {
@@ -138,7 +141,7 @@ import Testing
             #expect(finding["target"] as? [String: String] == target, "\(place): \(String(describing: finding["target"]))")
             #expect(finding["generation_id"] is String, "\(place)")
         }
-        #expect(document["undeclared"] as? Int == 8)
+        #expect(document["undeclared"] as? Int == 9)
         let skipped = try #require((document["scanned"] as? [String: Any])?["skipped"] as? [String: Int])
         #expect(skipped["binary"] == 1 && skipped["symlink"] == 2 && skipped["git"] == 1 && skipped["special"] == 1 && (skipped["state"] ?? 0) >= 1, "\(skipped)")
 

@@ -37,7 +37,7 @@ public enum ScanCommand {
         }
         let roots = options.paths.isEmpty ? ["."] : options.paths
         let showsProgress = console.errIsTerminal && !global.quiet && !options.json
-        let result = scan.findings(in: roots, skipping: stateFolders(global), progress: showsProgress ? { tally in
+        let result = scan.findings(in: roots, skipping: stateFolders(global, store: store), progress: showsProgress ? { tally in
             console.writeErr("\r\u{1B}[Kscanning: \(tally.files) files, \(ByteCountText.text(tally.bytes))")
         } : nil)
         if showsProgress { console.writeErr("\r\u{1B}[K") }
@@ -56,15 +56,13 @@ public enum ScanCommand {
         return findings.contains(where: { !$0.declared }) ? .pending : .success
     }
 
-    /// rotor's own state is never a copy: the SQLite database's files and the backups of
-    /// runs beside it (`.rotor/backups` for PostgreSQL) — those only, not the folder they
-    /// are in, which may be the fleet's own (found by an attacker: `--state sqlite:state.db`
-    /// hid the whole tree from the scan and from preflight).
-    static func stateFolders(_ global: GlobalOptions) -> Set<FileID> {
+    /// rotor's own state (`ScanPreflight.stateFiles`) for the store `--state` names.
+    static func stateFolders(_ global: GlobalOptions, store: (any StateStore)?? = nil) -> Set<FileID> {
         let url = global.stateURL ?? StateStoreURL.defaultURL
         let files = StateStoreURL.sqliteFiles(url, workingDirectory: global.workingDirectory)
         let folder = files.first.map { ($0 as NSString).deletingLastPathComponent } ?? PathNormalizer.normalize(global.workingDirectory + "/.rotor")
-        return Set((files + [folder + "/backups"]).compactMap(FileID.of))
+        let opened = store ?? (try? StateStoreURL.open(global.stateURL, workingDirectory: global.workingDirectory, createIfMissing: false))?.store
+        return ScanPreflight.stateFiles(store: opened ?? nil, localFiles: files, backupsRoot: folder + "/backups")
     }
 
     static func jsonBytes(_ findings: [ScanFinding], tally: ScanTally, warnings: [String]) -> [UInt8] {

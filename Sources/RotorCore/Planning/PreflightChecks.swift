@@ -54,6 +54,7 @@ enum PreflightChecks {
             // The `scan:` check preflight makes.
             let paths = emergency ? [] : ScanPreflight.paths(of: key, extra: scanPaths)
             let held = paths.isEmpty ? [] : ScanPreflight.heldValues(consumers)
+            if !paths.isEmpty, let refusal = ScanPreflight.unsearchable(held) { found.append(refusal) }
             let needles = held.map { ScanNeedle(key: key.name.value, generation: .current, generationID: nil, value: $0) }
             if !needles.isEmpty, let refusal = ScanPreflight.check(key: key.name.value, needles: needles, consumers: consumers,
                                                                  paths: paths, skipping: skipping).refusal {

@@ -15,6 +15,7 @@ final class CopyFinder {
         /// 1-based.
         var line: Int
         var offset: Int
+        var length: Int
     }
 
     enum Outcome {
@@ -147,7 +148,7 @@ final class CopyFinder {
             for start in run.count > length ? [run.lowerBound, run.upperBound - length] : [run.lowerBound] {
                 let window = UnsafeBufferPointer(start: buffer + start, count: length)
                 for needle in needles.matches(window, byValue: byValue, byFingerprint: byFingerprint) {
-                    let match = Match(needle: needle, line: line, offset: base + start)
+                    let match = Match(needle: needle, line: line, offset: base + start, length: length)
                     if found.count < Self.maxMatches || found.contains(match) { found.insert(match) } else { omitted += 1 }
                 }
             }

@@ -12,12 +12,14 @@ enum CopyHolder: Hashable, Sendable {
 
     /// The manifest fields of a target for this holder in `path`, in the order a person
     /// writes them (`env_file`, `var`).
+    /// Names are shown through the redactor: a key's value used as a JSON member or an INI
+    /// section name must not come out (found by an attacker).
     func targetFields(path: String) -> [(String, String)] {
         switch self {
-        case .envVariable(let name): [("env_file", path), ("var", name)]
-        case .jsonPointer(let pointer): [("json_file", path), ("pointer", pointer.source)]
-        case .yamlPath(let components): [("yaml_file", path), ("path", components.joined(separator: "."))]
-        case .iniEntry(let section, let key): [("ini_file", path), ("section", section), ("key", key)]
+        case .envVariable(let name): [("env_file", path), ("var", Redactor.known(name))]
+        case .jsonPointer(let pointer): [("json_file", path), ("pointer", Redactor.known(pointer.source))]
+        case .yamlPath(let components): [("yaml_file", path), ("path", Redactor.known(components.joined(separator: ".")))]
+        case .iniEntry(let section, let key): [("ini_file", path), ("section", Redactor.known(section)), ("key", Redactor.known(key))]
         }
     }
 
@@ -33,47 +35,38 @@ enum CopyHolder: Hashable, Sendable {
     }
 
     /// The holder of each match, from the whole file (read again from `descriptor`, at most
-    /// the size rotor reads a target at). A file that is a declared target is read as the
-    /// kind its targets declare; any other by its name. On one line, each holder whose value
-    /// is the copy goes to one of the copies there; a copy left without one (a comment, a
-    /// list item, a value inside a longer string) has none — it is not a target's.
-    static func find(_ matches: [CopyFinder.Match], needles: ScanNeedles, in descriptor: Int32, path: String,
+    /// the size rotor reads a target at): the value whose bytes in the file hold the copy's
+    /// bytes — not the value next to it (a holder whose value is escaped holds no raw copy).
+    /// A file that is a declared target is read as the kind its targets declare; any other
+    /// by its name. A copy in no value (a comment, a list item) has none: no target's.
+    static func find(_ matches: [CopyFinder.Match], in descriptor: Int32, path: String,
                      declaredKinds: [TargetSpec.Kind]) -> [CopyFinder.Match: CopyHolder] {
-        guard let bytes = readWhole(descriptor) else { return [:] }
-        var byLine: [Int: [Candidate]] = [:]
-        for candidate in values(in: bytes, named: (path as NSString).lastPathComponent, declaredKinds: declaredKinds) {
-            byLine[candidate.line, default: []].append(candidate)
+        guard !matches.isEmpty, let bytes = readWhole(descriptor) else { return [:] }
+        let offsets = matches.map(\.offset).sorted()
+        /// Whether a copy starts inside `range`: only those values are kept.
+        func holdsACopy(_ range: Range<Int>) -> Bool {
+            var low = 0, high = offsets.count
+            while low < high {
+                let middle = (low + high) / 2
+                if offsets[middle] < range.lowerBound { low = middle + 1 } else { high = middle }
+            }
+            return low < offsets.count && offsets[low] < range.upperBound
         }
+        let candidates = values(in: bytes, named: (path as NSString).lastPathComponent, declaredKinds: declaredKinds, wanted: holdsACopy)
         var holders: [CopyFinder.Match: CopyHolder] = [:]
-        let groups = Dictionary(grouping: matches) { [$0.line, $0.needle] }
-        for (group, copies) in groups {
-            let needle = needles.needles[group[1]]
-            // The value itself first, then values holding it in longer text (a target's
-            // `value: "Bearer {secret}"`), each holder given to one copy.
-            let onLine = (byLine[group[0]] ?? []).filter { !$0.shadowed }
-            let exact = onLine.filter { Fingerprint.of($0.value) == needle.fingerprint }
-            let within = onLine.filter { candidate in !exact.contains { $0.holder == candidate.holder } && contains(candidate.value, needle) }
-            for (copy, candidate) in zip(copies.sorted { $0.offset < $1.offset }, exact + within) { holders[copy] = candidate.holder }
+        for match in matches {
+            let copy = match.offset..<(match.offset + match.length)
+            if let holder = candidates.first(where: { $0.range.lowerBound <= copy.lowerBound && copy.upperBound <= $0.range.upperBound }), !holder.shadowed {
+                holders[match] = holder.holder
+            }
         }
         return holders
     }
 
-    /// Whether `text` holds the needle's value somewhere inside it.
-    private static func contains(_ text: String, _ needle: ScanNeedle) -> Bool {
-        let bytes = Array(text.utf8)
-        if let value = needle.value { return bytes.count > value.count && text.contains(String(decoding: value, as: UTF8.self)) }
-        for length in Set(needle.shapes.map(\.length)) where bytes.count > length {
-            for start in 0...(bytes.count - length) where Fingerprint.of(bytes: Array(bytes[start..<start + length])) == needle.fingerprint {
-                return true
-            }
-        }
-        return false
-    }
-
     private struct Candidate {
         var holder: CopyHolder
-        var value: String
-        var line: Int
+        /// The value's bytes in the file (quotes included where it has them).
+        var range: Range<Int>
         /// An env variable or INI entry set again further down: readers (and rotor's
         /// writer) take the last, so a copy here is nobody's target.
         var shadowed = false
@@ -95,8 +88,8 @@ enum CopyHolder: Hashable, Sendable {
 
     private enum Kind { case env, json, yaml, ini }
 
-    /// Every value of the file as its kind reads it.
-    private static func values(in bytes: [UInt8], named name: String, declaredKinds: [TargetSpec.Kind]) -> [Candidate] {
+    /// The values of the file, as its kind reads it, that `wanted` asks for (by byte range).
+    private static func values(in bytes: [UInt8], named name: String, declaredKinds: [TargetSpec.Kind], wanted: (Range<Int>) -> Bool) -> [Candidate] {
         var kinds: [Kind] = declaredKinds.map { kind in
             switch kind {
             case .envFile: .env
@@ -117,30 +110,31 @@ enum CopyHolder: Hashable, Sendable {
         for kind in Set(kinds) {
             switch kind {
             case .json:
-                JSONValues.strings(in: bytes) { tokens, value, line in
+                JSONValues.strings(in: bytes, wanted: wanted) { tokens, range in
                     let pointer = JSONPointer(tokens.map { "/" + $0.replacingOccurrences(of: "~", with: "~0").replacingOccurrences(of: "/", with: "~1") }.joined())!
-                    candidates.append(Candidate(holder: .jsonPointer(pointer), value: value, line: line))
+                    candidates.append(Candidate(holder: .jsonPointer(pointer), range: range))
                 }
             case .yaml:
                 let loaded = YAMLLoader.load(bytes)
                 guard loaded.allErrors.isEmpty, let root = loaded.documents.first?.root else { continue }
                 walkYAML(root, path: []) { path, node in
-                    candidates.append(Candidate(holder: .yamlPath(path), value: node.scalarText ?? "", line: node.start.line))
+                    let range = YAMLFileFormat.byteOffset(ofCharacter: node.start.characterOffset, in: bytes)..<YAMLFileFormat.byteOffset(ofCharacter: node.end.characterOffset, in: bytes)
+                    if wanted(range) { candidates.append(Candidate(holder: .yamlPath(path), range: range)) }
                 }
             case .ini:
                 let entries = INIFileDocument(bytes: bytes).entries
                 var last: [String: Int] = [:]
                 for (index, entry) in entries.enumerated() { last[entry.section + "\u{0}" + entry.key] = index }
-                for (index, entry) in entries.enumerated() {
-                    candidates.append(Candidate(holder: .iniEntry(section: entry.section, key: entry.key), value: unquoted(entry.value), line: entry.line,
+                for (index, entry) in entries.enumerated() where wanted(entry.valueRange) {
+                    candidates.append(Candidate(holder: .iniEntry(section: entry.section, key: entry.key), range: entry.valueRange,
                                                 shadowed: last[entry.section + "\u{0}" + entry.key] != index))
                 }
             case .env:
                 let assignments = EnvFileDocument(bytes: bytes).assignments
                 var last: [String: Int] = [:]
                 for (index, assignment) in assignments.enumerated() { last[assignment.name] = index }
-                for (index, assignment) in assignments.enumerated() {
-                    candidates.append(Candidate(holder: .envVariable(assignment.name), value: assignment.value, line: assignment.line,
+                for (index, assignment) in assignments.enumerated() where wanted(assignment.valueRange) {
+                    candidates.append(Candidate(holder: .envVariable(assignment.name), range: assignment.valueRange,
                                                 shadowed: last[assignment.name] != index))
                 }
             }
@@ -148,10 +142,6 @@ enum CopyHolder: Hashable, Sendable {
         return candidates
     }
 
-    private static func unquoted(_ value: String) -> String {
-        guard value.count >= 2, let first = value.first, first == value.last, first == "\"" || first == "'" else { return value }
-        return String(value.dropFirst().dropLast())
-    }
 
     /// Scalars under mappings whose keys are plain names (a dotted path cannot say `a.b` as
     /// one key, nor a sequence's index).

@@ -132,7 +132,7 @@ final class CopyScan: @unchecked Sendable {
             case .matches(let matches, let bytes, let omitted):
                 // What holds each copy is read from the same open file: the path is not
                 // looked up again (it may name another file by now).
-                let holders = matches.isEmpty ? [:] : CopyHolder.find(matches, needles: needles, in: file.descriptor, path: file.path,
+                let holders = matches.isEmpty ? [:] : CopyHolder.find(matches, in: file.descriptor, path: file.path,
                                                                       declaredKinds: declaredKinds[file.id] ?? [])
                 let copies = matches.map { FoundCopy(path: file.path, file: file.id, line: $0.line, needle: $0.needle, holder: holders[$0]) }
                 lock.withLock {

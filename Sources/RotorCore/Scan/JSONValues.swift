@@ -1,35 +1,35 @@
-/// Every string value of a JSON document with its pointer and line, in one pass: what
-/// holds a copy in a JSON file (looking each pointer up again cost a pass per value —
-/// hours for a large file). A document that does not parse yields what came before the
-/// error; nothing is guessed after it.
+/// The string values of a JSON document that `wanted` asks for (by the byte range of the
+/// literal, quotes included), each with its pointer, in one pass: what holds a copy in a
+/// JSON file (looking each pointer up again cost a pass per value — hours for a large file;
+/// keeping every value's pointer cost memory with the depth). A document that does not
+/// parse yields what came before the error; nothing is guessed after it.
 enum JSONValues {
-    static func strings(in bytes: [UInt8], _ visit: ([String], String, Int) -> Void) {
+    static func strings(in bytes: [UInt8], wanted: (Range<Int>) -> Bool, _ visit: ([String], Range<Int>) -> Void) {
         var parser = Parser(bytes: bytes)
         parser.skipSpace()
-        _ = parser.value(path: [], visit)
+        _ = parser.value(wanted: wanted, visit)
     }
 
     private struct Parser {
         let bytes: [UInt8]
         var index = 0
-        var line = 1
         var depth = 0
+        /// The pointer's tokens to the value being read.
+        var path: [String] = []
 
         init(bytes: [UInt8]) { self.bytes = bytes }
 
         mutating func skipSpace() {
             while index < bytes.count {
                 switch bytes[index] {
-                case 0x0A: line += 1
-                case 0x20, 0x09, 0x0D: break
+                case 0x0A, 0x20, 0x09, 0x0D: index += 1
                 default: return
                 }
-                index += 1
             }
         }
 
-        /// A string literal's decoded text; nil when it is not one.
-        mutating func string() -> String? {
+        /// A string literal's byte range, quotes included; nil when it is not one.
+        mutating func literal() -> Range<Int>? {
             guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { return nil }
             let start = index
             index += 1
@@ -38,7 +38,7 @@ enum JSONValues {
                 case UInt8(ascii: "\\"): index += 2
                 case UInt8(ascii: "\""):
                     index += 1
-                    return JSONLocator.decodeString(bytes[start..<index])
+                    return start..<index
                 case 0x0A: return nil  // not inside a JSON string
                 default: index += 1
                 }
@@ -47,13 +47,12 @@ enum JSONValues {
         }
 
         /// false when the document does not parse here.
-        mutating func value(path: [String], _ visit: ([String], String, Int) -> Void) -> Bool {
-            guard index < bytes.count, depth < 512 else { return false }
+        mutating func value(wanted: (Range<Int>) -> Bool, _ visit: ([String], Range<Int>) -> Void) -> Bool {
+            guard index < bytes.count, depth < 512, !Interruption.shared.requested else { return false }
             switch bytes[index] {
             case UInt8(ascii: "\""):
-                let line = self.line
-                guard let text = string() else { return false }
-                visit(path, text, line)
+                guard let range = literal() else { return false }
+                if wanted(range) { visit(path, range) }
                 return true
             case UInt8(ascii: "{"):
                 depth += 1
@@ -63,12 +62,14 @@ enum JSONValues {
                 if index < bytes.count, bytes[index] == UInt8(ascii: "}") { index += 1; return true }
                 while true {
                     skipSpace()
-                    guard let name = string() else { return false }
+                    guard let name = literal().flatMap({ JSONLocator.decodeString(bytes[$0]) }) else { return false }
                     skipSpace()
                     guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { return false }
                     index += 1
                     skipSpace()
-                    guard value(path: path + [name], visit) else { return false }
+                    path.append(name)
+                    guard value(wanted: wanted, visit) else { return false }
+                    path.removeLast()
                     skipSpace()
                     guard index < bytes.count else { return false }
                     if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
@@ -84,7 +85,9 @@ enum JSONValues {
                 var position = 0
                 while true {
                     skipSpace()
-                    guard value(path: path + [String(position)], visit) else { return false }
+                    path.append(String(position))
+                    guard value(wanted: wanted, visit) else { return false }
+                    path.removeLast()
                     position += 1
                     skipSpace()
                     guard index < bytes.count else { return false }

@@ -73,7 +73,11 @@ public struct ManagedKeyScan {
         for key in keys {
             let name = key.name.value
             let state = states[name] ?? KeyState()
-            let held = ScanPreflight.heldValues(consumersByKey[name] ?? [])
+            var held = ScanPreflight.heldValues(consumersByKey[name] ?? [])
+            if ScanPreflight.unsearchable(held) != nil {
+                warnings.append("\(name): its value spans lines, and a copy is never found across a line ending: its copies cannot be looked for")
+                held = []
+            }
             shapesByKey[name] = held.map { ValueShape(of: Array($0.reveal().utf8)) }
             let recorded = Self.recordedGenerations(of: name, in: audit)
             var known = Set<String>()

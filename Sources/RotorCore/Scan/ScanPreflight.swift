@@ -29,6 +29,13 @@ enum ScanPreflight {
         return Outcome(refusal: nil, files: tally.files)
     }
 
+    /// Why these values cannot be looked for (a value that spans lines: a copy is never
+    /// found across a line ending), or nil.
+    static func unsearchable(_ values: [Secret]) -> String? {
+        guard values.contains(where: { $0.reveal().utf8.contains(0x0A) || $0.reveal().utf8.contains(0x0D) }) else { return nil }
+        return "scan: the key's value spans lines (a PEM key?), and a copy is never found across a line ending, so its copies cannot be looked for; take 'scan:' away for this key"
+    }
+
     /// What the key's file targets hold now (`plan` reads no exec target).
     static func heldValues(_ consumers: [ConsumerSpec]) -> [Secret] {
         var held: [Secret] = []
@@ -42,6 +49,15 @@ enum ScanPreflight {
             }
         }
         return held
+    }
+
+    /// rotor's own state, never a copy: the store's local files and the backup folder of
+    /// each run it has (`<backupsRoot>/<run>/`) — not the folders they are in, which may be
+    /// the fleet's own (found by attackers: `--state sqlite:state.db` hid the whole tree,
+    /// then a project's own `backups/` beside it).
+    static func stateFiles(store: (any StateStore)?, localFiles: [String] = [], backupsRoot: String) -> Set<FileID> {
+        let runs = (try? store?.runs()) ?? []
+        return Set(((store?.localFiles ?? localFiles) + runs.map { backupsRoot + "/" + $0.id }).compactMap(FileID.of))
     }
 
     /// The key's `scan:` paths, then `extra` (`--scan`), each once.

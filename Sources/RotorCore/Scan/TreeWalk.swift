@@ -107,12 +107,31 @@ struct TreeWalk {
                 skipped(.symlink, childPath, nil)
             case UInt8(DT_DIR):
                 if name == Array(".git".utf8CString) {
+                    // Its objects are compressed: only its plain-text `config` is read (remote
+                    // URLs and auth headers hold tokens; found by an attacker).
                     skipped(.git, childPath, nil)
+                    let git = openat(folder, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+                    guard git >= 0 else { continue }
+                    defer { close(git) }
+                    let config = openat(git, "config", O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC)
+                    guard config >= 0 else { continue }
+                    var info = stat()
+                    if fstat(config, &info) == 0, info.st_mode & S_IFMT == S_IFREG {
+                        found(OpenFile(path: childPath + "/config", descriptor: config, id: FileID(info)))
+                    } else {
+                        close(config)
+                    }
                     continue
                 }
                 let child = openat(folder, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
                 guard child >= 0 else {
-                    if errno != ENOENT { skipped(errno == ELOOP || errno == ENOTDIR ? .symlink : .unreadable, childPath, String(cString: strerror(errno))) }
+                    switch errno {
+                    case ENOENT: break  // gone since listed
+                    case ELOOP: skipped(.symlink, childPath, nil)
+                    // A folder replaced by a file while the scan ran: not read, so an error.
+                    case ENOTDIR: skipped(.unreadable, childPath, "it changed from a folder to a file while the scan ran")
+                    default: skipped(.unreadable, childPath, String(cString: strerror(errno)))
+                    }
                     continue
                 }
                 var info = stat()
@@ -133,7 +152,12 @@ struct TreeWalk {
                 var info = stat()
                 guard fstat(file, &info) == 0, info.st_mode & S_IFMT == S_IFREG else {
                     close(file)
-                    skipped(.special, childPath, nil)
+                    // A file replaced by a folder while the scan ran: not read, so an error.
+                    if info.st_mode & S_IFMT == S_IFDIR {
+                        skipped(.unreadable, childPath, "it changed from a file to a folder while the scan ran")
+                    } else {
+                        skipped(.special, childPath, nil)
+                    }
                     continue
                 }
                 if skipping.contains(FileID(info)) {
