@@ -498,6 +498,66 @@ import Testing
         #expect(process.terminationStatus == 1 && said.contains("error: stopped by a signal: the scan is incomplete"), "\(process.terminationStatus) \(said)")
     }
 
+    /// Found in the second attack review: with every target holding a value pasted by hand,
+    /// preflight looked only for that value and deleted the recorded generation while a copy
+    /// of it was left in the scan paths.
+    @Test func theGenerationARotationDeletesIsLookedForWhenNoTargetHoldsIt() throws {
+        let scene = try Scene(scanPolicy: "    scan: [../tree]")
+        try scene.scratch.write("tree/.keep", "")
+        #expect(try scene.rotor(["adopt", "api-key"]).status == 0)
+        #expect(try scene.rotor(["rotate", "api-key"]).status == 0)
+        let recorded = try scene.current()
+        try scene.hold("sk_live_HANDpastedWWWWWWWWWWWWWWWWWWWWWWW2")
+        try scene.scratch.write("tree/app.env", "APP_KEY=\(recorded)\n")
+        let refused = try scene.rotor(["rotate", "api-key"])
+        #expect(refused.status == 1 && refused.stdout.contains("tree/app.env:1 APP_KEY"), "\(refused.stdout)\(refused.stderr)")
+        #expect(!(refused.stdout + refused.stderr).contains(recorded))
+    }
+
+    /// Found in the second attack review: a declared holder whose value is escaped (`\u0077`)
+    /// holds no raw copy, and was handed the raw copy beside it on the line, so that copy
+    /// counted as declared; a key's value used as a JSON member name came out in the
+    /// holder's pointer (and the journal).
+    @Test func aHolderIsTheValueThatHoldsTheCopy() throws {
+        let scene = try Scene(scanPolicy: "    scan: [../deploy, ../tree]")
+        #expect(try scene.rotor(["adopt", "api-key"]).status == 0)
+        let escaped = "\\u0073" + Scene.first.dropFirst()  // "s" written as \u0073
+        try scene.scratch.write("deploy/web/config.json", "{\"auth\": {\"key\": \"\(escaped)\", \"legacy\": \"\(Scene.first)\"}}\n")
+        let scan = try scene.rotor(["scan", "deploy", "--json"])
+        let web = Self.findings(try scene.json(scan)).filter { $0["path"] as? String == "deploy/web/config.json" }
+        #expect(web.count == 1 && web.first?["declared"] as? Bool == false && (web.first?["target"] as? [String: String])?["pointer"] == "/auth/legacy", "\(scan.stdout)")
+        let refused = try scene.rotor(["rotate", "api-key"])
+        #expect(refused.status == 1 && refused.stdout.contains("deploy/web/config.json:1 /auth/legacy"), "\(refused.stdout)")
+
+        try scene.scratch.write("deploy/web/config.json", "{\"auth\": {\"key\": \"\(Scene.first)\"}}\n")
+        try scene.scratch.write("tree/allow.json", "{\"tokens\": {\"\(Scene.first)\": {\"hook\": \"\(Scene.first)\"}}}\n")
+        let named = try scene.rotor(["rotate", "api-key"])
+        #expect(named.status == 1 && named.stdout.contains("tree/allow.json:1 /tokens/[REDACTED]/hook"), "\(named.stdout)")
+        #expect(!(named.stdout + named.stderr).contains(Scene.first))
+        let journal = try RotorProcess.run(["sqlite3", ".rotor/state.db", "select detail from journal"], in: scene.scratch.url, executable: URL(fileURLWithPath: "/usr/bin/env"))
+        #expect(journal.status == 0 && !journal.stdout.contains(Scene.first) && journal.stdout.contains("[REDACTED]"), "\(journal.stdout)")
+    }
+
+    /// Found in the second attack review: with `--state sqlite:state.db`, the project's own
+    /// `backups/` beside it was skipped as rotor's; a value spanning lines (a PEM key) was
+    /// never found and nothing said so; a key in a remote URL of `.git/config` was skipped.
+    @Test func aProjectsBackupsFolderAndAMultiLineValue() throws {
+        let scene = try Scene(scanPolicy: "    scan: [../]")
+        #expect(try scene.rotor(["adopt", "api-key", "--state", "sqlite:state.db"]).status == 0)
+        try scene.scratch.write("backups/prod.env", "API_KEY=\(Scene.first)\n")
+        let scan = try scene.rotor(["scan", "--state", "sqlite:state.db"])
+        #expect(scan.status == 2 && scan.stdout.contains("UNDECLARED  backups/prod.env:1"), "\(scan.stdout)")
+        #expect(try scene.rotor(["rotate", "api-key", "--state", "sqlite:state.db"]).status == 1)
+
+        let pem = try Scene(scanPolicy: "    scan: [../tree]")
+        try pem.hold("line-one-CANARY-0123456789\\nline-two")
+        try pem.scratch.write("deploy/web/config.json", "{\"auth\": {\"key\": \"-----BEGIN KEY-----\\nCANARYabc\\n-----END KEY-----\\n\"}}\n")
+        try pem.scratch.write("tree/.keep", "")
+        let refused = try pem.rotor(["rotate", "api-key"])
+        #expect(refused.status == 1 && refused.stdout.contains("the key's value spans lines"), "\(refused.stdout)\(refused.stderr)")
+        #expect(try pem.rotor(["plan"]).status == 1, "the plan shows it too")
+    }
+
     /// Bad input: a path that does not exist is an error (exit 1); an unknown flag is 64;
     /// an empty `scan:` entry is a configuration error with its place.
     @Test func errorsAreClear() throws {

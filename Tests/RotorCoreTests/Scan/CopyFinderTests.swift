@@ -132,6 +132,42 @@ import Testing
         #expect(opened == ["a", "c"] && skipped.isEmpty, "\(opened) \(skipped)")
     }
 
+    /// Found in the second attack review: a file replaced by a folder (or a folder by a
+    /// file) while the walk ran was counted as special (or a symlink), and the scan passed.
+    @Test func anEntrySwappedForAnotherKindIsAnError() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("tree-walk-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder.appendingPathComponent("d"), withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        for name in ["a", "f"] { try Data("x".utf8).write(to: folder.appendingPathComponent(name)) }
+        var unread: [String] = []
+        TreeWalk(skipping: []).walk(folder.path, found: { file in
+            close(file.descriptor)
+            guard (file.path as NSString).lastPathComponent == "a" else { return }
+            try? FileManager.default.removeItem(at: folder.appendingPathComponent("d"))
+            try? Data("now a file".utf8).write(to: folder.appendingPathComponent("d"))
+            try? FileManager.default.removeItem(at: folder.appendingPathComponent("f"))
+            try? FileManager.default.createDirectory(at: folder.appendingPathComponent("f"), withIntermediateDirectories: true)
+        }, skipped: { reason, path, problem in
+            if reason == .unreadable { unread.append("\((path as NSString).lastPathComponent): \(problem ?? "")") }
+        })
+        #expect(unread == ["d: it changed from a folder to a file while the scan ran", "f: it changed from a file to a folder while the scan ran"], "\(unread)")
+    }
+
+    /// Found in the second attack review: JSON holders cost memory with depth × values (948
+    /// MB for 300 KB) and time with the square of the values on one line.
+    @Test func jsonHoldersAreFoundForTheCopiesOnly() {
+        var text = String(repeating: "{\"a\":", count: 400) + "[\"\(Self.hexKey)\","
+        text += String(repeating: "\"\",", count: 50_000) + "\"\(Self.hexKey)\"]" + String(repeating: "}", count: 400)
+        let bytes = Array(text.utf8)
+        var found: [(String, Range<Int>)] = []
+        let copies = [bytes.firstRange(of: Array(Self.hexKey.utf8))!.lowerBound, bytes.count - 400 - 2 - Self.hexKey.count]
+        JSONValues.strings(in: bytes, wanted: { range in copies.contains { range.contains($0) } }) { tokens, range in
+            found.append((tokens.last ?? "", range))
+        }
+        #expect(found.map(\.0) == ["0", "50001"], "\(found.map(\.0))")
+        #expect(found.allSatisfy { String(decoding: bytes[$0.1], as: UTF8.self) == "\"\(Self.hexKey)\"" })
+    }
+
     @Test func aRecordedShapeReadsBackAndNothingElseDoes() {
         for value in [Self.hexKey, Self.base64Key, "sk_live_AbC-12", "pass word\twith ümlaut"] {
             let shape = ValueShape(of: Array(value.utf8))
