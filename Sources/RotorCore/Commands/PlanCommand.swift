@@ -27,7 +27,7 @@ public enum PlanCommand {
         guard let (states, interrupted, streaks) = step.existingStatesAndInterruptedRuns(keys: options.keys) else { return .failure }
         var input = PlanningInput(configuration: configuration, states: states, now: options.now, selectedKeys: options.keys,
                                   displayPath: { loader.displayPath($0) })
-        input.preflightProblems = PreflightChecks.forPlan(skipping: ScanCommand.stateFolders(global))
+        input.preflightProblems = PreflightChecks.forPlan(skipping: ScanCommand.stateFiles(global, ifScanning: configuration))
         input.failureStreaks = streaks
         let (plan, inspected) = Planner.plan(input, inspect: inspect(displayPath: { loader.displayPath($0) }))
         let warnings = interrupted.map(InterruptedRuns.describe)

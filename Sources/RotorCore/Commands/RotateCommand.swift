@@ -43,7 +43,7 @@ public enum RotateCommand {
             let plan = PlanCommand.dryRun(PlanningInput(
                 configuration: configuration, states: states, now: global.clock(), selectedKeys: options.keys,
                 force: true, emergency: options.emergency, revokeFirst: options.revokeFirst, displayPath: { loader.displayPath($0) }),
-                displayPath: { loader.displayPath($0) }, scanPaths: options.scanPaths, skipping: ScanCommand.stateFolders(global))
+                displayPath: { loader.displayPath($0) }, scanPaths: options.scanPaths, skipping: ScanCommand.stateFiles(global, ifScanning: configuration, extra: options.scanPaths))
             console.writeOut(options.json ? PlanJSONRenderer.render(plan) : PlanTextRenderer(colored: console.colorOut).render(plan))
             return PlanSummary(plan).blockers > 0 ? .failure : .success
         }

@@ -35,7 +35,7 @@ public enum RunCommand {
             var input = PlanningInput(configuration: configuration, states: states, now: now, displayPath: { loader.displayPath($0) })
             input.failureStreaks = streaks
             input.backoffHolds = true  // as the run itself would
-            let plan = PlanCommand.dryRun(input, displayPath: { loader.displayPath($0) }, scanPaths: options.scanPaths, skipping: ScanCommand.stateFolders(global))
+            let plan = PlanCommand.dryRun(input, displayPath: { loader.displayPath($0) }, scanPaths: options.scanPaths, skipping: ScanCommand.stateFiles(global, ifScanning: configuration, extra: options.scanPaths))
             console.writeOut(options.json ? PlanJSONRenderer.render(plan) : PlanTextRenderer(colored: console.colorOut).render(plan))
             for (key, state) in states.sorted(by: { $0.key < $1.key }) {
                 if let previous = state.previous, let due = previous.pendingDeletionAt, due <= now, !options.json {

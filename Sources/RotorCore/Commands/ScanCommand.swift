@@ -37,7 +37,7 @@ public enum ScanCommand {
         }
         let roots = options.paths.isEmpty ? ["."] : options.paths
         let showsProgress = console.errIsTerminal && !global.quiet && !options.json
-        let result = scan.findings(in: roots, skipping: stateFolders(global, store: store), progress: showsProgress ? { tally in
+        let result = scan.findings(in: roots, skipping: stateFiles(global, store: store), progress: showsProgress ? { tally in
             console.writeErr("\r\u{1B}[Kscanning: \(tally.files) files, \(ByteCountText.text(tally.bytes))")
         } : nil)
         if showsProgress { console.writeErr("\r\u{1B}[K") }
@@ -57,12 +57,18 @@ public enum ScanCommand {
     }
 
     /// rotor's own state (`ScanPreflight.stateFiles`) for the store `--state` names.
-    static func stateFolders(_ global: GlobalOptions, store: (any StateStore)?? = nil) -> Set<FileID> {
+    static func stateFiles(_ global: GlobalOptions, store: (any StateStore)?? = nil) -> Set<FileID> {
         let url = global.stateURL ?? StateStoreURL.defaultURL
         let files = StateStoreURL.sqliteFiles(url, workingDirectory: global.workingDirectory)
         let folder = files.first.map { ($0 as NSString).deletingLastPathComponent } ?? PathNormalizer.normalize(global.workingDirectory + "/.rotor")
         let opened = store ?? (try? StateStoreURL.open(global.stateURL, workingDirectory: global.workingDirectory, createIfMissing: false))?.store
         return ScanPreflight.stateFiles(store: opened ?? nil, localFiles: files, backupsRoot: folder + "/backups")
+    }
+
+    /// `stateFiles`, looked up only when something will be scanned (a key's `scan:`, or
+    /// `--scan`): `plan` at fleet scale does not open the store again for nothing.
+    static func stateFiles(_ global: GlobalOptions, ifScanning configuration: Configuration, extra: [String] = []) -> Set<FileID> {
+        extra.isEmpty && configuration.keys.allSatisfy(\.scan.isEmpty) ? [] : stateFiles(global)
     }
 
     static func jsonBytes(_ findings: [ScanFinding], tally: ScanTally, warnings: [String]) -> [UInt8] {
