@@ -21,7 +21,7 @@ extension RotationEngine {
             return report
         }
         let result = await exclusiveRun(of: keyName, runID: runID, action: .adopt, report: report, record: nil, skip: {
-            guard let current = try store.keyStates()[keyName]?.current else { return nil }
+            guard let current = try store.keyState(keyName)?.current else { return nil }
             var refused = report
             refused.message = "it has a current generation already (\(current.id) \(current.fingerprint), since \(DateFormatting.iso8601(current.created))): adopt is for keys rotor has not recorded; nothing was changed"
             refused.notDue = "recorded already (\(current.id) \(current.fingerprint))"

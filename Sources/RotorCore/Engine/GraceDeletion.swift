@@ -9,7 +9,7 @@ extension RotationEngine {
     /// previous generation in the console; it is recorded (audited as `confirm`) as if
     /// rotor had deleted it, whatever its grace period says.
     public func deletePending(_ keyName: String, now: Date, confirmedByPerson: Bool = false) async throws -> RotationReport? {
-        guard let state = try store.keyStates()[keyName], let current = state.current, let previous = state.previous,
+        guard let state = try store.keyState(keyName), let current = state.current, let previous = state.previous,
               let due = previous.pendingDeletionAt, let key = configuration.key(named: keyName)
         else { return nil }
         let provider: ResolvedProvider
@@ -37,7 +37,7 @@ extension RotationEngine {
                 // run was forgotten by the next, which deleted the role minutes later).
                 return await exclusiveRun(of: keyName, runID: Self.makeRunID(clock()), action: .deletePending, report: waiting, record: nil,
                                           skip: {
-                                              guard var latest = try store.keyStates()[keyName], latest.previous?.id == previous.id else { return waiting }
+                                              guard var latest = try store.keyState(keyName), latest.previous?.id == previous.id else { return waiting }
                                               latest.previous?.lastSeenInUse = now
                                               try store.saveKeyState(latest, for: keyName)
                                               return waiting

@@ -77,7 +77,7 @@ extension RotationEngine {
         let history: RunHistory, state: KeyState?
         do {
             history = try RunHistory.checked(try store.journal(of: runID), runID: runID)
-            state = try store.keyStates()[run.key]
+            state = try store.keyState(run.key)
         } catch {
             throw refuse("cannot read run \(runID) from the state store: \(error)")
         }

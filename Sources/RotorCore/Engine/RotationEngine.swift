@@ -105,7 +105,7 @@ public final class RotationEngine: Sendable {
 
     /// Why a scheduled rotation found the key no longer due once it held the lock, or nil.
     private func noLongerDue(_ key: KeyPolicy, at date: Date) throws -> String? {
-        let state = try store.keyStates()[key.name.value] ?? KeyState()
+        let state = try store.keyState(key.name.value) ?? KeyState()
         // The backoff was applied when the run planned; here only another run's rotation
         // matters (reading every run again for each due key would make `run` quadratic).
         let schedule = Schedule.evaluate(key, state: state, now: date, force: false, emergency: false)

@@ -7,7 +7,7 @@ extension RotationEngine {
     public func sync(_ keyName: String, dryRun: Bool, now: Date) async -> RotationReport {
         var report = RotationReport(key: keyName)
         let state: KeyState?
-        do { state = try store.keyStates()[keyName] } catch {
+        do { state = try store.keyState(keyName) } catch {
             report.outcome = .needsPerson
             report.message = "cannot read the state of '\(keyName)' (\(error)); nothing was changed"
             return report

@@ -201,6 +201,12 @@ public final class PostgresStateStore: StateStore {
         return states
     }
 
+    public func keyState(_ key: String) throws -> KeyState? {
+        guard let row = try reconnecting({ try connection.execute("SELECT current, previous FROM keys WHERE name = $1", [key]) }).first else { return nil }
+        return KeyState(current: try StateCoding.decode(row.optionalText(0), what: "current generation of '\(key)'"),
+                        previous: try StateCoding.decode(row.optionalText(1), what: "previous generation of '\(key)'"))
+    }
+
     public func saveKeyState(_ state: KeyState, for key: String) throws {
         let rows = try fenced(key: key, """
             INSERT INTO keys (name, current, previous) SELECT $1, $2, $3 FROM fence

@@ -146,6 +146,14 @@ public final class SQLiteStateStore: StateStore {
         }
     }
 
+    public func keyState(_ key: String) throws -> KeyState? {
+        try pool.read { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT current, previous FROM keys WHERE name = ?", arguments: [key]) else { return nil }
+            return KeyState(current: try StateCoding.decode(try row.optionalText("current"), what: "current generation of '\(key)'"),
+                            previous: try StateCoding.decode(try row.optionalText("previous"), what: "previous generation of '\(key)'"))
+        }
+    }
+
     public func saveKeyState(_ state: KeyState, for key: String) throws {
         try pool.write { db in
             try fence(db, key: key)

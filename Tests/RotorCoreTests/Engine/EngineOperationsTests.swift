@@ -89,6 +89,17 @@ import Testing
         #expect(try fixture.store.labels(of: try #require(report.runID)).first == "sync.intent")
     }
 
+    /// Issue 20: `run` over 1,000 keys decoded every key's state once per key and step
+    /// (O(keys²)). A rotation's steps read their own key's state; every key's is read once
+    /// for the run's schedule and once for the check that a new id is no other key's.
+    @Test func aRotationReadsItsOwnKeysStateOnly() async throws {
+        let fixture = try EngineFixture()
+        let engine = fixture.engine()
+        let reports = try await engine.runScheduled(now: fixture.now)
+        #expect(reports.first?.outcome == .completed)
+        #expect(fixture.store.wholeReads <= 3 && fixture.store.singleReads >= 2, "whole \(fixture.store.wholeReads), single \(fixture.store.singleReads)")
+    }
+
     @Test func runRotatesWhatIsDueAndSkipsTheRest() async throws {
         let fixture = try EngineFixture()
         let engine = fixture.engine()

@@ -33,6 +33,23 @@ import Testing
         return String(base[..<base.lastIndex(of: "/")!]) + "/" + name
     }
 
+    /// Issue 20: one key's state is one row read, the same as in every key's.
+    @Test(arguments: stores)
+    func oneKeysStateIsReadAlone(_ kind: String) throws {
+        let folder = try TemporaryFolder()
+        let store = try makeStore(kind, in: folder)
+        #expect(try store.keyState("k") == nil)
+        for (key, id) in [("k", "g1"), ("other", "g2")] {
+            let owner = LockOwner(host: "h", pid: 1, runID: "r-\(key)")
+            #expect(try store.acquireLock(key: key, owner: owner, lease: 60, now: now, canTakeOver: { _ in false }) == .acquired)
+            try store.saveKeyState(KeyState(current: GenerationRecord(id: id, fingerprint: Fingerprint.of(id), created: now),
+                                            previous: GenerationRecord(id: id + "-old", fingerprint: Fingerprint.of(id + "-old"), created: now, pendingDeletionAt: now)),
+                                   for: key)
+        }
+        #expect(try store.keyState("k") == store.keyStates()["k"] && store.keyState("k")?.current?.id == "g1")
+        #expect(try store.keyState("other")?.previous?.id == "g2-old" && store.keyState("nope") == nil)
+    }
+
     /// Two runners share one store; the first is paused past its lease and taken over.
     /// Its next writes — journal, run record, key state — are refused, whichever store.
     @Test(arguments: stores)

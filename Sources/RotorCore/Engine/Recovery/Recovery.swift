@@ -136,7 +136,7 @@ extension RotationEngine {
                 return
             }
         }
-        var state = try store.keyStates()[run.key] ?? KeyState()
+        var state = try store.keyState(run.key) ?? KeyState()
         if state.previous?.id == old.id {
             state.previous = nil
             try store.saveKeyState(state, for: run.key)
@@ -152,7 +152,7 @@ extension RotationEngine {
     /// confirm-revoked for a deletion that recovery finished.
     private func confirmRevoked(_ old: GenerationRecord, secret: Secret?, key: KeyPolicy, provider: ResolvedProvider, journal: Journal,
                                 report: inout RotationReport) async throws {
-        let current = try store.keyStates()[key.name.value]?.current
+        let current = try store.keyState(key.name.value)?.current
         var inUse: (id: String, secret: Secret)?
         if let current, let secret = await secretInTargets(of: current, key: key.name.value) { inUse = (current.id, secret) }
         report.add(try await confirmRevoked(old, secret: secret, current: inUse, key: key, journal: journal))
@@ -163,7 +163,7 @@ extension RotationEngine {
     /// so the state must stop listing it as pending, whichever way the run went.
     private func finishRetirement(_ run: RunRecord, history: RunHistory, journal: Journal, report: inout RotationReport) async throws {
         guard let retiring = history.retiring else { return }
-        var state = try store.keyStates()[run.key] ?? KeyState()
+        var state = try store.keyState(run.key) ?? KeyState()
         guard state.previous?.id == retiring.id else { return }
         if !history.retired {
             let provider: ResolvedProvider
@@ -249,7 +249,7 @@ extension RotationEngine {
                 report.left.append(PendingAction(.checkConsumer, "after rollback, \(problem)"))
             }
         }
-        if history.undoRequested, let old = history.old, let new = history.new, try store.keyStates()[run.key]?.current?.id == new.id {
+        if history.undoRequested, let old = history.old, let new = history.new, try store.keyState(run.key)?.current?.id == new.id {
             // An interrupted `rotor rollback RUN`: the state goes back to the old generation too.
             try store.saveKeyState(KeyState(current: GenerationRecord(id: old.id, fingerprint: old.fingerprint, created: old.created), previous: nil), for: run.key)
         }
@@ -303,7 +303,7 @@ extension RotationEngine {
         }
         ids += history.foundByName
         // Never a generation the state calls current or previous, whatever the journal says.
-        let state = try store.keyStates()[run.key]
+        let state = try store.keyState(run.key)
         let known = Set([state?.current?.id, state?.previous?.id].compactMap { $0 })
         for id in ids where known.contains(id) {
             report.left.append(PendingAction(.checkState, "the journal of run \(run.id) names \(id) as the generation it created, but the state calls it in use: rotor did not delete it; check the provider and the state by hand"))
@@ -352,7 +352,7 @@ extension RotationEngine {
         }
         guard provider.spec.createCanLeaveOrphan else { return [] }
         // Never a generation the state knows (a same-named older one stays untouched).
-        let state = try store.keyStates()[run.key]
+        let state = try store.keyState(run.key)
         let known = Set([history.old?.id, state?.current?.id, state?.previous?.id].compactMap { $0 })
         let found: [ListedGeneration]?
         do throws(ProviderError) { found = try await provider.unrecorded(named: name, known: known, at: clock()) } catch {

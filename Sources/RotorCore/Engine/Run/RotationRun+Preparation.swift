@@ -5,7 +5,7 @@ extension RotationRun {
     /// Reads the key's state and journals the start (with the old generation, which
     /// recovery needs), and a break-glass audit entry for an emergency.
     func begin() throws {
-        state = try engine.store.keyStates()[keyName] ?? KeyState()
+        state = try engine.store.keyState(keyName) ?? KeyState()
         old = state.current
         report.oldGeneration = old
         try journal.record(.start, .info, "rotation of \(keyName)\(options.emergency ? " (EMERGENCY)" : "")",

@@ -35,7 +35,13 @@ final class InMemoryStateStore: StateStore, @unchecked Sendable {
         }
     }
 
-    func keyStates() throws -> [String: KeyState] { lock.withLock { states } }
+    /// Reads of every key's state, and of one key's (issue 20: a key's steps read its own).
+    private(set) var wholeReads = 0
+    private(set) var singleReads = 0
+
+    func keyStates() throws -> [String: KeyState] { lock.withLock { wholeReads += 1; return states } }
+
+    func keyState(_ key: String) throws -> KeyState? { lock.withLock { singleReads += 1; return states[key] } }
 
     func saveKeyState(_ state: KeyState, for key: String) throws { try write { states[key] = state } }
 
