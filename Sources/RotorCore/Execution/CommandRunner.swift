@@ -88,9 +88,14 @@ public struct CommandRunner: Sendable {
                     directory: String, timeout: TimeInterval, log: Bool = true) async -> CommandResult {
         let started = Date()
         let result = await withCheckedContinuation { continuation in
-            DispatchQueue.global().async {
+            // One thread per command, as for an HTTP exchange: supervising blocks it, and
+            // Dispatch's global pool (two threads on a two-core machine) grows by about one
+            // thread a second when its threads block — 16 health checks at once ran two by two.
+            let thread = Thread {
                 continuation.resume(returning: self.runBlocking(argv, stdin: stdin, environment: environment, directory: directory, timeout: timeout))
             }
+            thread.stackSize = 512 << 10
+            thread.start()
         }
         if log { VerboseLog.command(argv, directory: directory, result: result, seconds: Date().timeIntervalSince(started)) }
         return result
