@@ -173,8 +173,8 @@ extension Rotor {
         @Argument(help: ArgumentHelp("The saved plan.", valueName: "plan"))
         var plan: String
 
-        @Option(help: ArgumentHelp("Consumers updated at once.", valueName: "n"))
-        var parallel = 8
+        @Option(help: ArgumentHelp("Consumers updated at once, after the first one (the canary) is healthy alone.", valueName: "n"))
+        var parallel = RotationOptions.defaultParallel
 
         @Flag(help: "Print the reports as JSON on stdout.")
         var json = false
@@ -192,7 +192,8 @@ extension Rotor {
             abstract: "Rotate keys now, whatever their schedule.",
             discussion: """
                 For each key: preflight, create a new generation, verify it, update every consumer \
-                (backup, write, read back, reload, health), then delete the old generation (at once, or \
+                (backup, write, read back, reload, health; the first consumer, the canary, alone, the others \
+                once it is healthy), then delete the old generation (at once, or \
                 after its grace period via 'rotor run'). Any failure while updating rolls every consumer \
                 back and deletes the new generation. Interrupted runs are recovered first.
                 Exit 0 rotated; 1 failed or rolled back cleanly; 3 a person is needed (see 'left to do').
@@ -210,8 +211,8 @@ extension Rotor {
         @Flag(name: .customLong("dry-run"), help: "Print the plan and change nothing.")
         var dryRun = false
 
-        @Option(help: ArgumentHelp("Consumers updated at once.", valueName: "n"))
-        var parallel = 8
+        @Option(help: ArgumentHelp("Consumers updated at once, after the first one (the canary) is healthy alone.", valueName: "n"))
+        var parallel = RotationOptions.defaultParallel
 
         @Flag(help: "Print the reports as JSON (\"version\": 1) on stdout.")
         var json = false

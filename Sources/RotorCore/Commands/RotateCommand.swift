@@ -18,7 +18,7 @@ public enum RotateCommand {
         /// `apply`: unattended, so it never starts a state store (as `run`).
         public var existingStoreOnly = false
 
-        public init(keys: [String], emergency: Bool = false, revokeFirst: Bool = false, dryRun: Bool = false, parallel: Int = 8, json: Bool = false,
+        public init(keys: [String], emergency: Bool = false, revokeFirst: Bool = false, dryRun: Bool = false, parallel: Int = RotationOptions.defaultParallel, json: Bool = false,
                     secretSource: ManualInput.SecretSource = .standardInput, yes: Bool = false) {
             self.secretSource = secretSource
             self.yes = yes

@@ -30,9 +30,12 @@ public struct KeyPlan: Sendable, Codable, Equatable {
     /// What preflight will refuse, as far as a read-only look can tell.
     public var blockers: [String]
     public var steps: [PlanStep]
+    /// The consumer updated first and alone; the others follow once it is healthy (SPEC,
+    /// workflow step 3). nil when the key is not due or has no consumer.
+    public var canary: String? = nil
 
     enum CodingKeys: String, CodingKey {
-        case key, provider, due, reason, emergency, current, blockers, steps
+        case key, provider, due, reason, emergency, current, blockers, steps, canary
         case providerType = "provider_type"
         case nextDue = "next_due"
         case needsPerson = "needs_person"
@@ -54,6 +57,7 @@ extension KeyPlan {
         nextDue = try container.decodeIfPresent(Date.self, forKey: .nextDue)
         blockers = try container.decode([String].self, forKey: .blockers)
         steps = try container.decode([PlanStep].self, forKey: .steps)
+        canary = try container.decodeIfPresent(String.self, forKey: .canary)
     }
 
     /// `rotor rotate KEY` as a person types it for this key (the secret on stdin).

@@ -98,6 +98,12 @@ public struct PlanTextRenderer {
                 if let current = step.current { text += Style.dim("  (now \(current))", colored) }
                 lines.append("  \(index). \(name) \(text)")
             }
+            if let canary = key.canary {
+                let others = Set(key.steps.lazy.filter { $0.step == .update || $0.step == .reload || $0.step == .health }.compactMap(\.consumer)).count - 1
+                if others > 0 {
+                    lines.append("  canary: \(canary) is updated first, alone; the other \(Planner.count(others, "consumer")) follow once it is healthy (up to --parallel at once, default \(RotationOptions.defaultParallel))")
+                }
+            }
             for blocker in key.blockers {
                 lines.append("  " + Style.red("! preflight will refuse: \(blocker)", colored))
             }
@@ -159,6 +165,7 @@ extension KeyPlan: JSONWritable {
     func write(to json: inout JSONWriter) {
         json.object { key in
             key.member("blockers", blockers)
+            key.member("canary", canary)
             key.member("current", current)
             key.member("due", due)
             key.member("emergency", emergency)

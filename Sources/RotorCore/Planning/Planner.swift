@@ -108,6 +108,7 @@ public enum Planner {
             nextDue: schedule.nextDue, blockers: [], steps: [])
         guard schedule.due else { return plan }
         plan.needsPerson = provider.isManual
+        plan.canary = consumers.first?.name.value
         // At a vendor the run appends its own suffix (unique per attempt): shown as <run>.
         let generationName = key.generationName.render(TemplateValues.context(key: key.name.value, dated: dated ?? TemplateValues.dated(input.now)))
             + (provider.reachesAVendor ? "-<run>" : "")

@@ -56,8 +56,9 @@ struct RollbackResult: Sendable {
 
 extension RotationEngine {
     /// Backs up, writes and reads back every target, then reloads and health-checks each
-    /// consumer; up to `parallel` consumers at once. Stops starting new consumers after
-    /// the first failure; the caller rolls back everything touched.
+    /// consumer. The first consumer (the canary) goes alone: the others are not touched
+    /// until it is healthy on the new generation; then up to `parallel` at once. Stops
+    /// starting new consumers after the first failure; the caller rolls back everything touched.
     func updateConsumers(_ consumers: [ConsumerSpec], operations: [TargetOperation], runID: String, values: [Placeholder: String],
                          secret: Secret, parallel: Int, journal: Journal) async -> UpdateResult {
         let folder = backupFolder(runID)
@@ -73,21 +74,25 @@ extension RotationEngine {
         let editOrder = ProgressCounter(total: 0)
         await withTaskGroup(of: UpdateResult.self) { group in
             var next = 0
-            func startNext() {
-                guard next < consumers.count, !Interruption.shared.requested else { return }
-                let ordinal = next
-                let consumer = consumers[ordinal]
-                next += 1
-                group.addTask {
-                    await self.updateConsumer(consumer, ordinal: ordinal, operations: operations.filter { $0.consumer.name == consumer.name },
-                                              backupFolder: folder, values: values, secret: secret, journal: journal, counter: counter,
-                                              editOrder: editOrder)
+            var running = 0
+            func startUpTo(_ limit: Int) {
+                while running < limit, next < consumers.count, !Interruption.shared.requested {
+                    let ordinal = next
+                    let consumer = consumers[ordinal]
+                    next += 1
+                    running += 1
+                    group.addTask {
+                        await self.updateConsumer(consumer, ordinal: ordinal, operations: operations.filter { $0.consumer.name == consumer.name },
+                                                  backupFolder: folder, values: values, secret: secret, journal: journal, counter: counter,
+                                                  editOrder: editOrder)
+                    }
                 }
             }
-            for _ in 0..<min(parallel, consumers.count) { startNext() }
+            startUpTo(1)  // the canary, alone
             for await outcome in group {
+                running -= 1
                 result.add(outcome)
-                if !result.stopped { startNext() }
+                if !result.stopped { startUpTo(parallel) }
             }
         }
         return result

@@ -13,6 +13,8 @@ public struct RotationReport: Sendable, Encodable, Equatable {
     public var oldGeneration: GenerationRecord?
     /// The steps taken, each with its status.
     public var steps: [PlanStep]
+    /// The consumer updated first and alone (nil: no consumer was updated).
+    public var canary: String? = nil
     /// What a person still has to do (outcome needs-person).
     public var left: [PendingAction]
     /// Set when a scheduled rotation found the key no longer due once it held the lock
@@ -48,7 +50,7 @@ public struct RotationReport: Sendable, Encodable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case key, outcome, emergency, message, steps, left, revocations, consumers
+        case key, outcome, emergency, message, steps, left, revocations, consumers, canary
         case leakedCopies = "leaked_copies"
         case leakedCopiesUnread = "leaked_copies_unread"
         case runID = "run"
@@ -83,6 +85,7 @@ public struct RotationReport: Sendable, Encodable, Equatable {
         try container.encode(message, forKey: .message)
         try container.encodeIfPresent(newGeneration, forKey: .newGeneration)
         try container.encodeIfPresent(oldGeneration, forKey: .oldGeneration)
+        try container.encodeIfPresent(canary, forKey: .canary)
         try container.encode(steps, forKey: .steps)
         try container.encode(left, forKey: .left)
     }
@@ -131,7 +134,7 @@ public struct RotationReport: Sendable, Encodable, Equatable {
 public struct RotationOptions: Sendable {
     public var emergency: Bool
     public var revokeFirst: Bool
-    /// Consumers updated at once.
+    /// Consumers updated at once, once the canary (the first consumer, alone) is healthy.
     public var parallel: Int
     /// `--scan PATH` (absolute): looked through at preflight as the key's own `scan:` paths are.
     public var scanPaths: [String] = []
@@ -148,7 +151,10 @@ public struct RotationOptions: Sendable {
         ProcessInfo.processInfo.environment["ROTOR_TEST_LEASE_SECONDS"].flatMap(TimeInterval.init) ?? 900
     }
 
-    public init(emergency: Bool = false, revokeFirst: Bool = false, parallel: Int = 8, lockWait: TimeInterval = 5, lease: TimeInterval = RotationOptions.defaultLease) {
+    /// `--parallel`'s default (SPEC, workflow step 3).
+    public static let defaultParallel = 16
+
+    public init(emergency: Bool = false, revokeFirst: Bool = false, parallel: Int = RotationOptions.defaultParallel, lockWait: TimeInterval = 5, lease: TimeInterval = RotationOptions.defaultLease) {
         self.emergency = emergency
         self.revokeFirst = revokeFirst
         self.parallel = max(1, parallel)

@@ -5,6 +5,7 @@ extension RotationRun {
     /// 3. Backs up, writes, reads back, reloads and health-checks every consumer; on the
     /// first failure every touched target is restored and the new generation deleted.
     func updateConsumers(_ generation: NewGeneration) async throws {
+        report.canary = consumers.first?.name.value
         let updates = await engine.updateConsumers(consumers, operations: operations, runID: journal.runID, values: values,
                                                    secret: generation.secret, parallel: options.parallel, journal: journal)
         report.steps += updates.steps
@@ -18,7 +19,10 @@ extension RotationRun {
         let stopped = Interruption.shared.requested && updates.failures.isEmpty ? "stopped by a signal" : nil
         guard let failure = updates.failures.first ?? stopped else { return }
         let interrupted = Interruption.shared.requested && !failure.hasSuffix("stopped by a signal")
-        let message = Redactor.redact(interrupted ? "stopped by a signal (\(failure))" : failure)
+        // The canary failed alone: say that nothing else was touched.
+        let untouched = updates.touchedConsumers.count == 1 && consumers.count > 1 && updates.touchedConsumers[0].name == consumers[0].name
+            ? " (the canary: the other \(consumers.count - 1) consumer\(consumers.count == 2 ? " was" : "s were") not touched)" : ""
+        let message = Redactor.redact((interrupted ? "stopped by a signal (\(failure))" : failure) + untouched)
         engine.progress("\(keyName): \(message); rolling back")
         let undone = await engine.rollBack(updates.touched, consumers: updates.touchedConsumers, journal: journal,
                                            context: old.map { [.id: $0.id] } ?? [:])
