@@ -248,9 +248,11 @@ extension Rotor {
             abstract: "The cron/CI entry: recover, rotate what is due, delete what has passed its grace period.",
             discussion: """
                 Rotates every key whose current generation is 'every' old (only inside its 'window', \
-                if it has one), then deletes previous generations whose grace period has passed. One \
-                failing key does not stop the others. Exit 0 all fine or nothing to do; 1 a rotation \
-                failed and was rolled back; 3 a person is needed.
+                if it has one), then deletes previous generations whose grace period has passed. Keys \
+                go --parallel-keys at once (keys that share a file take turns on it); each key's \
+                consumers as in 'rotate' (the canary alone, then 16 at once). One failing key does not \
+                stop the others. Exit 0 all fine or nothing to do; 1 a rotation failed and was rolled \
+                back; 3 a person is needed.
                 """)
 
         @Flag(name: .customLong("dry-run"), help: "Print what would happen and change nothing.")
@@ -265,11 +267,19 @@ extension Rotor {
         @Option(name: .customLong("scan"), help: ArgumentHelp("Also look here (as every key's 'scan:' paths) at preflight: an undeclared copy of a due key's value stops its rotation (repeatable).", valueName: "path"))
         var scanPaths: [String] = []
 
+        @Option(name: .customLong("parallel-keys"), help: ArgumentHelp("Keys rotated at once (default: two per core, \(RotationEngine.defaultParallelKeys) here).", valueName: "n"))
+        var parallelKeys = RotationEngine.defaultParallelKeys
+
         @OptionGroup var global: GlobalFlags
 
+        func validate() throws {
+            guard parallelKeys >= 1 else { throw ValidationError("--parallel-keys must be at least 1") }
+        }
+
         func run() async throws {
-            try finish(await RunCommand.run(RunCommand.Options(dryRun: dryRun, json: json, metricsFile: metricsFile, scanPaths: scanPaths.map(absolutePath)),
-                                            global: global.options, console: global.console))
+            var options = RunCommand.Options(dryRun: dryRun, json: json, metricsFile: metricsFile, scanPaths: scanPaths.map(absolutePath))
+            options.parallelKeys = parallelKeys
+            try finish(await RunCommand.run(options, global: global.options, console: global.console))
         }
     }
 

@@ -10,6 +10,8 @@ public enum RunCommand {
         public var metricsFile: String?
         /// `--scan PATH` (absolute): as every rotated key's own `scan:` paths.
         public var scanPaths: [String]
+        /// `--parallel-keys N`: keys rotated at once.
+        public var parallelKeys = RotationEngine.defaultParallelKeys
 
         public init(dryRun: Bool = false, json: Bool = false, metricsFile: String? = nil, scanPaths: [String] = []) {
             self.scanPaths = scanPaths
@@ -48,7 +50,7 @@ public enum RunCommand {
         do { engine = try EngineSetup.make(configuration, global: global, console: console, loader: step.loader, existingStoreOnly: true) } catch { return error }
         guard let recovered = await EngineSetup.recoverFirst(engine, console: console, json: options.json) else { return .needsPerson }
         let reports: [ScheduledKeyReport]
-        do { reports = try await engine.runScheduled(now: now, scanPaths: options.scanPaths) } catch {
+        do { reports = try await engine.runScheduled(now: now, scanPaths: options.scanPaths, parallelKeys: options.parallelKeys) } catch {
             console.err("error: cannot read the key states (\(error)); nothing was rotated")
             return .needsPerson
         }

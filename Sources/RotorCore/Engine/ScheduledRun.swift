@@ -48,47 +48,74 @@ public struct ScheduledKeyReport: Sendable, Encodable {
 }
 
 extension RotationEngine {
+    /// `run --parallel-keys`'s default: two keys per core, so that one key's fsyncs and
+    /// commands overlap another's work and both cores stay busy.
+    public static var defaultParallelKeys: Int { max(2, 2 * ProcessInfo.processInfo.activeProcessorCount) }
+
     /// `rotor run`'s work after recovery: every key due at `now` (inside its window) is
     /// rotated, each re-checked under its lock; then previous generations whose grace
-    /// period passed are deleted. One failing key does not stop the others.
-    public func runScheduled(now: Date, scanPaths: [String] = []) async throws -> [ScheduledKeyReport] {
+    /// period passed are deleted. Up to `parallelKeys` keys at once (keys that share a file
+    /// take turns on it: see `FileEditQueue`); the reports come in the plan's order. One
+    /// failing key does not stop the others.
+    public func runScheduled(now: Date, scanPaths: [String] = [], parallelKeys: Int = RotationEngine.defaultParallelKeys) async throws -> [ScheduledKeyReport] {
         var input = PlanningInput(configuration: configuration, states: try store.keyStates(), now: now)
         input.failureStreaks = FailureStreak.streaks(in: try store.runs())
         input.backoffHolds = true
         let plan = Planner.plan(input)
-        var reports: [ScheduledKeyReport] = []
-        for keyPlan in plan.keys {
-            var report = ScheduledKeyReport(key: keyPlan.key, due: keyPlan.due, reason: keyPlan.reason)
-            if Interruption.shared.requested {
-                // No new key starts after a signal.
-                report.due = false
-                report.reason = "not started: rotor was stopped by a signal"
-                reports.append(report)
-                continue
-            }
-            if keyPlan.due, keyPlan.needsPerson {
-                // Cron cannot paste a secret: the key waits for a person, and the run says so
-                // (exit 3) instead of failing at preflight every time.
-                report.rotation = RotationReport(
-                    key: keyPlan.key, outcome: .needsPerson,
-                    message: "due (\(keyPlan.reason)), and only a person can give its new secret: nothing was done",
-                    left: [PendingAction(.rotateByHand, "run '\(keyPlan.personCommand)' at a terminal (the new secret on stdin, or --secret-env VAR)")])
-            } else if keyPlan.due {
-                var options = RotationOptions()
-                options.onlyIfDueAt = now
-                options.scanPaths = scanPaths
-                let rotation = await rotate(keyPlan.key, options: options)
-                if let reason = rotation.notDue {
-                    report.due = false
-                    report.reason = reason
-                    reports.append(report)
-                    continue
+        var reports = [Result<ScheduledKeyReport, any Error>?](repeating: nil, count: plan.keys.count)
+        await withTaskGroup(of: (Int, Result<ScheduledKeyReport, any Error>).self) { group in
+            var next = 0
+            var running = 0
+            func startUpTo(_ limit: Int) {
+                while running < limit, next < plan.keys.count {
+                    let index = next
+                    let keyPlan = plan.keys[index]
+                    next += 1
+                    running += 1
+                    group.addTask {
+                        do { return (index, .success(try await self.runScheduled(keyPlan, now: now, scanPaths: scanPaths))) } catch { return (index, .failure(error)) }
+                    }
                 }
-                report.rotation = rotation
             }
-            report.deletion = try await deletePending(keyPlan.key, now: now)
-            reports.append(report)
+            startUpTo(max(1, parallelKeys))
+            for await (index, report) in group {
+                reports[index] = report
+                running -= 1
+                startUpTo(max(1, parallelKeys))
+            }
         }
-        return reports
+        return try reports.map { try $0!.get() }
+    }
+
+    /// One key of `run`: its rotation when due, then its grace-period deletion.
+    private func runScheduled(_ keyPlan: KeyPlan, now: Date, scanPaths: [String]) async throws -> ScheduledKeyReport {
+        var report = ScheduledKeyReport(key: keyPlan.key, due: keyPlan.due, reason: keyPlan.reason)
+        if Interruption.shared.requested {
+            // No new key starts after a signal.
+            report.due = false
+            report.reason = "not started: rotor was stopped by a signal"
+            return report
+        }
+        if keyPlan.due, keyPlan.needsPerson {
+            // Cron cannot paste a secret: the key waits for a person, and the run says so
+            // (exit 3) instead of failing at preflight every time.
+            report.rotation = RotationReport(
+                key: keyPlan.key, outcome: .needsPerson,
+                message: "due (\(keyPlan.reason)), and only a person can give its new secret: nothing was done",
+                left: [PendingAction(.rotateByHand, "run '\(keyPlan.personCommand)' at a terminal (the new secret on stdin, or --secret-env VAR)")])
+        } else if keyPlan.due {
+            var options = RotationOptions()
+            options.onlyIfDueAt = now
+            options.scanPaths = scanPaths
+            let rotation = await rotate(keyPlan.key, options: options)
+            if let reason = rotation.notDue {
+                report.due = false
+                report.reason = reason
+                return report
+            }
+            report.rotation = rotation
+        }
+        report.deletion = try await deletePending(keyPlan.key, now: now)
+        return report
     }
 }

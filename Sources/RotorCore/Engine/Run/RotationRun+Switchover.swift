@@ -21,7 +21,7 @@ extension RotationRun {
         let interrupted = Interruption.shared.requested && !failure.hasSuffix("stopped by a signal")
         // The canary failed alone: say that nothing else was touched.
         let untouched = updates.touchedConsumers.count == 1 && consumers.count > 1 && updates.touchedConsumers[0].name == consumers[0].name
-            ? " (the canary: the other \(consumers.count - 1) consumer\(consumers.count == 2 ? " was" : "s were") not touched)" : ""
+            ? " (the canary: \(consumers.count == 2 ? "the other consumer was" : "the other \(consumers.count - 1) consumers were") not touched)" : ""
         let message = Redactor.redact((interrupted ? "stopped by a signal (\(failure))" : failure) + untouched)
         engine.progress("\(keyName): \(message); rolling back")
         let undone = await engine.rollBack(updates.touched, consumers: updates.touchedConsumers, journal: journal,
