@@ -62,29 +62,24 @@ extension RotationEngine {
         input.failureStreaks = FailureStreak.streaks(in: try store.runs())
         input.backoffHolds = true
         let plan = Planner.plan(input)
-        var reports = [Result<ScheduledKeyReport, any Error>?](repeating: nil, count: plan.keys.count)
-        await withTaskGroup(of: (Int, Result<ScheduledKeyReport, any Error>).self) { group in
-            var next = 0
-            var running = 0
-            func startUpTo(_ limit: Int) {
-                while running < limit, next < plan.keys.count {
-                    let index = next
-                    let keyPlan = plan.keys[index]
-                    next += 1
-                    running += 1
-                    group.addTask {
-                        do { return (index, .success(try await self.runScheduled(keyPlan, now: now, scanPaths: scanPaths))) } catch { return (index, .failure(error)) }
-                    }
+        let limit = max(1, parallelKeys)
+        // Collected inside the group and returned: an array outside it, written from the
+        // loop, crashed the release build with "Index out of range" (ThreadSanitizer found
+        // no race, and the debug build never crashed).
+        let finished = await withTaskGroup(of: (Int, Result<ScheduledKeyReport, any Error>).self,
+                                           returning: [(Int, Result<ScheduledKeyReport, any Error>)].self) { group in
+            var finished: [(Int, Result<ScheduledKeyReport, any Error>)] = []
+            finished.reserveCapacity(plan.keys.count)
+            for (index, keyPlan) in plan.keys.enumerated() {
+                if index >= limit, let done = await group.next() { finished.append(done) }
+                group.addTask {
+                    do { return (index, .success(try await self.runScheduled(keyPlan, now: now, scanPaths: scanPaths))) } catch { return (index, .failure(error)) }
                 }
             }
-            startUpTo(max(1, parallelKeys))
-            for await (index, report) in group {
-                reports[index] = report
-                running -= 1
-                startUpTo(max(1, parallelKeys))
-            }
+            while let done = await group.next() { finished.append(done) }
+            return finished
         }
-        return try reports.map { try $0!.get() }
+        return try finished.sorted { $0.0 < $1.0 }.map { try $0.1.get() }
     }
 
     /// One key of `run`: its rotation when due, then its grace-period deletion.
