@@ -267,7 +267,7 @@ extension Rotor {
         @Option(name: .customLong("scan"), help: ArgumentHelp("Also look here (as every key's 'scan:' paths) at preflight: an undeclared copy of a due key's value stops its rotation (repeatable).", valueName: "path"))
         var scanPaths: [String] = []
 
-        @Option(name: .customLong("parallel-keys"), help: ArgumentHelp("Keys rotated at once (default: two per core, \(RotationEngine.defaultParallelKeys) here).", valueName: "n"))
+        @Option(name: .customLong("parallel-keys"), help: ArgumentHelp("Keys rotated at once (the default is two per core).", valueName: "n"))
         var parallelKeys = RotationEngine.defaultParallelKeys
 
         @OptionGroup var global: GlobalFlags

@@ -63,6 +63,7 @@ import Testing
         let report = (try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])?["keys"] as? [[String: Any]]
         #expect(report?.first?["canary"] as? String == "canary")
         #expect(report?.first?["outcome"] as? String == "completed")
+        #expect(result.stderr.contains("hook: canary canary is healthy on the new generation; updating the other 17 consumers, 16 at once"), "\(result.stderr)")
         let started = try FileManager.default.contentsOfDirectory(atPath: scratch.url.appendingPathComponent("started").path)
         #expect(started.count == 18, "every other consumer was health-checked: \(started.count - 1)")
     }
@@ -80,6 +81,17 @@ import Testing
         for index in 1...17 {
             #expect(try String(decoding: scratch.bytes(String(format: "deploy/c%02d/.env", index)), as: UTF8.self) == "HOOK_SECRET=whsec_initial\n")
         }
+    }
+
+    /// The plan says how many follow: `--parallel` as given to `rotate --dry-run`, and one
+    /// other consumer in the singular (found by an operator).
+    @Test func thePlanSaysHowManyFollowTheCanary() throws {
+        let many = try Self.fleet(others: 17, canaryHealth: "true", otherHealth: "true")
+        let dry = try RotorProcess.run(["rotate", "hook", "--dry-run", "--parallel", "2"], in: many.url)
+        #expect(dry.stdout.contains("canary: canary is updated first, alone; the other 17 consumers follow once it is healthy (up to 2 at once)"), "\(dry.stdout)")
+        let two = try Self.fleet(others: 1, canaryHealth: "true", otherHealth: "true")
+        let plan = try RotorProcess.run(["plan"], in: two.url)
+        #expect(plan.stdout.contains("canary: canary is updated first, alone; the other consumer follows once it is healthy (up to --parallel at once, default 16)"), "\(plan.stdout)")
     }
 
     /// A canary that fails its health check: no other consumer is written or reloaded, and

@@ -97,6 +97,7 @@ import Testing
         let reports = (try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])?["keys"] as? [[String: Any]] ?? []
         #expect(reports.map { $0["key"] as? String } == Fleet.keys, "the reports come in the plan's order")
         #expect(reports.allSatisfy { $0["outcome"] as? String == "completed" }, "\(result.stdout)")
+        #expect(reports.map { $0["canary"] as? String } == Fleet.keys.map { "\($0)-own" }, "run's JSON names each key's canary")
         let second = try fleet.currentFingerprints()
         #expect(Fleet.keys.allSatisfy { first[$0] != nil && second[$0] != first[$0] }, "every key rotated")
         try fleet.expectEveryKeyInSync("after the parallel run")
@@ -138,6 +139,38 @@ import Testing
         #expect(try fleet.currentFingerprints() == before)
         try fleet.expectEveryKeyInSync("after a signal")
         #expect(try fleet.rotor(["recover"], day: 2).stdout == "nothing to recover\n")
+    }
+
+    /// A signal while the first key is in flight (`--parallel-keys 1`): the keys not started
+    /// are due and not rotated — failed, not "not due", and the exit says so (found by an
+    /// attacker: exit 0 when no key had started).
+    @Test func keysASignalKeptFromStartingAreFailedNotSkipped() throws {
+        let fleet = try Fleet(barrierPolls: 400)
+        #expect(try fleet.rotor(["rotate"] + Fleet.keys).status == 0)
+        try fleet.scratch.write("barrier", "")
+        try fleet.scratch.write("hold", "")
+        let run = try BackgroundRotor(["run", "--parallel-keys", "1", "--json", "--quiet"], in: fleet.scratch.url, environment: Fleet.at(day: 2))
+        let started = fleet.scratch.url.appendingPathComponent("started")
+        let deadline = Date().addingTimeInterval(30)
+        while (try FileManager.default.contentsOfDirectory(atPath: started.path)).count < 2, Date() < deadline { usleep(20_000) }
+        kill(run.pid, SIGTERM)
+        let (status, output) = run.finish()
+        #expect(status == 1, "\(output)")
+        let json = output.firstIndex(of: "{").map { String(output[$0...]) } ?? ""
+        let reports = (try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])?["keys"] as? [[String: Any]] ?? []
+        #expect(reports.map { $0["outcome"] as? String } == ["rolled-back", "failed", "failed", "failed"], "\(output)")
+        #expect(reports.dropFirst().allSatisfy { ($0["message"] as? String)?.hasPrefix("not started: rotor was stopped by a signal") == true }, "\(output)")
+        try fleet.expectEveryKeyInSync("after a signal")
+    }
+
+    /// A key named twice is rotated once (found by an attacker: the second rotation deleted
+    /// the first one's old generation within its grace period).
+    @Test func aKeyNamedTwiceIsRotatedOnce() throws {
+        let fleet = try Fleet()
+        let result = try fleet.rotor(["rotate", "k1", "k1", "--json"])
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        let reports = (try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])?["keys"] as? [[String: Any]] ?? []
+        #expect(reports.count == 1, "\(result.stdout)")
     }
 
     /// kill -9 at a journal point of the first key to reach it, the others in flight

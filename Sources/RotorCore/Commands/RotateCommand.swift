@@ -44,7 +44,7 @@ public enum RotateCommand {
                 configuration: configuration, states: states, now: global.clock(), selectedKeys: options.keys,
                 force: true, emergency: options.emergency, revokeFirst: options.revokeFirst, displayPath: { loader.displayPath($0) }),
                 displayPath: { loader.displayPath($0) }, scanPaths: options.scanPaths, skipping: ScanCommand.stateFiles(global, ifScanning: configuration, extra: options.scanPaths))
-            console.writeOut(options.json ? PlanJSONRenderer.render(plan) : PlanTextRenderer(colored: console.colorOut).render(plan))
+            console.writeOut(options.json ? PlanJSONRenderer.render(plan) : PlanTextRenderer(colored: console.colorOut, parallel: options.parallel).render(plan))
             return PlanSummary(plan).blockers > 0 ? .failure : .success
         }
         let manualInput = ManualInput(secretSource: options.secretSource, confirmDeletion: options.yes, tell: { console.writeErr($0.hasSuffix(": ") ? $0 : $0 + "\n") })
@@ -55,7 +55,10 @@ public enum RotateCommand {
         } catch { return error }
         guard var status = await EngineSetup.recoverFirst(engine, console: console, json: options.json) else { return .needsPerson }
         var reports: [RotationReport] = []
-        for key in options.keys {
+        // A key named twice is rotated once, as the dry run plans it (found by an attacker: the
+        // second rotation deleted the first one's old generation within its grace period).
+        var named = Set<String>()
+        for key in options.keys where named.insert(key).inserted {
             var rotation = RotationOptions(emergency: options.emergency, revokeFirst: options.revokeFirst, parallel: options.parallel)
             rotation.scanPaths = options.scanPaths
             let report = await engine.rotate(key, options: rotation)

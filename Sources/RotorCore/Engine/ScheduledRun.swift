@@ -27,7 +27,7 @@ public struct ScheduledKeyReport: Sendable, Encodable {
     public var revocations: [Revocation] { (rotation?.revocations ?? []) + (deletion?.revocations ?? []) }
 
     enum CodingKeys: String, CodingKey {
-        case key, due, reason, outcome, run, message, steps, left, deletion, revocations
+        case key, due, reason, outcome, run, message, steps, left, deletion, revocations, canary
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -39,12 +39,28 @@ public struct ScheduledKeyReport: Sendable, Encodable {
         // is "skipped", one whose only work was a grace-period deletion takes its outcome.
         try container.encode(outcome?.rawValue ?? deletion?.outcome.rawValue ?? "skipped", forKey: .outcome)
         try container.encodeIfPresent(rotation?.runID, forKey: .run)
+        try container.encodeIfPresent(rotation?.canary, forKey: .canary)
         try container.encode(message, forKey: .message)
         try container.encode((rotation?.steps ?? []) + (deletion?.steps ?? []), forKey: .steps)
         try container.encode(left, forKey: .left)
         try container.encodeIfPresent(deletion?.message, forKey: .deletion)
         try container.encode(revocations, forKey: .revocations)
     }
+}
+
+/// The reports of `run`'s keys, by key, as their tasks finish.
+private final class KeyReports: @unchecked Sendable {
+    private let lock = NSLock()
+    private var reports: [String: Result<ScheduledKeyReport, any Error>] = [:]
+
+    func set(_ report: Result<ScheduledKeyReport, any Error>, for key: String) { lock.withLock { reports[key] = report } }
+    func get(_ key: String) -> Result<ScheduledKeyReport, any Error>? { lock.withLock { reports[key] } }
+}
+
+/// A key of the plan came back from no task of `run` (an internal error, never expected).
+struct RunOrderError: Error, CustomStringConvertible {
+    var key: String
+    var description: String { "internal error: no report for key '\(key)'" }
 }
 
 extension RotationEngine {
@@ -63,32 +79,42 @@ extension RotationEngine {
         input.backoffHolds = true
         let plan = Planner.plan(input)
         let limit = max(1, parallelKeys)
-        // Collected inside the group and returned: an array outside it, written from the
-        // loop, crashed the release build with "Index out of range" (ThreadSanitizer found
-        // no race, and the debug build never crashed).
-        let finished = await withTaskGroup(of: (Int, Result<ScheduledKeyReport, any Error>).self,
-                                           returning: [(Int, Result<ScheduledKeyReport, any Error>)].self) { group in
-            var finished: [(Int, Result<ScheduledKeyReport, any Error>)] = []
-            finished.reserveCapacity(plan.keys.count)
-            for (index, keyPlan) in plan.keys.enumerated() {
-                if index >= limit, let done = await group.next() { finished.append(done) }
+        // Each key's task leaves its report in `reports` and returns nothing: in the release
+        // build (Swift 6.3.1), reports returned through the task group came back damaged — out
+        // of order, "Index out of range", a crash copying the result (ThreadSanitizer found no
+        // race; debug builds were right).
+        let reports = KeyReports()
+        await withTaskGroup(of: Void.self) { group in
+            var started = 0
+            for keyPlan in plan.keys {
+                if started >= limit { await group.next() }
+                started += 1
                 group.addTask {
-                    do { return (index, .success(try await self.runScheduled(keyPlan, now: now, scanPaths: scanPaths))) } catch { return (index, .failure(error)) }
+                    let report: Result<ScheduledKeyReport, any Error>
+                    do { report = .success(try await self.runScheduled(keyPlan, now: now, scanPaths: scanPaths)) } catch { report = .failure(error) }
+                    reports.set(report, for: keyPlan.key)
                 }
             }
-            while let done = await group.next() { finished.append(done) }
-            return finished
+            await group.waitForAll()
         }
-        return try finished.sorted { $0.0 < $1.0 }.map { try $0.1.get() }
+        return try plan.keys.map { keyPlan in
+            guard let report = reports.get(keyPlan.key) else { throw RunOrderError(key: keyPlan.key) }
+            return try report.get()
+        }
     }
 
     /// One key of `run`: its rotation when due, then its grace-period deletion.
     private func runScheduled(_ keyPlan: KeyPlan, now: Date, scanPaths: [String]) async throws -> ScheduledKeyReport {
         var report = ScheduledKeyReport(key: keyPlan.key, due: keyPlan.due, reason: keyPlan.reason)
         if Interruption.shared.requested {
-            // No new key starts after a signal.
-            report.due = false
-            report.reason = "not started: rotor was stopped by a signal"
+            // No new key starts after a signal; a due key not rotated is a failure, so that
+            // cron does not read success (found by an attacker: exit 0, "not due").
+            if keyPlan.due {
+                report.rotation = RotationReport(key: keyPlan.key, outcome: .failed,
+                                                 message: "not started: rotor was stopped by a signal; the next run rotates it")
+            } else {
+                report.reason = "not started: rotor was stopped by a signal"
+            }
             return report
         }
         if keyPlan.due, keyPlan.needsPerson {

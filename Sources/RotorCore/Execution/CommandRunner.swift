@@ -17,16 +17,27 @@ public struct CommandResult: Sendable {
     /// What a failed command printed, for its step's message: the end of its standard
     /// error (else of its output), control characters escaped, every known secret masked,
     /// at most `limit` characters. nil when it printed nothing.
+    ///
+    /// Masked before it is cut, and a token cut in two at either cut is dropped: a secret
+    /// rotor does not know (another key's, found only by its look) no longer looks like one
+    /// once cut (found by an attacker: the tail of another key's value was kept in the audit log).
     func printed(limit: Int = 400) -> String? {
         let stream = stderr.contains(where: { !Self.isBlank($0) }) ? stderr : stdout
-        let bytes = stream.suffix(limit * 4)
+        var bytes = stream.suffix(limit * 4)
+        let cut = bytes.count < stream.count
+        if cut { bytes = bytes.drop(while: { Self.isTokenByte($0) || $0 & 0xC0 == 0x80 }) }
         // One line: a command must not print lines that look like rotor's own.
         let lines = String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
             .split(whereSeparator: \.isNewline).joined(separator: " | ")
-        let text = ControlCharacters.escape(lines)
+        let text = Redactor.redact(lines, limit: .max)
         guard !text.isEmpty else { return nil }
-        let tail = text.count > limit ? "…" + text.suffix(limit) : text
-        return Redactor.redact(tail, limit: limit + 200)
+        guard text.count > limit else { return cut ? "…" + text : text }
+        return "…" + String(text.suffix(limit).drop(while: { $0.isASCII && Self.isTokenByte($0.asciiValue!) }))
+    }
+
+    /// A byte of what `Redactor.scrubTokens` takes as one token (letters, digits, `_-+/=.`).
+    private static func isTokenByte(_ byte: UInt8) -> Bool {
+        (byte >= 0x30 && byte <= 0x39) || (byte | 0x20 >= 0x61 && byte | 0x20 <= 0x7A) || "_-+/=.".utf8.contains(byte)
     }
 
     private static func isBlank(_ byte: UInt8) -> Bool { byte == 0x20 || byte == 0x0A || byte == 0x0D || byte == 0x09 }

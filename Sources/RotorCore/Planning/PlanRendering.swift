@@ -72,8 +72,14 @@ public struct PlanSummary: Sendable, Codable, Equatable {
 /// The plan for a person reviewing it at a glance.
 public struct PlanTextRenderer {
     public var colored: Bool
+    /// `rotate --dry-run --parallel N`: how many consumers follow the canary at once (nil:
+    /// the default, and that `--parallel` sets it).
+    public var parallel: Int?
 
-    public init(colored: Bool) { self.colored = colored }
+    public init(colored: Bool, parallel: Int? = nil) {
+        self.colored = colored
+        self.parallel = parallel
+    }
 
     public func render(_ plan: Plan) -> String {
         var lines: [String] = []
@@ -101,7 +107,9 @@ public struct PlanTextRenderer {
             if let canary = key.canary {
                 let others = Set(key.steps.lazy.filter { $0.step == .update || $0.step == .reload || $0.step == .health }.compactMap(\.consumer)).count - 1
                 if others > 0 {
-                    lines.append("  canary: \(canary) is updated first, alone; the other \(Planner.count(others, "consumer")) follow once it is healthy (up to --parallel at once, default \(RotationOptions.defaultParallel))")
+                    let width = parallel.map { "up to \($0) at once" } ?? "up to --parallel at once, default \(RotationOptions.defaultParallel)"
+                    let follow = others == 1 ? "the other consumer follows" : "the other \(others) consumers follow"
+                    lines.append("  canary: \(canary) is updated first, alone; \(follow) once it is healthy (\(width))")
                 }
             }
             for blocker in key.blockers {

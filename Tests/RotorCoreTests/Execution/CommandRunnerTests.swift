@@ -51,4 +51,24 @@ struct CommandRunnerTests {
         #expect(printed.count < 700)
         #expect(CommandResult(status: 1, stdout: Data("only stdout\n".utf8), stderr: Data(" \n".utf8), timedOut: false).printed() == "only stdout")
     }
+
+    /// Found by an attacker: the output was cut to its tail, then masked, and a secret rotor
+    /// does not know (another key's, caught only by its look) cut in two no longer looked
+    /// like one — its tail went to the output, the journal and the audit log.
+    @Test func aSecretCutInTwoByTheLimitLeavesNoPiece() {
+        let other = "whsec_Q9x2LmP4vR7tK1nB8cZ3yH6dF0aJ5eW2uS4gN7L7c3R"  // no Secret(): unknown to the redactor
+        for shift in stride(from: 0, to: other.count + 4, by: 3) {
+            for limit in [400, 64] {
+                // The value straddles the cut at `limit` characters from the end, and the one at 4 × limit bytes.
+                for tailLength in [limit - other.count + shift, 4 * limit - other.count + shift] where tailLength > 0 {
+                    let output = String(repeating: "ab c ", count: 1000) + "K2=" + other + String(repeating: " |x", count: tailLength / 3)
+                    let printed = CommandResult(status: 1, stdout: Data(), stderr: Data(output.utf8), timedOut: false).printed(limit: limit) ?? ""
+                    for start in 0...(other.count - 8) {
+                        let piece = other.dropFirst(start).prefix(8)
+                        #expect(!printed.contains(piece), "limit \(limit), tail \(tailLength): \(piece) in \(printed)")
+                    }
+                }
+            }
+        }
+    }
 }

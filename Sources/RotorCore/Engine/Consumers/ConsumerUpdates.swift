@@ -92,6 +92,11 @@ extension RotationEngine {
             for await outcome in group {
                 running -= 1
                 result.add(outcome)
+                if next == 1, consumers.count > 1, !result.stopped, !Interruption.shared.requested {
+                    let others = consumers.count - 1
+                    progress("\(consumers[0].uses.value): canary \(consumers[0].name.value) is healthy on the new generation; "
+                             + "updating the other \(others == 1 ? "consumer" : "\(others) consumers")\(others > parallel ? ", \(parallel) at once" : "")")
+                }
                 if !result.stopped { startUpTo(parallel) }
             }
         }

@@ -15,6 +15,9 @@ public struct RotationReport: Sendable, Encodable, Equatable {
     public var steps: [PlanStep]
     /// The consumer updated first and alone (nil: no consumer was updated).
     public var canary: String? = nil
+    /// Every consumer the run was to update, in order: those it never touched (after a
+    /// failing canary) are still accounted for in an emergency's report. Not JSON.
+    public var plannedConsumers: [String] = []
     /// What a person still has to do (outcome needs-person).
     public var left: [PendingAction]
     /// Set when a scheduled rotation found the key no longer due once it held the lock
@@ -108,10 +111,12 @@ public struct RotationReport: Sendable, Encodable, Equatable {
     public enum ConsumerState: String, Sendable {
         case switched, failed, unreachable
         case rolledBack = "rolled back"
+        /// Never written: the update stopped before it (a failing canary, a signal).
+        case untouched = "not touched"
     }
 
     /// How each consumer ended, derived from the steps: switched, failed (and why),
-    /// unreachable (its health check could not reach it), or rolled back.
+    /// unreachable (its health check could not reach it), rolled back, or not touched.
     public var consumerOutcomes: [(consumer: String, state: ConsumerState, detail: String?)] {
         var order: [String] = []
         var outcome: [String: (ConsumerState, String?)] = [:]
@@ -125,6 +130,10 @@ public struct RotationReport: Sendable, Encodable, Equatable {
                 outcome[consumer] = (.rolledBack, nil)
             default: break
             }
+        }
+        for consumer in plannedConsumers where outcome[consumer] == nil {
+            order.append(consumer)
+            outcome[consumer] = (.untouched, nil)
         }
         return order.map { ($0, outcome[$0]!.0, outcome[$0]!.1) }
     }

@@ -6,6 +6,7 @@ extension RotationRun {
     /// first failure every touched target is restored and the new generation deleted.
     func updateConsumers(_ generation: NewGeneration) async throws {
         report.canary = consumers.first?.name.value
+        report.plannedConsumers = consumers.map(\.name.value)
         let updates = await engine.updateConsumers(consumers, operations: operations, runID: journal.runID, values: values,
                                                    secret: generation.secret, parallel: options.parallel, journal: journal)
         report.steps += updates.steps
