@@ -195,6 +195,32 @@ import Testing
         #expect(try RotorProcess.run(["adopt", "hook", "fresh", "--id", "x"], in: scratch.url).status == 64)
     }
 
+    /// Found by an operator (and an attacker): `adopt --all`, the README's onboarding step,
+    /// adopted the first key of a `generate` provider and refused every other one — each was
+    /// given the same made-up id, "a generation of key … at the same provider".
+    @Test func adoptAllAdoptsEveryKeyOfOneGenerateProvider() throws {
+        let scratch = try Scratch()
+        try scratch.write("policies/keys.yaml", """
+            kind: RotationPolicy
+            providers:
+              local: { type: generate }
+            keys:
+              alpha: { provider: local, every: 30d, grace: 0s }
+              beta: { provider: local, every: 30d, grace: 0s }
+              gamma: { provider: local, every: 30d, grace: 0s }
+            """)
+        try scratch.write("consumers/apps.yaml", "kind: ConsumerManifest\nconsumers:\n" + ["alpha", "beta", "gamma"].map {
+            "  \($0)-app: { uses: \($0), targets: [{ env_file: ../deploy/\($0).env, var: SECRET }] }\n"
+        }.joined())
+        for key in ["alpha", "beta", "gamma"] { try scratch.write("deploy/\(key).env", "SECRET=whsec_by_hand_\(key)\n") }
+        let adopt = try RotorProcess.run(["adopt", "--all"], in: scratch.url)
+        #expect(adopt.status == 0, "\(adopt.stdout)\(adopt.stderr)")
+        for key in ["alpha", "beta", "gamma"] {
+            #expect(adopt.stdout.contains("\(key): completed — adopted adopted-") && adopt.stdout.contains("-\(key)"), "\(adopt.stdout)")
+        }
+        #expect(try RotorProcess.run(["rotate", "alpha", "beta", "gamma"], in: scratch.url).status == 0)
+    }
+
     /// A scheduled rotation that failed is not retried at every cron run: 1 h, then 2 h…
     /// (at most 24 h); plan and status say when; `rotate` tries at once.
     @Test func aFailingKeyIsRetriedAfterABackoff() throws {

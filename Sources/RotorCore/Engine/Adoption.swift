@@ -9,7 +9,7 @@ extension RotationEngine {
     /// id of a key at a vendor comes from a person (`id`, `--id`): its first rotation deletes
     /// that id there, so it must be listed by the provider (when it lists), agree with any
     /// `{id}` target and belong to no other key. Other keys take `id`, a `{id}` target, or
-    /// `adopted-DATE`. A missing target is refused unless it has `create: true`. Nothing is recorded when anything disagrees; a key with
+    /// `adopted-DATE-KEY`. A missing target is refused unless it has `create: true`. Nothing is recorded when anything disagrees; a key with
     /// a generation already is refused. The report's `notDue` is set when there is nothing to
     /// adopt: no target holds a value (the first rotation creates one), or rotor recorded
     /// the key already (`adopt --all` skips both).
@@ -179,7 +179,10 @@ extension RotationEngine {
             return .success(HeldGeneration(id: id, fingerprint: fingerprint, targets: fingerprints.count + ids.count,
                                         shape: adoptingSecret.map { ValueShape(of: Array($0.reveal().utf8)).recorded }))
         }
-        let id = givenID ?? heldIDs.first ?? ManualProvider.adoptedPrefix + DateFormatting.compactTimestamp(now).prefix(8)
+        // Made up: `adopted-DATE-KEY`, the key's name in it so that keys of one provider adopted
+        // on one day do not share it (found by an operator: `adopt --all` refused every key
+        // after the first, "a generation of key … at the same provider").
+        let id = givenID ?? heldIDs.first ?? ManualProvider.adoptedPrefix + DateFormatting.compactTimestamp(now).prefix(8) + "-" + key.name.value
         if let problem = Self.idProblem(id, heldValues: heldValues) {
             return .failure(AdoptionRefusal(message: problem))
         }
