@@ -336,6 +336,8 @@ struct SharedStateFaultTests {
     func stateCheckSaysWhichTLSAndCertificateWereUsed() throws {
         let host = try IsolatedHost()
         let exports = try host.startPostgres(tls: true)
+        // Stopped afterwards: a server left running outlived every test run (seen in CI).
+        defer { _ = try? SharedStateTests.server(["stop", exports["ROTOR_TEST_POSTGRES_DIR"] ?? "/nonexistent"]) }
         let base = try #require(exports["ROTOR_TEST_POSTGRES"]), authority = try #require(exports["ROTOR_TEST_POSTGRES_CA"])
         let scratch = try Scratch()
         let url = base + "?sslrootcert=" + authority
