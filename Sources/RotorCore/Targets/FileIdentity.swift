@@ -109,16 +109,29 @@ enum FolderOwnership {
     /// none. A sticky folder of root's (`/tmp`) counts only when the entry below it on the
     /// path is not root's (its owner could still rename it).
     static func otherWriter(onPathTo file: String) -> (folder: String, writer: String)? {
-        var child = file
-        var folder = PathNormalizer.parent(of: file)
-        while true {
-            if let fact = facts.fact(folder), fact.isDirectory, let writer = writer(of: fact, childOwnedByRoot: { facts.fact(child)?.uid == 0 }) {
-                return (folder, writer)
-            }
-            guard folder != "/", !folder.isEmpty, PathNormalizer.parent(of: folder) != folder else { return nil }
-            child = folder
-            folder = PathNormalizer.parent(of: folder)
+        let folder = PathNormalizer.parent(of: file)
+        if let fact = facts.fact(folder), fact.isDirectory, let writer = writer(of: fact, childOwnedByRoot: { ownedByRoot(file) }) {
+            return (folder, writer)
         }
+        guard folder != "/", !folder.isEmpty, PathNormalizer.parent(of: folder) != folder else { return nil }
+        return facts.writerAbove(folder)
+    }
+
+    /// The first folder above `folder` (its parent, up to `/`) that another account can
+    /// change, and who; each folder's answer found once per process, as `FolderFacts` is.
+    fileprivate static func firstWriter(above folder: String) -> (folder: String, writer: String)? {
+        let parent = PathNormalizer.parent(of: folder)
+        if let fact = facts.fact(parent), fact.isDirectory, let writer = writer(of: fact, childOwnedByRoot: { facts.fact(folder)?.uid == 0 }) {
+            return (parent, writer)
+        }
+        guard parent != "/", !parent.isEmpty, PathNormalizer.parent(of: parent) != parent else { return nil }
+        return facts.writerAbove(parent)
+    }
+
+    /// Whether the entry at `path` (not followed) is root's; a file is asked once, so not kept.
+    private static func ownedByRoot(_ path: String) -> Bool {
+        var info = stat()
+        return lstat(path, &info) == 0 && info.st_uid == 0
     }
 
     /// Every symbolic link met while resolving `path` as the system does (at most 40), each
@@ -145,13 +158,19 @@ enum FolderOwnership {
 
     /// Whether the file or a folder on its way is a symlink.
     private static func hasLink(onPathTo file: String) -> Bool {
-        var current = file
-        while true {
-            if facts.fact(current)?.isLink == true { return true }
-            let parent = PathNormalizer.parent(of: current)
-            guard parent != current, !parent.isEmpty else { return false }
-            current = parent
-        }
+        var info = stat()
+        if lstat(file, &info) == 0, info.st_mode & S_IFMT == S_IFLNK { return true }
+        let folder = PathNormalizer.parent(of: file)
+        guard folder != file, !folder.isEmpty else { return false }
+        return facts.hasLink(folder)
+    }
+
+    /// `hasLink` of a folder, found once per process (the folders' answers are kept).
+    fileprivate static func folderHasLink(_ folder: String) -> Bool {
+        if facts.fact(folder)?.isLink == true { return true }
+        let parent = PathNormalizer.parent(of: folder)
+        guard parent != folder, !parent.isEmpty else { return false }
+        return facts.hasLink(parent)
     }
 
     /// Who besides root can change the folder at `path` (no link), or nil. A sticky folder
@@ -174,9 +193,10 @@ enum FolderOwnership {
     private static let facts = FolderFacts()
 }
 
-/// `lstat` of the folders on targets' paths, each asked once per process: `plan` checks
-/// 10,000 targets whose paths share most of their folders (the walk up to `/` cost it a
-/// third more time before).
+/// `lstat` of the folders on targets' paths, each asked once per process, and the answers
+/// built on them (a link on the way, the first folder another account can change): `plan`
+/// checks 100,000 targets whose paths share most of their folders, and walking each path
+/// up to `/` through one shared table cost it a third of its time.
 private final class FolderFacts: @unchecked Sendable {
     struct Fact {
         var isDirectory: Bool
@@ -188,6 +208,8 @@ private final class FolderFacts: @unchecked Sendable {
 
     private let lock = NSLock()
     private var known: [String: Fact?] = [:]
+    private var linkOnTheWay: [String: Bool] = [:]
+    private var writersAbove: [String: (folder: String, writer: String)?] = [:]
 
     func fact(_ path: String) -> Fact? {
         if let cached = lock.withLock({ known[path] }) { return cached }
@@ -197,5 +219,21 @@ private final class FolderFacts: @unchecked Sendable {
             : nil
         lock.withLock { known[path] = .some(fact) }
         return fact
+    }
+
+    /// Whether the folder or one above it is a symlink.
+    func hasLink(_ folder: String) -> Bool {
+        if let cached = lock.withLock({ linkOnTheWay[folder] }) { return cached }
+        let answer = FolderOwnership.folderHasLink(folder)
+        lock.withLock { linkOnTheWay[folder] = answer }
+        return answer
+    }
+
+    /// `FolderOwnership.firstWriter(above:)`, kept.
+    func writerAbove(_ folder: String) -> (folder: String, writer: String)? {
+        if let cached = lock.withLock({ writersAbove[folder] }) { return cached }
+        let answer = FolderOwnership.firstWriter(above: folder)
+        lock.withLock { writersAbove[folder] = .some(answer) }
+        return answer
     }
 }

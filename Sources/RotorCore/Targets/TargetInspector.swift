@@ -107,7 +107,10 @@ public struct TargetInspector: Sendable {
             guard access(path, F_OK) == 0 else { return inspection }
             inspection.worldReadableMode = TargetExposure.worldReadableMode(path)
         }
-        inspection.writeProblem = TargetAccess.writeProblem(path)
+        // The reader's fstat, when it opened the file: the same file the path names.
+        var opened = false
+        if case .success = read { opened = true }
+        inspection.writeProblem = TargetAccess.writeProblem(path, status: opened ? info : nil)
         return inspection
     }
 
