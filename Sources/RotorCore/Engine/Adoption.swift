@@ -42,7 +42,7 @@ extension RotationEngine {
             }
             // Found by an attacker: another key's id adopted here made this key's first
             // rotation delete that key's live generation at the vendor.
-            for (other, state) in try store.keyStates() where other != keyName {
+            for (other, state) in try store.keyStates(holding: held.id) where other != keyName {
                 guard let otherKey = configuration.key(named: other), otherKey.provider.value == provider.name.value,
                       [state.current?.id, state.previous?.id].contains(held.id) else { continue }
                 report.message = "'\(ControlCharacters.escapeLine(held.id))' is a generation of key '\(other)' at the same provider: give this key's own id; nothing was recorded"

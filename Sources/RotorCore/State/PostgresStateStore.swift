@@ -201,6 +201,17 @@ public final class PostgresStateStore: StateStore {
         return states
     }
 
+    public func keyStates(holding id: String) throws -> [String: KeyState] {
+        guard let needle = GenerationIDSearch.needle(id) else { return GenerationIDSearch.exact(try keyStates(), id) }
+        var states: [String: KeyState] = [:]
+        for row in try reconnecting({ try connection.execute("SELECT name, current, previous FROM keys WHERE strpos(current, $1) > 0 OR strpos(previous, $1) > 0", [needle]) }) {
+            let name = try row.text(0, "keys.name")
+            states[name] = KeyState(current: try StateCoding.decode(row.optionalText(1), what: "current generation of '\(name)'"),
+                                    previous: try StateCoding.decode(row.optionalText(2), what: "previous generation of '\(name)'"))
+        }
+        return GenerationIDSearch.exact(states, id)
+    }
+
     public func keyState(_ key: String) throws -> KeyState? {
         guard let row = try reconnecting({ try connection.execute("SELECT current, previous FROM keys WHERE name = $1", [key]) }).first else { return nil }
         return KeyState(current: try StateCoding.decode(row.optionalText(0), what: "current generation of '\(key)'"),

@@ -146,6 +146,20 @@ public final class SQLiteStateStore: StateStore {
         }
     }
 
+    public func keyStates(holding id: String) throws -> [String: KeyState] {
+        guard let needle = GenerationIDSearch.needle(id) else { return GenerationIDSearch.exact(try keyStates(), id) }
+        return try pool.read { db in
+            var states: [String: KeyState] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT name, current, previous FROM keys WHERE instr(current, ?1) > 0 OR instr(previous, ?1) > 0",
+                                        arguments: [needle]) {
+                let name = try row.text("name")
+                states[name] = KeyState(current: try StateCoding.decode(try row.optionalText("current"), what: "current generation of '\(name)'"),
+                                        previous: try StateCoding.decode(try row.optionalText("previous"), what: "previous generation of '\(name)'"))
+            }
+            return GenerationIDSearch.exact(states, id)
+        }
+    }
+
     public func keyState(_ key: String) throws -> KeyState? {
         try pool.read { db in
             guard let row = try Row.fetchOne(db, sql: "SELECT current, previous FROM keys WHERE name = ?", arguments: [key]) else { return nil }

@@ -10,6 +10,10 @@ public protocol StateStore: AnyObject, Sendable {
     /// each read their key's state cost O(1), not O(keys) (issue 20: `run` over 1,000 keys
     /// decoded every key's state for each key).
     func keyState(_ key: String) throws -> KeyState?
+    /// The states of the keys whose current or previous generation is `id`: found in the
+    /// database, not by decoding every key's state (`adopt --all` over 10,000 keys asked
+    /// for every state once per key and took a quarter of an hour).
+    func keyStates(holding id: String) throws -> [String: KeyState]
     func saveKeyState(_ state: KeyState, for key: String) throws
 
     /// Takes the key's lock for `lease` seconds, or reports who holds it. A held lock is
@@ -282,4 +286,24 @@ public enum StateStoreURL {
 
 extension StateStore {
     public var localFiles: [String] { [] }
+}
+
+/// How `keyStates(holding:)` searches: the stored JSON holds the id as `JSONEncoder`
+/// writes it, so the longest piece of the id that it never escapes is searched as text
+/// (a superset of the rows), and the rows found are decoded and compared exactly.
+enum GenerationIDSearch {
+    /// The text to look for, or nil when the id has no piece safe to look for (then every
+    /// row is read).
+    static func needle(_ id: String) -> String? {
+        // Printable ASCII only: whatever else the encoder might escape is never searched for.
+        let pieces = id.unicodeScalars.split(omittingEmptySubsequences: true) { scalar in
+            !(0x20..<0x7F).contains(scalar.value) || scalar == "\"" || scalar == "\\" || scalar == "/"
+        }
+        return pieces.max(by: { $0.count < $1.count }).map { String(String.UnicodeScalarView($0)) }
+    }
+
+    /// `candidates` narrowed to the keys whose current or previous generation is `id`.
+    static func exact(_ candidates: [String: KeyState], _ id: String) -> [String: KeyState] {
+        candidates.filter { $0.value.current?.id == id || $0.value.previous?.id == id }
+    }
 }

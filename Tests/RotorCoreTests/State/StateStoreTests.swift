@@ -50,6 +50,36 @@ import Testing
         #expect(try store.keyState("other")?.previous?.id == "g2-old" && store.keyState("nope") == nil)
     }
 
+    /// Issue 20: the keys holding a generation id are found by the database, exactly: ids
+    /// that JSON escapes (a slash, a quote, a backslash, a control character), non-ASCII
+    /// ones, and an id that is part of another key's longer id.
+    @Test(arguments: stores)
+    func theKeysHoldingAGenerationAreFoundByItsID(_ kind: String) throws {
+        let folder = try TemporaryFolder()
+        let store = try makeStore(kind, in: folder)
+        let ids: [(key: String, current: String, previous: String?)] = [
+            ("plain", "ak-123", nil), ("longer", "ak-1234", "ak-12"), ("slash", "projects/p/keys/k1", "a\"b\\c"),
+            ("unicode", "clé-ü-1", "tab\there"), ("only-escapes", "/\"/", nil),
+        ]
+        for (key, current, previous) in ids {
+            let owner = LockOwner(host: "h", pid: 1, runID: "r-\(key)")
+            #expect(try store.acquireLock(key: key, owner: owner, lease: 60, now: now, canTakeOver: { _ in false }) == .acquired)
+            try store.saveKeyState(KeyState(current: GenerationRecord(id: current, fingerprint: Fingerprint.of(current), created: now),
+                                            previous: previous.map { GenerationRecord(id: $0, fingerprint: Fingerprint.of($0), created: now) }), for: key)
+        }
+        func holders(_ id: String) throws -> [String] { try store.keyStates(holding: id).keys.sorted() }
+        #expect(try holders("ak-123") == ["plain"])
+        #expect(try holders("ak-12") == ["longer"])
+        #expect(try holders("ak-1") == [])
+        #expect(try holders("projects/p/keys/k1") == ["slash"])
+        #expect(try holders("a\"b\\c") == ["slash"])
+        #expect(try holders("clé-ü-1") == ["unicode"])
+        #expect(try holders("tab\there") == ["unicode"])
+        #expect(try holders("/\"/") == ["only-escapes"])
+        #expect(try holders("nobody") == [])
+        #expect(try store.keyStates(holding: "ak-1234") == ["longer": try #require(try store.keyState("longer"))])
+    }
+
     /// Two runners share one store; the first is paused past its lease and taken over.
     /// Its next writes — journal, run record, key state — are refused, whichever store.
     @Test(arguments: stores)

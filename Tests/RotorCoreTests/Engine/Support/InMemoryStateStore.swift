@@ -42,6 +42,9 @@ final class InMemoryStateStore: StateStore, @unchecked Sendable {
     func keyStates() throws -> [String: KeyState] { lock.withLock { wholeReads += 1; return states } }
 
     func keyState(_ key: String) throws -> KeyState? { lock.withLock { singleReads += 1; return states[key] } }
+    func keyStates(holding id: String) throws -> [String: KeyState] {
+        lock.withLock { GenerationIDSearch.exact(states, id) }
+    }
 
     func saveKeyState(_ state: KeyState, for key: String) throws { try write { states[key] = state } }
 
