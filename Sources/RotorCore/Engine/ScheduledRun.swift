@@ -89,7 +89,8 @@ extension RotationEngine {
             for keyPlan in plan.keys {
                 if started >= limit { await group.next() }
                 started += 1
-                group.addTask {
+                // Off the cooperative pool: a key's reads, writes and commits block.
+                group.addTask(executorPreference: BlockingWorkExecutor.shared) {
                     let report: Result<ScheduledKeyReport, any Error>
                     do { report = .success(try await self.runScheduled(keyPlan, now: now, scanPaths: scanPaths)) } catch { report = .failure(error) }
                     reports.set(report, for: keyPlan.key)

@@ -81,7 +81,8 @@ extension RotationEngine {
                     let consumer = consumers[ordinal]
                     next += 1
                     running += 1
-                    group.addTask {
+                    // Off the cooperative pool: writes and journal commits block (see BlockingWorkExecutor).
+                    group.addTask(executorPreference: BlockingWorkExecutor.shared) {
                         await self.updateConsumer(consumer, ordinal: ordinal, operations: operations.filter { $0.consumer.name == consumer.name },
                                                   backupFolder: folder, values: values, secret: secret, journal: journal, counter: counter,
                                                   editOrder: editOrder)
