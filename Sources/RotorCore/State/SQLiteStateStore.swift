@@ -231,16 +231,28 @@ public final class SQLiteStateStore: StateStore {
         }
     }
 
+    /// Committed together with the entries other threads append at the same time
+    /// (`GroupCommit`): one transaction and one sync for all of them.
     public func append(_ entry: JournalEntry, to runID: String) throws {
-        let stored = entry.stored
-        try pool.write { db in
-            try fence(db, runID: runID)
-            let next = try Int.fetchOne(db, sql: "SELECT COALESCE(MAX(sequence), 0) + 1 FROM journal WHERE run_id = ?", arguments: [runID]) ?? 1
-            try db.execute(sql: "INSERT INTO journal (run_id, sequence, at, step, phase, consumer, target, detail, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                           arguments: [runID, next, stored.at.timeIntervalSince1970, stored.step, stored.phase, stored.consumer, stored.target,
-                                       stored.detail, try StateCoding.encode(stored.data)])
+        try journalCommits.commit((runID, entry.stored)) { batch in
+            try pool.write { db in
+                try batch.map { runID, stored in
+                    do {
+                        try fence(db, runID: runID)
+                    } catch let lost as LeaseLost {
+                        return .failure(lost)  // this run's entry only: the others are committed
+                    }
+                    let next = try Int.fetchOne(db, sql: "SELECT COALESCE(MAX(sequence), 0) + 1 FROM journal WHERE run_id = ?", arguments: [runID]) ?? 1
+                    try db.execute(sql: "INSERT INTO journal (run_id, sequence, at, step, phase, consumer, target, detail, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                                   arguments: [runID, next, stored.at.timeIntervalSince1970, stored.step, stored.phase, stored.consumer, stored.target,
+                                               stored.detail, try StateCoding.encode(stored.data)])
+                    return .success(())
+                }
+            }
         }
     }
+
+    private let journalCommits = GroupCommit<(runID: String, stored: JournalEntry.Stored)>()
 
     public func journal(of runID: String) throws -> [JournalEntry] {
         try pool.read { db in
