@@ -126,10 +126,11 @@ public final class SQLiteStateStore: StateStore {
     /// lock row no longer carries it (see `FencingTokens`).
     private func fence(_ db: Database, runID: String? = nil, key: String? = nil) throws {
         let held = try fencing.token(runID: runID, key: key) { run in
-            try String.fetchOne(db, sql: "SELECT key FROM runs WHERE id = ?", arguments: [run])
+            try String.fetchOne(db.cachedStatement(sql: "SELECT key FROM runs WHERE id = ?"), arguments: [run])
         }
         guard let held else { return }
-        guard try Int.fetchOne(db, sql: "SELECT 1 FROM locks WHERE key = ? AND token = ?", arguments: [held.key, held.token]) != nil else {
+        // Cached statements: every journal entry passes here (GRDB prepares `sql:` anew each call).
+        guard try Int.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM locks WHERE key = ? AND token = ?"), arguments: [held.key, held.token]) != nil else {
             throw LeaseLost(key: held.key, runID: runID ?? "holding '\(held.key)'")
         }
     }
@@ -242,10 +243,10 @@ public final class SQLiteStateStore: StateStore {
                     } catch let lost as LeaseLost {
                         return .failure(lost)  // this run's entry only: the others are committed
                     }
-                    let next = try Int.fetchOne(db, sql: "SELECT COALESCE(MAX(sequence), 0) + 1 FROM journal WHERE run_id = ?", arguments: [runID]) ?? 1
-                    try db.execute(sql: "INSERT INTO journal (run_id, sequence, at, step, phase, consumer, target, detail, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                                   arguments: [runID, next, stored.at.timeIntervalSince1970, stored.step, stored.phase, stored.consumer, stored.target,
-                                               stored.detail, try StateCoding.encode(stored.data)])
+                    let next = try Int.fetchOne(db.cachedStatement(sql: "SELECT COALESCE(MAX(sequence), 0) + 1 FROM journal WHERE run_id = ?"), arguments: [runID]) ?? 1
+                    try db.cachedStatement(sql: "INSERT INTO journal (run_id, sequence, at, step, phase, consumer, target, detail, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
+                        .execute(arguments: [runID, next, stored.at.timeIntervalSince1970, stored.step, stored.phase, stored.consumer, stored.target,
+                                             stored.detail, try StateCoding.encode(stored.data)])
                     return .success(())
                 }
             }
