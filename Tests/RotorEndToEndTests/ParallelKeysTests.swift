@@ -141,6 +141,35 @@ import Testing
         #expect(try fleet.rotor(["recover"], day: 2).stdout == "nothing to recover\n")
     }
 
+    /// Found by an attacker: a second run that waits for a key's lock while the first is
+    /// killed mid-rotation takes the dead runner's lease over — it must recover that run
+    /// first, not rotate over it (then `recover` put the dead run's backups back over the
+    /// new generation: the canary on a deleted key).
+    @Test func aRunTakingOverADeadRunnersLeaseRecoversItsRunFirst() throws {
+        let fleet = try Fleet(barrierPolls: 1200)
+        #expect(try fleet.rotor(["rotate"] + Fleet.keys).status == 0)
+        try fleet.scratch.write("barrier", "")
+        try fleet.scratch.write("hold", "")
+        // The first run writes k1's canary (k1-own) and waits in its health check.
+        let first = try BackgroundRotor(["rotate", "k1"], in: fleet.scratch.url, environment: Fleet.at(day: 2))
+        let canaryChecked = fleet.scratch.url.appendingPathComponent("started/k1")
+        let deadline = Date().addingTimeInterval(30)
+        while !FileManager.default.fileExists(atPath: canaryChecked.path), Date() < deadline { usleep(20_000) }
+        // The second starts while the first is alive (its recovery leaves that run alone) and waits for the lock.
+        let second = try BackgroundRotor(["rotate", "k1"], in: fleet.scratch.url, environment: Fleet.at(day: 2))
+        usleep(1_500_000)
+        kill(first.pid, SIGKILL)
+        _ = first.finish()
+        // End the orphaned health check's wait (four started, no hold).
+        try FileManager.default.removeItem(at: fleet.scratch.url.appendingPathComponent("hold"))
+        for name in ["k2", "k3", "k4"] { try fleet.scratch.write("started/\(name)", "") }
+        let (status, output) = second.finish()
+        #expect(status == 0, "\(output)")
+        #expect(output.contains("was interrupted (its runner is gone); recovering it before going on"), "\(output)")
+        #expect(try fleet.rotor(["recover"], day: 2).stdout == "nothing to recover\n")
+        try fleet.expectEveryKeyInSync("after a run took a dead runner's lease over")
+    }
+
     /// A signal while the first key is in flight (`--parallel-keys 1`): the keys not started
     /// are due and not rotated — failed, not "not due", and the exit says so (found by an
     /// attacker: exit 0 when no key had started).

@@ -227,7 +227,7 @@ public final class PostgresStateStore: StateStore {
     }
 
     public func acquireLock(key: String, owner: LockOwner, lease: TimeInterval, now: Date,
-                            canTakeOver: (LockHolder) -> Bool) throws -> LockAttempt {
+                            canTakeOver: (LockHolder) -> Bool, replaced: (LockHolder) -> Void) throws -> LockAttempt {
         // Repeating after a lost session is safe: a commit that did happen left this owner
         // holding the row, which it takes again with a newer token.
         try reconnecting {
@@ -236,6 +236,7 @@ public final class PostgresStateStore: StateStore {
                 if let row = try db.execute("SELECT host, pid, run_id, expires, process FROM locks WHERE key = $1 FOR UPDATE", [key]).first {
                     let holder = try Self.lockHolder(key: key, row)
                     if holder.owner != owner, holder.expires > now, !canTakeOver(holder) { return .heldBy(holder) }
+                    if holder.owner != owner { replaced(holder) }
                 }
                 let token = try db.execute("SELECT nextval('rotor_fencing_tokens')").first.map { try $0.integer(0, "nextval('rotor_fencing_tokens')") }
                 guard let token else { throw PostgresConnection.Failure(description: "the fencing token sequence gave no value") }

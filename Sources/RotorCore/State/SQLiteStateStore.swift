@@ -178,10 +178,11 @@ public final class SQLiteStateStore: StateStore {
     }
 
     public func acquireLock(key: String, owner: LockOwner, lease: TimeInterval, now: Date,
-                            canTakeOver: (LockHolder) -> Bool) throws -> LockAttempt {
+                            canTakeOver: (LockHolder) -> Bool, replaced: (LockHolder) -> Void) throws -> LockAttempt {
         try pool.write { db in
             if let holder = try Self.lockHolder(db, key: key) {
                 if holder.owner != owner, holder.expires > now, !canTakeOver(holder) { return .heldBy(holder) }
+                if holder.owner != owner { replaced(holder) }
             }
             let token = try Int64.fetchOne(db, sql: "UPDATE fencing SET next = next + 1 RETURNING next") ?? 0
             try db.execute(sql: "INSERT INTO locks (key, host, pid, run_id, expires, token, process) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(key) DO UPDATE SET host = excluded.host, pid = excluded.pid, run_id = excluded.run_id, expires = excluded.expires, token = excluded.token, process = excluded.process",

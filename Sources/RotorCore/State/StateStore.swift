@@ -17,9 +17,10 @@ public protocol StateStore: AnyObject, Sendable {
     func saveKeyState(_ state: KeyState, for key: String) throws
 
     /// Takes the key's lock for `lease` seconds, or reports who holds it. A held lock is
-    /// taken over when it has expired or when `canTakeOver` says its owner is gone.
+    /// taken over when it has expired or when `canTakeOver` says its owner is gone; then
+    /// `replaced` hears whose lease this one replaces (its run may be unfinished).
     func acquireLock(key: String, owner: LockOwner, lease: TimeInterval, now: Date,
-                     canTakeOver: (LockHolder) -> Bool) throws -> LockAttempt
+                     canTakeOver: (LockHolder) -> Bool, replaced: (LockHolder) -> Void) throws -> LockAttempt
     func releaseLock(key: String, owner: LockOwner) throws
     /// Who holds the key's lock, its lease expired or not; nil when no one does.
     func lockHolder(key: String) throws -> LockHolder?
@@ -286,6 +287,12 @@ public enum StateStoreURL {
 
 extension StateStore {
     public var localFiles: [String] { [] }
+
+    /// `acquireLock` for a caller that does not ask whose lease it replaced.
+    public func acquireLock(key: String, owner: LockOwner, lease: TimeInterval, now: Date,
+                            canTakeOver: (LockHolder) -> Bool) throws -> LockAttempt {
+        try acquireLock(key: key, owner: owner, lease: lease, now: now, canTakeOver: canTakeOver, replaced: { _ in })
+    }
 }
 
 /// How `keyStates(holding:)` searches: the stored JSON holds the id as `JSONEncoder`

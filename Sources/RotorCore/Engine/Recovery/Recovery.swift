@@ -31,7 +31,9 @@ extension RotationEngine {
         return reports
     }
 
-    private func recover(_ run: RunRecord) async -> RotationReport {
+    /// Finishes or undoes one interrupted run (also when an operation takes over the lease
+    /// of a runner that died mid-run: `exclusiveRun`).
+    func recover(_ run: RunRecord) async -> RotationReport {
         let report = RotationReport(key: run.key, runID: run.id, outcome: .needsPerson, emergency: run.emergency)
         if let elsewhere = leftToItsHost(run, report: report) { return elsewhere }
         var options = RotationOptions()

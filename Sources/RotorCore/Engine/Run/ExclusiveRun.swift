@@ -22,12 +22,35 @@ extension RotationEngine {
         // before the lock, whose takeover and release would erase that run's lease (found
         // by attackers, twice).
         if let refused = unfinishedRunElsewhere(of: key, except: runID, report: report) { return refused }
-        if let refusal = await acquireLock(key, owner: owner, options: options) {
-            if let refused { return refused(refusal) }
-            var unchanged = report
-            unchanged.message = refusal.message
-            if case .storeFailed = refusal { unchanged.outcome = .needsPerson }
-            return unchanged
+        var recovered: Set<String> = []
+        while true {
+            let replaced: LockHolder?
+            switch await acquireLock(key, owner: owner, options: options) {
+            case .failure(let refusal):
+                if let refused { return refused(refusal) }
+                var unchanged = report
+                unchanged.message = refusal.message
+                if case .storeFailed = refusal { unchanged.outcome = .needsPerson }
+                return unchanged
+            case .success(let holder): replaced = holder
+            }
+            // The lease was taken over from a runner that died mid-run (or whose lease ran
+            // out): its run is recovered first, as `recover` would, before this operation
+            // touches the key. Found by an attacker: a run that waited for the lock rotated
+            // the key, then recovery put the dead run's backups back over the new generation.
+            guard let previous = replaced, previous.owner.runID != runID, !recovered.contains(previous.owner.runID),
+                  let interrupted = (try? store.run(previous.owner.runID)) ?? nil, interrupted.key == key, interrupted.finished == nil else { break }
+            recovered.insert(interrupted.id)
+            do { try store.releaseLock(key: key, owner: owner) } catch {}
+            progress("\(key): run \(interrupted.id) was interrupted (its runner is gone); recovering it before going on")
+            _ = await recover(interrupted)
+            if (try? store.run(interrupted.id))??.finished == nil {
+                var refusedReport = report
+                refusedReport.outcome = .needsPerson
+                refusedReport.message = "run \(interrupted.id) of '\(key)' was interrupted and could not be recovered: nothing was done"
+                refusedReport.left.append(PendingAction(.recoverRun, "'rotor recover' finishes or undoes run \(interrupted.id) (see its report); then rotate again"))
+                return refusedReport
+            }
         }
         defer {
             do { try store.releaseLock(key: key, owner: owner) } catch {
@@ -121,19 +144,21 @@ extension RotationEngine {
         return stopped
     }
 
-    /// nil when the lock is ours; else why not. A live holder is waited for up to
-    /// `options.lockWait`.
-    func acquireLock(_ key: String, owner: LockOwner, options: RotationOptions) async -> LockRefusal? {
+    /// The lock is ours, with the lease it replaced when it was taken over (expired, or its
+    /// owner gone); else why not. A live holder is waited for up to `options.lockWait`.
+    func acquireLock(_ key: String, owner: LockOwner, options: RotationOptions) async -> Result<LockHolder?, LockRefusal> {
         let deadline = Date().addingTimeInterval(options.lockWait)
         while true {
             let attempt: LockAttempt
+            var replaced: LockHolder?
             do {
-                attempt = try store.acquireLock(key: key, owner: owner, lease: options.lease, now: clock(), canTakeOver: Self.ownerIsGone)
+                attempt = try store.acquireLock(key: key, owner: owner, lease: options.lease, now: clock(), canTakeOver: Self.ownerIsGone,
+                                                replaced: { replaced = $0 })
             } catch {
-                return .storeFailed(error, key: key)
+                return .failure(.storeFailed(error, key: key))
             }
-            guard case .heldBy(let holder) = attempt else { return nil }
-            if Date() >= deadline { return .heldBy(holder, key: key) }
+            guard case .heldBy(let holder) = attempt else { return .success(replaced) }
+            if Date() >= deadline { return .failure(.heldBy(holder, key: key)) }
             try? await Task.sleep(nanoseconds: 200_000_000)  // cancellation only ends the wait early
         }
     }

@@ -51,10 +51,12 @@ final class InMemoryStateStore: StateStore, @unchecked Sendable {
     /// Makes taking a lock fail, as a busy or vanished database would.
     var locksUnavailable = false
 
-    func acquireLock(key: String, owner: LockOwner, lease: TimeInterval, now: Date, canTakeOver: (LockHolder) -> Bool) throws -> LockAttempt {
+    func acquireLock(key: String, owner: LockOwner, lease: TimeInterval, now: Date, canTakeOver: (LockHolder) -> Bool,
+                     replaced: (LockHolder) -> Void) throws -> LockAttempt {
         try lock.withLock {
             if locksUnavailable { throw StoreDown() }
             if let holder = locks[key], holder.owner != owner, holder.expires > now, !canTakeOver(holder) { return .heldBy(holder) }
+            if let holder = locks[key], holder.owner != owner { replaced(holder) }
             guard !down else { throw StoreDown() }
             locks[key] = LockHolder(owner: owner, expires: now.addingTimeInterval(lease))
             return .acquired
